@@ -1,0 +1,259 @@
+"""The HTTP application: routing, authentication, envelopes and faults.
+
+Handlers are thin: they read the body, build the request context and hand
+over to a Controller (or a small special-purpose handler) in a worker
+thread, because the plugins do blocking database I/O.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from neutrino.api import faults
+from neutrino.api.auth import Authenticator
+from neutrino.api.controller import Controller
+from neutrino.api.extensions import by_alias, extensions
+from neutrino.api.policy import Context
+from neutrino.api.resources import (AGENT, NETWORK, PORT, SECURITY_GROUP,
+                                    SECURITY_GROUP_RULE, SUBNET, Resource)
+from neutrino.db.engine import DatabaseUnavailable
+from neutrino.plugins.agents import AgentPlugin
+from neutrino.plugins.core import Core
+from neutrino.plugins.networks import NetworkPlugin
+from neutrino.plugins.ports import PortPlugin
+from neutrino.plugins.quotas import RESOURCES as QUOTA_RESOURCES
+from neutrino.plugins.secgroups import SecurityGroupPlugin
+from neutrino.plugins.subnets import SubnetPlugin
+
+LOG = logging.getLogger(__name__)
+JSON = "application/json"
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+
+
+def fault_response(exc: faults.NeutronError) -> Response:
+    return json_response(exc.body(), exc.status)
+
+
+class _RulePlugin:
+    """Adapts the rule methods of SecurityGroupPlugin to the Controller."""
+
+    def __init__(self, sg: SecurityGroupPlugin):
+        self.get, self.list = sg.get_rule, sg.list_rules
+        self.create, self.delete = sg.create_rule, sg.delete_rule
+
+    def update(self, ctx, rule_id, body):
+        raise faults.HTTPBadRequest("Cannot update read-only attribute")
+
+
+class Api:
+    """Everything the routes need, built once per worker process."""
+
+    def __init__(self, core: Core, auth: Authenticator):
+        self.core = core
+        self.auth = auth
+        max_limit = core.cfg.DEFAULT.pagination_max_limit
+        self.plugins = {
+            "networks": NetworkPlugin(core), "subnets": SubnetPlugin(core),
+            "ports": PortPlugin(core), "security-groups": SecurityGroupPlugin(core),
+            "agents": AgentPlugin(core),
+        }
+        self.plugins["security-group-rules"] = _RulePlugin(self.plugins["security-groups"])
+        self.controllers: dict[str, Controller] = {}
+        for res in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, AGENT):
+            self.controllers[res.collection] = Controller(res, self.plugins[res.collection],
+                                                          core.policy, max_limit)
+
+    # --- plumbing ------------------------------------------------------------
+    async def call(self, request: Request, fn: Callable[..., Any], *args,
+                   status: int = 200, needs_body: bool = False) -> Response:
+        try:
+            ctx = self.auth.context(request.headers)
+            body = None
+            if needs_body:
+                raw = await request.body()
+                try:
+                    body = orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    raise faults.HTTPBadRequest("Body contains invalid data") from None
+                if body is None:
+                    raise faults.HTTPBadRequest("Body contains invalid data")
+                args = args + (body,)
+            result = await run_in_threadpool(fn, ctx, *args)
+        except faults.NeutronError as exc:
+            if exc.status >= 500:
+                LOG.error("%s %s: %s", request.method, request.url.path, exc)
+            return fault_response(exc)
+        except DatabaseUnavailable as exc:
+            LOG.error("%s %s: %s", request.method, request.url.path, exc)
+            return fault_response(faults.DatabaseBusy())
+        except Exception:  # never a traceback to the client
+            LOG.exception("%s %s failed", request.method, request.url.path)
+            return fault_response(faults.NeutronError(
+                "Request Failed: internal server error while processing your request."))
+        if status == 204:
+            return Response(status_code=204)
+        return json_response(result, status)
+
+    # --- generic resources -----------------------------------------------------
+    def resource_routes(self, collection: str) -> list[Route]:
+        ctl = self.controllers[collection]
+        base = f"/v2.0/{collection}"
+
+        async def collection_ep(request: Request):
+            if request.method == "GET":
+                params = list(request.query_params.multi_items())
+                url = str(request.base_url).rstrip("/") + request.url.path
+                return await self.call(request, ctl.list, params, url)
+            return await self.call(request, ctl.create, status=201, needs_body=True)
+
+        async def member_ep(request: Request):
+            rid = request.path_params["id"]
+            if request.method == "GET":
+                params = list(request.query_params.multi_items())
+                return await self.call(request, ctl.show, rid, params)
+            if request.method == "PUT":
+                return await self.call(request, ctl.update, rid, needs_body=True)
+            return await self.call(request, ctl.delete, rid, status=204)
+
+        methods = ["GET"] if collection == "agents" else ["GET", "POST"]
+        member_methods = ["GET", "PUT", "DELETE"]
+        routes = [Route(base, collection_ep, methods=methods),
+                  Route(base + "/{id}", member_ep, methods=member_methods)]
+        if ctl.r.tags:
+            routes += self.tag_routes(ctl, base)
+        return routes
+
+    def tag_routes(self, ctl: Controller, base: str) -> list[Route]:
+        from neutrino.plugins.tags import TagOps
+        ops = TagOps(self.core, ctl)
+
+        async def tags_ep(request: Request):
+            rid = request.path_params["id"]
+            if request.method == "GET":
+                return await self.call(request, ops.get_all, rid)
+            if request.method == "PUT":
+                return await self.call(request, ops.replace, rid, needs_body=True)
+            return await self.call(request, ops.delete_all, rid, status=204)
+
+        async def tag_ep(request: Request):
+            rid, tag = request.path_params["id"], request.path_params["tag"]
+            if request.method == "GET":
+                return await self.call(request, ops.check, rid, tag, status=204)
+            if request.method == "PUT":
+                return await self.call(request, ops.add, rid, tag, status=201)
+            return await self.call(request, ops.delete, rid, tag, status=204)
+
+        return [Route(base + "/{id}/tags", tags_ep, methods=["GET", "PUT", "DELETE"]),
+                Route(base + "/{id}/tags/{tag}", tag_ep, methods=["GET", "PUT", "DELETE"])]
+
+    # --- quotas --------------------------------------------------------------------
+    def quota_routes(self) -> list[Route]:
+        from neutrino.plugins.quotas_api import QuotaOps
+        ops = QuotaOps(self.core)
+
+        async def list_ep(request):
+            return await self.call(request, ops.list)
+
+        async def tenant_ep(request):
+            return await self.call(request, ops.for_current)
+
+        async def member_ep(request):
+            pid = request.path_params["project_id"]
+            if request.method == "GET":
+                return await self.call(request, ops.show, pid)
+            if request.method == "PUT":
+                return await self.call(request, ops.update, pid, needs_body=True)
+            return await self.call(request, ops.reset, pid, status=204)
+
+        async def default_ep(request):
+            return await self.call(request, ops.defaults, request.path_params["project_id"])
+
+        async def details_ep(request):
+            return await self.call(request, ops.details, request.path_params["project_id"])
+
+        return [Route("/v2.0/quotas", list_ep, methods=["GET"]),
+                Route("/v2.0/quotas/tenant", tenant_ep, methods=["GET"]),
+                Route("/v2.0/quotas/project", tenant_ep, methods=["GET"]),
+                Route("/v2.0/quotas/{project_id}/default", default_ep, methods=["GET"]),
+                Route("/v2.0/quotas/{project_id}/details.json", details_ep, methods=["GET"]),
+                Route("/v2.0/quotas/{project_id}/details", details_ep, methods=["GET"]),
+                Route("/v2.0/quotas/{project_id}", member_ep, methods=["GET", "PUT", "DELETE"])]
+
+    # --- discovery ----------------------------------------------------------------------
+    def discovery_routes(self) -> list[Route]:
+        async def versions(request: Request):
+            url = str(request.base_url).rstrip("/")
+            return json_response({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                                "links": [{"rel": "self", "href": url + "/v2.0/"}]}]})
+
+        async def v2(request: Request):
+            url = str(request.base_url).rstrip("/") + "/v2.0"
+            resources = []
+            for collection in ("networks", "subnets", "ports", "security-groups",
+                               "security-group-rules", "agents", "quotas"):
+                name = collection.replace("-", "_")
+                singular = name[:-1] if name != "quotas" else "quota"
+                resources.append({"name": singular, "collection": name, "links": [
+                    {"rel": "self", "href": f"{url}/{collection}"}]})
+            return json_response({"resources": resources})
+
+        async def ext_list(request: Request):
+            return json_response({"extensions": extensions()})
+
+        async def ext_show(request: Request):
+            alias = request.path_params["alias"]
+            ext = by_alias().get(alias)
+            if ext is None:
+                return fault_response(faults.ExtensionNotFound(alias=alias))
+            return json_response({"extension": ext})
+
+        return [Route("/", versions, methods=["GET"]),
+                Route("/v2.0", v2, methods=["GET"]), Route("/v2.0/", v2, methods=["GET"]),
+                Route("/v2.0/extensions", ext_list, methods=["GET"]),
+                Route("/v2.0/extensions/{alias}", ext_show, methods=["GET"])]
+
+
+async def _not_found(request: Request, exc):
+    return fault_response(faults.HTTPNotFound())
+
+
+async def _method_not_allowed(request: Request, exc):
+    err = faults.NeutronError(f"The method {request.method} is not allowed for this resource.")
+    err.status = 405
+    return fault_response(err)
+
+
+def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -> Starlette:
+    api = Api(core, auth)
+    routes = api.discovery_routes() + api.quota_routes()
+    for collection in api.controllers:
+        routes += api.resource_routes(collection)
+    routes += list(extra_routes)
+    app = Starlette(routes=routes, exception_handlers={404: _not_found,
+                                                       405: _method_not_allowed})
+    app.state.api = api
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn worker entry point: config files from NEUTRINO_CONFIG_FILES."""
+    from neutrino.service import build_server_core
+    files = [f for f in os.environ.get("NEUTRINO_CONFIG_FILES", "").split(os.pathsep) if f]
+    core, auth = build_server_core(files)
+    return build_app(core, auth)
+
+
+def request_id() -> str:
+    return "req-" + str(uuid.uuid4())

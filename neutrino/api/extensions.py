@@ -1,0 +1,51 @@
+"""The extensions neutrino serves: GET /v2.0/extensions lists exactly these."""
+from __future__ import annotations
+
+UPDATED = "2026-11-26T00:00:00-00:00"
+
+_EXTENSIONS = [
+    ("agent", "agent", "The agent management extension."),
+    ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
+    ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
+    ("empty-string-filtering", "Empty String Filtering Extension",
+     "Allow filtering by attributes with empty string value"),
+    ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
+    ("filter-validation", "Filter parameters validation",
+     "Provides validation on filtering parameters."),
+    ("ip-substring-filtering", "IP address substring filtering",
+     "Provides IP address substring filtering when listing ports"),
+    ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
+    ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
+    ("network-availability-zone", "Network Availability Zone",
+     "Availability zone support for network."),
+    ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
+    ("port-security", "Port Security", "Provides port security"),
+    ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),
+    ("provider", "Provider Network", "Expose mapping of virtual networks to physical networks"),
+    ("quotas", "Quota management support", "Expose functions for quotas management per project"),
+    ("quota_details", "Quota details management support",
+     "Expose functions for quotas usage statistics per project"),
+    ("security-group", "security-group", "The security groups extension."),
+    ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
+    ("standard-attr-description", "standard-attr-description",
+     "Extension to add descriptions to standard attributes"),
+    ("standard-attr-revisions", "Resource revision numbers",
+     "This extension will display the revision number of neutron resources."),
+    ("standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, "
+     "network, security_group", "Enables to set tag on resources with standard attribute."),
+    ("standard-attr-timestamp", "Resource timestamps",
+     "Adds created_at and updated_at fields to all Neutron resources that have Neutron "
+     "standard attributes."),
+    ("stateful-security-group", "Stateful security group",
+     "Indicates if the security group is stateful or not"),
+    ("tag-creation", "Tag creation extension", "Allow to set tags on resource creation."),
+]
+
+
+def extensions(enabled_extra: tuple[str, ...] = ()) -> list[dict]:
+    return [{"alias": alias, "name": name, "description": desc, "updated": UPDATED,
+             "links": []} for alias, name, desc in _EXTENSIONS]
+
+
+def by_alias() -> dict[str, dict]:
+    return {e["alias"]: e for e in extensions()}

@@ -1,0 +1,213 @@
+"""Neutron's error vocabulary: each exception carries the upstream type name,
+message and HTTP status, and renders as {"NeutronError": {type, message, detail}}."""
+from __future__ import annotations
+
+
+class NeutronError(Exception):
+    status = 500
+    message = "An unknown exception occurred."
+
+    def __init__(self, message: str | None = None, **kwargs):
+        self.kwargs = kwargs
+        text = message if message is not None else self.message.format(**kwargs)
+        super().__init__(text)
+        self.text = text
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> dict:
+        return {"NeutronError": {"type": self.type, "message": self.text, "detail": ""}}
+
+
+class BadRequest(NeutronError):
+    status = 400
+    message = "Bad {resource} request: {msg}."
+
+
+class HTTPBadRequest(NeutronError):
+    status = 400
+
+
+class InvalidInput(NeutronError):
+    status = 400
+    message = "Invalid input for operation: {error_message}."
+
+
+def invalid_input(text: str) -> InvalidInput:
+    return InvalidInput(error_message=text)
+
+
+class NotFound(NeutronError):
+    status = 404
+
+
+class HTTPNotFound(NotFound):
+    message = "The resource could not be found."
+
+
+class NetworkNotFound(NotFound):
+    message = "Network {net_id} could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet {subnet_id} could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port {port_id} could not be found."
+
+
+class SecurityGroupNotFound(NotFound):
+    message = "Security group {id} does not exist"
+
+
+class SecurityGroupRuleNotFound(NotFound):
+    message = "Security group rule {id} does not exist"
+
+
+class AgentNotFound(NotFound):
+    message = "Agent {id} could not be found."
+
+
+class ExtensionNotFound(NotFound):
+    message = "Extension with alias {alias} does not exist"
+
+
+class TagNotFound(NotFound):
+    message = "Tag {tag} could not be found for {resource} {resource_id}."
+
+
+class PolicyNotAuthorized(NeutronError):
+    status = 403
+    message = "{action} is disallowed by policy"
+
+
+class HTTPForbidden(NeutronError):
+    status = 403
+
+
+class Conflict(NeutronError):
+    status = 409
+
+
+class InUse(Conflict):
+    pass
+
+
+class NetworkInUse(InUse):
+    message = ("Unable to complete operation on network {net_id}. There are one or more "
+               "ports still in use on the network{ids}.")
+
+
+class SubnetInUse(InUse):
+    message = ("Unable to complete operation on subnet {subnet_id}: One or more ports have "
+               "an IP allocation from this subnet.")
+
+
+class IpAddressAlreadyAllocated(Conflict):
+    message = "IP address {ip} already allocated in subnet {subnet_id}"
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network {net_id}."
+
+
+class MacAddressInUse(InUse):
+    message = ("Unable to complete operation for network {net_id}. "
+               "The mac address {mac} is in use.")
+
+
+class MacAddressGenerationFailure(Conflict):
+    status = 503
+    message = "Unable to generate unique mac on network {net_id}."
+
+
+class VlanIdInUse(InUse):
+    message = ("Unable to create the network. The VLAN {vlan_id} on physical network "
+               "{physical_network} is in use.")
+
+
+class FlatNetworkInUse(InUse):
+    message = ("Unable to create the flat network. Physical network {physical_network} "
+               "is in use.")
+
+
+class TunnelIdInUse(InUse):
+    message = "Unable to create the network. The tunnel ID {tunnel_id} is in use."
+
+
+class NoNetworkAvailable(NeutronError):
+    status = 503
+    message = "Unable to create the network. No tenant network is available for allocation."
+
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: {overs}."
+
+
+class OutOfBoundsAllocationPool(NeutronError):
+    status = 400
+    message = "The allocation pool {pool} spans beyond the subnet cidr {subnet_cidr}."
+
+
+class OverlappingAllocationPools(Conflict):
+    message = "Found overlapping allocation pools: {pool_1} {pool_2} for subnet {subnet_cidr}."
+
+
+class GatewayConflictWithAllocationPools(Conflict):
+    message = "Gateway ip {ip_address} conflicts with allocation pool {pool}"
+
+
+class InvalidAllocationPool(NeutronError):
+    status = 400
+    message = "The allocation pool {pool} is not valid."
+
+
+class InvalidIpForNetwork(NeutronError):
+    status = 400
+    message = "IP address {ip_address} is not a valid IP for any of the subnets on the specified network."
+
+
+class InvalidIpForSubnet(NeutronError):
+    status = 400
+    message = "IP address {ip_address} is not a valid IP for the specified subnet."
+
+
+class InvalidSharedSetting(Conflict):
+    message = "Unable to reconfigure sharing settings for network {network}. Multiple tenants are using it."
+
+
+class PortSecurityAndIPRequiredForSecurityGroups(NeutronError):
+    status = 400
+    message = "Port security must be enabled and port must have an IP address in order to use security groups."
+
+
+class PortSecurityPortHasSecurityGroup(InUse):
+    message = "Port has security group associated. Cannot disable port security or IP address until security group is removed"
+
+
+class AddressPairAndPortSecurityRequired(Conflict):
+    message = "Port Security must be enabled in order to have allowed address pairs on a port."
+
+
+class SecurityGroupInUse(InUse):
+    message = "Security Group {id} in use."
+
+
+class SecurityGroupCannotRemoveDefault(InUse):
+    message = "Insufficient rights for removing default security group."
+
+
+class SecurityGroupRuleExists(InUse):
+    message = "Security group rule already exists. Rule id is {rule_id}."
+
+
+class AgentDeleteError(Conflict):
+    message = "{msg}"
+
+
+class DatabaseBusy(NeutronError):
+    status = 503
+    message = "The database is busy; retry the request."

@@ -1,0 +1,298 @@
+"""Policy: Neutron's default rules in oslo.policy's rule language, with
+overrides from a policy.yaml file.
+
+Rules are compiled once into closures. A rule that never looks at the
+target (most attribute rules: "role:admin") is cached per request, so
+checking attribute visibility on a list of thousands of ports costs a dict
+lookup per attribute, not a rule evaluation per port.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import yaml
+
+from neutrino.api import faults
+
+LOG = logging.getLogger(__name__)
+
+# Keystone's default implied roles: admin implies member implies reader.
+IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
+
+
+@dataclass(frozen=True)
+class Context:
+    project_id: str
+    user_id: str = ""
+    roles: frozenset[str] = frozenset()
+    request_id: str = ""
+    auth_token: str = ""
+    cache: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def make(cls, project_id: str, user_id: str = "", roles=(), **kw) -> "Context":
+        expanded = set(r.strip().lower() for r in roles if r.strip())
+        for role in list(expanded):
+            expanded.update(IMPLIED_ROLES.get(role, ()))
+        return cls(project_id or "", user_id, frozenset(expanded), **kw)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def creds(self) -> dict:
+        return {"project_id": self.project_id, "tenant_id": self.project_id,
+                "user_id": self.user_id, "roles": self.roles,
+                "is_admin": self.is_admin}
+
+
+def admin_context() -> Context:
+    return Context.make("", "neutrino", ("admin",))
+
+
+# --- the rule language ---------------------------------------------------
+
+Check = Callable[[dict, dict, "Enforcer"], bool]
+
+
+@dataclass
+class Compiled:
+    text: str
+    check: Check
+    uses_target: bool
+
+
+def _atom(token: str) -> tuple[Check, bool]:
+    if token == "@":
+        return (lambda t, c, e: True), False
+    if token == "!":
+        return (lambda t, c, e: False), False
+    kind, sep, match = token.partition(":")
+    if not sep:
+        raise ValueError(f"bad policy check {token!r}")
+    if kind == "rule":
+        return (lambda t, c, e: e.check_rule(match, t, c)), True
+    if kind == "role":
+        role = match.lower()
+        return (lambda t, c, e: role in c["roles"]), False
+    if kind == "field":
+        # field:networks:shared=True -> target attribute (or the parent
+        # network's, for subnets and ports) equals the literal.
+        resource, _, rest = match.partition(":")
+        attr, _, want = rest.partition("=")
+        singular = resource[:-1] if resource.endswith("s") else resource
+        parent_key = f"{singular}:{attr}"
+
+        def field_check(t, c, e):
+            value = t[parent_key] if parent_key in t else t.get(attr)
+            return str(value) == want
+        return field_check, True
+    if match.startswith("%(") and match.endswith(")s"):
+        key = match[2:-2]
+
+        def target_check(t, c, e):
+            if key not in t or kind not in c:
+                return False
+            return str(c[kind]) == str(t[key])
+        return target_check, True
+    if kind.startswith(("'", '"')):
+        literal = kind.strip("'\"")
+        key = match[2:-2] if match.startswith("%(") else match
+        return (lambda t, c, e: str(t.get(key)) == literal), True
+    return (lambda t, c, e: str(c.get(kind)) == match), False
+
+
+def _tokenize(text: str) -> list[str]:
+    """Whitespace-separated tokens with parentheses peeled off their ends
+    (but not those of a %(name)s substitution), as oslo.policy does."""
+    tokens: list[str] = []
+    for chunk in text.split():
+        while chunk.startswith("("):
+            tokens.append("(")
+            chunk = chunk[1:]
+        closing = 0
+        while chunk.endswith(")") and chunk.count("(") < chunk.count(")"):
+            closing += 1
+            chunk = chunk[:-1]
+        if chunk:
+            tokens.append(chunk)
+        tokens.extend(")" * closing)
+    return tokens
+
+
+def compile_rule(text: str) -> Compiled:
+    tokens = _tokenize(text or "")
+    if not tokens:
+        return Compiled(text, lambda t, c, e: True, False)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1]
+
+    def parse_or():
+        left, used = parse_and()
+        parts, any_used = [left], used
+        while peek() and peek().lower() == "or":
+            take()
+            right, used = parse_and()
+            parts.append(right)
+            any_used = any_used or used
+        if len(parts) == 1:
+            return left, used
+        return (lambda t, c, e: any(p(t, c, e) for p in parts)), any_used
+
+    def parse_and():
+        left, used = parse_not()
+        parts, any_used = [left], used
+        while peek() and peek().lower() == "and":
+            take()
+            right, used = parse_not()
+            parts.append(right)
+            any_used = any_used or used
+        if len(parts) == 1:
+            return left, used
+        return (lambda t, c, e: all(p(t, c, e) for p in parts)), any_used
+
+    def parse_not():
+        if peek() and peek().lower() == "not":
+            take()
+            inner, used = parse_not()
+            return (lambda t, c, e: not inner(t, c, e)), used
+        return parse_atom()
+
+    def parse_atom():
+        tok = take() if peek() else None
+        if tok is None:
+            raise ValueError(f"unexpected end of policy rule {text!r}")
+        if tok == "(":
+            inner = parse_or()
+            if take() != ")":
+                raise ValueError(f"unbalanced parentheses in {text!r}")
+            return inner
+        return _atom(tok)
+
+    check, used = parse_or()
+    if pos != len(tokens):
+        raise ValueError(f"trailing tokens in policy rule {text!r}")
+    return Compiled(text, check, used)
+
+
+# --- defaults (Neutron's, with the reader/member/admin personas) ---------
+
+_OWNER = "project_id:%(project_id)s"
+_NET_OWNER = "project_id:%(network:project_id)s"
+ADMIN = "rule:admin_only"
+MEMBER = f"rule:admin_only or (role:member and {_OWNER})"
+READER = f"rule:admin_only or (role:reader and {_OWNER})"
+NET_OWNER_MEMBER = f"rule:admin_only or (role:member and {_NET_OWNER})"
+
+DEFAULT_RULES: dict[str, str] = {
+    "context_is_admin": "role:admin",
+    "admin_only": "rule:context_is_admin",
+    "admin_or_owner": f"rule:context_is_admin or {_OWNER}",
+    "admin_or_network_owner": f"rule:context_is_admin or {_NET_OWNER}",
+    "shared": "field:networks:shared=True",
+    "external": "field:networks:router:external=True",
+
+    "create_network": MEMBER,
+    "get_network": f"{READER} or rule:shared or rule:external",
+    "update_network": MEMBER,
+    "delete_network": MEMBER,
+    "create_subnet": NET_OWNER_MEMBER,
+    "get_subnet": f"{READER} or rule:shared or (role:reader and {_NET_OWNER})",
+    "update_subnet": f"{MEMBER} or (role:member and {_NET_OWNER})",
+    "delete_subnet": f"{MEMBER} or (role:member and {_NET_OWNER})",
+    "create_port": MEMBER,
+    "get_port": f"{READER} or (role:reader and {_NET_OWNER})",
+    "update_port": f"{MEMBER} or (role:member and {_NET_OWNER})",
+    "delete_port": f"{MEMBER} or (role:member and {_NET_OWNER})",
+    "create_security_group": MEMBER,
+    "get_security_group": READER,
+    "update_security_group": MEMBER,
+    "delete_security_group": MEMBER,
+    "create_security_group_rule": MEMBER,
+    "get_security_group_rule": READER,
+    "delete_security_group_rule": MEMBER,
+    "get_quota": READER,
+    "update_quota": ADMIN,
+    "delete_quota": ADMIN,
+    "get_agent": ADMIN,
+    "update_agent": ADMIN,
+    "delete_agent": ADMIN,
+}
+for _attr in ("shared", "router:external", "provider:network_type",
+              "provider:physical_network", "provider:segmentation_id", "segments"):
+    for _action in ("create_network", "update_network"):
+        DEFAULT_RULES[f"{_action}:{_attr}"] = ADMIN
+for _attr in ("provider:network_type", "provider:physical_network",
+              "provider:segmentation_id", "segments"):
+    DEFAULT_RULES[f"get_network:{_attr}"] = ADMIN
+for _action in ("create_port", "update_port"):
+    for _attr in ("mac_address", "fixed_ips:ip_address", "port_security_enabled"):
+        DEFAULT_RULES[f"{_action}:{_attr}"] = NET_OWNER_MEMBER
+    for _attr in ("binding:host_id", "binding:profile"):
+        DEFAULT_RULES[f"{_action}:{_attr}"] = ADMIN
+for _attr in ("binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile"):
+    DEFAULT_RULES[f"get_port:{_attr}"] = ADMIN
+
+
+class Enforcer:
+    def __init__(self, overrides: Mapping[str, str] | None = None):
+        self.rules: dict[str, Compiled] = {}
+        for name, text in {**DEFAULT_RULES, **(overrides or {})}.items():
+            try:
+                self.rules[name] = compile_rule(str(text))
+            except ValueError as exc:
+                raise ValueError(f"policy rule {name!r}: {exc}") from None
+
+    @classmethod
+    def from_file(cls, path: str | None) -> "Enforcer":
+        if not path or not os.path.exists(path):
+            return cls()
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"policy file {path} must hold a mapping of rule names to rules")
+        LOG.info("loaded %d policy overrides from %s", len(data), path)
+        return cls({str(k): str(v) for k, v in data.items()})
+
+    def has_rule(self, name: str) -> bool:
+        return name in self.rules
+
+    def check_rule(self, name: str, target: dict, creds: dict) -> bool:
+        rule = self.rules.get(name)
+        if rule is None:
+            return False
+        return rule.check(target, creds, self)
+
+    def check(self, ctx: Context, name: str, target: dict) -> bool:
+        rule = self.rules.get(name)
+        if rule is None:
+            return ctx.is_admin  # undefined actions: admin only
+        if not rule.uses_target:
+            key = ("policy", name)
+            if key not in ctx.cache:
+                ctx.cache[key] = rule.check(target, ctx.creds(), self)
+            return ctx.cache[key]
+        return rule.check(target, ctx.creds(), self)
+
+    def enforce(self, ctx: Context, action: str, target: dict,
+                attributes: tuple[str, ...] = ()) -> None:
+        """Raise PolicyNotAuthorized unless `action` and the rule of every
+        attribute in `attributes` (that has one) pass, worded as upstream."""
+        names = [action] + [f"{action}:{a}" for a in attributes
+                            if f"{action}:{a}" in self.rules]
+        if all(self.check(ctx, name, target) for name in names):
+            return
+        if len(names) == 1:
+            raise faults.PolicyNotAuthorized(action=f"rule:{action}")
+        raise faults.PolicyNotAuthorized(
+            action="(" + " and ".join(f"rule:{n}" for n in names) + ")")

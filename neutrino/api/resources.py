@@ -1,0 +1,177 @@
+"""The attribute maps of the v2.0 resources (neutron-lib's RESOURCE_ATTRIBUTE_MAP,
+reduced to what neutrino serves)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from neutrino.api import attributes as a
+from neutrino.api.attributes import Attr
+
+
+@dataclass(frozen=True)
+class Resource:
+    singular: str
+    collection: str
+    attrs: tuple[Attr, ...]
+    not_found: str            # fault class name for a missing id
+    tags: bool = True         # standard-attr-tag
+    has_owner: bool = True
+
+    def attr(self, name: str) -> Attr | None:
+        return self._index().get(name)
+
+    def _index(self) -> dict[str, Attr]:
+        cache = self.__dict__.get("_idx")
+        if cache is None:
+            cache = {x.name: x for x in self.attrs}
+            object.__setattr__(self, "_idx", cache)
+        return cache
+
+
+_NAME = Attr("name", post=True, put=True, default="", validate=a.string(255))
+_DESC = Attr("description", post=True, put=True, default="", validate=a.string(255))
+_ID = Attr("id", column="id")
+_ADMIN_UP = Attr("admin_state_up", post=True, put=True, default=True, convert=a.to_boolean)
+
+NETWORK = Resource("network", "networks", (
+    _ID, _NAME, _DESC, *a.owner_attrs(), _ADMIN_UP,
+    Attr("status", column="status"),
+    Attr("subnets", filter=False, sort=False),
+    Attr("shared", post=True, put=True, default=False, convert=a.to_boolean, policy=True,
+         column="shared"),
+    Attr("router:external", post=True, put=True, default=False, convert=a.to_boolean,
+         policy=True, column="external"),
+    Attr("mtu", post=True, put=True, default=None, convert=a.to_int_or_none,
+         column="mtu"),
+    Attr("port_security_enabled", post=True, put=True, default=True, convert=a.to_boolean,
+         column="port_security_enabled"),
+    Attr("provider:network_type", post=True, put=True, default=None, policy=True,
+         validate=a.string(32, nullable=True)),
+    Attr("provider:physical_network", post=True, put=True, default=None, policy=True,
+         validate=a.string(64, nullable=True)),
+    Attr("provider:segmentation_id", post=True, put=True, default=None, policy=True,
+         convert=a.to_int_or_none),
+    Attr("availability_zone_hints", post=True, default=[], filter=False, sort=False),
+    Attr("availability_zones", filter=False, sort=False),
+    Attr("ipv4_address_scope", filter=False, sort=False),
+    Attr("ipv6_address_scope", filter=False, sort=False),
+    Attr("is_default", filter=False, sort=False),
+    *a.standard_attrs(),
+), not_found="NetworkNotFound")
+
+SUBNET = Resource("subnet", "subnets", (
+    _ID, _NAME, _DESC, *a.owner_attrs(),
+    Attr("network_id", post=True, validate=a.uuid_check, column="network_id"),
+    Attr("ip_version", post=True, convert=a.to_int, validate=a.values(4, 6),
+         column="ip_version"),
+    Attr("cidr", post=True, default=None, column="cidr"),
+    Attr("prefixlen", post=True, default=None, visible=False, filter=False, sort=False),
+    Attr("subnetpool_id", post=True, default=None, validate=a.uuid_or_none,
+         column="subnetpool_id"),
+    Attr("gateway_ip", post=True, put=True, default=a.UNSET, column="gateway_ip"),
+    Attr("allocation_pools", post=True, put=True, default=None, filter=False, sort=False,
+         validate=lambda v: None if v is None else a.list_of_dicts({"start", "end"})(v)),
+    Attr("dns_nameservers", post=True, put=True, default=[], sort=False,
+         validate=a.ip_list),
+    Attr("host_routes", post=True, put=True, default=[], filter=False, sort=False,
+         validate=a.list_of_dicts({"destination", "nexthop"})),
+    Attr("enable_dhcp", post=True, put=True, default=True, convert=a.to_boolean,
+         column="enable_dhcp"),
+    Attr("ipv6_ra_mode", post=True, default=None, column="ipv6_ra_mode",
+         validate=lambda v: None if v is None else a.values(
+             "slaac", "dhcpv6-stateful", "dhcpv6-stateless")(v)),
+    Attr("ipv6_address_mode", post=True, default=None, column="ipv6_address_mode",
+         validate=lambda v: None if v is None else a.values(
+             "slaac", "dhcpv6-stateful", "dhcpv6-stateless")(v)),
+    Attr("service_types", post=True, default=[], filter=False, sort=False),
+    Attr("segment_id", post=True, default=None, filter=False, sort=False, visible=False),
+    Attr("router:external", filter=False, sort=False),
+    *a.standard_attrs(),
+), not_found="SubnetNotFound")
+
+PORT = Resource("port", "ports", (
+    _ID, _NAME, _DESC, *a.owner_attrs(), _ADMIN_UP,
+    Attr("network_id", post=True, validate=a.uuid_check, column="network_id"),
+    Attr("mac_address", post=True, put=True, default=None, convert=a.to_mac,
+         validate=lambda v: None if v is None else a.mac_check(v), policy=True,
+         column="mac_address"),
+    Attr("fixed_ips", post=True, put=True, default=None, policy=True, sort=False,
+         validate=lambda v: None if v is None else a.list_of_dicts({"subnet_id", "ip_address"})(v)),
+    Attr("device_id", post=True, put=True, default="", validate=a.string(255),
+         column="device_id"),
+    Attr("device_owner", post=True, put=True, default="", validate=a.string(255),
+         column="device_owner"),
+    Attr("status", column="status"),
+    Attr("security_groups", post=True, put=True, default=None, sort=False,
+         convert=lambda v: None if v is None else a.to_list(v),
+         validate=lambda v: None if v is None else a.uuid_list(v)),
+    Attr("port_security_enabled", post=True, put=True, default=None, policy=True,
+         convert=lambda v: None if v is None else a.to_boolean(v),
+         column="port_security_enabled"),
+    Attr("allowed_address_pairs", post=True, put=True, default=None, policy=True,
+         filter=False, sort=False,
+         validate=lambda v: None if v is None else a.list_of_dicts({"ip_address", "mac_address"})(v)),
+    Attr("extra_dhcp_opts", filter=False, sort=False, visible=False),
+    Attr("binding:host_id", post=True, put=True, default="", policy=True,
+         validate=a.string(255), column="binding_host"),
+    Attr("binding:vnic_type", post=True, put=True, default="normal", policy=True,
+         validate=a.values("normal", "direct", "macvtap", "baremetal", "direct-physical",
+                           "virtio-forwarder", "smart-nic", "remote-managed", "vdpa"),
+         column="binding_vnic_type"),
+    Attr("binding:profile", post=True, put=True, default={}, policy=True,
+         validate=a.dict_check, filter=False, sort=False),
+    Attr("binding:vif_type", policy=True, column="binding_vif_type"),
+    Attr("binding:vif_details", policy=True, filter=False, sort=False),
+    Attr("ip_allocation", filter=False, sort=False, visible=False),
+    *a.standard_attrs(),
+), not_found="PortNotFound")
+
+SECURITY_GROUP = Resource("security_group", "security-groups", (
+    _ID, _NAME, _DESC, *a.owner_attrs(),
+    Attr("stateful", post=True, put=True, default=True, convert=a.to_boolean, column="stateful"),
+    Attr("security_group_rules", filter=False, sort=False),
+    Attr("shared", filter=False, sort=False),
+    *a.standard_attrs(),
+), not_found="SecurityGroupNotFound")
+
+SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
+    _ID, _DESC, *a.owner_attrs(),
+    Attr("security_group_id", post=True, validate=a.uuid_check, column="security_group_id"),
+    Attr("remote_group_id", post=True, default=None, validate=a.uuid_or_none,
+         column="remote_group_id"),
+    Attr("remote_address_group_id", post=True, default=None, validate=a.uuid_or_none,
+         column="remote_address_group_id"),
+    Attr("direction", post=True, validate=a.values("ingress", "egress"), column="direction"),
+    Attr("protocol", post=True, default=None, column="protocol"),
+    Attr("port_range_min", post=True, default=None, convert=a.to_int_or_none,
+         column="port_range_min"),
+    Attr("port_range_max", post=True, default=None, convert=a.to_int_or_none,
+         column="port_range_max"),
+    Attr("ethertype", post=True, default="IPv4", validate=a.values("IPv4", "IPv6"),
+         column="ethertype"),
+    Attr("remote_ip_prefix", post=True, default=None, column="remote_ip_prefix"),
+    Attr("normalized_cidr", column="normalized_cidr"),
+    Attr("belongs_to_default_sg", filter=False, sort=False),
+    *a.standard_attrs(),
+), not_found="SecurityGroupRuleNotFound", tags=False)
+
+BY_COLLECTION = {r.collection: r for r in (NETWORK, SUBNET, PORT, SECURITY_GROUP,
+                                           SECURITY_GROUP_RULE)}
+
+AGENT = Resource("agent", "agents", (
+    _ID,
+    Attr("agent_type", column="agent_type"),
+    Attr("binary", column="binary"),
+    Attr("topic", column="topic"),
+    Attr("host", column="host"),
+    Attr("admin_state_up", put=True, convert=a.to_boolean, column="admin_state_up"),
+    Attr("description", put=True, validate=a.string(255), column="description"),
+    Attr("availability_zone", column="availability_zone"),
+    Attr("alive", convert=a.to_boolean, sort=False),
+    Attr("configurations", filter=False, sort=False),
+    Attr("resource_versions", filter=False, sort=False),
+    Attr("load", column="load"),
+    Attr("created_at", column="created_at"),
+    Attr("started_at", column="started_at"),
+    Attr("heartbeat_timestamp", column="heartbeat_timestamp"),
+), not_found="AgentNotFound", tags=False, has_owner=False)

@@ -1,0 +1,204 @@
+"""Option schemas and INI loading into frozen config objects.
+
+The files are upstream's (neutron.conf, ml2_conf.ini, linuxbridge_agent.ini,
+...): same sections, same option names, oslo.config syntax. We parse them
+ourselves instead of using oslo.config because we want (a) a start-up error
+that names any unknown or invalid option, which oslo.config does not give for
+options in files, and (b) one frozen object passed down explicitly rather than
+a global registry read deep inside methods.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+
+class ConfigError(Exception):
+    """A configuration file cannot be used; the message names the option."""
+
+
+# --- value types --------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on", "y"}
+_FALSE = {"0", "false", "no", "off", "n"}
+
+
+def to_bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"{raw!r} is not a boolean")
+
+
+def to_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    def conv(raw: str) -> int:
+        value = int(raw.strip())
+        if lo is not None and value < lo:
+            raise ValueError(f"{value} is below the minimum {lo}")
+        if hi is not None and value > hi:
+            raise ValueError(f"{value} is above the maximum {hi}")
+        return value
+    conv.__name__ = "integer"
+    return conv
+
+
+def choice(*values: str) -> Callable[[str], str]:
+    def conv(raw: str) -> str:
+        value = raw.strip()
+        if value not in values:
+            raise ValueError(f"{value!r} is not one of {', '.join(values)}")
+        return value
+    conv.__name__ = "choice"
+    return conv
+
+
+def string(raw: str) -> str:
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Opt:
+    name: str
+    conv: Callable[[str], Any]
+    default: Any
+    help: str
+    # Accepted for compatibility with upstream files but has no effect.
+    ignored: bool = False
+
+    @property
+    def attr(self) -> str:
+        return self.name.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    opts: tuple[Opt, ...]
+    help: str = ""
+
+
+class Schema:
+    """A set of sections; sections listed in `ignored_sections` are accepted
+    whole (upstream files carry them, e.g. [oslo_concurrency]) and unused."""
+
+    def __init__(self, sections: Iterable[Section], ignored_sections: Iterable[str] = ()):
+        self.sections = {s.name: s for s in sections}
+        self.ignored_sections = frozenset(ignored_sections)
+
+    def merged(self, other: "Schema") -> "Schema":
+        sections = dict(self.sections)
+        for name, sec in other.sections.items():
+            if name in sections:
+                sections[name] = Section(name, sections[name].opts + sec.opts, sections[name].help)
+            else:
+                sections[name] = sec
+        return Schema(sections.values(), self.ignored_sections | other.ignored_sections)
+
+
+def _section_type(section: Section) -> type:
+    fields = [(opt.attr, Any, field(default=opt.default)) for opt in section.opts]
+    return dataclasses.make_dataclass(
+        "Section_" + section.name.replace("-", "_"), fields, frozen=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Frozen view: `cfg.section("ml2").type_drivers` or `cfg.ml2.type_drivers`;
+    the [DEFAULT] section is `cfg.DEFAULT`."""
+    sections: Mapping[str, Any]
+    files: tuple[str, ...] = ()
+
+    def section(self, name: str) -> Any:
+        return self.sections[name]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["sections"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, section: str, **values: Any) -> "Config":
+        """A copy with some values changed (tests, the lab)."""
+        sections = dict(self.sections)
+        sections[section] = dataclasses.replace(sections[section], **values)
+        return Config(sections, self.files)
+
+
+def load(schema: Schema, files: Iterable[str] = (),
+         overrides: Mapping[str, Mapping[str, str]] | None = None) -> Config:
+    """Read `files` in order (later ones win, as with oslo.config) and apply
+    `overrides` (raw strings, as if from a file) last."""
+    raw: dict[str, dict[str, tuple[str, str]]] = {}
+    files = tuple(files)
+    for path in files:
+        parser = configparser.RawConfigParser(
+            default_section="\x00none", strict=False, interpolation=None,
+            delimiters=("=",), comment_prefixes=("#", ";"),
+            inline_comment_prefixes=None)
+        parser.optionxform = str  # option names are case-sensitive upstream
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle, source=path)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: {exc.message}") from None
+        for sec in parser.sections():
+            for key, value in parser.items(sec):
+                raw.setdefault(sec, {})[key] = (value, path)
+    for sec, values in (overrides or {}).items():
+        for key, value in values.items():
+            raw.setdefault(sec, {})[key] = (str(value), "<override>")
+
+    for sec, values in raw.items():
+        if sec in schema.ignored_sections:
+            continue
+        if sec not in schema.sections:
+            where = next(iter(values.values()))[1] if values else "?"
+            raise ConfigError(f"unknown section [{sec}] in {where}")
+        known = {opt.name for opt in schema.sections[sec].opts}
+        for key, (_, where) in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown option [{sec}] {key} in {where}")
+
+    built = {}
+    for name, section in schema.sections.items():
+        values = {}
+        given = raw.get(name, {})
+        for opt in section.opts:
+            if opt.name in given:
+                text, where = given[opt.name]
+                try:
+                    values[opt.attr] = opt.conv(text)
+                except (ValueError, TypeError) as exc:
+                    raise ConfigError(
+                        f"invalid value for [{name}] {opt.name} in {where}: {exc}") from None
+            else:
+                values[opt.attr] = opt.default
+        built[name] = _section_type(section)(**values)
+    return Config(built, files)
+
+
+def parse_argv_files(argv: list[str]) -> list[str]:
+    """The --config-file options of an upstream-style command line, in order."""
+    files = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--config-file":
+            files.append(next(it, ""))
+        elif arg.startswith("--config-file="):
+            files.append(arg.split("=", 1)[1])
+    return [f for f in files if f]
+
+
+def default_state_path() -> str:
+    return os.environ.get("NEUTRINO_STATE_PATH", "/var/lib/neutrino")

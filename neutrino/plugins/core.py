@@ -1,0 +1,109 @@
+"""The core plugin: composes the resource plugins over one database, the ML2
+segment and mechanism managers, quotas and the agent notifier.
+
+Each public method of a resource plugin runs exactly one transaction
+(`db.write`). Mechanism drivers' precommit hooks run inside it and their
+postcommit hooks (and agent notifications) after it commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from neutrino.api import faults
+from neutrino.api.policy import Context, Enforcer
+from neutrino.db import models
+from neutrino.db.engine import Database
+from neutrino.plugins.listing import now
+from neutrino.plugins.ml2.mech import MechanismManager
+from neutrino.plugins.ml2.segments import SegmentManager
+from neutrino.plugins.quotas import QuotaEngine
+
+
+class NullNotifier:
+    """Where agent notifications go when no bus is attached."""
+
+    def resource_changed(self, resource: str, resource_id: str, revision: int,
+                         hosts: tuple[str, ...] | None = None, **extra: Any) -> None:
+        pass
+
+
+@dataclass
+class Core:
+    cfg: Any
+    db: Database
+    policy: Enforcer
+    segments: SegmentManager
+    mech: MechanismManager
+    quotas: QuotaEngine
+    notifier: Any = field(default_factory=NullNotifier)
+
+    @classmethod
+    def build(cls, cfg, db: Database, policy: Enforcer, notifier=None) -> "Core":
+        core = cls(cfg=cfg, db=db, policy=policy, segments=SegmentManager(cfg),
+                   mech=MechanismManager(cfg), quotas=QuotaEngine(cfg),
+                   notifier=notifier or NullNotifier())
+        return core
+
+
+# --- helpers shared by the resource plugins --------------------------------
+
+def bump_revision(conn: Connection, table, resource_id: str) -> None:
+    conn.execute(update(table).where(table.c.id == resource_id).values(
+        revision_number=table.c.revision_number + 1, updated_at=now()))
+
+
+def set_tags(conn: Connection, resource_type: str, resource_id: str, tags) -> None:
+    t = models.tags
+    conn.execute(delete(t).where(t.c.resource_id == resource_id))
+    unique = sorted(set(tags))
+    if unique:
+        conn.execute(t.insert(), [{"resource_id": resource_id, "tag": tag,
+                                   "resource_type": resource_type} for tag in unique])
+
+
+def network_scope(ctx: Context):
+    """Networks a non-admin may see: own, shared and external."""
+    n = models.networks
+    if ctx.is_admin:
+        return None
+    return (n.c.project_id == ctx.project_id) | n.c.shared | n.c.external
+
+
+def get_network_row(conn: Connection, ctx: Context, network_id: str, lock: bool = False):
+    n = models.networks
+    stmt = select(n).where(n.c.id == network_id)
+    scope = network_scope(ctx)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    if lock and conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        raise faults.NetworkNotFound(net_id=network_id)
+    return row
+
+
+def network_policy_target(row) -> dict:
+    return {"network:project_id": row["project_id"], "network:shared": row["shared"],
+            "network:router:external": row["external"]}
+
+
+def check_owner(ctx: Context, body: dict) -> str:
+    """The project a new resource belongs to; non-admins only their own."""
+    project = body.get("project_id")
+    tenant = body.get("tenant_id")
+    if project and tenant and project != tenant:
+        raise faults.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
+    owner = project or tenant or ctx.project_id
+    if owner != ctx.project_id and not ctx.is_admin:
+        raise faults.HTTPBadRequest(
+            "Specifying 'project_id' or 'tenant_id' other than the authenticated project "
+            "in request requires admin privileges")
+    if not owner:
+        raise faults.HTTPBadRequest("Failed to parse request. Required attribute 'project_id' "
+                                    "not specified")
+    return owner

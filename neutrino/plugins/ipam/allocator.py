@@ -1,0 +1,169 @@
+"""IP and MAC allocation under unique keys.
+
+A candidate is chosen from fresh reads and inserted; if another worker took
+it first, the unique key (subnet_id, ip_address) or (network_id,
+mac_address) rejects the insert and the whole transaction runs again
+(RetryTransaction). Candidates are random, so concurrent workers rarely pick
+the same one.
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from neutrino.api import faults
+from neutrino.db import models
+from neutrino.db.engine import RetryTransaction
+from neutrino.plugins.ipam import pools as P
+
+SAMPLE = 8
+
+
+def subnet_ranges(conn: Connection, subnet_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
+    ap = models.allocation_pools
+    out: dict[str, list[tuple[int, int]]] = {sid: [] for sid in subnet_ids}
+    if not subnet_ids:
+        return out
+    for sid, first, last in conn.execute(select(ap.c.subnet_id, ap.c.first_ip, ap.c.last_ip)
+                                         .where(ap.c.subnet_id.in_(subnet_ids))):
+        out[sid].append((int(ipaddress.ip_address(first)), int(ipaddress.ip_address(last))))
+    return out
+
+
+def _to_str(version: int, value: int) -> str:
+    return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+def _random_in(ranges: list[tuple[int, int]], total: int) -> int:
+    n = random.randrange(total)
+    for lo, hi in ranges:
+        size = hi - lo + 1
+        if n < size:
+            return lo + n
+        n -= size
+    raise AssertionError("unreachable")
+
+
+def pick_ip(conn: Connection, subnet: dict, ranges: list[tuple[int, int]]) -> str | None:
+    """A free address of the subnet's pools, or None when they are full."""
+    version = subnet["ip_version"]
+    total = sum(hi - lo + 1 for lo, hi in ranges)
+    if total <= 0:
+        return None
+    ipa = models.ip_allocations
+    sample = {_random_in(ranges, total) for _ in range(min(SAMPLE, total))}
+    candidates = [_to_str(version, v) for v in sample]
+    taken = {r[0] for r in conn.execute(select(ipa.c.ip_address).where(
+        ipa.c.subnet_id == subnet["id"], ipa.c.ip_address.in_(candidates)))}
+    free = [c for c in candidates if c not in taken]
+    if free:
+        return random.choice(free)
+    # Dense subnet: read every allocation once and choose among the rest.
+    taken_all = {int(ipaddress.ip_address(r[0])) for r in conn.execute(
+        select(ipa.c.ip_address).where(ipa.c.subnet_id == subnet["id"]))}
+    if total - sum(1 for t in taken_all if any(lo <= t <= hi for lo, hi in ranges)) <= 0:
+        return None
+    free_all = [v for lo, hi in ranges for v in range(lo, min(hi, lo + 65535) + 1)
+                if v not in taken_all]
+    return _to_str(version, random.choice(free_all)) if free_all else None
+
+
+def insert_ip(conn: Connection, port_id: str, network_id: str, subnet_id: str, ip: str,
+              requested: bool) -> None:
+    try:
+        conn.execute(insert(models.ip_allocations).values(
+            port_id=port_id, network_id=network_id, subnet_id=subnet_id, ip_address=ip))
+    except IntegrityError:
+        if requested:
+            raise faults.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet_id) from None
+        raise RetryTransaction(f"{ip} taken in {subnet_id}") from None
+
+
+def ip_in_use(conn: Connection, subnet_id: str, ip: str) -> bool:
+    ipa = models.ip_allocations
+    return conn.execute(select(ipa.c.port_id).where(ipa.c.subnet_id == subnet_id,
+                                                    ipa.c.ip_address == ip)).first() is not None
+
+
+def resolve_fixed_ips(network_id: str, subnets: list[dict], requested: list[dict],
+                      mac: str, is_router: bool = False) -> list[dict]:
+    """Turn the request's fixed_ips into [{subnet, ip_address|None}] (None:
+    allocate), validating each against the network's subnets."""
+    by_id = {s["id"]: s for s in subnets}
+    out = []
+    for item in requested:
+        subnet_id, ip = item.get("subnet_id"), item.get("ip_address")
+        if ip is not None:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except (ValueError, TypeError):
+                raise faults.HTTPBadRequest(
+                    f"Invalid input for fixed_ips. Reason: '{ip}' is not a valid IP address.") from None
+        if subnet_id is not None:
+            subnet = by_id.get(subnet_id)
+            if subnet is None:
+                raise faults.invalid_input(
+                    f"Failed to create port on network {network_id}, because fixed_ips "
+                    f"included invalid subnet {subnet_id}")
+            if ip is not None and not _valid_for(subnet, addr):
+                raise faults.InvalidIpForSubnet(ip_address=ip)
+        elif ip is not None:
+            subnet = next((s for s in subnets if _valid_for(s, addr)), None)
+            if subnet is None:
+                raise faults.InvalidIpForNetwork(ip_address=ip)
+        else:
+            raise faults.HTTPBadRequest(
+                "Invalid input for fixed_ips. Reason: a fixed IP needs a subnet_id or an ip_address.")
+        if ip is None and P.is_auto_address(subnet) and not is_router:
+            ip = P.eui64(subnet["cidr"], mac)
+        out.append({"subnet": subnet, "ip_address": None if ip is None else str(
+            ipaddress.ip_address(ip)), "requested": item.get("ip_address") is not None})
+    seen = set()
+    for item in out:
+        key = (item["subnet"]["id"], item["ip_address"])
+        if item["ip_address"] is not None and key in seen:
+            raise faults.invalid_input(f"Duplicate IP address '{item['ip_address']}'")
+        seen.add(key)
+    return out
+
+
+def _valid_for(subnet: dict, addr) -> bool:
+    net = ipaddress.ip_network(subnet["cidr"])
+    if addr.version != net.version or addr not in net:
+        return False
+    if net.version == 4 and net.prefixlen < 31 and addr in (net.network_address,
+                                                            net.broadcast_address):
+        return False
+    return True
+
+
+def default_fixed_ips(subnets: list[dict], mac: str, is_router: bool = False) -> list[dict]:
+    """No fixed_ips asked: one IPv4 subnet (the first with room, decided at
+    allocation), one stateful IPv6 subnet, and every SLAAC subnet."""
+    out = []
+    v4 = [s for s in subnets if s["ip_version"] == 4]
+    v6_stateful = [s for s in subnets if s["ip_version"] == 6 and not P.is_auto_address(s)]
+    v6_auto = [s for s in subnets if P.is_auto_address(s)]
+    if v4:
+        out.append({"subnets": v4, "ip_address": None, "requested": False})
+    if v6_stateful:
+        out.append({"subnets": v6_stateful, "ip_address": None, "requested": False})
+    if not is_router:
+        for s in v6_auto:
+            out.append({"subnet": s, "ip_address": P.eui64(s["cidr"], mac), "requested": False})
+    return out
+
+
+def random_mac(base_mac: str) -> str:
+    base = base_mac.split(":")
+    # Keep the operator's prefix (its non-zero leading bytes), randomise the rest.
+    keep = 3
+    for i in range(3, 6):
+        if base[i] != "00":
+            keep = i + 1
+    octets = base[:keep] + ["%02x" % random.randrange(256) for _ in range(6 - keep)]
+    return ":".join(octets)

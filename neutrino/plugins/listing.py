@@ -1,0 +1,129 @@
+"""Turns a Query into SQL over one table: column filters, tag filters,
+sorting and keyset pagination. Plugins add their own clauses for attributes
+that are not plain columns (fixed_ips, provider:*, …)."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from neutrino.api.query import Query
+from neutrino.api.resources import Resource
+from neutrino.db import models
+
+CHUNK = 500
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def chunks(ids: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i:i + CHUNK]
+
+
+def tags_for(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if not ids:
+        return out
+    t = models.tags
+    for part in chunks(ids):
+        for rid, tag in conn.execute(select(t.c.resource_id, t.c.tag)
+                                     .where(t.c.resource_id.in_(part))):
+            out.setdefault(rid, []).append(tag)
+    for tags in out.values():
+        tags.sort()
+    return out
+
+
+def tag_clauses(table, tag_filters: dict[str, list[str]]) -> list[ColumnElement]:
+    t = models.tags
+    clauses = []
+
+    def has(tag):
+        return exists().where(t.c.resource_id == table.c.id, t.c.tag == tag)
+
+    for kind, tags in tag_filters.items():
+        if not tags:
+            continue
+        if kind == "tags":
+            clauses.append(and_(*[has(x) for x in tags]))
+        elif kind == "tags-any":
+            clauses.append(or_(*[has(x) for x in tags]))
+        elif kind == "not-tags":
+            clauses.append(~and_(*[has(x) for x in tags]))
+        elif kind == "not-tags-any":
+            clauses.append(~or_(*[has(x) for x in tags]))
+    return clauses
+
+
+def column_clauses(resource: Resource, table, filters: dict[str, list[Any]],
+                   skip: Iterable[str] = ()) -> list[ColumnElement]:
+    clauses = []
+    skip = set(skip)
+    for name, values in filters.items():
+        if name in skip:
+            continue
+        attr = resource.attr(name)
+        if attr is None or attr.column is None:
+            continue
+        column = table.c[attr.column]
+        clauses.append(column.in_(values) if len(values) > 1 else column == values[0])
+    return clauses
+
+
+def run_list(conn: Connection, resource: Resource, table, query: Query,
+             where: list[ColumnElement], sort_column: Callable[[str], Any] | None = None):
+    """Rows of `table` matching `where`, sorted and paginated per `query`."""
+    order = []
+    for key, asc in query.sorts:
+        attr = resource.attr(key)
+        col = sort_column(key) if sort_column else None
+        if col is None and attr is not None and attr.column:
+            col = table.c[attr.column]
+        if col is not None:
+            order.append((col, asc))
+    if query.limit is not None or query.marker or not order:
+        order.append((table.c.id, order[-1][1] if order else True))
+    clauses = list(where)
+    if query.marker:
+        marker = conn.execute(select(*[c for c, _ in order]).where(
+            table.c.id == query.marker)).first()
+        if marker is not None:
+            clauses.append(_after(order, tuple(marker), query.page_reverse))
+    stmt = select(table).where(and_(true(), *clauses))
+    reverse = query.page_reverse
+    stmt = stmt.order_by(*[(c.asc() if asc != reverse else c.desc()) for c, asc in order])
+    if query.limit is not None:
+        stmt = stmt.limit(query.limit)
+    rows = conn.execute(stmt).mappings().all()
+    if reverse:
+        rows = list(reversed(rows))
+    return rows
+
+
+def _after(order, values, reverse: bool) -> ColumnElement:
+    """Keyset condition: rows strictly after the marker in sort order."""
+    ors = []
+    for i, (col, asc) in enumerate(order):
+        forward = asc != reverse
+        eqs = [order[j][0] == values[j] for j in range(i)]
+        if values[i] is None:
+            cmp = col.is_not(None) if forward else false()
+        else:
+            cmp = col > values[i] if forward else col < values[i]
+        ors.append(and_(*eqs, cmp))
+    return or_(*ors)

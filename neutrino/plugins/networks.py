@@ -1,0 +1,191 @@
+"""Networks: rows, their segment, MTU, sharing and deletion rules."""
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.engine import Connection
+
+from neutrino.api import faults
+from neutrino.api.policy import Context
+from neutrino.api.query import Query
+from neutrino.api.resources import NETWORK
+from neutrino.db import models
+from neutrino.plugins import listing
+from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
+                                   network_scope, set_tags)
+from neutrino.plugins.ml2.segments import PROVIDER_KEYS, segments_for
+
+AUTO_DELETE_OWNERS = ("network:dhcp",)
+
+
+def _view(row, seg: dict | None, subnet_ids: list[str], tags: list[str]) -> dict:
+    seg = seg or {}
+    return {
+        "id": row["id"], "name": row["name"], "tenant_id": row["project_id"],
+        "admin_state_up": row["admin_state_up"], "mtu": row["mtu"], "status": row["status"],
+        "subnets": subnet_ids, "shared": row["shared"],
+        "project_id": row["project_id"],
+        "port_security_enabled": row["port_security_enabled"],
+        "router:external": row["external"],
+        "provider:network_type": seg.get("network_type"),
+        "provider:physical_network": seg.get("physical_network"),
+        "provider:segmentation_id": seg.get("segmentation_id"),
+        "is_default": False, "availability_zone_hints": [], "availability_zones": [],
+        "ipv4_address_scope": None, "ipv6_address_scope": None,
+        "description": row["description"], "tags": tags,
+        "created_at": listing.iso(row["created_at"]),
+        "updated_at": listing.iso(row["updated_at"]),
+        "revision_number": row["revision_number"],
+    }
+
+
+class NetworkPlugin:
+    def __init__(self, core: Core):
+        self.core = core
+
+    # --- reads -----------------------------------------------------------
+    def _views(self, conn: Connection, rows) -> list[dict]:
+        ids = [r["id"] for r in rows]
+        segs = segments_for(conn, ids)
+        subnets: dict[str, list[str]] = {}
+        s = models.subnets
+        for part in listing.chunks(ids):
+            for net_id, sub_id in conn.execute(select(s.c.network_id, s.c.id)
+                                               .where(s.c.network_id.in_(part))
+                                               .order_by(s.c.created_at, s.c.id)):
+                subnets.setdefault(net_id, []).append(sub_id)
+        tags = listing.tags_for(conn, ids)
+        return [_view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
+                for r in rows]
+
+    def get(self, ctx: Context, network_id: str) -> dict:
+        def txn(conn):
+            return self._views(conn, [get_network_row(conn, ctx, network_id)])[0]
+        return self.core.db.read(txn)
+
+    def list(self, ctx: Context, query: Query) -> list[dict]:
+        n = models.networks
+        where = listing.column_clauses(NETWORK, n, query.filters)
+        where += listing.tag_clauses(n, query.tags)
+        scope = network_scope(ctx)
+        if scope is not None:
+            where.append(scope)
+        seg = models.segments
+        for key in PROVIDER_KEYS:
+            values = query.filters.get(f"provider:{key}")
+            if values:
+                where.append(exists().where(seg.c.network_id == n.c.id,
+                                            seg.c[key].in_(values)))
+        if "subnets" in query.filters:
+            s = models.subnets
+            where.append(exists().where(s.c.network_id == n.c.id,
+                                        s.c.id.in_(query.filters["subnets"])))
+
+        def txn(conn):
+            return self._views(conn, listing.run_list(conn, NETWORK, n, query, where))
+        return self.core.db.read(txn)
+
+    # --- writes ----------------------------------------------------------
+    def create(self, ctx: Context, body: dict) -> dict:
+        core = self.core
+        owner = check_owner(ctx, body)
+        requested = core.segments.provider_request(body)
+        net_id = listing.new_id()
+
+        def txn(conn):
+            core.quotas.check(conn, owner, "network")
+            ts = listing.now()
+            conn.execute(insert(models.networks).values(
+                id=net_id, project_id=owner, name=body["name"],
+                description=body["description"], status="ACTIVE",
+                admin_state_up=body["admin_state_up"], shared=body["shared"],
+                external=body["router:external"], mtu=0,
+                port_security_enabled=body["port_security_enabled"],
+                created_at=ts, updated_at=ts, revision_number=1))
+            seg = core.segments.reserve(conn, net_id, requested)
+            max_mtu = core.segments.mtu(seg)
+            mtu = body.get("mtu") or max_mtu
+            if mtu > max_mtu or mtu < 68:
+                raise faults.invalid_input(
+                    f"Requested MTU is too big, maximum is {max_mtu}" if mtu > max_mtu
+                    else "Requested MTU is too small, minimum is 68")
+            conn.execute(update(models.networks).where(models.networks.c.id == net_id)
+                         .values(mtu=mtu))
+            if body.get("tags"):
+                set_tags(conn, "networks", net_id, body["tags"])
+            return self._views(conn, [get_network_row(conn, ctx, net_id)])[0]
+        view = core.db.write(txn)
+        core.notifier.resource_changed("network", net_id, view["revision_number"])
+        return view
+
+    def update(self, ctx: Context, network_id: str, body: dict) -> dict:
+        core = self.core
+        n = models.networks
+
+        def txn(conn):
+            row = get_network_row(conn, ctx, network_id, lock=True)
+            current = self._views(conn, [row])[0]
+            for key in PROVIDER_KEYS:
+                attr = f"provider:{key}"
+                if attr in body and body[attr] != current[attr]:
+                    raise faults.invalid_input("Plugin does not support updating the "
+                                               "following provider network attributes: "
+                                               f"{attr}")
+            values = {}
+            for api, col in (("name", "name"), ("description", "description"),
+                             ("admin_state_up", "admin_state_up"), ("shared", "shared"),
+                             ("router:external", "external"),
+                             ("port_security_enabled", "port_security_enabled")):
+                if api in body:
+                    values[col] = body[api]
+            if "mtu" in body and body["mtu"] is not None:
+                seg = segments_for(conn, [network_id]).get(network_id)
+                max_mtu = core.segments.mtu(seg) if seg else core.cfg.DEFAULT.global_physnet_mtu
+                if not 68 <= body["mtu"] <= max_mtu:
+                    raise faults.invalid_input(f"Requested MTU is too big, maximum is {max_mtu}")
+                values["mtu"] = body["mtu"]
+            if values.get("shared") is False and row["shared"]:
+                self._check_unshare(conn, row)
+            if values:
+                conn.execute(update(n).where(n.c.id == network_id).values(**values))
+                bump_revision(conn, n, network_id)
+            return self._views(conn, [get_network_row(conn, ctx, network_id)])[0]
+        view = core.db.write(txn)
+        core.notifier.resource_changed("network", network_id, view["revision_number"])
+        return view
+
+    def _check_unshare(self, conn: Connection, row) -> None:
+        p = models.ports
+        other = conn.execute(select(p.c.id).where(
+            p.c.network_id == row["id"], p.c.project_id != row["project_id"],
+            p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).limit(1)).first()
+        s = models.subnets
+        other_subnet = conn.execute(select(s.c.id).where(
+            s.c.network_id == row["id"], s.c.project_id != row["project_id"]).limit(1)).first()
+        if other or other_subnet:
+            raise faults.InvalidSharedSetting(network=row["id"])
+
+    def delete(self, ctx: Context, network_id: str) -> None:
+        core = self.core
+        p, s = models.ports, models.subnets
+
+        def txn(conn):
+            get_network_row(conn, ctx, network_id, lock=True)
+            in_use = [r[0] for r in conn.execute(select(p.c.id).where(
+                p.c.network_id == network_id,
+                p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).order_by(p.c.id))]
+            if in_use:
+                raise faults.NetworkInUse(net_id=network_id,
+                                          ids=", id for these ports is: " + ", ".join(in_use))
+            auto = [r[0] for r in conn.execute(select(p.c.id).where(p.c.network_id == network_id))]
+            conn.execute(delete(p).where(p.c.network_id == network_id))
+            subnet_ids = [r[0] for r in conn.execute(select(s.c.id).where(s.c.network_id == network_id))]
+            conn.execute(delete(models.ip_allocations).where(
+                models.ip_allocations.c.network_id == network_id))
+            if subnet_ids:
+                conn.execute(delete(models.tags).where(models.tags.c.resource_id.in_(subnet_ids)))
+            conn.execute(delete(s).where(s.c.network_id == network_id))
+            conn.execute(delete(models.tags).where(models.tags.c.resource_id.in_(auto + [network_id])))
+            conn.execute(delete(models.segments).where(models.segments.c.network_id == network_id))
+            conn.execute(delete(models.networks).where(models.networks.c.id == network_id))
+        core.db.write(txn)
+        core.notifier.resource_changed("network", network_id, -1, deleted=True)

@@ -1,0 +1,417 @@
+"""Ports: MAC and fixed IPs (IPAM), security groups, address pairs, port
+security and binding. The hot path of the API: one transaction, bulk reads."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from neutrino.api import attributes as a
+from neutrino.api import faults
+from neutrino.api.policy import Context, admin_context
+from neutrino.api.query import Query
+from neutrino.api.resources import PORT
+from neutrino.db import models
+from neutrino.db.engine import RetryTransaction
+from neutrino.plugins import listing
+from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
+                                   network_policy_target, set_tags)
+from neutrino.plugins.ipam import allocator as ipam
+from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
+
+
+def is_trusted(device_owner: str) -> bool:
+    """Network-owned ports (DHCP, router) get no security groups by default."""
+    return device_owner.startswith("network:")
+
+
+def port_views(conn: Connection, rows) -> list[dict]:
+    ids = [r["id"] for r in rows]
+    ips: dict[str, list] = {}
+    sgs: dict[str, list] = {}
+    pairs: dict[str, list] = {}
+    ipa, psg, aap = models.ip_allocations, models.port_security_groups, models.allowed_address_pairs
+    for part in listing.chunks(ids):
+        for pid, sid, ip in conn.execute(select(ipa.c.port_id, ipa.c.subnet_id, ipa.c.ip_address)
+                                         .where(ipa.c.port_id.in_(part))):
+            ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
+        for pid, gid in conn.execute(select(psg.c.port_id, psg.c.security_group_id)
+                                     .where(psg.c.port_id.in_(part))):
+            sgs.setdefault(pid, []).append(gid)
+        for pid, mac, ip in conn.execute(select(aap.c.port_id, aap.c.mac_address, aap.c.ip_address)
+                                         .where(aap.c.port_id.in_(part))):
+            pairs.setdefault(pid, []).append({"ip_address": ip, "mac_address": mac})
+    tags = listing.tags_for(conn, ids)
+    return [_view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
+                  tags.get(r["id"], [])) for r in rows]
+
+
+def _view(r, fixed_ips, groups, pairs, tags) -> dict:
+    return {
+        "id": r["id"], "name": r["name"], "network_id": r["network_id"],
+        "tenant_id": r["project_id"], "mac_address": r["mac_address"],
+        "admin_state_up": r["admin_state_up"], "status": r["status"],
+        "device_id": r["device_id"], "device_owner": r["device_owner"],
+        "fixed_ips": sorted(fixed_ips, key=lambda f: (":" in f["ip_address"], f["subnet_id"])),
+        "allowed_address_pairs": pairs, "extra_dhcp_opts": [],
+        "security_groups": sorted(groups), "description": r["description"],
+        "binding:vnic_type": r["binding_vnic_type"],
+        "binding:profile": json.loads(r["binding_profile"] or "{}"),
+        "binding:host_id": r["binding_host"],
+        "binding:vif_type": r["binding_vif_type"],
+        "binding:vif_details": json.loads(r["binding_vif_details"] or "{}"),
+        "port_security_enabled": r["port_security_enabled"],
+        "tags": tags,
+        "created_at": listing.iso(r["created_at"]), "updated_at": listing.iso(r["updated_at"]),
+        "revision_number": r["revision_number"], "project_id": r["project_id"],
+    }
+
+
+def network_subnets(conn: Connection, network_id: str) -> list[dict]:
+    s = models.subnets
+    return [dict(r) for r in conn.execute(
+        select(s.c.id, s.c.cidr, s.c.ip_version, s.c.gateway_ip, s.c.ipv6_address_mode,
+               s.c.enable_dhcp).where(s.c.network_id == network_id)
+        .order_by(s.c.created_at, s.c.id)).mappings()]
+
+
+class PortPlugin:
+    def __init__(self, core: Core):
+        self.core = core
+
+    # --- reads -------------------------------------------------------------
+    def _scope(self, ctx: Context):
+        if ctx.is_admin:
+            return None
+        p, n = models.ports, models.networks
+        return (p.c.project_id == ctx.project_id) | exists().where(
+            n.c.id == p.c.network_id, n.c.project_id == ctx.project_id)
+
+    def _row(self, conn, ctx, port_id, lock=False):
+        p = models.ports
+        stmt = select(p).where(p.c.id == port_id)
+        scope = self._scope(ctx)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        if lock and conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise faults.PortNotFound(port_id=port_id)
+        return row
+
+    def get(self, ctx: Context, port_id: str) -> dict:
+        return self.core.db.read(lambda conn: port_views(conn, [self._row(conn, ctx, port_id)])[0])
+
+    def list(self, ctx: Context, query: Query) -> list[dict]:
+        p = models.ports
+        filters = dict(query.filters)
+        where = listing.column_clauses(PORT, p, filters)
+        where += listing.tag_clauses(p, query.tags)
+        ipa = models.ip_allocations
+        for spec in filters.get("fixed_ips", []):
+            where.append(self._fixed_ip_clause(spec))
+        if "security_groups" in filters:
+            psg = models.port_security_groups
+            where.append(exists().where(psg.c.port_id == p.c.id,
+                                        psg.c.security_group_id.in_(filters["security_groups"])))
+        scope = self._scope(ctx)
+        if scope is not None:
+            where.append(scope)
+        del ipa
+        return self.core.db.read(
+            lambda conn: port_views(conn, listing.run_list(conn, PORT, p, query, where)))
+
+    @staticmethod
+    def _fixed_ip_clause(spec):
+        p, ipa = models.ports, models.ip_allocations
+        key, _, value = str(spec).partition("=")
+        if key == "ip_address":
+            cond = ipa.c.ip_address == value
+        elif key == "subnet_id":
+            cond = ipa.c.subnet_id == value
+        elif key == "ip_address_substr":
+            cond = ipa.c.ip_address.contains(value, autoescape=True)
+        else:
+            raise faults.HTTPBadRequest(f"Invalid fixed_ips filter '{spec}'")
+        return exists().where(ipa.c.port_id == p.c.id, cond)
+
+    def policy_target(self, ctx: Context, body: dict) -> dict:
+        if not a.is_uuid(body.get("network_id")):
+            raise faults.NetworkNotFound(net_id=body.get("network_id"))
+        row = self.core.db.read(lambda conn: get_network_row(conn, ctx, body["network_id"]))
+        return network_policy_target(row)
+
+    def target_of(self, ctx: Context, port: dict) -> dict:
+        return self.core.db.read(lambda conn: network_policy_target(
+            get_network_row(conn, admin_context(), port["network_id"])))
+
+    # --- create ------------------------------------------------------------
+    def create(self, ctx: Context, body: dict) -> dict:
+        core = self.core
+        owner = check_owner(ctx, body)
+        port_id = body.get("id") or listing.new_id()
+        device_owner = body.get("device_owner") or ""
+
+        def txn(conn):
+            net = get_network_row(conn, ctx, body["network_id"])
+            if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
+                raise faults.HTTPForbidden(
+                    f"Tenant {ctx.project_id} not allowed to create port on this network")
+            core.quotas.check(conn, owner, "port")
+            port_security = body.get("port_security_enabled")
+            if port_security is None:
+                port_security = net["port_security_enabled"]
+            groups = body.get("security_groups")
+            pairs = body.get("allowed_address_pairs") or []
+            if not port_security:
+                if groups:
+                    raise faults.PortSecurityAndIPRequiredForSecurityGroups()
+                if pairs:
+                    raise faults.AddressPairAndPortSecurityRequired()
+            if groups is None:
+                groups = ([] if not port_security or is_trusted(device_owner)
+                          else [ensure_default_group(conn, owner)])
+            else:
+                check_groups_usable(conn, ctx, owner, groups)
+            mac = body.get("mac_address")
+            requested_mac = mac is not None
+            if requested_mac:
+                p = models.ports
+                if conn.execute(select(p.c.id).where(p.c.network_id == net["id"],
+                                                     p.c.mac_address == mac)).first():
+                    raise faults.MacAddressInUse(net_id=net["id"], mac=mac)
+            else:
+                mac = ipam.random_mac(core.cfg.DEFAULT.base_mac)
+            ts = listing.now()
+            values = dict(
+                id=port_id, project_id=owner, network_id=net["id"], name=body["name"],
+                description=body["description"], mac_address=mac,
+                admin_state_up=body["admin_state_up"], status="DOWN",
+                device_id=body.get("device_id") or "", device_owner=device_owner,
+                port_security_enabled=port_security,
+                binding_host=body.get("binding:host_id") or "",
+                binding_vnic_type=body.get("binding:vnic_type") or "normal",
+                binding_profile=json.dumps(body.get("binding:profile") or {}),
+                created_at=ts, updated_at=ts, revision_number=1)
+            try:
+                conn.execute(insert(models.ports).values(**values))
+            except IntegrityError:
+                if requested_mac:
+                    raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
+                raise RetryTransaction("generated MAC collided") from None
+            self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"), device_owner)
+            if groups:
+                conn.execute(models.port_security_groups.insert(), [
+                    {"port_id": port_id, "security_group_id": g} for g in groups])
+            if pairs:
+                self._write_pairs(conn, port_id, mac, pairs)
+            if body.get("tags"):
+                set_tags(conn, "ports", port_id, body["tags"])
+            row = self._row(conn, admin_context(), port_id)
+            view = port_views(conn, [row])[0]
+            if values["binding_host"]:
+                view = self._bind(conn, row, view)
+            return view
+        view = core.db.write(txn)
+        self._notify(view, ())
+        return view
+
+    def _allocate(self, conn, network_id, port_id, mac, fixed_ips, device_owner,
+                  keep: list[dict] = ()) -> None:
+        subnets = network_subnets(conn, network_id)
+        is_router = device_owner in ("network:router_interface", "network:router_gateway")
+        if fixed_ips is None:
+            wanted = ipam.default_fixed_ips(subnets, mac, is_router)
+        else:
+            wanted = ipam.resolve_fixed_ips(network_id, subnets, fixed_ips, mac, is_router)
+        kept = {(k["subnet_id"], k["ip_address"]) for k in keep}
+        ranges = ipam.subnet_ranges(conn, [s["id"] for s in subnets])
+        for item in wanted:
+            if item["ip_address"] is not None:
+                subnet = item["subnet"]
+                if (subnet["id"], item["ip_address"]) in kept:
+                    continue
+                if item["requested"] and ipam.ip_in_use(conn, subnet["id"], item["ip_address"]):
+                    raise faults.IpAddressAlreadyAllocated(ip=item["ip_address"],
+                                                           subnet_id=subnet["id"])
+                ipam.insert_ip(conn, port_id, network_id, subnet["id"], item["ip_address"],
+                               item["requested"])
+                continue
+            candidates = item.get("subnets") or [item["subnet"]]
+            for subnet in candidates:
+                ip = ipam.pick_ip(conn, subnet, ranges[subnet["id"]])
+                if ip is not None:
+                    ipam.insert_ip(conn, port_id, network_id, subnet["id"], ip, False)
+                    break
+            else:
+                raise faults.IpAddressGenerationFailure(net_id=network_id)
+
+    def _write_pairs(self, conn, port_id, mac, pairs):
+        seen = set()
+        rows = []
+        for pair in pairs:
+            ip = pair.get("ip_address")
+            if not ip:
+                raise faults.HTTPBadRequest("Invalid input for allowed_address_pairs. Reason: "
+                                            "Missing ip_address.")
+            reason = a.ip_check(ip.split("/")[0]) if isinstance(ip, str) else "not a string"
+            if reason:
+                raise faults.HTTPBadRequest(
+                    f"Invalid input for allowed_address_pairs. Reason: {reason}.")
+            pmac = a.to_mac(pair.get("mac_address") or mac)
+            reason = a.mac_check(pmac)
+            if reason:
+                raise faults.HTTPBadRequest(
+                    f"Invalid input for allowed_address_pairs. Reason: {reason}.")
+            if (pmac, ip) in seen:
+                raise faults.HTTPBadRequest(
+                    "Invalid input for allowed_address_pairs. Reason: Duplicate address pair.")
+            seen.add((pmac, ip))
+            rows.append({"port_id": port_id, "mac_address": pmac, "ip_address": ip})
+        conn.execute(models.allowed_address_pairs.insert(), rows)
+
+    def _bind(self, conn, row, view) -> dict:
+        seg = segments_for(conn, [row["network_id"]]).get(row["network_id"])
+        binding = self.core.mech.bind(conn, view, seg, row["binding_host"])
+        p = models.ports
+        conn.execute(update(p).where(p.c.id == row["id"]).values(**binding.columns()))
+        view["binding:vif_type"] = binding.vif_type
+        view["binding:vif_details"] = binding.vif_details
+        return view
+
+    # --- update ------------------------------------------------------------
+    def update(self, ctx: Context, port_id: str, body: dict) -> dict:
+        core = self.core
+        p = models.ports
+        old_host = []
+
+        def txn(conn):
+            row = self._row(conn, ctx, port_id, lock=True)
+            old_host[:] = [row["binding_host"]]
+            current = port_views(conn, [row])[0]
+            values = {}
+            for api, col in (("name", "name"), ("description", "description"),
+                             ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),
+                             ("device_owner", "device_owner"),
+                             ("binding:vnic_type", "binding_vnic_type")):
+                if api in body:
+                    values[col] = body[api]
+            if "binding:profile" in body:
+                values["binding_profile"] = json.dumps(body["binding:profile"] or {})
+            port_security = body.get("port_security_enabled", current["port_security_enabled"])
+            if "port_security_enabled" in body:
+                values["port_security_enabled"] = port_security
+            groups = body.get("security_groups")
+            effective_groups = current["security_groups"] if groups is None else groups
+            pairs = body.get("allowed_address_pairs")
+            effective_pairs = current["allowed_address_pairs"] if pairs is None else pairs
+            if not port_security:
+                if effective_groups:
+                    if groups is None and "port_security_enabled" in body:
+                        raise faults.PortSecurityPortHasSecurityGroup()
+                    raise faults.PortSecurityAndIPRequiredForSecurityGroups()
+                if effective_pairs:
+                    raise faults.AddressPairAndPortSecurityRequired()
+            mac = current["mac_address"]
+            if body.get("mac_address") and body["mac_address"] != mac:
+                if current["binding:vif_type"] not in ("unbound", "binding_failed"):
+                    raise faults.Conflict(f"Port {port_id} is bound: its MAC cannot change")
+                mac = body["mac_address"]
+                if conn.execute(select(p.c.id).where(p.c.network_id == row["network_id"],
+                                                     p.c.mac_address == mac)).first():
+                    raise faults.MacAddressInUse(net_id=row["network_id"], mac=mac)
+                values["mac_address"] = mac
+            if "binding:host_id" in body and body["binding:host_id"] != row["binding_host"]:
+                values["binding_host"] = body["binding:host_id"] or ""
+                values["status"] = "DOWN"
+            if values:
+                conn.execute(update(p).where(p.c.id == port_id).values(**values))
+            if body.get("fixed_ips") is not None:
+                self._replace_ips(conn, row, mac, body["fixed_ips"], current["fixed_ips"])
+            if groups is not None:
+                check_groups_usable(conn, ctx, row["project_id"], groups)
+                psg = models.port_security_groups
+                conn.execute(delete(psg).where(psg.c.port_id == port_id))
+                if groups:
+                    conn.execute(psg.insert(), [{"port_id": port_id, "security_group_id": g}
+                                                for g in groups])
+            if pairs is not None:
+                aap = models.allowed_address_pairs
+                conn.execute(delete(aap).where(aap.c.port_id == port_id))
+                if pairs:
+                    self._write_pairs(conn, port_id, mac, pairs)
+            bump_revision(conn, p, port_id)
+            row = self._row(conn, admin_context(), port_id)
+            view = port_views(conn, [row])[0]
+            rebind = row["binding_host"] and (
+                "binding_host" in values or "binding_vnic_type" in values
+                or row["binding_vif_type"] == "binding_failed")
+            if rebind:
+                view = self._bind(conn, row, view)
+            elif not row["binding_host"] and row["binding_vif_type"] != "unbound":
+                conn.execute(update(p).where(p.c.id == port_id).values(
+                    binding_vif_type="unbound", binding_vif_details="{}"))
+                view["binding:vif_type"], view["binding:vif_details"] = "unbound", {}
+            return view
+        view = core.db.write(txn)
+        self._notify(view, tuple(h for h in old_host if h))
+        return view
+
+    def _replace_ips(self, conn, row, mac, fixed_ips, current):
+        """Keep the addresses asked for again, free the others, allocate new."""
+        ipa = models.ip_allocations
+        wanted = {(f.get("subnet_id"), f.get("ip_address")) for f in fixed_ips}
+        keep = []
+        for cur in current:
+            match = ((cur["subnet_id"], cur["ip_address"]) in wanted
+                     or (None, cur["ip_address"]) in wanted)
+            if match:
+                keep.append(cur)
+            else:
+                conn.execute(delete(ipa).where(ipa.c.port_id == row["id"],
+                                               ipa.c.subnet_id == cur["subnet_id"],
+                                               ipa.c.ip_address == cur["ip_address"]))
+        if len(fixed_ips) > self.core.cfg.DEFAULT.max_fixed_ips_per_port:
+            raise faults.invalid_input("Exceeded maximum amount of fixed ips per port.")
+        self._allocate(conn, row["network_id"], row["id"], mac, fixed_ips,
+                       row["device_owner"], keep=keep)
+
+    # --- delete --------------------------------------------------------------
+    def delete(self, ctx: Context, port_id: str) -> None:
+        core = self.core
+
+        def txn(conn):
+            row = self._row(conn, ctx, port_id)
+            conn.execute(delete(models.tags).where(models.tags.c.resource_id == port_id))
+            conn.execute(delete(models.ports).where(models.ports.c.id == port_id))
+            return row
+        row = core.db.write(txn)
+        core.notifier.resource_changed("port", port_id, -1, hosts=(row["binding_host"],)
+                                       if row["binding_host"] else (), deleted=True,
+                                       network_id=row["network_id"])
+
+    # --- for agents ------------------------------------------------------------
+    def set_status(self, port_ids: list[str], status: str, host: str | None = None) -> list[str]:
+        """Agent reports; returns the ids whose status changed."""
+        p = models.ports
+
+        def txn(conn):
+            stmt = select(p.c.id).where(p.c.id.in_(port_ids), p.c.status != status)
+            if host is not None:
+                stmt = stmt.where(or_(p.c.binding_host == host, p.c.binding_host == ""))
+            changed = [r[0] for r in conn.execute(stmt)]
+            if changed:
+                conn.execute(update(p).where(p.c.id.in_(changed)).values(
+                    status=status, updated_at=listing.now(),
+                    revision_number=p.c.revision_number + 1))
+            return changed
+        return self.core.db.write(txn) if port_ids else []
+
+    def _notify(self, view: dict, old_hosts: tuple[str, ...]) -> None:
+        hosts = tuple(sorted({*old_hosts, view["binding:host_id"]} - {""}))
+        self.core.notifier.resource_changed("port", view["id"], view["revision_number"],
+                                            hosts=hosts, network_id=view["network_id"])

@@ -1,0 +1,258 @@
+"""Subnets: CIDR, gateway, pools, DNS servers and host routes, with Neutron's
+validity and overlap checks."""
+from __future__ import annotations
+
+import ipaddress
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.engine import Connection
+
+from neutrino.api import attributes as a
+from neutrino.api import faults
+from neutrino.api.policy import Context
+from neutrino.api.query import Query
+from neutrino.api.resources import SUBNET
+from neutrino.db import models
+from neutrino.plugins import listing
+from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
+                                   network_policy_target, set_tags)
+from neutrino.plugins.ipam import pools as P
+from neutrino.plugins.networks import AUTO_DELETE_OWNERS
+
+
+def subnet_details(conn: Connection, ids: list[str]):
+    """Pools, nameservers and routes of many subnets in three queries."""
+    pools: dict[str, list] = {}
+    dns: dict[str, list] = {}
+    routes: dict[str, list] = {}
+    ap, dn, hr = models.allocation_pools, models.dns_nameservers, models.host_routes
+    for part in listing.chunks(ids):
+        for row in conn.execute(select(ap.c.subnet_id, ap.c.first_ip, ap.c.last_ip)
+                                .where(ap.c.subnet_id.in_(part)).order_by(ap.c.id)):
+            pools.setdefault(row[0], []).append({"start": row[1], "end": row[2]})
+        for row in conn.execute(select(dn.c.subnet_id, dn.c.address)
+                                .where(dn.c.subnet_id.in_(part)).order_by(dn.c.position)):
+            dns.setdefault(row[0], []).append(row[1])
+        for row in conn.execute(select(hr.c.subnet_id, hr.c.destination, hr.c.nexthop)
+                                .where(hr.c.subnet_id.in_(part))):
+            routes.setdefault(row[0], []).append({"destination": row[1], "nexthop": row[2]})
+    return pools, dns, routes
+
+
+class SubnetPlugin:
+    def __init__(self, core: Core):
+        self.core = core
+
+    def _scope(self, ctx: Context):
+        if ctx.is_admin:
+            return None
+        s, n = models.subnets, models.networks
+        visible_net = exists().where(n.c.id == s.c.network_id, (n.c.shared) | (
+            n.c.project_id == ctx.project_id))
+        return (s.c.project_id == ctx.project_id) | visible_net
+
+    def _views(self, conn: Connection, rows) -> list[dict]:
+        ids = [r["id"] for r in rows]
+        pools, dns, routes = subnet_details(conn, ids)
+        tags = listing.tags_for(conn, ids)
+        n = models.networks
+        net_ids = list({r["network_id"] for r in rows})
+        external = {}
+        for part in listing.chunks(net_ids):
+            external.update(dict(conn.execute(select(n.c.id, n.c.external)
+                                              .where(n.c.id.in_(part))).all()))
+        return [{
+            "id": r["id"], "name": r["name"], "tenant_id": r["project_id"],
+            "network_id": r["network_id"], "ip_version": r["ip_version"],
+            "subnetpool_id": r["subnetpool_id"], "enable_dhcp": r["enable_dhcp"],
+            "ipv6_ra_mode": r["ipv6_ra_mode"], "ipv6_address_mode": r["ipv6_address_mode"],
+            "gateway_ip": r["gateway_ip"], "cidr": r["cidr"],
+            "allocation_pools": pools.get(r["id"], []),
+            "host_routes": routes.get(r["id"], []),
+            "dns_nameservers": dns.get(r["id"], []),
+            "description": r["description"],
+            "router:external": bool(external.get(r["network_id"])),
+            "service_types": [], "tags": tags.get(r["id"], []),
+            "created_at": listing.iso(r["created_at"]),
+            "updated_at": listing.iso(r["updated_at"]),
+            "revision_number": r["revision_number"], "project_id": r["project_id"],
+        } for r in rows]
+
+    def _row(self, conn, ctx, subnet_id):
+        s = models.subnets
+        stmt = select(s).where(s.c.id == subnet_id)
+        scope = self._scope(ctx)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise faults.SubnetNotFound(subnet_id=subnet_id)
+        return row
+
+    def get(self, ctx: Context, subnet_id: str) -> dict:
+        return self.core.db.read(lambda conn: self._views(conn, [self._row(conn, ctx, subnet_id)])[0])
+
+    def list(self, ctx: Context, query: Query) -> list[dict]:
+        s = models.subnets
+        filters = dict(query.filters)
+        where = listing.column_clauses(SUBNET, s, filters)
+        where += listing.tag_clauses(s, query.tags)
+        if "dns_nameservers" in filters:
+            dn = models.dns_nameservers
+            where.append(exists().where(dn.c.subnet_id == s.c.id,
+                                        dn.c.address.in_(filters["dns_nameservers"])))
+        scope = self._scope(ctx)
+        if scope is not None:
+            where.append(scope)
+        return self.core.db.read(
+            lambda conn: self._views(conn, listing.run_list(conn, SUBNET, s, query, where)))
+
+    def policy_target(self, ctx: Context, body: dict) -> dict:
+        if not a.is_uuid(body.get("network_id")):
+            raise faults.NetworkNotFound(net_id=body.get("network_id"))
+        row = self.core.db.read(lambda conn: get_network_row(conn, ctx, body["network_id"]))
+        return network_policy_target(row)
+
+    def target_of(self, ctx: Context, subnet: dict) -> dict:
+        return self.core.db.read(
+            lambda conn: network_policy_target(get_network_row(conn, Context.make(
+                "", roles=("admin",)), subnet["network_id"])))
+
+    # --- create -----------------------------------------------------------
+    def create(self, ctx: Context, body: dict) -> dict:
+        core = self.core
+        cfg = core.cfg.DEFAULT
+        owner = check_owner(ctx, body)
+        if body.get("subnetpool_id"):
+            raise faults.invalid_input("subnet pools are not supported")
+        if body.get("cidr") is None:
+            raise faults.HTTPBadRequest("a cidr must be specified in the absence of a subnet pool")
+        net = P.parse_cidr(body["cidr"], body["ip_version"])
+        gateway = (P.default_gateway(net) if body.get("gateway_ip", a.UNSET) is a.UNSET
+                   else P.check_gateway(net, body["gateway_ip"]))
+        if body.get("allocation_pools"):
+            ranges = P.check_pools(net, body["allocation_pools"], gateway)
+        else:
+            ranges = P.default_pools(net, gateway)
+        dns = body.get("dns_nameservers") or []
+        if len(dns) > cfg.max_dns_nameservers:
+            raise faults.HTTPBadRequest(
+                f"Unable to complete operation for {body.get('network_id')}. The number of DNS "
+                f"nameservers exceeds the limit {cfg.max_dns_nameservers}.")
+        routes = P.check_host_routes(net, body.get("host_routes") or [],
+                                     cfg.max_subnet_host_routes)
+        P.check_ipv6_modes(body["ip_version"], body.get("ipv6_ra_mode"),
+                           body.get("ipv6_address_mode"), net)
+        subnet_id = listing.new_id()
+
+        def txn(conn):
+            network = get_network_row(conn, ctx, body["network_id"], lock=True)
+            core.quotas.check(conn, owner, "subnet")
+            self._check_overlap(conn, network["id"], net)
+            ts = listing.now()
+            conn.execute(insert(models.subnets).values(
+                id=subnet_id, project_id=owner, network_id=network["id"], name=body["name"],
+                description=body["description"], ip_version=net.version, cidr=str(net),
+                gateway_ip=gateway, enable_dhcp=body["enable_dhcp"],
+                ipv6_ra_mode=body.get("ipv6_ra_mode"),
+                ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=None,
+                created_at=ts, updated_at=ts, revision_number=0))
+            self._write_details(conn, subnet_id, net, ranges, dns, routes)
+            if body.get("tags"):
+                set_tags(conn, "subnets", subnet_id, body["tags"])
+            bump_revision(conn, models.networks, network["id"])
+            return self._views(conn, [self._row(conn, ctx, subnet_id)])[0]
+        view = core.db.write(txn)
+        core.notifier.resource_changed("network", view["network_id"], -1)
+        return view
+
+    def _check_overlap(self, conn, network_id, net):
+        s = models.subnets
+        stmt = select(s.c.cidr, s.c.network_id).where(s.c.ip_version == net.version)
+        if self.core.cfg.DEFAULT.allow_overlapping_ips:
+            stmt = stmt.where(s.c.network_id == network_id)
+        for cidr, _ in conn.execute(stmt):
+            if ipaddress.ip_network(cidr).overlaps(net):
+                raise faults.invalid_input(
+                    f"Requested subnet with cidr: {net} for network: {network_id} overlaps "
+                    "with another subnet")
+
+    def _write_details(self, conn, subnet_id, net, ranges, dns, routes):
+        cls = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+        if ranges is not None:
+            conn.execute(delete(models.allocation_pools).where(
+                models.allocation_pools.c.subnet_id == subnet_id))
+            if ranges:
+                conn.execute(models.allocation_pools.insert(), [
+                    {"subnet_id": subnet_id, "first_ip": str(cls(lo)), "last_ip": str(cls(hi))}
+                    for lo, hi in ranges])
+        if dns is not None:
+            conn.execute(delete(models.dns_nameservers).where(
+                models.dns_nameservers.c.subnet_id == subnet_id))
+            if dns:
+                conn.execute(models.dns_nameservers.insert(), [
+                    {"subnet_id": subnet_id, "address": addr, "position": i}
+                    for i, addr in enumerate(dns)])
+        if routes is not None:
+            conn.execute(delete(models.host_routes).where(
+                models.host_routes.c.subnet_id == subnet_id))
+            if routes:
+                conn.execute(models.host_routes.insert(), [
+                    {"subnet_id": subnet_id, **r} for r in routes])
+
+    # --- update / delete ----------------------------------------------------
+    def update(self, ctx: Context, subnet_id: str, body: dict) -> dict:
+        core = self.core
+        cfg = core.cfg.DEFAULT
+        s = models.subnets
+
+        def txn(conn):
+            row = self._row(conn, ctx, subnet_id)
+            net = ipaddress.ip_network(row["cidr"])
+            values = {k: body[k] for k in ("name", "description", "enable_dhcp") if k in body}
+            gateway = row["gateway_ip"]
+            if "gateway_ip" in body:
+                gateway = P.check_gateway(net, body["gateway_ip"])
+                values["gateway_ip"] = gateway
+            ranges = None
+            if body.get("allocation_pools") is not None:
+                ranges = P.check_pools(net, body["allocation_pools"], gateway)
+            elif "gateway_ip" in body and gateway:
+                pools, _, _ = subnet_details(conn, [subnet_id])
+                P.check_pools(net, pools.get(subnet_id, []), gateway)
+            dns = body.get("dns_nameservers")
+            if dns is not None and len(dns) > cfg.max_dns_nameservers:
+                raise faults.HTTPBadRequest(
+                    f"Unable to complete operation for {subnet_id}. The number of DNS "
+                    f"nameservers exceeds the limit {cfg.max_dns_nameservers}.")
+            routes = None
+            if body.get("host_routes") is not None:
+                routes = P.check_host_routes(net, body["host_routes"], cfg.max_subnet_host_routes)
+            if values:
+                conn.execute(update(s).where(s.c.id == subnet_id).values(**values))
+            self._write_details(conn, subnet_id, net, ranges, dns, routes)
+            bump_revision(conn, s, subnet_id)
+            return self._views(conn, [self._row(conn, ctx, subnet_id)])[0]
+        view = core.db.write(txn)
+        core.notifier.resource_changed("network", view["network_id"], -1)
+        return view
+
+    def delete(self, ctx: Context, subnet_id: str) -> None:
+        core = self.core
+        ipa, p = models.ip_allocations, models.ports
+
+        def txn(conn):
+            row = self._row(conn, ctx, subnet_id)
+            get_network_row(conn, Context.make("", roles=("admin",)), row["network_id"], lock=True)
+            busy = conn.execute(select(ipa.c.port_id).join(p, p.c.id == ipa.c.port_id).where(
+                ipa.c.subnet_id == subnet_id,
+                p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).limit(1)).first()
+            if busy:
+                raise faults.SubnetInUse(subnet_id=subnet_id)
+            conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
+            conn.execute(delete(models.tags).where(models.tags.c.resource_id == subnet_id))
+            conn.execute(delete(models.subnets).where(models.subnets.c.id == subnet_id))
+            bump_revision(conn, models.networks, row["network_id"])
+            return row["network_id"]
+        network_id = core.db.write(txn)
+        core.notifier.resource_changed("network", network_id, -1)
