@@ -121,18 +121,33 @@ class Controller:
             target.update(self.plugin.target_of(ctx, item))
         return self.policy.check(ctx, f"get_{self.r.singular}", target)
 
-    def _shape(self, ctx: Context, item: dict, fields: list[str]) -> dict:
+    def _drops(self, ctx: Context) -> list[str] | None:
+        """Attributes this caller may not read, when that does not depend on
+        the item (the usual case); None means check item by item."""
+        drops = []
         for name, rule in self.hidden_rules:
-            if name in item and not self.policy.check(ctx, rule, item):
-                del item[name]
-        if fields:
-            item = {k: v for k, v in item.items() if k in fields}
-        return item
+            if self.policy.rules[rule].uses_target:
+                return None
+            if not self.policy.check(ctx, rule, {}):
+                drops.append(name)
+        return drops
+
+    def _shape(self, ctx: Context, item: dict, fields: list[str],
+               drops: list[str] | None = None) -> dict:
+        """A new dict: plugin views may be shared (cached) and stay untouched."""
+        if drops is None:
+            drops = [name for name, rule in self.hidden_rules
+                     if name in item and not self.policy.check(ctx, rule, item)]
+        if not drops and not fields:
+            return item
+        return {k: v for k, v in item.items()
+                if k not in drops and (not fields or k in fields)}
 
     def list(self, ctx: Context, params: list[tuple[str, str]], url: str) -> dict:
         query = parse(self.r, params, self.max_limit)
         items = self.plugin.list(ctx, query)
-        out = [self._shape(ctx, i, query.fields) for i in items if self._visible(ctx, i)]
+        drops = self._drops(ctx)
+        out = [self._shape(ctx, i, query.fields, drops) for i in items if self._visible(ctx, i)]
         body = {self.r.collection.replace("-", "_"): out}
         if query.limit:
             links = self._links(query, items, params, url)

@@ -74,7 +74,8 @@ def _atom(token: str) -> tuple[Check, bool]:
     if not sep:
         raise ValueError(f"bad policy check {token!r}")
     if kind == "rule":
-        return (lambda t, c, e: e.check_rule(match, t, c)), True
+        # Whether it reads the target is settled once all rules are known.
+        return (lambda t, c, e: e.check_rule(match, t, c)), ("rule", match)
     if kind == "role":
         role = match.lower()
         return (lambda t, c, e: role in c["roles"]), False
@@ -103,6 +104,20 @@ def _atom(token: str) -> tuple[Check, bool]:
         key = match[2:-2] if match.startswith("%(") else match
         return (lambda t, c, e: str(t.get(key)) == literal), True
     return (lambda t, c, e: str(c.get(kind)) == match), False
+
+
+def _merge(a, b):
+    """Combine 'reads the target' markers: True, False, or the set of rule
+    names whose answer decides it."""
+    if a is True or b is True:
+        return True
+    refs = set()
+    for x in (a, b):
+        if isinstance(x, tuple):
+            refs.add(x[1])
+        elif isinstance(x, frozenset):
+            refs |= x
+    return frozenset(refs) if refs else False
 
 
 def _tokenize(text: str) -> list[str]:
@@ -144,7 +159,7 @@ def compile_rule(text: str) -> Compiled:
             take()
             right, used = parse_and()
             parts.append(right)
-            any_used = any_used or used
+            any_used = _merge(any_used, used)
         if len(parts) == 1:
             return left, used
         return (lambda t, c, e: any(p(t, c, e) for p in parts)), any_used
@@ -156,7 +171,7 @@ def compile_rule(text: str) -> Compiled:
             take()
             right, used = parse_not()
             parts.append(right)
-            any_used = any_used or used
+            any_used = _merge(any_used, used)
         if len(parts) == 1:
             return left, used
         return (lambda t, c, e: all(p(t, c, e) for p in parts)), any_used
@@ -182,7 +197,7 @@ def compile_rule(text: str) -> Compiled:
     check, used = parse_or()
     if pos != len(tokens):
         raise ValueError(f"trailing tokens in policy rule {text!r}")
-    return Compiled(text, check, used)
+    return Compiled(text, check, _merge(used, False))
 
 
 # --- defaults (Neutron's, with the reader/member/admin personas) ---------
@@ -252,6 +267,7 @@ class Enforcer:
                 self.rules[name] = compile_rule(str(text))
             except ValueError as exc:
                 raise ValueError(f"policy rule {name!r}: {exc}") from None
+        self._resolve_target_use()
 
     @classmethod
     def from_file(cls, path: str | None) -> "Enforcer":
@@ -263,6 +279,25 @@ class Enforcer:
             raise ValueError(f"policy file {path} must hold a mapping of rule names to rules")
         LOG.info("loaded %d policy overrides from %s", len(data), path)
         return cls({str(k): str(v) for k, v in data.items()})
+
+        self._resolve_target_use()
+
+    def _resolve_target_use(self) -> None:
+        """Replace each rule's set of referenced rules by a plain bool."""
+        resolving: set[str] = set()
+
+        def uses(name: str) -> bool:
+            rule = self.rules.get(name)
+            if rule is None or name in resolving:
+                return False
+            if isinstance(rule.uses_target, frozenset):
+                resolving.add(name)
+                rule.uses_target = any(uses(ref) for ref in rule.uses_target)
+                resolving.discard(name)
+            return rule.uses_target
+
+        for name in list(self.rules):
+            uses(name)
 
     def has_rule(self, name: str) -> bool:
         return name in self.rules

@@ -9,9 +9,12 @@ savepoints (which behave differently on each backend).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import random
+import threading
 import time
 from typing import Any, Callable, TypeVar
 
@@ -83,8 +86,12 @@ class Database:
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
         self.engine: Engine = create_engine(self.url, **kwargs)
+        self._writer = contextlib.nullcontext
         if backend == "sqlite":
             _setup_sqlite(self.engine)
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                self._writer = _WriterLock(path + ".lock")
 
     @classmethod
     def from_config(cls, cfg) -> "Database":
@@ -101,9 +108,10 @@ class Database:
 
     def _run(self, fn: Callable[[Connection], T], write: bool) -> T:
         engine = self.engine.execution_options(neutrino_write=write)
+        writer = self._writer if write else contextlib.nullcontext
         for attempt in range(self.max_retries):
             try:
-                with engine.begin() as conn:
+                with writer(), engine.begin() as conn:
                     return fn(conn)
             except RetryTransaction as exc:
                 LOG.debug("retrying transaction (attempt %d): %s", attempt + 1, exc)
@@ -120,6 +128,28 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _WriterLock:
+    """One SQLite writer at a time across threads and API worker processes.
+    SQLite's own busy handler polls with sleeps of up to 100 ms; a blocking
+    flock wakes the next writer the moment the lock is released."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.thread_lock = threading.Lock()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __call__(self):
+        return self
+
+    def __enter__(self):
+        self.thread_lock.acquire()
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.thread_lock.release()
 
 
 def _setup_sqlite(engine: Engine) -> None:

@@ -86,7 +86,8 @@ def column_clauses(resource: Resource, table, filters: dict[str, list[Any]],
 
 
 def run_list(conn: Connection, resource: Resource, table, query: Query,
-             where: list[ColumnElement], sort_column: Callable[[str], Any] | None = None):
+             where: list[ColumnElement], sort_column: Callable[[str], Any] | None = None,
+             columns: tuple = ()):
     """Rows of `table` matching `where`, sorted and paginated per `query`."""
     order = []
     for key, asc in query.sorts:
@@ -104,12 +105,13 @@ def run_list(conn: Connection, resource: Resource, table, query: Query,
             table.c.id == query.marker)).first()
         if marker is not None:
             clauses.append(_after(order, tuple(marker), query.page_reverse))
-    stmt = select(table).where(and_(true(), *clauses))
+    stmt = select(*(columns or (table,))).where(and_(true(), *clauses))
     reverse = query.page_reverse
     stmt = stmt.order_by(*[(c.asc() if asc != reverse else c.desc()) for c, asc in order])
     if query.limit is not None:
         stmt = stmt.limit(query.limit)
-    rows = conn.execute(stmt).mappings().all()
+    result = conn.execute(stmt)
+    rows = result.all() if columns else result.mappings().all()
     if reverse:
         rows = list(reversed(rows))
     return rows

@@ -49,6 +49,29 @@ def port_views(conn: Connection, rows) -> list[dict]:
                   tags.get(r["id"], [])) for r in rows]
 
 
+def _json(text: str):
+    return {} if text in ("{}", "", None) else json.loads(text)
+
+
+class ViewCache:
+    """Rendered port views keyed by (id, revision_number). Every change to
+    what a port shows bumps its revision, so a hit is always current, in
+    every API worker, without invalidation messages."""
+
+    def __init__(self, size: int = 200_000):
+        self.size = size
+        self.views: dict[tuple[str, int], dict] = {}
+
+    def get(self, key):
+        return self.views.get(key)
+
+    def put_all(self, views: list[dict]) -> None:
+        if len(self.views) + len(views) > self.size:
+            self.views.clear()
+        for v in views:
+            self.views[(v["id"], v["revision_number"])] = v
+
+
 def _view(r, fixed_ips, groups, pairs, tags) -> dict:
     return {
         "id": r["id"], "name": r["name"], "network_id": r["network_id"],
@@ -59,10 +82,10 @@ def _view(r, fixed_ips, groups, pairs, tags) -> dict:
         "allowed_address_pairs": pairs, "extra_dhcp_opts": [],
         "security_groups": sorted(groups), "description": r["description"],
         "binding:vnic_type": r["binding_vnic_type"],
-        "binding:profile": json.loads(r["binding_profile"] or "{}"),
+        "binding:profile": _json(r["binding_profile"]),
         "binding:host_id": r["binding_host"],
         "binding:vif_type": r["binding_vif_type"],
-        "binding:vif_details": json.loads(r["binding_vif_details"] or "{}"),
+        "binding:vif_details": _json(r["binding_vif_details"]),
         "port_security_enabled": r["port_security_enabled"],
         "tags": tags,
         "created_at": listing.iso(r["created_at"]), "updated_at": listing.iso(r["updated_at"]),
@@ -81,6 +104,7 @@ def network_subnets(conn: Connection, network_id: str) -> list[dict]:
 class PortPlugin:
     def __init__(self, core: Core):
         self.core = core
+        self.cache = ViewCache()
 
     # --- reads -------------------------------------------------------------
     def _scope(self, ctx: Context):
@@ -122,8 +146,20 @@ class PortPlugin:
         if scope is not None:
             where.append(scope)
         del ipa
-        return self.core.db.read(
-            lambda conn: port_views(conn, listing.run_list(conn, PORT, p, query, where)))
+        cache = self.cache
+
+        def txn(conn):
+            keys = listing.run_list(conn, PORT, p, query, where,
+                                    columns=(p.c.id, p.c.revision_number))
+            missing = [k[0] for k in keys if cache.get(tuple(k)) is None]
+            fresh = {}
+            for part in listing.chunks(missing):
+                rows = conn.execute(select(p).where(p.c.id.in_(part))).mappings().all()
+                for view in port_views(conn, rows):
+                    fresh[(view["id"], view["revision_number"])] = view
+            cache.put_all(list(fresh.values()))
+            return [fresh.get(tuple(k)) or cache.get(tuple(k)) for k in keys]
+        return [v for v in self.core.db.read(txn) if v is not None]
 
     @staticmethod
     def _fixed_ip_clause(spec):

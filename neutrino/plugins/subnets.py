@@ -249,7 +249,11 @@ class SubnetPlugin:
                 p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).limit(1)).first()
             if busy:
                 raise faults.SubnetInUse(subnet_id=subnet_id)
+            holders = [r[0] for r in conn.execute(select(ipa.c.port_id).where(
+                ipa.c.subnet_id == subnet_id).distinct())]
             conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
+            for port_id in holders:  # their fixed_ips changed
+                bump_revision(conn, p, port_id)
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == subnet_id))
             conn.execute(delete(models.subnets).where(models.subnets.c.id == subnet_id))
             bump_revision(conn, models.networks, row["network_id"])

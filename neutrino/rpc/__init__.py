@@ -1,4 +1,7 @@
-"""Server <-> agent messaging: see bus.py for the interface, inproc.py and rabbit.py for transports."""
+"""Server <-> agent messaging.
+
+bus.py holds the interface, inproc.py and rabbit.py the two transports.
+"""
 
 from neutrino.rpc.bus import BrokerUnavailable, RemoteError, Transport, make_transport
 

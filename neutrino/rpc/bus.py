@@ -26,7 +26,7 @@ import threading
 import uuid
 from concurrent.futures import Future
 from typing import Any, Callable, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 LOG = logging.getLogger(__name__)
 
@@ -98,6 +98,38 @@ def make_transport(url: str, **options: Any) -> Transport:
 
         return RabbitTransport(url, **options)
     raise ValueError(f"unsupported transport url scheme {scheme!r} in {url!r}")
+
+
+def parse_transport_url(url: str) -> tuple[list[str], dict[str, str]]:
+    """Split an oslo-style rabbit transport_url into amqp:// URLs, one per broker host.
+
+    rabbit://user:pass@host1:5672,user:pass@host2:5672/vhost?heartbeat=30
+    A host without credentials reuses the previous host's (as oslo does).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("rabbit", "amqp"):
+        raise ValueError(f"not a rabbit url: {url!r}")
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    user, password = "guest", "guest"
+    urls = []
+    for host_part in (parts.netloc or "localhost").split(","):
+        if "@" in host_part:
+            credentials, host_part = host_part.rsplit("@", 1)
+            user, _, password = credentials.partition(":")
+            user, password = unquote(user), unquote(password)
+        host, port = _split_host_port(host_part)
+        urls.append(f"amqp://{quote(user, safe='')}:{quote(password, safe='')}"
+                    f"@{host}:{port}/{quote(vhost, safe='')}")
+    return urls, dict(parse_qsl(parts.query))
+
+
+def _split_host_port(host_part: str) -> tuple[str, int]:
+    if host_part.startswith("["):  # [ipv6]:port
+        host, _, rest = host_part[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return f"[{host}]", int(port or 5672)
+    host, _, port = host_part.partition(":")
+    return host or "localhost", int(port or 5672)
 
 
 # --- envelope -------------------------------------------------------------
@@ -257,7 +289,8 @@ class PendingCalls:
             return
         error = reply.get("error")
         if error is not None:
-            future.set_exception(RemoteError(error.get("type", "Exception"), error.get("message", "")))
+            future.set_exception(
+                RemoteError(error.get("type", "Exception"), error.get("message", "")))
         else:
             future.set_result(reply.get("result") or {})
 

@@ -38,22 +38,13 @@ import threading
 import time
 import uuid
 from typing import Callable
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import kombu
 from kombu.exceptions import OperationalError
 
-from neutrino.rpc.bus import (
-    BrokerUnavailable,
-    Handler,
-    HandlerWorkers,
-    NotificationHandler,
-    PendingCalls,
-    decode,
-    encode_request,
-    handle_request,
-    run_callbacks,
-)
+from neutrino.rpc.bus import (BrokerUnavailable, Handler, HandlerWorkers, NotificationHandler,
+                              PendingCalls, decode, encode_request, handle_request,
+                              parse_transport_url, run_callbacks)
 
 LOG = logging.getLogger(__name__)
 
@@ -62,38 +53,6 @@ CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0  # for the close handshake of a connection we give up
 PUBLISH_RETRIES = 3  # then BrokerUnavailable; agents' periodic resync covers the rest
 CONTENT_TYPE = "application/json"
-
-
-def parse_transport_url(url: str) -> tuple[list[str], dict[str, str]]:
-    """Split an oslo-style transport_url into kombu URLs, one per broker host.
-
-    rabbit://user:pass@host1:5672,user:pass@host2:5672/vhost?heartbeat=30
-    A host without credentials reuses the previous host's (as oslo does).
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("rabbit", "amqp"):
-        raise ValueError(f"not a rabbit url: {url!r}")
-    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
-    user, password = "guest", "guest"
-    urls = []
-    for host_part in (parts.netloc or "localhost").split(","):
-        if "@" in host_part:
-            credentials, host_part = host_part.rsplit("@", 1)
-            user, _, password = credentials.partition(":")
-            user, password = unquote(user), unquote(password)
-        host, port = _split_host_port(host_part)
-        urls.append(f"amqp://{quote(user, safe='')}:{quote(password, safe='')}"
-                    f"@{host}:{port}/{quote(vhost, safe='')}")
-    return urls, dict(parse_qsl(parts.query))
-
-
-def _split_host_port(host_part: str) -> tuple[str, int]:
-    if host_part.startswith("["):  # [ipv6]:port
-        host, _, rest = host_part[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        return f"[{host}]", int(port or 5672)
-    host, _, port = host_part.partition(":")
-    return host or "localhost", int(port or 5672)
 
 
 def fanout_exchange(topic: str) -> kombu.Exchange:
@@ -191,11 +150,12 @@ class _ConsumerLoop:
                 return
             self._version += 1
             version = self._version
-            if not self._connected:
-                return  # nothing is consumed on a dead connection
-        self._wake()
-        with self._cond:
-            self._cond.wait_for(lambda: self._applied >= version or self._stop.is_set(), timeout)
+            connected = self._connected
+        self._wake()  # even when disconnected: a reconnect may be reconciling right now
+        if connected:  # else nothing is consumed, and waiting for a broker is pointless
+            with self._cond:
+                self._cond.wait_for(lambda: self._applied >= version or self._stop.is_set(),
+                                    timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -262,7 +222,8 @@ class _ConsumerLoop:
             # A connection that lived a while is retried at once; one that
             # keeps dying right after connecting backs off.
             lived = time.monotonic() - connected_at if connected_at else 0.0
-            pause = 0.0 if lived > 30 else min(max(pause * 2, 0.25), self._transport.reconnect_interval_max)
+            pause = 0.0 if lived > 30 else min(max(pause * 2, 0.25),
+                                               self._transport.reconnect_interval_max)
             if pause and self._stop.wait(pause):
                 break
 
@@ -366,6 +327,7 @@ class _Publisher:
         self._ever_connected = False
         self._stop = threading.Event()
         self._keepalive_thread: threading.Thread | None = None
+        self._recoverable: tuple = ()
 
     def publish(self, body: bytes, routing_key: str, exchange: kombu.Exchange | None = None,
                 expiration: float | None = None) -> None:
@@ -383,8 +345,11 @@ class _Publisher:
                         "interval_step": 0.5, "interval_max": 1,
                         "on_revive": self._revived,
                     })
-            except (OperationalError, *self._error_types()) as exc:
-                self._discard()
+            except Exception as exc:
+                recoverable = isinstance(exc, (OperationalError, OSError, *self._recoverable))
+                self._discard()  # whatever failed, the next send starts on a fresh connection
+                if not recoverable:
+                    raise  # e.g. PreconditionFailed: a naming clash, not an outage
                 where = routing_key or exchange.name
                 raise BrokerUnavailable(f"cannot publish to {where!r}: {exc}") from exc
 
@@ -404,6 +369,7 @@ class _Publisher:
                 raise
             _prepare(conn, self._transport.sync_timeout)
             self._conn, self._producer = conn, kombu.Producer(conn.default_channel)
+            self._recoverable = conn.recoverable_connection_errors + conn.recoverable_channel_errors
             if self._ever_connected:
                 self._transport.connection_reestablished("publisher")
             self._ever_connected = True
@@ -444,12 +410,6 @@ class _Publisher:
         _prepare(self._conn, self._transport.sync_timeout)
         self._transport.connection_reestablished("publisher")
 
-    def _error_types(self) -> tuple:
-        if self._conn is None:
-            return (OSError,)
-        return (self._conn.recoverable_connection_errors + self._conn.recoverable_channel_errors
-                + (OSError,))
-
     def _discard(self, graceful: bool = False) -> None:
         if self._conn is not None:
             _release(self._conn, graceful)
@@ -467,11 +427,14 @@ class RabbitTransport:
         (`rabbitmqctl list_connections client_properties`); connect_wait bounds
         how long serve/subscribe wait for an unreachable broker."""
         self._urls, options = parse_transport_url(url)
-        self.heartbeat = int(options.get("heartbeat", DEFAULT_HEARTBEAT)) if heartbeat is None else heartbeat
+        if heartbeat is None:
+            heartbeat = int(options.get("heartbeat", DEFAULT_HEARTBEAT))
+        self.heartbeat = heartbeat
         self.connect_timeout = float(options.get("connect_timeout", CONNECT_TIMEOUT))
         # Longest wait for the broker's answer to a synchronous method.
         self.sync_timeout = max(2.0 * self.heartbeat, 10.0)
-        self.client_name = client_name or f"neutrino:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.client_name = client_name or (
+            f"neutrino:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
         self.connect_wait = connect_wait
         self.reconnect_interval_max = reconnect_interval_max
         self._lock = threading.Lock()
@@ -488,7 +451,8 @@ class RabbitTransport:
         return kombu.Connection(
             list(self._urls), heartbeat=heartbeat, connect_timeout=self.connect_timeout,
             failover_strategy="round-robin",
-            transport_options={"client_properties": {"connection_name": f"{self.client_name}:{role}"}})
+            transport_options={"client_properties": {
+                "connection_name": f"{self.client_name}:{role}"}})
 
     # --- work queues ------------------------------------------------------
 
@@ -601,9 +565,13 @@ class RabbitTransport:
 
     # --- internals --------------------------------------------------------
 
-    def _consume(self, key: str, make_queue: Callable[[], kombu.Queue], workers: HandlerWorkers) -> None:
+    def _consume(self, key: str, make_queue: Callable[[], kombu.Queue],
+                 workers: HandlerWorkers) -> None:
         binding = _Binding(key, make_queue, workers.submit)
         with self._lock:
+            if self._closed:
+                workers.stop()
+                raise ConnectionError("transport is closed")
             if self._listener is None:
                 self._listener = _ConsumerLoop(self, "listener")
             listener = self._listener
@@ -622,6 +590,8 @@ class RabbitTransport:
 
     def _reply_queue(self) -> _Binding:
         with self._lock:
+            if self._closed:
+                raise ConnectionError("transport is closed")
             if self._reply_loop is not None:
                 return self._reply_binding
             self._reply_binding = binding = _Binding(
