@@ -53,11 +53,12 @@ class BrokerUnavailable(ConnectionError):
 
 
 class Transport(Protocol):
-    def serve(self, target: str, handler: Handler) -> None:
+    def serve(self, target: str, handler: Handler, threads: int = 1) -> None:
         """Consume the work queue shared by all servers of `target`.
 
         handler(method, payload) runs on a transport worker thread; its return
-        value is the reply payload when the message was a `call`."""
+        value is the reply payload when the message was a `call`. One thread
+        keeps delivery order; more handle messages in parallel."""
 
     def cast(self, target: str, method: str, payload: dict) -> None:
         """One-way message to one consumer of `target`."""
@@ -68,7 +69,8 @@ class Transport(Protocol):
     def subscribe(self, topic: str, handler: NotificationHandler) -> None:
         """Every subscriber of `topic` gets every message published to it."""
 
-    def unsubscribe(self, topic: str) -> None: ...
+    def unsubscribe(self, topic: str) -> None:
+        """Stop receiving `topic`; a no-op if not subscribed."""
 
     def publish(self, topic: str, method: str, payload: dict) -> None:
         """Fanout publish; no error if nobody listens."""
