@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
@@ -73,15 +73,21 @@ def network_scope(ctx: Context):
     return (n.c.project_id == ctx.project_id) | n.c.shared | n.c.external
 
 
+_N = models.networks
+# Prebuilt statements: building a select per call costs more than running it.
+_NET_BY_ID = select(_N).where(_N.c.id == bindparam("id"))
+_NET_BY_ID_SCOPED = _NET_BY_ID.where(
+    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)
+_NET_LOCK = {False: _NET_BY_ID.with_for_update(), True: _NET_BY_ID_SCOPED.with_for_update()}
+
+
 def get_network_row(conn: Connection, ctx: Context, network_id: str, lock: bool = False):
-    n = models.networks
-    stmt = select(n).where(n.c.id == network_id)
-    scope = network_scope(ctx)
-    if scope is not None:
-        stmt = stmt.where(scope)
+    scoped = not ctx.is_admin
     if lock and conn.dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).mappings().first()
+        stmt = _NET_LOCK[scoped]
+    else:
+        stmt = _NET_BY_ID_SCOPED if scoped else _NET_BY_ID
+    row = conn.execute(stmt, {"id": network_id, "project": ctx.project_id}).mappings().first()
     if row is None:
         raise faults.NetworkNotFound(net_id=network_id)
     return row

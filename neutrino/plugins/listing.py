@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, exists, false, or_, select, true
+from sqlalchemy import and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -35,15 +35,32 @@ def chunks(ids: list[str]) -> Iterable[list[str]]:
         yield ids[i:i + CHUNK]
 
 
+class ChildQuery:
+    """Rows of a child table for one or many parent ids, with both
+    statements prebuilt (an expanding IN for a single id is needlessly slow)."""
+
+    def __init__(self, key, *columns, order_by=()):
+        self.one = select(key, *columns).where(key == bindparam("id")).order_by(*order_by)
+        self.many = select(key, *columns).where(
+            key.in_(bindparam("ids", expanding=True))).order_by(*order_by)
+
+    def rows(self, conn: Connection, ids: list[str]):
+        if len(ids) == 1:
+            yield from conn.execute(self.one, {"id": ids[0]})
+            return
+        for part in chunks(ids):
+            yield from conn.execute(self.many, {"ids": part})
+
+
+_TAGS = ChildQuery(models.tags.c.resource_id, models.tags.c.tag)
+
+
 def tags_for(conn: Connection, ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if not ids:
         return out
-    t = models.tags
-    for part in chunks(ids):
-        for rid, tag in conn.execute(select(t.c.resource_id, t.c.tag)
-                                     .where(t.c.resource_id.in_(part))):
-            out.setdefault(rid, []).append(tag)
+    for rid, tag in _TAGS.rows(conn, ids):
+        out.setdefault(rid, []).append(tag)
     for tags in out.values():
         tags.sort()
     return out

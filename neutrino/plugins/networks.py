@@ -15,6 +15,9 @@ from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network
 from neutrino.plugins.ml2.segments import PROVIDER_KEYS, segments_for
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
+_INSERT_NETWORK = insert(models.networks)
+_SUBNET_IDS = listing.ChildQuery(models.subnets.c.network_id, models.subnets.c.id,
+                                 order_by=(models.subnets.c.created_at, models.subnets.c.id))
 
 
 def _view(row, seg: dict | None, subnet_ids: list[str], tags: list[str]) -> dict:
@@ -47,12 +50,8 @@ class NetworkPlugin:
         ids = [r["id"] for r in rows]
         segs = segments_for(conn, ids)
         subnets: dict[str, list[str]] = {}
-        s = models.subnets
-        for part in listing.chunks(ids):
-            for net_id, sub_id in conn.execute(select(s.c.network_id, s.c.id)
-                                               .where(s.c.network_id.in_(part))
-                                               .order_by(s.c.created_at, s.c.id)):
-                subnets.setdefault(net_id, []).append(sub_id)
+        for net_id, sub_id in _SUBNET_IDS.rows(conn, ids):
+            subnets.setdefault(net_id, []).append(sub_id)
         tags = listing.tags_for(conn, ids)
         return [_view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
                 for r in rows]
@@ -93,26 +92,27 @@ class NetworkPlugin:
 
         def txn(conn):
             core.quotas.check(conn, owner, "network")
-            ts = listing.now()
-            conn.execute(insert(models.networks).values(
-                id=net_id, project_id=owner, name=body["name"],
-                description=body["description"], status="ACTIVE",
-                admin_state_up=body["admin_state_up"], shared=body["shared"],
-                external=body["router:external"], mtu=0,
-                port_security_enabled=body["port_security_enabled"],
-                created_at=ts, updated_at=ts, revision_number=1))
-            seg = core.segments.reserve(conn, net_id, requested)
+            seg, picked = core.segments.choose(conn, requested)
             max_mtu = core.segments.mtu(seg)
             mtu = body.get("mtu") or max_mtu
             if mtu > max_mtu or mtu < 68:
                 raise faults.invalid_input(
                     f"Requested MTU is too big, maximum is {max_mtu}" if mtu > max_mtu
                     else "Requested MTU is too small, minimum is 68")
-            conn.execute(update(models.networks).where(models.networks.c.id == net_id)
-                         .values(mtu=mtu))
-            if body.get("tags"):
-                set_tags(conn, "networks", net_id, body["tags"])
-            return self._views(conn, [get_network_row(conn, ctx, net_id)])[0]
+            ts = listing.now()
+            row = dict(
+                id=net_id, project_id=owner, name=body["name"],
+                description=body["description"], status="ACTIVE",
+                admin_state_up=body["admin_state_up"], shared=body["shared"],
+                external=body["router:external"], mtu=mtu,
+                port_security_enabled=body["port_security_enabled"],
+                created_at=ts, updated_at=ts, revision_number=1)
+            conn.execute(_INSERT_NETWORK, row)
+            core.segments.insert(conn, net_id, seg, picked)
+            tags = sorted(set(body.get("tags") or []))
+            if tags:
+                set_tags(conn, "networks", net_id, tags)
+            return _view(row, seg, [], tags)
         view = core.db.write(txn)
         core.notifier.resource_changed("network", net_id, view["revision_number"])
         return view

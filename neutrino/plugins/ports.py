@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -28,22 +28,34 @@ def is_trusted(device_owner: str) -> bool:
     return device_owner.startswith("network:")
 
 
+_P = models.ports
+_INSERT_PORT = insert(_P)
+_INSERT_PSG = insert(models.port_security_groups)
+_REV = select(_P.c.id, _P.c.revision_number).where(_P.c.id == bindparam("id"))
+_REV_SCOPED = _REV.where((_P.c.project_id == bindparam("project")) | exists().where(
+    models.networks.c.id == _P.c.network_id, models.networks.c.project_id == bindparam("project")))
+
+
+_IPS = listing.ChildQuery(models.ip_allocations.c.port_id, models.ip_allocations.c.subnet_id,
+                          models.ip_allocations.c.ip_address)
+_SGS = listing.ChildQuery(models.port_security_groups.c.port_id,
+                          models.port_security_groups.c.security_group_id)
+_PAIRS = listing.ChildQuery(models.allowed_address_pairs.c.port_id,
+                            models.allowed_address_pairs.c.mac_address,
+                            models.allowed_address_pairs.c.ip_address)
+
+
 def port_views(conn: Connection, rows) -> list[dict]:
     ids = [r["id"] for r in rows]
     ips: dict[str, list] = {}
     sgs: dict[str, list] = {}
     pairs: dict[str, list] = {}
-    ipa, psg, aap = models.ip_allocations, models.port_security_groups, models.allowed_address_pairs
-    for part in listing.chunks(ids):
-        for pid, sid, ip in conn.execute(select(ipa.c.port_id, ipa.c.subnet_id, ipa.c.ip_address)
-                                         .where(ipa.c.port_id.in_(part))):
-            ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
-        for pid, gid in conn.execute(select(psg.c.port_id, psg.c.security_group_id)
-                                     .where(psg.c.port_id.in_(part))):
-            sgs.setdefault(pid, []).append(gid)
-        for pid, mac, ip in conn.execute(select(aap.c.port_id, aap.c.mac_address, aap.c.ip_address)
-                                         .where(aap.c.port_id.in_(part))):
-            pairs.setdefault(pid, []).append({"ip_address": ip, "mac_address": mac})
+    for pid, sid, ip in _IPS.rows(conn, ids):
+        ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
+    for pid, gid in _SGS.rows(conn, ids):
+        sgs.setdefault(pid, []).append(gid)
+    for pid, mac, ip in _PAIRS.rows(conn, ids):
+        pairs.setdefault(pid, []).append({"ip_address": ip, "mac_address": mac})
     tags = listing.tags_for(conn, ids)
     return [_view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
                   tags.get(r["id"], [])) for r in rows]
@@ -128,7 +140,19 @@ class PortPlugin:
         return row
 
     def get(self, ctx: Context, port_id: str) -> dict:
-        return self.core.db.read(lambda conn: port_views(conn, [self._row(conn, ctx, port_id)])[0])
+        scoped = not ctx.is_admin
+
+        def txn(conn):
+            key = conn.execute(_REV_SCOPED if scoped else _REV,
+                               {"id": port_id, "project": ctx.project_id}).first()
+            if key is None:
+                raise faults.PortNotFound(port_id=port_id)
+            view = self.cache.get(tuple(key))
+            if view is None:
+                view = port_views(conn, [self._row(conn, ctx, port_id)])[0]
+                self.cache.put_all([view])
+            return view
+        return self.core.db.read(txn)
 
     def list(self, ctx: Context, query: Query) -> list[dict]:
         p = models.ports
@@ -232,40 +256,46 @@ class PortPlugin:
                 binding_host=body.get("binding:host_id") or "",
                 binding_vnic_type=body.get("binding:vnic_type") or "normal",
                 binding_profile=json.dumps(body.get("binding:profile") or {}),
+                binding_vif_type="unbound", binding_vif_details="{}",
                 created_at=ts, updated_at=ts, revision_number=1)
             try:
-                conn.execute(insert(models.ports).values(**values))
+                conn.execute(_INSERT_PORT, values)
             except IntegrityError:
                 if requested_mac:
                     raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
                 raise RetryTransaction("generated MAC collided") from None
-            self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"), device_owner)
+            fixed = self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"),
+                                   device_owner)
             if groups:
-                conn.execute(models.port_security_groups.insert(), [
-                    {"port_id": port_id, "security_group_id": g} for g in groups])
+                conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
+                                           for g in groups])
             if pairs:
                 self._write_pairs(conn, port_id, mac, pairs)
-            if body.get("tags"):
-                set_tags(conn, "ports", port_id, body["tags"])
-            row = self._row(conn, admin_context(), port_id)
-            view = port_views(conn, [row])[0]
+            tags = sorted(set(body.get("tags") or []))
+            if tags:
+                set_tags(conn, "ports", port_id, tags)
+            # The view is built from what was written: no read-back.
+            view = _view(values, fixed, groups, [] if not pairs else port_views(
+                conn, [values])[0]["allowed_address_pairs"], tags)
             if values["binding_host"]:
-                view = self._bind(conn, row, view)
+                view = self._bind(conn, values, view)
             return view
         view = core.db.write(txn)
         self._notify(view, ())
         return view
 
     def _allocate(self, conn, network_id, port_id, mac, fixed_ips, device_owner,
-                  keep: list[dict] = ()) -> None:
-        subnets = network_subnets(conn, network_id)
+                  keep: list[dict] = ()) -> list[dict]:
+        """Allocate the addresses asked for (or the defaults); returns the
+        new fixed_ips as [{subnet_id, ip_address}]."""
+        subnets, ranges = ipam.network_subnets_and_ranges(conn, network_id)
         is_router = device_owner in ("network:router_interface", "network:router_gateway")
         if fixed_ips is None:
             wanted = ipam.default_fixed_ips(subnets, mac, is_router)
         else:
             wanted = ipam.resolve_fixed_ips(network_id, subnets, fixed_ips, mac, is_router)
         kept = {(k["subnet_id"], k["ip_address"]) for k in keep}
-        ranges = ipam.subnet_ranges(conn, [s["id"] for s in subnets])
+        allocated = []
         for item in wanted:
             if item["ip_address"] is not None:
                 subnet = item["subnet"]
@@ -276,15 +306,18 @@ class PortPlugin:
                                                            subnet_id=subnet["id"])
                 ipam.insert_ip(conn, port_id, network_id, subnet["id"], item["ip_address"],
                                item["requested"])
+                allocated.append({"subnet_id": subnet["id"], "ip_address": item["ip_address"]})
                 continue
             candidates = item.get("subnets") or [item["subnet"]]
             for subnet in candidates:
                 ip = ipam.pick_ip(conn, subnet, ranges[subnet["id"]])
                 if ip is not None:
                     ipam.insert_ip(conn, port_id, network_id, subnet["id"], ip, False)
+                    allocated.append({"subnet_id": subnet["id"], "ip_address": ip})
                     break
             else:
                 raise faults.IpAddressGenerationFailure(net_id=network_id)
+        return allocated
 
     def _write_pairs(self, conn, port_id, mac, pairs):
         seen = set()

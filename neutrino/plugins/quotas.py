@@ -2,7 +2,7 @@
 checked inside the creating transaction."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
@@ -18,6 +18,13 @@ COUNTED = {
 }
 RESOURCES = ("network", "subnet", "port", "router", "floatingip",
              "security_group", "security_group_rule")
+
+
+_Q = models.quotas
+_LIMIT = select(_Q.c.limit).where(_Q.c.project_id == bindparam("project"),
+                                  _Q.c.resource == bindparam("resource"))
+_USED = {res: select(func.count()).select_from(t).where(t.c.project_id == bindparam("project"))
+         for res, t in COUNTED.items()}
 
 
 class QuotaEngine:
@@ -38,17 +45,14 @@ class QuotaEngine:
         return out
 
     def limit(self, conn: Connection, project_id: str, resource: str) -> int:
-        q = models.quotas
-        row = conn.execute(select(q.c.limit).where(q.c.project_id == project_id,
-                                                   q.c.resource == resource)).first()
+        row = conn.execute(_LIMIT, {"project": project_id, "resource": resource}).first()
         return self.defaults.get(resource, -1) if row is None else row[0]
 
     def used(self, conn: Connection, project_id: str, resource: str) -> int:
-        table = COUNTED.get(resource)
-        if table is None:
+        stmt = _USED.get(resource)
+        if stmt is None:
             return 0
-        return conn.execute(select(func.count()).select_from(table)
-                            .where(table.c.project_id == project_id)).scalar_one()
+        return conn.execute(stmt, {"project": project_id}).scalar_one()
 
     def check(self, conn: Connection, project_id: str, resource: str, delta: int = 1) -> None:
         limit = self.limit(conn, project_id, resource)

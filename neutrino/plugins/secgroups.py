@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +27,7 @@ PORT_PROTOCOLS = {"tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33
 ICMP_PROTOCOLS = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
 
 SG, RULE = models.security_groups, models.security_group_rules
+_DEFAULT_OF = select(SG.c.id).where(SG.c.default_for == bindparam("project"))
 
 
 def _rule_values(project_id, group_id, direction, ethertype, remote_group=None, **kw):
@@ -44,7 +45,7 @@ def _rule_values(project_id, group_id, direction, ethertype, remote_group=None, 
 def ensure_default_group(conn: Connection, project_id: str) -> str:
     """The project's `default` group, created with Neutron's default rules on
     first need. The unique default_for key makes concurrent creation safe."""
-    row = conn.execute(select(SG.c.id).where(SG.c.default_for == project_id)).first()
+    row = conn.execute(_DEFAULT_OF, {"project": project_id}).first()
     if row:
         return row[0]
     group_id = listing.new_id()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import random
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +21,37 @@ from neutrino.db.engine import RetryTransaction
 from neutrino.plugins.ipam import pools as P
 
 SAMPLE = 8
+_IPA, _AP, _S = models.ip_allocations, models.allocation_pools, models.subnets
+_TAKEN = select(_IPA.c.ip_address).where(_IPA.c.subnet_id == bindparam("subnet"),
+                                         _IPA.c.ip_address.in_(bindparam("ips", expanding=True)))
+_TAKEN_ALL = select(_IPA.c.ip_address).where(_IPA.c.subnet_id == bindparam("subnet"))
+_INSERT_IP = insert(_IPA)
+_IN_USE = select(_IPA.c.port_id).where(_IPA.c.subnet_id == bindparam("subnet"),
+                                       _IPA.c.ip_address == bindparam("ip"))
+# A network's subnets with their pools, in one round trip.
+_SUBNETS_WITH_POOLS = (
+    select(_S.c.id, _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip, _S.c.ipv6_address_mode,
+           _S.c.enable_dhcp, _AP.c.first_ip, _AP.c.last_ip)
+    .outerjoin(_AP, _AP.c.subnet_id == _S.c.id)
+    .where(_S.c.network_id == bindparam("network"))
+    .order_by(_S.c.created_at, _S.c.id))
+
+
+def network_subnets_and_ranges(conn: Connection, network_id: str):
+    """([subnet dicts], {subnet_id: [(first, last) as ints]})"""
+    subnets: list[dict] = []
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for row in conn.execute(_SUBNETS_WITH_POOLS, {"network": network_id}):
+        if row.id not in ranges:
+            ranges[row.id] = []
+            subnets.append({"id": row.id, "cidr": row.cidr, "ip_version": row.ip_version,
+                            "gateway_ip": row.gateway_ip,
+                            "ipv6_address_mode": row.ipv6_address_mode,
+                            "enable_dhcp": row.enable_dhcp})
+        if row.first_ip is not None:
+            ranges[row.id].append((int(ipaddress.ip_address(row.first_ip)),
+                                   int(ipaddress.ip_address(row.last_ip))))
+    return subnets, ranges
 
 
 def subnet_ranges(conn: Connection, subnet_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
@@ -54,17 +85,15 @@ def pick_ip(conn: Connection, subnet: dict, ranges: list[tuple[int, int]]) -> st
     total = sum(hi - lo + 1 for lo, hi in ranges)
     if total <= 0:
         return None
-    ipa = models.ip_allocations
     sample = {_random_in(ranges, total) for _ in range(min(SAMPLE, total))}
     candidates = [_to_str(version, v) for v in sample]
-    taken = {r[0] for r in conn.execute(select(ipa.c.ip_address).where(
-        ipa.c.subnet_id == subnet["id"], ipa.c.ip_address.in_(candidates)))}
+    taken = {r[0] for r in conn.execute(_TAKEN, {"subnet": subnet["id"], "ips": candidates})}
     free = [c for c in candidates if c not in taken]
     if free:
         return random.choice(free)
     # Dense subnet: read every allocation once and choose among the rest.
     taken_all = {int(ipaddress.ip_address(r[0])) for r in conn.execute(
-        select(ipa.c.ip_address).where(ipa.c.subnet_id == subnet["id"]))}
+        _TAKEN_ALL, {"subnet": subnet["id"]})}
     if total - sum(1 for t in taken_all if any(lo <= t <= hi for lo, hi in ranges)) <= 0:
         return None
     free_all = [v for lo, hi in ranges for v in range(lo, min(hi, lo + 65535) + 1)
@@ -75,8 +104,8 @@ def pick_ip(conn: Connection, subnet: dict, ranges: list[tuple[int, int]]) -> st
 def insert_ip(conn: Connection, port_id: str, network_id: str, subnet_id: str, ip: str,
               requested: bool) -> None:
     try:
-        conn.execute(insert(models.ip_allocations).values(
-            port_id=port_id, network_id=network_id, subnet_id=subnet_id, ip_address=ip))
+        conn.execute(_INSERT_IP, {"port_id": port_id, "network_id": network_id,
+                                  "subnet_id": subnet_id, "ip_address": ip})
     except IntegrityError:
         if requested:
             raise faults.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet_id) from None
@@ -84,9 +113,7 @@ def insert_ip(conn: Connection, port_id: str, network_id: str, subnet_id: str, i
 
 
 def ip_in_use(conn: Connection, subnet_id: str, ip: str) -> bool:
-    ipa = models.ip_allocations
-    return conn.execute(select(ipa.c.port_id).where(ipa.c.subnet_id == subnet_id,
-                                                    ipa.c.ip_address == ip)).first() is not None
+    return conn.execute(_IN_USE, {"subnet": subnet_id, "ip": ip}).first() is not None
 
 
 def resolve_fixed_ips(network_id: str, subnets: list[dict], requested: list[dict],

@@ -18,6 +18,7 @@ from neutrino.plugins.ml2.types.vxlan import VxlanTypeDriver
 PROVIDER_KEYS = ("network_type", "physical_network", "segmentation_id")
 VXLAN_OVERHEAD = 50  # outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
 SUPPORTED = ("local", "flat", "vlan", "vxlan")
+_INSERT_SEGMENT = insert(models.segments)
 
 
 class SegmentManager:
@@ -58,29 +59,29 @@ class SegmentManager:
             raise faults.invalid_input(f"network_type value '{network_type}' not supported")
         return driver.validate(given)
 
-    def reserve(self, conn: Connection, network_id: str, requested: dict | None) -> dict:
+    def choose(self, conn: Connection, requested: dict | None) -> tuple[dict, bool]:
+        """The segment a new network gets: (segment, picked) where picked
+        means we chose the id, so losing a race to it means "pick again"."""
         if requested is None:
             for network_type in self.tenant_types:
                 seg = self.drivers[network_type].allocate(conn, None)
                 if seg is not None:
-                    return self._insert(conn, network_id, seg, retry=True)
+                    return seg, True
             raise faults.NoNetworkAvailable()
         driver = self.drivers[requested["network_type"]]
-        partial = (requested["network_type"] in ("vlan", "vxlan")
-                   and requested["segmentation_id"] is None)
-        if partial:
+        if requested["network_type"] in ("vlan", "vxlan") and requested["segmentation_id"] is None:
             seg = driver.allocate(conn, requested)
             if seg is None:
                 raise faults.NoNetworkAvailable()
-            return self._insert(conn, network_id, seg, retry=True)
-        return self._insert(conn, network_id, requested, retry=False)
+            return seg, True
+        return requested, False
 
-    def _insert(self, conn, network_id, seg, retry: bool) -> dict:
+    def insert(self, conn: Connection, network_id: str, seg: dict, picked: bool) -> dict:
         try:
-            conn.execute(insert(models.segments).values(
-                id=new_id(), network_id=network_id, alloc_key=alloc_key(seg), **seg))
+            conn.execute(_INSERT_SEGMENT, {"id": new_id(), "network_id": network_id,
+                                           "alloc_key": alloc_key(seg), **seg})
         except IntegrityError:
-            if retry:  # another worker took the id we picked: pick again
+            if picked:  # another worker took the id we picked: pick again
                 raise RetryTransaction(f"segment {alloc_key(seg)} taken") from None
             raise self.drivers[seg["network_type"]].in_use_error(seg) from None
         return seg
@@ -93,15 +94,14 @@ class SegmentManager:
         return base
 
 
+_SEGMENTS = None
+
+
 def segments_for(conn: Connection, network_ids: list[str]) -> dict[str, dict]:
-    s = models.segments
-    out = {}
-    if not network_ids:
-        return out
-    from neutrino.plugins.listing import chunks
-    for part in chunks(network_ids):
-        for row in conn.execute(select(s.c.network_id, s.c.network_type, s.c.physical_network,
-                                       s.c.segmentation_id).where(s.c.network_id.in_(part))):
-            out[row.network_id] = segment(row.network_type, row.physical_network,
-                                          row.segmentation_id)
-    return out
+    global _SEGMENTS
+    if _SEGMENTS is None:
+        from neutrino.plugins.listing import ChildQuery
+        s = models.segments
+        _SEGMENTS = ChildQuery(s.c.network_id, s.c.network_type, s.c.physical_network,
+                               s.c.segmentation_id)
+    return {row[0]: segment(row[1], row[2], row[3]) for row in _SEGMENTS.rows(conn, network_ids)}
