@@ -69,6 +69,19 @@ def to_int_or_none(value: Any) -> int | None:
     return None if value is None else to_int(value)
 
 
+def to_datetime(value: Any):
+    """A timestamp filter value ("2026-11-26T14:50:01Z") as the naive UTC
+    datetime the database stores."""
+    import datetime as dt
+    try:
+        when = dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise faults.invalid_input(f"'{value}' is not a valid timestamp") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when
+
+
 def to_list(value: Any) -> list:
     if value is None:
         return []
@@ -210,8 +223,8 @@ def project_id_check(value):
 # Attributes common to every standard resource.
 def standard_attrs() -> tuple[Attr, ...]:
     return (
-        Attr("created_at", column="created_at", filter=True),
-        Attr("updated_at", column="updated_at", filter=True),
+        Attr("created_at", column="created_at", filter=True, convert=to_datetime),
+        Attr("updated_at", column="updated_at", filter=True, convert=to_datetime),
         Attr("revision_number", column="revision_number", convert=to_int),
         Attr("tags", filter=False, sort=False),
     )

@@ -29,6 +29,19 @@ def _convert(attr: a.Attr, value: Any) -> Any:
     return value
 
 
+def _check_owner(ctx: Context, item: dict) -> None:
+    """neutron-lib's populate_project_info/_validate_privileges: runs while
+    the request body is prepared, before any policy check."""
+    project, tenant = item.get("project_id"), item.get("tenant_id")
+    if project and tenant and project != tenant:
+        raise faults.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
+    owner = project or tenant
+    if owner and owner != ctx.project_id and not ctx.is_admin:
+        raise faults.HTTPBadRequest(
+            "Specifying 'project_id' or 'tenant_id' other than the authenticated project "
+            "in request requires admin privileges")
+
+
 class Controller:
     def __init__(self, resource: Resource, plugin: Any, policy: Enforcer,
                  max_limit: int = -1):
@@ -190,6 +203,8 @@ class Controller:
         prepared = [self.prepare_create(i) for i in items]
         action = f"create_{self.r.singular}"
         for raw, item in zip(items, prepared):
+            if self.r.has_owner:
+                _check_owner(ctx, item)  # 400 before policy (403), as upstream
             owner = item.get("project_id") or item.get("tenant_id") or ctx.project_id
             target = {**item, "project_id": owner, "tenant_id": owner}
             if hasattr(self.plugin, "policy_target"):

@@ -165,6 +165,18 @@ class InvalidAllocationPool(NeutronError):
     message = "The allocation pool {pool} is not valid."
 
 
+class DNSNameServersExhausted(NeutronError):
+    status = 400
+    message = ("Unable to complete operation for {subnet_id}. The number of DNS nameservers "
+               "exceeds the limit {quota}.")
+
+
+class HostRoutesExhausted(NeutronError):
+    status = 400
+    message = ("Unable to complete operation for {subnet_id}. The number of host routes "
+               "exceeds the limit {quota}.")
+
+
 class InvalidIpForNetwork(NeutronError):
     status = 400
     message = "IP address {ip_address} is not a valid IP for any of the subnets on the specified network."

@@ -28,15 +28,17 @@ class Resource:
         return cache
 
 
-_NAME = Attr("name", post=True, put=True, default="", validate=a.string(255))
-_DESC = Attr("description", post=True, put=True, default="", validate=a.string(255))
+_NAME = Attr("name", post=True, put=True, default="", validate=a.string(255), column="name")
+_DESC = Attr("description", post=True, put=True, default="", validate=a.string(255),
+             column="description")
 _ID = Attr("id", column="id")
-_ADMIN_UP = Attr("admin_state_up", post=True, put=True, default=True, convert=a.to_boolean)
+_ADMIN_UP = Attr("admin_state_up", post=True, put=True, default=True, convert=a.to_boolean,
+                 column="admin_state_up")
 
 NETWORK = Resource("network", "networks", (
     _ID, _NAME, _DESC, *a.owner_attrs(), _ADMIN_UP,
     Attr("status", column="status"),
-    Attr("subnets", filter=False, sort=False),
+    Attr("subnets", sort=False),
     Attr("shared", post=True, put=True, default=False, convert=a.to_boolean, policy=True,
          column="shared"),
     Attr("router:external", post=True, put=True, default=False, convert=a.to_boolean,

@@ -31,9 +31,17 @@ def is_trusted(device_owner: str) -> bool:
 _P = models.ports
 _INSERT_PORT = insert(_P)
 _INSERT_PSG = insert(models.port_security_groups)
+_PORT_SCOPE = (_P.c.project_id == bindparam("project")) | exists().where(
+    models.networks.c.id == _P.c.network_id, models.networks.c.project_id == bindparam("project"))
+_ROW = {}
+for _scoped in (False, True):
+    _stmt = select(_P).where(_P.c.id == bindparam("id"))
+    if _scoped:
+        _stmt = _stmt.where(_PORT_SCOPE)
+    _ROW[(_scoped, False)], _ROW[(_scoped, True)] = _stmt, _stmt.with_for_update()
+_UPDATE_PORT = update(_P).where(_P.c.id == bindparam("pid"))
 _REV = select(_P.c.id, _P.c.revision_number).where(_P.c.id == bindparam("id"))
-_REV_SCOPED = _REV.where((_P.c.project_id == bindparam("project")) | exists().where(
-    models.networks.c.id == _P.c.network_id, models.networks.c.project_id == bindparam("project")))
+_REV_SCOPED = _REV.where(_PORT_SCOPE)
 
 
 _IPS = listing.ChildQuery(models.ip_allocations.c.port_id, models.ip_allocations.c.subnet_id,
@@ -127,14 +135,9 @@ class PortPlugin:
             n.c.id == p.c.network_id, n.c.project_id == ctx.project_id)
 
     def _row(self, conn, ctx, port_id, lock=False):
-        p = models.ports
-        stmt = select(p).where(p.c.id == port_id)
-        scope = self._scope(ctx)
-        if scope is not None:
-            stmt = stmt.where(scope)
-        if lock and conn.dialect.name != "sqlite":
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).mappings().first()
+        lock = lock and conn.dialect.name != "sqlite"
+        row = conn.execute(_ROW[(not ctx.is_admin, lock)],
+                           {"id": port_id, "project": ctx.project_id}).mappings().first()
         if row is None:
             raise faults.PortNotFound(port_id=port_id)
         return row
@@ -270,13 +273,12 @@ class PortPlugin:
                 conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
                                            for g in groups])
             if pairs:
-                self._write_pairs(conn, port_id, mac, pairs)
+                pairs = self._write_pairs(conn, port_id, mac, pairs)
             tags = sorted(set(body.get("tags") or []))
             if tags:
                 set_tags(conn, "ports", port_id, tags)
             # The view is built from what was written: no read-back.
-            view = _view(values, fixed, groups, [] if not pairs else port_views(
-                conn, [values])[0]["allowed_address_pairs"], tags)
+            view = _view(values, fixed, groups, pairs, tags)
             if values["binding_host"]:
                 view = self._bind(conn, values, view)
             return view
@@ -342,6 +344,7 @@ class PortPlugin:
             seen.add((pmac, ip))
             rows.append({"port_id": port_id, "mac_address": pmac, "ip_address": ip})
         conn.execute(models.allowed_address_pairs.insert(), rows)
+        return [{"ip_address": r["ip_address"], "mac_address": r["mac_address"]} for r in rows]
 
     def _bind(self, conn, row, view) -> dict:
         seg = segments_for(conn, [row["network_id"]]).get(row["network_id"])
@@ -361,7 +364,8 @@ class PortPlugin:
         def txn(conn):
             row = self._row(conn, ctx, port_id, lock=True)
             old_host[:] = [row["binding_host"]]
-            current = port_views(conn, [row])[0]
+            current = (self.cache.get((row["id"], row["revision_number"]))
+                       or port_views(conn, [row])[0])
             values = {}
             for api, col in (("name", "name"), ("description", "description"),
                              ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),
@@ -397,41 +401,44 @@ class PortPlugin:
             if "binding:host_id" in body and body["binding:host_id"] != row["binding_host"]:
                 values["binding_host"] = body["binding:host_id"] or ""
                 values["status"] = "DOWN"
-            if values:
-                conn.execute(update(p).where(p.c.id == port_id).values(**values))
+            fixed = current["fixed_ips"]
             if body.get("fixed_ips") is not None:
-                self._replace_ips(conn, row, mac, body["fixed_ips"], current["fixed_ips"])
+                fixed = self._replace_ips(conn, row, mac, body["fixed_ips"], fixed)
             if groups is not None:
                 check_groups_usable(conn, ctx, row["project_id"], groups)
                 psg = models.port_security_groups
                 conn.execute(delete(psg).where(psg.c.port_id == port_id))
                 if groups:
-                    conn.execute(psg.insert(), [{"port_id": port_id, "security_group_id": g}
-                                                for g in groups])
+                    conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
+                                               for g in groups])
             if pairs is not None:
                 aap = models.allowed_address_pairs
                 conn.execute(delete(aap).where(aap.c.port_id == port_id))
-                if pairs:
-                    self._write_pairs(conn, port_id, mac, pairs)
-            bump_revision(conn, p, port_id)
-            row = self._row(conn, admin_context(), port_id)
-            view = port_views(conn, [row])[0]
-            rebind = row["binding_host"] and (
-                "binding_host" in values or "binding_vnic_type" in values
-                or row["binding_vif_type"] == "binding_failed")
-            if rebind:
-                view = self._bind(conn, row, view)
-            elif not row["binding_host"] and row["binding_vif_type"] != "unbound":
-                conn.execute(update(p).where(p.c.id == port_id).values(
-                    binding_vif_type="unbound", binding_vif_details="{}"))
-                view["binding:vif_type"], view["binding:vif_details"] = "unbound", {}
-            return view
+                pairs = self._write_pairs(conn, port_id, mac, pairs) if pairs else []
+            values["revision_number"] = row["revision_number"] + 1
+            values["updated_at"] = listing.now()
+            new = {**row, **values}
+            if new["binding_host"] and ("binding_host" in values or "binding_vnic_type" in values
+                                        or new["binding_vif_type"] == "binding_failed"):
+                seg = segments_for(conn, [row["network_id"]]).get(row["network_id"])
+                binding = self.core.mech.bind(conn, {**current, "id": port_id,
+                                                     "binding:vnic_type": new["binding_vnic_type"]},
+                                              seg, new["binding_host"])
+                values.update(binding.columns())
+            elif not new["binding_host"] and new["binding_vif_type"] != "unbound":
+                values.update(binding_vif_type="unbound", binding_vif_details="{}")
+            new.update(values)
+            conn.execute(_UPDATE_PORT, {"pid": port_id, **values})
+            return _view(new, fixed, current["security_groups"] if groups is None else groups,
+                         current["allowed_address_pairs"] if pairs is None else pairs,
+                         current["tags"])
         view = core.db.write(txn)
         self._notify(view, tuple(h for h in old_host if h))
         return view
 
-    def _replace_ips(self, conn, row, mac, fixed_ips, current):
-        """Keep the addresses asked for again, free the others, allocate new."""
+    def _replace_ips(self, conn, row, mac, fixed_ips, current) -> list[dict]:
+        """Keep the addresses asked for again, free the others, allocate new;
+        returns the port's fixed_ips afterwards."""
         ipa = models.ip_allocations
         wanted = {(f.get("subnet_id"), f.get("ip_address")) for f in fixed_ips}
         keep = []
@@ -446,8 +453,9 @@ class PortPlugin:
                                                ipa.c.ip_address == cur["ip_address"]))
         if len(fixed_ips) > self.core.cfg.DEFAULT.max_fixed_ips_per_port:
             raise faults.invalid_input("Exceeded maximum amount of fixed ips per port.")
-        self._allocate(conn, row["network_id"], row["id"], mac, fixed_ips,
-                       row["device_owner"], keep=keep)
+        added = self._allocate(conn, row["network_id"], row["id"], mac, fixed_ips,
+                               row["device_owner"], keep=keep)
+        return keep + added
 
     # --- delete --------------------------------------------------------------
     def delete(self, ctx: Context, port_id: str) -> None:

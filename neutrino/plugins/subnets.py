@@ -136,9 +136,8 @@ class SubnetPlugin:
             ranges = P.default_pools(net, gateway)
         dns = body.get("dns_nameservers") or []
         if len(dns) > cfg.max_dns_nameservers:
-            raise faults.HTTPBadRequest(
-                f"Unable to complete operation for {body.get('network_id')}. The number of DNS "
-                f"nameservers exceeds the limit {cfg.max_dns_nameservers}.")
+            raise faults.DNSNameServersExhausted(subnet_id="new subnet",
+                                                 quota=cfg.max_dns_nameservers)
         routes = P.check_host_routes(net, body.get("host_routes") or [],
                                      cfg.max_subnet_host_routes)
         P.check_ipv6_modes(body["ip_version"], body.get("ipv6_ra_mode"),
@@ -222,12 +221,12 @@ class SubnetPlugin:
                 P.check_pools(net, pools.get(subnet_id, []), gateway)
             dns = body.get("dns_nameservers")
             if dns is not None and len(dns) > cfg.max_dns_nameservers:
-                raise faults.HTTPBadRequest(
-                    f"Unable to complete operation for {subnet_id}. The number of DNS "
-                    f"nameservers exceeds the limit {cfg.max_dns_nameservers}.")
+                raise faults.DNSNameServersExhausted(subnet_id=subnet_id,
+                                                     quota=cfg.max_dns_nameservers)
             routes = None
             if body.get("host_routes") is not None:
-                routes = P.check_host_routes(net, body["host_routes"], cfg.max_subnet_host_routes)
+                routes = P.check_host_routes(net, body["host_routes"],
+                                             cfg.max_subnet_host_routes, subnet_id)
             if values:
                 conn.execute(update(s).where(s.c.id == subnet_id).values(**values))
             self._write_details(conn, subnet_id, net, ranges, dns, routes)

@@ -122,11 +122,10 @@ def check_pools(net: Net, pools: list[dict], gateway: str | None) -> list[tuple[
     return [(lo, hi) for lo, hi, _ in ranges]
 
 
-def check_host_routes(net: Net, routes: list[dict], limit: int) -> list[dict]:
+def check_host_routes(net: Net, routes: list[dict], limit: int,
+                      subnet_id: str = "new subnet") -> list[dict]:
     if len(routes) > limit:
-        raise faults.HTTPBadRequest(
-            f"Unable to complete operation for subnet. The number of host routes exceeds the "
-            f"limit {limit}.")
+        raise faults.HostRoutesExhausted(subnet_id=subnet_id, quota=limit)
     out = []
     for route in routes:
         try:

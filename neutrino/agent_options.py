@@ -1,0 +1,124 @@
+"""Agent options (linuxbridge_agent.ini), with upstream section and option names.
+
+Parsed once into a frozen Config by neutrino.config.load and passed down;
+`LinuxBridgeConf.from_config` turns the raw strings into the typed values
+the reconciler uses (mappings as dicts, the VXLAN mode, ...).
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from neutrino.config import (Opt, Schema, Section, default_state_path, int_range, string,
+                             to_bool, to_list)
+
+
+def _mapping_list(raw: str) -> tuple[str, ...]:
+    """'physnet1:eth1, external:eth2' -> ('physnet1:eth1', 'external:eth2'), validated."""
+    items = to_list(raw)
+    seen = set()
+    for item in items:
+        label, sep, dev = item.partition(":")
+        if not sep or not label.strip() or not dev.strip():
+            raise ValueError(f"{item!r} is not label:device")
+        if label in seen:
+            raise ValueError(f"physical network {label!r} is mapped twice")
+        if len(dev.strip()) > 15:
+            raise ValueError(f"device name {dev.strip()!r} is longer than 15 characters")
+        seen.add(label)
+    return items
+
+
+def _ip_or_empty(raw: str) -> str:
+    raw = raw.strip()
+    if raw:
+        ipaddress.ip_address(raw)
+    return raw
+
+
+def _optional_int(lo: int, hi: int):
+    conv = int_range(lo, hi)
+
+    def parse(raw: str) -> int | None:
+        return None if raw.strip() in ("", "None", "none") else conv(raw)
+    parse.__name__ = "integer"
+    return parse
+
+
+AGENT_DEFAULT = Section("DEFAULT", (
+    Opt("host", string, socket.gethostname(),
+        "Name of this host, as used in binding:host_id (default: the hostname)."),
+    Opt("transport_url", string, "inproc://",
+        "Message bus to the server: rabbit://user:pass@host:port/vhost (inproc:// only "
+        "when the agent runs inside the server process)."),
+    Opt("control_exchange", string, "neutrino",
+        "Prefix of the bus names (server target, per-host topics); server and agents "
+        "must agree. Lets several deployments share one broker vhost."),
+    Opt("state_path", string, default_state_path(), "Directory for the agent's state."),
+    Opt("debug", to_bool, False, "Log at DEBUG level."),
+    Opt("log_file", string, "", "Log to this file instead of stderr."),
+    Opt("use_syslog", to_bool, False, "Accepted for compatibility.", ignored=True),
+    Opt("log_dir", string, "", "Accepted for compatibility; see log_file.", ignored=True),
+    Opt("verbose", to_bool, False, "Accepted for compatibility.", ignored=True),
+    Opt("rpc_backend", string, "", "Accepted for compatibility; see transport_url.",
+        ignored=True),
+))
+
+LINUX_BRIDGE = Section("linux_bridge", (
+    Opt("physical_interface_mappings", _mapping_list, (),
+        "physnet:interface pairs: flat networks enslave the interface, vlan networks "
+        "put <interface>.<vid> devices on it."),
+    Opt("bridge_mappings", _mapping_list, (),
+        "physnet:bridge pairs: flat networks use this existing bridge (never created or "
+        "deleted by the agent) instead of brq<net>."),
+))
+
+VXLAN = Section("vxlan", (
+    Opt("enable_vxlan", to_bool, True, "Serve vxlan networks (needs local_ip)."),
+    Opt("local_ip", _ip_or_empty, "", "This host's VTEP address (must be on an interface)."),
+    Opt("vxlan_group", string, "224.0.0.1",
+        "Multicast group for flooding (a single address, or a CIDR to spread VNIs over)."),
+    Opt("udp_dstport", _optional_int(1, 65535), None,
+        "UDP destination port (unset: the kernel's 8472, as upstream)."),
+    Opt("ttl", _optional_int(1, 255), None, "TTL of VXLAN packets (unset: kernel default)."),
+    Opt("tos", _optional_int(0, 255), None, "TOS of VXLAN packets (unset: kernel default)."),
+    Opt("l2_population", to_bool, False,
+        "Unicast flooding from the server's forwarding tables instead of multicast."),
+    Opt("arp_responder", to_bool, False, "Answer ARP locally (with l2_population)."),
+    Opt("multicast_ranges", to_list, (), "Accepted for compatibility.", ignored=True),
+))
+
+AGENT = Section("agent", (
+    Opt("polling_interval", int_range(1), 2,
+        "Seconds between kernel rescans (device changes are also seen at once through "
+        "netlink events)."),
+    Opt("report_interval", int_range(0), 30,
+        "Seconds between heartbeats to the server (0: no heartbeats; the agent is then "
+        "never alive and ports cannot bind)."),
+    Opt("resync_interval", int_range(1), 60,
+        "Seconds between full fetches of this host's desired state (neutrino addition: "
+        "lost notifications are repaired at the latest after this)."),
+    Opt("namespace_prefix", string, "",
+        "Prefix of the network namespaces this host's agents create (simulated hosts on "
+        "one machine use distinct prefixes so their qdhcp-/qrouter- namespaces never "
+        "collide)."),
+    Opt("quitting_rpc_timeout", int_range(1), 10, "Accepted for compatibility.", ignored=True),
+    Opt("dscp", int_range(0, 63), 0, "Accepted for compatibility.", ignored=True),
+))
+
+SECURITY_GROUP = Section("securitygroup", (
+    Opt("firewall_driver", string, "iptables", "Security group firewall (iptables, noop)."),
+    Opt("enable_security_group", to_bool, True, "Filter ports with security groups."),
+    Opt("enable_ipset", to_bool, True, "Use ipsets for remote-group rules."),
+))
+
+LINUXBRIDGE_AGENT_SCHEMA = Schema(
+    (AGENT_DEFAULT, LINUX_BRIDGE, VXLAN, AGENT, SECURITY_GROUP),
+    ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit", "network_log",
+                      "oslo_messaging_notifications"),
+)
+
+
+def parse_mappings(items) -> dict[str, str]:
+    return {label.strip(): dev.strip()
+            for label, _, dev in (item.partition(":") for item in items)}
