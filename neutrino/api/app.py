@@ -23,11 +23,13 @@ from neutrino.api.auth import Authenticator
 from neutrino.api.controller import Controller
 from neutrino.api.extensions import by_alias, extensions
 from neutrino.api.policy import Context
-from neutrino.api.resources import (AGENT, NETWORK, PORT, SECURITY_GROUP,
-                                    SECURITY_GROUP_RULE, SUBNET, Resource)
+from neutrino.api.resources import (AGENT, FLOATINGIP, NETWORK, PORT, ROUTER,
+                                    SECURITY_GROUP, SECURITY_GROUP_RULE, SUBNET, Resource)
 from neutrino.db.engine import DatabaseUnavailable
 from neutrino.plugins.agents import AgentPlugin
 from neutrino.plugins.core import Core
+from neutrino.plugins.l3.floatingips import FloatingIPPlugin
+from neutrino.plugins.l3.routers import RouterPlugin
 from neutrino.plugins.networks import NetworkPlugin
 from neutrino.plugins.ports import PortPlugin
 from neutrino.plugins.quotas import RESOURCES as QUOTA_RESOURCES
@@ -70,8 +72,11 @@ class Api:
             "agents": AgentPlugin(core),
         }
         self.plugins["security-group-rules"] = _RulePlugin(self.plugins["security-groups"])
+        self.plugins["routers"] = RouterPlugin(core, self.plugins["ports"])
+        self.plugins["floatingips"] = FloatingIPPlugin(core, self.plugins["ports"])
         self.controllers: dict[str, Controller] = {}
-        for res in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, AGENT):
+        for res in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, AGENT, ROUTER,
+                    FLOATINGIP):
             self.controllers[res.collection] = Controller(res, self.plugins[res.collection],
                                                           core.policy, max_limit)
 
@@ -158,6 +163,40 @@ class Api:
         return [Route(base + "/{id}/tags", tags_ep, methods=["GET", "PUT", "DELETE"]),
                 Route(base + "/{id}/tags/{tag}", tag_ep, methods=["GET", "PUT", "DELETE"])]
 
+    # --- router actions --------------------------------------------------------------
+    def router_routes(self) -> list[Route]:
+        routers = self.plugins["routers"]
+        ctl = self.controllers["routers"]
+
+        def authorized(action, fn):
+            def run(ctx, router_id, body=None):
+                original = routers.get(ctx, router_id)
+                self.core.policy.enforce(ctx, action, original)
+                return fn(ctx, router_id, body) if body is not None else fn(ctx, router_id)
+            return run
+
+        add = authorized("add_router_interface", routers.add_interface)
+        remove = authorized("remove_router_interface", routers.remove_interface)
+
+        async def add_ep(request):
+            return await self.call(request, add, request.path_params["id"], needs_body=True)
+
+        async def remove_ep(request):
+            return await self.call(request, remove, request.path_params["id"], needs_body=True)
+
+        def agents_of(ctx, router_id):
+            self.core.policy.enforce(ctx, "get_l3-agents", {"project_id": ctx.project_id})
+            return routers.l3_agents(ctx, router_id)
+
+        async def l3_agents_ep(request):
+            return await self.call(request, agents_of, request.path_params["id"])
+
+        del ctl
+        base = "/v2.0/routers/{id}"
+        return [Route(base + "/add_router_interface", add_ep, methods=["PUT"]),
+                Route(base + "/remove_router_interface", remove_ep, methods=["PUT"]),
+                Route(base + "/l3-agents", l3_agents_ep, methods=["GET"])]
+
     # --- quotas --------------------------------------------------------------------
     def quota_routes(self) -> list[Route]:
         from neutrino.plugins.quotas_api import QuotaOps
@@ -202,7 +241,8 @@ class Api:
             url = str(request.base_url).rstrip("/") + "/v2.0"
             resources = []
             for collection in ("networks", "subnets", "ports", "security-groups",
-                               "security-group-rules", "agents", "quotas"):
+                               "security-group-rules", "agents", "routers", "floatingips",
+                               "quotas"):
                 name = collection.replace("-", "_")
                 singular = name[:-1] if name != "quotas" else "quota"
                 resources.append({"name": singular, "collection": name, "links": [
@@ -237,7 +277,7 @@ async def _method_not_allowed(request: Request, exc):
 
 def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -> Starlette:
     api = Api(core, auth)
-    routes = api.discovery_routes() + api.quota_routes()
+    routes = api.discovery_routes() + api.quota_routes() + api.router_routes()
     for collection in api.controllers:
         routes += api.resource_routes(collection)
     routes += list(extra_routes)

@@ -16,7 +16,8 @@ from neutrino.api.policy import DEFAULT_RULES, Context, Enforcer
 from neutrino.api.query import Query, parse
 from neutrino.api.resources import Resource
 
-_SUBATTRS = {"fixed_ips": ("ip_address", "subnet_id")}
+_SUBATTRS = {"fixed_ips": ("ip_address", "subnet_id"),
+             "external_gateway_info": ("enable_snat", "external_fixed_ips")}
 
 
 def _convert(attr: a.Attr, value: Any) -> Any:
@@ -118,9 +119,10 @@ class Controller:
     def _policy_attrs(self, action: str, given: dict) -> tuple[str, ...]:
         names = []
         for key, value in given.items():
-            if key in _SUBATTRS and isinstance(value, list):
+            if key in _SUBATTRS and isinstance(value, (list, dict)):
+                items = value if isinstance(value, list) else [value]
                 for sub in _SUBATTRS[key]:
-                    if any(isinstance(v, dict) and v.get(sub) for v in value):
+                    if any(isinstance(v, dict) and v.get(sub) is not None for v in items):
                         names.append(f"{key}:{sub}")
             names.append(key)
         return tuple(n for n in names if self.policy.has_rule(f"{action}:{n}"))

@@ -10,6 +10,13 @@ _EXTENSIONS = [
     ("empty-string-filtering", "Empty String Filtering Extension",
      "Allow filtering by attributes with empty string value"),
     ("external-net", "Neutron external network", "Adds external network attribute to network resource."),
+    ("ext-gw-mode", "Neutron L3 Configurable external gateway mode",
+     "Extension of the router abstraction for specifying whether SNAT should occur on the "
+     "external gateway"),
+    ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
+    ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
+    ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 "
+     "Neutron networks and access to external networks via a NAT gateway."),
     ("filter-validation", "Filter parameters validation",
      "Provides validation on filtering parameters."),
     ("ip-substring-filtering", "IP address substring filtering",

@@ -223,3 +223,65 @@ class AgentDeleteError(Conflict):
 class DatabaseBusy(NeutronError):
     status = 503
     message = "The database is busy; retry the request."
+
+
+class L3PortInUse(InUse):
+    message = ("Port {port_id} cannot be deleted directly via the port API: has device owner "
+               "{device_owner}.")
+
+
+class RouterNotFound(NotFound):
+    message = "Router {router_id} could not be found"
+
+
+class FloatingIPNotFound(NotFound):
+    message = "Floating IP {floatingip_id} could not be found"
+
+
+class RouterInUse(InUse):
+    message = "Router {router_id} {reason}"
+
+
+class RouterInterfaceNotFound(NotFound):
+    message = "Router {router_id} does not have an interface with id {port_id}"
+
+
+class RouterInterfaceNotFoundForSubnet(NotFound):
+    message = "Router {router_id} has no interface on subnet {subnet_id}"
+
+
+class RouterInterfaceInUseByFloatingIP(InUse):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
+               "as it is required by one or more floating IPs.")
+
+
+class PortInUse(InUse):
+    message = ("Unable to complete operation on port {port_id} for network {net_id}. "
+               "Port already has an attached device {device_id}.")
+
+
+class ExternalGatewayForFloatingIPNotFound(NotFound):
+    message = ("External network {external_network_id} is not reachable from subnet "
+               "{subnet_id}.  Therefore, cannot associate Port {port_id} with a Floating IP.")
+
+
+class FloatingIPPortAlreadyAssociated(InUse):
+    message = ("Cannot associate floating IP {floating_ip_address} ({fip_id}) with port "
+               "{port_id} using fixed IP {fixed_ip}, as that fixed IP already has a floating IP "
+               "on external network {net_id}.")
+
+
+class InvalidRoutes(NeutronError):
+    status = 400
+    message = "Invalid format for routes: {routes}, {reason}"
+
+
+class RoutesExhausted(NeutronError):
+    status = 400
+    message = ("Unable to complete operation for {router_id}. The number of routes exceeds the "
+               "maximum {quota}.")
+
+
+class RouterInterfaceInUseByRoute(InUse):
+    message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
+               "as it is required by one or more routes.")

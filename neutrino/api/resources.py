@@ -177,3 +177,33 @@ AGENT = Resource("agent", "agents", (
     Attr("started_at", column="started_at"),
     Attr("heartbeat_timestamp", column="heartbeat_timestamp"),
 ), not_found="AgentNotFound", tags=False, has_owner=False)
+
+ROUTER = Resource("router", "routers", (
+    _ID, _NAME, _DESC, *a.owner_attrs(), _ADMIN_UP,
+    Attr("status", column="status"),
+    Attr("external_gateway_info", post=True, put=True, default=None, policy=True,
+         filter=False, sort=False,
+         validate=lambda v: None if v is None else a.dict_check(v)),
+    Attr("routes", put=True, default=None, filter=False, sort=False,
+         validate=lambda v: None if v is None else a.list_of_dicts({"destination", "nexthop"})(v)),
+    Attr("availability_zone_hints", post=True, default=[], filter=False, sort=False),
+    Attr("availability_zones", filter=False, sort=False),
+    *a.standard_attrs(),
+), not_found="RouterNotFound")
+
+FLOATINGIP = Resource("floatingip", "floatingips", (
+    _ID, _DESC, *a.owner_attrs(),
+    Attr("floating_ip_address", post=True, default=None, policy=True,
+         validate=a.ip_or_none, column="floating_ip_address"),
+    Attr("subnet_id", post=True, default=None, validate=a.uuid_or_none, filter=False,
+         sort=False, visible=False),
+    Attr("floating_network_id", post=True, validate=a.uuid_check,
+         column="floating_network_id"),
+    Attr("router_id", column="router_id"),
+    Attr("port_id", post=True, put=True, default=None, validate=a.uuid_or_none,
+         column="fixed_port_id"),
+    Attr("fixed_ip_address", post=True, put=True, default=None, validate=a.ip_or_none,
+         column="fixed_ip_address"),
+    Attr("status", column="status"),
+    *a.standard_attrs(),
+), not_found="FloatingIPNotFound")

@@ -345,3 +345,38 @@ class LinkMonitor:
                 except Exception:  # noqa: BLE001 - the monitor must outlive a bad callback
                     pass
             view.release()
+
+
+RTM_GETADDR, RTM_NEWADDR = 22, 20
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+_IFADDRMSG = struct.Struct("=BBBBI")
+
+
+def ipv4_addresses(netns: str | None = None) -> list[tuple[int, str, int]]:
+    """(ifindex, address, prefixlen) of every IPv4 address in a namespace."""
+    sock = _open(netns)
+    try:
+        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETADDR,
+                                 NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + body)
+        out = []
+        buf = bytearray(1 << 18)
+        while True:
+            n = sock.recv_into(buf)
+            for kind, _flags, _seq, a, b in _iter_messages(buf, n):
+                if kind == NLMSG_DONE:
+                    return out
+                if kind == NLMSG_ERROR:
+                    err = -_ERRMSG.unpack_from(buf, a)[0]
+                    raise NetlinkSocketError(err, f"address dump: {os.strerror(err)}")
+                if kind != RTM_NEWADDR:
+                    continue
+                _fam, plen, _flags2, _scope, index = _IFADDRMSG.unpack_from(buf, a)
+                addr = None
+                for k, x, y in _iter_attrs(buf, a + _IFADDRMSG.size, b):
+                    if k == IFA_LOCAL or (k == IFA_ADDRESS and addr is None):
+                        addr = _ipv4(buf, x, y)
+                if addr:
+                    out.append((index, addr, plen))
+    finally:
+        sock.close()

@@ -214,3 +214,61 @@ agents = Table(
     Column("heartbeat_timestamp", DateTime, nullable=False),
     UniqueConstraint("agent_type", "host"),
 )
+
+routers = Table(
+    "routers", metadata,
+    Column("id", UUID, primary_key=True),
+    Column("project_id", PROJECT, nullable=False, index=True),
+    Column("name", NAME, nullable=False, default=""),
+    Column("description", String(255), nullable=False, default=""),
+    Column("status", String(16), nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("gw_port_id", UUID, ForeignKey("ports.id", ondelete="SET NULL")),
+    Column("enable_snat", Boolean, nullable=False, default=True),
+    *_standard(),
+)
+
+router_ports = Table(
+    "router_ports", metadata,
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    Column("port_id", UUID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True,
+           unique=True),
+    Column("port_type", String(255), nullable=False),
+)
+
+router_routes = Table(
+    "router_routes", metadata,
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    Column("destination", String(64), primary_key=True),
+    Column("nexthop", IP, primary_key=True),
+)
+
+floatingips = Table(
+    "floatingips", metadata,
+    Column("id", UUID, primary_key=True),
+    Column("project_id", PROJECT, nullable=False, index=True),
+    Column("description", String(255), nullable=False, default=""),
+    Column("floating_ip_address", IP, nullable=False),
+    Column("floating_network_id", UUID, ForeignKey("networks.id"), nullable=False),
+    Column("floating_port_id", UUID, ForeignKey("ports.id", ondelete="CASCADE"), nullable=False),
+    Column("fixed_port_id", UUID, ForeignKey("ports.id", ondelete="SET NULL"), index=True),
+    Column("fixed_ip_address", IP),
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="SET NULL"), index=True),
+    Column("status", String(16), nullable=False),
+    *_standard(),
+    # One floating IP per fixed address per external network.
+    UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address"),
+)
+
+router_agent_bindings = Table(
+    "router_agent_bindings", metadata,
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", UUID, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+)
+
+network_dhcp_agent_bindings = Table(
+    "network_dhcp_agent_bindings", metadata,
+    Column("network_id", UUID, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
+    Column("agent_id", UUID, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+)

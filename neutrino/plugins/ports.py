@@ -23,6 +23,9 @@ from neutrino.plugins.ml2.segments import segments_for
 from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
 
 
+L3_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+
+
 def is_trusted(device_owner: str) -> bool:
     """Network-owned ports (DHCP, router) get no security groups by default."""
     return device_owner.startswith("network:")
@@ -214,76 +217,80 @@ class PortPlugin:
 
     # --- create ------------------------------------------------------------
     def create(self, ctx: Context, body: dict) -> dict:
-        core = self.core
         owner = check_owner(ctx, body)
+        view = self.core.db.write(lambda conn: self.create_in(conn, ctx, body, owner))
+        self._notify(view, ())
+        return view
+
+    def create_in(self, conn: Connection, ctx: Context, body: dict, owner: str) -> dict:
+        """Create a port inside the caller's transaction (routers, floating
+        IPs and DHCP create their ports together with their own rows). The
+        caller notifies agents after commit."""
+        core = self.core
         port_id = body.get("id") or listing.new_id()
         device_owner = body.get("device_owner") or ""
-
-        def txn(conn):
-            net = get_network_row(conn, ctx, body["network_id"])
-            if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
-                raise faults.HTTPForbidden(
-                    f"Tenant {ctx.project_id} not allowed to create port on this network")
-            core.quotas.check(conn, owner, "port")
-            port_security = body.get("port_security_enabled")
-            if port_security is None:
-                port_security = net["port_security_enabled"]
-            groups = body.get("security_groups")
-            pairs = body.get("allowed_address_pairs") or []
-            if not port_security:
-                if groups:
-                    raise faults.PortSecurityAndIPRequiredForSecurityGroups()
-                if pairs:
-                    raise faults.AddressPairAndPortSecurityRequired()
-            if groups is None:
-                groups = ([] if not port_security or is_trusted(device_owner)
-                          else [ensure_default_group(conn, owner)])
-            else:
-                check_groups_usable(conn, ctx, owner, groups)
-            mac = body.get("mac_address")
-            requested_mac = mac is not None
-            if requested_mac:
-                p = models.ports
-                if conn.execute(select(p.c.id).where(p.c.network_id == net["id"],
-                                                     p.c.mac_address == mac)).first():
-                    raise faults.MacAddressInUse(net_id=net["id"], mac=mac)
-            else:
-                mac = ipam.random_mac(core.cfg.DEFAULT.base_mac)
-            ts = listing.now()
-            values = dict(
-                id=port_id, project_id=owner, network_id=net["id"], name=body["name"],
-                description=body["description"], mac_address=mac,
-                admin_state_up=body["admin_state_up"], status="DOWN",
-                device_id=body.get("device_id") or "", device_owner=device_owner,
-                port_security_enabled=port_security,
-                binding_host=body.get("binding:host_id") or "",
-                binding_vnic_type=body.get("binding:vnic_type") or "normal",
-                binding_profile=json.dumps(body.get("binding:profile") or {}),
-                binding_vif_type="unbound", binding_vif_details="{}",
-                created_at=ts, updated_at=ts, revision_number=1)
-            try:
-                conn.execute(_INSERT_PORT, values)
-            except IntegrityError:
-                if requested_mac:
-                    raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
-                raise RetryTransaction("generated MAC collided") from None
-            fixed = self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"),
-                                   device_owner)
+        body = {"name": "", "description": "", "admin_state_up": True, **body}
+        net = get_network_row(conn, ctx, body["network_id"])
+        if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
+            raise faults.HTTPForbidden(
+                f"Tenant {ctx.project_id} not allowed to create port on this network")
+        core.quotas.check(conn, owner, "port")
+        port_security = body.get("port_security_enabled")
+        if port_security is None:
+            port_security = net["port_security_enabled"]
+        groups = body.get("security_groups")
+        pairs = body.get("allowed_address_pairs") or []
+        if not port_security:
             if groups:
-                conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
-                                           for g in groups])
+                raise faults.PortSecurityAndIPRequiredForSecurityGroups()
             if pairs:
-                pairs = self._write_pairs(conn, port_id, mac, pairs)
-            tags = sorted(set(body.get("tags") or []))
-            if tags:
-                set_tags(conn, "ports", port_id, tags)
-            # The view is built from what was written: no read-back.
-            view = _view(values, fixed, groups, pairs, tags)
-            if values["binding_host"]:
-                view = self._bind(conn, values, view)
-            return view
-        view = core.db.write(txn)
-        self._notify(view, ())
+                raise faults.AddressPairAndPortSecurityRequired()
+        if groups is None:
+            groups = ([] if not port_security or is_trusted(device_owner)
+                      else [ensure_default_group(conn, owner)])
+        else:
+            check_groups_usable(conn, ctx, owner, groups)
+        mac = body.get("mac_address")
+        requested_mac = mac is not None
+        if requested_mac:
+            p = models.ports
+            if conn.execute(select(p.c.id).where(p.c.network_id == net["id"],
+                                                 p.c.mac_address == mac)).first():
+                raise faults.MacAddressInUse(net_id=net["id"], mac=mac)
+        else:
+            mac = ipam.random_mac(core.cfg.DEFAULT.base_mac)
+        ts = listing.now()
+        values = dict(
+            id=port_id, project_id=owner, network_id=net["id"], name=body["name"],
+            description=body["description"], mac_address=mac,
+            admin_state_up=body["admin_state_up"], status="DOWN",
+            device_id=body.get("device_id") or "", device_owner=device_owner,
+            port_security_enabled=port_security,
+            binding_host=body.get("binding:host_id") or "",
+            binding_vnic_type=body.get("binding:vnic_type") or "normal",
+            binding_profile=json.dumps(body.get("binding:profile") or {}),
+            binding_vif_type="unbound", binding_vif_details="{}",
+            created_at=ts, updated_at=ts, revision_number=1)
+        try:
+            conn.execute(_INSERT_PORT, values)
+        except IntegrityError:
+            if requested_mac:
+                raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
+            raise RetryTransaction("generated MAC collided") from None
+        fixed = self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"),
+                               device_owner)
+        if groups:
+            conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
+                                       for g in groups])
+        if pairs:
+            pairs = self._write_pairs(conn, port_id, mac, pairs)
+        tags = sorted(set(body.get("tags") or []))
+        if tags:
+            set_tags(conn, "ports", port_id, tags)
+        # The view is built from what was written: no read-back.
+        view = _view(values, fixed, groups, pairs, tags)
+        if values["binding_host"]:
+            view = self._bind(conn, values, view)
         return view
 
     def _allocate(self, conn, network_id, port_id, mac, fixed_ips, device_owner,
@@ -463,13 +470,22 @@ class PortPlugin:
 
         def txn(conn):
             row = self._row(conn, ctx, port_id)
-            conn.execute(delete(models.tags).where(models.tags.c.resource_id == port_id))
-            conn.execute(delete(models.ports).where(models.ports.c.id == port_id))
+            if row["device_owner"] in L3_OWNERS:
+                raise faults.L3PortInUse(port_id=port_id, device_owner=row["device_owner"])
+            self.delete_in(conn, port_id)
             return row
         row = core.db.write(txn)
-        core.notifier.resource_changed("port", port_id, -1, hosts=(row["binding_host"],)
-                                       if row["binding_host"] else (), deleted=True,
-                                       network_id=row["network_id"])
+        self.notify_deleted(row)
+
+    @staticmethod
+    def delete_in(conn: Connection, port_id: str) -> None:
+        conn.execute(delete(models.tags).where(models.tags.c.resource_id == port_id))
+        conn.execute(delete(models.ports).where(models.ports.c.id == port_id))
+
+    def notify_deleted(self, row) -> None:
+        self.core.notifier.resource_changed(
+            "port", row["id"], -1, hosts=(row["binding_host"],) if row["binding_host"] else (),
+            deleted=True, network_id=row["network_id"])
 
     # --- for agents ------------------------------------------------------------
     def set_status(self, port_ids: list[str], status: str, host: str | None = None) -> list[str]:

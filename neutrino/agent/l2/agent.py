@@ -1,0 +1,284 @@
+"""neutrino-linuxbridge-agent: the level-triggered L2 reconciler of one host.
+
+Triggers only mark things dirty; one worker thread converges:
+  * a notification for a port/network -> fetch just those from the server;
+  * a tap appearing or vanishing (netlink event) -> no RPC at all, the
+    cached desired state is planned against a fresh kernel dump;
+  * start, bus reconnect, any error and every resync_interval -> fetch the
+    whole host state (one call) and converge everything, stale devices too;
+  * every polling_interval -> rescan the kernel.
+Each cycle is: observe (one link dump), plan (pure), report BUILD for the
+ports about to be wired, apply (batched netlink), report ACTIVE/DOWN (one
+cast). Nothing on the wiring path waits for the server.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from neutrino.agent.l2.apply import Kernel
+from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
+from neutrino.agent.l2.plan import plan
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
+from neutrino.rpc.bus import Transport, make_transport
+from neutrino.rpc.client import (LINUXBRIDGE_AGENT_TYPE, LINUXBRIDGE_BINARY, ServerClient,
+                                 host_topic)
+
+LOG = logging.getLogger(__name__)
+MAX_BACKOFF = 10.0
+
+
+def find_interface_with(ip: str, netns: str | None) -> str | None:
+    """Name of the interface holding `ip` (the VTEP address) in `netns`."""
+    if not ip:
+        return None
+    index = next((idx for idx, addr, _ in ipv4_addresses(netns) if addr == ip), None)
+    if index is None:
+        return None
+    with Kernel(netns) as kernel:
+        return next((l.name for l in kernel.observe().values() if l.index == index), None)
+
+
+class LinuxBridgeAgent:
+    def __init__(self, cfg, transport: Transport | None = None, netns: str | None = None):
+        """`netns`: the namespace whose devices to manage (None: the one this
+        process runs in). `transport`: an existing bus connection (inproc
+        all-in-one); otherwise one is made from [DEFAULT] transport_url."""
+        self.cfg = cfg
+        self.host = cfg.DEFAULT.host
+        self.prefix = cfg.DEFAULT.control_exchange
+        self.netns = netns
+        self._owns_transport = transport is None
+        self.transport = transport or make_transport(
+            cfg.DEFAULT.transport_url,
+            **({"client_name": f"lb-agent:{self.host}"}
+               if not cfg.DEFAULT.transport_url.startswith("inproc") else {}))
+        self.client = ServerClient(self.transport, self.host, self.prefix)
+        self.polling_interval = cfg.agent.polling_interval
+        self.report_interval = cfg.agent.report_interval
+        self.resync_interval = cfg.agent.resync_interval
+        vxlan_dev = None
+        if cfg.vxlan.enable_vxlan and cfg.vxlan.local_ip:
+            vxlan_dev = find_interface_with(cfg.vxlan.local_ip, netns)
+            if vxlan_dev is None:
+                LOG.error("[vxlan] local_ip %s is on no interface: vxlan disabled",
+                          cfg.vxlan.local_ip)
+                cfg = cfg.replace("vxlan", enable_vxlan=False)
+        self.conf = L2Conf.from_config(cfg, vxlan_dev)
+        self.kernel = Kernel(netns)
+        self.desired: Desired | None = None
+        self.known_status: dict[str, str] = {}
+        self.last_plan: Plan | None = None
+        self.problems: dict[str, str] = {}
+        self.synced = threading.Event()          # first full sync done
+        self.cycles = 0
+        self._cond = threading.Condition()
+        self._dirty_ports: set[str] = set()
+        self._dirty_networks: set[str] = set()
+        self._full = True
+        self._kernel_dirty = True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._monitor: LinkMonitor | None = None
+        self._registered = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> LinuxBridgeAgent:
+        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.on_reconnect(self.request_full_resync)
+        self._monitor = LinkMonitor(self.netns, self._on_link_event).start()
+        self._spawn("lb-reconciler", self._reconcile_loop)
+        if self.report_interval > 0:
+            self._spawn("lb-heartbeat", self._heartbeat_loop)
+        LOG.info("Linux bridge agent on host %s started (mappings %s, vxlan %s)", self.host,
+                 self.conf.interface_mappings, self.conf.local_ip if self.conf.vxlan_enabled
+                 else "off")
+        return self
+
+    def _spawn(self, name: str, target) -> None:
+        def run() -> None:
+            with _netns.in_netns(self.netns):   # children (helpers, later daemons) live there too
+                target()
+        thread = threading.Thread(target=run, name=f"{name}-{self.host}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop reconciling; the dataplane stays exactly as it is."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(10)
+        if self._monitor is not None:
+            self._monitor.stop()
+        try:
+            self.transport.unsubscribe(host_topic(self.host, self.prefix))
+        except Exception:  # noqa: BLE001 - shutting down
+            pass
+        if self._owns_transport:
+            self.transport.close()
+        self.kernel.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        return self.synced.wait(timeout)
+
+    # ------------------------------------------------------------ triggers
+
+    def _on_notification(self, method: str, payload: dict) -> None:
+        if method != "resource_changed":
+            return
+        resource = payload.get("resource")
+        with self._cond:
+            if resource == "port":
+                self._dirty_ports.add(payload["id"])
+            elif resource == "network":
+                self._dirty_networks.add(payload["id"])
+            else:
+                return
+            self._cond.notify()
+
+    def _on_link_event(self, event: str, name: str | None) -> None:
+        if name is not None and not name.startswith(("tap", "brq", "vxlan-")) and \
+                name not in self.conf.interface_mappings.values() and "." not in name:
+            return
+        with self._cond:
+            self._kernel_dirty = True
+            self._cond.notify()
+
+    def request_full_resync(self) -> None:
+        with self._cond:
+            self._full = True
+            self._cond.notify()
+
+    # ------------------------------------------------------------ the worker
+
+    def _reconcile_loop(self) -> None:
+        now = time.monotonic()
+        next_full = now + self.resync_interval
+        next_poll = now + self.polling_interval
+        backoff = 0.0
+        while not self._stop.is_set():
+            with self._cond:
+                while not (self._full or self._kernel_dirty or self._dirty_ports
+                           or self._dirty_networks or self._stop.is_set()):
+                    now = time.monotonic()
+                    if now >= next_full:
+                        self._full = True
+                        break
+                    if now >= next_poll:
+                        self._kernel_dirty = True
+                        break
+                    self._cond.wait(min(next_full, next_poll) - now)
+                if self._stop.is_set():
+                    return
+                full, self._full = self._full, False
+                ports, self._dirty_ports = self._dirty_ports, set()
+                networks, self._dirty_networks = self._dirty_networks, set()
+                self._kernel_dirty = False
+            try:
+                self.sync(full, ports, networks)
+                backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
+                LOG.warning("sync failed (%s: %s); full resync in %.1f s", type(exc).__name__,
+                            exc, backoff, exc_info=LOG.isEnabledFor(logging.DEBUG))
+                with self._cond:
+                    self._full = True
+                self._stop.wait(backoff)
+            now = time.monotonic()
+            if full:
+                next_full = now + self.resync_interval
+            next_poll = now + self.polling_interval
+
+    def sync(self, full: bool, ports: set[str] = frozenset(),
+             networks: set[str] = frozenset()) -> Plan:
+        """One cycle: fetch what is dirty, observe, plan, apply, report."""
+        started = time.monotonic()
+        if full or self.desired is None:
+            state = self.client.get_host_state()
+            self.desired = Desired.from_wire(state)
+            self.known_status = {p.id: p.status for p in self.desired.ports.values()}
+        elif ports or networks:
+            state = self.client.get_host_state(ports, networks)
+            self.desired.merge(state, set(ports), set(networks))
+            for p in state.get("ports", ()):
+                self.known_status[p["id"]] = p["status"]
+            for pid in list(self.known_status):
+                if pid not in self.desired.ports:
+                    del self.known_status[pid]
+        desired = self.desired
+        observed = self.kernel.observe()
+        result = plan(desired, observed, self.conf)
+        self._log_problems(result.problems)
+        build = [pid for pid in sorted(result.touching_ports & result.wired)
+                 if self.known_status.get(pid) == "DOWN"]
+        if build:
+            self.client.update_device_status(build=build)
+            for pid in build:
+                self.known_status[pid] = "BUILD"
+        outcome = self.kernel.apply(result.ops)
+        failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
+        up = [pid for pid in sorted(result.wired - failed_ports)
+              if self.known_status.get(pid) != "ACTIVE"]
+        down = [pid for pid in sorted(result.unwired | failed_ports)
+                if self.known_status.get(pid) not in ("DOWN", None)]
+        self.client.update_device_status(up=up, down=down)
+        for pid in up:
+            self.known_status[pid] = "ACTIVE"
+        for pid in down:
+            self.known_status[pid] = "DOWN"
+        self.last_plan = result
+        self.cycles += 1
+        elapsed = time.monotonic() - started
+        if full or result.ops:
+            LOG.log(logging.INFO if full or len(result.ops) > 20 else logging.DEBUG,
+                    "%s sync: %d port(s) bound, %d wired, %d op(s) in %.3f s",
+                    "full" if full else "partial", len(desired.ports), len(result.wired),
+                    len(result.ops), elapsed)
+        if outcome.failed:
+            raise RuntimeError(f"{len(outcome.failed)} device change(s) failed: "
+                               + ", ".join(sorted(outcome.failed)[:5]))
+        if full:
+            self.synced.set()
+        return result
+
+    def _log_problems(self, problems: dict[str, str]) -> None:
+        for net_id, why in problems.items():
+            if self.problems.get(net_id) != why:
+                LOG.error("network %s cannot be served on host %s: %s", net_id, self.host, why)
+        self.problems = problems
+
+    # ------------------------------------------------------------ heartbeats
+
+    def agent_state(self, start_flag: bool) -> dict[str, Any]:
+        configurations = self.conf.agent_configurations()
+        configurations["devices"] = len(self.last_plan.wired) if self.last_plan else 0
+        state = {"agent_type": LINUXBRIDGE_AGENT_TYPE, "binary": LINUXBRIDGE_BINARY,
+                 "host": self.host, "topic": "N/A", "configurations": configurations}
+        if start_flag:
+            state["start_flag"] = True
+        return state
+
+    def report(self) -> None:
+        """One heartbeat: a call until the server has registered us, then casts."""
+        if not self._registered:
+            self.client.report_state(self.agent_state(True), wait=True)
+            self._registered = True
+            LOG.info("registered with the server as %s on %s", LINUXBRIDGE_AGENT_TYPE, self.host)
+        else:
+            self.client.report_state(self.agent_state(False))
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.report()
+                wait = self.report_interval
+            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
+                LOG.warning("report_state failed: %s", exc)
+                wait = min(self.report_interval, 1.0)
+            self._stop.wait(wait)

@@ -1,0 +1,372 @@
+"""Routers: gateway on an external network (with SNAT switch), interfaces on
+tenant subnets, extra routes, and placement on an L3 agent. The ports a
+router owns are created in the same transaction as the router rows."""
+from __future__ import annotations
+
+import ipaddress
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from neutrino.api import faults
+from neutrino.api.policy import Context, admin_context
+from neutrino.api.query import Query
+from neutrino.db import models
+from neutrino.plugins import listing
+from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
+from neutrino.plugins.l3 import scheduling
+from neutrino.plugins.ports import PortPlugin, port_views
+
+R, RP, RR = models.routers, models.router_ports, models.router_routes
+P, IPA, S = models.ports, models.ip_allocations, models.subnets
+FIP = models.floatingips
+GW_OWNER = "network:router_gateway"
+IF_OWNER = "network:router_interface"
+MAX_ROUTES = 30
+
+
+def bad_router(msg: str) -> faults.BadRequest:
+    return faults.BadRequest(resource="router", msg=msg)
+
+
+class RouterPlugin:
+    def __init__(self, core: Core, ports: PortPlugin):
+        self.core = core
+        self.ports = ports
+        self.down_time = core.cfg.DEFAULT.agent_down_time
+
+    # --- reads -------------------------------------------------------------------
+    def _row(self, conn, ctx: Context, router_id: str):
+        stmt = select(R).where(R.c.id == router_id)
+        if not ctx.is_admin:
+            stmt = stmt.where(R.c.project_id == ctx.project_id)
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise faults.RouterNotFound(router_id=router_id)
+        return row
+
+    def _views(self, conn, rows) -> list[dict]:
+        ids = [r["id"] for r in rows]
+        gw_ids = [r["gw_port_id"] for r in rows if r["gw_port_id"]]
+        gw_ports = {}
+        if gw_ids:
+            gw_ports = {v["id"]: v for v in port_views(conn, conn.execute(
+                select(P).where(P.c.id.in_(gw_ids))).mappings().all())}
+        routes: dict[str, list] = {}
+        for rid, dest, hop in conn.execute(select(RR.c.router_id, RR.c.destination, RR.c.nexthop)
+                                           .where(RR.c.router_id.in_(ids))):
+            routes.setdefault(rid, []).append({"destination": dest, "nexthop": hop})
+        tags = listing.tags_for(conn, ids)
+        out = []
+        for r in rows:
+            gw = gw_ports.get(r["gw_port_id"])
+            info = None
+            if gw is not None:
+                info = {"network_id": gw["network_id"], "enable_snat": r["enable_snat"],
+                        "external_fixed_ips": [dict(f) for f in gw["fixed_ips"]]}
+            out.append({
+                "id": r["id"], "name": r["name"], "description": r["description"],
+                "status": r["status"], "admin_state_up": r["admin_state_up"],
+                "tenant_id": r["project_id"], "project_id": r["project_id"],
+                "external_gateway_info": info, "routes": routes.get(r["id"], []),
+                "availability_zone_hints": [], "availability_zones": [],
+                "tags": tags.get(r["id"], []),
+                "created_at": listing.iso(r["created_at"]),
+                "updated_at": listing.iso(r["updated_at"]),
+                "revision_number": r["revision_number"]})
+        return out
+
+    def get(self, ctx: Context, router_id: str) -> dict:
+        return self.core.db.read(lambda conn: self._views(conn, [self._row(conn, ctx, router_id)])[0])
+
+    def list(self, ctx: Context, query: Query) -> list[dict]:
+        from neutrino.api.resources import ROUTER
+        where = listing.column_clauses(ROUTER, R, query.filters)
+        where += listing.tag_clauses(R, query.tags)
+        if not ctx.is_admin:
+            where.append(R.c.project_id == ctx.project_id)
+        return self.core.db.read(lambda conn: self._views(
+            conn, listing.run_list(conn, ROUTER, R, query, where)))
+
+    # --- create / update / delete ------------------------------------------------
+    def create(self, ctx: Context, body: dict) -> dict:
+        owner = check_owner(ctx, body)
+        router_id = listing.new_id()
+
+        def txn(conn):
+            self.core.quotas.check(conn, owner, "router")
+            ts = listing.now()
+            conn.execute(insert(R).values(
+                id=router_id, project_id=owner, name=body["name"],
+                description=body["description"], status="ACTIVE",
+                admin_state_up=body["admin_state_up"], gw_port_id=None, enable_snat=True,
+                created_at=ts, updated_at=ts, revision_number=0))
+            info = body.get("external_gateway_info")
+            if info:
+                self._set_gateway(conn, router_id, info)
+            if body.get("tags"):
+                set_tags(conn, "routers", router_id, body["tags"])
+            scheduling.schedule_router(conn, router_id, self.down_time)
+            return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
+        view = self.core.db.write(txn)
+        self._notify(router_id, view["revision_number"])
+        return view
+
+    def update(self, ctx: Context, router_id: str, body: dict) -> dict:
+        def txn(conn):
+            row = self._row(conn, ctx, router_id)
+            values = {k: body[k] for k in ("name", "description", "admin_state_up") if k in body}
+            if values:
+                conn.execute(update(R).where(R.c.id == router_id).values(**values))
+            if "external_gateway_info" in body:
+                info = body["external_gateway_info"] or {}
+                self._update_gateway(conn, row, info)
+            if body.get("routes") is not None:
+                self._set_routes(conn, router_id, body["routes"])
+            bump_revision(conn, R, router_id)
+            return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
+        view = self.core.db.write(txn)
+        self._notify(router_id, view["revision_number"])
+        return view
+
+    def delete(self, ctx: Context, router_id: str) -> None:
+        deleted_ports = []
+
+        def txn(conn):
+            row = self._row(conn, ctx, router_id)
+            if conn.execute(select(RP.c.port_id).where(
+                    RP.c.router_id == router_id, RP.c.port_type == IF_OWNER).limit(1)).first():
+                raise faults.RouterInUse(router_id=router_id, reason="still has ports")
+            host = scheduling.router_host(conn, router_id)
+            if row["gw_port_id"]:
+                deleted_ports.append(self._clear_gateway(conn, row))
+            conn.execute(delete(models.tags).where(models.tags.c.resource_id == router_id))
+            conn.execute(delete(R).where(R.c.id == router_id))
+            return host
+        host = self.core.db.write(txn)
+        for port in deleted_ports:
+            self.ports.notify_deleted(port)
+        self.core.notifier.resource_changed("router", router_id, -1, deleted=True,
+                                            hosts=(host,) if host else ())
+
+    # --- gateway -----------------------------------------------------------------
+    def _set_gateway(self, conn, router_id: str, info: dict) -> None:
+        if not isinstance(info, dict) or not info.get("network_id"):
+            raise bad_router("external_gateway_info needs a network_id")
+        net = get_network_row(conn, admin_context(), info["network_id"])
+        if not net["external"]:
+            raise bad_router(f"Network {net['id']} is not an external network")
+        fixed = info.get("external_fixed_ips") or None
+        port = self.ports.create_in(conn, admin_context(), {
+            "network_id": net["id"], "device_owner": GW_OWNER, "device_id": router_id,
+            "fixed_ips": fixed, "security_groups": [], "port_security_enabled": False}, "")
+        if not port["fixed_ips"]:
+            raise bad_router(f"No IP address could be allocated on external network {net['id']}")
+        conn.execute(insert(RP).values(router_id=router_id, port_id=port["id"],
+                                       port_type=GW_OWNER))
+        conn.execute(update(R).where(R.c.id == router_id).values(
+            gw_port_id=port["id"], enable_snat=info.get("enable_snat", True) is not False))
+
+    def _clear_gateway(self, conn, row):
+        gw = conn.execute(select(P).where(P.c.id == row["gw_port_id"])).mappings().first()
+        if gw is not None:
+            in_use = conn.execute(select(FIP.c.id).where(
+                FIP.c.router_id == row["id"], FIP.c.floating_network_id == gw["network_id"],
+                FIP.c.fixed_port_id.is_not(None)).limit(1)).first()
+            if in_use:
+                raise faults.Conflict(
+                    f"Gateway cannot be updated for router {row['id']}, since a gateway to "
+                    f"external network {gw['network_id']} is required by one or more floating IPs.")
+            self.ports.delete_in(conn, gw["id"])
+        conn.execute(update(R).where(R.c.id == row["id"]).values(gw_port_id=None))
+        return gw
+
+    def _update_gateway(self, conn, row, info: dict) -> None:
+        current = None
+        if row["gw_port_id"]:
+            current = conn.execute(select(P.c.network_id).where(P.c.id == row["gw_port_id"])).scalar()
+        if not info.get("network_id"):
+            if row["gw_port_id"]:
+                self._clear_gateway(conn, row)
+            return
+        if current == info["network_id"]:
+            values = {}
+            if "enable_snat" in info:
+                values["enable_snat"] = info["enable_snat"] is not False
+            if values:
+                conn.execute(update(R).where(R.c.id == row["id"]).values(**values))
+            if info.get("external_fixed_ips"):
+                gw_view = port_views(conn, conn.execute(
+                    select(P).where(P.c.id == row["gw_port_id"])).mappings().all())[0]
+                self.ports._replace_ips(conn, {"id": row["gw_port_id"], "network_id": current,
+                                               "device_owner": GW_OWNER},
+                                        gw_view["mac_address"], info["external_fixed_ips"],
+                                        gw_view["fixed_ips"])
+                bump_revision(conn, P, row["gw_port_id"])
+            return
+        if row["gw_port_id"]:
+            self._clear_gateway(conn, row)
+        self._set_gateway(conn, row["id"], info)
+
+    # --- routes ------------------------------------------------------------------
+    def _set_routes(self, conn, router_id: str, routes: list) -> None:
+        if not isinstance(routes, list):
+            raise faults.InvalidRoutes(routes=routes, reason="routes must be a list")
+        if len(routes) > MAX_ROUTES:
+            raise faults.RoutesExhausted(router_id=router_id, quota=MAX_ROUTES)
+        cidrs = [ipaddress.ip_network(c) for c in self._interface_cidrs(conn, router_id)]
+        clean = []
+        for route in routes:
+            try:
+                dest = ipaddress.ip_network(route["destination"])
+                hop = ipaddress.ip_address(route["nexthop"])
+            except (KeyError, TypeError, ValueError):
+                raise faults.InvalidRoutes(routes=routes, reason="bad destination or nexthop") from None
+            if not any(hop in c for c in cidrs):
+                raise faults.InvalidRoutes(routes=route, reason="the nexthop is not connected with router")
+            item = {"destination": str(dest), "nexthop": str(hop)}
+            if item not in clean:
+                clean.append(item)
+        conn.execute(delete(RR).where(RR.c.router_id == router_id))
+        if clean:
+            conn.execute(RR.insert(), [{"router_id": router_id, **r} for r in clean])
+
+    def _interface_cidrs(self, conn, router_id: str, owners=(IF_OWNER, GW_OWNER)) -> list[str]:
+        return [row[0] for row in conn.execute(
+            select(S.c.cidr).select_from(RP.join(IPA, IPA.c.port_id == RP.c.port_id)
+                                         .join(S, S.c.id == IPA.c.subnet_id))
+            .where(RP.c.router_id == router_id, RP.c.port_type.in_(owners)))]
+
+    # --- interfaces --------------------------------------------------------------
+    def add_interface(self, ctx: Context, router_id: str, body: dict) -> dict:
+        subnet_id, port_id = self._interface_args(body)
+        from neutrino.plugins.subnets import SubnetPlugin
+
+        def txn(conn):
+            router = self._row(conn, ctx, router_id)
+            existing = self._interface_subnets(conn, router_id)
+            if subnet_id:
+                subnet = SubnetPlugin(self.core)._row(conn, ctx, subnet_id)
+                if not subnet["gateway_ip"]:
+                    raise bad_router("Subnet for router interface must have a gateway IP")
+                self._check_new_cidrs(conn, router_id, existing, [subnet])
+                port = self.ports.create_in(conn, admin_context(), {
+                    "network_id": subnet["network_id"], "device_owner": IF_OWNER,
+                    "device_id": router_id, "security_groups": [],
+                    "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}]},
+                    router["project_id"])
+            else:
+                row = self.ports._row(conn, ctx, port_id, lock=True)
+                if row["device_id"] or row["device_owner"]:
+                    raise faults.PortInUse(port_id=port_id, net_id=row["network_id"],
+                                           device_id=row["device_id"])
+                port = port_views(conn, [row])[0]
+                if not port["fixed_ips"]:
+                    raise bad_router("Router port must have at least one fixed IP")
+                subnets = [SubnetPlugin(self.core)._row(conn, admin_context(), f["subnet_id"])
+                           for f in port["fixed_ips"]]
+                self._check_new_cidrs(conn, router_id, existing, subnets)
+                conn.execute(update(P).where(P.c.id == port_id).values(
+                    device_owner=IF_OWNER, device_id=router_id))
+                bump_revision(conn, P, port_id)
+            conn.execute(insert(RP).values(router_id=router_id, port_id=port["id"],
+                                           port_type=IF_OWNER))
+            bump_revision(conn, R, router_id)
+            scheduling.schedule_router(conn, router_id, self.down_time)
+            ids = [f["subnet_id"] for f in port["fixed_ips"]]
+            return {"id": router_id, "tenant_id": router["project_id"],
+                    "project_id": router["project_id"], "port_id": port["id"],
+                    "network_id": port["network_id"], "subnet_id": ids[0], "subnet_ids": ids}
+        result = self.core.db.write(txn)
+        self._notify(router_id, -1)
+        return result
+
+    @staticmethod
+    def _interface_args(body) -> tuple[str | None, str | None]:
+        if not isinstance(body, dict):
+            raise faults.HTTPBadRequest("Body contains invalid data")
+        subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+        if subnet_id and port_id:
+            raise bad_router("Cannot specify both subnet-id and port-id")
+        if not subnet_id and not port_id:
+            raise bad_router("Either subnet_id or port_id must be specified")
+        return subnet_id, port_id
+
+    def _interface_subnets(self, conn, router_id: str) -> list:
+        return conn.execute(
+            select(S.c.id, S.c.cidr, IPA.c.port_id).select_from(
+                RP.join(IPA, IPA.c.port_id == RP.c.port_id).join(S, S.c.id == IPA.c.subnet_id))
+            .where(RP.c.router_id == router_id, RP.c.port_type == IF_OWNER)).all()
+
+    @staticmethod
+    def _check_new_cidrs(conn, router_id, existing, subnets) -> None:
+        for subnet in subnets:
+            new = ipaddress.ip_network(subnet["cidr"])
+            for sid, cidr, _ in existing:
+                if sid == subnet["id"]:
+                    raise bad_router(f"Router already has a port on subnet {sid}")
+                if ipaddress.ip_network(cidr).overlaps(new):
+                    raise bad_router(f"Cidr {subnet['cidr']} of subnet {subnet['id']} overlaps "
+                                     f"with cidr {cidr} of subnet {sid}")
+
+    def remove_interface(self, ctx: Context, router_id: str, body: dict) -> dict:
+        subnet_id, port_id = self._interface_args(body)
+        removed = []
+
+        def txn(conn):
+            router = self._row(conn, ctx, router_id)
+            interfaces = self._interface_subnets(conn, router_id)
+            if port_id:
+                mine = [i for i in interfaces if i.port_id == port_id]
+                if not mine:
+                    raise faults.RouterInterfaceNotFound(router_id=router_id, port_id=port_id)
+            else:
+                mine = [i for i in interfaces if i.id == subnet_id]
+                if not mine:
+                    raise faults.RouterInterfaceNotFoundForSubnet(router_id=router_id,
+                                                                  subnet_id=subnet_id)
+            target_port = mine[0].port_id
+            for sid, cidr, _ in mine:
+                net = ipaddress.ip_network(cidr)
+                for (fixed,) in conn.execute(select(FIP.c.fixed_ip_address).where(
+                        FIP.c.router_id == router_id, FIP.c.fixed_ip_address.is_not(None))):
+                    if ipaddress.ip_address(fixed) in net:
+                        raise faults.RouterInterfaceInUseByFloatingIP(router_id=router_id,
+                                                                      subnet_id=sid)
+            for sid, cidr, _ in mine:
+                for (hop,) in conn.execute(select(RR.c.nexthop).where(RR.c.router_id == router_id)):
+                    if ipaddress.ip_address(hop) in ipaddress.ip_network(cidr):
+                        raise faults.RouterInterfaceInUseByRoute(router_id=router_id,
+                                                                 subnet_id=sid)
+            row = conn.execute(select(P).where(P.c.id == target_port)).mappings().one()
+            subnets = [i.id for i in interfaces if i.port_id == target_port]
+            self.ports.delete_in(conn, target_port)
+            removed.append(row)
+            bump_revision(conn, R, router_id)
+            return {"id": router_id, "tenant_id": router["project_id"],
+                    "project_id": router["project_id"], "port_id": target_port,
+                    "network_id": row["network_id"], "subnet_id": subnets[0],
+                    "subnet_ids": subnets}
+        result = self.core.db.write(txn)
+        for row in removed:
+            self.ports.notify_deleted(row)
+        self._notify(router_id, -1)
+        return result
+
+    # --- agents ------------------------------------------------------------------
+    def l3_agents(self, ctx: Context, router_id: str) -> dict:
+        from neutrino.plugins.agents import AgentPlugin
+        agents = AgentPlugin(self.core)
+
+        def txn(conn):
+            self._row(conn, ctx, router_id)
+            rows = conn.execute(select(models.agents).join(
+                scheduling.RB, scheduling.RB.c.agent_id == models.agents.c.id)
+                .where(scheduling.RB.c.router_id == router_id)).mappings().all()
+            return {"agents": [agents._view(r) for r in rows]}
+        return self.core.db.read(txn)
+
+    def _notify(self, router_id: str, revision: int) -> None:
+        host = self.core.db.read(lambda conn: scheduling.router_host(conn, router_id))
+        self.core.notifier.resource_changed("router", router_id, revision,
+                                            hosts=(host,) if host else ())

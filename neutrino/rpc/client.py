@@ -1,0 +1,78 @@
+"""The agent's side of the server <-> agent protocol, and the bus names.
+
+Names (prefix = control_exchange, "neutrino" by default):
+  <prefix>.server          work queue: get_host_state (call), report_state
+  <prefix>.server.status   work queue, one ordered consumer per server:
+                           update_device_status (cast), so BUILD/ACTIVE/DOWN
+                           from one agent are applied in the order sent
+  <prefix>.host.<host>     fanout topic: resource_changed notifications
+
+Methods:
+  get_host_state(host, ports=None, networks=None) -> {"ports": [...],
+      "networks": [...]}: every port bound to `host` (vif_type bridge), or
+      only the listed ports and the ports of the listed networks.
+  update_device_status(host, up=[], down=[], build=[])   cast
+  report_state(agent_state, start_flag)                  call on start, then cast
+  resource_changed(resource, id, revision, network_id, deleted)   server -> agents
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from neutrino.rpc.bus import Transport
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "neutrino"
+LINUXBRIDGE_AGENT_TYPE = "Linux bridge agent"
+LINUXBRIDGE_BINARY = "neutrino-linuxbridge-agent"
+
+
+def server_target(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}.server"
+
+
+def status_target(prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}.server.status"
+
+
+def host_topic(host: str, prefix: str = DEFAULT_PREFIX) -> str:
+    return f"{prefix}.host.{host}"
+
+
+class ServerClient:
+    """What an agent on `host` asks of, and tells, the server."""
+
+    def __init__(self, transport: Transport, host: str, prefix: str = DEFAULT_PREFIX,
+                 timeout: float = 30.0):
+        self.transport = transport
+        self.host = host
+        self.prefix = prefix
+        self.timeout = timeout
+
+    def get_host_state(self, ports: Iterable[str] | None = None,
+                       networks: Iterable[str] | None = None) -> dict:
+        payload: dict = {"host": self.host}
+        if ports is not None or networks is not None:
+            payload["ports"] = sorted(ports or ())
+            payload["networks"] = sorted(networks or ())
+        return self.transport.call(server_target(self.prefix), "get_host_state", payload,
+                                   timeout=self.timeout)
+
+    def update_device_status(self, up: Iterable[str] = (), down: Iterable[str] = (),
+                             build: Iterable[str] = ()) -> None:
+        payload = {"host": self.host, "up": sorted(up), "down": sorted(down),
+                   "build": sorted(build)}
+        if payload["up"] or payload["down"] or payload["build"]:
+            self.transport.cast(status_target(self.prefix), "update_device_status", payload)
+
+    def report_state(self, state: dict, wait: bool = False) -> dict | None:
+        """Heartbeat; `wait` (the first report) makes it a call, so the agent
+        knows it is registered before it asks for its ports."""
+        payload = {"agent_state": state}
+        if wait:
+            return self.transport.call(server_target(self.prefix), "report_state", payload,
+                                       timeout=self.timeout)
+        self.transport.cast(server_target(self.prefix), "report_state", payload)
+        return None

@@ -1,0 +1,91 @@
+"""Server -> agent notifications: "resource X changed (revision r)" on the
+per-host topic of exactly the hosts concerned.
+
+The plugins call `resource_changed` after each commit, on the API request
+thread. Working out the hosts of a network or a security group needs a
+query, and a publish may wait for a broker, so both happen on one sender
+thread (in order); the API call never waits for the bus. Delivery is
+at-most-once by design: agents resync periodically and on reconnect.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+from sqlalchemy import select
+
+from neutrino.db import models
+from neutrino.rpc.bus import Transport
+from neutrino.rpc.client import DEFAULT_PREFIX, LINUXBRIDGE_AGENT_TYPE, host_topic
+
+LOG = logging.getLogger(__name__)
+_STOP = object()
+
+
+def hosts_for(conn, resource: str, resource_id: str, deleted: bool) -> list[str]:
+    """Hosts with a port bound that the change concerns."""
+    p = models.ports
+    if resource == "network":
+        if deleted:  # its ports are gone: tell every L2 agent
+            a = models.agents
+            return sorted(h for (h,) in conn.execute(
+                select(a.c.host).where(a.c.agent_type == LINUXBRIDGE_AGENT_TYPE).distinct()))
+        stmt = select(p.c.binding_host).where(p.c.network_id == resource_id)
+    elif resource == "security_group":
+        psg = models.port_security_groups
+        stmt = (select(p.c.binding_host).join(psg, psg.c.port_id == p.c.id)
+                .where(psg.c.security_group_id == resource_id))
+    else:
+        return []
+    return sorted(h for (h,) in conn.execute(stmt.where(p.c.binding_host != "").distinct()))
+
+
+class BusNotifier:
+    """Drop-in for core.NullNotifier that publishes on the bus."""
+
+    def __init__(self, transport: Transport, db, prefix: str = DEFAULT_PREFIX):
+        self.transport = transport
+        self.db = db
+        self.prefix = prefix
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rpc-notifier", daemon=True)
+        self._thread.start()
+
+    def resource_changed(self, resource: str, resource_id: str, revision: int,
+                         hosts: tuple[str, ...] | None = None, network_id: str | None = None,
+                         deleted: bool = False, **extra: Any) -> None:
+        payload = {"resource": resource, "id": resource_id, "revision": revision,
+                   "network_id": network_id, "deleted": bool(deleted)}
+        self._queue.put((payload, None if hosts is None else tuple(hosts)))
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything queued so far is published (tests)."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            payload, hosts = item
+            try:
+                if hosts is None:
+                    hosts = self.db.read(lambda conn: hosts_for(
+                        conn, payload["resource"], payload["id"], payload["deleted"]))
+                for host in hosts:
+                    if host:
+                        self.transport.publish(host_topic(host, self.prefix),
+                                               "resource_changed", payload)
+            except Exception:  # noqa: BLE001 - never lose the sender thread
+                LOG.exception("notification %s %s not sent", payload["resource"], payload["id"])

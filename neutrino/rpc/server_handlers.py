@@ -1,0 +1,159 @@
+"""The server's side of the agent protocol (see neutrino.rpc.client for the
+names and methods): desired state per host, device status, heartbeats.
+
+`attach_bus(core, transport)` is all a server process needs: it makes the
+core publish "resource changed" notifications on the bus and serves the
+agents' requests. Several server processes may do so on one broker; they
+compete for the work queues.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from neutrino.api.policy import admin_context
+from neutrino.db import models
+from neutrino.plugins import listing
+from neutrino.plugins.agents import AgentPlugin
+from neutrino.plugins.ml2.mech import VIF_BRIDGE, VIF_FAILED
+from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.ports import PortPlugin
+from neutrino.rpc.bus import Transport
+from neutrino.rpc.client import DEFAULT_PREFIX, server_target, status_target
+from neutrino.rpc.notifier import BusNotifier
+
+LOG = logging.getLogger(__name__)
+
+
+def host_state(conn, host: str, port_ids: list[str] | None = None,
+               network_ids: list[str] | None = None) -> dict[str, Any]:
+    """Ports bound to `host` (all, or those listed and those on the listed
+    networks) with their networks' segment and MTU. A few queries whatever
+    the number of ports: agents ask for all of it on every resync."""
+    p, ipa, n = models.ports, models.ip_allocations, models.networks
+    where = [p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE]
+    if port_ids is not None or network_ids is not None:
+        scope = []
+        for part in listing.chunks(list(port_ids or ())):
+            scope.append(p.c.id.in_(part))
+        for part in listing.chunks(list(network_ids or ())):
+            scope.append(p.c.network_id.in_(part))
+        if not scope:
+            return {"host": host, "ports": [], "networks": []}
+        where.append(or_(*scope))
+    rows = conn.execute(select(p.c.id, p.c.network_id, p.c.mac_address, p.c.admin_state_up,
+                               p.c.status, p.c.device_owner, p.c.revision_number)
+                        .where(*where)).all()
+    ips: dict[str, list[dict]] = {}
+    for port_id, subnet_id, ip in conn.execute(
+            select(ipa.c.port_id, ipa.c.subnet_id, ipa.c.ip_address)
+            .join(p, p.c.id == ipa.c.port_id).where(*where)):
+        ips.setdefault(port_id, []).append({"subnet_id": subnet_id, "ip_address": ip})
+    ports = [{"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
+              "admin_state_up": r.admin_state_up, "status": r.status,
+              "device_owner": r.device_owner, "revision_number": r.revision_number,
+              "fixed_ips": ips.get(r.id, [])} for r in rows]
+    net_ids = sorted({r.network_id for r in rows})
+    segs = segments_for(conn, net_ids)
+    networks = []
+    for part in listing.chunks(net_ids):
+        for r in conn.execute(select(n.c.id, n.c.mtu, n.c.admin_state_up)
+                              .where(n.c.id.in_(part))):
+            seg = segs.get(r.id)
+            if seg is None:
+                continue
+            networks.append({"id": r.id, "mtu": r.mtu, "admin_state_up": r.admin_state_up,
+                             "network_type": seg["network_type"],
+                             "physical_network": seg.get("physical_network"),
+                             "segmentation_id": seg.get("segmentation_id")})
+    return {"host": host, "ports": ports, "networks": networks}
+
+
+class ServerRpc:
+    """Handlers for the agents' requests, served on the bus."""
+
+    def __init__(self, core, transport: Transport, prefix: str = DEFAULT_PREFIX,
+                 threads: int = 4):
+        self.core = core
+        self.transport = transport
+        self.prefix = prefix
+        self.threads = threads
+        self.ports = PortPlugin(core)
+        self.agents = AgentPlugin(core)
+
+    def start(self) -> ServerRpc:
+        self.transport.serve(server_target(self.prefix), self.dispatch, threads=self.threads)
+        # Status reports of one agent must be applied in the order sent.
+        self.transport.serve(status_target(self.prefix), self.dispatch, threads=1)
+        return self
+
+    def dispatch(self, method: str, payload: dict) -> dict | None:
+        if method == "get_host_state":
+            return self.get_host_state(payload["host"], payload.get("ports"),
+                                       payload.get("networks"))
+        if method == "update_device_status":
+            self.update_device_status(payload["host"], payload.get("up", ()),
+                                      payload.get("down", ()), payload.get("build", ()))
+            return None
+        if method == "report_state":
+            return self.report_state(payload["agent_state"])
+        raise ValueError(f"unknown method {method!r}")
+
+    def get_host_state(self, host: str, port_ids=None, network_ids=None) -> dict:
+        return self.core.db.read(lambda conn: host_state(conn, host, port_ids, network_ids))
+
+    def update_device_status(self, host: str, up, down, build) -> None:
+        if build:
+            self._set_build(host, list(build))
+        if up:
+            self.ports.set_status(list(up), "ACTIVE", host)
+        if down:
+            self.ports.set_status(list(down), "DOWN", host)
+
+    def _set_build(self, host: str, port_ids: list[str]) -> None:
+        """DOWN -> BUILD only: a BUILD arriving after the ACTIVE it preceded
+        (competing consumers) must not undo it."""
+        p = models.ports
+
+        def txn(conn):
+            for part in listing.chunks(port_ids):
+                conn.execute(update(p).where(p.c.id.in_(part), p.c.binding_host == host,
+                                             p.c.status == "DOWN")
+                             .values(status="BUILD", updated_at=listing.now(),
+                                     revision_number=p.c.revision_number + 1))
+        self.core.db.write(txn)
+
+    def report_state(self, state: dict) -> dict:
+        view, fresh = self.agents.report_state(state)
+        if fresh:
+            LOG.info("agent %s on host %s registered or restarted", view["agent_type"],
+                     view["host"])
+            self.rebind_failed_ports(view["host"])
+        return {"id": view["id"], "alive": view["alive"],
+                "admin_state_up": view["admin_state_up"]}
+
+    def rebind_failed_ports(self, host: str) -> list[str]:
+        """Bind again the ports of `host` whose binding failed (typically:
+        created before this host's agent was up). Each goes through the
+        ordinary port update, which rebinds and notifies."""
+        p = models.ports
+        ids = self.core.db.read(lambda conn: [r[0] for r in conn.execute(
+            select(p.c.id).where(p.c.binding_host == host,
+                                 p.c.binding_vif_type == VIF_FAILED))])
+        for port_id in ids:
+            try:
+                self.ports.update(admin_context(), port_id, {})
+            except Exception as exc:  # noqa: BLE001 - a deleted port, say; others still rebind
+                LOG.info("rebinding port %s failed: %s", port_id, exc)
+        if ids:
+            LOG.info("rebound %d port(s) on host %s", len(ids), host)
+        return ids
+
+
+def attach_bus(core, transport: Transport, prefix: str = DEFAULT_PREFIX,
+               threads: int = 4) -> ServerRpc:
+    """Wire a server core to the bus: notifications out, agent requests in."""
+    core.notifier = BusNotifier(transport, core.db, prefix)
+    return ServerRpc(core, transport, prefix, threads).start()
