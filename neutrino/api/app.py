@@ -197,6 +197,34 @@ class Api:
                 Route(base + "/remove_router_interface", remove_ep, methods=["PUT"]),
                 Route(base + "/l3-agents", l3_agents_ep, methods=["GET"])]
 
+    # --- agent scheduler extensions -----------------------------------------------------
+    def scheduler_routes(self) -> list[Route]:
+        from neutrino.plugins.l3.scheduler_api import SchedulerOps
+        ops = SchedulerOps(self.core, self.plugins)
+
+        def ep(fn, status=200, body=False, *keys):
+            async def handler(request):
+                args = [request.path_params[k] for k in keys]
+                return await self.call(request, fn, *args, status=status, needs_body=body)
+            return handler
+
+        return [
+            Route("/v2.0/agents/{id}/dhcp-networks", ep(ops.agent_networks, 200, False, "id"),
+                  methods=["GET"]),
+            Route("/v2.0/agents/{id}/dhcp-networks", ep(ops.add_network, 201, True, "id"),
+                  methods=["POST"]),
+            Route("/v2.0/agents/{id}/dhcp-networks/{nid}",
+                  ep(ops.remove_network, 204, False, "id", "nid"), methods=["DELETE"]),
+            Route("/v2.0/networks/{id}/dhcp-agents", ep(ops.network_agents, 200, False, "id"),
+                  methods=["GET"]),
+            Route("/v2.0/agents/{id}/l3-routers", ep(ops.agent_routers, 200, False, "id"),
+                  methods=["GET"]),
+            Route("/v2.0/agents/{id}/l3-routers", ep(ops.add_router, 201, True, "id"),
+                  methods=["POST"]),
+            Route("/v2.0/agents/{id}/l3-routers/{rid}",
+                  ep(ops.remove_router, 204, False, "id", "rid"), methods=["DELETE"]),
+        ]
+
     # --- quotas --------------------------------------------------------------------
     def quota_routes(self) -> list[Route]:
         from neutrino.plugins.quotas_api import QuotaOps
@@ -277,7 +305,8 @@ async def _method_not_allowed(request: Request, exc):
 
 def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -> Starlette:
     api = Api(core, auth)
-    routes = api.discovery_routes() + api.quota_routes() + api.router_routes()
+    routes = (api.discovery_routes() + api.quota_routes() + api.router_routes()
+              + api.scheduler_routes())
     for collection in api.controllers:
         routes += api.resource_routes(collection)
     routes += list(extra_routes)
