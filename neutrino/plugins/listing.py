@@ -134,6 +134,35 @@ def run_list(conn: Connection, resource: Resource, table, query: Query,
     return rows
 
 
+_SIMPLE: dict[tuple, Any] = {}
+
+
+def simple_list(conn: Connection, resource: Resource, table, query: Query, columns: tuple,
+                scope: Callable[[], ColumnElement] | None = None, scope_params: dict = {}):
+    """The common list — equality filters on plain columns, no tags, sorting
+    or paging — with a statement built once per shape and reused with new
+    bind values. Returns None when the query is not of that shape."""
+    if query.sorts or query.limit is not None or query.marker or query.tags:
+        return None
+    names = sorted(query.filters)
+    for name in names:
+        attr = resource.attr(name)
+        if attr is None or attr.column is None or len(query.filters[name]) != 1:
+            return None
+    key = (table.name, tuple(names), scope is not None, columns)
+    stmt = _SIMPLE.get(key)
+    if stmt is None:
+        clauses = [table.c[resource.attr(n).column] == bindparam(f"f{i}")
+                   for i, n in enumerate(names)]
+        if scope is not None:
+            clauses.append(scope())
+        stmt = select(*columns).where(and_(true(), *clauses)).order_by(table.c.id)
+        _SIMPLE[key] = stmt
+    params = {f"f{i}": query.filters[n][0] for i, n in enumerate(names)}
+    params.update(scope_params)
+    return conn.execute(stmt, params).all()
+
+
 def _after(order, values, reverse: bool) -> ColumnElement:
     """Keyset condition: rows strictly after the marker in sort order."""
     ors = []

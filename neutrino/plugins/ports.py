@@ -178,9 +178,17 @@ class PortPlugin:
         del ipa
         cache = self.cache
 
+        simple = not any(k in filters for k in ("fixed_ips", "security_groups"))
+
         def txn(conn):
-            keys = listing.run_list(conn, PORT, p, query, where,
-                                    columns=(p.c.id, p.c.revision_number))
+            keys = None
+            if simple:
+                keys = listing.simple_list(conn, PORT, p, query, (p.c.id, p.c.revision_number),
+                                           None if ctx.is_admin else (lambda: _PORT_SCOPE),
+                                           {"project": ctx.project_id})
+            if keys is None:
+                keys = listing.run_list(conn, PORT, p, query, where,
+                                        columns=(p.c.id, p.c.revision_number))
             missing = [k[0] for k in keys if cache.get(tuple(k)) is None]
             fresh = {}
             for part in listing.chunks(missing):
