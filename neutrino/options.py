@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
+from neutrino.identity.opts import IDENTITY, KEYSTONE_AUTHTOKEN
 
 
 def _mac(raw: str) -> str:
@@ -45,7 +46,8 @@ DEFAULT = Section("DEFAULT", (
     Opt("max_subnet_host_routes", int_range(0), 20, "Maximum host routes per subnet."),
     Opt("max_fixed_ips_per_port", int_range(1), 5, "Maximum fixed IPs per port."),
     Opt("mac_generation_retries", int_range(1), 16,
-        "Attempts to find an unused random MAC before failing."),
+        "Accepted for compatibility (no effect): a MAC collision retries the whole "
+        "transaction, up to [database] max_retries.", ignored=True),
     Opt("pagination_max_limit", int_range(-1), -1,
         "Largest page a list may return (-1: no limit)."),
     Opt("debug", to_bool, False, "Log at DEBUG level."),
@@ -82,10 +84,12 @@ ML2 = Section("ml2", (
         "Types given to tenant networks, in order of preference (first with a free segment)."),
     Opt("mechanism_drivers", to_list, ("linuxbridge",),
         "Mechanism drivers: linuxbridge, l2population."),
-    Opt("extension_drivers", to_list, ("port_security",), "Extension drivers: port_security."),
+    Opt("extension_drivers", to_list, ("port_security",),
+        "Accepted for compatibility (no effect): port_security is always on.", ignored=True),
     Opt("path_mtu", int_range(0), 0, "Maximum MTU of the overlay path (0: global_physnet_mtu)."),
     Opt("physical_network_mtus", to_list, (), "Per-physnet MTU, label:mtu."),
-    Opt("overlay_ip_version", choice("4", "6"), "4", "IP version of VXLAN endpoints."),
+    Opt("overlay_ip_version", choice("4", "6"), "4",
+        "Accepted for compatibility (no effect): VXLAN endpoints are IPv4.", ignored=True),
 ))
 
 ML2_FLAT = Section("ml2_type_flat", (
@@ -100,7 +104,9 @@ ML2_VLAN = Section("ml2_type_vlan", (
 
 ML2_VXLAN = Section("ml2_type_vxlan", (
     Opt("vni_ranges", to_list, (), "min:max VNI ranges for tenant networks."),
-    Opt("vxlan_group", string, "", "Multicast group for VXLAN (agents default to 224.0.0.1)."),
+    Opt("vxlan_group", string, "",
+        "Accepted for compatibility (no effect): agents take the group from their own "
+        "[vxlan] vxlan_group.", ignored=True),
 ))
 
 QUOTAS = Section("quotas", (
@@ -126,8 +132,9 @@ OSLO_POLICY = Section("oslo_policy", (
 ))
 
 SERVER_SCHEMA = Schema(
-    (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY),
+    (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY,
+     KEYSTONE_AUTHTOKEN, IDENTITY),
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
-                      "keystone_authtoken", "placement", "experimental"),
+                      "placement", "experimental"),
 )

@@ -41,6 +41,12 @@ class Core:
     quotas: QuotaEngine
     notifier: Any = field(default_factory=NullNotifier)
 
+    @staticmethod
+    def validate(cfg) -> None:
+        """Raise ValueError naming the option if the drivers cannot be built."""
+        SegmentManager(cfg)
+        MechanismManager(cfg)
+
     @classmethod
     def build(cls, cfg, db: Database, policy: Enforcer, notifier=None) -> "Core":
         core = cls(cfg=cfg, db=db, policy=policy, segments=SegmentManager(cfg),

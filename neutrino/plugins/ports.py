@@ -242,6 +242,8 @@ class PortPlugin:
         if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
             raise faults.HTTPForbidden(
                 f"Tenant {ctx.project_id} not allowed to create port on this network")
+        if len(body.get("fixed_ips") or ()) > core.cfg.DEFAULT.max_fixed_ips_per_port:
+            raise faults.invalid_input("Exceeded maximum amount of fixed ips per port.")
         core.quotas.check(conn, owner, "port")
         port_security = body.get("port_security_enabled")
         if port_security is None:
