@@ -50,6 +50,7 @@ class BusNotifier:
         self.db = db
         self.prefix = prefix
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._agent_hosts: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="rpc-notifier", daemon=True)
         self._thread.start()
 
@@ -70,6 +71,19 @@ class BusNotifier:
         self._queue.put(done)
         done.wait(timeout)
 
+    def _has_agent(self, host: str) -> bool:
+        """Only hosts with a registered agent have a listener (and a broker
+        exchange worth creating); an agent that registers later starts with a
+        full sync anyway. Positive answers are cached: agents rarely go away."""
+        if host in self._agent_hosts:
+            return True
+        a = models.agents
+        found = self.db.read(lambda conn: conn.execute(
+            select(a.c.id).where(a.c.host == host).limit(1)).first())
+        if found:
+            self._agent_hosts.add(host)
+        return bool(found)
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -84,7 +98,7 @@ class BusNotifier:
                     hosts = self.db.read(lambda conn: hosts_for(
                         conn, payload["resource"], payload["id"], payload["deleted"]))
                 for host in hosts:
-                    if host:
+                    if host and self._has_agent(host):
                         self.transport.publish(host_topic(host, self.prefix),
                                                "resource_changed", payload)
             except Exception:  # noqa: BLE001 - never lose the sender thread

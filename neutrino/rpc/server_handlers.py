@@ -157,3 +157,13 @@ def attach_bus(core, transport: Transport, prefix: str = DEFAULT_PREFIX,
     """Wire a server core to the bus: notifications out, agent requests in."""
     core.notifier = BusNotifier(transport, core.db, prefix)
     return ServerRpc(core, transport, prefix, threads).start()
+
+
+def attach_bus_from_config(core, cfg) -> ServerRpc | None:
+    """For server processes: attach to [DEFAULT] transport_url unless it is
+    in-process (then only an all-in-one process has agents to talk to)."""
+    url = cfg.DEFAULT.transport_url
+    if url.startswith("inproc"):
+        return None
+    from neutrino.rpc.bus import make_transport
+    return attach_bus(core, make_transport(url))

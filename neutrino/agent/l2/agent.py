@@ -43,10 +43,12 @@ def find_interface_with(ip: str, netns: str | None) -> str | None:
 
 
 class LinuxBridgeAgent:
-    def __init__(self, cfg, transport: Transport | None = None, netns: str | None = None):
+    def __init__(self, cfg, transport: Transport | None = None, netns: str | None = None,
+                 kernel: Kernel | None = None):
         """`netns`: the namespace whose devices to manage (None: the one this
         process runs in). `transport`: an existing bus connection (inproc
-        all-in-one); otherwise one is made from [DEFAULT] transport_url."""
+        all-in-one); otherwise one is made from [DEFAULT] transport_url.
+        `kernel`: a stand-in for the kernel (unit tests)."""
         self.cfg = cfg
         self.host = cfg.DEFAULT.host
         self.prefix = cfg.DEFAULT.control_exchange
@@ -61,14 +63,14 @@ class LinuxBridgeAgent:
         self.report_interval = cfg.agent.report_interval
         self.resync_interval = cfg.agent.resync_interval
         vxlan_dev = None
-        if cfg.vxlan.enable_vxlan and cfg.vxlan.local_ip:
+        if cfg.vxlan.enable_vxlan and cfg.vxlan.local_ip and kernel is None:
             vxlan_dev = find_interface_with(cfg.vxlan.local_ip, netns)
             if vxlan_dev is None:
                 LOG.error("[vxlan] local_ip %s is on no interface: vxlan disabled",
                           cfg.vxlan.local_ip)
                 cfg = cfg.replace("vxlan", enable_vxlan=False)
         self.conf = L2Conf.from_config(cfg, vxlan_dev)
-        self.kernel = Kernel(netns)
+        self.kernel = kernel or Kernel(netns)
         self.desired: Desired | None = None
         self.known_status: dict[str, str] = {}
         self.last_plan: Plan | None = None
@@ -142,9 +144,16 @@ class LinuxBridgeAgent:
                 return
             self._cond.notify()
 
+    def _relevant_link(self, name: str | None) -> bool:
+        """Taps, devices we own, mapped interfaces and bridges; None means
+        the kernel dropped events (rescan)."""
+        if name is None or name.startswith(("tap", "brq", "vxlan-")) or "." in name:
+            return True
+        return (name in self.conf.interface_mappings.values()
+                or name in self.conf.bridge_mappings.values())
+
     def _on_link_event(self, event: str, name: str | None) -> None:
-        if name is not None and not name.startswith(("tap", "brq", "vxlan-")) and \
-                name not in self.conf.interface_mappings.values() and "." not in name:
+        if not self._relevant_link(name):
             return
         with self._cond:
             self._kernel_dirty = True
@@ -212,8 +221,11 @@ class LinuxBridgeAgent:
                 if pid not in self.desired.ports:
                     del self.known_status[pid]
         desired = self.desired
+        fetched = time.monotonic()
         observed = self.kernel.observe()
+        observed_at = time.monotonic()
         result = plan(desired, observed, self.conf)
+        planned = time.monotonic()
         self._log_problems(result.problems)
         build = [pid for pid in sorted(result.touching_ports & result.wired)
                  if self.known_status.get(pid) == "DOWN"]
@@ -222,6 +234,7 @@ class LinuxBridgeAgent:
             for pid in build:
                 self.known_status[pid] = "BUILD"
         outcome = self.kernel.apply(result.ops)
+        applied = time.monotonic()
         failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
         up = [pid for pid in sorted(result.wired - failed_ports)
               if self.known_status.get(pid) != "ACTIVE"]
@@ -237,9 +250,11 @@ class LinuxBridgeAgent:
         elapsed = time.monotonic() - started
         if full or result.ops:
             LOG.log(logging.INFO if full or len(result.ops) > 20 else logging.DEBUG,
-                    "%s sync: %d port(s) bound, %d wired, %d op(s) in %.3f s",
-                    "full" if full else "partial", len(desired.ports), len(result.wired),
-                    len(result.ops), elapsed)
+                    "%s sync: %d port(s) bound, %d wired, %d op(s) in %.3f s (fetch %.3f, "
+                    "observe %.3f, plan %.3f, apply %.3f)", "full" if full else "partial",
+                    len(desired.ports), len(result.wired), len(result.ops), elapsed,
+                    fetched - started, observed_at - fetched, planned - observed_at,
+                    applied - planned)
         if outcome.failed:
             raise RuntimeError(f"{len(outcome.failed)} device change(s) failed: "
                                + ", ".join(sorted(outcome.failed)[:5]))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from neutrino.agent.l2.model import (RELEASE, CreateBridge, CreateVlan, CreateVxlan, DeleteLink,
                                      Op, SetLink)
+from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.rtnl_fast import FastLinks, LinkChange
 
@@ -87,7 +88,25 @@ class Kernel:
             batch.append((op.name, LinkChange(self.index[op.name], master=master, mtu=op.mtu,
                                               up=op.up)))
         self._batch(batch, result)
+        fresh = [op.name for op in creates if op.name not in result.failed]
+        fresh += [op.name for op in changes if op.master and op.name not in result.failed]
+        self._disable_ipv6(fresh)
         return result
+
+    def _disable_ipv6(self, names: list[str]) -> None:
+        """Bridges, tunnel/vlan devices and taps are L2 ports: the host gets
+        no IPv6 link-local address on tenant networks (it would be reachable
+        from, and chatter into, every tenant segment). Done when a device is
+        created or enslaved, so a healthy device is never touched again."""
+        if not names:
+            return
+        with _netns.in_netns(self.netns):   # /proc/sys/net follows the thread's netns
+            for name in names:
+                try:
+                    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+                        f.write("1")
+                except OSError:   # no IPv6 in this kernel, or the device just vanished
+                    pass
 
     def _batch(self, named: list[tuple[str, LinkChange]], result: ApplyResult) -> None:
         if not named:

@@ -1,0 +1,64 @@
+"""neutrino aio: the all-in-one -- API server, the server side of the bus and
+this host's Linux bridge agent in one process.
+
+    neutrino aio --config-file neutron.conf --config-file ml2_conf.ini \
+                 --agent-config-file linuxbridge_agent.ini
+
+With transport_url = inproc:// (the default) server and agent talk on the
+in-process bus; with rabbit://... other hosts' agents can join as well.
+This manages the devices of the namespace it runs in: on a real host, run it
+as the network node's service, not on a machine whose interfaces you need.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from neutrino.config import ConfigError
+
+LOG = logging.getLogger("neutrino.aio")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    aio = sub.add_parser("aio", help="server + Linux bridge agent in one process")
+    aio.add_argument("--config-file", action="append", default=[], metavar="PATH",
+                     help="server INI file (neutron.conf, ml2_conf.ini; repeatable)")
+    aio.add_argument("--agent-config-file", action="append", default=[], metavar="PATH",
+                     help="linuxbridge_agent.ini (repeatable)")
+    aio.set_defaults(func=cmd_aio)
+
+
+def cmd_aio(args) -> int:
+    from neutrino.api.app import build_app
+    from neutrino.cli.agents import load_agent_config
+    from neutrino.cli.common import setup_logging
+    from neutrino.rpc.bus import make_transport
+    from neutrino.rpc.server_handlers import attach_bus
+    from neutrino.service import build_auth, build_core, load_server_config
+
+    try:
+        cfg = load_server_config(args.config_file)
+        agent_cfg = load_agent_config(args.agent_config_file)
+        core = build_core(cfg)
+        auth = build_auth(cfg, core.db)
+    except ConfigError as exc:
+        print(f"neutrino aio: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
+    url = cfg.DEFAULT.transport_url
+    transport = make_transport(url)
+    attach_bus(core, transport)
+    from neutrino.agent.l2.agent import LinuxBridgeAgent
+    agent_transport = transport if url.startswith("inproc") else None
+    agent_cfg = agent_cfg.replace("DEFAULT", transport_url=url)
+    agent = LinuxBridgeAgent(agent_cfg, agent_transport).start()
+    import uvicorn
+    d = cfg.DEFAULT
+    try:
+        uvicorn.run(build_app(core, auth), host=d.bind_host, port=d.bind_port,
+                    log_level="warning", access_log=False, lifespan="off")
+    finally:
+        agent.stop()
+        transport.close()
+    return 0

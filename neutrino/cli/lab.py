@@ -1,0 +1,187 @@
+"""`neutrino lab ...`: a multi-host lab on this machine, made of namespaces.
+
+    neutrino lab up --hosts 2 [--port 9696] [--transport inproc|rabbit]
+    neutrino lab status [--json]
+    neutrino lab down
+    neutrino lab instance create --network NET [--host H] [--ip IP] NAME
+    neutrino lab instance delete NAME | list [--json] | exec NAME -- CMD | shell NAME
+    neutrino lab outside exec -- CMD
+    neutrino lab host exec HOST -- CMD
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from neutrino.lab.state import DEFAULT_RABBIT_URL
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    lab = sub.add_parser("lab", help="simulated multi-host lab (namespaces)")
+    lsub = lab.add_subparsers(dest="lab_command", required=True)
+
+    up = lsub.add_parser("up", help="build the lab and start server and agents")
+    up.add_argument("--hosts", type=int, default=2)
+    up.add_argument("--port", type=int, default=9696, help="API port on 127.0.0.1 (0: any)")
+    up.add_argument("--transport", choices=("inproc", "rabbit"), default="inproc")
+    up.add_argument("--rabbit-url", default=DEFAULT_RABBIT_URL)
+    up.set_defaults(func=cmd_up)
+
+    st = lsub.add_parser("status", help="hosts, agents, API URL")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+
+    down = lsub.add_parser("down", help="remove everything the lab made")
+    down.set_defaults(func=cmd_down)
+
+    inst = lsub.add_parser("instance", help="namespace instances (VM stand-ins)")
+    isub = inst.add_subparsers(dest="instance_command", required=True)
+    create = isub.add_parser("create")
+    create.add_argument("--network", required=True, help="network name or id")
+    create.add_argument("--host", help="lab host (default host1)")
+    create.add_argument("--ip", help="fixed IP to ask for")
+    create.add_argument("--no-wait", action="store_true", help="do not wait for ACTIVE")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_instance_create)
+    delete = isub.add_parser("delete")
+    delete.add_argument("name")
+    delete.set_defaults(func=cmd_instance_delete)
+    lst = isub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_instance_list)
+    ex = isub.add_parser("exec", help="run a command in the instance")
+    ex.add_argument("name")
+    ex.add_argument("argv", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=cmd_instance_exec)
+    sh = isub.add_parser("shell", help="interactive shell in the instance")
+    sh.add_argument("name")
+    sh.set_defaults(func=cmd_instance_shell)
+
+    out = lsub.add_parser("outside", help="the outside world (203.0.113.254 on physnet external)")
+    osub = out.add_subparsers(dest="outside_command", required=True)
+    oex = osub.add_parser("exec")
+    oex.add_argument("argv", nargs=argparse.REMAINDER)
+    oex.set_defaults(func=cmd_outside_exec)
+
+    host = lsub.add_parser("host", help="a simulated host's namespace")
+    hsub = host.add_subparsers(dest="host_command", required=True)
+    hex_ = hsub.add_parser("exec")
+    hex_.add_argument("host")
+    hex_.add_argument("argv", nargs=argparse.REMAINDER)
+    hex_.set_defaults(func=cmd_host_exec)
+
+
+def _control(args):
+    from neutrino.lab.control import LabControl
+    return LabControl.load(args.lab_dir)
+
+
+def _argv(argv: list[str]) -> list[str]:
+    argv = argv[1:] if argv and argv[0] == "--" else argv
+    if not argv:
+        raise SystemExit("neutrino lab: a command is needed after --")
+    return argv
+
+
+def _exec_in(netns: str, argv: list[str]) -> int:
+    # `ip netns exec` also remounts /sys for the namespace (brctl, ip -d use it).
+    return subprocess.call(["ip", "netns", "exec", netns, *argv])
+
+
+def cmd_up(args) -> int:
+    from neutrino.lab.control import LabControl
+    ctl = LabControl.up(hosts=args.hosts, port=args.port, transport=args.transport,
+                        lab_dir=args.lab_dir, rabbit_url=args.rabbit_url)
+    st = ctl.state
+    print(f"lab {st.prefix.rstrip('-')} is up: {st.n_hosts} host(s), transport {st.transport}")
+    print(f"API: {st.api_url}")
+    print(f"  export OS_ENDPOINT_OVERRIDE={st.api_url}   # or: neutrino lab status")
+    return 0
+
+
+def cmd_status(args) -> int:
+    ctl = _control(args)
+    status = ctl.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"lab {status['prefix'].rstrip('-')} in {status['lab_dir']}")
+    print(f"  API        {status['api_url']} ({'up' if status['api_up'] else 'DOWN'}), "
+          f"runtime pid {status['runtime_pid']}")
+    print(f"  transport  {status['transport_url']} ({status['control_exchange']})")
+    print(f"  outside    {status['outside']['ip']} in {status['outside']['netns']}")
+    for host in status["hosts"]:
+        agent = host["agent"]
+        state = ("alive" if agent["alive"] else "DEAD") if agent else "no agent"
+        devices = agent["devices"] if agent else 0
+        print(f"  {host['name']:<8} netns {host['netns']:<18} vtep {host['vtep_ip']:<13} "
+              f"linuxbridge agent: {state}, {devices} device(s)")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from neutrino.lab.control import LabControl, LabError
+    try:
+        ctl = LabControl.load(args.lab_dir)
+    except LabError as exc:
+        print(f"neutrino lab down: {exc}", file=sys.stderr)
+        return 1
+    ctl.down()
+    print("lab removed")
+    return 0
+
+
+def cmd_instance_create(args) -> int:
+    ctl = _control(args)
+    fixed = [{"ip_address": args.ip}] if args.ip else None
+    inst = ctl.instances.create(args.name, args.network, host=args.host, fixed_ips=fixed)
+    if not args.no_wait:
+        ctl.wait_port_status(inst.port_id, "ACTIVE", timeout=30)
+    print(f"instance {inst.name} on {inst.host}: port {inst.port_id} mac {inst.mac} "
+          f"ip {', '.join(inst.ips) or '-'} (netns {inst.netns}, tap {inst.tap})")
+    return 0
+
+
+def cmd_instance_delete(args) -> int:
+    _control(args).instances.delete(args.name)
+    return 0
+
+
+def cmd_instance_list(args) -> int:
+    ctl = _control(args)
+    items = ctl.instances.list()
+    if args.json:
+        print(json.dumps([{"name": i.name, "host": i.host, "port_id": i.port_id,
+                           "network_id": i.network_id, "mac": i.mac,
+                           "ips": [ip.split("/")[0] for ip in i.ips], "netns": i.netns,
+                           "tap": i.tap} for i in items], indent=2))
+        return 0
+    print(f"{'NAME':<12} {'HOST':<7} {'PORT':<36} {'MAC':<17} IPS")
+    for i in items:
+        print(f"{i.name:<12} {i.host:<7} {i.port_id:<36} {i.mac:<17} {', '.join(i.ips)}")
+    return 0
+
+
+def cmd_instance_exec(args) -> int:
+    inst = _control(args).instances.require(args.name)
+    return _exec_in(inst.netns, _argv(args.argv))
+
+
+def cmd_instance_shell(args) -> int:
+    inst = _control(args).instances.require(args.name)
+    shell = os.environ.get("SHELL", "/bin/sh")
+    env = dict(os.environ, PS1=f"[{inst.name}] \\w# ")
+    return subprocess.call(["ip", "netns", "exec", inst.netns, shell, "-i"], env=env)
+
+
+def cmd_outside_exec(args) -> int:
+    ctl = _control(args)
+    return _exec_in(ctl.state.topology().outside_netns, _argv(args.argv))
+
+
+def cmd_host_exec(args) -> int:
+    ctl = _control(args)
+    return _exec_in(ctl.state.host_netns(args.host), _argv(args.argv))

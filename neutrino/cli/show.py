@@ -1,0 +1,193 @@
+"""`neutrino show network|port <id>`: the kernel objects behind a network or
+port on each host -- bridge and its ports, devices with type/MTU/MAC,
+namespaces -- i.e. `brctl show`, `ip -d a` and `ip netns` in one view.
+
+In a lab it looks into every simulated host's namespace; elsewhere (--url)
+into this machine's own namespace. It only reads (one link dump per
+namespace).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.netlink_model import Link
+from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    show = sub.add_parser("show", help="kernel objects behind a network or port")
+    show.add_argument("kind", choices=("network", "port"))
+    show.add_argument("id", help="id (or name, for networks)")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--url", help="API URL (default: the lab's); then looks at this "
+                                    "machine's own namespace")
+    show.set_defaults(func=cmd_show)
+
+
+def _device(link: Link) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": link.name, "kind": link.kind or "device", "mtu": link.mtu,
+                         "mac": link.mac, "up": link.up, "state": link.oper_state}
+    if link.kind == "vxlan":
+        d.update(vni=link.vxlan_id, local=link.vxlan_local, group=link.vxlan_group,
+                 dev=link.vxlan_dev, dstport=link.vxlan_port, learning=link.vxlan_learning)
+    elif link.kind == "vlan":
+        d.update(vlan_id=link.vlan_id, parent=link.vlan_parent)
+    return d
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    """Devices (except lo) and IPv4 addresses of a namespace."""
+    with FastLinks(name) as fl:
+        links = [l for l in fl.dump() if l.name != "lo"]
+    addrs: dict[int, list[str]] = {}
+    for index, ip, plen in ipv4_addresses(name):
+        addrs.setdefault(index, []).append(f"{ip}/{plen}")
+    return {"name": name, "devices": [dict(_device(l), addresses=addrs.get(l.index, []))
+                                      for l in links]}
+
+
+def host_view(host: str, netns: str | None, net_id: str, ports: list[dict],
+              instances: list) -> dict[str, Any]:
+    with FastLinks(netns) as fl:
+        links = {l.name: l for l in fl.dump()}
+    taps = {"tap" + p["id"][:11]: p for p in ports}
+    bridge = next((links[t].master for t in taps if t in links and links[t].master), None)
+    bridge = bridge or "brq" + net_id[:11]
+    by_port = {i.port_id: i for i in instances}
+    view: dict[str, Any] = {"host": host, "netns": netns, "bridge": None, "members": [],
+                            "namespaces": []}
+    if bridge in links:
+        view["bridge"] = _device(links[bridge])
+        for link in sorted(links.values(), key=lambda l: (not l.name.startswith(("vx", "eth")),
+                                                          l.name)):
+            if link.master != bridge:
+                continue
+            member = _device(link)
+            port = taps.get(link.name)
+            if port:
+                member["port"] = {"id": port["id"], "status": port["status"],
+                                  "owner": port["device_owner"]}
+                inst = by_port.get(port["id"])
+                if inst:
+                    member["port"]["instance"] = inst.name
+            view["members"].append(member)
+    view["unplugged_taps"] = sorted(t for t in taps if t in links and links[t].master != bridge)
+    names = {i.netns for i in instances if i.network_id == net_id and i.host == host}
+    names |= {n for n in _netns.list_netns() if net_id in n}
+    view["namespaces"] = [_namespace(n) for n in sorted(names) if _netns.exists(n)]
+    return view
+
+
+def _context(args):
+    """(api, [(host, netns)], instances) for the lab or for --url."""
+    from neutrino.lab.api import NeutronApi
+    if args.url:
+        return NeutronApi(args.url), [("local", None)], []
+    from neutrino.lab.control import LabControl
+    ctl = LabControl.load(args.lab_dir)
+    hosts = [(h, ctl.state.host_netns(h)) for h in ctl.state.host_names()]
+    return ctl.api, hosts, ctl.instances.list()
+
+
+def network_view(api, hosts, instances, ident: str) -> dict[str, Any]:
+    net = api.find_network(ident)
+    ports = api.list("ports", network_id=net["id"])
+    per_host = []
+    for host, netns in hosts:
+        bound = [p for p in ports if p["binding:host_id"] == host or netns is None]
+        per_host.append(host_view(host, netns, net["id"], bound, instances))
+    return {"network": {k: net.get(k) for k in (
+        "id", "name", "provider:network_type", "provider:physical_network",
+        "provider:segmentation_id", "mtu", "status", "admin_state_up")},
+        "ports": [{"id": p["id"], "host": p["binding:host_id"], "status": p["status"],
+                   "mac": p["mac_address"], "ips": [f["ip_address"] for f in p["fixed_ips"]],
+                   "vif_type": p["binding:vif_type"]} for p in ports],
+        "hosts": per_host}
+
+
+def port_view(api, hosts, instances, port_id: str) -> dict[str, Any]:
+    port = api.show("ports", port_id)
+    host = port["binding:host_id"]
+    where = [(h, ns) for h, ns in hosts if h == host or ns is None]
+    inst = next((i for i in instances if i.port_id == port["id"]), None)
+    views = [host_view(h, ns, port["network_id"], [port], [inst] if inst else [])
+             for h, ns in where]
+    return {"port": {k: port.get(k) for k in (
+        "id", "name", "network_id", "mac_address", "fixed_ips", "status", "admin_state_up",
+        "device_owner", "binding:host_id", "binding:vif_type", "binding:vif_details")},
+        "tap": "tap" + port["id"][:11], "instance": inst.name if inst else None,
+        "hosts": views}
+
+
+def _line(d: dict[str, Any]) -> str:
+    state = "UP" if d["up"] else "DOWN"
+    if d.get("state") and d["state"] not in ("UP", "UNKNOWN"):
+        state += f"/{d['state']}"
+    out = f"{d['name']:<15} {d['kind']:<7} mtu {d['mtu']:<5} {d['mac'] or '-':<17} {state}"
+    if d["kind"] == "vxlan":
+        out += (f"  id {d['vni']} local {d['local']} group {d['group']} dev {d['dev']} "
+                f"dstport {d['dstport']}")
+    elif d["kind"] == "vlan":
+        out += f"  vlan id {d['vlan_id']} on {d['parent']}"
+    if d.get("addresses"):
+        out += "  " + " ".join(d["addresses"])
+    port = d.get("port")
+    if port:
+        owner = f"{port['instance']}, " if port.get("instance") else ""
+        out += f"  port {port['id'][:8]} ({owner}{port['status']})"
+    return out
+
+
+def render_hosts(hosts: list[dict]) -> list[str]:
+    lines = []
+    for h in hosts:
+        where = f" (netns {h['netns']})" if h["netns"] else ""
+        if h["bridge"] is None and not h["namespaces"]:
+            lines.append(f"{h['host']}{where}: nothing for this network")
+            continue
+        lines.append(f"{h['host']}{where}")
+        if h["bridge"] is not None:
+            lines.append(f"  bridge {_line(h['bridge'])}")
+            for i, m in enumerate(h["members"]):
+                branch = "└─" if i == len(h["members"]) - 1 else "├─"
+                lines.append(f"    {branch} {_line(m)}")
+        else:
+            lines.append("  no bridge")
+        for tap in h.get("unplugged_taps", []):
+            lines.append(f"  {tap} exists but is not on the bridge")
+        if h["namespaces"]:
+            lines.append("  namespaces")
+            for ns in h["namespaces"]:
+                lines.append(f"    {ns['name']}")
+                for d in ns["devices"]:
+                    lines.append(f"      {_line(d)}")
+    return lines
+
+
+def cmd_show(args) -> int:
+    api, hosts, instances = _context(args)
+    if args.kind == "network":
+        view = network_view(api, hosts, instances, args.id)
+    else:
+        view = port_view(api, hosts, instances, args.id)
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    if args.kind == "network":
+        n = view["network"]
+        seg = n["provider:segmentation_id"]
+        print(f"network {n['id']} {n['name']!r}: {n['provider:network_type']}"
+              f"{' ' + str(n['provider:physical_network']) if n['provider:physical_network'] else ''}"
+              f"{' ' + str(seg) if seg is not None else ''}, mtu {n['mtu']}, "
+              f"{len(view['ports'])} port(s)")
+    else:
+        p = view["port"]
+        ips = ", ".join(f["ip_address"] for f in p["fixed_ips"])
+        print(f"port {p['id']} {p['status']}: mac {p['mac_address']} ip {ips or '-'} "
+              f"host {p['binding:host_id'] or '-'} vif {p['binding:vif_type']} "
+              f"tap {view['tap']}" + (f" instance {view['instance']}" if view["instance"] else ""))
+    print("\n".join(render_hosts(view["hosts"])))
+    return 0

@@ -1,0 +1,288 @@
+"""The lab's Python API (used by `neutrino lab ...`, the e2e tests and the
+benchmarks): bring a lab up, look at it, start and kill its processes,
+tear it down.
+
+    lab = LabControl.up(hosts=2, transport="inproc")     # returns when all is up
+    lab.api.create_network(...); lab.instances.create("vm1", "net1", host="host1")
+    lab.down()                                            # removes everything it made
+
+The namespaces (built by neutrino.lab.topology) belong to this object, not to
+the runtime process, so killing and restarting the runtime or an agent leaves
+the dataplane, and the traffic on it, alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.process import Daemon
+from neutrino.lab.api import ApiError, NeutronApi
+from neutrino.lab.instances import Instances
+from neutrino.lab.runtime import agent_daemon
+from neutrino.lab.state import DEFAULT_RABBIT_URL, LabState, default_lab_dir
+from neutrino.lab.topology import Lab, new_prefix
+from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE
+
+LOG = logging.getLogger(__name__)
+
+
+class LabError(RuntimeError):
+    pass
+
+
+class LabControl:
+    def __init__(self, state: LabState):
+        self.state = state
+        self._api: NeutronApi | None = None
+        self._runtime = None     # a LabRuntime running in this process (in_process=True)
+
+    # --- bring up / load ---------------------------------------------------------
+    @classmethod
+    def up(cls, hosts: int = 2, port: int = 0, transport: str = "inproc",
+           lab_dir: str | os.PathLike[str] | None = None, rabbit_url: str = DEFAULT_RABBIT_URL,
+           timeout: float = 90.0, in_process: bool = False) -> LabControl:
+        """Build the namespaces, start server and agents, wait until every
+        host's agent is alive. `in_process`: run server and agents (inproc
+        only) in this process instead of a runtime process (e.g. inside vm-run,
+        where starting another interpreter is slow)."""
+        if in_process and transport != "inproc":
+            raise ValueError("in_process needs the inproc transport")
+        if transport not in ("inproc", "rabbit"):
+            raise ValueError("transport must be inproc or rabbit")
+        lab_dir = Path(lab_dir or default_lab_dir())
+        if LabState.exists(lab_dir):
+            raise LabError(f"a lab is already up in {lab_dir} (neutrino lab down first)")
+        prefix = new_prefix()
+        state = LabState(lab_dir=str(lab_dir), prefix=prefix, n_hosts=hosts,
+                         transport=transport, rabbit_url=rabbit_url,
+                         control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port)
+        lab_dir.mkdir(parents=True, exist_ok=True)
+        state.save()
+        ctl = cls(state)
+        try:
+            Lab.build(hosts, prefix=prefix, state_dir=state.topology_dir)
+            state.write_agent_configs()
+            if in_process:
+                ctl._start_in_process()
+            else:
+                ctl.start_runtime(timeout=timeout)
+            ctl.wait_agents_alive(timeout=timeout)
+        except BaseException:
+            ctl.down()
+            raise
+        return ctl
+
+    @classmethod
+    def load(cls, lab_dir: str | os.PathLike[str] | None = None) -> LabControl:
+        lab_dir = lab_dir or default_lab_dir()
+        if not LabState.exists(lab_dir):
+            raise LabError(f"no lab in {lab_dir} (neutrino lab up first)")
+        return cls(LabState.load(lab_dir))
+
+    # --- the runtime process ------------------------------------------------------
+    def runtime_daemon(self) -> Daemon:
+        return Daemon([sys.executable, "-m", "neutrino.lab.runtime", self.state.lab_dir],
+                      pidfile=self.state.runtime_pidfile,
+                      cmdline_match=f"neutrino.lab.runtime {self.state.lab_dir}",
+                      log_file=self.state.server_dir / "runtime.stdout")
+
+    def start_runtime(self, timeout: float = 90.0) -> int:
+        """Start (or adopt) the runtime; returns once its API answers."""
+        with contextlib.suppress(FileNotFoundError):
+            self.state.runtime_file.unlink()
+        self.state.server_dir.mkdir(parents=True, exist_ok=True)
+        daemon = self.runtime_daemon()
+        pid = daemon.start(wait=timeout)
+        deadline = time.monotonic() + timeout
+        while not self.state.runtime_file.exists():
+            if daemon.pid is None:
+                raise LabError(f"the lab runtime exited; see {self.state.runtime_log}")
+            if time.monotonic() > deadline:
+                raise LabError(f"the lab runtime did not come up; see {self.state.runtime_log}")
+            time.sleep(0.05)
+        self.state = LabState.load(self.state.lab_dir)   # the runtime recorded its port
+        self._reset_api()
+        return pid
+
+    def _start_in_process(self) -> None:
+        from neutrino.lab.runtime import LabRuntime
+        self.state.server_dir.mkdir(parents=True, exist_ok=True)
+        self._runtime = LabRuntime(self.state).start()
+        self._reset_api()
+
+    def runtime_pid(self) -> int | None:
+        if self._runtime is not None:
+            return os.getpid()
+        return self.runtime_daemon().pid
+
+    def kill_runtime(self, sig: int = signal.SIGKILL) -> None:
+        if self._runtime is not None:
+            raise LabError("the runtime runs in this process")
+        pid = self.runtime_pid()
+        if pid is None:
+            raise LabError("the lab runtime is not running")
+        os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while self.runtime_daemon().pid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    # --- agent processes (rabbit labs) ----------------------------------------------
+    def agent_pid(self, host: str) -> int | None:
+        return agent_daemon(self.state, host).pid
+
+    def kill_agent(self, host: str, sig: int = signal.SIGKILL) -> None:
+        if self.state.transport == "inproc":
+            raise LabError("inproc labs run agents inside the runtime: kill_runtime()")
+        pid = self.agent_pid(host)
+        if pid is None:
+            raise LabError(f"no agent process for {host}")
+        os.kill(pid, sig)
+        daemon = agent_daemon(self.state, host)
+        deadline = time.monotonic() + 10
+        while daemon.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def start_agent(self, host: str) -> int:
+        return agent_daemon(self.state, host).start(wait=30)
+
+    # --- waiting and looking ------------------------------------------------------------
+    @property
+    def api(self) -> NeutronApi:
+        if self._api is None:
+            if not self.state.api_url:
+                raise LabError("the lab runtime has not started")
+            self._api = NeutronApi(self.state.api_url)
+        return self._api
+
+    def _reset_api(self) -> None:
+        if self._api is not None:
+            self._api.close()
+        self._api = None
+
+    @property
+    def instances(self) -> Instances:
+        return Instances(self.state, self.api)
+
+    @property
+    def lab(self) -> Lab:
+        return self.state.lab()
+
+    def agents(self) -> list[dict]:
+        return self.api.list("agents", agent_type=LINUXBRIDGE_AGENT_TYPE)
+
+    def wait_agents_alive(self, timeout: float = 60.0, started_after: float | None = None) -> None:
+        want = set(self.state.host_names())
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            try:
+                seen = {a["host"] for a in self.agents() if a["alive"]}
+            except (ApiError, OSError):
+                seen = set()
+            if want <= seen:
+                return
+            time.sleep(0.1)
+        raise LabError(f"agents not alive after {timeout:.0f} s: {sorted(want - seen)}; "
+                       f"see {self.state.runtime_log}")
+
+    def wait_port_status(self, port_id: str, status: str = "ACTIVE",
+                         timeout: float = 30.0) -> float:
+        """Seconds until the port reached `status`."""
+        start = time.monotonic()
+        last = None
+        while time.monotonic() - start < timeout:
+            last = self.api.show("ports", port_id)["status"]
+            if last == status:
+                return time.monotonic() - start
+            time.sleep(0.01)
+        raise LabError(f"port {port_id} is {last}, not {status}, after {timeout:.0f} s")
+
+    def status(self) -> dict[str, Any]:
+        t = self.state.topology()
+        agents: list[dict] = []
+        api_ok = False
+        if self.runtime_pid() is not None and self.state.api_url:
+            try:
+                agents = self.agents()
+                api_ok = True
+            except (ApiError, OSError):
+                pass
+        by_host = {a["host"]: a for a in agents}
+        hosts = []
+        for host in self.state.host_names():
+            info = self.state.host_info(host)
+            agent = by_host.get(host)
+            hosts.append({"name": host, "netns": info.netns, "vtep_ip": info.vtep_ip,
+                          "interface_mappings": info.nics,
+                          "agent": {"id": agent["id"], "alive": agent["alive"],
+                                    "admin_state_up": agent["admin_state_up"],
+                                    "devices": agent["configurations"].get("devices", 0)}
+                          if agent else None,
+                          "agent_pid": (self.agent_pid(host)
+                                        if self.state.transport != "inproc" else None)})
+        return {"lab_dir": self.state.lab_dir, "prefix": self.state.prefix,
+                "api_url": self.state.api_url, "api_up": api_ok,
+                "transport": self.state.transport, "transport_url": self.state.transport_url,
+                "control_exchange": self.state.control_exchange,
+                "runtime_pid": self.runtime_pid(), "hosts": hosts,
+                "outside": {"netns": t.outside_netns, "ip": t.outside_ip,
+                            "http_port": t.http_port},
+                "underlay_netns": t.underlay_netns,
+                "physical_networks": {"physnet1": "eth1", "external": "eth2"},
+                "instances": len(self.instances.list()) if api_ok else None}
+
+    # --- teardown ------------------------------------------------------------------------
+    def down(self) -> None:
+        """Stop every process this lab started, delete its namespaces, its
+        broker exchanges and its directory. Safe to call on a half-built lab."""
+        state = self.state
+        if self._runtime is not None:
+            with contextlib.suppress(Exception):
+                self._runtime.stop()
+            self._runtime = None
+        with contextlib.suppress(Exception):
+            self.runtime_daemon().stop(timeout=10)
+        if state.transport != "inproc":
+            for host in state.host_names():
+                with contextlib.suppress(Exception):
+                    agent_daemon(state, host).stop(timeout=10)
+            with contextlib.suppress(Exception):
+                self._delete_exchanges()
+        # instance namespaces: recorded ones, and any left with our instance prefix
+        inst_prefix = f"{state.prefix}i-"
+        for name in _netns.list_netns():
+            if name.startswith(inst_prefix):
+                _netns.delete(name, missing_ok=True)
+        topo_file = state.topology_dir / "topology.json"
+        if topo_file.exists():
+            Lab.load(topo_file).teardown()
+        self._reset_api()
+        if (Path(state.lab_dir) / "lab.json").exists():
+            shutil.rmtree(state.lab_dir, ignore_errors=True)
+
+    def _delete_exchanges(self) -> None:
+        import kombu
+
+        from neutrino.rpc.bus import parse_transport_url
+        from neutrino.rpc.client import host_topic
+        from neutrino.rpc.rabbit import fanout_exchange
+
+        with kombu.Connection(parse_transport_url(self.state.rabbit_url)[0][0],
+                              connect_timeout=3) as conn:
+            channel = conn.channel()
+            for host in self.state.host_names():
+                name = fanout_exchange(host_topic(host, self.state.control_exchange)).name
+                channel.exchange_delete(name)
+
+
+def status_json(ctl: LabControl) -> str:
+    return json.dumps(ctl.status(), indent=2)

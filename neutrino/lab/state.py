@@ -1,0 +1,195 @@
+"""A lab's on-disk state: what `lab up` decided, where each piece lives, and
+the configuration it hands to the server and to each host's agent.
+
+    <lab_dir>/lab.json                  this file's LabState
+    <lab_dir>/topology/                 neutrino.lab.topology (namespaces, outside HTTP)
+    <lab_dir>/server/                   the server's state_path (SQLite), runtime log
+    <lab_dir>/hosts/<host>/             linuxbridge_agent.ini, agent.pid, agent.log
+    <lab_dir>/instances/<name>.json     one per instance
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from urllib.parse import urlsplit, urlunsplit
+
+from neutrino.lab.topology import HostInfo, Lab, LabTopology
+from neutrino.rpc.bus import parse_transport_url
+
+DEFAULT_LAB_DIR = "/run/neutrino-lab/default"
+DEFAULT_RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
+LAB_VNI_RANGE = "1000:1999"
+LAB_VLAN_RANGE = "physnet1:100:199"
+AGENT_REPORT_INTERVAL = 5
+AGENT_DOWN_TIME = 20
+
+
+def broker_address(rabbit_url: str) -> tuple[str, int]:
+    amqp = urlsplit(parse_transport_url(rabbit_url)[0][0])
+    return amqp.hostname or "127.0.0.1", amqp.port or 5672
+
+
+def loopback_url(rabbit_url: str) -> str:
+    """The same broker URL pointing at 127.0.0.1, where the broker relay
+    listens inside each host namespace."""
+    parts = urlsplit(rabbit_url)
+    creds, _, _ = parts.netloc.split(",")[0].rpartition("@")
+    netloc = (creds + "@" if creds else "") + f"127.0.0.1:{broker_address(rabbit_url)[1]}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def default_lab_dir() -> str:
+    return os.environ.get("NEUTRINO_LAB_DIR", DEFAULT_LAB_DIR)
+
+
+@dataclass
+class LabState:
+    lab_dir: str
+    prefix: str
+    n_hosts: int
+    transport: str                       # "inproc" | "rabbit"
+    rabbit_url: str = DEFAULT_RABBIT_URL
+    control_exchange: str = ""
+    port: int = 0                        # API port (0 until the runtime picked one)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # --- persistence ---------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return Path(self.lab_dir)
+
+    def save(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.path / "lab.json.tmp"
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        os.replace(tmp, self.path / "lab.json")
+
+    @classmethod
+    def load(cls, lab_dir: str | os.PathLike[str]) -> LabState:
+        data = json.loads((Path(lab_dir) / "lab.json").read_text())
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def exists(cls, lab_dir: str | os.PathLike[str]) -> bool:
+        return (Path(lab_dir) / "lab.json").exists()
+
+    # --- places ----------------------------------------------------------------
+    @property
+    def topology_dir(self) -> Path:
+        return self.path / "topology"
+
+    @property
+    def server_dir(self) -> Path:
+        return self.path / "server"
+
+    @property
+    def instances_dir(self) -> Path:
+        return self.path / "instances"
+
+    def host_dir(self, host: str) -> Path:
+        return self.path / "hosts" / host
+
+    @property
+    def runtime_pidfile(self) -> Path:
+        return self.path / "runtime.pid"
+
+    @property
+    def runtime_log(self) -> Path:
+        return self.server_dir / "runtime.log"
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.path / "runtime.json"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}" if self.port else ""
+
+    @property
+    def transport_url(self) -> str:
+        if self.transport == "inproc":
+            return f"inproc://lab-{self.prefix.rstrip('-')}"
+        return self.rabbit_url
+
+    @property
+    def agent_transport_url(self) -> str:
+        return self.transport_url if self.transport == "inproc" else loopback_url(self.rabbit_url)
+
+    # --- topology ----------------------------------------------------------------
+    def lab(self) -> Lab:
+        return Lab.load(self.topology_dir / "topology.json")
+
+    def topology(self) -> LabTopology:
+        return self.lab().topology
+
+    def host_names(self) -> list[str]:
+        return [f"host{i}" for i in range(1, self.n_hosts + 1)]
+
+    def host_info(self, host: str) -> HostInfo:
+        if host not in self.host_names():
+            raise KeyError(f"unknown lab host {host!r} (hosts: {', '.join(self.host_names())})")
+        return self.lab().host(int(host[4:]))
+
+    def host_netns(self, host: str) -> str:
+        return self.host_info(host).netns
+
+    # --- configuration -------------------------------------------------------------
+    def server_overrides(self) -> dict[str, dict[str, str]]:
+        """The server's embedded defaults (as if from neutron.conf + ml2_conf.ini)."""
+        return {
+            "DEFAULT": {"state_path": str(self.server_dir), "bind_host": "127.0.0.1",
+                        "api_workers": "1", "transport_url": self.transport_url,
+                        "agent_down_time": str(AGENT_DOWN_TIME)},
+            "ml2": {"type_drivers": "local,flat,vlan,vxlan", "tenant_network_types": "vxlan",
+                    "mechanism_drivers": "linuxbridge"},
+            "ml2_type_flat": {"flat_networks": "physnet1,external"},
+            "ml2_type_vlan": {"network_vlan_ranges": LAB_VLAN_RANGE},
+            "ml2_type_vxlan": {"vni_ranges": LAB_VNI_RANGE},
+            "quotas": {"quota_network": "-1", "quota_subnet": "-1", "quota_port": "-1",
+                       "quota_security_group": "-1", "quota_security_group_rule": "-1"},
+            "oslo_policy": {"policy_file": ""},
+        }
+
+    def agent_ini(self, host: str) -> str:
+        info = self.host_info(host)
+        hdir = self.host_dir(host)
+        return "\n".join([
+            "# written by `neutrino lab up`",
+            "[DEFAULT]",
+            f"host = {host}",
+            f"transport_url = {self.agent_transport_url}",
+            f"control_exchange = {self.control_exchange}",
+            f"state_path = {hdir}",
+            f"log_file = {hdir / 'agent.log'}",
+            "",
+            "[linux_bridge]",
+            f"physical_interface_mappings = {info.physical_interface_mappings}",
+            "",
+            "[vxlan]",
+            "enable_vxlan = true",
+            f"local_ip = {info.vtep_ip}",
+            "",
+            "[agent]",
+            "polling_interval = 2",
+            f"report_interval = {AGENT_REPORT_INTERVAL}",
+            f"namespace_prefix = {self.prefix}{host}-",
+            "",
+            "[securitygroup]",
+            "enable_security_group = false",
+            "firewall_driver = noop",
+            "",
+        ])
+
+    def agent_ini_path(self, host: str) -> Path:
+        return self.host_dir(host) / "linuxbridge_agent.ini"
+
+    def write_agent_configs(self) -> None:
+        for host in self.host_names():
+            self.host_dir(host).mkdir(parents=True, exist_ok=True)
+            self.agent_ini_path(host).write_text(self.agent_ini(host))
