@@ -37,6 +37,9 @@ DEFAULT = Section("DEFAULT", (
     Opt("transport_url", string, "inproc://",
         "Message bus between server and agents: inproc:// (all-in-one, agents in "
         "the server's process) or rabbit://user:pass@host:port/vhost."),
+    Opt("control_exchange", string, "neutrino",
+        "Prefix of the bus's queue and topic names; servers and agents of one cloud "
+        "share it."),
     Opt("default_project_id", string, "00000000000000000000000000000000",
         "noauth only: the project of requests that carry no X-Project-Id."),
     Opt("agent_down_time", int_range(1), 75,

@@ -166,4 +166,4 @@ def attach_bus_from_config(core, cfg) -> ServerRpc | None:
     if url.startswith("inproc"):
         return None
     from neutrino.rpc.bus import make_transport
-    return attach_bus(core, make_transport(url))
+    return attach_bus(core, make_transport(url), prefix=cfg.DEFAULT.control_exchange)
