@@ -44,6 +44,8 @@ DEFAULT = Section("DEFAULT", (
         "noauth only: the project of requests that carry no X-Project-Id."),
     Opt("agent_down_time", int_range(1), 75,
         "Seconds without a heartbeat after which an agent is considered dead."),
+    Opt("dhcp_agents_per_network", int_range(1), 1,
+        "Number of DHCP agents scheduled to serve each network with a DHCP subnet."),
     Opt("dns_domain", string, "openstacklocal", "Domain for port host names (DHCP)."),
     Opt("max_dns_nameservers", int_range(0), 5, "Maximum DNS nameservers per subnet."),
     Opt("max_subnet_host_routes", int_range(0), 20, "Maximum host routes per subnet."),

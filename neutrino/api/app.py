@@ -45,7 +45,11 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def fault_response(exc: faults.NeutronError) -> Response:
-    return json_response(exc.body(), exc.status)
+    resp = json_response(exc.body(), exc.status)
+    headers = getattr(exc, "headers", None)  # WWW-Authenticate of a 401
+    if headers:
+        resp.headers.update(headers)
+    return resp
 
 
 class _RulePlugin:
@@ -84,7 +88,7 @@ class Api:
     async def call(self, request: Request, fn: Callable[..., Any], *args,
                    status: int = 200, needs_body: bool = False) -> Response:
         try:
-            ctx = self.auth.context(request.headers)
+            ctx = await self.auth.authenticate(request)
             body = None
             if needs_body:
                 raw = await request.body()
@@ -99,7 +103,7 @@ class Api:
         except faults.NeutronError as exc:
             if exc.status >= 500:
                 LOG.error("%s %s: %s", request.method, request.url.path, exc)
-            return fault_response(exc)
+            return fault_response(exc)  # (a 401 carries its WWW-Authenticate header)
         except DatabaseUnavailable as exc:
             LOG.error("%s %s: %s", request.method, request.url.path, exc)
             return fault_response(faults.DatabaseBusy())
@@ -287,6 +291,17 @@ class Api:
                 return fault_response(faults.ExtensionNotFound(alias=alias))
             return json_response({"extension": ext})
 
+        def authed(handler):
+            # /v2.0 is behind authtoken upstream (only "/" is not).
+            async def wrapped(request: Request):
+                try:
+                    await self.auth.authenticate(request)
+                except faults.NeutronError as exc:
+                    return fault_response(exc)
+                return await handler(request)
+            return wrapped
+
+        v2, ext_list, ext_show = authed(v2), authed(ext_list), authed(ext_show)
         return [Route("/", versions, methods=["GET"]),
                 Route("/v2.0", v2, methods=["GET"]), Route("/v2.0/", v2, methods=["GET"]),
                 Route("/v2.0/extensions", ext_list, methods=["GET"]),
@@ -309,7 +324,7 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
               + api.scheduler_routes())
     for collection in api.controllers:
         routes += api.resource_routes(collection)
-    routes += list(extra_routes)
+    routes += list(extra_routes) + list(auth.routes)  # the embedded identity, if any
     app = Starlette(routes=routes, exception_handlers={404: _not_found,
                                                        405: _method_not_allowed})
     app.state.api = api

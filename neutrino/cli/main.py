@@ -11,6 +11,7 @@ import logging
 import sys
 
 from neutrino.cli import aio, lab, show
+from neutrino.cli import identity
 from neutrino.lab.state import default_lab_dir
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_parser(sub)
     show.add_parser(sub)
     aio.add_parser(sub)
+    identity.register(sub)
     return parser
 
 

@@ -272,3 +272,6 @@ network_dhcp_agent_bindings = Table(
     Column("network_id", UUID, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
     Column("agent_id", UUID, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
 )
+
+# The embedded identity's tables share this metadata (Alembic sees them too).
+import neutrino.identity.models  # noqa: E402,F401

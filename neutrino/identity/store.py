@@ -339,6 +339,8 @@ class IdentityStore:
     def imply_role(self, prior: str, implied: str) -> None:
         def fn(conn):
             p, i = self._role(conn, prior), self._role(conn, implied)
+            if p["id"] in expand_roles(conn, {i["id"]}):
+                raise IdentityError(f"Role {implied} already implies {prior}: no cycles.")
             ir = m.implied_roles
             exists = conn.execute(select(ir).where(ir.c.prior_role_id == p["id"],
                                                    ir.c.implied_role_id == i["id"])).first()

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# conformance/run.sh: upstream tempest + neutron-tempest-plugin against neutrino.
+#
+#   conformance/run.sh [--selection core|wide] [--concurrency N] [--keep] [-- EXTRA_REGEX...]
+#
+# 1. A venv with the pinned tempest and neutron-tempest-plugin
+#    (conformance/requirements.txt) at $NEUTRINO_TEMPEST_VENV
+#    (default /var/tmp/neutrino-tempest-venv), made once and reused while the
+#    requirements file is unchanged.
+# 2. neutrino-server on a free 127.0.0.1 port, auth_strategy = keystone with the
+#    embedded identity, its state in a temp dir.
+# 3. Pre-provisioned accounts (accounts.yaml) created in the embedded identity: an
+#    admin per worker and, per worker, two projects each with a member and a
+#    reader; tempest.conf pointing at neutrino, with the extensions it lists.
+# 4. `tempest run` of the selection, then the pass/fail/skip counts and every
+#    failure (conformance/summarize.py; known causes in known_failures.yaml).
+#
+# Selections: core = neutron_tempest_plugin.api test_networks*, test_subnets,
+# test_ports*, test_extensions, admin.test_networks, admin.test_ports;
+# wide = core + the tempest.api.network equivalents and the security group,
+# shared/external network, timestamp, revision and tag modules.
+# Output: the work dir (printed) holds tempest.conf, accounts.yaml, tempest.log,
+# neutrino's server.log, results.subunit and results.json.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+NVENV="$ROOT/.venv"
+TVENV="${NEUTRINO_TEMPEST_VENV:-/var/tmp/neutrino-tempest-venv}"
+PYTHON="${NEUTRINO_TEMPEST_PYTHON:-python3.11}"
+SELECTION=core
+CONCURRENCY=2
+KEEP=0
+EXTRA=()
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --selection) SELECTION=$2; shift 2 ;;
+        --concurrency) CONCURRENCY=$2; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        --) shift; EXTRA=("$@"); break ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+log() { printf 'conformance: %s\n' "$*"; }
+
+# --- 1. the tempest venv -------------------------------------------------------------
+want=$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)
+if [ ! -x "$TVENV/bin/tempest" ] || [ "$(cat "$TVENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    command -v "$PYTHON" >/dev/null || PYTHON=python3
+    log "creating $TVENV (tempest, neutron-tempest-plugin from PyPI; a few minutes)"
+    rm -rf "$TVENV"
+    "$PYTHON" -m venv "$TVENV"
+    "$TVENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+    "$TVENV/bin/pip" install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+    echo "$want" > "$TVENV/.requirements.sha256"
+fi
+
+# --- 2. neutrino ---------------------------------------------------------------------------
+WORK=$(mktemp -d /var/tmp/neutrino-conformance-XXXXXX)
+PORT=$("$NVENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ADMIN_PASSWORD=$("$NVENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(16))')
+mkdir -p "$WORK/state" "$WORK/locks"
+cat > "$WORK/neutron.conf" <<EOF
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = $PORT
+api_workers = 2
+auth_strategy = keystone
+state_path = $WORK/state
+log_file = $WORK/server.log
+
+[ml2]
+type_drivers = local,flat,vlan,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = linuxbridge
+extension_drivers = port_security
+
+[ml2_type_vxlan]
+vni_ranges = 1000:9999
+
+[ml2_type_vlan]
+network_vlan_ranges = physnet1:1000:1999
+
+[ml2_type_flat]
+flat_networks = *
+
+[oslo_policy]
+policy_file = $WORK/policy.yaml
+
+[identity]
+admin_password = $ADMIN_PASSWORD
+EOF
+
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ "$KEEP" = 0 ]; then rm -rf "$WORK/state"; fi
+}
+trap cleanup EXIT
+
+log "work dir $WORK; neutrino on 127.0.0.1:$PORT"
+setsid "$NVENV/bin/neutrino-server" --config-file "$WORK/neutron.conf" > "$WORK/server.out" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 150); do
+    if curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then break; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.out"; exit 1; }
+    sleep 0.2
+done
+
+# --- 3. accounts and tempest.conf ----------------------------------------------------------
+"$NVENV/bin/python" "$HERE/provision.py" accounts --config-file "$WORK/neutron.conf" \
+    --workers "$CONCURRENCY" --out "$WORK/accounts.yaml"
+(cd "$WORK" && "$TVENV/bin/tempest" init --workspace-path "$WORK/workspace.yaml" \
+    --name "$(basename "$WORK")" ws >/dev/null)
+"$NVENV/bin/python" "$HERE/provision.py" tempest-conf --url "http://127.0.0.1:$PORT" \
+    --accounts "$WORK/accounts.yaml" --out "$WORK/ws/etc/tempest.conf" \
+    --log-dir "$WORK" --lock-dir "$WORK/locks"
+
+# --- 4. tempest -----------------------------------------------------------------------------
+NTP=neutron_tempest_plugin.api
+CORE="^${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|admin\.test_networks|admin\.test_ports)\."
+WIDE="^(${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|test_extension_driver_port_security|test_security_groups|test_security_groups_negative|test_timestamp|test_revisions|admin\.test_networks|admin\.test_ports|admin\.test_shared_network_extension|admin\.test_external_network_extension|admin\.test_security_groups|admin\.test_tag)|tempest\.api\.network\.(test_networks|test_networks_negative|test_ports|test_extensions|test_versions|test_security_groups|test_security_groups_negative|test_allowed_address_pair|test_tags|admin\.test_ports|admin\.test_external_network_extension|admin\.test_external_networks_negative))\."
+case "$SELECTION" in
+    core) REGEX=$CORE ;;
+    wide) REGEX=$WIDE ;;
+    *) REGEX=$SELECTION ;;
+esac
+if [ ${#EXTRA[@]} -gt 0 ]; then REGEX="$REGEX|$(IFS='|'; echo "${EXTRA[*]}")"; fi
+
+log "tempest run --concurrency $CONCURRENCY (selection: $SELECTION)"
+start=$(date +%s)
+set +e
+(cd "$WORK/ws" && "$TVENV/bin/tempest" run --regex "$REGEX" --concurrency "$CONCURRENCY" \
+    > "$WORK/tempest-run.out" 2>&1)
+rc=$?
+set -e
+end=$(date +%s)
+(cd "$WORK/ws" && "$TVENV/bin/stestr" last --subunit > "$WORK/results.subunit" 2>/dev/null) || true
+tail -n 8 "$WORK/tempest-run.out"
+"$TVENV/bin/python" "$HERE/summarize.py" "$WORK/results.subunit" --json "$WORK/results.json" \
+    --known "$HERE/known_failures.yaml"
+log "tempest took $((end - start)) s (exit $rc); results in $WORK"

@@ -1,0 +1,105 @@
+"""Options of authentication: upstream's [keystone_authtoken] (keystonemiddleware
+and keystoneauth's password plugin names) and neutrino's [identity] (the
+embedded identity). neutrino/options.py puts both in SERVER_SCHEMA."""
+from __future__ import annotations
+
+from neutrino.config import Opt, Section, choice, int_range, string, to_bool, to_list
+
+
+def _ignored(name: str, conv=string, default=""):
+    return Opt(name, conv, default, "Accepted for compatibility; no effect.", ignored=True)
+
+
+KEYSTONE_AUTHTOKEN = Section("keystone_authtoken", (
+    Opt("www_authenticate_uri", string, "",
+        "Public Keystone endpoint sent to clients in the WWW-Authenticate header of a 401. "
+        "Empty: auth_uri, else auth_url, else the embedded identity's URL."),
+    Opt("auth_uri", string, "", "Deprecated upstream name of www_authenticate_uri."),
+    Opt("auth_url", string, "",
+        "Keystone URL the server authenticates itself against and validates tokens with "
+        "(…/v3 or the unversioned root, to which /v3 is appended). Required when "
+        "[identity] embedded = false."),
+    Opt("auth_type", choice("password", "v3password"), "password",
+        "How the service authenticates itself: password (the service user below)."),
+    Opt("username", string, "", "Service user name (usually neutron)."),
+    Opt("user_id", string, "", "Service user id (instead of username)."),
+    Opt("password", string, "", "Service user's password (never logged)."),
+    Opt("user_domain_name", string, "Default", "Domain of the service user, by name."),
+    Opt("user_domain_id", string, "", "Domain of the service user, by id (wins over the name)."),
+    Opt("project_name", string, "", "Project the service token is scoped to (usually service)."),
+    Opt("project_id", string, "", "Project of the service token, by id."),
+    Opt("project_domain_name", string, "Default", "Domain of that project, by name."),
+    Opt("project_domain_id", string, "", "Domain of that project, by id (wins over the name)."),
+    Opt("region_name", string, "", "Accepted; tokens are validated at auth_url directly."),
+    Opt("token_cache_time", int_range(-1), 300,
+        "Seconds a validated token is trusted without asking Keystone again (never past its "
+        "expiry); a token revoked in Keystone keeps working here for up to this long, as "
+        "upstream. -1 or 0: cache until expiry / do not cache."),
+    Opt("http_connect_timeout", int_range(1), 10, "Seconds to wait for Keystone."),
+    Opt("http_request_max_retries", int_range(0), 3,
+        "Retries of a validation that failed to connect."),
+    Opt("insecure", to_bool, False, "Do not verify Keystone's TLS certificate."),
+    Opt("cafile", string, "", "CA bundle to verify Keystone's TLS certificate."),
+    Opt("certfile", string, "", "Client certificate for Keystone (with keyfile)."),
+    Opt("keyfile", string, "", "Key of the client certificate."),
+    Opt("service_token_roles", to_list, ("service",), "Accepted for compatibility; no effect.",
+        ignored=True),
+    Opt("service_token_roles_required", to_bool, False, "Accepted for compatibility; no effect.",
+        ignored=True),
+    Opt("memcached_servers", to_list, (),
+        "Accepted for compatibility; no effect: each API worker keeps its own bounded cache.",
+        ignored=True),
+    Opt("include_service_catalog", to_bool, True, "Accepted for compatibility; no effect.",
+        ignored=True),
+    Opt("delay_auth_decision", to_bool, False, "Accepted for compatibility; no effect.",
+        ignored=True),
+    Opt("enforce_token_bind", string, "permissive", "Accepted for compatibility; no effect.",
+        ignored=True),
+    _ignored("auth_section"),
+    _ignored("auth_version"),
+    _ignored("interface", default="internal"),
+    _ignored("cache"),
+    _ignored("service_type"),
+    _ignored("system_scope"),
+    _ignored("memcache_security_strategy", default="None"),
+    _ignored("memcache_secret_key"),
+    _ignored("memcache_tls_enabled", to_bool, False),
+    _ignored("memcache_tls_cafile"),
+    _ignored("memcache_tls_certfile"),
+    _ignored("memcache_tls_keyfile"),
+    _ignored("memcache_tls_allowed_ciphers"),
+    _ignored("memcache_pool_dead_retry", int_range(0), 300),
+    _ignored("memcache_pool_maxsize", int_range(0), 10),
+    _ignored("memcache_pool_socket_timeout", int_range(0), 3),
+    _ignored("memcache_pool_unused_timeout", int_range(0), 60),
+    _ignored("memcache_pool_conn_get_timeout", int_range(0), 10),
+    _ignored("memcache_use_advanced_pool", to_bool, True),
+    _ignored("memcache_sasl_enabled", to_bool, False),
+    _ignored("memcache_username"),
+    _ignored("memcache_password"),
+))
+
+IDENTITY = Section("identity", (
+    Opt("embedded", to_bool, True,
+        "With auth_strategy = keystone: true serves a Keystone v3 subset at /identity/v3 on "
+        "the API port and validates its tokens in-process; false validates tokens with the "
+        "Keystone of [keystone_authtoken]."),
+    Opt("token_expiration", int_range(60), 3600, "Lifetime of embedded tokens, seconds."),
+    Opt("token_key_file", string, "",
+        "HMAC keys that sign embedded tokens, one base64 key a line, the first signs. Empty: "
+        "<state_path>/identity/token_keys, created (0600) on first start."),
+    Opt("admin_user", string, "admin", "Bootstrap admin user (created on first start)."),
+    Opt("admin_project", string, "admin", "Bootstrap admin project."),
+    Opt("admin_password", string, "",
+        "Bootstrap admin password. Empty: a random one, written once to "
+        "<state_path>/identity/admin-password (0600)."),
+    Opt("region_name", string, "RegionOne", "Region of the catalog's endpoints."),
+    Opt("public_endpoint", string, "",
+        "Base URL of this server for the catalog (network endpoint and /identity). Empty: "
+        "the scheme, host and port the token request was sent to."),
+    Opt("token_cache_size", int_range(16), 10000,
+        "Validated tokens each API worker remembers (least recently used go first)."),
+    Opt("revocation_check_interval", int_range(0), 1,
+        "Seconds between an API worker's reads of new revocation events (embedded only; the "
+        "worker that revokes a token applies it at once)."),
+))
