@@ -285,3 +285,13 @@ class RoutesExhausted(NeutronError):
 class RouterInterfaceInUseByRoute(InUse):
     message = ("Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
                "as it is required by one or more routes.")
+
+
+class SecurityGroupRuleInvalidProtocol(NeutronError):
+    status = 400
+    message = ("Security group rule protocol {protocol} not supported. Only protocol values "
+               "{values} and integer representations [0 to 255] are supported.")
+
+
+class SecurityGroupCannotUpdateDefault(InUse):
+    message = "Updating default security group not allowed."

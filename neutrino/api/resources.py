@@ -139,7 +139,8 @@ SECURITY_GROUP = Resource("security_group", "security-groups", (
 SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
     _ID, _DESC, *a.owner_attrs(),
     Attr("security_group_id", post=True, validate=a.uuid_check, column="security_group_id"),
-    Attr("remote_group_id", post=True, default=None, validate=a.uuid_or_none,
+    # Not UUID-validated: upstream answers 404 (group not found) for any bad id.
+    Attr("remote_group_id", post=True, default=None, validate=a.string(255, nullable=True),
          column="remote_group_id"),
     Attr("remote_address_group_id", post=True, default=None, validate=a.uuid_or_none,
          column="remote_address_group_id"),

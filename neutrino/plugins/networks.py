@@ -15,6 +15,8 @@ from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network
 from neutrino.plugins.ml2.segments import PROVIDER_KEYS, segments_for
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
+# Deleting an external network takes its floating IPs (and their ports) with it.
+NETWORK_DELETE_OWNERS = AUTO_DELETE_OWNERS + ("network:floatingip",)
 _INSERT_NETWORK = insert(models.networks)
 _SUBNET_IDS = listing.ChildQuery(models.subnets.c.network_id, models.subnets.c.id,
                                  order_by=(models.subnets.c.created_at, models.subnets.c.id))
@@ -39,6 +41,21 @@ def _view(row, seg: dict | None, subnet_ids: list[str], tags: list[str]) -> dict
         "updated_at": listing.iso(row["updated_at"]),
         "revision_number": row["revision_number"],
     }
+
+
+MIN_MTU = {4: 68, 6: 1280}
+
+
+def check_mtu_for_subnets(conn: Connection, network_id: str, mtu: int,
+                          versions: tuple[int, ...] = ()) -> None:
+    """IPv4 needs an MTU of 68, IPv6 1280 (409 as upstream)."""
+    s = models.subnets
+    have = set(versions) | {r[0] for r in conn.execute(
+        select(s.c.ip_version).where(s.c.network_id == network_id).distinct())}
+    for version in have:
+        if mtu < MIN_MTU[version]:
+            raise faults.Conflict(f"Invalid network MTU value {mtu} for IPv{version}: it must "
+                                  f"be at least {MIN_MTU[version]}.")
 
 
 class NetworkPlugin:
@@ -95,10 +112,8 @@ class NetworkPlugin:
             seg, picked = core.segments.choose(conn, requested)
             max_mtu = core.segments.mtu(seg)
             mtu = body.get("mtu") or max_mtu
-            if mtu > max_mtu or mtu < 68:
-                raise faults.invalid_input(
-                    f"Requested MTU is too big, maximum is {max_mtu}" if mtu > max_mtu
-                    else "Requested MTU is too small, minimum is 68")
+            if mtu > max_mtu:
+                raise faults.invalid_input(f"Requested MTU is too big, maximum is {max_mtu}")
             ts = listing.now()
             row = dict(
                 id=net_id, project_id=owner, name=body["name"],
@@ -140,8 +155,9 @@ class NetworkPlugin:
             if "mtu" in body and body["mtu"] is not None:
                 seg = segments_for(conn, [network_id]).get(network_id)
                 max_mtu = core.segments.mtu(seg) if seg else core.cfg.DEFAULT.global_physnet_mtu
-                if not 68 <= body["mtu"] <= max_mtu:
+                if body["mtu"] > max_mtu:
                     raise faults.invalid_input(f"Requested MTU is too big, maximum is {max_mtu}")
+                check_mtu_for_subnets(conn, network_id, body["mtu"])
                 values["mtu"] = body["mtu"]
             if values.get("shared") is False and row["shared"]:
                 self._check_unshare(conn, row)
@@ -172,10 +188,12 @@ class NetworkPlugin:
             get_network_row(conn, ctx, network_id, lock=True)
             in_use = [r[0] for r in conn.execute(select(p.c.id).where(
                 p.c.network_id == network_id,
-                p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).order_by(p.c.id))]
+                p.c.device_owner.notin_(NETWORK_DELETE_OWNERS)).order_by(p.c.id))]
             if in_use:
                 raise faults.NetworkInUse(net_id=network_id,
                                           ids=", id for these ports is: " + ", ".join(in_use))
+            fips = models.floatingips
+            conn.execute(delete(fips).where(fips.c.floating_network_id == network_id))
             auto = [r[0] for r in conn.execute(select(p.c.id).where(p.c.network_id == network_id))]
             conn.execute(delete(p).where(p.c.network_id == network_id))
             subnet_ids = [r[0] for r in conn.execute(select(s.c.id).where(s.c.network_id == network_id))]

@@ -51,6 +51,8 @@ class QuotaOps:
             raise faults.HTTPBadRequest("Unable to find 'quota' in request body")
         values = {}
         for key, value in body["quota"].items():
+            if key == "force":  # quota-check-limit: neutrino never rejects a lower limit
+                continue
             if key not in RESOURCES:
                 raise faults.HTTPBadRequest(f"Unrecognized attribute(s) '{key}'")
             limit = a.to_int(value)

@@ -25,6 +25,8 @@ PROTOCOLS = {
 }
 PORT_PROTOCOLS = {"tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"}
 ICMP_PROTOCOLS = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
+IPV6_ONLY_PROTOCOLS = {"icmpv6", "ipv6-icmp", "ipv6-encap", "ipv6-frag", "ipv6-nonxt",
+                       "ipv6-opts", "ipv6-route", "41", "43", "44", "58", "59", "60"}
 
 SG, RULE = models.security_groups, models.security_group_rules
 _DEFAULT_OF = select(SG.c.id).where(SG.c.default_for == bindparam("project"))
@@ -68,11 +70,14 @@ def ensure_default_group(conn: Connection, project_id: str) -> str:
 def check_groups_usable(conn: Connection, ctx: Context, owner: str, groups: list[str]) -> None:
     if not groups:
         return
-    found = {r[0]: r[1] for r in conn.execute(select(SG.c.id, SG.c.project_id)
-                                              .where(SG.c.id.in_(groups)))}
+    found = {r[0]: (r[1], r[2]) for r in conn.execute(
+        select(SG.c.id, SG.c.project_id, SG.c.stateful).where(SG.c.id.in_(groups)))}
     for gid in groups:
-        if gid not in found or (not ctx.is_admin and found[gid] != owner):
+        if gid not in found or (not ctx.is_admin and found[gid][0] != owner):
             raise faults.SecurityGroupNotFound(id=gid)
+    if len({stateful for _, stateful in found.values()}) > 1:
+        raise faults.Conflict("Cannot apply both stateful and stateless security groups on the "
+                              "same port at the same time.")
 
 
 def normalize_protocol(value):
@@ -86,11 +91,10 @@ def normalize_protocol(value):
     try:
         num = int(text)
     except ValueError:
-        raise faults.NeutronError(
-            f"Security group rule protocol {value} not supported. Only protocol values "
-            f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported.") from None
+        num = -1
     if not 0 <= num <= 255:
-        raise faults.HTTPBadRequest(f"Security group rule protocol {value} not supported.")
+        raise faults.SecurityGroupRuleInvalidProtocol(
+            protocol=value, values=sorted(PROTOCOLS))
     return str(num)
 
 
@@ -179,7 +183,12 @@ class SecurityGroupPlugin:
             row = self._row(conn, ctx, group_id)
             values = {k: body[k] for k in ("name", "description", "stateful") if k in body}
             if row["default_for"] and values.get("name", "default") != "default":
-                raise faults.Conflict("Updating default security group not allowed.")
+                raise faults.SecurityGroupCannotUpdateDefault()
+            if "stateful" in values and values["stateful"] != row["stateful"]:
+                psg = models.port_security_groups
+                if conn.execute(select(psg.c.port_id).where(psg.c.security_group_id == group_id)
+                                .limit(1)).first():
+                    raise faults.SecurityGroupInUse(id=group_id)
             if values:
                 conn.execute(update(SG).where(SG.c.id == group_id).values(**values))
             bump_revision(conn, SG, group_id)
@@ -238,7 +247,7 @@ class SecurityGroupPlugin:
         protocol = normalize_protocol(body.get("protocol"))
         lo, hi = body.get("port_range_min"), body.get("port_range_max")
         ethertype = body.get("ethertype") or "IPv4"
-        if protocol in ("icmpv6", "ipv6-icmp", "58") and ethertype == "IPv4":
+        if protocol in IPV6_ONLY_PROTOCOLS and ethertype == "IPv4":
             raise faults.HTTPBadRequest(
                 f"Security group rule for ethertype '{ethertype}' not supported. "
                 f"Allowed values are ['IPv6'].")
@@ -260,7 +269,8 @@ class SecurityGroupPlugin:
             for name, value in (("type", lo), ("code", hi)):
                 if value is not None and not 0 <= value <= 255:
                     raise faults.HTTPBadRequest(
-                        f"Invalid value for ICMP field (port_range_{'min' if name == 'type' else 'max'}): {value}. It must be 0 to 255.")
+                        f"Invalid value for ICMP {name} (port-range-"
+                        f"{'min' if name == 'type' else 'max'}): {value}. It must be 0 to 255.")
             if lo is None and hi is not None:
                 raise faults.HTTPBadRequest(
                     f"ICMP code (port-range-max) {hi} is provided but ICMP type "

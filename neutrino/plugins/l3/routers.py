@@ -121,8 +121,8 @@ class RouterPlugin:
             if "external_gateway_info" in body:
                 info = body["external_gateway_info"] or {}
                 self._update_gateway(conn, row, info)
-            if body.get("routes") is not None:
-                self._set_routes(conn, router_id, body["routes"])
+            if "routes" in body:  # null clears, as upstream
+                self._set_routes(conn, router_id, body["routes"] or [])
             bump_revision(conn, R, router_id)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(txn)
