@@ -59,6 +59,8 @@ class Controller:
         # The plugins' SQL scoping implements the default get rules; evaluate
         # the rule per item only when an operator changed it.
         self.check_each = (overridden is not None and DEFAULT_RULES.get(action) != overridden.text)
+        # Resources without an owner (agents) have no SQL scoping at all.
+        self.check_each = self.check_each or not resource.has_owner
 
     # --- bodies --------------------------------------------------------------
     def _items(self, body: Any) -> tuple[list[dict], bool]:
@@ -116,6 +118,11 @@ class Controller:
             out[key] = _convert(attr, value)
         return out
 
+    def _is_default(self, key: str, value: Any) -> bool:
+        attr = self.r.attr(key)
+        return (attr is not None and attr.default is not a.MISSING
+                and attr.default is not a.UNSET and value == attr.default)
+
     def _policy_attrs(self, action: str, given: dict) -> tuple[str, ...]:
         names = []
         for key, value in given.items():
@@ -125,11 +132,17 @@ class Controller:
                     if any(isinstance(v, dict) and v.get(sub) is not None for v in items):
                         names.append(f"{key}:{sub}")
             names.append(key)
+        # Upstream checks attributes in the order of the attribute map.
+        order = {attr.name: i for i, attr in enumerate(self.r.attrs)}
+        names.sort(key=lambda n: (order.get(n.split(":")[0] if n.split(":")[0] in _SUBATTRS
+                                            else n, len(order)), n.count(":")))
         return tuple(n for n in names if self.policy.has_rule(f"{action}:{n}"))
 
     # --- reading ---------------------------------------------------------------
     def _visible(self, ctx: Context, item: dict) -> bool:
-        if not self.check_each:
+        # The SQL scoping matches the default rules for readers and up; a
+        # caller without any of the default roles is checked item by item.
+        if not self.check_each and "reader" in ctx.roles:
             return True
         target = dict(item)
         if hasattr(self.plugin, "target_of"):
@@ -191,7 +204,8 @@ class Controller:
         fields = [v for k, v in params if k == "fields"]
         item = self.plugin.get(ctx, resource_id)
         if not self._visible(ctx, item):
-            raise getattr(faults, self.r.not_found)(**self._nf_kwargs(resource_id))
+            # Found, but the get rule says no: upstream pretends it does not exist.
+            raise faults.HTTPNotFound()
         return {self.r.singular: self._shape(ctx, item, fields)}
 
     def _nf_kwargs(self, resource_id: str) -> dict:
@@ -211,7 +225,10 @@ class Controller:
             target = {**item, "project_id": owner, "tenant_id": owner}
             if hasattr(self.plugin, "policy_target"):
                 target.update(self.plugin.policy_target(ctx, item))
-            self.policy.enforce(ctx, action, target, self._policy_attrs(action, raw))
+            # On create, an attribute given with its default value is not
+            # "explicitly set" (neutron.policy._is_attribute_explicitly_set).
+            given = {k: v for k, v in raw.items() if not self._is_default(k, item.get(k))}
+            self.policy.enforce(ctx, action, target, self._policy_attrs(action, given))
         created = []
         try:
             for item in prepared:
@@ -238,13 +255,11 @@ class Controller:
         raw = body[self.r.singular]
         changes = self.prepare_update(raw)
         original = self.plugin.get(ctx, resource_id)
-        if not self._visible(ctx, original):
-            raise getattr(faults, self.r.not_found)(**self._nf_kwargs(resource_id))
         action = f"update_{self.r.singular}"
         target = {**original, **changes}
         if hasattr(self.plugin, "target_of"):
             target.update(self.plugin.target_of(ctx, original))
-        self.policy.enforce(ctx, action, target, self._policy_attrs(action, raw))
+        self._enforce(ctx, action, target, self._policy_attrs(action, raw), original)
         updated = self.plugin.update(ctx, resource_id, changes)
         return {self.r.singular: self._shape(ctx, updated, [])}
 
@@ -253,7 +268,7 @@ class Controller:
         target = dict(original)
         if hasattr(self.plugin, "target_of"):
             target.update(self.plugin.target_of(ctx, original))
-        self.policy.enforce(ctx, f"delete_{self.r.singular}", target)
+        self._enforce(ctx, f"delete_{self.r.singular}", target, (), original)
         self.plugin.delete(ctx, resource_id)
 
     def authorize_tags(self, ctx: Context, resource_id: str) -> dict:
@@ -261,5 +276,16 @@ class Controller:
         target = dict(original)
         if hasattr(self.plugin, "target_of"):
             target.update(self.plugin.target_of(ctx, original))
-        self.policy.enforce(ctx, f"update_{self.r.singular}", target)
+        self._enforce(ctx, f"update_{self.r.singular}", target, (), original)
         return original
+
+    def _enforce(self, ctx: Context, action: str, target: dict, attrs: tuple[str, ...],
+                 item: dict) -> None:
+        """Upstream's update/delete authorization: a caller who may not even
+        read the item gets 404, one who may read but not change it 403."""
+        try:
+            self.policy.enforce(ctx, action, target, attrs)
+        except faults.PolicyNotAuthorized:
+            if not self._visible(ctx, item):
+                raise faults.HTTPNotFound() from None
+            raise

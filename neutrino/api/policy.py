@@ -91,6 +91,10 @@ def _atom(token: str) -> tuple[Check, bool]:
             value = t[parent_key] if parent_key in t else t.get(attr)
             return str(value) == want
         return field_check, True
+    if kind.startswith(("'", '"')):  # 'literal':%(key)s
+        literal = kind.strip("'\"")
+        key = match[2:-2] if match.startswith("%(") else match
+        return (lambda t, c, e: str(t.get(key)) == literal), True
     if match.startswith("%(") and match.endswith(")s"):
         key = match[2:-2]
 
@@ -99,10 +103,6 @@ def _atom(token: str) -> tuple[Check, bool]:
                 return False
             return str(c[kind]) == str(t[key])
         return target_check, True
-    if kind.startswith(("'", '"')):
-        literal = kind.strip("'\"")
-        key = match[2:-2] if match.startswith("%(") else match
-        return (lambda t, c, e: str(t.get(key)) == literal), True
     return (lambda t, c, e: str(c.get(kind)) == match), False
 
 
@@ -189,8 +189,9 @@ def compile_rule(text: str) -> Compiled:
             raise ValueError(f"unexpected end of policy rule {text!r}")
         if tok == "(":
             inner = parse_or()
-            if take() != ")":
+            if peek() != ")":
                 raise ValueError(f"unbalanced parentheses in {text!r}")
+            take()
             return inner
         return _atom(tok)
 
@@ -343,7 +344,9 @@ class Enforcer:
                             if f"{action}:{a}" in self.rules]
         if all(self.check(ctx, name, target) for name in names):
             return
-        if len(names) == 1:
-            raise faults.PolicyNotAuthorized(action=f"rule:{action}")
-        raise faults.PolicyNotAuthorized(
-            action="(" + " and ".join(f"rule:{n}" for n in names) + ")")
+        # neutron.policy._build_match_rule nests one AndCheck per attribute:
+        # ((rule:a and rule:a:x) and rule:a:y)
+        text = f"rule:{action}"
+        for name in names[1:]:
+            text = f"({text} and rule:{name})"
+        raise faults.PolicyNotAuthorized(action=text)

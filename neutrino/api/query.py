@@ -29,7 +29,9 @@ def _convert_filter(resource: Resource, name: str, raw: str) -> Any:
         return raw
     if raw == "" and name not in ("admin_state_up", "shared", "router:external"):
         return raw
-    return attr.convert(raw)
+    value = attr.convert(raw)
+    # A list converter (security_groups) would wrap the one value of a filter.
+    return raw if isinstance(value, list) else value
 
 
 def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1) -> Query:

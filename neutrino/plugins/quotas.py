@@ -59,7 +59,7 @@ class QuotaEngine:
         if limit < 0:
             return
         if self.used(conn, project_id, resource) + delta > limit:
-            raise faults.OverQuota(overs=resource)
+            raise faults.OverQuota(overs=[resource])  # "['network']", as upstream
 
     def set(self, conn: Connection, project_id: str, values: dict[str, int]) -> None:
         q = models.quotas

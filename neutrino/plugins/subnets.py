@@ -141,7 +141,7 @@ class SubnetPlugin:
         routes = P.check_host_routes(net, body.get("host_routes") or [],
                                      cfg.max_subnet_host_routes)
         P.check_ipv6_modes(body["ip_version"], body.get("ipv6_ra_mode"),
-                           body.get("ipv6_address_mode"), net)
+                           body.get("ipv6_address_mode"), net, body["enable_dhcp"])
         subnet_id = listing.new_id()
 
         def txn(conn):

@@ -142,13 +142,17 @@ def check_host_routes(net: Net, routes: list[dict], limit: int,
     return out
 
 
-def check_ipv6_modes(ip_version: int, ra_mode, address_mode, net: Net) -> None:
+def check_ipv6_modes(ip_version: int, ra_mode, address_mode, net: Net,
+                     enable_dhcp: bool = True) -> None:
+    # Worded as neutron's _validate_subnet / _validate_ipv6_dhcp.
     if ip_version == 4:
-        if ra_mode or address_mode:
-            raise faults.invalid_input(
-                "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to "
-                "False or ip_version is 4")
+        for name, value in (("ipv6_ra_mode", ra_mode), ("ipv6_address_mode", address_mode)):
+            if value:
+                raise faults.invalid_input(f"{name} is not valid when ip_version is 4")
         return
+    if (ra_mode or address_mode) and not enable_dhcp:
+        raise faults.invalid_input("ipv6_ra_mode or ipv6_address_mode cannot be set when "
+                                   "enable_dhcp is set to False")
     if ra_mode and address_mode and ra_mode != address_mode:
         raise faults.invalid_input(
             f"ipv6_ra_mode set to '{ra_mode}' with ipv6_address_mode set to '{address_mode}' "

@@ -1,0 +1,144 @@
+"""Version discovery, extensions, routing errors (404/405), bad bodies."""
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import expect, rand
+
+
+def test_root_lists_v2(api):
+    body = expect(api.anonymous.get("/"), 200)
+    assert body == {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+        {"rel": "self", "href": "http://testserver/v2.0/"}]}]}
+
+
+@pytest.mark.parametrize("path", ["/v2.0", "/v2.0/"])
+def test_v2_lists_resources(api, path):
+    body = expect(api.member_a.get(path), 200)
+    collections = {r["collection"]: r for r in body["resources"]}
+    for name in ("networks", "subnets", "ports", "security_groups", "security_group_rules",
+                 "quotas"):
+        assert name in collections
+    assert collections["networks"]["name"] == "network"
+    assert collections["networks"]["links"] == [
+        {"rel": "self", "href": "http://testserver/v2.0/networks"}]
+    assert collections["security_groups"]["links"][0]["href"].endswith("/v2.0/security-groups")
+
+
+def test_extensions_list_and_show(api):
+    exts = expect(api.member_a.get("extensions"), 200)["extensions"]
+    aliases = [e["alias"] for e in exts]
+    assert len(aliases) == len(set(aliases))
+    for ext in exts:
+        assert set(ext) == {"alias", "name", "description", "updated", "links"}
+        one = expect(api.member_a.get(f"extensions/{ext['alias']}"), 200)
+        assert one == {"extension": ext}
+
+
+def test_unknown_extension_404(api):
+    expect(api.member_a.get("extensions/no-such-ext"), 404, "ExtensionNotFound",
+           "Extension with alias no-such-ext does not exist")
+
+
+# Every alias GET /v2.0/extensions lists is exercised by these tests.
+EXERCISED_BY = {
+    "agent": "test_agents.py::test_agent_list_show_update_delete",
+    "allowed-address-pairs": "test_ports.py::test_allowed_address_pairs",
+    "binding": "test_ports.py::test_binding_with_live_agent",
+    "empty-string-filtering": "test_query.py::test_empty_string_filter",
+    "external-net": "test_policy.py::test_shared_and_external_networks_visible_to_all",
+    "ext-gw-mode": "test_routers.py::test_router_gateway_enable_snat",
+    "extraroute": "test_routers.py::test_router_extra_routes",
+    "l3_agent_scheduler": "test_routers.py::test_router_l3_agents",
+    "router": "test_routers.py::test_router_crud_and_interfaces",
+    "filter-validation": "test_query.py::test_unknown_filter_400",
+    "ip-substring-filtering": "test_query.py::test_fixed_ips_filters",
+    "net-mtu": "test_networks.py::test_mtu_by_network_type",
+    "net-mtu-writable": "test_networks.py::test_mtu_writable",
+    "network-availability-zone": "test_networks.py::test_network_defaults",
+    "pagination": "test_query.py::test_pagination_walks_all_pages",
+    "port-security": "test_ports.py::test_port_security_disabled_with_groups",
+    "project-id": "test_networks.py::test_project_id_and_tenant_id",
+    "provider": "test_ml2.py::test_admin_provider_networks",
+    "quotas": "test_quotas.py::test_quota_get_put_delete",
+    "quota_details": "test_quotas.py::test_quota_details",
+    "security-group": "test_secgroups.py::test_security_group_crud",
+    "sorting": "test_query.py::test_sorting",
+    "standard-attr-description": "test_networks.py::test_description_everywhere",
+    "standard-attr-revisions": "test_networks.py::test_revision_number_increments",
+    "standard-attr-tag": "test_tags.py::test_tags_endpoints",
+    "standard-attr-timestamp": "test_networks.py::test_timestamps_format",
+    "stateful-security-group": "test_secgroups.py::test_stateful_flag",
+    "tag-creation": "test_tags.py::test_tags_on_create",
+}
+
+
+def test_every_extension_is_exercised(api):
+    import importlib
+    aliases = {e["alias"] for e in expect(api.admin.get("extensions"), 200)["extensions"]}
+    assert aliases == set(EXERCISED_BY), (
+        f"untested: {sorted(aliases - set(EXERCISED_BY))}, "
+        f"not served: {sorted(set(EXERCISED_BY) - aliases)}")
+    for ref in EXERCISED_BY.values():
+        module, func = ref.split("::")
+        mod = importlib.import_module("tests.api." + module[:-3])
+        assert callable(getattr(mod, func, None)), f"{ref} does not exist"
+
+
+@pytest.mark.parametrize("path", ["/v2.0/foobars", "/v2.0/networks/x/y/z", "/nothing",
+                                  "/v3/networks"])
+def test_unknown_url_404(api, path):
+    expect(api.admin.get(path), 404, "HTTPNotFound", "The resource could not be found.")
+
+
+@pytest.mark.parametrize("method,path", [
+    ("DELETE", "/v2.0/networks"), ("PUT", "/v2.0/networks"), ("PATCH", "/v2.0/networks"),
+    ("POST", "/v2.0/networks/%s" % "6bdecb4b-429a-4947-8190-10abc831ed83"),
+    ("POST", "/"), ("DELETE", "/v2.0/extensions"), ("POST", "/v2.0/agents"),
+])
+def test_method_not_allowed_405(api, method, path):
+    resp = api.admin.request(method, path)
+    assert resp.status_code == 405, resp.text
+    assert "NeutronError" in resp.json()
+
+
+@pytest.mark.parametrize("raw", ['{"network": {"name": "x"', "not json", "[1, 2", "\xff"])
+def test_bad_json_400(api, raw):
+    expect(api.member_a.post("networks", content=raw.encode("utf-8", "surrogateescape")
+                             if isinstance(raw, str) else raw),
+           400, "HTTPBadRequest", "Body contains invalid data")
+
+
+@pytest.mark.parametrize("body,message", [
+    ({}, "Unable to find 'network' in request body"),
+    ({"net": {}}, "Unable to find 'network' in request body"),
+    ({"network": "x"}, "Body contains invalid data"),
+    ({"networks": {"name": "x"}}, "Body contains invalid data"),
+    ([1], "Body contains invalid data"),
+])
+def test_malformed_bodies_400(api, body, message):
+    expect(api.member_a.post("networks", body), 400, "HTTPBadRequest", message)
+
+
+def test_empty_post_body_400(api):
+    expect(api.member_a.post("networks", content=b""), 400, "HTTPBadRequest",
+           "Body contains invalid data")
+
+
+def test_update_bad_bodies_400(api):
+    net = api.member_a.network()
+    expect(api.member_a.put(f"networks/{net['id']}", {}), 400, "HTTPBadRequest",
+           "Unable to find 'network' in request body")
+    expect(api.member_a.put(f"networks/{net['id']}", content=b"{"), 400, "HTTPBadRequest",
+           "Body contains invalid data")
+    expect(api.member_a.put(f"networks/{net['id']}", {"network": {"id": rand()}}), 400,
+           "HTTPBadRequest")
+    expect(api.member_a.put(f"networks/{net['id']}", {"network": {"bogus": 1}}), 400,
+           "HTTPBadRequest", "Unrecognized attribute(s) 'bogus'")
+
+
+def test_no_headers_is_admin_of_default_project(api):
+    net = api.anonymous.network()
+    assert net["project_id"] == "00000000000000000000000000000000"
+    assert net["provider:network_type"] == "vxlan"  # admin sees provider attributes
+    api.anonymous.remove("networks", net["id"])
