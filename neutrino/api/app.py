@@ -133,7 +133,10 @@ class Api:
                 params = list(request.query_params.multi_items())
                 return await self.call(request, ctl.show, rid, params)
             if request.method == "PUT":
-                return await self.call(request, ctl.update, rid, needs_body=True)
+                if_match = request.headers.get("if-match")
+                return await self.call(
+                    request, lambda ctx, rid_, body: ctl.update(ctx, rid_, body, if_match),
+                    rid, needs_body=True)
             return await self.call(request, ctl.delete, rid, status=204)
 
         methods = ["GET"] if collection == "agents" else ["GET", "POST"]

@@ -20,6 +20,20 @@ _SUBATTRS = {"fixed_ips": ("ip_address", "subnet_id"),
              "external_gateway_info": ("enable_snat", "external_fixed_ips")}
 
 
+def _check_revision(if_match: str | None, original: dict) -> None:
+    """revision-if-match: `If-Match: revision_number=N` makes the update
+    conditional on the resource still being at revision N."""
+    if not if_match or not if_match.startswith("revision_number="):
+        return
+    try:
+        wanted = int(if_match.split("=", 1)[1])
+    except ValueError:
+        raise faults.HTTPBadRequest(f"Invalid If-Match header: {if_match}") from None
+    current = original.get("revision_number")
+    if current is not None and wanted != current:
+        raise faults.RevisionNumberConstraintFailed(expected=wanted, current=current)
+
+
 def _convert(attr: a.Attr, value: Any) -> Any:
     if attr.convert is not None:
         value = attr.convert(value)
@@ -75,6 +89,9 @@ class Controller:
             items = body.get(self.r.collection.replace("-", "_"), body.get(self.r.collection))
             if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                 raise faults.HTTPBadRequest("Body contains invalid data")
+            # Bulk items may come bare or wrapped in the singular key, as upstream.
+            items = [i[self.r.singular] if list(i) == [self.r.singular]
+                     and isinstance(i[self.r.singular], dict) else i for i in items]
             return items, True
         raise faults.HTTPBadRequest(f"Unable to find '{self.r.singular}' in request body")
 
@@ -192,8 +209,10 @@ class Controller:
                                                 if query.page_reverse else [])
             links.append({"rel": "previous" if query.page_reverse else "next",
                           "href": f"{url}?{urlencode(qs)}"})
-        if query.marker and items:
-            marker = items[-1]["id"] if query.page_reverse else items[0]["id"]
+        if query.marker:
+            # Past the last page too: the way back starts at the request's marker.
+            marker = ((items[-1]["id"] if query.page_reverse else items[0]["id"]) if items
+                      else query.marker)
             qs = base + [("marker", marker)] + ([] if query.page_reverse
                                                 else [("page_reverse", "True")])
             links.append({"rel": "next" if query.page_reverse else "previous",
@@ -245,7 +264,8 @@ class Controller:
             return {self.r.collection.replace("-", "_"): shaped}
         return {self.r.singular: shaped[0]}
 
-    def update(self, ctx: Context, resource_id: str, body: Any) -> dict:
+    def update(self, ctx: Context, resource_id: str, body: Any,
+               if_match: str | None = None) -> dict:
         if not isinstance(body, dict) or self.r.singular not in body or not isinstance(
                 body[self.r.singular], dict):
             if isinstance(body, dict) and self.r.singular not in body:
@@ -255,6 +275,7 @@ class Controller:
         raw = body[self.r.singular]
         changes = self.prepare_update(raw)
         original = self.plugin.get(ctx, resource_id)
+        _check_revision(if_match, original)
         action = f"update_{self.r.singular}"
         target = {**original, **changes}
         if hasattr(self.plugin, "target_of"):

@@ -295,3 +295,8 @@ class SecurityGroupRuleInvalidProtocol(NeutronError):
 
 class SecurityGroupCannotUpdateDefault(InUse):
     message = "Updating default security group not allowed."
+
+
+class RevisionNumberConstraintFailed(NeutronError):
+    status = 412
+    message = "Constrained to {expected}, but current revision is {current}"

@@ -268,7 +268,8 @@ for _attr in ("provider:network_type", "provider:physical_network",
               "provider:segmentation_id", "segments"):
     DEFAULT_RULES[f"get_network:{_attr}"] = ADMIN
 for _action in ("create_port", "update_port"):
-    for _attr in ("mac_address", "fixed_ips:ip_address", "port_security_enabled"):
+    for _attr in ("mac_address", "fixed_ips:ip_address", "port_security_enabled",
+                  "allowed_address_pairs"):
         DEFAULT_RULES[f"{_action}:{_attr}"] = NET_OWNER_MEMBER
     for _attr in ("binding:host_id", "binding:profile"):
         DEFAULT_RULES[f"{_action}:{_attr}"] = ADMIN

@@ -64,7 +64,7 @@ def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1)
         else:
             attr = resource.attr(key)
             base = key.split(":", 1)[0] if attr is None else key
-            if attr is None or not attr.filter or not attr.visible:
+            if attr is None or not attr.filter:
                 if base not in unknown:
                     unknown.append(key)
                 continue

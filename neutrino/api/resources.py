@@ -88,6 +88,8 @@ SUBNET = Resource("subnet", "subnets", (
     Attr("service_types", post=True, default=[], filter=False, sort=False),
     Attr("segment_id", post=True, default=None, filter=False, sort=False, visible=False),
     Attr("router:external", filter=False, sort=False),
+    # Filter only: a subnet is shared when its network is.
+    Attr("shared", visible=False, sort=False, convert=a.to_boolean),
     *a.standard_attrs(),
 ), not_found="SubnetNotFound")
 

@@ -169,9 +169,13 @@ def _after(order, values, reverse: bool) -> ColumnElement:
     for i, (col, asc) in enumerate(order):
         forward = asc != reverse
         eqs = [order[j][0] == values[j] for j in range(i)]
-        if values[i] is None:
+        value = values[i]
+        if value is None:
             cmp = col.is_not(None) if forward else false()
+        elif isinstance(value, bool):  # booleans have no ordering operators in SQL
+            after = (not value) if forward else value
+            cmp = (col == (not value)) if after else false()
         else:
-            cmp = col > values[i] if forward else col < values[i]
+            cmp = col > value if forward else col < value
         ors.append(and_(*eqs, cmp))
     return or_(*ors)

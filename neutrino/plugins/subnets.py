@@ -17,7 +17,7 @@ from neutrino.plugins import listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import pools as P
-from neutrino.plugins.networks import AUTO_DELETE_OWNERS
+from neutrino.plugins.networks import AUTO_DELETE_OWNERS, check_mtu_for_subnets
 
 
 def subnet_details(conn: Connection, ids: list[str]):
@@ -101,6 +101,10 @@ class SubnetPlugin:
             dn = models.dns_nameservers
             where.append(exists().where(dn.c.subnet_id == s.c.id,
                                         dn.c.address.in_(filters["dns_nameservers"])))
+        if "shared" in filters:
+            n = models.networks
+            where.append(exists().where(n.c.id == s.c.network_id,
+                                        n.c.shared.in_(filters["shared"])))
         scope = self._scope(ctx)
         if scope is not None:
             where.append(scope)
@@ -146,6 +150,7 @@ class SubnetPlugin:
 
         def txn(conn):
             network = get_network_row(conn, ctx, body["network_id"], lock=True)
+            check_mtu_for_subnets(conn, network["id"], network["mtu"], (net.version,))
             core.quotas.check(conn, owner, "subnet")
             self._check_overlap(conn, network["id"], net)
             ts = listing.now()
@@ -243,9 +248,15 @@ class SubnetPlugin:
         def txn(conn):
             row = self._row(conn, ctx, subnet_id)
             get_network_row(conn, Context.make("", roles=("admin",)), row["network_id"], lock=True)
+            # Addresses of SLAAC/stateless subnets are derived, not handed out:
+            # they go with the subnet, except a router's.
+            auto = P.is_auto_address(row)
+            keep_owners = (AUTO_DELETE_OWNERS if not auto else
+                           tuple(o for o in ("network:router_interface",)))
+            busy_cond = (p.c.device_owner.notin_(keep_owners) if not auto
+                         else p.c.device_owner.in_(keep_owners))
             busy = conn.execute(select(ipa.c.port_id).join(p, p.c.id == ipa.c.port_id).where(
-                ipa.c.subnet_id == subnet_id,
-                p.c.device_owner.notin_(AUTO_DELETE_OWNERS)).limit(1)).first()
+                ipa.c.subnet_id == subnet_id, busy_cond).limit(1)).first()
             if busy:
                 raise faults.SubnetInUse(subnet_id=subnet_id)
             holders = [r[0] for r in conn.execute(select(ipa.c.port_id).where(

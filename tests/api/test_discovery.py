@@ -66,6 +66,7 @@ EXERCISED_BY = {
     "sorting": "test_query.py::test_sorting",
     "standard-attr-description": "test_networks.py::test_description_everywhere",
     "standard-attr-revisions": "test_networks.py::test_revision_number_increments",
+    "revision-if-match": "test_upstream_behaviours.py::test_if_match_revision",
     "standard-attr-tag": "test_tags.py::test_tags_endpoints",
     "standard-attr-timestamp": "test_networks.py::test_timestamps_format",
     "stateful-security-group": "test_secgroups.py::test_stateful_flag",

@@ -160,16 +160,12 @@ def test_vni_outside_configured_range_is_fine_for_admin(api):
     assert net[PS] == 16777215
 
 
-@pytest.mark.xfail(strict=True, reason="BUG(ml2/types/flat.py, lead): upstream says "
-                   "'segmentation_id prohibited for flat provider network'")
 def test_flat_with_segmentation_id_message(api):
     expect(post_net(api.admin, **{PT: "flat", PP: rand("phys"), PS: 5}), 400, "InvalidInput",
            "Invalid input for operation: segmentation_id prohibited for flat provider "
            "network.")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG(ml2/types/vlan.py, lead): upstream says "
-                   "'segmentation_id requires physical_network for VLAN provider network'")
 def test_vlan_id_without_physnet_message(api):
     expect(post_net(api.admin, **{PT: "vlan", PS: 100}), 400, "InvalidInput",
            "Invalid input for operation: segmentation_id requires physical_network for VLAN "

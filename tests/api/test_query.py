@@ -147,8 +147,6 @@ def test_pagination_exact_multiple_and_sorted(api, seven):
     assert got == [f"{tag}-n{i}" for i in range(6, -1, -1)]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG(plugins/listing.py _after, lead): a marker whose "
-                   "sort key is a boolean builds `col > True` -> ArgumentError -> HTTP 500")
 def test_pagination_sorted_by_boolean(api, seven):
     member, tag, nets = seven
     params = [("project_id", member.project_id), ("limit", "3"),

@@ -11,7 +11,8 @@ class FlatTypeDriver(TypeDriver):
         self.physnets = {p for p in flat_networks if p != "*"}
 
     def validate(self, seg):
-        self.reject(seg, "segmentation_id")
+        if seg.get("segmentation_id") is not None:
+            raise faults.invalid_input("segmentation_id prohibited for flat provider network")
         physnet = seg.get("physical_network")
         if not physnet:
             raise faults.invalid_input("physical_network required for flat provider network")

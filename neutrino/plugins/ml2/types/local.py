@@ -1,3 +1,4 @@
+from neutrino.api import faults
 from neutrino.plugins.ml2.types.base import TypeDriver, segment
 
 
@@ -6,7 +7,9 @@ class LocalTypeDriver(TypeDriver):
     network_type = "local"
 
     def validate(self, seg):
-        self.reject(seg, "physical_network", "segmentation_id")
+        for key in ("physical_network", "segmentation_id"):
+            if seg.get(key) is not None:
+                raise faults.invalid_input(f"{key} prohibited for local provider network")
         return segment("local")
 
     def allocate(self, conn, partial):

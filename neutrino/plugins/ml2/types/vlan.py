@@ -30,7 +30,8 @@ class VlanTypeDriver(TypeDriver):
         vid = seg.get("segmentation_id")
         if physnet is None:
             if vid is not None:
-                raise faults.invalid_input("physical_network required for VLAN provider network")
+                raise faults.invalid_input(
+                    "segmentation_id requires physical_network for VLAN provider network")
             return segment("vlan")  # allocate from the tenant ranges
         if physnet not in self.ranges:
             raise faults.invalid_input(
