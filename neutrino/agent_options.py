@@ -9,8 +9,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from neutrino.config import (Opt, Schema, Section, default_state_path, int_range, string,
-                             to_bool, to_list)
+from neutrino.config import (Opt, Schema, Section, choice, default_state_path, int_range,
+                             string, to_bool, to_list)
 
 
 def _mapping_list(raw: str) -> tuple[str, ...]:
@@ -119,6 +119,85 @@ LINUXBRIDGE_AGENT_SCHEMA = Schema(
 )
 
 
+L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
+    Opt("interface_driver", choice("linuxbridge"), "linuxbridge",
+        "How router ports are plugged: linuxbridge (a veth whose tap<port> end the Linux "
+        "bridge agent of this host puts on the network's bridge)."),
+    Opt("agent_mode", choice("legacy"), "legacy",
+        "legacy: every router of this agent is a namespace on this host (no DVR)."),
+    Opt("handle_internal_only_routers", to_bool, True,
+        "Serve routers without an external gateway."),
+    Opt("external_network_bridge", string, "", "Accepted for compatibility.", ignored=True),
+    Opt("send_arp_for_ha", int_range(0), 3,
+        "Gratuitous ARPs sent for each address added to a router port (0: none)."),
+))
+
+L3_AGENT_SCHEMA = Schema(
+    (L3_DEFAULT, AGENT),
+    ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
+                      "oslo_messaging_notifications", "ovs"),
+)
+
+
 def parse_mappings(items) -> dict[str, str]:
     return {label.strip(): dev.strip()
             for label, _, dev in (item.partition(":") for item in items)}
+
+
+# --- dhcp_agent.ini ---------------------------------------------------------------
+
+def _choice(*allowed: str):
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+    parse.__name__ = "string"
+    return parse
+
+
+def _ip_list(raw: str) -> tuple[str, ...]:
+    items = to_list(raw)
+    for item in items:
+        ipaddress.ip_address(item)
+    return items
+
+
+DHCP_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
+    Opt("interface_driver", _choice("linuxbridge", "neutron.agent.linux.interface."
+                                    "BridgeInterfaceDriver"), "linuxbridge",
+        "How the DHCP namespace is plugged: a veth whose tap end the L2 agent wires "
+        "(linuxbridge is the only driver)."),
+    Opt("dhcp_driver", _choice("dnsmasq", "neutron.agent.linux.dhcp.Dnsmasq"), "dnsmasq",
+        "The DHCP server (dnsmasq is the only driver)."),
+    Opt("enable_isolated_metadata", to_bool, False,
+        "Accepted for compatibility (no metadata service yet).", ignored=True),
+    Opt("force_metadata", to_bool, False, "Accepted for compatibility.", ignored=True),
+    Opt("enable_metadata_network", to_bool, False, "Accepted for compatibility.",
+        ignored=True),
+    Opt("dnsmasq_dns_servers", _ip_list, (),
+        "Upstream DNS servers dnsmasq forwards to (empty: the namespace's resolv.conf)."),
+    Opt("dnsmasq_lease_max", int_range(1), 16777216,
+        "Maximum number of leases per dnsmasq (--dhcp-lease-max)."),
+    Opt("dhcp_domain", string, "openstacklocal", "Domain of the instances' host names."),
+    Opt("num_sync_threads", int_range(1), 4,
+        "Networks converged in parallel during a full resync."),
+    Opt("resync_interval", int_range(1), 5,
+        "Seconds between full resyncs with the server (and after a failed sync)."),
+    Opt("dnsmasq_binary", string, "dnsmasq", "The dnsmasq executable."),
+))
+
+DHCP_AGENT_SECTION = Section("agent", (
+    Opt("report_interval", int_range(0), 30,
+        "Seconds between heartbeats to the server (0: never report)."),
+    Opt("check_child_processes_interval", int_range(0), 1,
+        "Seconds between checks that every dnsmasq is alive (0: never)."),
+    Opt("namespace_prefix", string, "",
+        "Prefix of the qdhcp- namespace names (the lab uses it to keep hosts apart)."),
+))
+
+DHCP_AGENT_SCHEMA = Schema(
+    (DHCP_DEFAULT, DHCP_AGENT_SECTION),
+    ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
+                      "oslo_messaging_notifications"),
+)

@@ -190,20 +190,33 @@ class Controller:
 
     def list(self, ctx: Context, params: list[tuple[str, str]], url: str) -> dict:
         query = parse(self.r, params, self.max_limit)
-        items = self.plugin.list(ctx, query)
+        more = False
+        if query.limit:
+            # One row beyond the page tells whether a further page exists.
+            limit = query.limit
+            query.limit = limit + 1
+            items = self.plugin.list(ctx, query)
+            query.limit = limit
+            more = len(items) > limit
+            if more:
+                items = items[1:] if query.page_reverse else items[:limit]
+        else:
+            items = self.plugin.list(ctx, query)
         drops = self._drops(ctx)
         out = [self._shape(ctx, i, query.fields, drops) for i in items if self._visible(ctx, i)]
         body = {self.r.collection.replace("-", "_"): out}
         if query.limit:
-            links = self._links(query, items, params, url)
+            links = self._links(query, items, more, params, url)
             if links:
                 body[self.r.collection.replace("-", "_") + "_links"] = links
         return body
 
-    def _links(self, query: Query, items: list[dict], params, url) -> list[dict]:
+    def _links(self, query: Query, items: list[dict], more: bool, params, url) -> list[dict]:
+        """next/previous as upstream: onwards while more rows exist, back
+        whenever the request came with a marker."""
         base = [(k, v) for k, v in params if k not in ("marker", "page_reverse")]
         links = []
-        if items and len(items) >= query.limit:
+        if more and items:
             marker = items[0]["id"] if query.page_reverse else items[-1]["id"]
             qs = base + [("marker", marker)] + ([("page_reverse", "True")]
                                                 if query.page_reverse else [])

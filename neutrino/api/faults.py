@@ -300,3 +300,7 @@ class SecurityGroupCannotUpdateDefault(InUse):
 class RevisionNumberConstraintFailed(NeutronError):
     status = 412
     message = "Constrained to {expected}, but current revision is {current}"
+
+
+class SecurityGroupDefaultAlreadyExists(InUse):
+    message = "Default security group already exists."

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--host", help="lab host (default host1)")
     create.add_argument("--ip", help="fixed IP to ask for")
     create.add_argument("--no-wait", action="store_true", help="do not wait for ACTIVE")
+    create.add_argument("--no-dhcp", action="store_true",
+                        help="set the port's addresses statically instead of running a "
+                             "DHCP client (udhcpc) in the instance")
     create.add_argument("name")
     create.set_defaults(func=cmd_instance_create)
     delete = isub.add_parser("delete")
@@ -59,6 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sh = isub.add_parser("shell", help="interactive shell in the instance")
     sh.add_argument("name")
     sh.set_defaults(func=cmd_instance_shell)
+
+    dc = lsub.add_parser("dhcp-check", help="look for DHCP servers other than neutrino's "
+                                           "on a network's segment")
+    dc.add_argument("network", help="network name or id")
+    dc.add_argument("--host", help="lab host whose bridge to probe from")
+    dc.add_argument("--json", action="store_true")
+    dc.set_defaults(func=cmd_dhcp_check)
 
     out = lsub.add_parser("outside", help="the outside world (203.0.113.254 on physnet external)")
     osub = out.add_subparsers(dest="outside_command", required=True)
@@ -137,12 +147,34 @@ def cmd_down(args) -> int:
 def cmd_instance_create(args) -> int:
     ctl = _control(args)
     fixed = [{"ip_address": args.ip}] if args.ip else None
-    inst = ctl.instances.create(args.name, args.network, host=args.host, fixed_ips=fixed)
+    inst = ctl.instances.create(args.name, args.network, host=args.host, fixed_ips=fixed,
+                                dhcp=not args.no_dhcp)
     if not args.no_wait:
         ctl.wait_port_status(inst.port_id, "ACTIVE", timeout=30)
     print(f"instance {inst.name} on {inst.host}: port {inst.port_id} mac {inst.mac} "
           f"ip {', '.join(inst.ips) or '-'} (netns {inst.netns}, tap {inst.tap})")
+    if inst.lease:
+        lease = inst.lease
+        print(f"  DHCP lease from {lease.get('serverid')}: {lease.get('ip')}/{lease.get('mask')}"
+              f" router {lease.get('router') or '-'} mtu {lease.get('mtu') or '-'}"
+              f" dns {lease.get('dns') or '-'} hostname {lease.get('hostname') or '-'}"
+              f" lease {lease.get('lease')} s")
     return 0
+
+
+def cmd_dhcp_check(args) -> int:
+    report = _control(args).dhcp_check(args.network, host=args.host)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"network {report['network_id']}: probed from {report['host']} "
+              f"({report['bridge']}); neutrino DHCP at {', '.join(report['dhcp_ports']) or '-'}")
+        if report["ok"]:
+            print("OK: no other DHCP server answered")
+        for r in report["rogue_servers"]:
+            print(f"ROGUE DHCP server {r['server_id']} (from {r['source_ip']}) offered "
+                  f"{r['offered_ip']}" + (f" router {r['router']}" if r["router"] else ""))
+    return 0 if report["ok"] else 1
 
 
 def cmd_instance_delete(args) -> int:

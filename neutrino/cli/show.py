@@ -1,5 +1,5 @@
-"""`neutrino show network|port <id>`: the kernel objects behind a network or
-port on each host -- bridge and its ports, devices with type/MTU/MAC,
+"""`neutrino show network|port|router <id>`: the kernel objects behind a
+network, port or router on each host -- bridge and its ports, devices with type/MTU/MAC,
 namespaces -- i.e. `brctl show`, `ip -d a` and `ip netns` in one view.
 
 In a lab it looks into every simulated host's namespace; elsewhere (--url)
@@ -19,7 +19,7 @@ from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="kernel objects behind a network or port")
-    show.add_argument("kind", choices=("network", "port"))
+    show.add_argument("kind", choices=("network", "port", "router"))
     show.add_argument("id", help="id (or name, for networks)")
     show.add_argument("--json", action="store_true")
     show.add_argument("--url", help="API URL (default: the lab's); then looks at this "
@@ -105,7 +105,58 @@ def network_view(api, hosts, instances, ident: str) -> dict[str, Any]:
         "ports": [{"id": p["id"], "host": p["binding:host_id"], "status": p["status"],
                    "mac": p["mac_address"], "ips": [f["ip_address"] for f in p["fixed_ips"]],
                    "vif_type": p["binding:vif_type"]} for p in ports],
-        "hosts": per_host}
+        "hosts": per_host, "dhcp": dhcp_view(net["id"])}
+
+
+def dhcp_view(net_id: str) -> list[dict[str, Any]]:
+    """The network's dnsmasq processes on this machine (found in /proc by
+    their `--pid-file=.../dhcp/<network-id>/pid`): namespace, interface,
+    command line and host file -- what the seed looks at with `ps -ef` and
+    `cat .../host`."""
+    import os
+
+    from neutrino.dataplane.process import pid_cmdline, pid_netns_inode
+    inodes = {}
+    for name in _netns.list_netns():
+        try:
+            inodes[os.stat(_netns.netns_path(name)).st_ino] = name
+        except OSError:
+            continue
+    out = []
+    for entry in sorted(os.listdir("/proc")):
+        if not entry.isdigit():
+            continue
+        argv = pid_cmdline(int(entry))
+        if not argv or not argv[0].endswith("dnsmasq") or not any(
+                a.startswith("--pid-file=") and f"/dhcp/{net_id}/" in a for a in argv):
+            continue
+        opts = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+        netns = inodes.get(pid_netns_inode(int(entry)))
+        hostfile = opts.get("dhcp-hostsfile", "")
+        try:
+            entries = open(hostfile).read().splitlines()
+        except OSError:
+            entries = []
+        addresses = []
+        if netns:
+            view = _namespace(netns)
+            addresses = next((d["addresses"] for d in view["devices"]
+                              if d["name"] == opts.get("interface")), [])
+        out.append({"pid": int(entry), "netns": netns, "interface": opts.get("interface"),
+                    "addresses": addresses, "cmdline": " ".join(argv),
+                    "host_file": hostfile, "host_entries": entries})
+    return out
+
+
+def render_dhcp(items: list[dict]) -> list[str]:
+    lines = []
+    for d in items:
+        lines.append(f"dhcp: dnsmasq pid {d['pid']} in netns {d['netns'] or '?'} on "
+                     f"{d['interface']} {' '.join(d['addresses'])}")
+        lines.append(f"  {d['cmdline']}")
+        lines.append(f"  {d['host_file']}:")
+        lines += [f"    {e}" for e in d["host_entries"]] or ["    (empty)"]
+    return lines
 
 
 def port_view(api, hosts, instances, port_id: str) -> dict[str, Any]:
@@ -167,8 +218,50 @@ def render_hosts(hosts: list[dict]) -> list[str]:
     return lines
 
 
+def router_view(api, ident: str) -> dict[str, Any]:
+    """The router's namespace (wherever its L3 agent made it): devices with
+    addresses, routes, and the NAT table as `iptables -t nat -S` prints it."""
+    router = api.show("routers", ident)
+    agents = api.request("GET", f"/v2.0/routers/{router['id']}/l3-agents")["agents"]
+    suffix = f"qrouter-{router['id']}"
+    names = [n for n in _netns.list_netns() if n.endswith(suffix)]
+    spaces = []
+    for name in names:
+        view = _namespace(name)
+        view["routes"] = _netns.run(["ip", "-4", "route"], netns=name).splitlines()
+        view["nat"] = _netns.run(["iptables", "-t", "nat", "-S"], netns=name).splitlines()
+        spaces.append(view)
+    return {"router": {k: router.get(k) for k in (
+        "id", "name", "status", "admin_state_up", "external_gateway_info", "routes")},
+        "l3_agent_hosts": [a["host"] for a in agents], "namespaces": spaces}
+
+
+def render_router(view: dict[str, Any]) -> list[str]:
+    r = view["router"]
+    gw = r.get("external_gateway_info") or {}
+    ips = ", ".join(f["ip_address"] for f in gw.get("external_fixed_ips", []))
+    lines = [f"router {r['id']} {r['name']!r} {r['status']}: L3 agent on "
+             f"{', '.join(view['l3_agent_hosts']) or '(none)'}; gateway "
+             f"{(gw.get('network_id') or '-') + (' ' + ips if ips else '')}"
+             f"{'' if gw.get('enable_snat', True) else ' (no SNAT)'}"]
+    if not view["namespaces"]:
+        lines.append("  no namespace on this machine")
+    for ns in view["namespaces"]:
+        lines.append(f"  namespace {ns['name']}")
+        lines += [f"    {_line(d)}" for d in ns["devices"]]
+        lines.append("  routes")
+        lines += [f"    {line}" for line in ns["routes"]]
+        lines.append("  iptables -t nat -S")
+        lines += [f"    {line}" for line in ns["nat"]]
+    return lines
+
+
 def cmd_show(args) -> int:
     api, hosts, instances = _context(args)
+    if args.kind == "router":
+        view = router_view(api, args.id)
+        print(json.dumps(view, indent=2) if args.json else "\n".join(render_router(view)))
+        return 0
     if args.kind == "network":
         view = network_view(api, hosts, instances, args.id)
     else:
@@ -190,4 +283,6 @@ def cmd_show(args) -> int:
               f"host {p['binding:host_id'] or '-'} vif {p['binding:vif_type']} "
               f"tap {view['tap']}" + (f" instance {view['instance']}" if view["instance"] else ""))
     print("\n".join(render_hosts(view["hosts"])))
+    if view.get("dhcp"):
+        print("\n".join(render_dhcp(view["dhcp"])))
     return 0

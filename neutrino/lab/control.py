@@ -27,7 +27,7 @@ from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.process import Daemon
 from neutrino.lab.api import ApiError, NeutronApi
 from neutrino.lab.instances import Instances
-from neutrino.lab.runtime import agent_daemon
+from neutrino.lab.runtime import agent_daemon, dhcp_agent_daemon, l3_agent_daemon
 from neutrino.lab.state import DEFAULT_RABBIT_URL, LabState, default_lab_dir
 from neutrino.lab.topology import Lab, new_prefix
 from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE
@@ -76,6 +76,7 @@ class LabControl:
             else:
                 ctl.start_runtime(timeout=timeout)
             ctl.wait_agents_alive(timeout=timeout)
+            ctl.wait_dhcp_agents_alive(timeout=timeout)
         except BaseException:
             ctl.down()
             raise
@@ -153,6 +154,107 @@ class LabControl:
 
     def start_agent(self, host: str) -> int:
         return agent_daemon(self.state, host).start(wait=30)
+
+    def l3_agent_pid(self, host: str) -> int | None:
+        return l3_agent_daemon(self.state, host).pid
+
+    def kill_l3_agent(self, host: str, sig: int = signal.SIGKILL) -> None:
+        """Signal `host`'s L3 agent process (rabbit labs), by its PID."""
+        if self.state.transport == "inproc":
+            raise LabError("inproc labs run agents inside the runtime: kill_runtime()")
+        pid = self.l3_agent_pid(host)
+        if pid is None:
+            raise LabError(f"no L3 agent process for {host}")
+        os.kill(pid, sig)
+        daemon = l3_agent_daemon(self.state, host)
+        deadline = time.monotonic() + 10
+        while daemon.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def start_l3_agent(self, host: str) -> int:
+        return l3_agent_daemon(self.state, host).start(wait=30)
+
+    def dhcp_agent_pid(self, host: str = "host1") -> int | None:
+        return dhcp_agent_daemon(self.state, host).pid
+
+    def kill_dhcp_agent(self, host: str = "host1", sig: int = signal.SIGKILL) -> None:
+        """Signal `host`'s DHCP agent process (rabbit labs), by its PID;
+        its dnsmasq processes live on."""
+        if self.state.transport == "inproc":
+            raise LabError("inproc labs run agents inside the runtime: kill_runtime()")
+        pid = self.dhcp_agent_pid(host)
+        if pid is None:
+            raise LabError(f"no DHCP agent process for {host}")
+        os.kill(pid, sig)
+        daemon = dhcp_agent_daemon(self.state, host)
+        deadline = time.monotonic() + 10
+        while daemon.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def start_dhcp_agent(self, host: str = "host1") -> int:
+        return dhcp_agent_daemon(self.state, host).start(wait=30)
+
+    def wait_dhcp_agents_alive(self, timeout: float = 60.0) -> None:
+        want = set(self.state.dhcp_hosts())
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                seen = {a["host"] for a in self.api.list("agents", agent_type="DHCP agent")
+                        if a["alive"]}
+            except (ApiError, OSError):
+                seen = set()
+            if want <= seen:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"DHCP agents not alive after {timeout:.0f} s: "
+                               f"{sorted(want - seen)}; see {self.state.runtime_log}")
+            time.sleep(0.1)
+
+    def dhcp_check(self, network: str, host: str | None = None,
+                   timeout: float = 5.0) -> dict[str, Any]:
+        """Look for DHCP servers on a network's segment that are not its
+        DHCP agents' dnsmasq: a probe namespace plugged into the network's
+        bridge on `host` (default: a host where it is wired) sends a
+        DISCOVER from an unknown MAC; neutrino's static-only dnsmasq stays
+        silent, so every OFFER is a rogue server."""
+        import secrets
+
+        from neutrino.agent.dhcp.probe import probe
+        from neutrino.dataplane.netlink import Netlink
+
+        net = self.api.find_network(network)
+        bridge = "brq" + net["id"][:11]
+        hosts = [host] if host else self.state.host_names()
+        where = None
+        for h in hosts:
+            with Netlink(self.state.host_netns(h)) as nl:
+                if nl.exists(bridge):
+                    where = h
+                    break
+        if where is None:
+            raise LabError(f"network {net['id']} is wired on no lab host (no {bridge})")
+        ours = sorted(f["ip_address"] for p in self.api.list(
+            "ports", network_id=net["id"], device_owner="network:dhcp") for f in p["fixed_ips"])
+        tag = secrets.token_hex(3)
+        probe_ns, veth = f"{self.state.prefix}probe-{tag}", f"prb{tag}"
+        _netns.create(probe_ns)
+        try:
+            with Netlink(self.state.host_netns(where)) as nl:
+                nl.create_veth(veth, "eth0", peer_netns=probe_ns)
+                nl.set_master(veth, bridge)
+                nl.set_up(veth)
+            with Netlink(probe_ns) as nl:
+                nl.set_up("eth0")
+            with _netns.in_netns(probe_ns):
+                offers = probe("eth0", timeout=timeout)
+        finally:
+            with contextlib.suppress(Exception), Netlink(self.state.host_netns(where)) as nl:
+                nl.delete_link(veth)
+            _netns.delete(probe_ns, missing_ok=True)
+        rogue = [o for o in offers if o.server_id not in ours]
+        return {"network_id": net["id"], "host": where, "bridge": bridge,
+                "dhcp_ports": ours, "rogue_servers": [o.__dict__ for o in rogue],
+                "ok": not rogue}
 
     # --- waiting and looking ------------------------------------------------------------
     @property
@@ -255,8 +357,13 @@ class LabControl:
             for host in state.host_names():
                 with contextlib.suppress(Exception):
                     agent_daemon(state, host).stop(timeout=10)
+                with contextlib.suppress(Exception):
+                    l3_agent_daemon(state, host).stop(timeout=10)
+                with contextlib.suppress(Exception):
+                    dhcp_agent_daemon(state, host).stop(timeout=10)
             with contextlib.suppress(Exception):
                 self._delete_exchanges()
+        _stop_dnsmasqs(state)
         # instance namespaces: recorded ones, and any left with our instance prefix
         inst_prefix = f"{state.prefix}i-"
         for name in _netns.list_netns():
@@ -282,6 +389,19 @@ class LabControl:
             for host in self.state.host_names():
                 name = fanout_exchange(host_topic(host, self.state.control_exchange)).name
                 channel.exchange_delete(name)
+
+
+def _stop_dnsmasqs(state: LabState) -> None:
+    """The DHCP agents' dnsmasq processes (by the verified PID in each pid
+    file) and their qdhcp- namespaces, which carry the lab prefix."""
+    from neutrino.dataplane.process import stop_process
+    for host in state.host_names():
+        for pidfile in (state.host_dir(host) / "dhcp").glob("*/pid"):
+            with contextlib.suppress(Exception):
+                stop_process(pidfile, f"--pid-file={pidfile}", timeout=5)
+    for name in _netns.list_netns():
+        if name.startswith(state.prefix) and "-qdhcp-" in name:
+            _netns.delete(name, missing_ok=True)
 
 
 def status_json(ctl: LabControl) -> str:

@@ -5,8 +5,11 @@ create the port (device_owner compute:lab, binding:host_id), make the VIF --
 a veth whose host end is the tap the agent expects (tap<port[:11]>, MAC
 fe:.. as libvirt gives taps) in the host's namespace and whose other end is
 the instance's eth0 with the port's MAC and the network's MTU -- and leave
-the wiring of the tap to the agent. Addresses are static from the port until
-DHCP exists (issue #5).
+the wiring of the tap to the agent. With `dhcp=True` (the CLI's default)
+the instance gets its address like the seed's cirros VM: a real DHCP client
+(busybox udhcpc) in its namespace, whose hook script applies the lease
+(address, gateway, MTU) and records it; otherwise addresses are set
+statically from the port.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,21 @@ from neutrino.lab.api import ApiError, NeutronApi
 from neutrino.lab.state import LabState
 
 DEVICE_OWNER = "compute:lab"
+# udhcpc's hook: apply the lease to eth0 and record what the server sent.
+UDHCPC_SCRIPT = """#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    { echo "ip=$ip"; echo "mask=$mask"; echo "router=$router"; echo "mtu=$mtu"
+      echo "dns=$dns"; echo "serverid=$serverid"; echo "hostname=$hostname"
+      echo "domain=$domain"; echo "lease=$lease"; echo "staticroutes=$staticroutes"
+    } > "$LEASE_FILE.tmp" && mv "$LEASE_FILE.tmp" "$LEASE_FILE" ;;
+esac
+"""
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -51,6 +70,8 @@ class Instance:
     mtu: int = 1500
     tap: str = ""
     host_netns: str = ""
+    dhcp: bool = False
+    lease: dict[str, str] = field(default_factory=dict)     # what DHCP gave, as udhcpc says
 
     @property
     def ip(self) -> str | None:
@@ -74,7 +95,8 @@ class Instances:
     # --- lifecycle ---------------------------------------------------------------
     def create(self, name: str, network: str, host: str | None = None,
                fixed_ips: list[dict] | None = None, admin_state_up: bool = True,
-               port: dict | None = None) -> Instance:
+               port: dict | None = None, dhcp: bool = False,
+               dhcp_timeout: float = 30.0) -> Instance:
         """Create the port (or use `port`, already bound to `host`, as with
         `nova boot --nic port-id=...`) and plug the instance."""
         if not _NAME_RE.match(name):
@@ -94,12 +116,17 @@ class Instances:
         ns = self.netns_of(name)
         inst = Instance(name=name, host=host, netns=ns, port_id=port["id"],
                         network_id=net["id"], mac=port["mac_address"], mtu=net["mtu"],
-                        tap=tap_name(port["id"]), host_netns=host_ns)
+                        tap=tap_name(port["id"]), host_netns=host_ns, dhcp=dhcp)
         self.state.instances_dir.mkdir(parents=True, exist_ok=True)
         self._save(inst)   # before the namespace: a failure half-way is still cleaned up
         try:
-            self._addresses(inst, port)
-            self._plug(inst)
+            if dhcp:
+                self._plug(inst)
+                self._save(inst)
+                self.dhcp(inst, timeout=dhcp_timeout)
+            else:
+                self._addresses(inst, port)
+                self._plug(inst)
             self._save(inst)
         except BaseException:
             self.delete(name)
@@ -128,6 +155,41 @@ class Instances:
             if inst.gateway:
                 nl.add_route("default", gateway=inst.gateway)
 
+    def lease_file(self, name: str) -> Path:
+        return self.state.instances_dir / f"{name}.lease"
+
+    def dhcp(self, inst: Instance, timeout: float = 30.0, tries: int = 3) -> dict[str, str]:
+        """Run udhcpc in the instance until it has a lease (or `timeout`):
+        DISCOVER, OFFER, REQUEST, ACK. Raises TimeoutError without one."""
+        script = self.state.instances_dir / "udhcpc.sh"
+        if not script.exists():
+            script.write_text(UDHCPC_SCRIPT)
+            script.chmod(0o755)
+        lease = self.lease_file(inst.name)
+        with contextlib.suppress(FileNotFoundError):
+            lease.unlink()
+        env = {**os.environ, "LEASE_FILE": str(lease)}
+        argv = ["busybox", "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", str(tries),
+                "-T", "1", "-A", "1", "-O", "mtu", "-O", "staticroutes",
+                "-x", f"hostname:{inst.name}", "-s", str(script)]
+        deadline = time.monotonic() + timeout
+        while True:
+            with _netns.in_netns(inst.netns):
+                subprocess.run(argv, env=env, capture_output=True, timeout=tries * 3 + 10)
+            if lease.exists():
+                break
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"instance {inst.name}: no DHCP lease within {timeout:.0f} s")
+        values = dict(line.split("=", 1) for line in lease.read_text().splitlines()
+                      if "=" in line)
+        inst.lease = values
+        inst.ips = [f"{values['ip']}/{values['mask']}"]
+        inst.gateway = values.get("router", "").split()[0] if values.get("router") else None
+        if values.get("mtu"):
+            inst.mtu = int(values["mtu"])
+        self._save(inst)
+        return values
+
     def delete(self, name: str, keep_port: bool = False) -> None:
         """Unplug (the namespace and its veth go) and delete the port."""
         inst = self.get(name)
@@ -139,6 +201,8 @@ class Instances:
             self.api.delete("ports", inst.port_id, missing_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self._record(name).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.lease_file(name).unlink()
 
     def get(self, name: str) -> Instance | None:
         try:

@@ -36,6 +36,24 @@ def agent_daemon(state: LabState, host: str) -> Daemon:
                   cmdline_match=str(ini), log_file=hdir / "agent.stdout")
 
 
+def l3_agent_daemon(state: LabState, host: str) -> Daemon:
+    """The L3 agent process of `host` (rabbit labs)."""
+    ini = state.l3_agent_ini_path(host)
+    hdir = state.host_dir(host)
+    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "l3", "--config-file", str(ini)],
+                  pidfile=hdir / "l3-agent.pid", netns=state.host_netns(host),
+                  cmdline_match=str(ini), log_file=hdir / "l3-agent.stdout")
+
+
+def dhcp_agent_daemon(state: LabState, host: str) -> Daemon:
+    """The DHCP agent process of `host` (rabbit labs)."""
+    ini = state.dhcp_agent_ini_path(host)
+    hdir = state.host_dir(host)
+    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "dhcp", "--config-file",
+                   str(ini)], pidfile=hdir / "dhcp-agent.pid", netns=state.host_netns(host),
+                  cmdline_match=str(ini), log_file=hdir / "dhcp-agent.stdout")
+
+
 class LabRuntime:
     def __init__(self, state: LabState):
         self.state = state
@@ -104,6 +122,22 @@ class LabRuntime:
             agent = LinuxBridgeAgent(cfg, make_transport(self.state.transport_url),
                                      netns=self.state.host_netns(host))
             self.agents.append(agent.start())
+        from neutrino.agent.l3.agent import L3Agent
+        from neutrino.agent_options import L3_AGENT_SCHEMA
+        for host in self.state.host_names():
+            ini = self.state.l3_agent_ini_path(host)
+            if ini.exists():   # labs made before L3 agents existed have none
+                cfg = config_mod.load(L3_AGENT_SCHEMA, [str(ini)])
+                agent = L3Agent(cfg, make_transport(self.state.transport_url),
+                                host_netns=self.state.host_netns(host))
+                self.agents.append(agent.start())
+
+        from neutrino.agent.dhcp.agent import DhcpAgent
+        from neutrino.agent_options import DHCP_AGENT_SCHEMA
+        for host in self.state.dhcp_hosts():
+            cfg = config_mod.load(DHCP_AGENT_SCHEMA, [str(self.state.dhcp_agent_ini_path(host))])
+            self.agents.append(DhcpAgent(cfg, make_transport(self.state.transport_url),
+                                         netns=self.state.host_netns(host)).start())
 
     def _start_agent_processes(self) -> None:
         from neutrino.lab.relay import BrokerRelay
@@ -115,6 +149,10 @@ class LabRuntime:
             self.relays.append(relay.start())
         for host in self.state.host_names():
             agent_daemon(self.state, host).start(wait=30)
+            if self.state.l3_agent_ini_path(host).exists():
+                l3_agent_daemon(self.state, host).start(wait=30)
+        for host in self.state.dhcp_hosts():
+            dhcp_agent_daemon(self.state, host).start(wait=30)
 
     def stop(self, stop_agent_processes: bool = True) -> None:
         for agent in self.agents:
@@ -122,6 +160,8 @@ class LabRuntime:
         if stop_agent_processes and self.state.transport != "inproc":
             for host in self.state.host_names():
                 agent_daemon(self.state, host).stop()
+                l3_agent_daemon(self.state, host).stop()
+                dhcp_agent_daemon(self.state, host).stop()
         for relay in self.relays:
             relay.stop()
         if self.server is not None:

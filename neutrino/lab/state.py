@@ -189,7 +189,60 @@ class LabState:
     def agent_ini_path(self, host: str) -> Path:
         return self.host_dir(host) / "linuxbridge_agent.ini"
 
+    def l3_agent_ini(self, host: str) -> str:
+        """Every lab host runs an L3 agent too (routers spread over them)."""
+        hdir = self.host_dir(host)
+        return "\n".join([
+            "# written by `neutrino lab up`",
+            "[DEFAULT]",
+            f"host = {host}",
+            f"transport_url = {self.agent_transport_url}",
+            f"control_exchange = {self.control_exchange}",
+            f"state_path = {hdir}",
+            f"log_file = {hdir / 'l3-agent.log'}",
+            "interface_driver = linuxbridge",
+            "agent_mode = legacy",
+            "",
+            "[agent]",
+            f"report_interval = {AGENT_REPORT_INTERVAL}",
+            f"namespace_prefix = {self.prefix}{host}-",
+            "",
+        ])
+
+    def l3_agent_ini_path(self, host: str) -> Path:
+        return self.host_dir(host) / "l3_agent.ini"
+
+    def dhcp_agent_ini(self, host: str) -> str:
+        """host1 runs the DHCP agent, as upstream's network node does."""
+        hdir = self.host_dir(host)
+        return "\n".join([
+            "# written by `neutrino lab up`",
+            "[DEFAULT]",
+            f"host = {host}",
+            f"transport_url = {self.agent_transport_url}",
+            f"control_exchange = {self.control_exchange}",
+            f"state_path = {hdir}",
+            f"log_file = {hdir / 'dhcp-agent.log'}",
+            "interface_driver = linuxbridge",
+            "dhcp_driver = dnsmasq",
+            "resync_interval = 5",
+            "",
+            "[agent]",
+            f"report_interval = {AGENT_REPORT_INTERVAL}",
+            f"namespace_prefix = {self.prefix}{host}-",
+            "",
+        ])
+
+    def dhcp_agent_ini_path(self, host: str) -> Path:
+        return self.host_dir(host) / "dhcp_agent.ini"
+
+    def dhcp_hosts(self) -> list[str]:
+        """Hosts with a DHCP agent (labs made before DHCP existed have none)."""
+        return [h for h in self.host_names() if self.dhcp_agent_ini_path(h).exists()]
+
     def write_agent_configs(self) -> None:
         for host in self.host_names():
             self.host_dir(host).mkdir(parents=True, exist_ok=True)
             self.agent_ini_path(host).write_text(self.agent_ini(host))
+            self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
+        self.dhcp_agent_ini_path("host1").write_text(self.dhcp_agent_ini("host1"))

@@ -50,8 +50,9 @@ class QuotaOps:
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
             raise faults.HTTPBadRequest("Unable to find 'quota' in request body")
         values = {}
+        force = str(body["quota"].get("force", False)).lower() in ("true", "1")
         for key, value in body["quota"].items():
-            if key == "force":  # quota-check-limit: neutrino never rejects a lower limit
+            if key == "force":  # quota-check-limit
                 continue
             if key not in RESOURCES:
                 raise faults.HTTPBadRequest(f"Unrecognized attribute(s) '{key}'")
@@ -62,6 +63,15 @@ class QuotaOps:
             values[key] = limit
 
         def txn(conn):
+            if not force:  # a limit below what is used needs force=true
+                q = self.core.quotas
+                under = [res for res, limit in values.items()
+                         if limit >= 0 and q.used(conn, project_id, res) > limit]
+                if under:
+                    raise faults.BadRequest(
+                        resource="quota",
+                        msg=f"Quota limit is below the current usage of {', '.join(under)}; "
+                            "set force=true to apply it anyway")
             self.core.quotas.set(conn, project_id, values)
             return {"quota": self.core.quotas.limits(conn, project_id)}
         return self.core.db.write(txn)

@@ -160,12 +160,13 @@ class SecurityGroupPlugin:
 
     def create(self, ctx: Context, body: dict) -> dict:
         owner = check_owner(ctx, body)
-        if body["name"] == "default" and not ctx.is_admin:
-            raise faults.Conflict("Default security group already exists.")
+        if body["name"] == "default":
+            raise faults.SecurityGroupDefaultAlreadyExists()
 
         def txn(conn):
             ensure_default_group(conn, owner)
             self.core.quotas.check(conn, owner, "security_group")
+            self.core.quotas.check(conn, owner, "security_group_rule", delta=2)  # its egress rules
             gid = listing.new_id()
             ts = listing.now()
             conn.execute(insert(SG).values(
@@ -184,6 +185,8 @@ class SecurityGroupPlugin:
             values = {k: body[k] for k in ("name", "description", "stateful") if k in body}
             if row["default_for"] and values.get("name", "default") != "default":
                 raise faults.SecurityGroupCannotUpdateDefault()
+            if not row["default_for"] and values.get("name") == "default":
+                raise faults.SecurityGroupDefaultAlreadyExists()
             if "stateful" in values and values["stateful"] != row["stateful"]:
                 psg = models.port_security_groups
                 if conn.execute(select(psg.c.port_id).where(psg.c.security_group_id == group_id)

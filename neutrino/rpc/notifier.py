@@ -20,6 +20,8 @@ from neutrino.db import models
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import DEFAULT_PREFIX, LINUXBRIDGE_AGENT_TYPE, host_topic
 
+DHCP_AGENT_TYPE = "DHCP agent"
+
 LOG = logging.getLogger(__name__)
 _STOP = object()
 
@@ -28,10 +30,11 @@ def hosts_for(conn, resource: str, resource_id: str, deleted: bool) -> list[str]
     """Hosts with a port bound that the change concerns."""
     p = models.ports
     if resource == "network":
-        if deleted:  # its ports are gone: tell every L2 agent
+        if deleted:  # its ports are gone: tell every L2 and DHCP agent
             a = models.agents
             return sorted(h for (h,) in conn.execute(
-                select(a.c.host).where(a.c.agent_type == LINUXBRIDGE_AGENT_TYPE).distinct()))
+                select(a.c.host).where(a.c.agent_type.in_((LINUXBRIDGE_AGENT_TYPE,
+                                                           DHCP_AGENT_TYPE))).distinct()))
         stmt = select(p.c.binding_host).where(p.c.network_id == resource_id)
     elif resource == "security_group":
         psg = models.port_security_groups
@@ -40,6 +43,14 @@ def hosts_for(conn, resource: str, resource_id: str, deleted: bool) -> list[str]
     else:
         return []
     return sorted(h for (h,) in conn.execute(stmt.where(p.c.binding_host != "").distinct()))
+
+
+def dhcp_hosts(conn, network_id: str) -> list[str]:
+    """Hosts of the DHCP agents serving a network: every port or subnet
+    change there rewrites their dnsmasq files."""
+    a, b = models.agents, models.network_dhcp_agent_bindings
+    return [h for (h,) in conn.execute(select(a.c.host).join(b, b.c.agent_id == a.c.id)
+                                       .where(b.c.network_id == network_id))]
 
 
 class BusNotifier:
@@ -51,6 +62,9 @@ class BusNotifier:
         self.prefix = prefix
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._agent_hosts: set[str] = set()
+        # Set by attach_bus: schedules a changed network to DHCP agents
+        # before its hosts are worked out (so the chosen agent hears of it).
+        self.before_network_change = None
         self._thread = threading.Thread(target=self._run, name="rpc-notifier", daemon=True)
         self._thread.start()
 
@@ -94,9 +108,18 @@ class BusNotifier:
                 continue
             payload, hosts = item
             try:
+                net_id = payload["id"] if payload["resource"] == "network" \
+                    else payload.get("network_id")
+                if (payload["resource"] == "network" and not payload["deleted"]
+                        and self.before_network_change is not None):
+                    self.before_network_change(net_id)
                 if hosts is None:
                     hosts = self.db.read(lambda conn: hosts_for(
                         conn, payload["resource"], payload["id"], payload["deleted"]))
+                if net_id and payload["resource"] in ("network", "port") \
+                        and not (payload["resource"] == "network" and payload["deleted"]):
+                    extra = self.db.read(lambda conn: dhcp_hosts(conn, net_id))
+                    hosts = tuple(sorted(set(hosts) | set(extra)))
                 for host in hosts:
                     if host and self._has_agent(host):
                         self.transport.publish(host_topic(host, self.prefix),

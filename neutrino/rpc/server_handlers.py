@@ -22,6 +22,7 @@ from neutrino.plugins.ml2.segments import segments_for
 from neutrino.plugins.ports import PortPlugin
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import DEFAULT_PREFIX, server_target, status_target
+from neutrino.rpc.dhcp_handlers import DHCP_AGENT_TYPE, DHCP_METHODS, DhcpRpc
 from neutrino.rpc.notifier import BusNotifier
 
 LOG = logging.getLogger(__name__)
@@ -82,6 +83,9 @@ class ServerRpc:
         self.threads = threads
         self.ports = PortPlugin(core)
         self.agents = AgentPlugin(core)
+        self.dhcp = DhcpRpc(core, self.ports)
+        from neutrino.rpc.l3_handlers import L3Rpc
+        self.l3 = L3Rpc(core, self.ports)
 
     def start(self) -> ServerRpc:
         self.transport.serve(server_target(self.prefix), self.dispatch, threads=self.threads)
@@ -99,6 +103,13 @@ class ServerRpc:
             return None
         if method == "report_state":
             return self.report_state(payload["agent_state"])
+        if method in DHCP_METHODS:
+            return self.dhcp.dispatch(method, payload)
+        if method == "get_routers":
+            return self.l3.get_routers(payload["host"])
+        if method == "update_floatingip_statuses":
+            self.l3.update_floatingip_statuses(payload.get("statuses", {}))
+            return None
         raise ValueError(f"unknown method {method!r}")
 
     def get_host_state(self, host: str, port_ids=None, network_ids=None) -> dict:
@@ -131,6 +142,12 @@ class ServerRpc:
             LOG.info("agent %s on host %s registered or restarted", view["agent_type"],
                      view["host"])
             self.rebind_failed_ports(view["host"])
+        if view["agent_type"] == DHCP_AGENT_TYPE:
+            # Every heartbeat: networks left unscheduled while no DHCP agent
+            # was alive get one as soon as one is.
+            self.dhcp.schedule_unscheduled()
+        if view["agent_type"] == "L3 agent" and view["alive"] and view["admin_state_up"]:
+            self.l3.schedule_unbound()   # routers created while no L3 agent was alive
         return {"id": view["id"], "alive": view["alive"],
                 "admin_state_up": view["admin_state_up"]}
 
@@ -156,7 +173,9 @@ def attach_bus(core, transport: Transport, prefix: str = DEFAULT_PREFIX,
                threads: int = 4) -> ServerRpc:
     """Wire a server core to the bus: notifications out, agent requests in."""
     core.notifier = BusNotifier(transport, core.db, prefix)
-    return ServerRpc(core, transport, prefix, threads).start()
+    rpc = ServerRpc(core, transport, prefix, threads).start()
+    core.notifier.before_network_change = rpc.dhcp.schedule_network_dhcp
+    return rpc
 
 
 def attach_bus_from_config(core, cfg) -> ServerRpc | None:

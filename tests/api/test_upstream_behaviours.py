@@ -132,3 +132,29 @@ def test_external_network_deleted_with_its_floating_ips(api):
     api.admin.remove("networks", ext["id"])
     expect(api.admin.get(f"floatingips/{fip['id']}"), 404)
     expect(api.admin.get("ports", params={"network_id": ext["id"]}), 200)
+
+
+def test_renaming_a_group_to_default_conflicts(api):
+    group = api.member_a.create("security-groups", name=rand("sg"))
+    resp = api.member_a.put(f"security-groups/{group['id']}",
+                            {"security_group": {"name": "default"}})
+    expect(resp, 409, "SecurityGroupDefaultAlreadyExists")
+
+
+def test_quota_below_usage_needs_force(api):
+    member = api.project()
+    member.create("security-groups", name=rand("sg"))
+    project = member.project_id
+    resp = api.admin.put(f"quotas/{project}", {"quota": {"security_group": 1}})
+    expect(resp, 400)  # the default group and one more are in use
+    resp = api.admin.put(f"quotas/{project}", {"quota": {"security_group": 1, "force": True}})
+    assert expect(resp, 200)["quota"]["security_group"] == 1
+
+
+def test_group_creation_counts_its_default_rules(api):
+    member = api.project()
+    member.list("security-groups")  # the default group and its 4 rules
+    expect(api.admin.put(f"quotas/{member.project_id}",
+                         {"quota": {"security_group_rule": 5, "force": True}}), 200)
+    resp = member.post("security-groups", {"security_group": {"name": rand("sg")}})
+    expect(resp, 409, "OverQuota")

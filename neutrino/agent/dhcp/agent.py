@@ -1,0 +1,290 @@
+"""neutrino-dhcp-agent: one dnsmasq per network scheduled to this host.
+
+Level-triggered like the L2 agent: triggers only mark networks dirty and
+one worker converges them (plan(desired, observed) -> ops -> apply):
+  * a notification for a network or a port -> fetch that network;
+  * start, bus reconnect, any error and every resync_interval -> fetch
+    every network of this host and converge all of them, and clean up
+    namespaces/state dirs of networks no longer ours;
+  * every check_child_processes_interval -> check each dnsmasq is alive;
+    a dead one marks its network dirty (and is restarted by the next cycle).
+A running dnsmasq is adopted through its pid file, never restarted: an
+agent restart disturbs no DHCP traffic.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from neutrino.agent.dhcp.driver import Driver
+from neutrino.agent.dhcp.model import NetDesired
+from neutrino.agent.dhcp.plan import plan
+from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, DhcpClient
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.dnsmasq import DnsmasqConf
+from neutrino.rpc.bus import Transport, make_transport
+from neutrino.rpc.client import host_topic
+
+LOG = logging.getLogger(__name__)
+MAX_BACKOFF = 10.0
+
+
+class DhcpAgent:
+    def __init__(self, cfg, transport: Transport | None = None, netns: str | None = None):
+        """`netns`: where the taps go (the host's namespace; None: this
+        process's). `transport`: an existing bus connection (inproc)."""
+        self.cfg = cfg
+        d = cfg.DEFAULT
+        self.host = d.host
+        self.prefix = d.control_exchange
+        self.netns = netns
+        self._owns_transport = transport is None
+        self.transport = transport or make_transport(
+            d.transport_url, **({"client_name": f"dhcp-agent:{self.host}"}
+                                if not d.transport_url.startswith("inproc") else {}))
+        self.client = DhcpClient(self.transport, self.host, self.prefix)
+        self.conf = DnsmasqConf(state_path=d.state_path, domain=d.dhcp_domain,
+                                dns_servers=tuple(d.dnsmasq_dns_servers),
+                                lease_max=d.dnsmasq_lease_max, binary=d.dnsmasq_binary,
+                                extra=("--log-facility=-", "--log-dhcp"))
+        self.driver = Driver(self.conf, cfg.agent.namespace_prefix, netns)
+        self.resync_interval = d.resync_interval
+        self.report_interval = cfg.agent.report_interval
+        self.check_interval = cfg.agent.check_child_processes_interval
+        self.threads = d.num_sync_threads
+        self.desired: dict[str, NetDesired] = {}
+        self.synced = threading.Event()
+        self.cycles = 0
+        self.restarts = 0                     # dnsmasq found dead and restarted
+        self._cond = threading.Condition()
+        self._dirty: set[str] = set()
+        self._full = True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._registered = False
+        self._serving: set[str] = set()       # networks whose dnsmasq we saw running
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> DhcpAgent:
+        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.on_reconnect(self.request_full_resync)
+        if self.report_interval > 0:
+            self._spawn("dhcp-heartbeat", self._heartbeat_loop)
+        self._spawn("dhcp-reconciler", self._reconcile_loop)
+        if self.check_interval > 0:
+            self._spawn("dhcp-watchdog", self._watchdog_loop)
+        LOG.info("DHCP agent on host %s started (state %s)", self.host, self.conf.state_path)
+        return self
+
+    def _spawn(self, name: str, target) -> None:
+        def run() -> None:
+            with _netns.in_netns(self.netns):
+                target()
+        thread = threading.Thread(target=run, name=f"{name}-{self.host}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop reconciling; dnsmasq processes keep serving."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(10)
+        try:
+            self.transport.unsubscribe(host_topic(self.host, self.prefix))
+        except Exception:  # noqa: BLE001 - shutting down
+            pass
+        if self._owns_transport:
+            self.transport.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        return self.synced.wait(timeout)
+
+    # ------------------------------------------------------------ triggers
+
+    def _on_notification(self, method: str, payload: dict) -> None:
+        if method != "resource_changed":
+            return
+        resource = payload.get("resource")
+        net_id = payload.get("id") if resource == "network" else payload.get("network_id")
+        if resource not in ("network", "port") or not net_id:
+            return
+        with self._cond:
+            self._dirty.add(net_id)
+            self._cond.notify()
+
+    def request_full_resync(self) -> None:
+        with self._cond:
+            self._full = True
+            self._cond.notify()
+
+    def _watchdog_loop(self) -> None:
+        while not self._stop.wait(self.check_interval):
+            dead = []
+            for net_id in sorted(self._serving):
+                if not self.driver.process(net_id).is_running():
+                    self._serving.discard(net_id)
+                    dead.append(net_id)
+            if dead:
+                for net_id in dead:
+                    LOG.warning("dnsmasq for network %s is not running: restarting it", net_id)
+                self.restarts += len(dead)
+                with self._cond:
+                    self._dirty.update(dead)
+                    self._cond.notify()
+
+    # ------------------------------------------------------------ the worker
+
+    def _reconcile_loop(self) -> None:
+        next_full = time.monotonic() + self.resync_interval
+        backoff = 0.0
+        while not self._stop.is_set():
+            with self._cond:
+                while not (self._full or self._dirty or self._stop.is_set()):
+                    now = time.monotonic()
+                    if now >= next_full:
+                        self._full = True
+                        break
+                    self._cond.wait(next_full - now)
+                if self._stop.is_set():
+                    return
+                full, self._full = self._full, False
+                dirty, self._dirty = self._dirty, set()
+            try:
+                self.sync(full, dirty)
+                backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
+                LOG.warning("DHCP sync failed (%s: %s); full resync in %.1f s",
+                            type(exc).__name__, exc, backoff,
+                            exc_info=LOG.isEnabledFor(logging.DEBUG))
+                with self._cond:
+                    self._full = True
+                self._stop.wait(backoff)
+            if full:
+                next_full = time.monotonic() + self.resync_interval
+
+    def sync(self, full: bool, dirty: set[str] = frozenset()) -> int:
+        """Fetch what is dirty (or everything), converge it; returns the
+        number of networks that needed changes."""
+        started = time.monotonic()
+        if full:
+            state = self.client.get_dhcp_state()
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host) for w in state["networks"]}
+            todo = set(fresh) | set(self.desired) | self.driver.known_networks()
+            self.desired = fresh
+        elif dirty:
+            state = self.client.get_dhcp_state(dirty)
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host) for w in state["networks"]}
+            for net_id in dirty:
+                if net_id in fresh:
+                    self.desired[net_id] = fresh[net_id]
+                else:
+                    self.desired.pop(net_id, None)
+            todo = set(dirty)
+        else:
+            return 0
+        taps = self.driver.taps()
+        failed: list[str] = []
+        changed = 0
+        ordered = sorted(todo)
+        if len(ordered) > 1 and self.threads > 1:
+            with ThreadPoolExecutor(self.threads, thread_name_prefix="dhcp-sync") as pool:
+                results = list(pool.map(lambda n: self._converge_safe(n, taps), ordered))
+        else:
+            results = [self._converge_safe(n, taps) for n in ordered]
+        for net_id, result in zip(ordered, results):
+            if result is None:
+                failed.append(net_id)
+            elif result:
+                changed += 1
+        self.cycles += 1
+        if full or changed:
+            LOG.log(logging.INFO if full else logging.DEBUG,
+                    "%s DHCP sync: %d network(s), %d changed, %d failed in %.3f s",
+                    "full" if full else "partial", len(todo), changed, len(failed),
+                    time.monotonic() - started)
+        if failed:
+            raise RuntimeError(f"{len(failed)} network(s) failed: {', '.join(failed[:5])}")
+        if full:
+            self.synced.set()
+        return changed
+
+    def _converge_safe(self, net_id: str, taps: set[str]) -> bool | None:
+        try:
+            with _netns.in_netns(self.netns):
+                return self.converge(net_id, taps)
+        except Exception as exc:  # noqa: BLE001 - one network must not stop the others
+            LOG.warning("network %s: %s: %s", net_id, type(exc).__name__, exc,
+                        exc_info=LOG.isEnabledFor(logging.DEBUG))
+            return None
+
+    def converge(self, net_id: str, taps: set[str]) -> bool:
+        desired = self.desired.get(net_id)
+        if desired is not None and desired.wanted and not desired.port_complete:
+            # Our DHCP port is missing or lacks an address in a new subnet.
+            port = self.client.ensure_dhcp_port(net_id)
+            wire = self.client.get_dhcp_state([net_id])["networks"]
+            desired = NetDesired.from_wire(wire[0], self.host) if wire and port else None
+            if desired is not None:
+                self.desired[net_id] = desired
+        dev = desired.interface() if desired is not None and desired.dhcp_port else None
+        want_v6 = desired is not None and any(":" in c for c in desired.cidrs())
+        observed = self.driver.observe(net_id, taps, dev, want_v6)
+        ops = plan(desired, observed, self.conf)
+        if not ops:
+            if observed.pid is not None:
+                self._serving.add(net_id)
+            return False
+        LOG.debug("network %s: %s", net_id, [op[0] for op in ops])
+        self._serving.discard(net_id)
+        self.driver.apply(net_id, ops)
+        if any(op[0] in ("start", "restart") for op in ops) or observed.pid is not None:
+            self._serving.add(net_id)
+        if desired is None or not desired.wanted or desired.dhcp_port is None:
+            self._serving.discard(net_id)
+        if desired is None or not desired.wanted:
+            self.desired.pop(net_id, None)
+            if desired is not None and desired.dhcp_port is not None:
+                self.client.release_dhcp_port(net_id)
+        return True
+
+    # ------------------------------------------------------------ heartbeats
+
+    def agent_state(self, start_flag: bool) -> dict[str, Any]:
+        served = [d for d in self.desired.values() if d.wanted]
+        state = {"agent_type": DHCP_AGENT_TYPE, "binary": DHCP_BINARY, "host": self.host,
+                 "topic": DHCP_TOPIC,
+                 "configurations": {
+                     "dhcp_driver": self.cfg.DEFAULT.dhcp_driver,
+                     "dhcp_lease_duration": 86400, "log_agent_heartbeats": False,
+                     "networks": len(served),
+                     "subnets": sum(len(d.network.dhcp_subnets) for d in served),
+                     "ports": sum(len(d.network.ports) for d in served)}}
+        if start_flag:
+            state["start_flag"] = True
+        return state
+
+    def report(self) -> None:
+        if not self._registered:
+            self.client.report_state(self.agent_state(True), wait=True)
+            self._registered = True
+            LOG.info("registered with the server as %s on %s", DHCP_AGENT_TYPE, self.host)
+            self.request_full_resync()    # the server may have just scheduled networks to us
+        else:
+            self.client.report_state(self.agent_state(False))
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.report()
+                wait = self.report_interval
+            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
+                LOG.warning("report_state failed: %s", exc)
+                wait = min(self.report_interval, 1.0)
+            self._stop.wait(wait)

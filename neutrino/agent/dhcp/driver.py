@@ -1,0 +1,136 @@
+"""Observing and changing one network's DHCP dataplane: its namespace, the
+veth, the files under <state_path>/dhcp/<network-id>/ and its dnsmasq."""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+
+from neutrino.agent.dhcp.model import NetObserved, namespace
+from neutrino.agent.dhcp.plan import Op
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.dnsmasq import DnsmasqConf, DnsmasqProcess, write_if_changed
+from neutrino.dataplane.netlink import Netlink
+from neutrino.dataplane.process import pid_cmdline
+from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
+
+LOG = logging.getLogger(__name__)
+FILE_NAMES = ("host", "addn_hosts", "opts")
+
+
+class Driver:
+    def __init__(self, conf: DnsmasqConf, ns_prefix: str, agent_netns: str | None):
+        self.conf = conf
+        self.ns_prefix = ns_prefix
+        self.agent_netns = agent_netns       # where the taps (and the bridges) are
+
+    def netns(self, network_id: str) -> str:
+        return namespace(self.ns_prefix, network_id)
+
+    def process(self, network_id: str, argv: list[str] | None = None) -> DnsmasqProcess:
+        return DnsmasqProcess(self.conf, network_id, argv, netns=self.netns(network_id))
+
+    def taps(self) -> set[str]:
+        with FastLinks(self.agent_netns) as fl:
+            return {link.name for link in fl.dump() if link.name.startswith("tap")}
+
+    def known_networks(self) -> set[str]:
+        """Networks with something of ours left: a namespace or a state dir
+        (what a restarted agent must adopt or clean up)."""
+        marker = f"{self.ns_prefix}qdhcp-"
+        found = {name[len(marker):] for name in _netns.list_netns() if name.startswith(marker)}
+        root = self.conf.network_dir("x").parent
+        if root.is_dir():
+            found |= {p.name for p in root.iterdir() if p.is_dir()}
+        return found
+
+    def observe(self, network_id: str, taps: set[str], dev: str | None,
+                want_v6: bool = False) -> NetObserved:
+        obs = NetObserved(taps=taps)
+        ns = self.netns(network_id)
+        obs.netns_exists = _netns.exists(ns)
+        if obs.netns_exists:
+            # The raw netlink dumps: a full resync observes every network,
+            # and pyroute2 costs tens of ms per namespace.
+            with FastLinks(ns) as fl:
+                links = fl.dump()
+            index = None
+            for link in links:
+                if link.name.startswith("ns-"):
+                    obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
+                    if link.name == dev:
+                        index = link.index
+            if index is not None:
+                obs.addresses = {f"{ip}/{plen}" for idx, ip, plen in ipv4_addresses(ns)
+                                 if idx == index}
+                if want_v6:
+                    with Netlink(ns) as nl:
+                        obs.addresses |= {a for a in nl.addresses(dev, socket.AF_INET6)
+                                          if not a.startswith("fe80:")}
+        ndir = self.conf.network_dir(network_id)
+        obs.has_state_dir = ndir.is_dir()
+        for name in FILE_NAMES:
+            try:
+                obs.files[name] = (ndir / name).read_text()
+            except FileNotFoundError:
+                obs.files[name] = None
+        # A dnsmasq is ours if its pid file names a live process with our
+        # pid-file argument in our namespace (never trust a bare pid).
+        obs.pid = self.process(network_id).pid if obs.netns_exists else None
+        obs.cmdline = pid_cmdline(obs.pid) if obs.pid else None
+        return obs
+
+    def apply(self, network_id: str, ops: list[Op]) -> None:
+        ns = self.netns(network_id)
+        for op in ops:
+            kind = op[0]
+            if kind == "create_netns":
+                _netns.create(ns, exist_ok=True)
+            elif kind == "delete_dev":
+                with Netlink(ns) as nl:
+                    nl.delete_link(op[1])
+            elif kind == "delete_tap":
+                with Netlink(self.agent_netns) as nl:
+                    nl.delete_link(op[1])
+            elif kind == "create_veth":
+                _, tap, dev, mac, mtu = op
+                with Netlink(self.agent_netns) as nl:
+                    # The tap gets the port's MAC with fe: like a VIF; the L2
+                    # agent enslaves it to the network's bridge.
+                    nl.create_veth(tap, dev, peer_netns=ns, mac="fe" + mac[2:],
+                                   peer_mac=mac, mtu=mtu)
+                    nl.set_up(tap)
+                with Netlink(ns) as nl:
+                    nl.set_up(dev)
+            elif kind == "set_dev":
+                _, dev, mac, mtu = op
+                with Netlink(ns) as nl:
+                    nl.set_mac(dev, mac)
+                    nl.set_mtu(dev, mtu)
+                    nl.set_up(dev)
+            elif kind == "address":
+                _, action, dev, cidr = op
+                with Netlink(ns) as nl:
+                    (nl.add_address if action == "add" else nl.del_address)(dev, cidr)
+            elif kind == "write":
+                write_if_changed(self.conf.path(network_id, op[1]), op[2])
+            elif kind == "start":
+                pid = self.process(network_id, op[1]).start(wait=10)
+                LOG.info("dnsmasq for network %s started (pid %d)", network_id, pid)
+            elif kind == "restart":
+                self.process(network_id).stop()
+                pid = self.process(network_id, op[1]).start(wait=10)
+                LOG.info("dnsmasq for network %s restarted with a new command line (pid %d)",
+                         network_id, pid)
+            elif kind == "reload":
+                self.process(network_id).reload()
+            elif kind == "stop":
+                self.process(network_id).stop()
+                LOG.info("dnsmasq for network %s stopped", network_id)
+            elif kind == "delete_netns":
+                _netns.delete(ns, missing_ok=True)
+            elif kind == "remove_dir":
+                shutil.rmtree(self.conf.network_dir(network_id), ignore_errors=True)
+            else:
+                raise ValueError(f"unknown op {op!r}")
+

@@ -1,0 +1,250 @@
+"""neutrino-l3-agent: the level-triggered reconciler of the routers of one host.
+
+Triggers only mark routers dirty; one worker converges:
+  * a "router" notification -> fetch this host's routers (one call) and
+    converge the routers named (plus any that appeared or went away);
+  * start, bus reconnect, any error and every resync_interval -> converge
+    every router, and remove router namespaces of ours no router needs.
+Converging a router that is already right changes nothing (see router_ns),
+so a restarted agent leaves flowing traffic alone. Router ports are bound
+to this host by the server when it answers get_routers; the Linux bridge
+agent of the host wires their tap ends.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from neutrino.agent.l3.model import Router
+from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
+from neutrino.dataplane.rtnl_fast import FastLinks
+from neutrino.rpc.bus import Transport, make_transport
+from neutrino.rpc.client import host_topic, server_target
+
+LOG = logging.getLogger(__name__)
+L3_AGENT_TYPE = "L3 agent"
+L3_BINARY = "neutrino-l3-agent"
+MAX_BACKOFF = 10.0
+
+
+class L3Agent:
+    def __init__(self, cfg, transport: Transport | None = None,
+                 host_netns: str | None = None, workers: int = 8):
+        self.cfg = cfg
+        self.host = cfg.DEFAULT.host
+        self.prefix = cfg.DEFAULT.control_exchange
+        self.ns_prefix = cfg.agent.namespace_prefix
+        self.host_netns = host_netns
+        self._owns_transport = transport is None
+        self.transport = transport or make_transport(
+            cfg.DEFAULT.transport_url,
+            **({"client_name": f"l3-agent:{self.host}"}
+               if not cfg.DEFAULT.transport_url.startswith("inproc") else {}))
+        self.report_interval = cfg.agent.report_interval
+        self.resync_interval = cfg.agent.resync_interval
+        self.routers: dict[str, Router] = {}
+        self.fip_status: dict[str, str] = {}
+        self.synced = threading.Event()
+        self.cycles = 0
+        self.workers = workers
+        self._cond = threading.Condition()
+        self._dirty: set[str] = set()
+        self._full = True
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._registered = False
+        self._registered_event = threading.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> L3Agent:
+        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.on_reconnect(self.request_full_resync)
+        if self.report_interval > 0:
+            self._spawn("l3-heartbeat", self._heartbeat_loop)
+        self._spawn("l3-reconciler", self._reconcile_loop)
+        LOG.info("L3 agent on host %s started (namespace prefix %r)", self.host, self.ns_prefix)
+        return self
+
+    def _spawn(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=f"{name}-{self.host}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop reconciling; routers stay exactly as they are."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(10)
+        try:
+            self.transport.unsubscribe(host_topic(self.host, self.prefix))
+        except Exception:  # noqa: BLE001 - shutting down
+            pass
+        if self._owns_transport:
+            self.transport.close()
+
+    def wait_synced(self, timeout: float) -> bool:
+        return self.synced.wait(timeout)
+
+    # ------------------------------------------------------------ triggers
+
+    def _on_notification(self, method: str, payload: dict) -> None:
+        if method != "resource_changed" or payload.get("resource") != "router":
+            return
+        with self._cond:
+            self._dirty.add(payload["id"])
+            self._cond.notify()
+
+    def request_full_resync(self) -> None:
+        with self._cond:
+            self._full = True
+            self._cond.notify()
+
+    # ------------------------------------------------------------ the worker
+
+    def _reconcile_loop(self) -> None:
+        # Registering schedules the routers left without an agent to us:
+        # the first sync waits for it (briefly) so it sees them all.
+        self._registered_event.wait(5.0 if self.report_interval > 0 else 0)
+        next_full = time.monotonic() + self.resync_interval
+        backoff = 0.0
+        while not self._stop.is_set():
+            with self._cond:
+                while not (self._full or self._dirty or self._stop.is_set()):
+                    now = time.monotonic()
+                    if now >= next_full:
+                        self._full = True
+                        break
+                    self._cond.wait(next_full - now)
+                if self._stop.is_set():
+                    return
+                full, self._full = self._full, False
+                dirty, self._dirty = self._dirty, set()
+            try:
+                self.sync(full, dirty)
+                backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
+                LOG.warning("sync failed (%s: %s); full resync in %.1f s", type(exc).__name__,
+                            exc, backoff, exc_info=True)
+                with self._cond:
+                    self._full = True
+                self._stop.wait(backoff)
+            if full:
+                next_full = time.monotonic() + self.resync_interval
+
+    def fetch(self) -> dict[str, Router]:
+        state = self.transport.call(server_target(self.prefix), "get_routers",
+                                    {"host": self.host}, timeout=30)
+        routers = {}
+        for wire in state["routers"]:
+            router = Router.from_wire(wire)
+            if router.gw is None and not self.cfg.DEFAULT.handle_internal_only_routers:
+                continue
+            routers[router.id] = router
+            for fip in wire.get("floating_ips", ()):
+                self.fip_status.setdefault(fip["id"], fip["status"])
+        return routers
+
+    def sync(self, full: bool, dirty: set[str] = frozenset()) -> None:
+        started = time.monotonic()
+        desired = self.fetch()
+        fetched = time.monotonic() - started
+        present = set(existing_routers(self.ns_prefix))
+        with FastLinks(self.host_netns) as fl:
+            host_links = {link.name: link for link in fl.dump()}
+        gone = present - set(desired)
+        todo = set(desired) if full else (set(dirty) | (set(desired) - set(self.routers))
+                                           | (set(self.routers) - set(desired)))
+        todo |= {rid for rid in desired if rid not in present}
+        errors: dict[str, Exception] = {}
+
+        def one(rid: str) -> None:
+            ns = RouterNamespace(rid, self.ns_prefix, self.host_netns,
+                                 self.cfg.DEFAULT.send_arp_for_ha)
+            try:
+                if rid in desired and desired[rid].admin_state_up:
+                    ns.converge(desired[rid], host_links)
+                elif rid in present or rid in self.routers:
+                    ns.destroy()
+            except Exception as exc:  # noqa: BLE001 - the others still converge
+                LOG.error("router %s: %s", rid, exc, exc_info=LOG.isEnabledFor(logging.DEBUG))
+                errors[rid] = exc
+
+        work = sorted(todo | gone)
+        if len(work) > 1:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="l3-router") as pool:
+                list(pool.map(one, work))
+        else:
+            for rid in work:
+                one(rid)
+        self.routers = {rid: r for rid, r in desired.items() if rid not in errors}
+        self._report_fips(desired, errors)
+        self.cycles += 1
+        if full or work:
+            LOG.log(logging.INFO if full else logging.DEBUG,
+                    "%s sync: %d router(s), %d converged, %d removed in %.3f s (fetch %.3f s)",
+                    "full" if full else "partial", len(desired), len(todo), len(gone),
+                    time.monotonic() - started, fetched)
+        if errors:
+            raise RuntimeError(f"{len(errors)} router(s) failed: " + ", ".join(sorted(errors)))
+        if full:
+            self.synced.set()
+
+    def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
+        statuses = {}
+        for rid, router in desired.items():
+            active = router.active_fips() if rid not in errors and router.admin_state_up else {}
+            for fid in router.fips:
+                status = "ACTIVE" if fid in active else "DOWN"
+                if self.fip_status.get(fid) != status:
+                    statuses[fid] = status
+        if statuses:
+            self.transport.cast(server_target(self.prefix), "update_floatingip_statuses",
+                                {"host": self.host, "statuses": statuses})
+            self.fip_status.update(statuses)
+
+    # ------------------------------------------------------------ heartbeats
+
+    def agent_state(self, start_flag: bool) -> dict[str, Any]:
+        routers = self.routers.values()
+        state = {"agent_type": L3_AGENT_TYPE, "binary": L3_BINARY, "host": self.host,
+                 "topic": "l3_agent",
+                 "configurations": {
+                     "agent_mode": self.cfg.DEFAULT.agent_mode,
+                     "interface_driver": self.cfg.DEFAULT.interface_driver,
+                     "handle_internal_only_routers":
+                         self.cfg.DEFAULT.handle_internal_only_routers,
+                     "routers": len(self.routers),
+                     "floating_ips": sum(len(r.active_fips()) for r in routers),
+                     "interfaces": sum(len(r.interfaces) for r in routers),
+                     "gateways": sum(1 for r in routers if r.gw)}}
+        if start_flag:
+            state["start_flag"] = True
+        return state
+
+    def report(self) -> None:
+        if not self._registered:
+            self.transport.call(server_target(self.prefix), "report_state",
+                                {"agent_state": self.agent_state(True)}, timeout=30)
+            self._registered = True
+            self._registered_event.set()
+            LOG.info("registered with the server as %s on %s", L3_AGENT_TYPE, self.host)
+        else:
+            self.transport.cast(server_target(self.prefix), "report_state",
+                                {"agent_state": self.agent_state(False)})
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.report()
+                wait = self.report_interval
+            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
+                LOG.warning("report_state failed: %s", exc)
+                wait = min(self.report_interval, 1.0)
+            self._stop.wait(wait)

@@ -1,0 +1,145 @@
+"""What one router should look like in its namespace: pure functions of the
+server's router dict (neutrino.rpc.l3_handlers), no kernel access.
+
+The NAT table is SEED-SPEC §6-7 exactly (names, rules, order); the mangle
+table adds upstream's mark on packets entering through qg-, which the
+`-m mark ! --mark 0x2/0xffff` SNAT rule relies on so that traffic from
+outside to a floating IP keeps its source address.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from neutrino.dataplane.iptables import Table
+
+NS_PREFIX = "qrouter-"
+WRAP = "neutron-l3-agent"
+BOTTOM = "neutron-postrouting-bottom"
+METADATA_IP = "169.254.169.254"
+METADATA_PORT = 9697
+EXTERNAL_MARK = "0x2/0xffff"
+
+
+def dev_name(prefix: str, port_id: str) -> str:
+    return f"{prefix}{port_id[:11]}"
+
+
+@dataclass(frozen=True)
+class Port:
+    id: str
+    mac: str
+    cidrs: tuple[str, ...]     # "10.0.0.1/24": this router's addresses on the port
+    mtu: int | None
+
+    @property
+    def tap(self) -> str:
+        return dev_name("tap", self.id)
+
+
+@dataclass
+class Router:
+    id: str
+    admin_state_up: bool = True
+    enable_snat: bool = True
+    interfaces: list[Port] = field(default_factory=list)
+    gw: Port | None = None
+    gw_gateway: str | None = None        # the external subnet's gateway (default route)
+    routes: list[tuple[str, str]] = field(default_factory=list)   # (destination, nexthop)
+    fips: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (fip, fixed)
+
+    @classmethod
+    def from_wire(cls, d: dict) -> Router:
+        def port(p: dict) -> Port:
+            return Port(p["id"], p["mac_address"],
+                        tuple(f"{f['ip_address']}/{f['prefixlen']}" for f in p["fixed_ips"]),
+                        p.get("mtu"))
+        gw = d.get("gw_port")
+        gw_gateway = None
+        if gw:
+            gw_gateway = next((f["gateway_ip"] for f in gw["fixed_ips"] if f.get("gateway_ip")),
+                              None)
+        return cls(id=d["id"], admin_state_up=d.get("admin_state_up", True),
+                   enable_snat=d.get("enable_snat", True),
+                   interfaces=[port(p) for p in d.get("interfaces", ()) if p["fixed_ips"]],
+                   gw=port(gw) if gw and gw["fixed_ips"] else None, gw_gateway=gw_gateway,
+                   routes=[(r["destination"], r["nexthop"]) for r in d.get("routes", ())],
+                   fips={f["id"]: (f["floating_ip_address"], f["fixed_ip_address"])
+                         for f in d.get("floating_ips", ())})
+
+    @property
+    def qg(self) -> str | None:
+        return dev_name("qg-", self.gw.id) if self.gw else None
+
+    @property
+    def gw_ip(self) -> str | None:
+        return self.gw.cidrs[0].split("/")[0] if self.gw else None
+
+    def devices(self) -> dict[str, Port]:
+        """Namespace-side device name -> port."""
+        out = {dev_name("qr-", p.id): p for p in self.interfaces}
+        if self.gw:
+            out[self.qg] = self.gw
+        return out
+
+    def addresses(self) -> dict[str, set[str]]:
+        """Device -> the addresses it must carry (floating IPs as /32 on qg-)."""
+        out = {name: set(p.cidrs) for name, p in self.devices().items()}
+        if self.gw:
+            out[self.qg] |= {f"{fip}/32" for fip, _ in self.active_fips().values()}
+        return out
+
+    def active_fips(self) -> dict[str, tuple[str, str]]:
+        """The floating IPs this router can serve: it has a gateway and an
+        interface on the fixed address's subnet."""
+        if not self.gw:
+            return {}
+        nets = [ipaddress.ip_interface(c).network for p in self.interfaces for c in p.cidrs]
+        return {fid: (fip, fixed) for fid, (fip, fixed) in self.fips.items()
+                if any(ipaddress.ip_address(fixed) in n for n in nets)}
+
+    def desired_routes(self) -> dict[str, str]:
+        """destination -> gateway: the default route and the extra routes."""
+        out = {}
+        if self.gw and self.gw_gateway:
+            out["0.0.0.0/0"] = self.gw_gateway
+        for dest, hop in self.routes:
+            out[str(ipaddress.ip_network(dest, strict=False))] = hop
+        return out
+
+
+def nat_tables(router: Router) -> list[Table]:
+    """The nat and mangle tables of the router's namespace."""
+    nat = Table("nat")
+    w = WRAP
+    for chain in ("PREROUTING", "OUTPUT", "POSTROUTING"):
+        nat.add(chain, f"-j {w}-{chain}")
+    nat.add("POSTROUTING", f"-j {BOTTOM}")
+    for chain in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat"):
+        nat.chain(f"{w}-{chain}")
+    nat.chain(BOTTOM)
+    qg = router.qg
+    if qg and router.enable_snat:     # upstream adds it with the SNAT rules only
+        nat.add(f"{w}-POSTROUTING",
+                f"! -i {qg} ! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")
+    nat.add(f"{w}-PREROUTING", f"-d {METADATA_IP}/32 -i qr-+ -p tcp -m tcp --dport 80 "
+                               f"-j REDIRECT --to-ports {METADATA_PORT}")
+    for fid, (fip, fixed) in sorted(router.active_fips().items(), key=lambda kv: kv[1]):
+        nat.add(f"{w}-PREROUTING", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
+        nat.add(f"{w}-OUTPUT", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
+        nat.add(f"{w}-float-snat", f"-s {fixed}/32 -j SNAT --to-source {fip}")
+    nat.add(f"{w}-snat", f"-j {w}-float-snat")
+    if qg and router.enable_snat:
+        gw_ip = router.gw_ip
+        nat.add(f"{w}-snat", f"-o {qg} -j SNAT --to-source {gw_ip}")
+        nat.add(f"{w}-snat", f"-m mark ! --mark {EXTERNAL_MARK} -m conntrack --ctstate DNAT "
+                             f"-j SNAT --to-source {gw_ip}")
+    nat.add(BOTTOM, '-m comment --comment "Perform source NAT on outgoing traffic." '
+                    f"-j {w}-snat")
+    mangle = Table("mangle")
+    mangle.add("PREROUTING", f"-j {w}-PREROUTING")
+    mangle.add(f"{w}-PREROUTING", f"-j {w}-mark")
+    mangle.chain(f"{w}-mark")
+    if qg:
+        mangle.add(f"{w}-mark", f"-i {qg} -j MARK --set-xmark {EXTERNAL_MARK}")
+    return [nat, mangle]

@@ -1,0 +1,165 @@
+"""Converging one router namespace to its desired state (devices, addresses,
+routes, NAT). Every step compares with what is there and changes only the
+difference, so running it again -- after an agent restart, on a periodic
+resync -- disturbs nothing that is already right.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import struct
+import threading
+
+from neutrino.agent.l3.model import NS_PREFIX, Router, nat_tables
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.iptables import IptablesManager
+from neutrino.dataplane.netlink import Netlink
+
+LOG = logging.getLogger(__name__)
+OUR_DEVICES = ("qr-", "qg-")
+
+
+def router_ns(prefix: str, router_id: str) -> str:
+    return f"{prefix}{NS_PREFIX}{router_id}"
+
+
+def garp(netns: str, dev: str, mac: str, ip: str, count: int) -> None:
+    """Gratuitous ARP (a broadcast ARP request for our own address), so the
+    neighbours update their caches at once (iputils arping is not needed)."""
+    if count <= 0:
+        return
+    hw = bytes.fromhex(mac.replace(":", ""))
+    addr = socket.inet_aton(ip)
+    frame = (b"\xff" * 6 + hw + struct.pack("!H", 0x0806)
+             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + addr + b"\x00" * 6 + addr)
+    try:
+        with _netns.in_netns(netns):   # the socket belongs to the namespace it is made in
+            with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as sock:
+                sock.bind((dev, 0))
+                for _ in range(count):
+                    sock.send(frame)
+    except OSError as exc:
+        LOG.debug("gratuitous ARP for %s on %s failed: %s", ip, dev, exc)
+
+
+class RouterNamespace:
+    """One router's namespace. `host_netns`: where the tap ends go (the
+    namespace of the Linux bridge agent; None: this process's)."""
+
+    def __init__(self, router_id: str, prefix: str, host_netns: str | None = None,
+                 garp_count: int = 3):
+        self.router_id = router_id
+        self.name = router_ns(prefix, router_id)
+        self.host_netns = host_netns
+        self.garp_count = garp_count
+        self.iptables = IptablesManager(self.name)
+
+    def converge(self, router: Router, host_links: dict | None = None) -> bool:
+        """Make the namespace match `router`; returns True if anything changed.
+        `host_links`: a dump of the host's links (name -> Link) taken once per
+        sync, so 100 routers do not each dump a host with hundreds of taps."""
+        changed = False
+        if not _netns.exists(self.name):
+            _netns.create(self.name, exist_ok=True)
+            changed = True
+        if _netns.sysctl_get("net.ipv4.ip_forward", self.name) != "1":
+            _netns.sysctl_set("net.ipv4.ip_forward", 1, self.name)
+        new_addrs: list[tuple[str, str, str]] = []
+        with Netlink(self.name) as rn:
+            changed |= self._devices(rn, router, host_links)
+            changed |= self._addresses(rn, router, new_addrs)
+            changed |= self._routes(rn, router)
+        changed |= bool(self.iptables.apply(nat_tables(router)))
+        if new_addrs:
+            threading.Thread(target=self._announce, args=(new_addrs,), daemon=True).start()
+        return changed
+
+    def _announce(self, addrs) -> None:
+        for dev, mac, ip in addrs:
+            garp(self.name, dev, mac, ip, self.garp_count)
+
+    def _devices(self, rn: Netlink, router: Router, host_links: dict | None) -> bool:
+        changed = False
+        wanted = router.devices()
+        links = {link.name: link for link in rn.links()}
+        for name in links:
+            if name.startswith(OUR_DEVICES) and name not in wanted:
+                rn.delete_link(name)     # its tap end in the host goes with it
+                changed = True
+        with Netlink(self.host_netns) as hn:
+            for name, port in wanted.items():
+                link = links.get(name)
+                tap = (host_links.get(port.tap) if host_links is not None
+                       else hn.link(port.tap))
+                if link is None or tap is None:
+                    hn.delete_link(port.tap)      # a half-made pair of an earlier life
+                    rn.delete_link(name)
+                    hn.create_veth(port.tap, name, peer_netns=self.name, peer_mac=port.mac,
+                                   mtu=port.mtu)
+                    changed = True
+                    link, tap = rn.link(name), None
+                elif link.mac != port.mac.lower():
+                    rn.set_mac(name, port.mac)
+                    changed = True
+                if port.mtu and link.mtu != port.mtu:
+                    rn.set_mtu(name, port.mtu)
+                if not link.up:
+                    rn.set_up(name)
+                if tap is None or not tap.up:
+                    hn.set_up(port.tap)
+        return changed
+
+    def _addresses(self, rn: Netlink, router: Router, new: list) -> bool:
+        changed = False
+        devices = router.devices()
+        for name, want in router.addresses().items():
+            have = set(rn.addresses(name, socket.AF_INET))
+            for cidr in sorted(have - want):
+                rn.del_address(name, cidr)
+                changed = True
+            for cidr in sorted(want - have, key=lambda c: c.endswith("/32")):
+                rn.add_address(name, cidr)
+                new.append((name, devices[name].mac, cidr.split("/")[0]))
+                changed = True
+        return changed
+
+    def _routes(self, rn: Netlink, router: Router) -> bool:
+        """Routes with a gateway are ours (default and extra routes); the
+        connected routes come with the addresses."""
+        changed = False
+        want = router.desired_routes()
+        for route in rn.routes():
+            if route.gateway and want.get(route.dst) != route.gateway:
+                rn.del_route(route.dst, gateway=route.gateway)
+                changed = True
+        have = {r.dst: r.gateway for r in rn.routes() if r.gateway}
+        connected = [ipaddress.ip_interface(c).network
+                     for cidrs in router.addresses().values() for c in cidrs]
+        for dst, hop in want.items():
+            if have.get(dst) == hop:
+                continue
+            if not any(ipaddress.ip_address(hop) in n for n in connected):
+                LOG.warning("router %s: next hop %s of %s is not connected", router.id, hop,
+                            dst)
+                continue
+            rn.add_route(dst, gateway=hop)
+            changed = True
+        return changed
+
+    def destroy(self) -> None:
+        """Remove the router: its devices (and so their tap ends), then the
+        namespace."""
+        if not _netns.exists(self.name):
+            return
+        with Netlink(self.name) as rn:
+            for link in rn.links():
+                if link.name.startswith(OUR_DEVICES):
+                    rn.delete_link(link.name)
+        _netns.delete(self.name)
+
+
+def existing_routers(prefix: str) -> list[str]:
+    """Ids of the router namespaces of this agent (by prefix)."""
+    start = f"{prefix}{NS_PREFIX}"
+    return [name[len(start):] for name in _netns.list_netns() if name.startswith(start)]

@@ -1,0 +1,127 @@
+"""The server's side of the L3 agent protocol.
+
+  get_routers(host) -> {"routers": [...]}   call: every router scheduled to
+      the L3 agent of `host`, with its interfaces, gateway, extra routes and
+      floating IPs (format below). Router ports not yet bound to `host` are
+      bound to it here (binding:host_id), as upstream's sync_routers does:
+      the L2 agent of that host then wires their taps.
+  update_floatingip_statuses(host, statuses={fip_id: status})   cast
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from neutrino.api.policy import admin_context
+from neutrino.db import models
+from neutrino.plugins import listing
+from neutrino.plugins.l3 import scheduling
+from neutrino.plugins.l3.floatingips import FloatingIPPlugin
+from neutrino.plugins.ml2.segments import segments_for
+
+LOG = logging.getLogger(__name__)
+GW_OWNER = "network:router_gateway"
+IF_OWNER = "network:router_interface"
+
+
+def routers_state(conn, host: str) -> dict[str, Any]:
+    R, RP, RR, RB = models.routers, models.router_ports, models.router_routes, scheduling.RB
+    P, IPA, S, N = models.ports, models.ip_allocations, models.subnets, models.networks
+    FIP, A = models.floatingips, models.agents
+    rows = conn.execute(select(R).join(RB, RB.c.router_id == R.c.id)
+                        .join(A, A.c.id == RB.c.agent_id)
+                        .where(A.c.host == host, A.c.agent_type == scheduling.L3_AGENT)
+                        ).mappings().all()
+    ids = [r["id"] for r in rows]
+    ports: dict[str, list[dict]] = {}
+    port_ids: list[str] = []
+    for part in listing.chunks(ids):
+        for r in conn.execute(select(RP.c.router_id, RP.c.port_type, P.c.id, P.c.mac_address,
+                                     P.c.network_id, P.c.binding_host, N.c.mtu)
+                              .join(P, P.c.id == RP.c.port_id)
+                              .join(N, N.c.id == P.c.network_id)
+                              .where(RP.c.router_id.in_(part))):
+            ports.setdefault(r.router_id, []).append(
+                {"id": r.id, "type": r.port_type, "mac_address": r.mac_address,
+                 "network_id": r.network_id, "binding_host": r.binding_host, "mtu": r.mtu,
+                 "fixed_ips": []})
+            port_ids.append(r.id)
+    by_id = {p["id"]: p for plist in ports.values() for p in plist}
+    for part in listing.chunks(port_ids):
+        for r in conn.execute(select(IPA.c.port_id, IPA.c.ip_address, S.c.id, S.c.cidr,
+                                     S.c.gateway_ip)
+                              .join(S, S.c.id == IPA.c.subnet_id)
+                              .where(IPA.c.port_id.in_(part))):
+            net = ipaddress.ip_network(r.cidr)
+            if net.version != 4:
+                continue     # IPv4 routers only (see docs/user-guide.md)
+            by_id[r.port_id]["fixed_ips"].append(
+                {"ip_address": r.ip_address, "subnet_id": r.id, "cidr": r.cidr,
+                 "prefixlen": net.prefixlen, "gateway_ip": r.gateway_ip})
+    segs = segments_for(conn, sorted({p["network_id"] for p in by_id.values()}))
+    for p in by_id.values():
+        p["segment"] = segs.get(p["network_id"])
+    routes: dict[str, list] = {}
+    fips: dict[str, list] = {}
+    for part in listing.chunks(ids):
+        for r in conn.execute(select(RR).where(RR.c.router_id.in_(part))):
+            routes.setdefault(r.router_id, []).append(
+                {"destination": r.destination, "nexthop": r.nexthop})
+        for r in conn.execute(select(FIP.c.id, FIP.c.router_id, FIP.c.floating_ip_address,
+                                     FIP.c.fixed_ip_address, FIP.c.status)
+                              .where(FIP.c.router_id.in_(part),
+                                     FIP.c.fixed_ip_address.is_not(None))):
+            fips.setdefault(r.router_id, []).append(
+                {"id": r.id, "floating_ip_address": r.floating_ip_address,
+                 "fixed_ip_address": r.fixed_ip_address, "status": r.status})
+    out = []
+    for r in rows:
+        mine = ports.get(r["id"], [])
+        gw = next((p for p in mine if p["id"] == r["gw_port_id"]), None)
+        out.append({"id": r["id"], "project_id": r["project_id"],
+                    "admin_state_up": r["admin_state_up"], "enable_snat": r["enable_snat"],
+                    "gw_port": gw, "interfaces": [p for p in mine if p["type"] == IF_OWNER],
+                    "routes": routes.get(r["id"], []),
+                    "floating_ips": fips.get(r["id"], []) if gw else []})
+    return {"host": host, "routers": out}
+
+
+class L3Rpc:
+    def __init__(self, core, ports):
+        self.core = core
+        self.ports = ports
+        self.fips = FloatingIPPlugin(core, ports)
+
+    def get_routers(self, host: str) -> dict:
+        state = self.core.db.read(lambda conn: routers_state(conn, host))
+        for router in state["routers"]:
+            for port in [router["gw_port"], *router["interfaces"]]:
+                if port and port["binding_host"] != host:
+                    self._bind(port, host)
+        return state
+
+    def _bind(self, port: dict, host: str) -> None:
+        try:
+            view = self.ports.update(admin_context(), port["id"], {"binding:host_id": host})
+            port["binding_host"] = view["binding:host_id"]
+        except Exception as exc:  # noqa: BLE001 - a port deleted meanwhile; resync repairs
+            LOG.info("binding router port %s to %s failed: %s", port["id"], host, exc)
+
+    def update_floatingip_statuses(self, statuses: dict[str, str]) -> None:
+        by_status: dict[str, list[str]] = {}
+        for fip_id, status in statuses.items():
+            by_status.setdefault(status, []).append(fip_id)
+        for status, ids in by_status.items():
+            self.fips.set_status(ids, status)
+
+    def schedule_unbound(self) -> list[str]:
+        down = self.core.cfg.DEFAULT.agent_down_time
+        routers = self.core.db.write(lambda conn: scheduling.schedule_unbound_routers(conn, down))
+        for router_id in routers:
+            host = self.core.db.read(lambda conn, rid=router_id: scheduling.router_host(conn, rid))
+            self.core.notifier.resource_changed("router", router_id, -1,
+                                                hosts=(host,) if host else ())
+        return routers
