@@ -190,44 +190,33 @@ class Controller:
 
     def list(self, ctx: Context, params: list[tuple[str, str]], url: str) -> dict:
         query = parse(self.r, params, self.max_limit)
-        more = False
-        if query.limit:
-            # One row beyond the page tells whether a further page exists.
-            limit = query.limit
-            query.limit = limit + 1
-            items = self.plugin.list(ctx, query)
-            query.limit = limit
-            more = len(items) > limit
-            if more:
-                items = items[1:] if query.page_reverse else items[:limit]
-        else:
-            items = self.plugin.list(ctx, query)
+        items = self.plugin.list(ctx, query)
         drops = self._drops(ctx)
         out = [self._shape(ctx, i, query.fields, drops) for i in items if self._visible(ctx, i)]
         body = {self.r.collection.replace("-", "_"): out}
         if query.limit:
-            links = self._links(query, items, more, params, url)
+            links = self._links(query, items, params, url)
             if links:
                 body[self.r.collection.replace("-", "_") + "_links"] = links
         return body
 
-    def _links(self, query: Query, items: list[dict], more: bool, params, url) -> list[dict]:
-        """next/previous as upstream: onwards while more rows exist, back
-        whenever the request came with a marker."""
+    def _links(self, query: Query, items: list[dict], params, url) -> list[dict]:
+        """next/previous as upstream: onwards while a page came back full,
+        back whenever the request came with a marker."""
         base = [(k, v) for k, v in params if k not in ("marker", "page_reverse")]
         links = []
-        if more and items:
+        if items and len(items) >= query.limit:
             marker = items[0]["id"] if query.page_reverse else items[-1]["id"]
             qs = base + [("marker", marker)] + ([("page_reverse", "True")]
                                                 if query.page_reverse else [])
             links.append({"rel": "previous" if query.page_reverse else "next",
                           "href": f"{url}?{urlencode(qs)}"})
         if query.marker:
-            # Past the last page too: the way back starts at the request's marker.
-            marker = ((items[-1]["id"] if query.page_reverse else items[0]["id"]) if items
-                      else query.marker)
-            qs = base + [("marker", marker)] + ([] if query.page_reverse
-                                                else [("page_reverse", "True")])
+            # Past the end there is no item to start from: the way back is the
+            # last page of the collection, as upstream (no marker).
+            marker = [("marker", items[-1]["id"] if query.page_reverse else items[0]["id"])
+                      ] if items else []
+            qs = base + marker + ([] if query.page_reverse else [("page_reverse", "True")])
             links.append({"rel": "next" if query.page_reverse else "previous",
                           "href": f"{url}?{urlencode(qs)}"})
         return links

@@ -57,6 +57,10 @@ class QuotaOps:
             if key not in RESOURCES:
                 raise faults.HTTPBadRequest(f"Unrecognized attribute(s) '{key}'")
             limit = a.to_int(value)
+            if limit > 2 ** 31 - 1:  # the column is a 32-bit integer, as upstream's
+                raise faults.HTTPBadRequest(
+                    f"Invalid input for {key}. Reason: '{limit}' is too large - must be no "
+                    f"larger than '{2 ** 31 - 1}'.")
             if limit < -1:
                 raise faults.HTTPBadRequest(
                     f"Invalid input for {key}. Reason: '{limit}' is smaller than -1.")

@@ -24,8 +24,11 @@ def test_previous_link_past_the_last_page(api):
     body = expect(api.member_a.get("networks", params={"tags": tag, "limit": 2,
                                                         "marker": last}), 200)
     assert body["networks"] == []
-    rels = {link["rel"] for link in body["networks_links"]}
-    assert rels == {"previous"}
+    links = {link["rel"]: link["href"] for link in body["networks_links"]}
+    assert set(links) == {"previous"}
+    # Back from past the end: the collection's last page, as tempest walks it.
+    back = expect(api.member_a.get(links["previous"]), 200)["networks"]
+    assert [n["id"] for n in back] == sorted(n["id"] for n in nets)
 
 
 def test_bulk_items_wrapped_in_the_singular_key(api):
@@ -158,3 +161,9 @@ def test_group_creation_counts_its_default_rules(api):
                          {"quota": {"security_group_rule": 5, "force": True}}), 200)
     resp = member.post("security-groups", {"security_group": {"name": rand("sg")}})
     expect(resp, 409, "OverQuota")
+
+
+def test_quota_values_out_of_range(api):
+    project = api.project().project_id
+    for value in (-2, 2 ** 31, "value"):
+        expect(api.admin.put(f"quotas/{project}", {"quota": {"security_group": value}}), 400)
