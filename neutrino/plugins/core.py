@@ -57,9 +57,15 @@ class Core:
 
 # --- helpers shared by the resource plugins --------------------------------
 
+_BUMPS: dict[str, Any] = {}
+
+
 def bump_revision(conn: Connection, table, resource_id: str) -> None:
-    conn.execute(update(table).where(table.c.id == resource_id).values(
-        revision_number=table.c.revision_number + 1, updated_at=now()))
+    stmt = _BUMPS.get(table.name)
+    if stmt is None:
+        stmt = _BUMPS[table.name] = update(table).where(table.c.id == bindparam("rid")).values(
+            revision_number=table.c.revision_number + 1, updated_at=bindparam("ts"))
+    conn.execute(stmt, {"rid": resource_id, "ts": now()})
 
 
 def set_tags(conn: Connection, resource_type: str, resource_id: str, tags) -> None:

@@ -39,6 +39,9 @@ def subnet_details(conn: Connection, ids: list[str]):
     return pools, dns, routes
 
 
+_INSERT_SUBNET = insert(models.subnets)
+
+
 class SubnetPlugin:
     def __init__(self, core: Core):
         self.core = core
@@ -61,22 +64,25 @@ class SubnetPlugin:
         for part in listing.chunks(net_ids):
             external.update(dict(conn.execute(select(n.c.id, n.c.external)
                                               .where(n.c.id.in_(part))).all()))
-        return [{
+        return [self._view(r, pools.get(r["id"], []), dns.get(r["id"], []),
+                           routes.get(r["id"], []), tags.get(r["id"], []),
+                           bool(external.get(r["network_id"]))) for r in rows]
+
+    @staticmethod
+    def _view(r, pools, dns, routes, tags, external) -> dict:
+        return {
             "id": r["id"], "name": r["name"], "tenant_id": r["project_id"],
             "network_id": r["network_id"], "ip_version": r["ip_version"],
             "subnetpool_id": r["subnetpool_id"], "enable_dhcp": r["enable_dhcp"],
             "ipv6_ra_mode": r["ipv6_ra_mode"], "ipv6_address_mode": r["ipv6_address_mode"],
             "gateway_ip": r["gateway_ip"], "cidr": r["cidr"],
-            "allocation_pools": pools.get(r["id"], []),
-            "host_routes": routes.get(r["id"], []),
-            "dns_nameservers": dns.get(r["id"], []),
-            "description": r["description"],
-            "router:external": bool(external.get(r["network_id"])),
-            "service_types": [], "tags": tags.get(r["id"], []),
+            "allocation_pools": list(pools), "host_routes": list(routes),
+            "dns_nameservers": list(dns), "description": r["description"],
+            "router:external": external, "service_types": [], "tags": list(tags),
             "created_at": listing.iso(r["created_at"]),
             "updated_at": listing.iso(r["updated_at"]),
             "revision_number": r["revision_number"], "project_id": r["project_id"],
-        } for r in rows]
+        }
 
     def _row(self, conn, ctx, subnet_id):
         s = models.subnets
@@ -154,18 +160,22 @@ class SubnetPlugin:
             core.quotas.check(conn, owner, "subnet")
             self._check_overlap(conn, network["id"], net)
             ts = listing.now()
-            conn.execute(insert(models.subnets).values(
+            row = dict(
                 id=subnet_id, project_id=owner, network_id=network["id"], name=body["name"],
                 description=body["description"], ip_version=net.version, cidr=str(net),
                 gateway_ip=gateway, enable_dhcp=body["enable_dhcp"],
                 ipv6_ra_mode=body.get("ipv6_ra_mode"),
                 ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=None,
-                created_at=ts, updated_at=ts, revision_number=0))
-            self._write_details(conn, subnet_id, net, ranges, dns, routes)
-            if body.get("tags"):
-                set_tags(conn, "subnets", subnet_id, body["tags"])
+                created_at=ts, updated_at=ts, revision_number=0)
+            conn.execute(_INSERT_SUBNET, row)
+            self._write_details(conn, subnet_id, net, ranges, dns, routes, fresh=True)
+            tags = sorted(set(body.get("tags") or []))
+            if tags:
+                set_tags(conn, "subnets", subnet_id, tags)
             bump_revision(conn, models.networks, network["id"])
-            return self._views(conn, [self._row(conn, ctx, subnet_id)])[0]
+            # Built from what was written: no read-back.
+            return self._view(row, P.as_dicts(net, ranges), dns, routes, tags,
+                              network["external"])
         view = core.db.write(txn)
         core.notifier.resource_changed("network", view["network_id"], -1)
         return view
@@ -181,28 +191,23 @@ class SubnetPlugin:
                     f"Requested subnet with cidr: {net} for network: {network_id} overlaps "
                     "with another subnet")
 
-    def _write_details(self, conn, subnet_id, net, ranges, dns, routes):
+    def _write_details(self, conn, subnet_id, net, ranges, dns, routes, fresh=False):
+        """Replace pools, nameservers and routes given (None: keep); a fresh
+        subnet has nothing to delete first."""
         cls = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
-        if ranges is not None:
-            conn.execute(delete(models.allocation_pools).where(
-                models.allocation_pools.c.subnet_id == subnet_id))
-            if ranges:
-                conn.execute(models.allocation_pools.insert(), [
-                    {"subnet_id": subnet_id, "first_ip": str(cls(lo)), "last_ip": str(cls(hi))}
-                    for lo, hi in ranges])
-        if dns is not None:
-            conn.execute(delete(models.dns_nameservers).where(
-                models.dns_nameservers.c.subnet_id == subnet_id))
-            if dns:
-                conn.execute(models.dns_nameservers.insert(), [
-                    {"subnet_id": subnet_id, "address": addr, "position": i}
-                    for i, addr in enumerate(dns)])
-        if routes is not None:
-            conn.execute(delete(models.host_routes).where(
-                models.host_routes.c.subnet_id == subnet_id))
-            if routes:
-                conn.execute(models.host_routes.insert(), [
-                    {"subnet_id": subnet_id, **r} for r in routes])
+        ap, dn, hr = models.allocation_pools, models.dns_nameservers, models.host_routes
+        for table, given, rows in (
+                (ap, ranges, lambda: [{"subnet_id": subnet_id, "first_ip": str(cls(lo)),
+                                       "last_ip": str(cls(hi))} for lo, hi in ranges]),
+                (dn, dns, lambda: [{"subnet_id": subnet_id, "address": addr, "position": i}
+                                   for i, addr in enumerate(dns)]),
+                (hr, routes, lambda: [{"subnet_id": subnet_id, **r} for r in routes])):
+            if given is None:
+                continue
+            if not fresh:
+                conn.execute(delete(table).where(table.c.subnet_id == subnet_id))
+            if given:
+                conn.execute(table.insert(), rows())
 
     # --- update / delete ----------------------------------------------------
     def update(self, ctx: Context, subnet_id: str, body: dict) -> dict:
