@@ -118,6 +118,10 @@ class L3Rpc:
             self.fips.set_status(ids, status)
 
     def schedule_unbound(self) -> list[str]:
+        r, rb = models.routers, scheduling.RB
+        if not self.core.db.read(lambda conn: conn.execute(
+                select(r.c.id).where(~r.c.id.in_(select(rb.c.router_id))).limit(1)).first()):
+            return []     # the usual heartbeat: nothing to schedule, no write
         down = self.core.cfg.DEFAULT.agent_down_time
         routers = self.core.db.write(lambda conn: scheduling.schedule_unbound_routers(conn, down))
         for router_id in routers:

@@ -66,11 +66,18 @@ class RouterNamespace:
         if _netns.sysctl_get("net.ipv4.ip_forward", self.name) != "1":
             _netns.sysctl_set("net.ipv4.ip_forward", 1, self.name)
         new_addrs: list[tuple[str, str, str]] = []
+        self._dropped_fips: list[str] = []
         with Netlink(self.name) as rn:
             changed |= self._devices(rn, router, host_links)
             changed |= self._addresses(rn, router, new_addrs)
             changed |= self._routes(rn, router)
         changed |= bool(self.iptables.apply(nat_tables(router)))
+        for ip in self._dropped_fips:
+            # Established flows keep their NAT in conntrack after the rules
+            # go: forget them, so a disassociated floating IP is unreachable
+            # at once (as upstream does with conntrack -D).
+            for flag in ("-d", "-q"):       # to the FIP; replies to it (SNAT)
+                _netns.run(["conntrack", "-D", flag, ip], netns=self.name, check=False)
         if new_addrs:
             threading.Thread(target=self._announce, args=(new_addrs,), daemon=True).start()
         return changed
@@ -117,6 +124,8 @@ class RouterNamespace:
             have = set(rn.addresses(name, socket.AF_INET))
             for cidr in sorted(have - want):
                 rn.del_address(name, cidr)
+                if name == router.qg and cidr.endswith("/32"):
+                    self._dropped_fips.append(cidr[:-3])
                 changed = True
             for cidr in sorted(want - have, key=lambda c: c.endswith("/32")):
                 rn.add_address(name, cidr)

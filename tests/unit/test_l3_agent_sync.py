@@ -1,0 +1,107 @@
+"""The L3 agent's reconciler without a kernel: which routers a sync touches
+and the floating IP statuses it reports."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from neutrino import config
+from neutrino.agent.l3 import agent as agent_mod
+from neutrino.agent_options import L3_AGENT_SCHEMA
+
+
+class FakeBus:
+    def __init__(self, routers):
+        self.routers = routers
+        self.casts = []
+
+    def call(self, target, method, payload, timeout=None):
+        assert method == "get_routers" and payload == {"host": "net1"}
+        return {"routers": self.routers}
+
+    def cast(self, target, method, payload):
+        self.casts.append((method, payload))
+
+
+def wire(rid, fips=(), interface=True):
+    gw = {"id": f"gw-{rid}", "mac_address": "fa:16:3e:00:00:01", "mtu": 1500,
+          "fixed_ips": [{"ip_address": "203.0.113.10", "prefixlen": 24,
+                         "gateway_ip": "203.0.113.254"}]}
+    ifs = [{"id": f"if-{rid}", "mac_address": "fa:16:3e:00:00:02", "mtu": 1450,
+            "fixed_ips": [{"ip_address": "10.0.0.1", "prefixlen": 24}]}] if interface else []
+    return {"id": rid, "admin_state_up": True, "enable_snat": True, "gw_port": gw,
+            "interfaces": ifs, "routes": [],
+            "floating_ips": [{"id": f, "floating_ip_address": "203.0.113.20",
+                              "fixed_ip_address": "10.0.0.7", "status": "DOWN"} for f in fips]}
+
+
+@pytest.fixture
+def agent(monkeypatch, tmp_path):
+    calls = []
+    present = set()
+
+    class FakeNs:
+        def __init__(self, rid, prefix, host_netns=None, garp=3):
+            self.rid = rid
+
+        def converge(self, router, host_links=None):
+            calls.append(("converge", self.rid))
+            present.add(self.rid)
+
+        def destroy(self):
+            calls.append(("destroy", self.rid))
+            present.discard(self.rid)
+
+    class FakeLinks:
+        def __init__(self, netns):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+        def dump(self):
+            return []
+
+    monkeypatch.setattr(agent_mod, "RouterNamespace", FakeNs)
+    monkeypatch.setattr(agent_mod, "FastLinks", FakeLinks)
+    monkeypatch.setattr(agent_mod, "existing_routers", lambda prefix: sorted(present))
+    cfg = config.load(L3_AGENT_SCHEMA, [], {"DEFAULT": {"host": "net1",
+                                                        "state_path": str(tmp_path)}})
+    bus = FakeBus([wire("r1", fips=["f1"]), wire("r2", fips=["f2"], interface=False)])
+    a = agent_mod.L3Agent(cfg, transport=bus)
+    return types.SimpleNamespace(agent=a, bus=bus, calls=calls, present=present)
+
+
+def test_full_then_partial_sync(agent):
+    a, bus, calls = agent.agent, agent.bus, agent.calls
+    a.sync(full=True)
+    assert sorted(calls) == [("converge", "r1"), ("converge", "r2")]
+    # f1 is served; f2's router has no interface on its fixed address's
+    # subnet, and the server has it DOWN already: only the change is sent
+    assert bus.casts == [("update_floatingip_statuses",
+                          {"host": "net1", "statuses": {"f1": "ACTIVE"}})]
+    calls.clear()
+    a.sync(full=False, dirty={"r1"})
+    assert calls == [("converge", "r1")]
+    assert len(bus.casts) == 1                       # nothing changed: nothing reported
+    # r2 unscheduled from us, and a stale namespace of ours nobody wants
+    agent.present.add("r9")
+    bus.routers = [wire("r1", fips=["f1"])]
+    calls.clear()
+    a.sync(full=False, dirty=set())
+    assert sorted(calls) == [("destroy", "r2"), ("destroy", "r9")]
+
+
+def test_internal_only_routers_can_be_left_alone(agent, tmp_path):
+    cfg = config.load(L3_AGENT_SCHEMA, [], {"DEFAULT": {
+        "host": "net1", "state_path": str(tmp_path),
+        "handle_internal_only_routers": "false"}})
+    routers = [wire("r1")]
+    routers[0]["gw_port"] = None
+    a = agent_mod.L3Agent(cfg, transport=FakeBus(routers))
+    a.sync(full=True)
+    assert agent.calls == []
