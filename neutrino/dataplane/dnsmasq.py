@@ -197,6 +197,45 @@ def write_if_changed(path: str | os.PathLike[str], text: str) -> bool:
     return True
 
 
+def pids_with(marker: str) -> list[int]:
+    """PIDs of live dnsmasq processes whose command line contains `marker`
+    (a state directory path: unique to one agent, or one network)."""
+    from neutrino.dataplane.process import pid_cmdline
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:    # comm first: one short read per process, argv only for dnsmasq
+                if Path(f"/proc/{entry}/comm").read_text().strip() != "dnsmasq":
+                    continue
+            except OSError:
+                continue
+            argv = pid_cmdline(int(entry))
+            if argv and argv[0].endswith("dnsmasq") and any(marker in a for a in argv):
+                found.append(int(entry))
+    return sorted(found)
+
+
+def stop_strays(marker: str, keep: int | None = None, timeout: float = 5.0) -> list[int]:
+    """SIGTERM (then SIGKILL) every dnsmasq matching `marker` except `keep`:
+    a dnsmasq whose pid file was lost (a start that timed out, a crash
+    between spawn and pid file) must not live on unsupervised."""
+    import signal
+    import time
+    strays = [pid for pid in pids_with(marker) if pid != keep]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in strays:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(p in pids_with(marker) for p in strays):
+            time.sleep(0.05)
+        if not any(p in pids_with(marker) for p in strays):
+            break
+    return strays
+
+
 class DnsmasqProcess(Daemon):
     """The supervised dnsmasq of one network, recognised by its pid file
     path (unique per network) in its command line. dnsmasq writes the pid

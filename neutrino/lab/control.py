@@ -394,11 +394,15 @@ class LabControl:
 def _stop_dnsmasqs(state: LabState) -> None:
     """The DHCP agents' dnsmasq processes (by the verified PID in each pid
     file) and their qdhcp- namespaces, which carry the lab prefix."""
+    from neutrino.dataplane.dnsmasq import stop_strays
     from neutrino.dataplane.process import stop_process
     for host in state.host_names():
         for pidfile in (state.host_dir(host) / "dhcp").glob("*/pid"):
             with contextlib.suppress(Exception):
                 stop_process(pidfile, f"--pid-file={pidfile}", timeout=5)
+        # and any whose pid file was lost: their command line names our directory
+        with contextlib.suppress(Exception):
+            stop_strays(f"--pid-file={state.host_dir(host) / 'dhcp'}/")
     for name in _netns.list_netns():
         if name.startswith(state.prefix) and "-qdhcp-" in name:
             _netns.delete(name, missing_ok=True)

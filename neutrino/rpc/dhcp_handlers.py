@@ -6,7 +6,7 @@
     ensure_dhcp_port(host, network_id)   call: create or complete the DHCP
         port of `host` on the network (an IP in each DHCP subnet, bound to
         `host` so its L2 agent wires the tap); returns the port.
-    release_dhcp_port(host, network_id)  call: delete it.
+    release_dhcp_port(host, network_id)  call: delete it -> {"released": bool}.
 
 Scheduling (network_dhcp_agent_bindings) happens when a DHCP agent
 registers (every unscheduled network with a DHCP subnet) and when a
@@ -172,8 +172,8 @@ class DhcpRpc:
         return self.ports.get(admin_context(), row[0]) if row else None
 
     def ensure_dhcp_port(self, host: str, network_id: str) -> dict | None:
-        """Create, or complete, the DHCP port; None if the network has no
-        DHCP subnet (or is gone)."""
+        """Create, or complete, the DHCP port; None (on the bus: {}) if the
+        network has no DHCP subnet (or is gone)."""
         s = models.subnets
         dhcp_subnets = self.core.db.read(lambda conn: [r[0] for r in conn.execute(
             select(s.c.id).where(s.c.network_id == network_id, s.c.enable_dhcp)
@@ -206,10 +206,10 @@ class DhcpRpc:
                                      {"fixed_ips": fixed, "binding:host_id": host})
         return port
 
-    def release_dhcp_port(self, host: str, network_id: str) -> bool:
+    def release_dhcp_port(self, host: str, network_id: str) -> dict:
         port = self._find_port(host, network_id)
         if port is None:
-            return False
+            return {"released": False}
         self.ports.delete(admin_context(), port["id"])
         LOG.info("DHCP port %s of network %s on %s released", port["id"], network_id, host)
-        return True
+        return {"released": True}

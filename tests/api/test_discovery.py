@@ -50,6 +50,7 @@ EXERCISED_BY = {
     "ext-gw-mode": "test_routers.py::test_router_gateway_enable_snat",
     "extraroute": "test_routers.py::test_router_extra_routes",
     "l3_agent_scheduler": "test_routers.py::test_router_l3_agents",
+    "dhcp_agent_scheduler": "test_dhcp_agents.py::test_network_dhcp_agents",
     "router": "test_routers.py::test_router_crud_and_interfaces",
     "filter-validation": "test_query.py::test_unknown_filter_400",
     "ip-substring-filtering": "test_query.py::test_fixed_ips_filters",

@@ -39,6 +39,7 @@ MACHINE_DEFAULTS = {("DEFAULT", "host"), ("DEFAULT", "state_path")}
 SAMPLES = {
     ("neutron.conf", "ml2_conf.ini"): "neutrino.options.SERVER_SCHEMA",
     ("linuxbridge_agent.ini",): "neutrino.agent_options.LINUXBRIDGE_AGENT_SCHEMA",
+    ("dhcp_agent.ini",): "neutrino.agent_options.DHCP_AGENT_SCHEMA",
 }
 
 

@@ -9,7 +9,8 @@ import socket
 from neutrino.agent.dhcp.model import NetObserved, namespace
 from neutrino.agent.dhcp.plan import Op
 from neutrino.dataplane import netns as _netns
-from neutrino.dataplane.dnsmasq import DnsmasqConf, DnsmasqProcess, write_if_changed
+from neutrino.dataplane.dnsmasq import (DnsmasqConf, DnsmasqProcess, stop_strays,
+                                        write_if_changed)
 from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.process import pid_cmdline
 from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
@@ -23,12 +24,21 @@ class Driver:
         self.conf = conf
         self.ns_prefix = ns_prefix
         self.agent_netns = agent_netns       # where the taps (and the bridges) are
+        self._procs: dict[str, DnsmasqProcess] = {}
 
     def netns(self, network_id: str) -> str:
         return namespace(self.ns_prefix, network_id)
 
     def process(self, network_id: str, argv: list[str] | None = None) -> DnsmasqProcess:
-        return DnsmasqProcess(self.conf, network_id, argv, netns=self.netns(network_id))
+        """The network's dnsmasq. The object that started it is kept: its
+        Popen reaps the child if it dies (else it stays a zombie until the
+        agent exits)."""
+        if argv is None and network_id in self._procs:
+            return self._procs[network_id]
+        proc = DnsmasqProcess(self.conf, network_id, argv, netns=self.netns(network_id))
+        if argv is not None:
+            self._procs[network_id] = proc
+        return proc
 
     def taps(self) -> set[str]:
         with FastLinks(self.agent_netns) as fl:
@@ -115,6 +125,9 @@ class Driver:
             elif kind == "write":
                 write_if_changed(self.conf.path(network_id, op[1]), op[2])
             elif kind == "start":
+                stray = stop_strays(f"--pid-file={self.conf.path(network_id, 'pid')}")
+                if stray:
+                    LOG.warning("network %s: stopped unsupervised dnsmasq %s", network_id, stray)
                 pid = self.process(network_id, op[1]).start(wait=10)
                 LOG.info("dnsmasq for network %s started (pid %d)", network_id, pid)
             elif kind == "restart":
@@ -126,6 +139,8 @@ class Driver:
                 self.process(network_id).reload()
             elif kind == "stop":
                 self.process(network_id).stop()
+                self._procs.pop(network_id, None)
+                stop_strays(f"--pid-file={self.conf.path(network_id, 'pid')}")
                 LOG.info("dnsmasq for network %s stopped", network_id)
             elif kind == "delete_netns":
                 _netns.delete(ns, missing_ok=True)

@@ -25,7 +25,9 @@ class DhcpClient(ServerClient):
         return self._call("get_dhcp_state", payload)
 
     def ensure_dhcp_port(self, network_id: str) -> dict | None:
-        return self._call("ensure_dhcp_port", {"network_id": network_id})
+        """Our DHCP port on the network; None if it has no DHCP subnet."""
+        return self._call("ensure_dhcp_port", {"network_id": network_id}) or None
 
     def release_dhcp_port(self, network_id: str) -> bool:
-        return self._call("release_dhcp_port", {"network_id": network_id})
+        return bool(self._call("release_dhcp_port", {"network_id": network_id})
+                    .get("released"))
