@@ -365,9 +365,11 @@ class LabControl:
                 self._delete_exchanges()
         _stop_dnsmasqs(state)
         # instance namespaces: recorded ones, and any left with our instance prefix
+        # and the agents' router/DHCP namespaces (the agents are stopped by now)
         inst_prefix = f"{state.prefix}i-"
         for name in _netns.list_netns():
-            if name.startswith(inst_prefix):
+            if name.startswith(inst_prefix) or (name.startswith(state.prefix) and (
+                    "-qrouter-" in name or "-qdhcp-" in name)):
                 _netns.delete(name, missing_ok=True)
         topo_file = state.topology_dir / "topology.json"
         if topo_file.exists():
