@@ -29,7 +29,14 @@ def main(argv=None) -> int:
     d = cfg.DEFAULT
     uvicorn.run("neutrino.api.app:create_app_from_env", factory=True, host=d.bind_host,
                 port=d.bind_port, workers=d.api_workers if d.api_workers > 1 else None,
-                log_level="warning", access_log=False, lifespan="off")
+                log_level="warning", access_log=False, lifespan="off",
+                # A worker whose pong thread starves for the GIL on a busy
+                # 2-core host is not hung: uvicorn's 5 s default killed
+                # workers mid-request under load (connection resets in CI).
+                timeout_worker_healthcheck=60,
+                # Clients (openstacksdk, the CLI) keep connections open between
+                # calls; a 5 s idle close races their next request.
+                timeout_keep_alive=75)
     return 0
 
 

@@ -45,6 +45,14 @@ async def fire(base: str, requests: list[tuple[str, str, dict | None]], hdrs: di
         return await asyncio.gather(*(one(*r) for r in requests))
 
 
+def run(server, *args, **kw) -> list[httpx.Response]:
+    """fire() to completion; a dropped connection fails with the server's log."""
+    try:
+        return asyncio.run(fire(server.url, *args, **kw))
+    except httpx.TransportError as exc:
+        pytest.fail(f"{exc!r} from the server; its log:\n{server.log_tail()}")
+
+
 def summary(responses) -> dict:
     out: dict = {}
     for r in responses:
@@ -70,7 +78,7 @@ def test_1000_concurrent_ports_on_a_slash_22(server, backend):
 
     started = time.monotonic()
     body = {"port": {"network_id": net["id"]}}
-    responses = asyncio.run(fire(server.url, [("POST", "/ports", body)] * 1000, hdrs))
+    responses = run(server, [("POST", "/ports", body)] * 1000, hdrs)
     elapsed = time.monotonic() - started
     assert summary(responses) == {201: 1000}, (summary(responses), server.log_tail())
     ports = [r.json()["port"] for r in responses]
@@ -84,7 +92,7 @@ def test_1000_concurrent_ports_on_a_slash_22(server, backend):
           f"{elapsed:.1f}s ({1000 / elapsed:.0f}/s)")
 
     # Exhaustion: 21 addresses are left; 40 more requests, concurrently.
-    responses = asyncio.run(fire(server.url, [("POST", "/ports", body)] * 40, hdrs, 16))
+    responses = run(server, [("POST", "/ports", body)] * 40, hdrs, 16)
     got = summary(responses)
     assert got == {201: 21, (409, "IpAddressGenerationFailure"): 19}, got
     for r in responses:
@@ -115,15 +123,14 @@ def test_concurrent_tenant_networks_get_distinct_vnis(server, backend):
     project = secrets.token_hex(16)
     hdrs = headers(project)
     reqs = [("POST", "/networks", {"network": {"name": f"vni-{i}"}}) for i in range(120)]
-    responses = asyncio.run(fire(server.url, reqs, hdrs))
+    responses = run(server, reqs, hdrs)
     assert summary(responses) == {201: 120}, summary(responses)
     nets = [r.json()["network"] for r in responses]
     vnis = [n["provider:segmentation_id"] for n in nets]
     assert all(n["provider:network_type"] == "vxlan" for n in nets)
     assert len(set(vnis)) == 120 and all(1000 <= v <= 99999 for v in vnis)
     # And concurrent deletes release them all.
-    responses = asyncio.run(fire(server.url, [("DELETE", f"/networks/{n['id']}", None)
-                                              for n in nets], hdrs))
+    responses = run(server, [("DELETE", f"/networks/{n['id']}", None) for n in nets], hdrs)
     assert summary(responses) == {204: 120}, summary(responses)
 
 
@@ -135,14 +142,14 @@ def test_concurrent_requests_for_the_same_ip_one_wins(server, backend):
         assert c.post("/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
                                                    "cidr": "10.201.0.0/24"}}).status_code == 201
     body = {"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.201.0.77"}]}}
-    responses = asyncio.run(fire(server.url, [("POST", "/ports", body)] * 20, hdrs, 20))
+    responses = run(server, [("POST", "/ports", body)] * 20, hdrs, 20)
     assert summary(responses) == {201: 1, (409, "IpAddressAlreadyAllocated"): 19}, \
         summary(responses)
     # The same for a MAC and for a VLAN id.
     body = {"port": {"network_id": net["id"], "mac_address": "fa:16:3e:aa:bb:cc"}}
-    responses = asyncio.run(fire(server.url, [("POST", "/ports", body)] * 20, hdrs, 20))
+    responses = run(server, [("POST", "/ports", body)] * 20, hdrs, 20)
     assert summary(responses) == {201: 1, (409, "MacAddressInUse"): 19}, summary(responses)
     vni = 15000000 + secrets.randbelow(700000)  # far from every other test's VNIs
     body = {"network": {"provider:network_type": "vxlan", "provider:segmentation_id": vni}}
-    responses = asyncio.run(fire(server.url, [("POST", "/networks", body)] * 20, hdrs, 20))
+    responses = run(server, [("POST", "/networks", body)] * 20, hdrs, 20)
     assert summary(responses) == {201: 1, (409, "TunnelIdInUse"): 19}, summary(responses)
