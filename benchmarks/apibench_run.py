@@ -12,9 +12,11 @@ is stopped by PID. Only loopback is used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +28,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+PROJECT = "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"
 
 # Real Neutron 25.2.3, c=8 ops/s (REFERENCE.md); the target is 10x.
 REFERENCE_C8 = {
@@ -65,24 +68,13 @@ def make_database(kind: str) -> tuple[str, callable]:
     return "", lambda: None
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", choices=("sqlite", "postgresql", "mariadb"), default="sqlite")
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--n", type=int, default=500)
-    ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--json-out", default="")
-    args = ap.parse_args()
-
-    state = tempfile.mkdtemp(prefix="neutrino-bench-")
-    url, drop = make_database(args.db)
-    port = free_port()
+def write_config(state: str, port: int, url: str, workers: int) -> str:
     conf = os.path.join(state, "neutron.conf")
     with open(conf, "w") as f:
         f.write(f"""[DEFAULT]
 bind_host = 127.0.0.1
 bind_port = {port}
-api_workers = {args.workers}
+api_workers = {workers}
 state_path = {state}
 [database]
 connection = {url}
@@ -96,6 +88,19 @@ quota_network = -1
 quota_subnet = -1
 quota_port = -1
 """)
+    return conf
+
+
+@contextlib.contextmanager
+def running_server(db: str, workers: int):
+    """A neutrino-server on a fresh database of kind `db`; yields its base URL.
+    The server is stopped by PID and the database dropped afterwards."""
+    # A SIGTERM (e.g. from `timeout`) still stops the server and drops the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    state = tempfile.mkdtemp(prefix="neutrino-bench-")
+    url, drop = make_database(db)
+    port = free_port()
+    conf = write_config(state, port, url, workers)
     server = None
     try:
         if url:
@@ -105,16 +110,39 @@ quota_port = -1
         server = subprocess.Popen([os.path.join(VENV_BIN, "neutrino-server"), "--config-file",
                                    conf], stdout=log, stderr=log, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        for _ in range(300):
             try:
                 urllib.request.urlopen(base + "/v2.0/networks", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
-        out = os.path.join(state, "result.json")
+        yield base
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        drop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=("sqlite", "postgresql", "mariadb"), default="sqlite")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--json-out", default="")
+    args = ap.parse_args()
+
+    with running_server(args.db, args.workers) as base, \
+            tempfile.TemporaryDirectory(prefix="neutrino-apibench-") as tmp:
+        out = os.path.join(tmp, "result.json")
         cmd = [sys.executable, os.path.join(SHARED, "bench", "apibench.py"), "--url", base,
                "--n", str(args.n), "--concurrency", str(args.concurrency), "--json-out", out,
-               "--project", "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5"]
+               "--project", PROJECT]
         print(f"# neutrino on {args.db}, api_workers={args.workers}: {' '.join(cmd[1:])}",
               flush=True)
         rc = subprocess.run(cmd).returncode
@@ -131,14 +159,6 @@ quota_port = -1
             print(f"{phase:22} {fig['ops_per_s']:8.1f} {fig['p50_ms']:8.1f} {fig['p99_ms']:8.1f}"
                   f" {target:>8} {ratio:>6}")
         return rc
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        drop()
 
 
 if __name__ == "__main__":

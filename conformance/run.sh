@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # conformance/run.sh: upstream tempest + neutron-tempest-plugin against neutrino.
 #
-#   conformance/run.sh [--selection core|wide] [--concurrency N] [--keep] [-- EXTRA_REGEX...]
+#   conformance/run.sh [--selection core|wide|l3|all] [--concurrency N] [--keep]
+#                      [--network-node|--no-network-node] [-- EXTRA_REGEX...]
 #
 # 1. A venv with the pinned tempest and neutron-tempest-plugin
 #    (conformance/requirements.txt) at $NEUTRINO_TEMPEST_VENV
@@ -18,7 +19,11 @@
 # Selections: core = neutron_tempest_plugin.api test_networks*, test_subnets,
 # test_ports*, test_extensions, admin.test_networks, admin.test_ports;
 # wide = core + the tempest.api.network equivalents and the security group,
-# shared/external network, timestamp, revision and tag modules.
+# shared/external network, timestamp, revision and tag modules;
+# l3 = the router and floating IP modules of both; all = wide + l3.
+# Network node (default for l3 and all, needs root): the server runs with a
+# Linux bridge agent and an L3 agent on a simulated host (network_node.py),
+# since tempest waits for router ports to become ACTIVE.
 # Output: the work dir (printed) holds tempest.conf, accounts.yaml, tempest.log,
 # neutrino's server.log, results.subunit and results.json.
 set -euo pipefail
@@ -31,6 +36,7 @@ PYTHON="${NEUTRINO_TEMPEST_PYTHON:-python3.11}"
 SELECTION=core
 CONCURRENCY=2
 KEEP=0
+NODE=auto
 EXTRA=()
 
 while [ $# -gt 0 ]; do
@@ -38,8 +44,10 @@ while [ $# -gt 0 ]; do
         --selection) SELECTION=$2; shift 2 ;;
         --concurrency) CONCURRENCY=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --network-node) NODE=yes; shift ;;
+        --no-network-node) NODE=no; shift ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -98,15 +106,30 @@ SERVER_PID=
 cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+        for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
         kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
     fi
     if [ "$KEEP" = 0 ]; then rm -rf "$WORK/state"; fi
 }
 trap cleanup EXIT
 
-log "work dir $WORK; neutrino on 127.0.0.1:$PORT"
-setsid "$NVENV/bin/neutrino-server" --config-file "$WORK/neutron.conf" > "$WORK/server.out" 2>&1 &
+if [ "$NODE" = auto ]; then
+    case "$SELECTION" in l3|all) NODE=yes ;; *) NODE=no ;; esac
+fi
+if [ "$NODE" = yes ] && [ "$(id -u)" != 0 ]; then
+    log "no network node (needs root): router interface cleanups will wait for ACTIVE and fail"
+    NODE=no
+fi
+if [ "$NODE" = yes ]; then
+    # API + Linux bridge agent + L3 agent in one process, the agents on a
+    # simulated host (network_node.py): router ports become ACTIVE as on a cloud.
+    log "work dir $WORK; neutrino with a network node on 127.0.0.1:$PORT"
+    setsid "$NVENV/bin/python" "$HERE/network_node.py" --config-file "$WORK/neutron.conf" \
+        --work "$WORK" > "$WORK/server.out" 2>&1 &
+else
+    log "work dir $WORK; neutrino on 127.0.0.1:$PORT"
+    setsid "$NVENV/bin/neutrino-server" --config-file "$WORK/neutron.conf" > "$WORK/server.out" 2>&1 &
+fi
 SERVER_PID=$!
 for _ in $(seq 1 150); do
     if curl -sf "http://127.0.0.1:$PORT/" >/dev/null 2>&1; then break; fi
@@ -127,9 +150,12 @@ done
 NTP=neutron_tempest_plugin.api
 CORE="^${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|admin\.test_networks|admin\.test_ports)\."
 WIDE="^(${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|test_extension_driver_port_security|test_security_groups|test_security_groups_negative|test_timestamp|test_revisions|admin\.test_networks|admin\.test_ports|admin\.test_shared_network_extension|admin\.test_external_network_extension|admin\.test_security_groups|admin\.test_tag)|tempest\.api\.network\.(test_networks|test_networks_negative|test_ports|test_extensions|test_versions|test_security_groups|test_security_groups_negative|test_allowed_address_pair|test_tags|admin\.test_ports|admin\.test_external_network_extension|admin\.test_external_networks_negative))\."
+L3="^(tempest\.api\.network\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|admin\.test_routers|admin\.test_routers_negative|admin\.test_routers_dvr|admin\.test_floating_ips_admin_actions)|${NTP}\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|test_router_interface_fip|admin\.test_routers_flavors|admin\.test_routers_ha|admin\.test_floating_ips_admin_actions))\."
 case "$SELECTION" in
     core) REGEX=$CORE ;;
     wide) REGEX=$WIDE ;;
+    l3) REGEX=$L3 ;;
+    all) REGEX="$WIDE|$L3" ;;
     *) REGEX=$SELECTION ;;
 esac
 if [ ${#EXTRA[@]} -gt 0 ]; then REGEX="$REGEX|$(IFS='|'; echo "${EXTRA[*]}")"; fi

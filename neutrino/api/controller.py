@@ -156,14 +156,15 @@ class Controller:
         return tuple(n for n in names if self.policy.has_rule(f"{action}:{n}"))
 
     # --- reading ---------------------------------------------------------------
-    def _visible(self, ctx: Context, item: dict) -> bool:
+    def _visible(self, ctx: Context, item: dict, target: dict | None = None) -> bool:
         # The SQL scoping matches the default rules for readers and up; a
         # caller without any of the default roles is checked item by item.
         if not self.check_each and "reader" in ctx.roles:
             return True
-        target = dict(item)
-        if hasattr(self.plugin, "target_of"):
-            target.update(self.plugin.target_of(ctx, item))
+        if target is None:
+            target = dict(item)
+            if hasattr(self.plugin, "target_of"):
+                target.update(self.plugin.target_of(ctx, item))
         return self.policy.check(ctx, f"get_{self.r.singular}", target)
 
     def _drops(self, ctx: Context) -> list[str] | None:
@@ -239,17 +240,26 @@ class Controller:
         items, bulk = self._items(body)
         prepared = [self.prepare_create(i) for i in items]
         action = f"create_{self.r.singular}"
+        inline = not bulk and getattr(self.plugin, "authorizes_inline", False)
         for raw, item in zip(items, prepared):
             if self.r.has_owner:
                 _check_owner(ctx, item)  # 400 before policy (403), as upstream
             owner = item.get("project_id") or item.get("tenant_id") or ctx.project_id
             target = {**item, "project_id": owner, "tenant_id": owner}
-            if hasattr(self.plugin, "policy_target"):
-                target.update(self.plugin.policy_target(ctx, item))
             # On create, an attribute given with its default value is not
             # "explicitly set" (neutron.policy._is_attribute_explicitly_set).
             given = {k: v for k, v in raw.items() if not self._is_default(k, item.get(k))}
-            self.policy.enforce(ctx, action, target, self._policy_attrs(action, given))
+            attrs = self._policy_attrs(action, given)
+            if inline:
+                # The plugin calls this inside its transaction, with the
+                # parent network it reads anyway: no transaction of its own.
+                def authorize(extra: dict, target=target, attrs=attrs) -> None:
+                    self.policy.enforce(ctx, action, {**target, **extra}, attrs)
+                return {self.r.singular: self._shape(
+                    ctx, self.plugin.create(ctx, prepared[0], authorize=authorize), [])}
+            if hasattr(self.plugin, "policy_target"):
+                target.update(self.plugin.policy_target(ctx, item))
+            self.policy.enforce(ctx, action, target, attrs)
         created = []
         try:
             for item in prepared:
@@ -276,6 +286,17 @@ class Controller:
             raise faults.HTTPBadRequest("Body contains invalid data")
         raw = body[self.r.singular]
         changes = self.prepare_update(raw)
+        action = f"update_{self.r.singular}"
+        if getattr(self.plugin, "authorizes_inline", False):
+            def authorize(original: dict, extra: dict) -> None:
+                # Called by the plugin inside its transaction, once it has
+                # read the item and its network (`extra`): one transaction.
+                _check_revision(if_match, original)
+                self._enforce(ctx, action, {**original, **changes, **extra},
+                              self._policy_attrs(action, raw), original,
+                              {**original, **extra})
+            updated = self.plugin.update(ctx, resource_id, changes, authorize=authorize)
+            return {self.r.singular: self._shape(ctx, updated, [])}
         original = self.plugin.get(ctx, resource_id)
         _check_revision(if_match, original)
         action = f"update_{self.r.singular}"
@@ -287,6 +308,14 @@ class Controller:
         return {self.r.singular: self._shape(ctx, updated, [])}
 
     def delete(self, ctx: Context, resource_id: str) -> None:
+        if getattr(self.plugin, "authorizes_inline", False):
+            action = f"delete_{self.r.singular}"
+
+            def authorize(original: dict, extra: dict) -> None:
+                target = {**original, **extra}
+                self._enforce(ctx, action, target, (), original, target)
+            self.plugin.delete(ctx, resource_id, authorize=authorize)
+            return
         original = self.plugin.get(ctx, resource_id)
         target = dict(original)
         if hasattr(self.plugin, "target_of"):
@@ -303,12 +332,12 @@ class Controller:
         return original
 
     def _enforce(self, ctx: Context, action: str, target: dict, attrs: tuple[str, ...],
-                 item: dict) -> None:
+                 item: dict, read_target: dict | None = None) -> None:
         """Upstream's update/delete authorization: a caller who may not even
         read the item gets 404, one who may read but not change it 403."""
         try:
             self.policy.enforce(ctx, action, target, attrs)
         except faults.PolicyNotAuthorized:
-            if not self._visible(ctx, item):
+            if not self._visible(ctx, item, read_target):
                 raise faults.HTTPNotFound() from None
             raise

@@ -36,6 +36,8 @@ _EXTENSIONS = [
     ("revision-if-match", "If-Match constraints based on revision_number",
      "Extension indicating that If-Match based on revision_number is supported."),
     ("security-group", "security-group", "The security groups extension."),
+    ("security-groups-normalized-cidr", "Normalized CIDR field for security group rules",
+     "Add new field with normalized remote_ip_prefix cidr in SG rule"),
     ("sorting", "Sorting support", "Extension that indicates that sorting is enabled."),
     ("standard-attr-description", "standard-attr-description",
      "Extension to add descriptions to standard attributes"),

@@ -1,6 +1,7 @@
 """`neutrino lab ...`: a multi-host lab on this machine, made of namespaces.
 
     neutrino lab up --hosts 2 [--port 9696] [--transport inproc|rabbit]
+                    [--db sqlite|postgresql|mariadb] [--servers N] [--l2pop] [--l3-hosts H,..]
     neutrino lab status [--json]
     neutrino lab down
     neutrino lab instance create --network NET [--host H] [--ip IP] NAME
@@ -28,6 +29,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--port", type=int, default=9696, help="API port on 127.0.0.1 (0: any)")
     up.add_argument("--transport", choices=("inproc", "rabbit"), default="inproc")
     up.add_argument("--rabbit-url", default=DEFAULT_RABBIT_URL)
+    up.add_argument("--db", choices=("sqlite", "postgresql", "mariadb"), default="sqlite",
+                    help="sqlite in the lab directory, or a new database on this machine's "
+                         "PostgreSQL (127.0.0.1:5432) or MariaDB (127.0.0.1:3306), dropped "
+                         "by `lab down`")
+    up.add_argument("--servers", type=int, default=1,
+                    help="API server processes (2+: --transport rabbit and a shared --db)")
+    up.add_argument("--l2pop", action="store_true",
+                    help="l2population mechanism driver; agents with l2_population and "
+                         "arp_responder (no multicast group)")
+    up.add_argument("--l3-hosts", help="comma-separated hosts running an L3 agent "
+                                       "(default: all)")
+    up.add_argument("--firewall", action="store_true",
+                    help="security groups enforced on the hosts (iptables firewall of the "
+                         "L2 agents); off by default in the lab")
     up.set_defaults(func=cmd_up)
 
     st = lsub.add_parser("status", help="hosts, agents, API URL")
@@ -103,11 +118,20 @@ def _exec_in(netns: str, argv: list[str]) -> int:
 
 def cmd_up(args) -> int:
     from neutrino.lab.control import LabControl
-    ctl = LabControl.up(hosts=args.hosts, port=args.port, transport=args.transport,
-                        lab_dir=args.lab_dir, rabbit_url=args.rabbit_url)
+    l3_hosts = [h.strip() for h in args.l3_hosts.split(",") if h.strip()] \
+        if args.l3_hosts else None
+    try:
+        ctl = LabControl.up(hosts=args.hosts, port=args.port, transport=args.transport,
+                            lab_dir=args.lab_dir, rabbit_url=args.rabbit_url, db=args.db,
+                            servers=args.servers, l2pop=args.l2pop, l3_hosts=l3_hosts,
+                            firewall=args.firewall)
+    except ValueError as exc:
+        print(f"neutrino lab up: {exc}", file=sys.stderr)
+        return 2
     st = ctl.state
-    print(f"lab {st.prefix.rstrip('-')} is up: {st.n_hosts} host(s), transport {st.transport}")
-    print(f"API: {st.api_url}")
+    print(f"lab {st.prefix.rstrip('-')} is up: {st.n_hosts} host(s), transport {st.transport}, "
+          f"database {st.db}{', l2population' if st.l2pop else ''}")
+    print(f"API: {', '.join(st.server_urls())}")
     print(f"  export OS_ENDPOINT_OVERRIDE={st.api_url}   # or: neutrino lab status")
     return 0
 
@@ -122,6 +146,8 @@ def cmd_status(args) -> int:
     print(f"  API        {status['api_url']} ({'up' if status['api_up'] else 'DOWN'}), "
           f"runtime pid {status['runtime_pid']}")
     print(f"  transport  {status['transport_url']} ({status['control_exchange']})")
+    print(f"  database   {status['database']}, API servers {', '.join(status['api_servers'])}, "
+          f"l2population {'on' if status['l2_population'] else 'off'}")
     print(f"  outside    {status['outside']['ip']} in {status['outside']['netns']}")
     for host in status["hosts"]:
         agent = host["agent"]

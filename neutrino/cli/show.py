@@ -12,6 +12,8 @@ import argparse
 import json
 from typing import Any
 
+from neutrino.agent.l2.firewall.show import port_firewall
+from neutrino.agent.l2.firewall.show import render as render_firewall
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.netlink_model import Link
 from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
@@ -73,12 +75,30 @@ def host_view(host: str, netns: str | None, net_id: str, ports: list[dict],
                 inst = by_port.get(port["id"])
                 if inst:
                     member["port"]["instance"] = inst.name
+            if link.kind == "vxlan":
+                member["forwarding"] = vxlan_forwarding(netns, link.name)
             view["members"].append(member)
     view["unplugged_taps"] = sorted(t for t in taps if t in links and links[t].master != bridge)
     names = {i.netns for i in instances if i.network_id == net_id and i.host == host}
-    names |= {n for n in _netns.list_netns() if net_id in n}
+    # agents' namespaces (qdhcp-, qrouter-) carry their host's name: show each under its host
+    names |= {n for n in _netns.list_netns()
+              if net_id in n and (netns is None or f"-{host}-q" in n)}
     view["namespaces"] = [_namespace(n) for n in sorted(names) if _netns.exists(n)]
     return view
+
+
+def vxlan_forwarding(netns: str | None, dev: str) -> dict[str, list]:
+    """A vxlan device's own fdb entries with a remote (`bridge fdb show dev`:
+    the flood list is MAC 00:00:00:00:00:00) and its neighbour entries
+    (`ip neigh show dev`: the ARP responder's, with l2population)."""
+    from neutrino.dataplane.netlink import Netlink
+    with Netlink(netns) as nl:
+        fdb = [{"mac": e.mac, "dst": e.dst, "permanent": e.permanent}
+               for e in nl.fdb_entries(dev) if e.dst and not e.master]
+        neigh = [{"ip": n.ip, "mac": n.mac, "permanent": n.permanent}
+                 for n in nl.neighbours(dev) if n.mac]
+    return {"fdb": sorted(fdb, key=lambda e: (e["dst"], e["mac"])),
+            "neighbours": sorted(neigh, key=lambda n: n["ip"])}
 
 
 def _context(args):
@@ -170,7 +190,8 @@ def port_view(api, hosts, instances, port_id: str) -> dict[str, Any]:
         "id", "name", "network_id", "mac_address", "fixed_ips", "status", "admin_state_up",
         "device_owner", "binding:host_id", "binding:vif_type", "binding:vif_details")},
         "tap": "tap" + port["id"][:11], "instance": inst.name if inst else None,
-        "hosts": views}
+        "hosts": views, "firewall": [dict(port_firewall(ns, port["id"]), host=h)
+                                     for h, ns in where]}
 
 
 def _line(d: dict[str, Any]) -> str:
@@ -179,8 +200,10 @@ def _line(d: dict[str, Any]) -> str:
         state += f"/{d['state']}"
     out = f"{d['name']:<15} {d['kind']:<7} mtu {d['mtu']:<5} {d['mac'] or '-':<17} {state}"
     if d["kind"] == "vxlan":
-        out += (f"  id {d['vni']} local {d['local']} group {d['group']} dev {d['dev']} "
-                f"dstport {d['dstport']}")
+        out += (f"  id {d['vni']} local {d['local']} "
+                + (f"group {d['group']} " if d["group"] else "no group ")
+                + f"dev {d['dev']} dstport {d['dstport']}"
+                + ("" if d.get("learning", True) else " nolearning"))
     elif d["kind"] == "vlan":
         out += f"  vlan id {d['vlan_id']} on {d['parent']}"
     if d.get("addresses"):
@@ -205,6 +228,16 @@ def render_hosts(hosts: list[dict]) -> list[str]:
             for i, m in enumerate(h["members"]):
                 branch = "└─" if i == len(h["members"]) - 1 else "├─"
                 lines.append(f"    {branch} {_line(m)}")
+                fwd = m.get("forwarding")
+                if fwd:
+                    pad = "       " if branch == "└─" else "    │  "
+                    for e in fwd["fdb"]:
+                        what = "flood" if e["mac"] == "00:00:00:00:00:00" else e["mac"]
+                        lines.append(f"{pad}fdb   {what:<17} dst {e['dst']}"
+                                     f"{' permanent' if e['permanent'] else ''}")
+                    for n in fwd["neighbours"]:
+                        lines.append(f"{pad}neigh {n['ip']:<17} lladdr {n['mac']}"
+                                     f"{' PERMANENT' if n['permanent'] else ''}")
         else:
             lines.append("  no bridge")
         for tap in h.get("unplugged_taps", []):
@@ -283,6 +316,9 @@ def cmd_show(args) -> int:
               f"host {p['binding:host_id'] or '-'} vif {p['binding:vif_type']} "
               f"tap {view['tap']}" + (f" instance {view['instance']}" if view["instance"] else ""))
     print("\n".join(render_hosts(view["hosts"])))
+    for fw in view.get("firewall", ()):   # security groups: chains, ipsets, ebtables (#7)
+        print(f"host {fw['host']} security groups:")
+        print("\n".join(render_firewall(fw)))
     if view.get("dhcp"):
         print("\n".join(render_dhcp(view["dhcp"])))
     return 0

@@ -458,3 +458,37 @@ class Netlink:
                                      dev=names.get(msg["ifindex"], str(msg["ifindex"])),
                                      state=decode_bits(msg["state"], _NUD)))
         return out
+
+    # ------------------------------------------------------------ by ifindex (L2 agent)
+
+    def remote_forwarding(self, indexes: set[int]) -> dict[int, tuple[set, dict]]:
+        """For each device in `indexes`: its own fdb entries that have a
+        remote ({(mac, dst)}) and its permanent IPv4 neighbours ({ip: mac}).
+        One fdb dump and one neighbour dump, whatever the number of devices."""
+        out: dict[int, tuple[set, dict]] = {i: (set(), {}) for i in indexes}
+        for msg in self._call("dump fdb", "fdb", "dump"):
+            entry = out.get(msg["ifindex"])
+            dst = msg.get_attr("NDA_DST")
+            if entry is not None and dst and msg.get_attr("NDA_MASTER") is None:
+                entry[0].add((msg.get_attr("NDA_LLADDR").lower(), dst))
+        for msg in self._call("dump neighbours", "neigh", "dump", family=socket.AF_INET):
+            entry = out.get(msg["ifindex"])
+            if entry is not None and msg["state"] & _NUD["permanent"]:
+                mac = msg.get_attr("NDA_LLADDR")
+                if mac:
+                    entry[1][msg.get_attr("NDA_DST")] = mac.lower()
+        return out
+
+    def fdb_change(self, action: str, ifindex: int, mac: str, dst: str) -> None:
+        """`append` or `del` one (MAC, remote) entry of a vxlan device;
+        an existing append or a missing delete is success."""
+        self._call(f"fdb {action} {mac} dst {dst} dev #{ifindex}", "fdb", action,
+                   ifindex=ifindex, lladdr=normalize_mac(mac), dst=dst,
+                   ok=(errno.EEXIST, errno.ENOENT))
+
+    def neigh_change(self, action: str, ifindex: int, ip: str, mac: str | None = None) -> None:
+        """`replace` (permanent, with `mac`) or `del` one neighbour entry."""
+        kw: dict[str, Any] = ({"lladdr": normalize_mac(mac), "state": _NUD["permanent"]}
+                              if action == "replace" else {})
+        self._call(f"neigh {action} {ip} dev #{ifindex}", "neigh", action, ifindex=ifindex,
+                   dst=ip, ok=(errno.ENOENT, errno.ESRCH), **kw)

@@ -2,10 +2,11 @@
 
 Every API call is one transaction. Conflicts that a retry resolves (an
 allocation race caught by a unique key, a deadlock, SQLite busy, a
-serialization failure, a dropped connection) raise RetryTransaction or are
-recognised here, and the whole transaction is run again from scratch with
-fresh reads: the same discipline as Neutron's retry decorator, without
-savepoints (which behave differently on each backend).
+serialization failure) raise RetryTransaction or are recognised here, and
+the whole transaction is run again from scratch with fresh reads: the same
+discipline as Neutron's retry decorator, without savepoints (which behave
+differently on each backend). A database outage (refused, restarting, a
+connection that died) is waited out for up to pool_timeout; see `_run`.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any, Callable, TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,21 +40,41 @@ _RETRY_CODES = {
     # PostgreSQL SQLSTATEs: serialization failure, deadlock.
     "40001", "40P01",
 }
-_MYSQL_RETRY_ERRNOS = {1213, 1205, 2006, 2013}  # deadlock, lock wait, gone away, lost
+_MYSQL_RETRY_ERRNOS = {1213, 1205}  # deadlock, lock wait timeout
+# The server is unreachable, restarting or dropped us: admin shutdown, crash
+# shutdown, cannot connect now (starting up / shutting down); class 08 too.
+_PG_CONNECTION_CODES = {"57P01", "57P02", "57P03"}
+# shutdown in progress, can't connect (socket, TCP), gone away, lost, killed
+_MYSQL_CONNECTION_ERRNOS = {1053, 2002, 2003, 2006, 2013, 1927, 4031}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+
+
+def _mysql_errno(exc: DBAPIError) -> int | None:
+    args = getattr(exc.orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
+    """A conflict that running the transaction again resolves."""
+    if _sqlstate(exc) in _RETRY_CODES or _mysql_errno(exc) in _MYSQL_RETRY_ERRNOS:
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "deadlock" in text
+
+
+def _is_connection_error(exc: DBAPIError, connecting: bool) -> bool:
+    """The database is unreachable or the connection died: no conflict, an outage."""
     if exc.connection_invalidated:
         return True
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    if code in _RETRY_CODES:
-        return True
-    args = getattr(orig, "args", ())
-    if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY_ERRNOS:
-        return True
-    text = str(orig).lower()
-    return "database is locked" in text or "deadlock" in text
+    if connecting and isinstance(exc, (OperationalError, DBAPIError)) \
+            and not isinstance(exc, IntegrityError):
+        return True  # a new connection failed: refused, timed out, not accepting yet
+    code = _sqlstate(exc) or ""
+    return code in _PG_CONNECTION_CODES or code.startswith("08") \
+        or _mysql_errno(exc) in _MYSQL_CONNECTION_ERRNOS
 
 
 def normalize_url(url: str, state_path: str) -> str:
@@ -74,6 +96,9 @@ class Database:
                  recycle: int = 3600, max_retries: int = 20):
         self.url = normalize_url(url, state_path)
         self.max_retries = max_retries
+        # How long a call waits for an unreachable database: as long as it
+        # would wait for a free pooled connection.
+        self.outage_wait = float(pool_timeout)
         backend = make_url(self.url).get_backend_name()
         self.backend = backend
         kwargs: dict[str, Any] = {"future": True}
@@ -86,6 +111,12 @@ class Database:
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
         self.engine: Engine = create_engine(self.url, **kwargs)
+        # Reads on PostgreSQL run in autocommit: under READ COMMITTED each
+        # statement takes its own snapshot anyway, and BEGIN and COMMIT would
+        # be two more round trips around a one-statement read.
+        read_opts = {"isolation_level": "AUTOCOMMIT"} if backend == "postgresql" else {}
+        self._engines = {True: self.engine.execution_options(neutrino_write=True),
+                         False: self.engine.execution_options(neutrino_write=False, **read_opts)}
         self._writer = contextlib.nullcontext
         if backend == "sqlite":
             _setup_sqlite(self.engine)
@@ -107,24 +138,62 @@ class Database:
         return self._run(fn, write=False)
 
     def _run(self, fn: Callable[[Connection], T], write: bool) -> T:
-        engine = self.engine.execution_options(neutrino_write=write)
+        """Conflicts are retried up to max_retries times at once (with jitter).
+
+        An outage (no connection, or it died) is retried with backoff for up
+        to `outage_wait` seconds, so a database restart only delays calls,
+        then DatabaseUnavailable (503). Retrying is safe because the
+        transaction did not commit: a failure before COMMIT rolls it back on
+        the server. A write whose COMMIT itself failed is never retried (it
+        may have committed: a second run would create a duplicate); it is
+        DatabaseUnavailable at once, and the caller cannot know the outcome,
+        as with any request whose response was lost."""
+        engine = self._engines[write]
         writer = self._writer if write else contextlib.nullcontext
-        for attempt in range(self.max_retries):
+        attempt = 0
+        outage_since: float | None = None
+        backoff = 0.05
+        while True:
+            stage = "connect"
             try:
-                with writer(), engine.begin() as conn:
-                    return fn(conn)
+                with writer(), engine.connect() as conn:
+                    stage = "run"
+                    with conn.begin():
+                        result = fn(conn)
+                        stage = "commit"
+                    return result
             except RetryTransaction as exc:
                 LOG.debug("retrying transaction (attempt %d): %s", attempt + 1, exc)
             except IntegrityError:
                 raise
-            except (OperationalError, DBAPIError) as exc:
+            except PoolTimeout as exc:
+                raise DatabaseUnavailable(f"no database connection free: {exc}") from exc
+            except DBAPIError as exc:
+                if _is_connection_error(exc, connecting=stage == "connect"):
+                    if write and stage == "commit":
+                        raise DatabaseUnavailable(
+                            f"connection lost while committing: {exc.orig}") from exc
+                    now = time.monotonic()
+                    outage_since = outage_since or now
+                    if now - outage_since >= self.outage_wait:
+                        raise DatabaseUnavailable(
+                            f"database unreachable for {now - outage_since:.1f} s: "
+                            f"{exc.orig}") from exc
+                    LOG.warning("database connection failed (%s); retrying in %.2f s",
+                                str(exc.orig).splitlines()[0] if str(exc.orig) else
+                                type(exc.orig).__name__, backoff)
+                    time.sleep(min(backoff, self.outage_wait - (now - outage_since)))
+                    backoff = min(backoff * 2, 1.0)
+                    continue  # an outage does not use up the conflict retries
                 if not _is_retryable(exc):
                     raise
                 LOG.debug("retrying transaction after %s", exc.orig)
+            attempt += 1
+            if attempt >= self.max_retries:
+                raise DatabaseUnavailable("transaction did not succeed after %d attempts"
+                                          % self.max_retries)
             # Jitter so that racing workers do not collide again in lockstep.
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise DatabaseUnavailable("transaction did not succeed after %d attempts"
-                                  % self.max_retries)
+            time.sleep(random.uniform(0, 0.002 * attempt))
 
     def dispose(self) -> None:
         self.engine.dispose()

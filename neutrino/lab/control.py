@@ -25,6 +25,7 @@ from typing import Any
 
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.process import Daemon
+from neutrino.lab import database as lab_database
 from neutrino.lab.api import ApiError, NeutronApi
 from neutrino.lab.instances import Instances
 from neutrino.lab.runtime import agent_daemon, dhcp_agent_daemon, l3_agent_daemon
@@ -49,32 +50,55 @@ class LabControl:
     @classmethod
     def up(cls, hosts: int = 2, port: int = 0, transport: str = "inproc",
            lab_dir: str | os.PathLike[str] | None = None, rabbit_url: str = DEFAULT_RABBIT_URL,
-           timeout: float = 90.0, in_process: bool = False) -> LabControl:
+           timeout: float = 90.0, in_process: bool = False, db: str = "sqlite",
+           servers: int = 1, l2pop: bool = False,
+           l3_hosts: list[str] | None = None, firewall: bool = False) -> LabControl:
         """Build the namespaces, start server and agents, wait until every
         host's agent is alive. `in_process`: run server and agents (inproc
         only) in this process instead of a runtime process (e.g. inside vm-run,
-        where starting another interpreter is slow)."""
+        where starting another interpreter is slow). `db`: sqlite, or a new
+        database on the machine's postgresql/mariadb (dropped by down()).
+        `servers`: API server processes on that database and the broker
+        (more than one: rabbit and a shared database). `l2pop`: the
+        l2population driver, agents with l2_population and arp_responder.
+        `l3_hosts`: the hosts running an L3 agent (default: all)."""
         if in_process and transport != "inproc":
             raise ValueError("in_process needs the inproc transport")
         if transport not in ("inproc", "rabbit"):
             raise ValueError("transport must be inproc or rabbit")
+        if db not in lab_database.BACKENDS:
+            raise ValueError(f"db must be one of {', '.join(lab_database.BACKENDS)}")
+        if servers > 1 and (transport != "rabbit" or db == "sqlite"):
+            raise ValueError("several API servers need --transport rabbit and a shared "
+                             "database (postgresql or mariadb)")
+        if l3_hosts is not None and not set(l3_hosts) <= {f"host{i}" for i in
+                                                           range(1, hosts + 1)}:
+            raise ValueError(f"l3_hosts {l3_hosts} are not all lab hosts")
         lab_dir = Path(lab_dir or default_lab_dir())
         if LabState.exists(lab_dir):
             raise LabError(f"a lab is already up in {lab_dir} (neutrino lab down first)")
         prefix = new_prefix()
         state = LabState(lab_dir=str(lab_dir), prefix=prefix, n_hosts=hosts,
                          transport=transport, rabbit_url=rabbit_url,
-                         control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port)
+                         control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port,
+                         db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts)
+        if firewall:   # security groups on the L2 agents (iptables firewall, #7)
+            state.extra["firewall"] = True
         lab_dir.mkdir(parents=True, exist_ok=True)
         state.save()
         ctl = cls(state)
         try:
+            if db != "sqlite":
+                state.db_url = lab_database.create(db, prefix)
+                state.save()   # recorded first: down() drops it whatever fails next
+                lab_database.migrate(state.db_url)
             Lab.build(hosts, prefix=prefix, state_dir=state.topology_dir)
             state.write_agent_configs()
             if in_process:
                 ctl._start_in_process()
             else:
                 ctl.start_runtime(timeout=timeout)
+                ctl.start_extra_servers(timeout=timeout)
             ctl.wait_agents_alive(timeout=timeout)
             ctl.wait_dhcp_agents_alive(timeout=timeout)
         except BaseException:
@@ -135,6 +159,56 @@ class LabControl:
         deadline = time.monotonic() + 10
         while self.runtime_daemon().pid is not None and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    # --- extra API servers (--servers N) ---------------------------------------------
+    def server_daemon(self, name: str) -> Daemon:
+        ini = self.state.server_ini_path(name)
+        return Daemon([sys.executable, "-m", "neutrino.cli.server", "--config-file", str(ini)],
+                      pidfile=self.state.server_dir / f"{name}.pid", cmdline_match=str(ini),
+                      log_file=self.state.server_dir / f"{name}.stdout")
+
+    def start_extra_servers(self, timeout: float = 90.0) -> None:
+        """neutrino-server processes beside the runtime's, on the same
+        database and broker (root namespace, 127.0.0.1, a free port each)."""
+        import socket
+        urls = []
+        for name in self.state.extra_server_names():
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            self.state.server_ini_path(name).write_text(self.state.server_ini(name, port))
+            self.server_daemon(name).start(wait=timeout)
+            urls.append(f"http://127.0.0.1:{port}")
+        self.state.extra["server_urls"] = urls
+        self.state.save()
+        for url in urls:
+            api = NeutronApi(url)
+            deadline = time.monotonic() + timeout
+            try:
+                while True:
+                    try:
+                        api.list("networks")
+                        break
+                    except Exception:  # noqa: BLE001 - refused, reset, 5xx: not up yet
+                        if time.monotonic() > deadline:
+                            raise LabError(f"API server {url} did not come up: "
+                                           + self._server_log_tail()) from None
+                        time.sleep(0.2)
+            finally:
+                api.close()
+
+    def _server_log_tail(self, lines: int = 15) -> str:
+        """The end of the extra servers' output (the lab directory goes with down())."""
+        out = []
+        for path in sorted(self.state.server_dir.glob("server*.*")):
+            if path.suffix in (".stdout", ".log"):
+                out.append(f"--- {path.name}\n" + "\n".join(
+                    path.read_text(errors="replace").splitlines()[-lines:]))
+        return "\n".join(out) or "no output"
+
+    def server_pid(self, name: str) -> int | None:
+        """PID of an extra API server ("server2", ...)."""
+        return self.server_daemon(name).pid
 
     # --- agent processes (rabbit labs) ----------------------------------------------
     def agent_pid(self, host: str) -> int | None:
@@ -333,6 +407,9 @@ class LabControl:
                                         if self.state.transport != "inproc" else None)})
         return {"lab_dir": self.state.lab_dir, "prefix": self.state.prefix,
                 "api_url": self.state.api_url, "api_up": api_ok,
+                "api_servers": self.state.server_urls(),
+                "database": self.state.db, "l2_population": self.state.l2pop,
+                "l3_agent_hosts": self.state.l3_hosts or self.state.host_names(),
                 "transport": self.state.transport, "transport_url": self.state.transport_url,
                 "control_exchange": self.state.control_exchange,
                 "runtime_pid": self.runtime_pid(), "hosts": hosts,
@@ -353,6 +430,9 @@ class LabControl:
             self._runtime = None
         with contextlib.suppress(Exception):
             self.runtime_daemon().stop(timeout=10)
+        for name in state.extra_server_names():
+            with contextlib.suppress(Exception):
+                self.server_daemon(name).stop(timeout=10)
         if state.transport != "inproc":
             for host in state.host_names():
                 with contextlib.suppress(Exception):
@@ -375,6 +455,11 @@ class LabControl:
         if topo_file.exists():
             Lab.load(topo_file).teardown()
         self._reset_api()
+        if state.db_url:
+            try:
+                lab_database.drop(state.db, state.db_url)
+            except Exception as exc:  # noqa: BLE001 - still remove the rest
+                LOG.warning("could not drop the lab database %s: %s", state.db_url, exc)
         if (Path(state.lab_dir) / "lab.json").exists():
             shutil.rmtree(state.lab_dir, ignore_errors=True)
 

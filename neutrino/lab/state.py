@@ -57,6 +57,11 @@ class LabState:
     control_exchange: str = ""
     port: int = 0                        # API port (0 until the runtime picked one)
     extra: dict[str, Any] = field(default_factory=dict)
+    db: str = "sqlite"                   # "sqlite" | "postgresql" | "mariadb"
+    db_url: str = ""                     # the lab's own database ("" = SQLite in server/)
+    servers: int = 1                     # API server processes (2+: rabbit only)
+    l2pop: bool = False                  # l2population driver and agents
+    l3_hosts: list[str] | None = None    # hosts running an L3 agent (None: all)
 
     # --- persistence ---------------------------------------------------------
     @property
@@ -147,7 +152,9 @@ class LabState:
                         "api_workers": "1", "transport_url": self.transport_url,
                         "agent_down_time": str(AGENT_DOWN_TIME)},
             "ml2": {"type_drivers": "local,flat,vlan,vxlan", "tenant_network_types": "vxlan",
-                    "mechanism_drivers": "linuxbridge"},
+                    "mechanism_drivers": "linuxbridge,l2population" if self.l2pop
+                    else "linuxbridge"},
+            **({"database": {"connection": self.db_url}} if self.db_url else {}),
             "ml2_type_flat": {"flat_networks": "physnet1,external"},
             "ml2_type_vlan": {"network_vlan_ranges": LAB_VLAN_RANGE},
             "ml2_type_vxlan": {"vni_ranges": LAB_VNI_RANGE},
@@ -174,15 +181,16 @@ class LabState:
             "[vxlan]",
             "enable_vxlan = true",
             f"local_ip = {info.vtep_ip}",
+            *(["l2_population = true", "arp_responder = true"] if self.l2pop else []),
             "",
             "[agent]",
             "polling_interval = 2",
             f"report_interval = {AGENT_REPORT_INTERVAL}",
             f"namespace_prefix = {self.prefix}{host}-",
             "",
-            "[securitygroup]",
-            "enable_security_group = false",
-            "firewall_driver = noop",
+            "[securitygroup]",   # security groups only in labs made with firewall=True (#7)
+            f"enable_security_group = {'true' if self.extra.get('firewall') else 'false'}",
+            f"firewall_driver = {'iptables' if self.extra.get('firewall') else 'noop'}",
             "",
         ])
 
@@ -233,6 +241,31 @@ class LabState:
             "",
         ])
 
+    # --- extra API servers (--servers N) ---------------------------------------------
+    def extra_server_names(self) -> list[str]:
+        return [f"server{i}" for i in range(2, self.servers + 1)]
+
+    def server_ini_path(self, name: str) -> Path:
+        return self.server_dir / f"{name}.conf"
+
+    def server_ini(self, name: str, port: int) -> str:
+        """neutron.conf + ml2_conf.ini of an extra API server process: the
+        runtime's settings, its own port and log."""
+        sections = self.server_overrides()
+        sections["DEFAULT"] = {**sections["DEFAULT"], "bind_port": str(port),
+                               "control_exchange": self.control_exchange,
+                               "log_file": str(self.server_dir / f"{name}.log")}
+        lines = ["# written by `neutrino lab up`"]
+        for section, values in sections.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {v}" for k, v in values.items()]
+            lines.append("")
+        return "\n".join(lines)
+
+    def server_urls(self) -> list[str]:
+        """Every API server of the lab, the runtime's first."""
+        return [self.api_url] + list(self.extra.get("server_urls", []))
+
     def dhcp_agent_ini_path(self, host: str) -> Path:
         return self.host_dir(host) / "dhcp_agent.ini"
 
@@ -244,5 +277,6 @@ class LabState:
         for host in self.host_names():
             self.host_dir(host).mkdir(parents=True, exist_ok=True)
             self.agent_ini_path(host).write_text(self.agent_ini(host))
-            self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
+            if self.l3_hosts is None or host in self.l3_hosts:
+                self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
         self.dhcp_agent_ini_path("host1").write_text(self.dhcp_agent_ini("host1"))

@@ -36,13 +36,22 @@ _INSERT_PORT = insert(_P)
 _INSERT_PSG = insert(models.port_security_groups)
 _PORT_SCOPE = (_P.c.project_id == bindparam("project")) | exists().where(
     models.networks.c.id == _P.c.network_id, models.networks.c.project_id == bindparam("project"))
+_N = models.networks
+# The port's network's policy attributes come with the port row (scalar
+# subqueries: a FOR UPDATE of the statement locks the port row only).
+_NET_TARGET = tuple(
+    select(_N.c[col]).where(_N.c.id == _P.c.network_id).scalar_subquery().label(label)
+    for col, label in (("project_id", "net_project_id"), ("shared", "net_shared"),
+                       ("external", "net_external")))
 _ROW = {}
 for _scoped in (False, True):
-    _stmt = select(_P).where(_P.c.id == bindparam("id"))
+    _stmt = select(_P, *_NET_TARGET).where(_P.c.id == bindparam("id"))
     if _scoped:
         _stmt = _stmt.where(_PORT_SCOPE)
     _ROW[(_scoped, False)], _ROW[(_scoped, True)] = _stmt, _stmt.with_for_update()
 _UPDATE_PORT = update(_P).where(_P.c.id == bindparam("pid"))
+_DELETE_PORT = delete(_P).where(_P.c.id == bindparam("pid"))
+_DELETE_TAGS = delete(models.tags).where(models.tags.c.resource_id == bindparam("rid"))
 _REV = select(_P.c.id, _P.c.revision_number).where(_P.c.id == bindparam("id"))
 _REV_SCOPED = _REV.where(_PORT_SCOPE)
 
@@ -70,6 +79,12 @@ def port_views(conn: Connection, rows) -> list[dict]:
     tags = listing.tags_for(conn, ids)
     return [_view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
                   tags.get(r["id"], [])) for r in rows]
+
+
+def _net_target(row) -> dict:
+    """network_policy_target() from a row of _ROW."""
+    return {"network:project_id": row["net_project_id"], "network:shared": row["net_shared"],
+            "network:router:external": row["net_external"]}
 
 
 def _json(text: str):
@@ -125,9 +140,16 @@ def network_subnets(conn: Connection, network_id: str) -> list[dict]:
 
 
 class PortPlugin:
+    # The controller hands create/update/delete an `authorize` callback that
+    # runs inside their transaction (see Controller): one transaction a call.
+    authorizes_inline = True
+
     def __init__(self, core: Core):
         self.core = core
         self.cache = ViewCache()
+
+    def _current(self, conn, row) -> dict:
+        return self.cache.get((row["id"], row["revision_number"])) or port_views(conn, [row])[0]
 
     # --- reads -------------------------------------------------------------
     def _scope(self, ctx: Context):
@@ -224,21 +246,44 @@ class PortPlugin:
             get_network_row(conn, admin_context(), port["network_id"])))
 
     # --- create ------------------------------------------------------------
-    def create(self, ctx: Context, body: dict) -> dict:
+    def create(self, ctx: Context, body: dict, authorize=None) -> dict:
+        if authorize is not None and not a.is_uuid(body.get("network_id")):
+            raise faults.NetworkNotFound(net_id=body.get("network_id"))
         owner = check_owner(ctx, body)
-        view = self.core.db.write(lambda conn: self.create_in(conn, ctx, body, owner))
+        view = self.core.db.write(lambda conn: self.create_in(conn, ctx, body, owner, authorize))
+        self._remember(view, body)
         self._notify(view, ())
         return view
 
-    def create_in(self, conn: Connection, ctx: Context, body: dict, owner: str) -> dict:
+    def _remember(self, view: dict, body: dict) -> None:
+        """Cache a view this call wrote, so the next update, delete or show
+        reads no child rows. Only when its list order cannot differ from a
+        view built from the database (which returns several address pairs,
+        or several IPs of one subnet, in its own order)."""
+        if body.get("allowed_address_pairs") or body.get("fixed_ips"):
+            return
+        if len(view["fixed_ips"]) > 1 or view["allowed_address_pairs"]:
+            return
+        self.cache.put_all([dict(view)])
+
+    def create_in(self, conn: Connection, ctx: Context, body: dict, owner: str,
+                  authorize=None) -> dict:
         """Create a port inside the caller's transaction (routers, floating
         IPs and DHCP create their ports together with their own rows). The
-        caller notifies agents after commit."""
+        caller notifies agents after commit. `authorize(network target)`:
+        the API's policy check, once the network is read."""
         core = self.core
         port_id = body.get("id") or listing.new_id()
         device_owner = body.get("device_owner") or ""
         body = {"name": "", "description": "", "admin_state_up": True, **body}
-        net = get_network_row(conn, ctx, body["network_id"])
+        # The network with its subnets and pools: one round trip for both.
+        found = ipam.network_with_subnets(conn, body["network_id"],
+                                          None if ctx.is_admin else ctx.project_id)
+        if found is None:
+            raise faults.NetworkNotFound(net_id=body["network_id"])
+        net, subnets, ranges = found
+        if authorize is not None:
+            authorize(network_policy_target(net))
         if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
             raise faults.HTTPForbidden(
                 f"Tenant {ctx.project_id} not allowed to create port on this network")
@@ -288,7 +333,7 @@ class PortPlugin:
                 raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
             raise RetryTransaction("generated MAC collided") from None
         fixed = self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"),
-                               device_owner)
+                               device_owner, layout=(subnets, ranges))
         if groups:
             conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
                                        for g in groups])
@@ -304,10 +349,11 @@ class PortPlugin:
         return view
 
     def _allocate(self, conn, network_id, port_id, mac, fixed_ips, device_owner,
-                  keep: list[dict] = ()) -> list[dict]:
+                  keep: list[dict] = (), layout=None) -> list[dict]:
         """Allocate the addresses asked for (or the defaults); returns the
-        new fixed_ips as [{subnet_id, ip_address}]."""
-        subnets, ranges = ipam.network_subnets_and_ranges(conn, network_id)
+        new fixed_ips as [{subnet_id, ip_address}]. `layout`: the network's
+        (subnets, ranges) when the caller has read them."""
+        subnets, ranges = layout or ipam.network_subnets_and_ranges(conn, network_id)
         is_router = device_owner in ("network:router_interface", "network:router_gateway")
         if fixed_ips is None:
             wanted = ipam.default_fixed_ips(subnets, mac, is_router)
@@ -329,9 +375,8 @@ class PortPlugin:
                 continue
             candidates = item.get("subnets") or [item["subnet"]]
             for subnet in candidates:
-                ip = ipam.pick_ip(conn, subnet, ranges[subnet["id"]])
+                ip = ipam.allocate_ip(conn, port_id, network_id, subnet, ranges[subnet["id"]])
                 if ip is not None:
-                    ipam.insert_ip(conn, port_id, network_id, subnet["id"], ip, False)
                     allocated.append({"subnet_id": subnet["id"], "ip_address": ip})
                     break
             else:
@@ -373,7 +418,7 @@ class PortPlugin:
         return view
 
     # --- update ------------------------------------------------------------
-    def update(self, ctx: Context, port_id: str, body: dict) -> dict:
+    def update(self, ctx: Context, port_id: str, body: dict, authorize=None) -> dict:
         core = self.core
         p = models.ports
         old_host = []
@@ -381,8 +426,9 @@ class PortPlugin:
         def txn(conn):
             row = self._row(conn, ctx, port_id, lock=True)
             old_host[:] = [row["binding_host"]]
-            current = (self.cache.get((row["id"], row["revision_number"]))
-                       or port_views(conn, [row])[0])
+            current = self._current(conn, row)
+            if authorize is not None:
+                authorize(current, _net_target(row))
             values = {}
             for api, col in (("name", "name"), ("description", "description"),
                              ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),
@@ -450,6 +496,7 @@ class PortPlugin:
                          current["allowed_address_pairs"] if pairs is None else pairs,
                          current["tags"])
         view = core.db.write(txn)
+        self._remember(view, body)
         self._notify(view, tuple(h for h in old_host if h))
         return view
 
@@ -475,22 +522,29 @@ class PortPlugin:
         return keep + added
 
     # --- delete --------------------------------------------------------------
-    def delete(self, ctx: Context, port_id: str) -> None:
+    def delete(self, ctx: Context, port_id: str, authorize=None) -> None:
         core = self.core
 
         def txn(conn):
             row = self._row(conn, ctx, port_id)
+            tagged = True
+            if authorize is not None:
+                current = self._current(conn, row)
+                authorize(current, _net_target(row))
+                tagged = bool(current["tags"])  # current: its revision is the row's
             if row["device_owner"] in L3_OWNERS:
                 raise faults.L3PortInUse(port_id=port_id, device_owner=row["device_owner"])
-            self.delete_in(conn, port_id)
+            self.delete_in(conn, port_id, tagged)
             return row
         row = core.db.write(txn)
         self.notify_deleted(row)
 
     @staticmethod
-    def delete_in(conn: Connection, port_id: str) -> None:
-        conn.execute(delete(models.tags).where(models.tags.c.resource_id == port_id))
-        conn.execute(delete(models.ports).where(models.ports.c.id == port_id))
+    def delete_in(conn: Connection, port_id: str, tagged: bool = True) -> None:
+        # IP allocations, security group and address pair rows go by ON DELETE CASCADE.
+        if tagged:
+            conn.execute(_DELETE_TAGS, {"rid": port_id})
+        conn.execute(_DELETE_PORT, {"pid": port_id})
 
     def notify_deleted(self, row) -> None:
         self.core.notifier.resource_changed(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import (String, bindparam, cast, delete, exists, insert, literal_column, null,
+                        select, union_all, update)
 from sqlalchemy.engine import Connection
 
 from neutrino.api import attributes as a
@@ -20,29 +21,77 @@ from neutrino.plugins.ipam import pools as P
 from neutrino.plugins.networks import AUTO_DELETE_OWNERS, check_mtu_for_subnets
 
 
-def subnet_details(conn: Connection, ids: list[str]):
-    """Pools, nameservers and routes of many subnets in three queries."""
-    pools: dict[str, list] = {}
-    dns: dict[str, list] = {}
-    routes: dict[str, list] = {}
-    ap, dn, hr = models.allocation_pools, models.dns_nameservers, models.host_routes
+def _details_statement():
+    """Pools, nameservers, routes and tags of many subnets as one UNION ALL:
+    (kind, subnet id, a, b, order)."""
+    ap, dn, hr, t = (models.allocation_pools, models.dns_nameservers, models.host_routes,
+                     models.tags)
+    ids = bindparam("ids", expanding=True)
+    none, zero = cast(null(), String(255)), literal_column("0")
+    return union_all(
+        select(literal_column("'p'").label("k"), ap.c.subnet_id.label("sid"),
+               cast(ap.c.first_ip, String(255)).label("a"),
+               cast(ap.c.last_ip, String(255)).label("b"), ap.c.id.label("o"))
+        .where(ap.c.subnet_id.in_(ids)),
+        select(literal_column("'d'"), dn.c.subnet_id, cast(dn.c.address, String(255)), none,
+               dn.c.position).where(dn.c.subnet_id.in_(ids)),
+        select(literal_column("'r'"), hr.c.subnet_id, cast(hr.c.destination, String(255)),
+               cast(hr.c.nexthop, String(255)), zero).where(hr.c.subnet_id.in_(ids)),
+        select(literal_column("'t'"), t.c.resource_id, t.c.tag, none, zero)
+        .where(t.c.resource_id.in_(ids)))
+
+
+_DETAILS = _details_statement()
+
+
+def subnet_details(conn: Connection, ids: list[str], with_tags: bool = False):
+    """Pools, nameservers and routes (and tags) of many subnets in one query."""
+    found: dict[str, dict[str, list]] = {"p": {}, "d": {}, "r": {}, "t": {}}
     for part in listing.chunks(ids):
-        for row in conn.execute(select(ap.c.subnet_id, ap.c.first_ip, ap.c.last_ip)
-                                .where(ap.c.subnet_id.in_(part)).order_by(ap.c.id)):
-            pools.setdefault(row[0], []).append({"start": row[1], "end": row[2]})
-        for row in conn.execute(select(dn.c.subnet_id, dn.c.address)
-                                .where(dn.c.subnet_id.in_(part)).order_by(dn.c.position)):
-            dns.setdefault(row[0], []).append(row[1])
-        for row in conn.execute(select(hr.c.subnet_id, hr.c.destination, hr.c.nexthop)
-                                .where(hr.c.subnet_id.in_(part))):
-            routes.setdefault(row[0], []).append({"destination": row[1], "nexthop": row[2]})
-    return pools, dns, routes
+        for kind, sid, a_, b_, order in conn.execute(_DETAILS, {"ids": part}):
+            found[kind].setdefault(sid, []).append((order, a_, b_))
+    pools = {sid: [{"start": a_, "end": b_} for _, a_, b_ in sorted(rows)]
+             for sid, rows in found["p"].items()}
+    dns = {sid: [a_ for _, a_, _ in sorted(rows)] for sid, rows in found["d"].items()}
+    routes = {sid: [{"destination": a_, "nexthop": b_} for _, a_, b_ in rows]
+              for sid, rows in found["r"].items()}
+    if not with_tags:
+        return pools, dns, routes
+    tags = {sid: sorted(a_ for _, a_, _ in rows) for sid, rows in found["t"].items()}
+    return pools, dns, routes, tags
 
 
 _INSERT_SUBNET = insert(models.subnets)
 
 
+_ADMIN = Context.make("", roles=("admin",))
+_S, _N = models.subnets, models.networks
+# SubnetPlugin._scope with the project as a parameter: built once.
+_ROW = select(_S).where(_S.c.id == bindparam("id"))
+_SCOPE = (_S.c.project_id == bindparam("project")) | exists().where(
+    _N.c.id == _S.c.network_id, _N.c.shared | (_N.c.project_id == bindparam("project")))
+_ROW_SCOPED = _ROW.where(_SCOPE)
+# For delete: the subnet with its network's policy columns, both rows locked
+# (the network as get_network_row(lock=True) would; the subnet is going).
+_NET_COLS = (_N.c.project_id.label("net_project_id"), _N.c.shared.label("net_shared"),
+             _N.c.external.label("net_external"))
+_ROW_NET = select(_S, *_NET_COLS).join(_N, _N.c.id == _S.c.network_id).where(
+    _S.c.id == bindparam("id"))
+_N2 = _N.alias("scope_net")  # the scope's own network, not correlated to the join's
+_ROW_NET_LOCK = {False: _ROW_NET, True: _ROW_NET.where(
+    (_S.c.project_id == bindparam("project")) | exists().where(
+        _N2.c.id == _S.c.network_id, _N2.c.shared | (_N2.c.project_id == bindparam("project"))))}
+_ROW_NET_LOCK = {k: {False: v, True: v.with_for_update()} for k, v in _ROW_NET_LOCK.items()}
+_IPA, _P = models.ip_allocations, models.ports
+_HOLDERS = select(_IPA.c.port_id, _P.c.device_owner).join(_P, _P.c.id == _IPA.c.port_id).where(
+    _IPA.c.subnet_id == bindparam("subnet"))
+
+
 class SubnetPlugin:
+    # create/update/delete take the controller's `authorize` and run it in
+    # their own transaction (see Controller): one transaction a call.
+    authorizes_inline = True
+
     def __init__(self, core: Core):
         self.core = core
 
@@ -54,16 +103,17 @@ class SubnetPlugin:
             n.c.project_id == ctx.project_id))
         return (s.c.project_id == ctx.project_id) | visible_net
 
-    def _views(self, conn: Connection, rows) -> list[dict]:
+    def _views(self, conn: Connection, rows, external: dict | None = None) -> list[dict]:
+        """`external`: {network id: router:external} when the caller has it."""
         ids = [r["id"] for r in rows]
-        pools, dns, routes = subnet_details(conn, ids)
-        tags = listing.tags_for(conn, ids)
+        pools, dns, routes, tags = subnet_details(conn, ids, with_tags=True)
         n = models.networks
         net_ids = list({r["network_id"] for r in rows})
-        external = {}
-        for part in listing.chunks(net_ids):
-            external.update(dict(conn.execute(select(n.c.id, n.c.external)
-                                              .where(n.c.id.in_(part))).all()))
+        if external is None:
+            external = {}
+            for part in listing.chunks(net_ids):
+                external.update(dict(conn.execute(select(n.c.id, n.c.external)
+                                                  .where(n.c.id.in_(part))).all()))
         return [self._view(r, pools.get(r["id"], []), dns.get(r["id"], []),
                            routes.get(r["id"], []), tags.get(r["id"], []),
                            bool(external.get(r["network_id"]))) for r in rows]
@@ -85,12 +135,8 @@ class SubnetPlugin:
         }
 
     def _row(self, conn, ctx, subnet_id):
-        s = models.subnets
-        stmt = select(s).where(s.c.id == subnet_id)
-        scope = self._scope(ctx)
-        if scope is not None:
-            stmt = stmt.where(scope)
-        row = conn.execute(stmt).mappings().first()
+        row = conn.execute(_ROW_SCOPED if not ctx.is_admin else _ROW,
+                           {"id": subnet_id, "project": ctx.project_id}).mappings().first()
         if row is None:
             raise faults.SubnetNotFound(subnet_id=subnet_id)
         return row
@@ -129,10 +175,25 @@ class SubnetPlugin:
                 "", roles=("admin",)), subnet["network_id"])))
 
     # --- create -----------------------------------------------------------
-    def create(self, ctx: Context, body: dict) -> dict:
+    def create(self, ctx: Context, body: dict, authorize=None) -> dict:
+        core = self.core
+        if authorize is not None and not a.is_uuid(body.get("network_id")):
+            raise faults.NetworkNotFound(net_id=body.get("network_id"))
+        owner = check_owner(ctx, body)
+        subnet_id = listing.new_id()
+
+        def txn(conn):
+            network = get_network_row(conn, ctx, body["network_id"], lock=True)
+            if authorize is not None:
+                authorize(network_policy_target(network))  # before validation, as upstream
+            return self._create(conn, body, owner, subnet_id, network)
+        view = core.db.write(txn)
+        core.notifier.resource_changed("network", view["network_id"], -1)
+        return view
+
+    def _create(self, conn, body: dict, owner: str, subnet_id: str, network) -> dict:
         core = self.core
         cfg = core.cfg.DEFAULT
-        owner = check_owner(ctx, body)
         if body.get("subnetpool_id"):
             raise faults.invalid_input("subnet pools are not supported")
         if body.get("cidr") is None:
@@ -152,33 +213,25 @@ class SubnetPlugin:
                                      cfg.max_subnet_host_routes)
         P.check_ipv6_modes(body["ip_version"], body.get("ipv6_ra_mode"),
                            body.get("ipv6_address_mode"), net, body["enable_dhcp"])
-        subnet_id = listing.new_id()
-
-        def txn(conn):
-            network = get_network_row(conn, ctx, body["network_id"], lock=True)
-            check_mtu_for_subnets(conn, network["id"], network["mtu"], (net.version,))
-            core.quotas.check(conn, owner, "subnet")
-            self._check_overlap(conn, network["id"], net)
-            ts = listing.now()
-            row = dict(
-                id=subnet_id, project_id=owner, network_id=network["id"], name=body["name"],
-                description=body["description"], ip_version=net.version, cidr=str(net),
-                gateway_ip=gateway, enable_dhcp=body["enable_dhcp"],
-                ipv6_ra_mode=body.get("ipv6_ra_mode"),
-                ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=None,
-                created_at=ts, updated_at=ts, revision_number=0)
-            conn.execute(_INSERT_SUBNET, row)
-            self._write_details(conn, subnet_id, net, ranges, dns, routes, fresh=True)
-            tags = sorted(set(body.get("tags") or []))
-            if tags:
-                set_tags(conn, "subnets", subnet_id, tags)
-            bump_revision(conn, models.networks, network["id"])
-            # Built from what was written: no read-back.
-            return self._view(row, P.as_dicts(net, ranges), dns, routes, tags,
-                              network["external"])
-        view = core.db.write(txn)
-        core.notifier.resource_changed("network", view["network_id"], -1)
-        return view
+        check_mtu_for_subnets(conn, network["id"], network["mtu"], (net.version,))
+        core.quotas.check(conn, owner, "subnet")
+        self._check_overlap(conn, network["id"], net)
+        ts = listing.now()
+        row = dict(
+            id=subnet_id, project_id=owner, network_id=network["id"], name=body["name"],
+            description=body["description"], ip_version=net.version, cidr=str(net),
+            gateway_ip=gateway, enable_dhcp=body["enable_dhcp"],
+            ipv6_ra_mode=body.get("ipv6_ra_mode"),
+            ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=None,
+            created_at=ts, updated_at=ts, revision_number=0)
+        conn.execute(_INSERT_SUBNET, row)
+        self._write_details(conn, subnet_id, net, ranges, dns, routes, fresh=True)
+        tags = sorted(set(body.get("tags") or []))
+        if tags:
+            set_tags(conn, "subnets", subnet_id, tags)
+        bump_revision(conn, models.networks, network["id"])
+        # Built from what was written: no read-back.
+        return self._view(row, P.as_dicts(net, ranges), dns, routes, tags, network["external"])
 
     def _check_overlap(self, conn, network_id, net):
         s = models.subnets
@@ -210,13 +263,17 @@ class SubnetPlugin:
                 conn.execute(table.insert(), rows())
 
     # --- update / delete ----------------------------------------------------
-    def update(self, ctx: Context, subnet_id: str, body: dict) -> dict:
+    def update(self, ctx: Context, subnet_id: str, body: dict, authorize=None) -> dict:
         core = self.core
         cfg = core.cfg.DEFAULT
         s = models.subnets
 
         def txn(conn):
             row = self._row(conn, ctx, subnet_id)
+            if authorize is not None:
+                netrow = get_network_row(conn, _ADMIN, row["network_id"])
+                authorize(self._views(conn, [row], {netrow["id"]: netrow["external"]})[0],
+                          network_policy_target(netrow))
             net = ipaddress.ip_network(row["cidr"])
             values = {k: body[k] for k in ("name", "description", "enable_dhcp") if k in body}
             gateway = row["gateway_ip"]
@@ -246,30 +303,39 @@ class SubnetPlugin:
         core.notifier.resource_changed("network", view["network_id"], -1)
         return view
 
-    def delete(self, ctx: Context, subnet_id: str) -> None:
+    def delete(self, ctx: Context, subnet_id: str, authorize=None) -> None:
         core = self.core
         ipa, p = models.ip_allocations, models.ports
 
         def txn(conn):
-            row = self._row(conn, ctx, subnet_id)
-            get_network_row(conn, Context.make("", roles=("admin",)), row["network_id"], lock=True)
+            lock = conn.dialect.name != "sqlite"
+            row = conn.execute(_ROW_NET_LOCK[not ctx.is_admin][lock],
+                               {"id": subnet_id, "project": ctx.project_id}).mappings().first()
+            if row is None:
+                raise faults.SubnetNotFound(subnet_id=subnet_id)
+            tagged = True
+            if authorize is not None:
+                view = self._views(conn, [row], {row["network_id"]: row["net_external"]})[0]
+                authorize(view, {"network:project_id": row["net_project_id"],
+                                 "network:shared": row["net_shared"],
+                                 "network:router:external": row["net_external"]})
+                tagged = bool(view["tags"])
             # Addresses of SLAAC/stateless subnets are derived, not handed out:
             # they go with the subnet, except a router's.
             auto = P.is_auto_address(row)
-            keep_owners = (AUTO_DELETE_OWNERS if not auto else
-                           tuple(o for o in ("network:router_interface",)))
-            busy_cond = (p.c.device_owner.notin_(keep_owners) if not auto
-                         else p.c.device_owner.in_(keep_owners))
-            busy = conn.execute(select(ipa.c.port_id).join(p, p.c.id == ipa.c.port_id).where(
-                ipa.c.subnet_id == subnet_id, busy_cond).limit(1)).first()
+            holders = conn.execute(_HOLDERS, {"subnet": subnet_id}).all()
+            if auto:
+                busy = any(owner == "network:router_interface" for _, owner in holders)
+            else:
+                busy = any(owner not in AUTO_DELETE_OWNERS for _, owner in holders)
             if busy:
                 raise faults.SubnetInUse(subnet_id=subnet_id)
-            holders = [r[0] for r in conn.execute(select(ipa.c.port_id).where(
-                ipa.c.subnet_id == subnet_id).distinct())]
-            conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
-            for port_id in holders:  # their fixed_ips changed
-                bump_revision(conn, p, port_id)
-            conn.execute(delete(models.tags).where(models.tags.c.resource_id == subnet_id))
+            if holders:
+                conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
+                for port_id in sorted({h[0] for h in holders}):  # their fixed_ips changed
+                    bump_revision(conn, p, port_id)
+            if tagged:
+                conn.execute(delete(models.tags).where(models.tags.c.resource_id == subnet_id))
             conn.execute(delete(models.subnets).where(models.subnets.c.id == subnet_id))
             bump_revision(conn, models.networks, row["network_id"])
             return row["network_id"]

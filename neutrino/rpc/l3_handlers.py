@@ -5,7 +5,9 @@
       floating IPs (format below). Router ports not yet bound to `host` are
       bound to it here (binding:host_id), as upstream's sync_routers does:
       the L2 agent of that host then wires their taps.
-  update_floatingip_statuses(host, statuses={fip_id: status})   cast
+  update_floatingip_statuses(host, statuses={fip_id: status})   cast on the
+      status queue (so one agent's reports apply in order), once per sync
+      after the agent applied its routers, only for statuses that changed
 """
 from __future__ import annotations
 
@@ -56,11 +58,13 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                               .join(S, S.c.id == IPA.c.subnet_id)
                               .where(IPA.c.port_id.in_(part))):
             net = ipaddress.ip_network(r.cidr)
-            if net.version != 4:
-                continue     # IPv4 routers only (see docs/user-guide.md)
+            # IPv6 addresses are configured (the ports are wired and IPv6
+            # subnets routed among themselves); NAT, floating IPs and the
+            # default route are IPv4 (see docs/user-guide.md).
             by_id[r.port_id]["fixed_ips"].append(
                 {"ip_address": r.ip_address, "subnet_id": r.id, "cidr": r.cidr,
-                 "prefixlen": net.prefixlen, "gateway_ip": r.gateway_ip})
+                 "prefixlen": net.prefixlen, "gateway_ip": r.gateway_ip,
+                 "ip_version": net.version})
     segs = segments_for(conn, sorted({p["network_id"] for p in by_id.values()}))
     for p in by_id.values():
         p["segment"] = segs.get(p["network_id"])
@@ -73,7 +77,7 @@ def routers_state(conn, host: str) -> dict[str, Any]:
         for r in conn.execute(select(FIP.c.id, FIP.c.router_id, FIP.c.floating_ip_address,
                                      FIP.c.fixed_ip_address, FIP.c.status)
                               .where(FIP.c.router_id.in_(part),
-                                     FIP.c.fixed_ip_address.is_not(None))):
+                                     FIP.c.fixed_port_id.is_not(None))):
             fips.setdefault(r.router_id, []).append(
                 {"id": r.id, "floating_ip_address": r.floating_ip_address,
                  "fixed_ip_address": r.fixed_ip_address, "status": r.status})
@@ -94,6 +98,10 @@ class L3Rpc:
         self.core = core
         self.ports = ports
         self.fips = FloatingIPPlugin(core, ports)
+        if hasattr(core.notifier, "after_port_deleted"):
+            # A deleted port's floating IPs: disassociated and their routers
+            # told at once (the heartbeat sweep is the backstop).
+            core.notifier.after_port_deleted = self.fips.sweep_orphans
 
     def get_routers(self, host: str) -> dict:
         state = self.core.db.read(lambda conn: routers_state(conn, host))
@@ -111,13 +119,12 @@ class L3Rpc:
             LOG.info("binding router port %s to %s failed: %s", port["id"], host, exc)
 
     def update_floatingip_statuses(self, statuses: dict[str, str]) -> None:
-        by_status: dict[str, list[str]] = {}
-        for fip_id, status in statuses.items():
-            by_status.setdefault(status, []).append(fip_id)
-        for status, ids in by_status.items():
-            self.fips.set_status(ids, status)
+        self.fips.set_status({k: v for k, v in statuses.items() if v in ("ACTIVE", "DOWN")})
 
     def schedule_unbound(self) -> list[str]:
+        """On every L3 agent heartbeat: routers left without an agent get
+        one, and floating IPs whose port was deleted are disassociated."""
+        self.fips.sweep_orphans()
         r, rb = models.routers, scheduling.RB
         if not self.core.db.read(lambda conn: conn.execute(
                 select(r.c.id).where(~r.c.id.in_(select(rb.c.router_id))).limit(1)).first()):

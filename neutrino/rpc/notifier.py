@@ -65,6 +65,12 @@ class BusNotifier:
         # Set by attach_bus: schedules a changed network to DHCP agents
         # before its hosts are worked out (so the chosen agent hears of it).
         self.before_network_change = None
+        # Set by attach_bus with l2population: (conn, network_id) -> hosts
+        # serving it, told of port changes that alter its forwarding table.
+        self.l2pop_hosts = None
+        # Set by the L3 RPC (l3_handlers): () -> None, after a port deletion
+        # (floating IPs mapped to the port are disassociated, routers told).
+        self.after_port_deleted = None
         self._thread = threading.Thread(target=self._run, name="rpc-notifier", daemon=True)
         self._thread.start()
 
@@ -98,6 +104,23 @@ class BusNotifier:
             self._agent_hosts.add(host)
         return bool(found)
 
+    def _members_changed(self, payload: dict, told: set[str]) -> None:
+        """A port joining, changing or leaving may change the remote-group
+        sets of other hosts' firewalls: those with a remote-group rule hear
+        "security group membership changed" (the hosts already told about
+        the port refetch anyway)."""
+        from neutrino.rpc.sg_handlers import hosts_referencing_members
+        try:
+            hosts = self.db.read(hosts_referencing_members)
+            sg_payload = {"resource": "security_group", "id": None, "revision": -1,
+                          "network_id": None, "deleted": False, "members_of_port": payload["id"]}
+            for host in hosts:
+                if host not in told and self._has_agent(host):
+                    self.transport.publish(host_topic(host, self.prefix), "resource_changed",
+                                           sg_payload)
+        except Exception:  # noqa: BLE001 - the other notices of this change still go out
+            LOG.exception("membership notice for port %s not sent", payload["id"])
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -124,5 +147,22 @@ class BusNotifier:
                     if host and self._has_agent(host):
                         self.transport.publish(host_topic(host, self.prefix),
                                                "resource_changed", payload)
+                if payload["resource"] == "port":
+                    self._members_changed(payload, set(hosts))
+                    if payload["deleted"] and self.after_port_deleted is not None:
+                        self.after_port_deleted()
+                # l2population: every host serving the port's vxlan network re-fetches
+                # its forwarding table (not on creation: a new port is not ACTIVE yet)
+                if (self.l2pop_hosts is not None and payload["resource"] == "port" and net_id
+                        and (payload["deleted"] or payload["revision"] != 1)):
+                    others = self.db.read(lambda conn: self.l2pop_hosts(conn, net_id))
+                    fdb = {"resource": "fdb", "id": net_id, "revision": -1,
+                           "network_id": net_id, "deleted": False}
+                    # the port's own hosts too: a port fetch does not refresh
+                    # the network on a host the port has left
+                    for host in sorted(others):
+                        if self._has_agent(host):
+                            self.transport.publish(host_topic(host, self.prefix),
+                                                   "resource_changed", fdb)
             except Exception:  # noqa: BLE001 - never lose the sender thread
                 LOG.exception("notification %s %s not sent", payload["resource"], payload["id"])

@@ -3,9 +3,15 @@
 Topology, all transient (agents resync, nothing needs to survive a broker restart):
 
 * `serve(target)`: queue named `target` on the default exchange, shared by
-  every server of the target (competing consumers), auto-deleted with its
-  last consumer. `cast`/`call` publish to the default exchange with
-  routing key `target`.
+  every server of the target (competing consumers). `cast`/`call` publish to
+  the default exchange with routing key `target`, and declare the queue
+  first (once per connection), like the servers do: a message sent while no
+  server consumes (all restarting, or a sender that reconnected to a
+  restarted broker before the servers did) waits in the queue instead of
+  being dropped, so a call right after a broker restart is answered as
+  soon as a server is back rather than timing out. The queue expires after
+  WORK_QUEUE_EXPIRES without consumers, so nothing piles up for ever; calls
+  expire with their caller's timeout, casts after CAST_EXPIRES.
 * `subscribe(topic)`: fanout exchange `<topic>_fanout` (never auto-deleted: a
   publisher that declared it once must not find it gone) and one exclusive
   auto-delete queue per subscriber bound to it.
@@ -53,6 +59,18 @@ CONNECT_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 2.0  # for the close handshake of a connection we give up
 PUBLISH_RETRIES = 3  # then BrokerUnavailable; agents' periodic resync covers the rest
 CONTENT_TYPE = "application/json"
+WORK_QUEUE_EXPIRES = 300  # seconds a work queue outlives its last consumer
+# A cast waiting for a server is dropped after this long: a heartbeat or a
+# status report from minutes ago would only mislead (the agents' periodic
+# full resync re-reports statuses anyway).
+CAST_EXPIRES = 60.0
+
+
+def work_queue(target: str) -> kombu.Queue:
+    """The queue of `target`, declared alike by its servers and its senders."""
+    return kombu.Queue(target, exchange=kombu.Exchange(""), routing_key=target,
+                       durable=False, auto_delete=False,
+                       queue_arguments={"x-expires": WORK_QUEUE_EXPIRES * 1000})
 
 
 def fanout_exchange(topic: str) -> kombu.Exchange:
@@ -115,6 +133,12 @@ class _ConsumerLoop:
         self._applied = 0  # the version the broker reflects
         self._active: dict[str, tuple[_Binding, object]] = {}  # key -> (binding, channel)
         self._connected = False
+        # A wait for the broker timed out, and it is still unreachable: later
+        # set_binding calls do not wait again (a server starting during an
+        # outage must not spend connect_wait per queue before serving HTTP),
+        # and the first connection counts as a reconnect (the caller went on
+        # as if subscribed: what was published meanwhile is lost).
+        self._unreachable = False
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -131,10 +155,14 @@ class _ConsumerLoop:
             self._desired[binding.key] = binding
             self._version += 1
             version = self._version
+            if self._unreachable and not self._connected:
+                timeout = 0
         self._wake()
         with self._cond:
             done = self._cond.wait_for(lambda: self._applied >= version or self._stop.is_set(),
                                        timeout)
+            if not done and not self._connected:
+                self._unreachable = True
         if not done:
             LOG.warning("%s: broker unreachable, %s will be consumed once connected",
                         self.role, binding.key)
@@ -198,7 +226,8 @@ class _ConsumerLoop:
                 self._reconcile(conn)
                 with self._cond:
                     self._connected = True
-                if generation:
+                    missed, self._unreachable = self._unreachable, False
+                if generation or missed:
                     self._transport.connection_reestablished(self.role)
                 generation += 1
                 self._consume(conn)
@@ -328,13 +357,19 @@ class _Publisher:
         self._stop = threading.Event()
         self._keepalive_thread: threading.Thread | None = None
         self._recoverable: tuple = ()
+        self._declared: set[str] = set()  # work queues declared on this connection
 
     def publish(self, body: bytes, routing_key: str, exchange: kombu.Exchange | None = None,
-                expiration: float | None = None) -> None:
+                expiration: float | None = None, queue: kombu.Queue | None = None) -> None:
+        """Send; `queue` (a work queue) is declared first, once per connection."""
         with self._lock:
             self._check_connection()
             try:
                 producer = self._connected_producer()
+                if queue is not None and queue.name not in self._declared:
+                    # (kombu's own declaration cache skips expiring queues)
+                    queue.bind(producer.channel).declare()
+                    self._declared.add(queue.name)
                 producer.publish(
                     body, routing_key=routing_key, exchange=exchange or "",
                     declare=[exchange] if exchange is not None else [],
@@ -407,6 +442,7 @@ class _Publisher:
 
     def _revived(self, channel) -> None:
         # kombu's ensure() reconnected inside publish().
+        self._declared.clear()
         _prepare(self._conn, self._transport.sync_timeout)
         self._transport.connection_reestablished("publisher")
 
@@ -414,6 +450,7 @@ class _Publisher:
         if self._conn is not None:
             _release(self._conn, graceful)
         self._conn = self._producer = None
+        self._declared.clear()
 
 
 class RabbitTransport:
@@ -470,16 +507,14 @@ class RabbitTransport:
                 except BrokerUnavailable as exc:
                     LOG.warning("reply to %s lost: %s", envelope.get("method"), exc)
 
-        def make_queue() -> kombu.Queue:
-            return kombu.Queue(target, exchange=kombu.Exchange(""), routing_key=target,
-                               durable=False, auto_delete=True)
-
         key = f"serve:{target}:{next(self._keys)}"
-        self._consume(key, make_queue, HandlerWorkers(f"serve-{target}", work, threads))
+        self._consume(key, lambda: work_queue(target),
+                      HandlerWorkers(f"serve-{target}", work, threads))
 
     def cast(self, target: str, method: str, payload: dict) -> None:
         self._check_open()
-        self._publisher.publish(encode_request(method, payload), routing_key=target)
+        self._publisher.publish(encode_request(method, payload), routing_key=target,
+                                expiration=CAST_EXPIRES, queue=work_queue(target))
 
     def call(self, target: str, method: str, payload: dict, timeout: float = 10.0) -> dict:
         self._check_open()
@@ -492,7 +527,8 @@ class RabbitTransport:
             body = encode_request(method, payload, reply_to=reply_binding.queue_name,
                                   correlation_id=correlation_id)
             # Expire the request with the caller's patience: nobody waits for a late answer.
-            self._publisher.publish(body, routing_key=target, expiration=timeout)
+            self._publisher.publish(body, routing_key=target, expiration=timeout,
+                                    queue=work_queue(target))
         except Exception:
             self._pending.forget(correlation_id)
             raise

@@ -17,6 +17,7 @@ from neutrino.api.policy import admin_context
 from neutrino.db import models
 from neutrino.plugins import listing
 from neutrino.plugins.agents import AgentPlugin
+from neutrino.plugins.ml2 import l2pop as l2pop_mod
 from neutrino.plugins.ml2.mech import VIF_BRIDGE, VIF_FAILED
 from neutrino.plugins.ml2.segments import segments_for
 from neutrino.plugins.ports import PortPlugin
@@ -29,9 +30,10 @@ LOG = logging.getLogger(__name__)
 
 
 def host_state(conn, host: str, port_ids: list[str] | None = None,
-               network_ids: list[str] | None = None) -> dict[str, Any]:
+               network_ids: list[str] | None = None, l2pop: bool = False) -> dict[str, Any]:
     """Ports bound to `host` (all, or those listed and those on the listed
-    networks) with their networks' segment and MTU. A few queries whatever
+    networks) with their networks' segment and MTU (and, with `l2pop`, the
+    vxlan networks' remote forwarding tables). A few queries whatever
     the number of ports: agents ask for all of it on every resync."""
     p, ipa, n = models.ports, models.ip_allocations, models.networks
     where = [p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE]
@@ -58,6 +60,7 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
               "fixed_ips": ips.get(r.id, [])} for r in rows]
     net_ids = sorted({r.network_id for r in rows})
     segs = segments_for(conn, net_ids)
+    fdb = l2pop_mod.remote_fdb(conn, host, net_ids) if l2pop else {}
     networks = []
     for part in listing.chunks(net_ids):
         for r in conn.execute(select(n.c.id, n.c.mtu, n.c.admin_state_up)
@@ -69,6 +72,8 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
                              "network_type": seg["network_type"],
                              "physical_network": seg.get("physical_network"),
                              "segmentation_id": seg.get("segmentation_id")})
+            if r.id in fdb:
+                networks[-1]["l2pop"] = fdb[r.id]
     return {"host": host, "ports": ports, "networks": networks}
 
 
@@ -105,6 +110,9 @@ class ServerRpc:
             return self.report_state(payload["agent_state"])
         if method in DHCP_METHODS:
             return self.dhcp.dispatch(method, payload)
+        if method == "get_firewall_state":
+            from neutrino.rpc.sg_handlers import firewall_state
+            return self.core.db.read(lambda conn: firewall_state(conn, payload["host"]))
         if method == "get_routers":
             return self.l3.get_routers(payload["host"])
         if method == "update_floatingip_statuses":
@@ -113,15 +121,20 @@ class ServerRpc:
         raise ValueError(f"unknown method {method!r}")
 
     def get_host_state(self, host: str, port_ids=None, network_ids=None) -> dict:
-        return self.core.db.read(lambda conn: host_state(conn, host, port_ids, network_ids))
+        l2pop = self.core.mech.l2population
+        return self.core.db.read(lambda conn: host_state(conn, host, port_ids, network_ids,
+                                                         l2pop))
 
     def update_device_status(self, host: str, up, down, build) -> None:
         if build:
             self._set_build(host, list(build))
+        changed = []
         if up:
-            self.ports.set_status(list(up), "ACTIVE", host)
+            changed += self.ports.set_status(list(up), "ACTIVE", host)
         if down:
-            self.ports.set_status(list(down), "DOWN", host)
+            changed += self.ports.set_status(list(down), "DOWN", host)
+        if changed and self.core.mech.l2population:
+            l2pop_mod.status_changed(self.core, host, changed)
 
     def _set_build(self, host: str, port_ids: list[str]) -> None:
         """DOWN -> BUILD only: a BUILD arriving after the ACTIVE it preceded
@@ -173,6 +186,8 @@ def attach_bus(core, transport: Transport, prefix: str = DEFAULT_PREFIX,
                threads: int = 4) -> ServerRpc:
     """Wire a server core to the bus: notifications out, agent requests in."""
     core.notifier = BusNotifier(transport, core.db, prefix)
+    if core.mech.l2population:
+        core.notifier.l2pop_hosts = l2pop_mod.network_hosts
     rpc = ServerRpc(core, transport, prefix, threads).start()
     core.notifier.before_network_change = rpc.dhcp.schedule_network_dhcp
     return rpc

@@ -71,6 +71,7 @@ EXERCISED_BY = {
     "standard-attr-tag": "test_tags.py::test_tags_endpoints",
     "standard-attr-timestamp": "test_networks.py::test_timestamps_format",
     "stateful-security-group": "test_secgroups.py::test_stateful_flag",
+    "security-groups-normalized-cidr": "test_secgroups.py::test_normalized_cidr",
     "tag-creation": "test_tags.py::test_tags_on_create",
 }
 

@@ -93,6 +93,18 @@ def test_rule_crud(api):
     expect(member.get(f"security-group-rules/{r2['id']}"), 404, "SecurityGroupRuleNotFound")
 
 
+def test_normalized_cidr(api):
+    """security-groups-normalized-cidr: a prefix with host bits keeps them in
+    remote_ip_prefix and shows the network in normalized_cidr."""
+    member = api.project()
+    sg = member.create("security-groups", name=rand("sg"))
+    rule = expect(post_rule(member, sg["id"], remote_ip_prefix="10.0.0.34/24"), 201)[
+        "security_group_rule"]
+    assert (rule["remote_ip_prefix"], rule["normalized_cidr"]) == ("10.0.0.34/24", "10.0.0.0/24")
+    listed = member.list("security-group-rules", params={"id": rule["id"]})
+    assert listed[0]["normalized_cidr"] == "10.0.0.0/24"
+
+
 def test_duplicate_rule_409(api):
     sg = api.member_a.create("security-groups", name=rand("sg"))
     rule = expect(post_rule(api.member_a, sg["id"], protocol="udp", port_range_min=53,

@@ -223,6 +223,7 @@ def test_router_snat_floating_ip_and_nat_table(l3, lab):
         finally:
             pinger.kill()
         assert 0 < received < transmitted - 50, (transmitted, received)
+        assert lab.api.show("floatingips", fip["id"])["status"] == "DOWN"
         wait_for(lambda: not any(fip_ip in r for r in nat_rules(rns)), timeout=15,
                  what="FIP rules removed")
         assert not outside_ping(lab, fip_ip)
@@ -244,13 +245,30 @@ def test_router_snat_floating_ip_and_nat_table(l3, lab):
         n: l.index for n, l in before.items() if n != qr_b}
     assert nat_rules(rns) == rules_without_fip(rules, fip_ip)
 
-    # removing the gateway removes qg- and the SNAT rules, nothing else
+    # removing the gateway removes qg-, its routes and the rules naming it or
+    # its address; the rest of the table and the qr- device stay as they were
+    before = {n: l.index for n, l in links(rns).items()}
+    kept = [r for r in nat_rules(rns) if qg not in r and gw_ip not in r]
     lab.api.update("routers", router["id"], {"external_gateway_info": {}})
     wait_for(lambda: qg not in links(rns) and not any(
         "SNAT" in r or qg in r for r in nat_rules(rns)), timeout=15, what="qg- and SNAT removed")
-    rules = nat_rules(rns)
-    assert "-A neutron-l3-agent-snat -j neutron-l3-agent-float-snat" in rules
+    assert nat_rules(rns) == kept
+    assert [r for r in expected if r in kept] == [
+        r for r in expected if "SNAT" not in r and qg not in r]      # seed order kept
+    assert {n: l.index for n, l in links(rns).items()} == {
+        n: i for n, i in before.items() if n != qg}
+    assert "default" not in ns.run(["ip", "route"], netns=rns)
+    assert "tap" + qg[3:] not in links(host_ns)
     assert l3.ping(a, "10.81.1.1")
+
+    # administratively down: the devices stay (ports ACTIVE), nothing answers
+    qr_a = next(p for p in lab.api.list("ports", device_id=router["id"],
+                                        network_id=net_a["id"]))
+    lab.api.update("routers", router["id"], {"admin_state_up": False})
+    wait_for(lambda: not l3.ping(a, "10.81.1.1"), timeout=15, what="router down")
+    assert lab.api.show("ports", qr_a["id"])["status"] == "ACTIVE"
+    lab.api.update("routers", router["id"], {"admin_state_up": True})
+    assert wait_for(lambda: l3.ping(a, "10.81.1.1"), timeout=15, what="router up again")
 
 
 def rules_without_fip(rules, fip_ip):

@@ -21,7 +21,8 @@ import kombu
 import pytest
 
 from neutrino.rpc import BrokerUnavailable, RemoteError, make_transport
-from neutrino.rpc.rabbit import RabbitTransport, fanout_exchange, parse_transport_url
+from neutrino.rpc.rabbit import (RabbitTransport, fanout_exchange, parse_transport_url,
+                                  work_queue)
 from tests.rpc.tcp_proxy import TcpProxy
 
 RABBIT_URL = os.environ.get("NEUTRINO_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
@@ -145,6 +146,26 @@ def test_timeout_without_server(transports, suffix):
     with pytest.raises(TimeoutError):
         client.call(f"nobody-{suffix}", "m", {}, timeout=0.3)
     assert time.monotonic() - started < 2
+
+
+def test_messages_sent_before_any_server_wait_for_it(transports, suffix):
+    """A sender that is back before the servers (after a broker restart, or
+    while they restart) is not dropped: its call is answered once a server
+    consumes, within the call's timeout, and its casts are delivered."""
+    client = transports()
+    got = Recorder()
+    client.cast(f"late-{suffix}", "report_state", {"n": 1})
+    answer = {}
+    caller = threading.Thread(target=lambda: answer.update(
+        r=client.call(f"late-{suffix}", "get_devices", {"host": "h1"}, timeout=10)))
+    caller.start()
+    time.sleep(1.0)
+    server = transports()
+    server.serve(f"late-{suffix}",
+                 lambda m, p: got(m, p) if m == "report_state" else echo(m, p))
+    caller.join(10)
+    assert answer.get("r") == {"method": "get_devices", "payload": {"host": "h1"}}
+    assert got.wait_for(1) == [{"n": 1}]
 
 
 def test_timeout_with_slow_server(transports, suffix):
@@ -395,17 +416,52 @@ def test_subscribe_while_broker_down_takes_effect_once_it_is_up(proxy, transport
     assert got.payloads and got.payloads[0] == {"n": 1}
 
 
+def test_server_starting_during_an_outage_waits_for_the_broker_once(proxy, transports, suffix,
+                                                                    topic):
+    """A server serves several targets at start-up: while the broker is
+    down it waits connect_wait once, not once per target, then works as
+    soon as the broker is back."""
+    topic_name = topic("t")
+    proxy.stop()
+    server = transports(proxied_url(proxy), connect_wait=2.0, reconnect_interval_max=1.0)
+    got = Recorder()
+    started = time.monotonic()
+    server.serve(f"a-{suffix}", echo)
+    server.serve(f"b-{suffix}", echo)
+    server.serve(f"c-{suffix}", echo)
+    server.subscribe(topic_name, got)
+    assert time.monotonic() - started < 5, "waited for the broker more than once"
+    proxy.start()
+    client = transports()
+    for target in ("a", "b", "c"):
+        assert client.call(f"{target}-{suffix}", "m", {}, timeout=15)["method"] == "m"
+
+
+def test_first_connection_after_a_missed_subscribe_counts_as_a_reconnect(proxy, transports,
+                                                                        topic):
+    """subscribe() returned while the broker was down: what was published
+    until the subscription took effect is lost, so the transport tells its
+    user to resync, as after any reconnect."""
+    proxy.stop()
+    subscriber = transports(proxied_url(proxy), connect_wait=0.5, reconnect_interval_max=1.0)
+    subscriber.subscribe(topic("t"), Recorder())
+    reconnected = _reconnect_signal(subscriber)
+    proxy.start()
+    assert reconnected.wait(15), "no on_reconnect after the missed subscribe took effect"
+
+
 def test_envelope_on_the_wire_is_plain_json(transports, suffix):
     """Other tools (and other languages) can read what we send."""
     kombu_url = parse_transport_url(RABBIT_URL)[0][0]
     with kombu.Connection(kombu_url) as connection:
-        queue = kombu.Queue(f"raw-{suffix}", durable=False, auto_delete=True)
+        queue = work_queue(f"raw-{suffix}")   # as a server of that target declares it
         queue(connection.default_channel).declare()
         transports().cast(f"raw-{suffix}", "report_state", {"agent": "h1"})
         simple = connection.SimpleQueue(queue)
         message = simple.get(timeout=5)
         envelope = json.loads(message.body)
         simple.close()
+        queue(connection.default_channel).delete()
     assert message.content_type == "application/json"
     assert envelope["method"] == "report_state" and envelope["payload"] == {"agent": "h1"}
     assert envelope["v"] == 1 and len(envelope["msg_id"]) == 32

@@ -21,7 +21,11 @@ class FakeBus:
         return {"routers": self.routers}
 
     def cast(self, target, method, payload):
+        assert target.endswith(".server.status")     # in order with the port statuses
         self.casts.append((method, payload))
+        for router in self.routers:                  # what the server then has
+            for fip in router["floating_ips"]:
+                fip["status"] = payload["statuses"].get(fip["id"], fip["status"])
 
 
 def wire(rid, fips=(), interface=True):
@@ -105,3 +109,29 @@ def test_internal_only_routers_can_be_left_alone(agent, tmp_path):
     a = agent_mod.L3Agent(cfg, transport=FakeBus(routers))
     a.sync(full=True)
     assert agent.calls == []
+
+
+def test_fip_status_follows_the_server(agent):
+    """The server resets a floating IP to DOWN when its association changes
+    (or it is disassociated and associated again before the agent looked):
+    the next sync reports ACTIVE again, once."""
+    a, bus = agent.agent, agent.bus
+    a.sync(full=True)
+    assert bus.casts[-1][1]["statuses"] == {"f1": "ACTIVE"}
+    bus.routers[0]["floating_ips"][0].update(status="DOWN", fixed_ip_address="10.0.0.8")
+    a.sync(full=False, dirty={"r1"})
+    assert bus.casts[-1][1]["statuses"] == {"f1": "ACTIVE"}
+    a.sync(full=False, dirty={"r1"})
+    assert len(bus.casts) == 2
+    # the router loses its interface: the floating IP is no longer served
+    bus.routers[0]["interfaces"] = []
+    a.sync(full=False, dirty={"r1"})
+    assert bus.casts[-1][1]["statuses"] == {"f1": "DOWN"}
+
+
+def test_admin_down_router_is_converged_and_its_fips_down(agent):
+    a, bus, calls = agent.agent, agent.bus, agent.calls
+    bus.routers = [dict(wire("r1", fips=["f1"]), admin_state_up=False)]
+    a.sync(full=True)
+    assert calls == [("converge", "r1")]       # kept, devices down (not destroyed)
+    assert bus.casts == []                     # f1 was DOWN and stays DOWN

@@ -75,3 +75,29 @@ def test_no_snat_rules_without_enable_snat_or_gateway():
 def test_mangle_marks_traffic_from_the_gateway():
     mangle = nat_tables(Router.from_wire(wire()))[1]
     assert mangle.chains["neutron-l3-agent-mark"] == ["-i qg-aaaaaaaaaaa -j MARK --set-xmark 0x2/0xffff"]
+
+
+def test_admin_down_router_keeps_devices_serves_nothing():
+    """Its ports stay wired (so they are ACTIVE, as tempest expects of a
+    router made with admin_state_up=False); no floating IP, no route."""
+    r = Router.from_wire(dict(wire(), admin_state_up=False))
+    assert set(r.devices()) == {"qg-aaaaaaaaaaa", "qr-bbbbbbbbbbb"}
+    assert r.addresses()["qg-aaaaaaaaaaa"] == {"203.0.113.10/24"}
+    assert r.active_fips() == {} and r.desired_routes() == {}
+    assert not any("-j DNAT" in line for line in rules(r))
+
+
+def test_ipv6_interfaces_get_addresses_nat_stays_ipv4():
+    d = wire()
+    d["interfaces"].append({"id": "cccccccccccc-v6", "mac_address": "fa:16:3e:00:00:03",
+                            "mtu": 1450, "fixed_ips": [{"ip_address": "2001:db8::1",
+                                                        "prefixlen": 64}]})
+    d["gw_port"]["fixed_ips"].insert(0, {"ip_address": "2001:db8:f::5", "prefixlen": 64,
+                                         "gateway_ip": "2001:db8:f::1"})
+    d["routes"].append({"destination": "2001:db8:9::/48", "nexthop": "2001:db8::5"})
+    r = Router.from_wire(d)
+    assert r.addresses()["qr-ccccccccccc"] == {"2001:db8::1/64"} and r.has_ipv6
+    assert r.gw_ip == "203.0.113.10"
+    assert r.desired_routes() == {"0.0.0.0/0": "203.0.113.1", "10.9.0.0/16": "10.0.0.5"}
+    assert "-A neutron-l3-agent-snat -o qg-aaaaaaaaaaa -j SNAT --to-source 203.0.113.10" \
+        in rules(r)

@@ -68,3 +68,38 @@ def test_routers_of_a_registering_agent(env):  # noqa: F811
     while client.get(f"/v2.0/floatingips/{fip['id']}").json()["floatingip"]["status"] != "ACTIVE":
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def test_deleting_a_port_disassociates_its_floating_ip_at_once(env):  # noqa: F811
+    """The FIP row is cleared and the router's agent told right after the
+    port deletion, not at the next L3 heartbeat: its NAT must not outlive
+    the port (the address could go to another instance)."""
+    core, client, bus, prefix = env
+    ext = post(client, "networks", {"name": "ext", "router:external": True,
+                                    "provider:network_type": "flat",
+                                    "provider:physical_network": "external"})
+    post(client, "subnets", {"network_id": ext["id"], "cidr": "203.0.113.0/24",
+                             "ip_version": 4})
+    net = post(client, "networks", {"name": "t"})
+    sub = post(client, "subnets", {"network_id": net["id"], "cidr": "10.0.0.0/24",
+                                   "ip_version": 4})
+    bus.call(f"{prefix}.server", "report_state",
+             {"agent_state": dict(L3, host="net1", start_flag=True)})
+    router = post(client, "routers", {"name": "r",
+                                      "external_gateway_info": {"network_id": ext["id"]}})
+    assert client.put(f"/v2.0/routers/{router['id']}/add_router_interface",
+                      json={"subnet_id": sub["id"]}).status_code == 200
+    port = post(client, "ports", {"network_id": net["id"]})
+    fip = post(client, "floatingips", {"floating_network_id": ext["id"],
+                                       "port_id": port["id"]})
+    inbox = Inbox()
+    bus.subscribe(host_topic("net1", prefix), inbox)
+    assert client.delete(f"/v2.0/ports/{port['id']}").status_code == 204
+    inbox.wait(lambda p: p["resource"] == "router" and p["id"] == router["id"])
+    core.notifier.flush()
+    from neutrino.db import models
+    row = core.db.read(lambda conn: conn.execute(
+        models.floatingips.select().where(models.floatingips.c.id == fip["id"])).mappings().one())
+    assert (row["fixed_ip_address"], row["router_id"], row["status"]) == (None, None, "DOWN")
+    (r,) = bus.call(f"{prefix}.server", "get_routers", {"host": "net1"})["routers"]
+    assert r["floating_ips"] == []

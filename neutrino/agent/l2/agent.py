@@ -71,6 +71,12 @@ class LinuxBridgeAgent:
                 cfg = cfg.replace("vxlan", enable_vxlan=False)
         self.conf = L2Conf.from_config(cfg, vxlan_dev)
         self.kernel = kernel or Kernel(netns)
+        # Security groups (#7): only on a real kernel, and only when enabled.
+        self.firewall = None
+        if kernel is None:
+            from neutrino.agent.l2.firewall.agent import make_firewall
+            fw = make_firewall(cfg, self.transport, self.host, self.prefix, netns)
+            self.firewall = fw if fw.conf.enabled else None
         self.desired: Desired | None = None
         self.known_status: dict[str, str] = {}
         self.last_plan: Plan | None = None
@@ -86,6 +92,7 @@ class LinuxBridgeAgent:
         self._threads: list[threading.Thread] = []
         self._monitor: LinkMonitor | None = None
         self._registered = False
+        self._unknown_taps: dict[str, float | None] = {}  # tap -> first seen; None: asked
 
     # ------------------------------------------------------------ lifecycle
 
@@ -138,8 +145,11 @@ class LinuxBridgeAgent:
         with self._cond:
             if resource == "port":
                 self._dirty_ports.add(payload["id"])
-            elif resource == "network":
+            elif resource in ("network", "fdb"):   # fdb: l2population, a remote port changed
                 self._dirty_networks.add(payload["id"])
+            elif resource == "security_group" and self.firewall is not None:
+                self.firewall.mark_dirty()       # rules or members: refetch, re-render
+                self._kernel_dirty = True
             else:
                 return
             self._cond.notify()
@@ -223,8 +233,12 @@ class LinuxBridgeAgent:
         desired = self.desired
         fetched = time.monotonic()
         observed = self.kernel.observe()
+        if self._unknown_taps_due(observed, desired, full):
+            self.request_full_resync()
+        forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
+                      else None)
         observed_at = time.monotonic()
-        result = plan(desired, observed, self.conf)
+        result = plan(desired, observed, self.conf, forwarding)
         planned = time.monotonic()
         self._log_problems(result.problems)
         build = [pid for pid in sorted(result.touching_ports & result.wired)
@@ -233,6 +247,9 @@ class LinuxBridgeAgent:
             self.client.update_device_status(build=build)
             for pid in build:
                 self.known_status[pid] = "BUILD"
+        if self.firewall is not None:    # filters exist before their taps join a bridge
+            self.firewall.converge(set(desired.ports), refetch=bool(full or ports or networks),
+                                   full=full)
         outcome = self.kernel.apply(result.ops)
         applied = time.monotonic()
         failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
@@ -261,6 +278,26 @@ class LinuxBridgeAgent:
         if full:
             self.synced.set()
         return result
+
+    def _unknown_taps_due(self, observed, desired: Desired, full: bool) -> bool:
+        """A tap that none of our ports explains may belong to a port whose
+        notification was lost (say its server died between commit and
+        publish). Once it has stayed unknown for two polling intervals, fetch
+        the whole host state: once per tap name, so a stranger's tap costs
+        one fetch, not one per cycle."""
+        known = {tap_name(pid) for pid in desired.ports}
+        taps = {name for name in observed if name.startswith("tap") and name not in known}
+        for name in set(self._unknown_taps) - taps:
+            del self._unknown_taps[name]
+        now, due = time.monotonic(), False
+        for name in taps:
+            if full:  # this very sync asked the server about every port
+                self._unknown_taps[name] = None
+            first = self._unknown_taps.setdefault(name, now)
+            if first is not None and now - first >= 2 * self.polling_interval:
+                self._unknown_taps[name] = None
+                due = True
+        return due
 
     def _log_problems(self, problems: dict[str, str]) -> None:
         for net_id, why in problems.items():

@@ -11,8 +11,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from neutrino.agent.l2.model import (RELEASE, CreateBridge, CreateVlan, CreateVxlan, DeleteLink,
-                                     Op, SetLink)
+from neutrino.agent.l2.model import (RELEASE, AddFdb, CreateBridge, CreateVlan, CreateVxlan,
+                                     DeleteLink, DelFdb, DelNeigh, Forwarding, Op, SetLink,
+                                     SetNeigh, is_owned_vxlan)
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.rtnl_fast import FastLinks, LinkChange
@@ -54,6 +55,18 @@ class Kernel:
         self.index = {link.name: link.index for link in links}
         return {link.name: link for link in links}
 
+    def observe_forwarding(self, observed=None) -> dict[str, Forwarding]:
+        """The remote fdb and permanent neighbour entries of our vxlan
+        devices (l2population), from the last observe() unless given."""
+        links = observed if observed is not None else self.observe()
+        by_index = {link.index: name for name, link in links.items()
+                    if link.kind == "vxlan" and is_owned_vxlan(name)}
+        if not by_index:
+            return {}
+        found = self.nl.remote_forwarding(set(by_index))
+        return {by_index[i]: Forwarding(fdb=frozenset(fdb), neigh=tuple(sorted(neigh.items())))
+                for i, (fdb, neigh) in found.items()}
+
     def apply(self, ops: list[Op]) -> ApplyResult:
         result = ApplyResult()
         deletes = [op for op in ops if isinstance(op, DeleteLink)]
@@ -88,10 +101,35 @@ class Kernel:
             batch.append((op.name, LinkChange(self.index[op.name], master=master, mtu=op.mtu,
                                               up=op.up)))
         self._batch(batch, result)
+        self._forwarding([op for op in ops if isinstance(op, (AddFdb, DelFdb, SetNeigh,
+                                                              DelNeigh))], result)
         fresh = [op.name for op in creates if op.name not in result.failed]
         fresh += [op.name for op in changes if op.master and op.name not in result.failed]
         self._disable_ipv6(fresh)
         return result
+
+    def _forwarding(self, ops: list[Op], result: ApplyResult) -> None:
+        """l2population entries, after the links: their vxlan device may be
+        new. One failure marks the device failed (a full resync follows)."""
+        for op in ops:
+            index = self.index.get(op.dev)
+            if index is None or op.dev in result.failed:
+                result.failed.setdefault(op.dev, "device not found")
+                continue
+            try:
+                if isinstance(op, AddFdb):
+                    self.nl.fdb_change("append", index, op.mac, op.dst)
+                elif isinstance(op, DelFdb):
+                    self.nl.fdb_change("del", index, op.mac, op.dst)
+                elif isinstance(op, SetNeigh):
+                    self.nl.neigh_change("replace", index, op.ip, op.mac)
+                else:
+                    self.nl.neigh_change("del", index, op.ip)
+            except OSError as exc:
+                LOG.error("%s failed: %s", op, exc)
+                result.failed[op.dev] = str(exc)
+                continue
+            result.applied += 1
 
     def _disable_ipv6(self, names: list[str]) -> None:
         """Bridges, tunnel/vlan devices and taps are L2 ports: the host gets

@@ -11,6 +11,7 @@ from neutrino.agent_options import parse_mappings
 
 IFNAMSIZ = 15
 DEFAULT_VXLAN_GROUP = "224.0.0.1"
+FLOOD_MAC = "00:00:00:00:00:00"   # a vxlan fdb entry for this MAC is a flood-list member
 _VXLAN_RE = re.compile(r"^vxlan-\d+$")
 
 
@@ -44,6 +45,14 @@ def is_owned_vxlan(name: str) -> bool:
 # ---------------------------------------------------------------- desired
 
 @dataclass(frozen=True)
+class RemotePort:
+    """An ACTIVE port of this network bound on another host (l2population)."""
+    vtep: str
+    mac: str
+    ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     id: str
     network_type: str
@@ -51,13 +60,22 @@ class NetworkSpec:
     segmentation_id: int | None
     mtu: int
     admin_state_up: bool = True
+    # l2population: remote VTEPs with ACTIVE ports here (the flood list), and
+    # those ports; None when the server sent none (no l2population driver).
+    remote_vteps: tuple[str, ...] | None = None
+    remote_ports: tuple[RemotePort, ...] = ()
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> NetworkSpec:
+        fdb = d.get("l2pop")
         return cls(id=d["id"], network_type=d["network_type"],
                    physical_network=d.get("physical_network"),
                    segmentation_id=d.get("segmentation_id"), mtu=int(d["mtu"]),
-                   admin_state_up=bool(d.get("admin_state_up", True)))
+                   admin_state_up=bool(d.get("admin_state_up", True)),
+                   remote_vteps=None if fdb is None else tuple(sorted(fdb["vteps"])),
+                   remote_ports=() if fdb is None else tuple(
+                       RemotePort(p["vtep"], p["mac_address"].lower(), tuple(p["ips"]))
+                       for p in fdb["ports"]))
 
 
 @dataclass(frozen=True)
@@ -204,7 +222,46 @@ class SetLink:
     port_id: str | None = None
 
 
-Op = DeleteLink | CreateBridge | CreateVxlan | CreateVlan | SetLink
+@dataclass(frozen=True)
+class AddFdb:
+    """`bridge fdb append MAC dev DEV dst VTEP` (self, permanent)."""
+    dev: str
+    mac: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class DelFdb:
+    dev: str
+    mac: str
+    dst: str
+
+
+@dataclass(frozen=True)
+class SetNeigh:
+    """`ip neigh replace IP lladdr MAC dev DEV nud permanent` (ARP responder)."""
+    dev: str
+    ip: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class DelNeigh:
+    dev: str
+    ip: str
+
+
+Op = (DeleteLink | CreateBridge | CreateVxlan | CreateVlan | SetLink | AddFdb | DelFdb
+      | SetNeigh | DelNeigh)
+FdbOp = AddFdb | DelFdb | SetNeigh | DelNeigh
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What the kernel holds for one vxlan device: its own (self) fdb
+    entries with a remote, and its permanent IPv4 neighbour entries."""
+    fdb: frozenset[tuple[str, str]] = frozenset()      # (mac, dst)
+    neigh: tuple[tuple[str, str], ...] = ()            # (ip, mac), sorted
 
 
 @dataclass

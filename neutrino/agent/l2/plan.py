@@ -14,16 +14,25 @@ Rules (upstream linuxbridge agent semantics, level-triggered):
 * a healthy device is never recreated: only fields that differ are changed
   (a vxlan or vlan device whose identity differs is the one exception, as
   those attributes cannot change in place).
-Ops are ordered deletes, creates, then changes (uplinks before taps).
+* l2population (`[vxlan] l2_population`): a vxlan device has no group
+  and no learning; its flood list (MAC 00:00:00:00:00:00) holds exactly the
+  remote VTEPs with ACTIVE ports on the network, one entry per remote port's
+  MAC points at its VTEP and, with arp_responder, one permanent neighbour
+  entry per remote IPv4 address answers ARP locally (the device's `proxy`).
+  Entries are diffed one by one: nothing healthy is rewritten.
+Ops are ordered deletes, creates, then changes (uplinks, forwarding entries,
+then taps, so a new instance's first ARP already has its flood list).
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
-from neutrino.agent.l2.model import (RELEASE, CreateBridge, CreateVlan, CreateVxlan, DeleteLink,
-                                     Desired, L2Conf, NetworkSpec, Op, Plan, SetLink,
-                                     bridge_name, is_owned_bridge, is_owned_vxlan, tap_name,
-                                     vlan_name, vxlan_name)
+from neutrino.agent.l2.model import (FLOOD_MAC, RELEASE, AddFdb, CreateBridge, CreateVlan,
+                                     CreateVxlan, DeleteLink, DelFdb, DelNeigh, Desired,
+                                     Forwarding, L2Conf, NetworkSpec, Op, Plan, SetLink,
+                                     SetNeigh, bridge_name, is_owned_bridge, is_owned_vxlan,
+                                     tap_name, vlan_name, vxlan_name)
 from neutrino.dataplane.netlink_model import Link, vxlan_differences
 
 
@@ -117,11 +126,40 @@ def _converge(name: str, link: Link | None, master: str | None, mtu: int | None,
     return SetLink(name, master=want_master, mtu=want_mtu, up=want_up, port_id=port_id)
 
 
-def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf) -> Plan:
+def _is_ipv4(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).version == 4
+    except ValueError:
+        return False
+
+
+def plan_forwarding(net: NetworkSpec, dev: str, current: Forwarding, conf: L2Conf) -> list[Op]:
+    """The fdb/neighbour ops that bring vxlan device `dev` of `net` from
+    `current` to what l2population wants (deletes first: a MAC that moved
+    to another VTEP loses its old entry before it gets the new one)."""
+    remote = [p for p in net.remote_ports if p.vtep != conf.local_ip]
+    want = {(FLOOD_MAC, v) for v in net.remote_vteps or () if v != conf.local_ip}
+    want |= {(p.mac, p.vtep) for p in remote}
+    ops: list[Op] = [DelFdb(dev, mac, dst) for mac, dst in sorted(current.fdb - want)]
+    have_neigh = dict(current.neigh)
+    want_neigh = ({ip: p.mac for p in remote for ip in p.ips if _is_ipv4(ip)}
+                  if conf.arp_responder else {})
+    ops += [DelNeigh(dev, ip) for ip in sorted(have_neigh) if ip not in want_neigh]
+    ops += [AddFdb(dev, mac, dst) for mac, dst in sorted(want - current.fdb)]
+    ops += [SetNeigh(dev, ip, mac) for ip, mac in sorted(want_neigh.items())
+            if have_neigh.get(ip) != mac]
+    return ops
+
+
+def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf,
+         forwarding: Mapping[str, Forwarding] | None = None) -> Plan:
+    """`forwarding`: the fdb/neighbour entries of the vxlan devices (needed
+    only with l2_population; a device missing from it has none)."""
     result = Plan()
     deletes: list[Op] = []
     creates: list[Op] = []
     uplink_changes: list[Op] = []
+    fdb_changes: list[Op] = []
     tap_changes: list[Op] = []
 
     # --- networks: which bridges and uplinks must exist
@@ -166,6 +204,10 @@ def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf) -> Plan:
                 link = None
             if link is None:
                 creates.append(uplink.create)
+            if conf.l2_population and isinstance(uplink.create, CreateVxlan):
+                current = Forwarding() if link is None else (forwarding or {}).get(
+                    uplink.name, Forwarding())
+                fdb_changes += plan_forwarding(net, uplink.name, current, conf)
         change = _converge(uplink.name, link, bridge, uplink.mtu, True)
         if change:
             uplink_changes.append(change)
@@ -204,5 +246,5 @@ def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf) -> Plan:
             port_id = next((p.id for p in desired.ports.values() if tap_name(p.id) == name), None)
             tap_changes.append(SetLink(name, master=RELEASE, port_id=port_id))
 
-    result.ops = deletes + creates + uplink_changes + tap_changes
+    result.ops = deletes + creates + uplink_changes + fdb_changes + tap_changes
     return result

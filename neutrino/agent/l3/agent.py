@@ -8,7 +8,10 @@ Triggers only mark routers dirty; one worker converges:
 Converging a router that is already right changes nothing (see router_ns),
 so a restarted agent leaves flowing traffic alone. Router ports are bound
 to this host by the server when it answers get_routers; the Linux bridge
-agent of the host wires their tap ends.
+agent of the host wires their tap ends. A router that is administratively
+down keeps its namespace with its devices down (see router_ns). After each
+pass, one cast tells the server the floating IP statuses that changed
+(compared with the statuses the fetch returned).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from neutrino.agent.l3.model import Router
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import host_topic, server_target
+from neutrino.rpc.client import host_topic, server_target, status_target
 
 LOG = logging.getLogger(__name__)
 L3_AGENT_TYPE = "L3 agent"
@@ -46,6 +49,7 @@ class L3Agent:
         self.report_interval = cfg.agent.report_interval
         self.resync_interval = cfg.agent.resync_interval
         self.routers: dict[str, Router] = {}
+        # floating IP id -> its status on the server, as of the last fetch
         self.fip_status: dict[str, str] = {}
         self.synced = threading.Event()
         self.cycles = 0
@@ -142,13 +146,16 @@ class L3Agent:
         state = self.transport.call(server_target(self.prefix), "get_routers",
                                     {"host": self.host}, timeout=30)
         routers = {}
+        statuses = {}
         for wire in state["routers"]:
             router = Router.from_wire(wire)
             if router.gw is None and not self.cfg.DEFAULT.handle_internal_only_routers:
                 continue
             routers[router.id] = router
-            for fip in wire.get("floating_ips", ()):
-                self.fip_status.setdefault(fip["id"], fip["status"])
+            statuses.update((f["id"], f["status"]) for f in wire.get("floating_ips", ()))
+        # Level-triggered: the server's word, fresh each fetch (it resets a
+        # floating IP to DOWN when its association changes).
+        self.fip_status = statuses
         return routers
 
     def sync(self, full: bool, dirty: set[str] = frozenset()) -> None:
@@ -168,7 +175,7 @@ class L3Agent:
             ns = RouterNamespace(rid, self.ns_prefix, self.host_netns,
                                  self.cfg.DEFAULT.send_arp_for_ha)
             try:
-                if rid in desired and desired[rid].admin_state_up:
+                if rid in desired:     # admin down too: devices kept, down
                     ns.converge(desired[rid], host_links)
                 elif rid in present or rid in self.routers:
                     ns.destroy()
@@ -197,15 +204,17 @@ class L3Agent:
             self.synced.set()
 
     def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
+        """One cast with the floating IPs whose status changed, after apply;
+        on the status queue, so one agent's reports are applied in order."""
         statuses = {}
         for rid, router in desired.items():
-            active = router.active_fips() if rid not in errors and router.admin_state_up else {}
+            active = router.active_fips() if rid not in errors else {}
             for fid in router.fips:
                 status = "ACTIVE" if fid in active else "DOWN"
                 if self.fip_status.get(fid) != status:
                     statuses[fid] = status
         if statuses:
-            self.transport.cast(server_target(self.prefix), "update_floatingip_statuses",
+            self.transport.cast(status_target(self.prefix), "update_floatingip_statuses",
                                 {"host": self.host, "statuses": statuses})
             self.fip_status.update(statuses)
 

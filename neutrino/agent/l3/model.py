@@ -57,8 +57,8 @@ class Router:
         gw = d.get("gw_port")
         gw_gateway = None
         if gw:
-            gw_gateway = next((f["gateway_ip"] for f in gw["fixed_ips"] if f.get("gateway_ip")),
-                              None)
+            gw_gateway = next((f["gateway_ip"] for f in gw["fixed_ips"]
+                               if f.get("gateway_ip") and ":" not in f["gateway_ip"]), None)
         return cls(id=d["id"], admin_state_up=d.get("admin_state_up", True),
                    enable_snat=d.get("enable_snat", True),
                    interfaces=[port(p) for p in d.get("interfaces", ()) if p["fixed_ips"]],
@@ -73,7 +73,13 @@ class Router:
 
     @property
     def gw_ip(self) -> str | None:
-        return self.gw.cidrs[0].split("/")[0] if self.gw else None
+        """The gateway's IPv4 address (the SNAT source)."""
+        v4 = [c for c in self.gw.cidrs if ":" not in c] if self.gw else []
+        return v4[0].split("/")[0] if v4 else None
+
+    @property
+    def has_ipv6(self) -> bool:
+        return any(":" in c for p in self.devices().values() for c in p.cidrs)
 
     def devices(self) -> dict[str, Port]:
         """Namespace-side device name -> port."""
@@ -90,21 +96,26 @@ class Router:
         return out
 
     def active_fips(self) -> dict[str, tuple[str, str]]:
-        """The floating IPs this router can serve: it has a gateway and an
-        interface on the fixed address's subnet."""
-        if not self.gw:
+        """The floating IPs this router can serve: it is up, has a gateway
+        and an interface on the fixed address's subnet."""
+        if not self.gw or not self.admin_state_up:
             return {}
         nets = [ipaddress.ip_interface(c).network for p in self.interfaces for c in p.cidrs]
         return {fid: (fip, fixed) for fid, (fip, fixed) in self.fips.items()
                 if any(ipaddress.ip_address(fixed) in n for n in nets)}
 
     def desired_routes(self) -> dict[str, str]:
-        """destination -> gateway: the default route and the extra routes."""
+        """destination -> gateway: the default route and the extra routes
+        (none while the router is down: its devices are down)."""
         out = {}
+        if not self.admin_state_up:
+            return out
         if self.gw and self.gw_gateway:
             out["0.0.0.0/0"] = self.gw_gateway
         for dest, hop in self.routes:
-            out[str(ipaddress.ip_network(dest, strict=False))] = hop
+            net = ipaddress.ip_network(dest, strict=False)
+            if net.version == 4:     # IPv6 extra routes: not yet (docs/user-guide.md)
+                out[str(net)] = hop
         return out
 
 
@@ -118,7 +129,7 @@ def nat_tables(router: Router) -> list[Table]:
     for chain in ("OUTPUT", "POSTROUTING", "PREROUTING", "float-snat", "snat"):
         nat.chain(f"{w}-{chain}")
     nat.chain(BOTTOM)
-    qg = router.qg
+    qg = router.qg if router.gw_ip else None      # NAT is IPv4: a v4 gateway address
     if qg and router.enable_snat:     # upstream adds it with the SNAT rules only
         nat.add(f"{w}-POSTROUTING",
                 f"! -i {qg} ! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")

@@ -63,8 +63,12 @@ class RouterNamespace:
         if not _netns.exists(self.name):
             _netns.create(self.name, exist_ok=True)
             changed = True
-        if _netns.sysctl_get("net.ipv4.ip_forward", self.name) != "1":
-            _netns.sysctl_set("net.ipv4.ip_forward", 1, self.name)
+        forward = "1" if router.admin_state_up else "0"
+        if _netns.sysctl_get("net.ipv4.ip_forward", self.name) != forward:
+            _netns.sysctl_set("net.ipv4.ip_forward", forward, self.name)
+        v6 = "1" if router.admin_state_up and router.has_ipv6 else "0"
+        if _netns.sysctl_get("net.ipv6.conf.all.forwarding", self.name) != v6:
+            _netns.sysctl_set("net.ipv6.conf.all.forwarding", v6, self.name)
         new_addrs: list[tuple[str, str, str]] = []
         self._dropped_fips: list[str] = []
         with Netlink(self.name) as rn:
@@ -111,8 +115,15 @@ class RouterNamespace:
                     changed = True
                 if port.mtu and link.mtu != port.mtu:
                     rn.set_mtu(name, port.mtu)
-                if not link.up:
+                # A router that is administratively down keeps its devices,
+                # down: its ports stay wired (ACTIVE), nothing is forwarded
+                # or answered.
+                if router.admin_state_up and not link.up:
                     rn.set_up(name)
+                    changed = True
+                elif not router.admin_state_up and link.up:
+                    rn.set_down(name)
+                    changed = True
                 if tap is None or not tap.up:
                     hn.set_up(port.tap)
         return changed
@@ -121,7 +132,9 @@ class RouterNamespace:
         changed = False
         devices = router.devices()
         for name, want in router.addresses().items():
-            have = set(rn.addresses(name, socket.AF_INET))
+            have = set(rn.addresses(name, socket.AF_INET)) | {
+                c for c in rn.addresses(name, socket.AF_INET6)
+                if not ipaddress.ip_interface(c).is_link_local}
             for cidr in sorted(have - want):
                 rn.del_address(name, cidr)
                 if name == router.qg and cidr.endswith("/32"):
@@ -129,7 +142,8 @@ class RouterNamespace:
                 changed = True
             for cidr in sorted(want - have, key=lambda c: c.endswith("/32")):
                 rn.add_address(name, cidr)
-                new.append((name, devices[name].mac, cidr.split("/")[0]))
+                if ":" not in cidr:          # IPv6 neighbours learn by NDP
+                    new.append((name, devices[name].mac, cidr.split("/")[0]))
                 changed = True
         return changed
 
@@ -144,7 +158,7 @@ class RouterNamespace:
                 changed = True
         have = {r.dst: r.gateway for r in rn.routes() if r.gateway}
         connected = [ipaddress.ip_interface(c).network
-                     for cidrs in router.addresses().values() for c in cidrs]
+                     for cidrs in router.addresses().values() for c in cidrs if ":" not in c]
         for dst, hop in want.items():
             if have.get(dst) == hop:
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
@@ -37,20 +38,53 @@ _SUBNETS_WITH_POOLS = (
     .order_by(_S.c.created_at, _S.c.id))
 
 
+_N = models.networks
+_NET_SUBNETS_POOLS = (
+    select(_N, _S.c.id.label("s_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
+           _S.c.ipv6_address_mode, _S.c.enable_dhcp, _AP.c.first_ip, _AP.c.last_ip)
+    .select_from(_N.outerjoin(_S, _S.c.network_id == _N.c.id)
+                 .outerjoin(_AP, _AP.c.subnet_id == _S.c.id))
+    .where(_N.c.id == bindparam("network"))
+    .order_by(_S.c.created_at, _S.c.id))
+_NET_SUBNETS_POOLS_SCOPED = _NET_SUBNETS_POOLS.where(
+    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)
+_NET_COLUMNS = tuple(c.name for c in _N.c)
+
+
+def network_with_subnets(conn: Connection, network_id: str, project: str | None):
+    """A network row (as a dict) with its subnets and their pools, in one
+    round trip: (network, subnets, ranges) as network_subnets_and_ranges, or
+    None when there is no such network (visible to `project`; None: admin)."""
+    stmt = _NET_SUBNETS_POOLS if project is None else _NET_SUBNETS_POOLS_SCOPED
+    rows = conn.execute(stmt, {"network": network_id, "project": project}).mappings().all()
+    if not rows:
+        return None
+    network = {k: rows[0][k] for k in _NET_COLUMNS}
+    subnets, ranges = _subnets_and_ranges(
+        [r for r in rows if r["s_id"] is not None], "s_id")
+    return network, subnets, ranges
+
+
 def network_subnets_and_ranges(conn: Connection, network_id: str):
     """([subnet dicts], {subnet_id: [(first, last) as ints]})"""
+    return _subnets_and_ranges(
+        conn.execute(_SUBNETS_WITH_POOLS, {"network": network_id}).mappings(), "id")
+
+
+def _subnets_and_ranges(rows, id_key: str):
     subnets: list[dict] = []
     ranges: dict[str, list[tuple[int, int]]] = {}
-    for row in conn.execute(_SUBNETS_WITH_POOLS, {"network": network_id}):
-        if row.id not in ranges:
-            ranges[row.id] = []
-            subnets.append({"id": row.id, "cidr": row.cidr, "ip_version": row.ip_version,
-                            "gateway_ip": row.gateway_ip,
-                            "ipv6_address_mode": row.ipv6_address_mode,
-                            "enable_dhcp": row.enable_dhcp})
-        if row.first_ip is not None:
-            ranges[row.id].append((int(ipaddress.ip_address(row.first_ip)),
-                                   int(ipaddress.ip_address(row.last_ip))))
+    for row in rows:
+        row_id = row[id_key]
+        if row_id not in ranges:
+            ranges[row_id] = []
+            subnets.append({"id": row_id, "cidr": row["cidr"], "ip_version": row["ip_version"],
+                            "gateway_ip": row["gateway_ip"],
+                            "ipv6_address_mode": row["ipv6_address_mode"],
+                            "enable_dhcp": row["enable_dhcp"]})
+        if row["first_ip"] is not None:
+            ranges[row_id].append((int(ipaddress.ip_address(row["first_ip"])),
+                                   int(ipaddress.ip_address(row["last_ip"]))))
     return subnets, ranges
 
 
@@ -99,6 +133,51 @@ def pick_ip(conn: Connection, subnet: dict, ranges: list[tuple[int, int]]) -> st
     free_all = [v for lo, hi in ranges for v in range(lo, min(hi, lo + 65535) + 1)
                 if v not in taken_all]
     return _to_str(version, random.choice(free_all)) if free_all else None
+
+
+_IF_FREE: dict[str, Any] = {}
+
+
+def _insert_if_free(dialect: str):
+    """INSERT ... ON CONFLICT (subnet_id, ip_address) DO NOTHING where the
+    database has it. (MariaDB's INSERT IGNORE would also swallow a foreign
+    key failure, so it takes the read-then-insert path.)"""
+    if dialect not in _IF_FREE:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            _IF_FREE[dialect] = None
+            return None
+        # (SQLAlchemy reports an INSERT's rowcount only when asked to.)
+        _IF_FREE[dialect] = dialect_insert(_IPA).on_conflict_do_nothing(
+            index_elements=["subnet_id", "ip_address"]).execution_options(preserve_rowcount=True)
+    return _IF_FREE[dialect]
+
+
+OPTIMISTIC_TRIES = 3
+
+
+def allocate_ip(conn: Connection, port_id: str, network_id: str, subnet: dict,
+                ranges: list[tuple[int, int]]) -> str | None:
+    """Allocate a free address of the subnet's pools to the port; None when
+    they are full. Where the database can skip a taken address without
+    failing the transaction, a random candidate is simply inserted (one
+    statement, not a read and an insert); after a few taken candidates, or
+    elsewhere, it is pick_ip() and insert_ip()."""
+    stmt = _insert_if_free(conn.dialect.name)
+    total = sum(hi - lo + 1 for lo, hi in ranges)
+    if stmt is not None and total > 0:
+        for _ in range(min(OPTIMISTIC_TRIES, total)):
+            ip = _to_str(subnet["ip_version"], _random_in(ranges, total))
+            if conn.execute(stmt, {"port_id": port_id, "network_id": network_id,
+                                   "subnet_id": subnet["id"], "ip_address": ip}).rowcount == 1:
+                return ip
+    ip = pick_ip(conn, subnet, ranges)
+    if ip is not None:
+        insert_ip(conn, port_id, network_id, subnet["id"], ip, False)
+    return ip
 
 
 def insert_ip(conn: Connection, port_id: str, network_id: str, subnet_id: str, ip: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -31,11 +31,18 @@ class FloatingIPPlugin:
         self.ports = ports
 
     def _view(self, r, tags=()) -> dict:
+        # The association is fixed_port_id: when the port is deleted the
+        # database clears it (ON DELETE SET NULL) and the rest of the
+        # association means nothing any more (sweep_orphans clears it too).
+        bound = r["fixed_port_id"] is not None
         return {"id": r["id"], "tenant_id": r["project_id"], "project_id": r["project_id"],
                 "floating_ip_address": r["floating_ip_address"],
-                "floating_network_id": r["floating_network_id"], "router_id": r["router_id"],
-                "port_id": r["fixed_port_id"], "fixed_ip_address": r["fixed_ip_address"],
-                "status": r["status"], "description": r["description"], "tags": list(tags),
+                "floating_network_id": r["floating_network_id"],
+                "router_id": r["router_id"] if bound else None,
+                "port_id": r["fixed_port_id"],
+                "fixed_ip_address": r["fixed_ip_address"] if bound else None,
+                "status": r["status"] if bound else "DOWN",
+                "description": r["description"], "tags": list(tags),
                 "created_at": listing.iso(r["created_at"]),
                 "updated_at": listing.iso(r["updated_at"]),
                 "revision_number": r["revision_number"]}
@@ -79,6 +86,8 @@ class FloatingIPPlugin:
             net = get_network_row(conn, admin_context(), body["floating_network_id"])
             if not net["external"]:
                 raise bad_fip(f"Network {net['id']} is not a valid external network")
+            if body.get("fixed_ip_address") and not body.get("port_id"):
+                raise bad_fip("fixed_ip_address cannot be specified without a port_id")
             self.core.quotas.check(conn, owner, "floatingip")
             fixed = None
             if body.get("floating_ip_address"):
@@ -123,18 +132,26 @@ class FloatingIPPlugin:
     def _association(self, conn: Connection, ctx: Context, fip: dict, port_id: str,
                      fixed_ip: str | None) -> dict:
         port_row = self.ports._row(conn, ctx, port_id)
+        if port_row["project_id"] != fip["project_id"] and not ctx.is_admin:
+            # visible to the network's owner, but not theirs to map
+            raise bad_fip(f"Cannot process floating IP association with Port {port_id}, "
+                          "since that port is owned by a different tenant")
         port = port_views(conn, [port_row])[0]
         if port["device_owner"].startswith("network:"):
             raise bad_fip(f"Port {port_id} has owner {port['device_owner']} and therefore "
                           "cannot be associated with a floating IP")
         v4 = [f for f in port["fixed_ips"] if ":" not in f["ip_address"]]
         if fixed_ip:
+            if ":" in fixed_ip:
+                raise bad_fip(f"Cannot process floating IP association with {fixed_ip}, "
+                              "since that is not an IPv4 address")
             chosen = [f for f in v4 if f["ip_address"] == fixed_ip]
             if not chosen:
                 raise bad_fip(f"Port {port_id} does not have fixed ip {fixed_ip}")
         else:
             if not v4:
-                raise bad_fip(f"Port {port_id} does not have any IPv4 address")
+                raise bad_fip(f"Cannot add floating IP to port {port_id} that has no fixed "
+                              "IPv4 addresses")
             if len(v4) > 1:
                 raise bad_fip(f"Port {port_id} has multiple fixed IPv4 addresses.  Must provide "
                               "a specific IPv4 address when assigning a floating IP")
@@ -175,10 +192,17 @@ class FloatingIPPlugin:
             values = {}
             if "description" in body:
                 values["description"] = body["description"]
-            if "port_id" in body:
-                if body["port_id"]:
+            if body.get("fixed_ip_address") and not body.get("port_id"):
+                raise bad_fip("fixed_ip_address cannot be specified without a port_id")
+            # As upstream: an empty body (the API's original "disassociate")
+            # clears the association; a body without port_id keeps it.
+            if "port_id" in body or not body:
+                if body.get("port_id"):
                     values.update(self._association(conn, ctx, row, body["port_id"],
                                                     body.get("fixed_ip_address")))
+                    if (values["fixed_port_id"], values["fixed_ip_address"]) != (
+                            row["fixed_port_id"], row["fixed_ip_address"]):
+                        values["status"] = "DOWN"   # ACTIVE again once an agent has it
                 else:
                     values.update(fixed_port_id=None, fixed_ip_address=None, router_id=None,
                                   status="DOWN")
@@ -202,12 +226,39 @@ class FloatingIPPlugin:
         row = self.core.db.write(txn)
         self._notify(self._view(row))
 
-    def set_status(self, fip_ids: list[str], status: str) -> None:
-        """L3 agents report whether a floating IP is in effect."""
-        if fip_ids:
-            self.core.db.write(lambda conn: conn.execute(update(FIP).where(
-                FIP.c.id.in_(fip_ids), FIP.c.status != status).values(
-                status=status, revision_number=FIP.c.revision_number + 1)))
+    def set_status(self, statuses: dict[str, str]) -> None:
+        """An L3 agent reports whether floating IPs are in effect. ACTIVE
+        needs an association: a report that crossed a disassociation (which
+        set DOWN) must not undo it."""
+        def txn(conn):
+            for fip_id, status in statuses.items():
+                stmt = update(FIP).where(FIP.c.id == fip_id, FIP.c.status != status)
+                if status == "ACTIVE":
+                    stmt = stmt.where(FIP.c.fixed_port_id.is_not(None))
+                conn.execute(stmt.values(status=status, updated_at=listing.now(),
+                                         revision_number=FIP.c.revision_number + 1))
+        if statuses:
+            self.core.db.write(txn)
+
+    def sweep_orphans(self) -> list[str]:
+        """Floating IPs whose port was deleted (fixed_port_id went NULL with
+        it): clear the rest of the association, DOWN, and tell their routers'
+        agents, which then drop the NAT rules. Returns the routers told."""
+        orphan = and_(FIP.c.fixed_port_id.is_(None), FIP.c.router_id.is_not(None))
+        if not self.core.db.read(lambda conn: conn.execute(
+                select(FIP.c.id).where(orphan).limit(1)).first()):
+            return []       # the usual case: one indexed read, no write
+
+        def txn(conn):
+            routers = sorted({r[0] for r in conn.execute(select(FIP.c.router_id).where(orphan))})
+            conn.execute(update(FIP).where(orphan).values(
+                fixed_ip_address=None, router_id=None, status="DOWN",
+                updated_at=listing.now(), revision_number=FIP.c.revision_number + 1))
+            return routers
+        routers = self.core.db.write(txn)
+        for router_id in routers:
+            self._notify({"router_id": router_id})
+        return routers
 
     def _notify(self, view: dict, old_router: str | None = None) -> None:
         for router_id in {view.get("router_id"), old_router} - {None}:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
+from neutrino.api.attributes import is_uuid
 from neutrino.api.policy import Context, admin_context
 from neutrino.api.query import Query
 from neutrino.db import models
@@ -23,6 +24,16 @@ FIP = models.floatingips
 GW_OWNER = "network:router_gateway"
 IF_OWNER = "network:router_interface"
 MAX_ROUTES = 30
+
+
+class RouterExternalGatewayInUseByFloatingIp(faults.InUse):
+    message = ("Gateway cannot be updated for router {router_id}, since a gateway to external "
+               "network {net_id} is required by one or more floating IPs.")
+
+
+class SubnetMismatchForPort(faults.NeutronError):
+    status = 400
+    message = "Subnet on port {port_id} does not match the requested subnet {subnet_id}."
 
 
 def bad_router(msg: str) -> faults.BadRequest:
@@ -174,9 +185,8 @@ class RouterPlugin:
                 FIP.c.router_id == row["id"], FIP.c.floating_network_id == gw["network_id"],
                 FIP.c.fixed_port_id.is_not(None)).limit(1)).first()
             if in_use:
-                raise faults.Conflict(
-                    f"Gateway cannot be updated for router {row['id']}, since a gateway to "
-                    f"external network {gw['network_id']} is required by one or more floating IPs.")
+                raise RouterExternalGatewayInUseByFloatingIp(router_id=row["id"],
+                                                             net_id=gw["network_id"])
             self.ports.delete_in(conn, gw["id"])
         conn.execute(update(R).where(R.c.id == row["id"]).values(gw_port_id=None))
         return gw
@@ -282,14 +292,19 @@ class RouterPlugin:
         return result
 
     @staticmethod
-    def _interface_args(body) -> tuple[str | None, str | None]:
+    def _interface_args(body, for_removal: bool = False) -> tuple[str | None, str | None]:
+        """Upstream's checks, in its order; removal may name both (the
+        subnet must then be one of the port's)."""
         if not isinstance(body, dict):
             raise faults.HTTPBadRequest("Body contains invalid data")
-        subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
-        if subnet_id and port_id:
-            raise bad_router("Cannot specify both subnet-id and port-id")
-        if not subnet_id and not port_id:
+        if "subnet_id" not in body and "port_id" not in body:
             raise bad_router("Either subnet_id or port_id must be specified")
+        for key in ("port_id", "subnet_id"):
+            if key in body and not is_uuid(body[key]):
+                raise bad_router(f"'{body[key]}' is not a valid UUID")
+        subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+        if subnet_id and port_id and not for_removal:
+            raise bad_router("Cannot specify both subnet-id and port-id")
         return subnet_id, port_id
 
     def _interface_subnets(self, conn, router_id: str) -> list:
@@ -310,7 +325,7 @@ class RouterPlugin:
                                      f"with cidr {cidr} of subnet {sid}")
 
     def remove_interface(self, ctx: Context, router_id: str, body: dict) -> dict:
-        subnet_id, port_id = self._interface_args(body)
+        subnet_id, port_id = self._interface_args(body, for_removal=True)
         removed = []
 
         def txn(conn):
@@ -320,6 +335,8 @@ class RouterPlugin:
                 mine = [i for i in interfaces if i.port_id == port_id]
                 if not mine:
                     raise faults.RouterInterfaceNotFound(router_id=router_id, port_id=port_id)
+                if subnet_id and subnet_id not in {i.id for i in mine}:
+                    raise SubnetMismatchForPort(port_id=port_id, subnet_id=subnet_id)
             else:
                 mine = [i for i in interfaces if i.id == subnet_id]
                 if not mine:
@@ -329,7 +346,7 @@ class RouterPlugin:
             for sid, cidr, _ in mine:
                 net = ipaddress.ip_network(cidr)
                 for (fixed,) in conn.execute(select(FIP.c.fixed_ip_address).where(
-                        FIP.c.router_id == router_id, FIP.c.fixed_ip_address.is_not(None))):
+                        FIP.c.router_id == router_id, FIP.c.fixed_port_id.is_not(None))):
                     if ipaddress.ip_address(fixed) in net:
                         raise faults.RouterInterfaceInUseByFloatingIP(router_id=router_id,
                                                                       subnet_id=sid)

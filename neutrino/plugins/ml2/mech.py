@@ -100,6 +100,9 @@ def segment_unservable(conf: dict, segment: dict) -> str | None:
 
 
 class L2PopulationMechanismDriver(MechanismDriver):
+    """Binds nothing: it makes the server hand l2population agents their
+    vxlan forwarding tables and tell them when those change
+    (neutrino.plugins.ml2.l2pop)."""
     name = "l2population"
 
 
@@ -115,6 +118,7 @@ class MechanismManager:
                 raise ValueError(f"[ml2] mechanism_drivers: '{name}' is not supported "
                                  "(supported: linuxbridge, l2population)")
         self.drivers = drivers
+        self.l2population = any(isinstance(d, L2PopulationMechanismDriver) for d in drivers)
 
     def bind(self, conn: Connection, port: dict, segment: dict | None, host: str) -> Binding:
         if not host:

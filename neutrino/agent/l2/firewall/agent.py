@@ -1,0 +1,132 @@
+"""The firewall reconciler the L2 agent runs in each cycle, before it wires
+taps (a port's filter exists before its tap joins the bridge).
+
+Level-triggered: a security-group notification, any port change and
+every full resync make it fetch the host's firewall state from the server
+(one call); it then renders the whole desired state (pure), observes the
+kernel and applies the difference. Between full resyncs the diff is
+against what the last successful apply left (this saves an iptables-save
+of ~30,000 rules on a host of 1,000 ports, so a rule change costs a
+fraction of a second); a cycle whose rendering equals it does nothing;
+every full resync (start, reconnect, error, [agent] resync_interval)
+diffs against the kernel itself."""
+from __future__ import annotations
+
+import logging
+import time
+
+from neutrino.agent.l2.firewall.apply import FirewallKernel
+from neutrino.agent.l2.firewall.model import FAMILIES, WRAP, FwConf, FwDesired, Observed
+from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
+from neutrino.rpc.bus import Transport
+from neutrino.rpc.client import server_target
+
+LOG = logging.getLogger(__name__)
+
+
+class Firewall:
+    def __init__(self, conf: FwConf, transport: Transport, host: str, prefix: str,
+                 netns: str | None, timeout: float = 30.0, kernel: FirewallKernel | None = None):
+        self.conf = conf
+        self.transport = transport
+        self.host = host
+        self.prefix = prefix
+        self.timeout = timeout
+        self.kernel = kernel or FirewallKernel(netns)
+        self.desired: FwDesired | None = None
+        self.last: Rendered | None = None
+        self._dirty = True
+        self._bridge_nf = False
+        self._ports: frozenset[str] = frozenset()
+        self.stats: dict[str, float] = {}
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def fetch(self) -> FwDesired:
+        state = self.transport.call(server_target(self.prefix), "get_firewall_state",
+                                    {"host": self.host}, timeout=self.timeout)
+        return FwDesired.from_wire(state)
+
+    def converge(self, port_ids, refetch: bool = False, full: bool = False) -> bool:
+        """Returns True if the kernel was changed."""
+        started = time.monotonic()
+        port_ids = frozenset(port_ids)
+        fetch = refetch or self._dirty or self.desired is None
+        if not (fetch or full) and self.last is not None and port_ids == self._ports:
+            return False          # a kernel poll: nothing of ours changed since the last apply
+        self._ports = port_ids
+        if fetch:
+            self._dirty = False
+            try:
+                self.desired = self.fetch()
+            except Exception:
+                self._dirty = True
+                raise
+        fetched = time.monotonic()
+        if self.conf.enabled and not self._bridge_nf:
+            self.kernel.ensure_bridge_netfilter()
+            self._bridge_nf = True
+        desired = self.desired.restrict(port_ids)
+        last = None if full else self.last
+        nets = {p.network_id for p in desired.ports.values()}
+        if last is None:
+            observed = self.kernel.observe()
+            zones = assign_zones(nets, observed.iptables.get(4, {}).get("raw", {}))
+            rendered = render(desired, self.conf, zones)
+            families, eb = FAMILIES, True
+        else:
+            zones = assign_zones(nets, last.tables.get(4, {}).get("raw", {}))
+            rendered = render(desired, self.conf, zones)
+            families = tuple(v for v in FAMILIES if rendered.tables.get(v) != last.tables.get(v))
+            eb = (rendered.eb, rendered.eb_jumps) != (last.eb, last.eb_jumps)
+            if not families and not eb and rendered.sets == last.sets:
+                return False
+            observed = as_observed(last)      # what the last apply left (see module doc)
+        rendered_at = time.monotonic()
+        result = plan(desired, rendered, observed, families)
+        if not eb:
+            result.ebtables = ""
+        if result.empty:
+            self.last = rendered
+            return False
+        self.last = None          # unknown until the apply succeeded
+        self.kernel.apply(result)
+        self.last = rendered
+        done = time.monotonic()
+        self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
+                      "apply": done - rendered_at, "total": done - started}
+        LOG.info("firewall: %d port(s), %s%s%s%d conntrack deletion(s) in %.3f s "
+                 "(fetch %.3f, observe+render %.3f, apply %.3f)", len(desired.ports),
+                 "".join(f"ip{'6' if v == 6 else ''}tables-restore, "
+                         for v in sorted(result.iptables)),
+                 "ipset restore, " if result.ipset_before else "",
+                 "ebtables-restore, " if result.ebtables else "", len(result.conntrack),
+                 done - started, fetched - started, rendered_at - fetched, done - rendered_at)
+        return True
+
+
+def as_observed(last: Rendered) -> Observed:
+    """The kernel as the last apply left it: our chains, our jumps at the
+    top of the builtins, our sets and ebtables chains."""
+    obs = Observed()
+    for v, tables in last.tables.items():
+        obs.iptables[v] = {}
+        for table, chains in tables.items():
+            view = dict(chains)
+            for builtin, targets in JUMPS[table].items():
+                view[builtin] = [f"-A {builtin} -j {t}" for t in targets] if chains else []
+            obs.iptables[v][table] = view
+    obs.sets = {name: set(members) for name, (_, members) in last.sets.items()}
+    obs.set_family = {name: v for name, (v, _) in last.sets.items()}
+    obs.ebtables = {**last.eb, "PREROUTING": list(last.eb_jumps)}
+    obs.eb_policy = {c: "DROP" for c in last.eb}
+    return obs
+
+
+def make_firewall(cfg, transport: Transport, host: str, prefix: str,
+                  netns: str | None) -> Firewall:
+    return Firewall(FwConf.from_config(cfg), transport, host, prefix, netns)
+
+
+__all__ = ["Firewall", "make_firewall", "WRAP"]

@@ -1,0 +1,79 @@
+"""The only code of the firewall that reads or changes the kernel: one
+`iptables-save` per IP version, `ipset save` and `ebtables-save` to
+observe; to apply, in this order: one `ipset restore` (sets exist and have
+their members before a rule names them), one atomic `iptables-restore
+--noflush` per IP version, one `ebtables-restore --noflush`, stale sets
+destroyed, then the conntrack entries of removed allows deleted (after
+the new rules are in, so no packet re-creates them under the old ones)."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from neutrino.agent.l2.firewall.model import FAMILIES, FwPlan, Observed
+from neutrino.dataplane import conntrack, ebtables, ipset
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.iptables import parse_save
+
+LOG = logging.getLogger(__name__)
+SAVE = {4: "iptables-save", 6: "ip6tables-save"}
+RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
+BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+
+
+class FirewallKernel:
+    """iptables, ipsets, ebtables and conntrack of one namespace (None: the
+    one this process runs in, i.e. a real host's)."""
+
+    def __init__(self, netns: str | None):
+        self.netns = netns
+        self.restores = 0          # iptables-restore calls (tests, benchmarks)
+        self.set_restores = 0      # ipset restore calls
+        self.timings: dict[str, float] = {}   # seconds per step of the last apply
+
+    def ensure_bridge_netfilter(self) -> None:
+        """Bridged frames only traverse iptables with br_netfilter on (per
+        namespace): without it no security group rule would ever match."""
+        with _netns.in_netns(self.netns):
+            if not os.path.isdir("/proc/sys/net/bridge"):
+                _netns.run(["modprobe", "br_netfilter"], check=False)
+        for key in BRIDGE_NF:
+            if _netns.sysctl_get(key, self.netns) != "1":
+                _netns.sysctl_set(key, 1, self.netns, allow_init_netns=self.netns is None)
+
+    def observe(self, families=FAMILIES, eb: bool = True) -> Observed:
+        obs = Observed()
+        for v in families:
+            obs.iptables[v] = parse_save(_netns.run([SAVE[v]], netns=self.netns))
+        obs.sets, obs.set_family = ipset.save(self.netns)
+        if eb:
+            obs.ebtables, obs.eb_policy = ebtables.save(self.netns)
+        return obs
+
+    def apply(self, plan: FwPlan) -> None:
+        t = time.monotonic()
+        self.timings = {}
+
+        def lap(name: str) -> None:
+            nonlocal t
+            now = time.monotonic()
+            self.timings[name] = now - t
+            t = now
+        if plan.ipset_before:
+            ipset.restore(self.netns, plan.ipset_before)
+            self.set_restores += 1
+            lap("ipset")
+        for v, text in sorted(plan.iptables.items()):
+            _netns.run([RESTORE[v], "--noflush"], netns=self.netns, input=text)
+            self.restores += 1
+            lap(f"ip{v}")
+        if plan.ebtables:
+            ebtables.restore(self.netns, plan.ebtables)
+            lap("ebtables")
+        if plan.ipset_after:
+            ipset.destroy(self.netns, plan.ipset_after)
+        for ct in plan.conntrack:
+            conntrack.delete(self.netns, ct.version, ct.zone, ct.src, ct.dst)
+        if plan.conntrack:
+            lap("conntrack")

@@ -1,0 +1,125 @@
+"""The L2 agent's firewall reconciler on a real kernel, against a real
+server core (SQLite) over the in-process bus: what a start programs, that a
+restarted agent adopts it without rewriting anything (same conntrack zones,
+no iptables-restore), and that a stale or tampered kernel is put right by
+a full resync. The "host" is a per-test namespace; ports have no taps."""
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+
+import pytest
+
+from neutrino import config as config_mod
+from neutrino.dataplane import netns as ns
+
+pytestmark = pytest.mark.root
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+HOST = "fwhost"
+W = "neutron-linuxbri"
+
+
+@pytest.fixture
+def server(tmp_path, netns):
+    from neutrino.api.app import build_app
+    from neutrino.rpc.bus import make_transport
+    from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE, ServerClient
+    from neutrino.rpc.server_handlers import attach_bus
+    from neutrino.service import build_auth, build_core, load_server_config
+    prefix = f"fw-{uuid.uuid4().hex[:8]}"
+    cfg = load_server_config([], {
+        "DEFAULT": {"state_path": str(tmp_path), "auth_strategy": "noauth"},
+        "ml2": {"type_drivers": "local", "tenant_network_types": "local",
+                "mechanism_drivers": "linuxbridge"},
+        "oslo_policy": {"policy_file": ""}})
+    core = build_core(cfg)
+    bus = make_transport(f"inproc://{prefix}")
+    attach_bus(core, bus, prefix=prefix)
+    client = TestClient(build_app(core, build_auth(cfg, core.db)))
+    agent_bus = make_transport(f"inproc://{prefix}")
+    state = {"agent_type": LINUXBRIDGE_AGENT_TYPE, "binary": "neutrino-linuxbridge-agent",
+             "host": HOST, "topic": "N/A", "start_flag": True,
+             "configurations": {"interface_mappings": {}, "bridge_mappings": {},
+                                "tunnel_types": [], "devices": 0}}
+    ServerClient(agent_bus, HOST, prefix).report_state(state, wait=True)
+    host_ns = netns("host")
+    agents = []
+
+    def start_agent():
+        from neutrino.agent.l2.agent import LinuxBridgeAgent
+        from neutrino.agent_options import LINUXBRIDGE_AGENT_SCHEMA
+        acfg = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {
+            "DEFAULT": {"host": HOST, "transport_url": f"inproc://{prefix}",
+                        "control_exchange": prefix},
+            "agent": {"report_interval": "0", "polling_interval": "1",
+                      "resync_interval": "3600"}})
+        agent = LinuxBridgeAgent(acfg, agent_bus, netns=host_ns).start()
+        agents.append(agent)
+        assert agent.wait_synced(30)
+        return agent
+
+    try:
+        yield client, host_ns, start_agent
+    finally:
+        for agent in agents:
+            if not agent._stop.is_set():     # the test stopped the first one itself
+                agent.stop()
+        agent_bus.close()
+        core.notifier.close()
+        bus.close()
+        core.db.dispose()
+
+
+def _post(client, path, body):
+    r = client.post(path, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_restart_adopts_and_full_resync_repairs(server):
+    client, host_ns, start_agent = server
+    net = _post(client, "/v2.0/networks", {"network": {"name": "n"}})["network"]
+    _post(client, "/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                               "cidr": "10.91.0.0/24", "enable_dhcp": False}})
+    ports = [_post(client, "/v2.0/ports", {"port": {
+        "network_id": net["id"], "binding:host_id": HOST, "device_owner": "compute:x"}})["port"]
+        for _ in range(3)]
+    agent = start_agent()
+    save = ns.run(["iptables-save"], netns=host_ns)
+    for p in ports:
+        assert f":{W}-i{p['id'][:10]} - " in save and f":{W}-s{p['id'][:10]} - " in save
+    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    assert "-j CT --zone 4097" in raw
+    members = ns.run(["ipset", "list", "NIPv4" + ports[0]["security_groups"][0][:26]],
+                     netns=host_ns)
+    assert all(p["fixed_ips"][0]["ip_address"] in members for p in ports)
+    agent.stop()
+
+    again = start_agent()          # a restarted agent changes nothing
+    assert again.firewall.kernel.restores == 0 and again.firewall.kernel.set_restores == 0
+    assert ns.run(["iptables-save", "-t", "raw"], netns=host_ns).count("--zone 4097") == \
+        raw.count("--zone 4097")
+
+    # someone deletes one of our rules: the next full resync puts it back
+    chain = f"{W}-s{ports[0]['id'][:10]}"
+    ns.run(["iptables", "-D", chain, "-m", "comment", "--comment",
+            "Drop traffic without an IP/MAC allow rule.", "-j", "DROP"], netns=host_ns)
+    again.sync(True)
+    assert again.firewall.kernel.restores == 1
+    assert f"-A {chain} -m comment --comment \"Drop traffic without an IP/MAC allow rule.\" " \
+           f"-j DROP" in ns.run(["iptables-save"], netns=host_ns)
+
+    # a port deleted: its chains and ebtables chains go with it
+    assert client.delete(f"/v2.0/ports/{ports[2]['id']}").status_code == 204
+    tag = ports[2]["id"][:10]
+    deadline = time.monotonic() + 10
+    while (f"{W}-i{tag}" in ns.run(["iptables-save"], netns=host_ns)
+           or "tap" + ports[2]["id"][:11] in ns.run(["ebtables-save"], netns=host_ns)):
+        assert time.monotonic() < deadline, "stale iptables or ebtables chains stayed"
+        time.sleep(0.1)
+    assert f"{W}-i{ports[0]['id'][:10]}" in ns.run(["iptables-save"], netns=host_ns)

@@ -1,0 +1,173 @@
+"""neutrino.agent.l2.firewall.plan: the seed §10 chain structure rendered
+from plain values, and the diff against what iptables-save shows."""
+from __future__ import annotations
+
+from neutrino.agent.l2.firewall.model import (FwConf, FwDesired, FwPort, Observed, SgRule,
+                                              set_name)
+from neutrino.agent.l2.firewall.plan import assign_zones, link_local, plan, render, rule_matches
+from neutrino.dataplane.iptables import parse_save
+
+P1 = "11111111-aaaa-bbbb-cccc-000000000001"
+P2 = "22222222-aaaa-bbbb-cccc-000000000002"
+DHCP = "33333333-aaaa-bbbb-cccc-000000000003"
+NET = "99999999-0000-0000-0000-000000000009"
+G = "gggggggg-0000-0000-0000-00000000000g"
+W = "neutron-linuxbri"
+
+
+def default_rules(gid: str = G) -> tuple[SgRule, ...]:
+    return (SgRule("egress", "IPv4"), SgRule("egress", "IPv6"),
+            SgRule("ingress", "IPv4", remote_group_id=gid),
+            SgRule("ingress", "IPv6", remote_group_id=gid))
+
+
+def desired(**extra_rules) -> FwDesired:
+    ports = {
+        P1: FwPort(P1, NET, "fa:16:3e:00:00:01", "compute:nova", True, ("10.0.0.5",),
+                   (("10.0.0.100", "fa:16:3e:00:00:01"),), (G,)),
+        P2: FwPort(P2, NET, "fa:16:3e:00:00:02", "compute:nova", False, ("10.0.0.6",)),
+        DHCP: FwPort(DHCP, NET, "fa:16:3e:00:00:03", "network:dhcp", True, ("10.0.0.2",)),
+    }
+    rules = default_rules() + tuple(extra_rules.get("rules", ()))
+    return FwDesired(ports=ports, rules={G: rules}, members={G: ("10.0.0.5", "10.0.0.100")})
+
+
+def rendered(d: FwDesired | None = None, conf: FwConf = FwConf()):
+    d = d or desired()
+    return render(d, conf, assign_zones({p.network_id for p in d.ports.values()}, {}))
+
+
+def test_seed_chain_structure():
+    r = rendered()
+    f = r.tables[4]["filter"]
+    i, o, s = f"{W}-i{P1[:10]}", f"{W}-o{P1[:10]}", f"{W}-s{P1[:10]}"
+    assert {"neutron-filter-top", f"{W}-FORWARD", f"{W}-INPUT", f"{W}-OUTPUT", f"{W}-local",
+            f"{W}-sg-chain", f"{W}-sg-fallback", i, o, s} == set(f)
+    tap = "tap" + P1[:11]
+    fwd = f[f"{W}-FORWARD"]
+    assert (f"-A {W}-FORWARD -m physdev --physdev-out {tap} --physdev-is-bridged -m comment "
+            f'--comment "Direct traffic from the VM interface to the security group chain." '
+            f"-j {W}-sg-chain") in fwd
+    assert any(f"--physdev-in {tap} --physdev-is-bridged" in line for line in fwd)
+    # the DHCP port is trusted, the port without port security has no chain at all
+    assert any("tap" + DHCP[:11] in line and "trusted" in line and line.endswith("-j ACCEPT")
+               for line in fwd)
+    assert not any(P2[:10] in c for c in f) and not any(P2[:11] in line for line in fwd)
+    assert f[f"{W}-sg-chain"][-1] == f"-A {W}-sg-chain -j ACCEPT"
+    assert f[f"{W}-sg-fallback"] == [
+        f'-A {W}-sg-fallback -m comment --comment "Default drop rule for unmatched traffic." '
+        f"-j DROP"]
+    ing = f[i]
+    assert "RELATED,ESTABLISHED" in ing[0] and ing[0].endswith("-j RETURN")
+    assert f"-A {i} -m set --match-set {set_name(G, 4)} src -j RETURN" in ing
+    assert "INVALID" in ing[-2] and ing[-1].endswith(f"-j {W}-sg-fallback")
+    egr = f[o]
+    assert "--sport 68 --dport 67" in egr[0] and egr[1] == f"-A {o} -j {s}"
+    assert any("Prevent DHCP Spoofing by VM." in line and line.endswith("-j DROP")
+               for line in egr)
+    assert f"-A {o} -j RETURN" in egr                   # egress any
+    assert f[s] == [
+        f"-A {s} -s 10.0.0.5/32 -m mac --mac-source fa:16:3e:00:00:01 -m comment --comment "
+        f'"Allow traffic from defined IP/MAC pairs." -j RETURN',
+        f"-A {s} -s 10.0.0.100/32 -m mac --mac-source fa:16:3e:00:00:01 -m comment --comment "
+        f'"Allow traffic from defined IP/MAC pairs." -j RETURN',
+        f'-A {s} -m comment --comment "Drop traffic without an IP/MAC allow rule." -j DROP']
+    raw = r.tables[4]["raw"][f"{W}-PREROUTING"]
+    assert any(line.endswith("-j CT --zone 4097") and "brq" + NET[:11] in line for line in raw)
+    assert r.sets[set_name(G, 4)] == (4, frozenset({"10.0.0.5", "10.0.0.100"}))
+    assert r.eb[f"neutronARP-{tap}"] == [
+        f"-A neutronARP-{tap} -p ARP --arp-ip-src 10.0.0.5 -j ACCEPT",
+        f"-A neutronARP-{tap} -p ARP --arp-ip-src 10.0.0.100 -j ACCEPT"]
+    assert r.eb[f"neutronMAC-{tap}"] == [f"-A neutronMAC-{tap} -s fa:16:3e:00:00:01 -i {tap} "
+                                         f"-j RETURN"]
+    # IPv6: the link-local of the MAC may be used; RAs from the VM are dropped
+    f6 = r.tables[6]["filter"]
+    assert any(link_local("fa:16:3e:00:00:01") + "/128" in line for line in f6[s])
+    assert any("--icmpv6-type 134" in line and line.endswith("DROP") for line in f6[o])
+
+
+def test_rule_matches_as_iptables_save_prints_them():
+    def m(**kw):
+        return rule_matches(SgRule(**{"direction": "ingress", "ethertype": "IPv4", **kw}),
+                            None, None)
+    assert m(protocol="tcp", port_range_min=22, port_range_max=22,
+             remote_ip_prefix="192.0.2.7") == ["-s 192.0.2.7/32 -p tcp -m tcp --dport 22"]
+    assert m(protocol="6", port_range_min=1000, port_range_max=2000) == [
+        "-p tcp -m tcp --dport 1000:2000"]
+    assert m(protocol="icmp", port_range_min=8, port_range_max=0) == [
+        "-p icmp -m icmp --icmp-type 8/0"]
+    assert m(protocol="icmp", ethertype="IPv6", port_range_min=128) == [
+        "-p ipv6-icmp -m icmp6 --icmpv6-type 128"]
+    assert m(protocol="112") == ["-p vrrp"]
+    assert m(remote_ip_prefix="0.0.0.0/0") == [""]
+    assert rule_matches(SgRule("egress", "IPv4", remote_group_id=G), ["10.0.0.9"], None) == [
+        "-d 10.0.0.9/32"]
+
+
+def test_no_ipset_expands_members_into_rules():
+    r = rendered(conf=FwConf(use_ipset=False))
+    i = r.tables[4]["filter"][f"{W}-i{P1[:10]}"]
+    assert f"-A {W}-i{P1[:10]} -s 10.0.0.5/32 -j RETURN" in i
+    assert not r.sets and not any("match-set" in line for line in i)
+
+
+def _observe(r) -> Observed:
+    """What the kernel shows once `r` is applied (as parse_save gives it)."""
+    text = ""
+    for table, chains in r.tables[4].items():
+        text += f"*{table}\n" + "".join(f":{c} - [0:0]\n" for c in chains)
+        builtin = {"filter": ["FORWARD", "INPUT", "OUTPUT"], "raw": ["PREROUTING", "OUTPUT"]}
+        from neutrino.agent.l2.firewall.plan import JUMPS
+        for b in builtin[table]:
+            text += "".join(f"-A {b} -j {t}\n" for t in JUMPS[table].get(b, ()))
+        text += "".join(line + "\n" for rules in chains.values() for line in rules) + "COMMIT\n"
+    obs = Observed(iptables={4: parse_save(text)})
+    obs.sets = {n: set(m) for n, (_, m) in r.sets.items()}
+    obs.ebtables = {**r.eb, "PREROUTING": list(r.eb_jumps)}
+    obs.eb_policy = {c: "DROP" for c in r.eb}
+    return obs
+
+
+def test_applied_state_plans_nothing_and_rule_change_touches_only_chains():
+    d = desired()
+    r = rendered(d)
+    obs = _observe(r)
+    assert plan(d, r, obs, families=(4,)).empty
+    d2 = desired(rules=[SgRule("ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/24")])
+    r2 = rendered(d2)
+    p = plan(d2, r2, obs, families=(4,))
+    # one insert at its place in the one chain concerned, inside one atomic restore
+    assert p.iptables[4] == (f"*filter\n-I {W}-i{P1[:10]} 5 -s 192.0.2.0/24 -p tcp -m tcp "
+                             f"--dport 22 -j RETURN\nCOMMIT\n")
+    assert not p.ipset_before and not p.ebtables and not p.conntrack  # an added allow cuts nothing
+
+
+def test_removed_rule_and_member_clear_conntrack():
+    d2 = desired(rules=[SgRule("ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/24")])
+    obs = _observe(rendered(d2))
+    d = desired()
+    p = plan(d, rendered(d), obs, families=(4,))
+    assert [(c.zone, c.src, c.dst) for c in p.conntrack] == [(4097, None, "10.0.0.5")]
+    # a member leaves: only the set changes, and flows from it are forgotten
+    d3 = desired()
+    d3.members = {G: ("10.0.0.5",)}
+    p = plan(d3, rendered(d3), _observe(rendered(d)), families=(4,))
+    assert not p.iptables and p.ipset_before == f"del {set_name(G, 4)} 10.0.0.100\n"
+    assert [(c.src, c.dst) for c in p.conntrack] == [("10.0.0.100", "10.0.0.5")]
+
+
+def test_zones_are_kept_and_new_networks_get_free_ones():
+    raw = {f"{W}-PREROUTING": [f"-A {W}-PREROUTING -i brqaaaaaaaaaaa -m comment --comment "
+                               f'"Set zone for network." -j CT --zone 4097']}
+    zones = assign_zones({"aaaaaaaaaaaaaaa", "bbbbbbbbbbb"}, raw)
+    assert zones == {"aaaaaaaaaaaaaaa": 4097, "bbbbbbbbbbb": 4098}
+
+
+def test_disabled_firewall_removes_everything_of_ours():
+    obs = _observe(rendered())
+    d = desired()
+    p = plan(d, render(d, FwConf(enabled=False), {}), obs, families=(4,))
+    text = p.iptables[4]
+    assert f"-X {W}-sg-chain" in text and "-D FORWARD -j neutron-filter-top" in text
+    assert not [line for line in text.splitlines() if line.startswith("-I ")]
+    assert p.ipset_after == [set_name(G, 4), set_name(G, 6)]

@@ -1,0 +1,71 @@
+"""The server's side of the firewall protocol against a real core (SQLite),
+over the in-process bus: what get_firewall_state gives a host, and which
+hosts hear of rule and membership changes."""
+from __future__ import annotations
+
+from neutrino.rpc.client import host_topic, server_target
+from tests.unit.test_agent_server_rpc import Inbox, _port, _state, env  # noqa: F401
+from neutrino.rpc.client import ServerClient
+
+
+def _fw(bus, prefix, host):
+    return bus.call(server_target(prefix), "get_firewall_state", {"host": host}, timeout=10)
+
+
+def test_firewall_state_and_notifications(env):  # noqa: F811
+    core, client, bus, prefix = env
+    inbox = {h: Inbox() for h in ("h1", "h2")}
+    for h in ("h1", "h2"):
+        bus.subscribe(host_topic(h, prefix), inbox[h])
+        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    p1 = _port(client, net["id"], "h1")
+    default = p1["security_groups"][0]
+    web = client.post("/v2.0/security-groups",
+                      json={"security_group": {"name": "web"}}).json()["security_group"]
+    r = client.post("/v2.0/ports", json={"port": {
+        "network_id": net["id"], "binding:host_id": "h2", "security_groups": [web["id"]],
+        "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]}})
+    p2 = r.json()["port"]
+
+    state = _fw(bus, prefix, "h1")
+    (port,) = state["ports"]
+    assert port["id"] == p1["id"] and port["security_groups"] == [default]
+    assert port["fixed_ips"] == [p1["fixed_ips"][0]["ip_address"]]
+    assert port["port_security_enabled"] is True and port["device_owner"] == ""
+    rules = state["security_groups"][default]
+    assert {(r["direction"], r["ethertype"], r["remote_group_id"]) for r in rules} == {
+        ("egress", "IPv4", None), ("egress", "IPv6", None),
+        ("ingress", "IPv4", default), ("ingress", "IPv6", default)}
+    assert state["members"] == {default: [p1["fixed_ips"][0]["ip_address"]]}
+    s2 = _fw(bus, prefix, "h2")
+    assert s2["ports"][0]["allowed_address_pairs"] == [
+        {"ip_address": "10.0.0.200", "mac_address": p2["mac_address"]}]
+    assert set(s2["security_groups"]) == {web["id"]} and s2["members"] == {}
+
+    # a rule of `web` reaches h2 (its port is in web), not h1
+    for box in inbox.values():
+        box.items.clear()
+    rule = client.post("/v2.0/security-group-rules", json={"security_group_rule": {
+        "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 22, "port_range_max": 22, "remote_group_id": default}}).json()
+    inbox["h2"].wait(lambda m: m["resource"] == "security_group" and m["id"] == web["id"])
+    core.notifier.flush()
+    assert not [m for m in inbox["h1"].items if m["resource"] == "security_group"]
+    assert _fw(bus, prefix, "h2")["members"] == {default: [p1["fixed_ips"][0]["ip_address"]]}
+
+    # a new member of `default` (on h1): h2 hears membership changed, its set grows
+    inbox["h2"].items.clear()
+    p3 = _port(client, net["id"], "h1")
+    inbox["h2"].wait(lambda m: m["resource"] == "security_group"
+                     and m.get("members_of_port") == p3["id"])
+    assert sorted(_fw(bus, prefix, "h2")["members"][default]) == sorted(
+        [p1["fixed_ips"][0]["ip_address"], p3["fixed_ips"][0]["ip_address"]])
+    # and it leaves
+    inbox["h2"].items.clear()
+    client.delete(f"/v2.0/ports/{p3['id']}")
+    inbox["h2"].wait(lambda m: m.get("members_of_port") == p3["id"])
+    assert _fw(bus, prefix, "h2")["members"][default] == [p1["fixed_ips"][0]["ip_address"]]
+    assert rule["security_group_rule"]["remote_group_id"] == default
