@@ -336,9 +336,13 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
 
 def create_app_from_env() -> Starlette:
     """uvicorn worker entry point: config files from NEUTRINO_CONFIG_FILES."""
+    from neutrino.cli.common import setup_logging
     from neutrino.service import build_server_core
     files = [f for f in os.environ.get("NEUTRINO_CONFIG_FILES", "").split(os.pathsep) if f]
     core, auth = build_server_core(files)
+    # uvicorn's worker processes are spawned: the parent's logging set-up is
+    # not inherited, so each worker configures its own.
+    setup_logging(core.cfg.DEFAULT.debug, core.cfg.DEFAULT.log_file)
     return build_app(core, auth)
 
 
