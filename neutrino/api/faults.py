@@ -160,6 +160,10 @@ class GatewayConflictWithAllocationPools(Conflict):
     message = "Gateway ip {ip_address} conflicts with allocation pool {pool}"
 
 
+class GatewayIpInUse(InUse):
+    message = "Current gateway ip {ip_address} already in use by port {port_id}. Unable to update."
+
+
 class InvalidAllocationPool(NeutronError):
     status = 400
     message = "The allocation pool {pool} is not valid."

@@ -77,9 +77,12 @@ class BusNotifier:
     def resource_changed(self, resource: str, resource_id: str, revision: int,
                          hosts: tuple[str, ...] | None = None, network_id: str | None = None,
                          deleted: bool = False, **extra: Any) -> None:
+        """`extra`: facts for the server side only, never published; a port's
+        `security_groups` (before and after the change) narrow the membership
+        notice to the hosts whose rules name one of them as remote group."""
         payload = {"resource": resource, "id": resource_id, "revision": revision,
                    "network_id": network_id, "deleted": bool(deleted)}
-        self._queue.put((payload, None if hosts is None else tuple(hosts)))
+        self._queue.put((payload, None if hosts is None else tuple(hosts), extra))
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(_STOP)
@@ -104,14 +107,17 @@ class BusNotifier:
             self._agent_hosts.add(host)
         return bool(found)
 
-    def _members_changed(self, payload: dict, told: set[str]) -> None:
+    def _members_changed(self, payload: dict, told: set[str],
+                         groups: list[str] | None) -> None:
         """A port joining, changing or leaving may change the remote-group
         sets of other hosts' firewalls: those with a remote-group rule hear
         "security group membership changed" (the hosts already told about
         the port refetch anyway)."""
         from neutrino.rpc.sg_handlers import hosts_referencing_members
         try:
-            hosts = self.db.read(hosts_referencing_members)
+            # groups unknown (a caller that did not say): every host with a
+            # remote-group rule; known: only those naming one of them.
+            hosts = self.db.read(lambda conn: hosts_referencing_members(conn, groups))
             sg_payload = {"resource": "security_group", "id": None, "revision": -1,
                           "network_id": None, "deleted": False, "members_of_port": payload["id"]}
             for host in hosts:
@@ -129,7 +135,7 @@ class BusNotifier:
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            payload, hosts = item
+            payload, hosts, facts = item
             try:
                 net_id = payload["id"] if payload["resource"] == "network" \
                     else payload.get("network_id")
@@ -148,7 +154,7 @@ class BusNotifier:
                         self.transport.publish(host_topic(host, self.prefix),
                                                "resource_changed", payload)
                 if payload["resource"] == "port":
-                    self._members_changed(payload, set(hosts))
+                    self._members_changed(payload, set(hosts), facts.get("security_groups"))
                     if payload["deleted"] and self.after_port_deleted is not None:
                         self.after_port_deleted()
                 # l2population: every host serving the port's vxlan network re-fetches

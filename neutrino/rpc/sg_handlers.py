@@ -77,11 +77,16 @@ def group_members(conn, group_ids: list[str]) -> dict[str, list[str]]:
     return {g: sorted(ips) for g, ips in members.items()}
 
 
-def hosts_referencing_members(conn) -> list[str]:
-    """Hosts with a port in a group whose rules name a remote group: a port
-    joining or leaving any group may change the sets they match against."""
+def hosts_referencing_members(conn, groups: list[str] | None = None) -> list[str]:
+    """Hosts with a port in a group whose rules name as remote group one of
+    `groups` (the groups a port joined or left), or any group when `groups`
+    is None: only their remote-group sets can change."""
     p, psg, rule = models.ports, models.port_security_groups, models.security_group_rules
-    with_remote = select(rule.c.security_group_id).where(rule.c.remote_group_id.is_not(None))
+    if groups is not None and not groups:
+        return []
+    with_remote = select(rule.c.security_group_id).where(
+        rule.c.remote_group_id.is_not(None) if groups is None
+        else rule.c.remote_group_id.in_(sorted(set(groups))))
     stmt = (select(p.c.binding_host).join(psg, psg.c.port_id == p.c.id)
             .where(psg.c.security_group_id.in_(with_remote), p.c.binding_host != "")
             .distinct())

@@ -168,3 +168,30 @@ def test_router_gateway_checks(api):
     expect(api.admin.delete(f"ports/{gw[0]['id']}"), 409, "L3PortInUse")
     m.remove("routers", router["id"])                   # the gateway goes with the router
     expect(api.admin.get(f"ports/{gw[0]['id']}"), 404)
+
+
+def test_subnet_gateway_held_by_a_router_cannot_move(api):
+    member = api.project()
+    net, sub = member.net_with_subnet(
+        "10.151.0.0/24", allocation_pools=[{"start": "10.151.0.100", "end": "10.151.0.200"}])
+    # No router yet: the gateway moves freely.
+    assert member.update("subnets", sub["id"], gateway_ip="10.151.0.2")["gateway_ip"] == \
+        "10.151.0.2"
+    router = member.create("routers", name=rand("r"))
+    intf = expect(member.put(f"routers/{router['id']}/add_router_interface",
+                             {"subnet_id": sub["id"]}), 200)
+    err = expect(member.put(f"subnets/{sub['id']}", {"subnet": {"gateway_ip": "10.151.0.3"}}),
+                 409, "GatewayIpInUse")
+    assert err["message"] == (
+        f"Current gateway ip 10.151.0.2 already in use by port {intf['port_id']}. "
+        "Unable to update.")
+    expect(member.put(f"subnets/{sub['id']}", {"subnet": {"gateway_ip": None}}),
+           409, "GatewayIpInUse")
+    assert member.show("subnets", sub["id"])["gateway_ip"] == "10.151.0.2"
+    # Setting it to the same address is no change, and allowed.
+    assert member.update("subnets", sub["id"], gateway_ip="10.151.0.2")["gateway_ip"] == \
+        "10.151.0.2"
+    expect(member.put(f"routers/{router['id']}/remove_router_interface",
+                      {"subnet_id": sub["id"]}), 200)
+    assert member.update("subnets", sub["id"], gateway_ip="10.151.0.3")["gateway_ip"] == \
+        "10.151.0.3"

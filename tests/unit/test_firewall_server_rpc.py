@@ -69,3 +69,20 @@ def test_firewall_state_and_notifications(env):  # noqa: F811
     inbox["h2"].wait(lambda m: m.get("members_of_port") == p3["id"])
     assert _fw(bus, prefix, "h2")["members"][default] == [p1["fixed_ips"][0]["ip_address"]]
     assert rule["security_group_rule"]["remote_group_id"] == default
+
+    # a port joining `web`, which no rule names as remote group: no other host
+    # hears of it (its own host refetches the port anyway)
+    inbox["h2"].items.clear()
+    p4 = client.post("/v2.0/ports", json={"port": {
+        "network_id": net["id"], "binding:host_id": "h1",
+        "security_groups": [web["id"]]}}).json()["port"]
+    client.delete(f"/v2.0/ports/{p4['id']}")
+    core.notifier.flush()
+    assert not [m for m in inbox["h2"].items if m.get("members_of_port") == p4["id"]]
+    # while a member of `default` moving to `web` is heard by h2 (it left default)
+    p5 = _port(client, net["id"], "h1")
+    inbox["h2"].wait(lambda m: m.get("members_of_port") == p5["id"])
+    inbox["h2"].items.clear()
+    client.put(f"/v2.0/ports/{p5['id']}", json={"port": {"security_groups": [web["id"]]}})
+    inbox["h2"].wait(lambda m: m.get("members_of_port") == p5["id"])
+    assert _fw(bus, prefix, "h2")["members"][default] == [p1["fixed_ips"][0]["ip_address"]]
