@@ -421,12 +421,13 @@ class PortPlugin:
     def update(self, ctx: Context, port_id: str, body: dict, authorize=None) -> dict:
         core = self.core
         p = models.ports
-        old_host = []
+        old_host, old_groups = [], []
 
         def txn(conn):
             row = self._row(conn, ctx, port_id, lock=True)
             old_host[:] = [row["binding_host"]]
             current = self._current(conn, row)
+            old_groups[:] = current["security_groups"]
             if authorize is not None:
                 authorize(current, _net_target(row))
             values = {}
@@ -497,7 +498,7 @@ class PortPlugin:
                          current["tags"])
         view = core.db.write(txn)
         self._remember(view, body)
-        self._notify(view, tuple(h for h in old_host if h))
+        self._notify(view, tuple(h for h in old_host if h), old_groups)
         return view
 
     def _replace_ips(self, conn, row, mac, fixed_ips, current) -> list[dict]:
@@ -524,6 +525,7 @@ class PortPlugin:
     # --- delete --------------------------------------------------------------
     def delete(self, ctx: Context, port_id: str, authorize=None) -> None:
         core = self.core
+        groups: list[str] = []
 
         def txn(conn):
             row = self._row(conn, ctx, port_id)
@@ -534,10 +536,13 @@ class PortPlugin:
                 tagged = bool(current["tags"])  # current: its revision is the row's
             if row["device_owner"] in L3_OWNERS:
                 raise faults.L3PortInUse(port_id=port_id, device_owner=row["device_owner"])
+            psg = models.port_security_groups
+            groups[:] = [g for (g,) in conn.execute(
+                select(psg.c.security_group_id).where(psg.c.port_id == port_id))]
             self.delete_in(conn, port_id, tagged)
             return row
         row = core.db.write(txn)
-        self.notify_deleted(row)
+        self.notify_deleted(row, groups)
 
     @staticmethod
     def delete_in(conn: Connection, port_id: str, tagged: bool = True) -> None:
@@ -546,10 +551,12 @@ class PortPlugin:
             conn.execute(_DELETE_TAGS, {"rid": port_id})
         conn.execute(_DELETE_PORT, {"pid": port_id})
 
-    def notify_deleted(self, row) -> None:
+    def notify_deleted(self, row, groups: list[str] | None = None) -> None:
+        """`groups`: the port's security groups (None: not known, every host
+        with a remote-group rule re-reads its sets)."""
         self.core.notifier.resource_changed(
             "port", row["id"], -1, hosts=(row["binding_host"],) if row["binding_host"] else (),
-            deleted=True, network_id=row["network_id"])
+            deleted=True, network_id=row["network_id"], security_groups=groups)
 
     # --- for agents ------------------------------------------------------------
     def set_status(self, port_ids: list[str], status: str, host: str | None = None) -> list[str]:
@@ -568,7 +575,9 @@ class PortPlugin:
             return changed
         return self.core.db.write(txn) if port_ids else []
 
-    def _notify(self, view: dict, old_hosts: tuple[str, ...]) -> None:
+    def _notify(self, view: dict, old_hosts: tuple[str, ...], old_groups=()) -> None:
         hosts = tuple(sorted({*old_hosts, view["binding:host_id"]} - {""}))
+        groups = sorted({*view.get("security_groups", ()), *old_groups})
         self.core.notifier.resource_changed("port", view["id"], view["revision_number"],
-                                            hosts=hosts, network_id=view["network_id"])
+                                            hosts=hosts, network_id=view["network_id"],
+                                            security_groups=groups)

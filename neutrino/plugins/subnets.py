@@ -21,13 +21,22 @@ from neutrino.plugins.ipam import pools as P
 from neutrino.plugins.networks import AUTO_DELETE_OWNERS, check_mtu_for_subnets
 
 
-def _details_statement():
+def _details_statement(holders: bool = False):
     """Pools, nameservers, routes and tags of many subnets as one UNION ALL:
-    (kind, subnet id, a, b, order)."""
+    (kind, subnet id, a, b, order); with `holders`, also the ports holding
+    an address of them, with their device_owner (kind 'h')."""
     ap, dn, hr, t = (models.allocation_pools, models.dns_nameservers, models.host_routes,
                      models.tags)
     ids = bindparam("ids", expanding=True)
     none, zero = cast(null(), String(255)), literal_column("0")
+    extra = []
+    if holders:
+        ipa, p = models.ip_allocations, models.ports
+        extra.append(select(literal_column("'h'"), ipa.c.subnet_id,
+                            cast(ipa.c.port_id, String(255)),
+                            cast(p.c.device_owner, String(255)), zero)
+                     .select_from(ipa.join(p, p.c.id == ipa.c.port_id))
+                     .where(ipa.c.subnet_id.in_(ids)))
     return union_all(
         select(literal_column("'p'").label("k"), ap.c.subnet_id.label("sid"),
                cast(ap.c.first_ip, String(255)).label("a"),
@@ -38,18 +47,25 @@ def _details_statement():
         select(literal_column("'r'"), hr.c.subnet_id, cast(hr.c.destination, String(255)),
                cast(hr.c.nexthop, String(255)), zero).where(hr.c.subnet_id.in_(ids)),
         select(literal_column("'t'"), t.c.resource_id, t.c.tag, none, zero)
-        .where(t.c.resource_id.in_(ids)))
+        .where(t.c.resource_id.in_(ids)), *extra)
 
 
 _DETAILS = _details_statement()
+_DETAILS_AND_HOLDERS = _details_statement(holders=True)
 
 
-def subnet_details(conn: Connection, ids: list[str], with_tags: bool = False):
-    """Pools, nameservers and routes (and tags) of many subnets in one query."""
-    found: dict[str, dict[str, list]] = {"p": {}, "d": {}, "r": {}, "t": {}}
+def subnet_details(conn: Connection, ids: list[str], with_tags: bool = False,
+                   holders: list | None = None):
+    """Pools, nameservers and routes (and tags) of many subnets in one query.
+    `holders`: a list to fill with the (port id, device_owner) of the ports
+    holding an address of the subnets, read by the same query."""
+    found: dict[str, dict[str, list]] = {"p": {}, "d": {}, "r": {}, "t": {}, "h": {}}
+    stmt = _DETAILS if holders is None else _DETAILS_AND_HOLDERS
     for part in listing.chunks(ids):
-        for kind, sid, a_, b_, order in conn.execute(_DETAILS, {"ids": part}):
+        for kind, sid, a_, b_, order in conn.execute(stmt, {"ids": part}):
             found[kind].setdefault(sid, []).append((order, a_, b_))
+    if holders is not None:
+        holders.extend((a_, b_) for rows in found["h"].values() for _, a_, b_ in rows)
     pools = {sid: [{"start": a_, "end": b_} for _, a_, b_ in sorted(rows)]
              for sid, rows in found["p"].items()}
     dns = {sid: [a_ for _, a_, _ in sorted(rows)] for sid, rows in found["d"].items()}
@@ -77,14 +93,18 @@ _NET_COLS = (_N.c.project_id.label("net_project_id"), _N.c.shared.label("net_sha
              _N.c.external.label("net_external"))
 _ROW_NET = select(_S, *_NET_COLS).join(_N, _N.c.id == _S.c.network_id).where(
     _S.c.id == bindparam("id"))
+# A subnet change is a change of its network (revision bump). Where UPDATE
+# ... RETURNING exists, creating a subnet reads, locks and bumps the network
+# in one statement; the transaction undoes the bump if the subnet fails.
+_BUMP_READ = update(_N).where(_N.c.id == bindparam("nid")).values(
+    revision_number=_N.c.revision_number + 1, updated_at=bindparam("ts")).returning(*_N.c)
+_BUMP_READ = {False: _BUMP_READ, True: _BUMP_READ.where(
+    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)}
 _N2 = _N.alias("scope_net")  # the scope's own network, not correlated to the join's
 _ROW_NET_LOCK = {False: _ROW_NET, True: _ROW_NET.where(
     (_S.c.project_id == bindparam("project")) | exists().where(
         _N2.c.id == _S.c.network_id, _N2.c.shared | (_N2.c.project_id == bindparam("project"))))}
 _ROW_NET_LOCK = {k: {False: v, True: v.with_for_update()} for k, v in _ROW_NET_LOCK.items()}
-_IPA, _P = models.ip_allocations, models.ports
-_HOLDERS = select(_IPA.c.port_id, _P.c.device_owner).join(_P, _P.c.id == _IPA.c.port_id).where(
-    _IPA.c.subnet_id == bindparam("subnet"))
 
 
 class SubnetPlugin:
@@ -183,15 +203,24 @@ class SubnetPlugin:
         subnet_id = listing.new_id()
 
         def txn(conn):
-            network = get_network_row(conn, ctx, body["network_id"], lock=True)
+            bumped = conn.dialect.name in ("postgresql", "sqlite")
+            if bumped:
+                network = conn.execute(_BUMP_READ[not ctx.is_admin], {
+                    "nid": body["network_id"], "ts": listing.now(),
+                    "project": ctx.project_id}).mappings().first()
+                if network is None:
+                    raise faults.NetworkNotFound(net_id=body["network_id"])
+            else:
+                network = get_network_row(conn, ctx, body["network_id"], lock=True)
             if authorize is not None:
                 authorize(network_policy_target(network))  # before validation, as upstream
-            return self._create(conn, body, owner, subnet_id, network)
+            return self._create(conn, body, owner, subnet_id, network, bumped)
         view = core.db.write(txn)
         core.notifier.resource_changed("network", view["network_id"], -1)
         return view
 
-    def _create(self, conn, body: dict, owner: str, subnet_id: str, network) -> dict:
+    def _create(self, conn, body: dict, owner: str, subnet_id: str, network,
+                bumped: bool) -> dict:
         core = self.core
         cfg = core.cfg.DEFAULT
         if body.get("subnetpool_id"):
@@ -229,7 +258,8 @@ class SubnetPlugin:
         tags = sorted(set(body.get("tags") or []))
         if tags:
             set_tags(conn, "subnets", subnet_id, tags)
-        bump_revision(conn, models.networks, network["id"])
+        if not bumped:
+            bump_revision(conn, models.networks, network["id"])
         # Built from what was written: no read-back.
         return self._view(row, P.as_dicts(net, ranges), dns, routes, tags, network["external"])
 
@@ -280,6 +310,13 @@ class SubnetPlugin:
             if "gateway_ip" in body:
                 gateway = P.check_gateway(net, body["gateway_ip"])
                 values["gateway_ip"] = gateway
+                if row["gateway_ip"] and gateway != row["gateway_ip"]:
+                    # a router interface answers on the current gateway address:
+                    # moving it would strand the instances' default route
+                    holder = _router_port_on(conn, subnet_id, row["gateway_ip"])
+                    if holder:
+                        raise faults.GatewayIpInUse(ip_address=row["gateway_ip"],
+                                                    port_id=holder)
             ranges = None
             if body.get("allocation_pools") is not None:
                 ranges = P.check_pools(net, body["allocation_pools"], gateway)
@@ -313,17 +350,20 @@ class SubnetPlugin:
                                {"id": subnet_id, "project": ctx.project_id}).mappings().first()
             if row is None:
                 raise faults.SubnetNotFound(subnet_id=subnet_id)
-            tagged = True
+            # The view (for the policy check) and the holders of its addresses
+            # in one query.
+            holders: list[tuple[str, str]] = []
+            pools, dns, routes, tags = subnet_details(conn, [subnet_id], True, holders)
+            tags = tags.get(subnet_id, [])
             if authorize is not None:
-                view = self._views(conn, [row], {row["network_id"]: row["net_external"]})[0]
+                view = self._view(row, pools.get(subnet_id, []), dns.get(subnet_id, []),
+                                  routes.get(subnet_id, []), tags, bool(row["net_external"]))
                 authorize(view, {"network:project_id": row["net_project_id"],
                                  "network:shared": row["net_shared"],
                                  "network:router:external": row["net_external"]})
-                tagged = bool(view["tags"])
             # Addresses of SLAAC/stateless subnets are derived, not handed out:
             # they go with the subnet, except a router's.
             auto = P.is_auto_address(row)
-            holders = conn.execute(_HOLDERS, {"subnet": subnet_id}).all()
             if auto:
                 busy = any(owner == "network:router_interface" for _, owner in holders)
             else:
@@ -334,10 +374,18 @@ class SubnetPlugin:
                 conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
                 for port_id in sorted({h[0] for h in holders}):  # their fixed_ips changed
                     bump_revision(conn, p, port_id)
-            if tagged:
+            if tags:
                 conn.execute(delete(models.tags).where(models.tags.c.resource_id == subnet_id))
             conn.execute(delete(models.subnets).where(models.subnets.c.id == subnet_id))
             bump_revision(conn, models.networks, row["network_id"])
             return row["network_id"]
         network_id = core.db.write(txn)
         core.notifier.resource_changed("network", network_id, -1)
+
+
+def _router_port_on(conn, subnet_id: str, ip: str) -> str | None:
+    """The router interface port holding `ip` on the subnet, if any."""
+    ipa, p = models.ip_allocations, models.ports
+    return conn.execute(select(p.c.id).join(ipa, ipa.c.port_id == p.c.id).where(
+        ipa.c.subnet_id == subnet_id, ipa.c.ip_address == ip,
+        p.c.device_owner == "network:router_interface").limit(1)).scalar()
