@@ -22,6 +22,7 @@ from typing import Any
 from neutrino.agent.dhcp.driver import Driver
 from neutrino.agent.dhcp.model import NetDesired
 from neutrino.agent.dhcp.plan import plan
+from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, DhcpClient
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import DnsmasqConf
@@ -29,7 +30,6 @@ from neutrino.rpc.bus import Transport, make_transport
 from neutrino.rpc.client import host_topic
 
 LOG = logging.getLogger(__name__)
-MAX_BACKOFF = 10.0
 
 
 class DhcpAgent:
@@ -59,11 +59,10 @@ class DhcpAgent:
         self.synced = threading.Event()
         self.cycles = 0
         self.restarts = 0                     # dnsmasq found dead and restarted
-        self._cond = threading.Condition()
-        self._dirty: set[str] = set()
-        self._full = True
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.lifecycle = AgentThreads(self.host, netns)   # dnsmasq is started from them
+        self._cond = self.lifecycle.cond
+        self._stop = self.lifecycle.stopped
+        self.triggers = Triggers(self._cond)   # network ids
         self._registered = False
         self._serving: set[str] = set()       # networks whose dnsmasq we saw running
 
@@ -73,34 +72,17 @@ class DhcpAgent:
         self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
         self.transport.on_reconnect(self.request_full_resync)
         if self.report_interval > 0:
-            self._spawn("dhcp-heartbeat", self._heartbeat_loop)
-        self._spawn("dhcp-reconciler", self._reconcile_loop)
+            self.lifecycle.heartbeat("dhcp-heartbeat", self.report, self.report_interval)
+        self.lifecycle.spawn("dhcp-reconciler", self._reconcile_loop)
         if self.check_interval > 0:
-            self._spawn("dhcp-watchdog", self._watchdog_loop)
+            self.lifecycle.spawn("dhcp-watchdog", self._watchdog_loop)
         LOG.info("DHCP agent on host %s started (state %s)", self.host, self.conf.state_path)
         return self
 
-    def _spawn(self, name: str, target) -> None:
-        def run() -> None:
-            with _netns.in_netns(self.netns):
-                target()
-        thread = threading.Thread(target=run, name=f"{name}-{self.host}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self) -> None:
         """Stop reconciling; dnsmasq processes keep serving."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(10)
-        try:
-            self.transport.unsubscribe(host_topic(self.host, self.prefix))
-        except Exception:  # noqa: BLE001 - shutting down
-            pass
-        if self._owns_transport:
-            self.transport.close()
+        self.lifecycle.stop()
+        leave_bus(self.transport, host_topic(self.host, self.prefix), self._owns_transport)
 
     def wait_synced(self, timeout: float) -> bool:
         return self.synced.wait(timeout)
@@ -114,14 +96,10 @@ class DhcpAgent:
         net_id = payload.get("id") if resource == "network" else payload.get("network_id")
         if resource not in ("network", "port") or not net_id:
             return
-        with self._cond:
-            self._dirty.add(net_id)
-            self._cond.notify()
+        self.triggers.mark(net_id)
 
     def request_full_resync(self) -> None:
-        with self._cond:
-            self._full = True
-            self._cond.notify()
+        self.triggers.request_full()
 
     def _watchdog_loop(self) -> None:
         while not self._stop.wait(self.check_interval):
@@ -134,40 +112,12 @@ class DhcpAgent:
                 for net_id in dead:
                     LOG.warning("dnsmasq for network %s is not running: restarting it", net_id)
                 self.restarts += len(dead)
-                with self._cond:
-                    self._dirty.update(dead)
-                    self._cond.notify()
+                self.triggers.mark(*dead)
 
     # ------------------------------------------------------------ the worker
 
     def _reconcile_loop(self) -> None:
-        next_full = time.monotonic() + self.resync_interval
-        backoff = 0.0
-        while not self._stop.is_set():
-            with self._cond:
-                while not (self._full or self._dirty or self._stop.is_set()):
-                    now = time.monotonic()
-                    if now >= next_full:
-                        self._full = True
-                        break
-                    self._cond.wait(next_full - now)
-                if self._stop.is_set():
-                    return
-                full, self._full = self._full, False
-                dirty, self._dirty = self._dirty, set()
-            try:
-                self.sync(full, dirty)
-                backoff = 0.0
-            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
-                LOG.warning("DHCP sync failed (%s: %s); full resync in %.1f s",
-                            type(exc).__name__, exc, backoff,
-                            exc_info=LOG.isEnabledFor(logging.DEBUG))
-                with self._cond:
-                    self._full = True
-                self._stop.wait(backoff)
-            if full:
-                next_full = time.monotonic() + self.resync_interval
+        self.lifecycle.reconcile(self.triggers, self.sync, self.resync_interval, "DHCP")
 
     def sync(self, full: bool, dirty: set[str] = frozenset()) -> int:
         """Fetch what is dirty (or everything), converge it; returns the
@@ -279,12 +229,3 @@ class DhcpAgent:
         else:
             self.client.report_state(self.agent_state(False))
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.report()
-                wait = self.report_interval
-            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
-                LOG.warning("report_state failed: %s", exc)
-                wait = min(self.report_interval, 1.0)
-            self._stop.wait(wait)

@@ -21,7 +21,7 @@ from typing import Any
 from neutrino.agent.l2.apply import Kernel
 from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
 from neutrino.agent.l2.plan import plan
-from neutrino.dataplane import netns as _netns
+from neutrino.agent.threads import AgentThreads, leave_bus
 from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
 from neutrino.rpc.bus import Transport, make_transport
 from neutrino.rpc.client import (LINUXBRIDGE_AGENT_TYPE, LINUXBRIDGE_BINARY, ServerClient,
@@ -83,13 +83,14 @@ class LinuxBridgeAgent:
         self.problems: dict[str, str] = {}
         self.synced = threading.Event()          # first full sync done
         self.cycles = 0
-        self._cond = threading.Condition()
+        # children (helpers, later daemons) live in the host's namespace too
+        self.lifecycle = AgentThreads(self.host, netns)
+        self._cond = self.lifecycle.cond
+        self._stop = self.lifecycle.stopped
         self._dirty_ports: set[str] = set()
         self._dirty_networks: set[str] = set()
         self._full = True
         self._kernel_dirty = True
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._monitor: LinkMonitor | None = None
         self._registered = False
         self._unknown_taps: dict[str, float | None] = {}  # tap -> first seen; None: asked
@@ -100,37 +101,20 @@ class LinuxBridgeAgent:
         self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
         self.transport.on_reconnect(self.request_full_resync)
         self._monitor = LinkMonitor(self.netns, self._on_link_event).start()
-        self._spawn("lb-reconciler", self._reconcile_loop)
+        self.lifecycle.spawn("lb-reconciler", self._reconcile_loop)
         if self.report_interval > 0:
-            self._spawn("lb-heartbeat", self._heartbeat_loop)
+            self.lifecycle.heartbeat("lb-heartbeat", self.report, self.report_interval)
         LOG.info("Linux bridge agent on host %s started (mappings %s, vxlan %s)", self.host,
                  self.conf.interface_mappings, self.conf.local_ip if self.conf.vxlan_enabled
                  else "off")
         return self
 
-    def _spawn(self, name: str, target) -> None:
-        def run() -> None:
-            with _netns.in_netns(self.netns):   # children (helpers, later daemons) live there too
-                target()
-        thread = threading.Thread(target=run, name=f"{name}-{self.host}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self) -> None:
         """Stop reconciling; the dataplane stays exactly as it is."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(10)
+        self.lifecycle.stop()
         if self._monitor is not None:
             self._monitor.stop()
-        try:
-            self.transport.unsubscribe(host_topic(self.host, self.prefix))
-        except Exception:  # noqa: BLE001 - shutting down
-            pass
-        if self._owns_transport:
-            self.transport.close()
+        leave_bus(self.transport, host_topic(self.host, self.prefix), self._owns_transport)
         self.kernel.close()
 
     def wait_synced(self, timeout: float) -> bool:
@@ -325,12 +309,3 @@ class LinuxBridgeAgent:
         else:
             self.client.report_state(self.agent_state(False))
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.report()
-                wait = self.report_interval
-            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
-                LOG.warning("report_state failed: %s", exc)
-                wait = min(self.report_interval, 1.0)
-            self._stop.wait(wait)

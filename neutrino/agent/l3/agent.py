@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neutrino.agent.l3.model import Router
+from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
 from neutrino.rpc.bus import Transport, make_transport
@@ -30,7 +31,6 @@ from neutrino.rpc.client import host_topic, server_target, status_target
 LOG = logging.getLogger(__name__)
 L3_AGENT_TYPE = "L3 agent"
 L3_BINARY = "neutrino-l3-agent"
-MAX_BACKOFF = 10.0
 
 
 class L3Agent:
@@ -54,11 +54,11 @@ class L3Agent:
         self.synced = threading.Event()
         self.cycles = 0
         self.workers = workers
-        self._cond = threading.Condition()
-        self._dirty: set[str] = set()
-        self._full = True
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        # routers live in their own namespaces: the threads stay where we are
+        self.lifecycle = AgentThreads(self.host)
+        self._cond = self.lifecycle.cond
+        self._stop = self.lifecycle.stopped
+        self.triggers = Triggers(self._cond)   # router ids
         self._registered = False
         self._registered_event = threading.Event()
 
@@ -68,29 +68,15 @@ class L3Agent:
         self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
         self.transport.on_reconnect(self.request_full_resync)
         if self.report_interval > 0:
-            self._spawn("l3-heartbeat", self._heartbeat_loop)
-        self._spawn("l3-reconciler", self._reconcile_loop)
+            self.lifecycle.heartbeat("l3-heartbeat", self.report, self.report_interval)
+        self.lifecycle.spawn("l3-reconciler", self._reconcile_loop)
         LOG.info("L3 agent on host %s started (namespace prefix %r)", self.host, self.ns_prefix)
         return self
 
-    def _spawn(self, name: str, target) -> None:
-        thread = threading.Thread(target=target, name=f"{name}-{self.host}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self) -> None:
         """Stop reconciling; routers stay exactly as they are."""
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(10)
-        try:
-            self.transport.unsubscribe(host_topic(self.host, self.prefix))
-        except Exception:  # noqa: BLE001 - shutting down
-            pass
-        if self._owns_transport:
-            self.transport.close()
+        self.lifecycle.stop()
+        leave_bus(self.transport, host_topic(self.host, self.prefix), self._owns_transport)
 
     def wait_synced(self, timeout: float) -> bool:
         return self.synced.wait(timeout)
@@ -100,14 +86,10 @@ class L3Agent:
     def _on_notification(self, method: str, payload: dict) -> None:
         if method != "resource_changed" or payload.get("resource") != "router":
             return
-        with self._cond:
-            self._dirty.add(payload["id"])
-            self._cond.notify()
+        self.triggers.mark(payload["id"])
 
     def request_full_resync(self) -> None:
-        with self._cond:
-            self._full = True
-            self._cond.notify()
+        self.triggers.request_full()
 
     # ------------------------------------------------------------ the worker
 
@@ -115,32 +97,7 @@ class L3Agent:
         # Registering schedules the routers left without an agent to us:
         # the first sync waits for it (briefly) so it sees them all.
         self._registered_event.wait(5.0 if self.report_interval > 0 else 0)
-        next_full = time.monotonic() + self.resync_interval
-        backoff = 0.0
-        while not self._stop.is_set():
-            with self._cond:
-                while not (self._full or self._dirty or self._stop.is_set()):
-                    now = time.monotonic()
-                    if now >= next_full:
-                        self._full = True
-                        break
-                    self._cond.wait(next_full - now)
-                if self._stop.is_set():
-                    return
-                full, self._full = self._full, False
-                dirty, self._dirty = self._dirty, set()
-            try:
-                self.sync(full, dirty)
-                backoff = 0.0
-            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
-                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
-                LOG.warning("sync failed (%s: %s); full resync in %.1f s", type(exc).__name__,
-                            exc, backoff, exc_info=True)
-                with self._cond:
-                    self._full = True
-                self._stop.wait(backoff)
-            if full:
-                next_full = time.monotonic() + self.resync_interval
+        self.lifecycle.reconcile(self.triggers, self.sync, self.resync_interval, "L3")
 
     def fetch(self) -> dict[str, Router]:
         state = self.transport.call(server_target(self.prefix), "get_routers",
@@ -248,12 +205,3 @@ class L3Agent:
             self.transport.cast(server_target(self.prefix), "report_state",
                                 {"agent_state": self.agent_state(False)})
 
-    def _heartbeat_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.report()
-                wait = self.report_interval
-            except Exception as exc:  # noqa: BLE001 - the server may not be up yet
-                LOG.warning("report_state failed: %s", exc)
-                wait = min(self.report_interval, 1.0)
-            self._stop.wait(wait)

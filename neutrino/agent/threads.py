@@ -1,0 +1,125 @@
+"""The threads every agent runs, and how they stop together.
+
+Each agent (L2, DHCP, L3) is a level-triggered reconciler: a worker thread
+waits on one condition for something to be dirty, a heartbeat thread reports
+the agent's state, and some agents add a watchdog. They share one stop event
+and, where the agent manages another namespace, run inside it so that the
+processes they start (dnsmasq, helpers) live there too. The agent keeps its
+own trigger state (what is dirty); this holds only the mechanics."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from neutrino.dataplane import netns as _netns
+from neutrino.rpc.bus import Transport
+
+LOG = logging.getLogger(__name__)
+MAX_BACKOFF = 10.0
+
+
+class Triggers:
+    """What wakes a reconciler: "fetch everything" (start, reconnect, an
+    error, the resync timer) or the ids of things to fetch again."""
+
+    def __init__(self, cond: threading.Condition):
+        self.cond = cond
+        self.full = True
+        self.ids: set[str] = set()
+
+    def mark(self, *ids: str) -> None:
+        with self.cond:
+            self.ids.update(ids)
+            self.cond.notify()
+
+    def request_full(self) -> None:
+        with self.cond:
+            self.full = True
+            self.cond.notify()
+
+
+class AgentThreads:
+    def __init__(self, host: str, netns: str | None = None):
+        """`netns`: the namespace the threads enter (None: stay where the
+        process is)."""
+        self.host = host
+        self.netns = netns
+        self.cond = threading.Condition()
+        self.stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def spawn(self, name: str, target: Callable[[], None]) -> None:
+        def run() -> None:
+            with _netns.in_netns(self.netns):
+                target()
+        thread = threading.Thread(target=run, name=f"{name}-{self.host}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def heartbeat(self, name: str, report: Callable[[], None], interval: float) -> None:
+        """Call `report` every `interval` seconds; a failed report (the
+        server not up yet, the broker away) is retried within a second."""
+        def loop() -> None:
+            while not self.stopped.is_set():
+                try:
+                    report()
+                    wait = interval
+                except Exception as exc:  # noqa: BLE001 - retried shortly
+                    LOG.warning("report_state failed: %s", exc)
+                    wait = min(interval, 1.0)
+                self.stopped.wait(wait)
+        self.spawn(name, loop)
+
+    def reconcile(self, triggers: Triggers, sync: Callable[[bool, set[str]], object],
+                  resync_interval: float, what: str) -> None:
+        """The worker loop (run it in a spawned thread): wait for a trigger
+        or the resync timer, then `sync(full, ids)`. Any error makes the next
+        pass a full one, after a backoff that doubles up to MAX_BACKOFF."""
+        next_full = time.monotonic() + resync_interval
+        backoff = 0.0
+        while not self.stopped.is_set():
+            with self.cond:
+                while not (triggers.full or triggers.ids or self.stopped.is_set()):
+                    now = time.monotonic()
+                    if now >= next_full:
+                        triggers.full = True
+                        break
+                    self.cond.wait(next_full - now)
+                if self.stopped.is_set():
+                    return
+                full, triggers.full = triggers.full, False
+                ids, triggers.ids = triggers.ids, set()
+            try:
+                sync(full, ids)
+                backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
+                backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
+                LOG.warning("%s sync failed (%s: %s); full resync in %.1f s", what,
+                            type(exc).__name__, exc, backoff,
+                            exc_info=LOG.isEnabledFor(logging.DEBUG))
+                with self.cond:
+                    triggers.full = True
+                self.stopped.wait(backoff)
+            if full:
+                next_full = time.monotonic() + resync_interval
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Set the stop event, wake the worker, join every thread."""
+        self.stopped.set()
+        with self.cond:
+            self.cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def leave_bus(transport: Transport, topic: str, owned: bool) -> None:
+    """Stop listening on the agent's topic; close the connection if the
+    agent made it (an all-in-one shares its in-process bus)."""
+    try:
+        transport.unsubscribe(topic)
+    except Exception:  # noqa: BLE001 - shutting down
+        pass
+    if owned:
+        transport.close()
