@@ -170,32 +170,48 @@ class LabControl:
     def start_extra_servers(self, timeout: float = 90.0) -> None:
         """neutrino-server processes beside the runtime's, on the same
         database and broker (root namespace, 127.0.0.1, a free port each)."""
-        import socket
         urls = []
         for name in self.state.extra_server_names():
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
-            self.state.server_ini_path(name).write_text(self.state.server_ini(name, port))
-            self.server_daemon(name).start(wait=timeout)
-            urls.append(f"http://127.0.0.1:{port}")
+            # The free port is found by binding and releasing it: another
+            # process may take it first. A server that dies at start is
+            # started again on another port (twice at most).
+            for _ in range(3):
+                url = self._start_extra_server(name, timeout)
+                if url is not None:
+                    break
+            else:
+                raise LabError(f"API server {name} did not come up: " + self._server_log_tail())
+            urls.append(url)
         self.state.extra["server_urls"] = urls
         self.state.save()
-        for url in urls:
-            api = NeutronApi(url)
-            deadline = time.monotonic() + timeout
-            try:
-                while True:
-                    try:
-                        api.list("networks")
-                        break
-                    except Exception:  # noqa: BLE001 - refused, reset, 5xx: not up yet
-                        if time.monotonic() > deadline:
-                            raise LabError(f"API server {url} did not come up: "
-                                           + self._server_log_tail()) from None
-                        time.sleep(0.2)
-            finally:
-                api.close()
+
+    def _start_extra_server(self, name: str, timeout: float) -> str | None:
+        """Start one extra server on a free port; its URL once it answers,
+        None if it died first."""
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.state.server_ini_path(name).write_text(self.state.server_ini(name, port))
+        daemon = self.server_daemon(name)
+        daemon.start(wait=timeout)
+        url = f"http://127.0.0.1:{port}"
+        api = NeutronApi(url)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    api.list("networks")
+                    return url
+                except Exception:  # noqa: BLE001 - refused, reset, 5xx: not up yet
+                    if daemon.pid is None:
+                        return None
+                    if time.monotonic() > deadline:
+                        raise LabError(f"API server {url} did not come up: "
+                                       + self._server_log_tail()) from None
+                    time.sleep(0.2)
+        finally:
+            api.close()
 
     def _server_log_tail(self, lines: int = 15) -> str:
         """The end of the extra servers' output (the lab directory goes with down())."""
