@@ -4,8 +4,7 @@ Keystone's tokens and turns their project and roles into the policy, and
 rejects forged, expired and revoked ones; `openstack network list` works
 through Keystone's catalog against a real neutrino-server.
 
-The Keystone venv is made on first use and cached (see keystone/fixture.py);
-NEUTRINO_SKIP_KEYSTONE=1 skips this module (e.g. offline)."""
+The Keystone venv is made on first use and cached (see keystone/fixture.py)."""
 from __future__ import annotations
 
 import json
@@ -18,9 +17,6 @@ import pytest
 
 from neutrino.identity.validation import parse_time
 from tests.identity.keystone.fixture import Keystone, ensure_venv
-
-pytestmark = pytest.mark.skipif(os.environ.get("NEUTRINO_SKIP_KEYSTONE") == "1",
-                                reason="NEUTRINO_SKIP_KEYSTONE=1")
 
 SERVICE_PASSWORD = "neutron-service-pw"
 PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "rita": "rita-pw"}
