@@ -118,6 +118,9 @@ class ServerRpc:
         if method == "update_floatingip_statuses":
             self.l3.update_floatingip_statuses(payload.get("statuses", {}))
             return None
+        if method == "get_ports":      # the metadata agent's only call
+            from neutrino.rpc.metadata_handlers import get_ports
+            return self.core.db.read(lambda conn: get_ports(conn, payload["filters"]))
         raise ValueError(f"unknown method {method!r}")
 
     def get_host_state(self, host: str, port_ids=None, network_ids=None) -> dict:

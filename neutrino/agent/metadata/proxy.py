@@ -1,0 +1,159 @@
+"""The metadata proxy: one haproxy per router namespace (or per DHCP
+namespace of a network with isolated metadata), as upstream's
+neutron.agent.metadata.driver starts it.
+
+haproxy listens where instances send their metadata requests (9697 in a
+qrouter- namespace, behind the REDIRECT of 169.254.169.254:80; or
+169.254.169.254:80 in a qdhcp- namespace), sets X-Neutron-Router-ID or
+X-Neutron-Network-ID (deleting the other one, so an instance cannot spoof
+it), adds X-Forwarded-For (the instance's address) and forwards to the
+metadata agent's unix socket. Files, as upstream:
+
+    <state_path>/ns-metadata-proxy/<uuid>.conf
+    <state_path>/external/pids/<uuid>.pid.haproxy
+
+haproxy runs in the foreground (-db) under neutrino's supervisor, which
+writes the pid file and recognises the process by its config path.
+`ensure` is level-triggered: a running proxy with the right config is left
+alone, a dead one is started again, a changed config restarts it.
+"""
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from neutrino.dataplane.dnsmasq import write_if_changed
+from neutrino.dataplane.process import Daemon
+
+LOG = logging.getLogger(__name__)
+CONFIG_DIR = "ns-metadata-proxy"
+PID_DIR = "external/pids"
+HAPROXY = "haproxy"
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """One proxy: for a router (router_id) or a network (network_id)."""
+    uuid: str
+    netns: str
+    bind_host: str
+    bind_port: int
+    socket_path: str
+    router: bool            # True: X-Neutron-Router-ID, False: X-Neutron-Network-ID
+    user: str = ""
+    group: str = ""
+
+
+def _user_name(user: str) -> str:
+    user = user or str(os.geteuid())
+    try:
+        return pwd.getpwuid(int(user)).pw_name
+    except (ValueError, KeyError):
+        return pwd.getpwnam(user).pw_name      # KeyError: no such user
+
+
+def _group_name(group: str) -> str:
+    group = group or str(os.getegid())
+    try:
+        return grp.getgrgid(int(group)).gr_name
+    except (ValueError, KeyError):
+        return grp.getgrnam(group).gr_name
+
+
+def haproxy_config(spec: ProxySpec) -> str:
+    """Upstream's configuration, minus what the supervisor does instead
+    (daemon, pidfile) and syslog (namespaces share no /dev/log here)."""
+    kind, other = ("Router", "Network") if spec.router else ("Network", "Router")
+    return f"""
+global
+    user        {_user_name(spec.user)}
+    group       {_group_name(spec.group)}
+    maxconn     1024
+
+defaults
+    mode http
+    option http-server-close
+    option forwardfor
+    retries                 3
+    timeout http-request    30s
+    timeout connect         30s
+    timeout client          32s
+    timeout server          32s
+    timeout http-keep-alive 30s
+
+listen listener
+    bind {spec.bind_host}:{spec.bind_port}
+    server metadata {spec.socket_path}
+    http-request del-header X-Neutron-{other}-ID
+    http-request set-header X-Neutron-{kind}-ID {spec.uuid}
+""".lstrip("\n")
+
+
+class ProxyManager:
+    """The metadata proxies of one agent (all under its state_path)."""
+
+    def __init__(self, state_path: str, binary: str = HAPROXY):
+        self.state_path = Path(state_path)
+        self.binary = binary
+        self._procs: dict[str, Daemon] = {}    # kept: their Popen reaps a dead child
+        self._lock = threading.Lock()
+
+    def config_path(self, uuid: str) -> Path:
+        return self.state_path / CONFIG_DIR / f"{uuid}.conf"
+
+    def pid_path(self, uuid: str) -> Path:
+        return self.state_path / PID_DIR / f"{uuid}.pid.haproxy"
+
+    def daemon(self, uuid: str, netns: str | None) -> Daemon:
+        with self._lock:
+            proc = self._procs.get(uuid)
+            if proc is None or proc.netns != netns:
+                conf = self.config_path(uuid)
+                proc = Daemon([self.binary, "-db", "-f", str(conf)], self.pid_path(uuid),
+                              netns=netns, cmdline_match=f"-f {conf}",
+                              log_file=self.state_path / CONFIG_DIR / f"{uuid}.log")
+                self._procs[uuid] = proc
+            return proc
+
+    def is_running(self, uuid: str, netns: str | None) -> bool:
+        return self.daemon(uuid, netns).is_running()
+
+    def ensure(self, spec: ProxySpec) -> bool:
+        """Make the proxy run with `spec`; True if anything was (re)started."""
+        proc = self.daemon(spec.uuid, spec.netns)
+        changed = write_if_changed(self.config_path(spec.uuid), haproxy_config(spec))
+        running = proc.is_running()
+        if running and not changed:
+            return False
+        if running:
+            proc.stop()
+        pid = proc.start(wait=10, settle=0.05)
+        LOG.info("metadata proxy for %s %s %s in %s (pid %d, %s:%d)",
+                 "router" if spec.router else "network", spec.uuid,
+                 "restarted" if running else "started", spec.netns, pid, spec.bind_host,
+                 spec.bind_port)
+        return True
+
+    def stop(self, uuid: str, netns: str | None = None) -> bool:
+        """Stop the proxy (by its verified pid) and remove its files."""
+        proc = self.daemon(uuid, netns)
+        with self._lock:
+            self._procs.pop(uuid, None)
+        # Recognised by its config path alone: its namespace may be gone already.
+        proc.netns = None
+        stopped = proc.stop()
+        for path in (self.config_path(uuid), self.pid_path(uuid)):
+            path.unlink(missing_ok=True)
+        if stopped:
+            LOG.info("metadata proxy for %s stopped", uuid)
+        return stopped
+
+    def known(self) -> set[str]:
+        """uuids with a config file (what a restarted agent may have to stop)."""
+        root = self.state_path / CONFIG_DIR
+        return {p.stem for p in root.glob("*.conf")} if root.is_dir() else set()
