@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from neutrino.agent.metadata import options as metadata_options
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path, int_range,
                              string, to_bool, to_list)
 
@@ -131,7 +132,7 @@ L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
     Opt("external_network_bridge", string, "", "Accepted for compatibility.", ignored=True),
     Opt("send_arp_for_ha", int_range(0), 3,
         "Gratuitous ARPs sent for each address added to a router port (0: none)."),
-))
+) + metadata_options.L3_OPTS + metadata_options.SHARED_OPTS)
 
 L3_AGENT_SCHEMA = Schema(
     (L3_DEFAULT, AGENT),
@@ -171,11 +172,7 @@ DHCP_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
         "(linuxbridge is the only driver)."),
     Opt("dhcp_driver", _choice("dnsmasq", "neutron.agent.linux.dhcp.Dnsmasq"), "dnsmasq",
         "The DHCP server (dnsmasq is the only driver)."),
-    Opt("enable_isolated_metadata", to_bool, False,
-        "Accepted for compatibility (no metadata service yet).", ignored=True),
-    Opt("force_metadata", to_bool, False, "Accepted for compatibility.", ignored=True),
-    Opt("enable_metadata_network", to_bool, False, "Accepted for compatibility.",
-        ignored=True),
+    *metadata_options.DHCP_OPTS, *metadata_options.SHARED_OPTS,
     Opt("dnsmasq_dns_servers", _ip_list, (),
         "Upstream DNS servers dnsmasq forwards to (empty: the namespace's resolv.conf)."),
     Opt("dnsmasq_lease_max", int_range(1), 16777216,
@@ -201,4 +198,19 @@ DHCP_AGENT_SCHEMA = Schema(
     (DHCP_DEFAULT, DHCP_AGENT_SECTION),
     ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications"),
+)
+
+
+# --- metadata_agent.ini -----------------------------------------------------------
+
+METADATA_AGENT_SCHEMA = Schema(
+    (Section("DEFAULT", AGENT_DEFAULT.opts + metadata_options.SHARED_OPTS
+             + metadata_options.PROXY_HANDLER_OPTS + metadata_options.UNIX_SOCKET_OPTS),
+     Section("agent", (
+         Opt("report_interval", int_range(0), 30,
+             "Seconds between heartbeats to the server (0: never report)."),
+         Opt("log_agent_heartbeats", to_bool, False, "Accepted for compatibility.",
+             ignored=True)))),
+    ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
+                      "oslo_messaging_notifications", "cache", "metadata_rate_limiting"),
 )
