@@ -1,6 +1,7 @@
 """neutrino-linuxbridge-agent --config-file linuxbridge_agent.ini
 neutrino-l3-agent --config-file l3_agent.ini
 neutrino-dhcp-agent --config-file dhcp_agent.ini
+neutrino-metadata-agent --config-file metadata_agent.ini
 
 Each runs until SIGTERM/SIGINT; stopping leaves the dataplane untouched
 (dnsmasq processes keep serving and a restarted agent adopts them), so a
@@ -26,6 +27,8 @@ AGENTS = {
                           "neutrino.agent.l3.agent:L3Agent"),
     "neutrino-dhcp-agent": ("DHCP agent", "DHCP_AGENT_SCHEMA",
                             "neutrino.agent.dhcp.agent:DhcpAgent"),
+    "neutrino-metadata-agent": ("Metadata agent", "METADATA_AGENT_SCHEMA",
+                                "neutrino.agent.metadata.agent:MetadataAgent"),
 }
 
 
@@ -77,8 +80,13 @@ def dhcp_main(argv: list[str] | None = None) -> int:
     return run_agent("neutrino-dhcp-agent", argv)
 
 
+def metadata_main(argv: list[str] | None = None) -> int:
+    return run_agent("neutrino-metadata-agent", argv)
+
+
 if __name__ == "__main__":
     # `python -m neutrino.cli.agents [l3|dhcp] --config-file ...` (the lab uses this)
-    kind = sys.argv[1] if sys.argv[1:2] in (["l3"], ["dhcp"]) else None
+    kind = sys.argv[1] if sys.argv[1:2] in (["l3"], ["dhcp"], ["metadata"]) else None
     argv = sys.argv[2:] if kind else sys.argv[1:]
-    sys.exit({"l3": l3_main, "dhcp": dhcp_main, None: linuxbridge_main}[kind](argv))
+    sys.exit({"l3": l3_main, "dhcp": dhcp_main, "metadata": metadata_main,
+              None: linuxbridge_main}[kind](argv))
