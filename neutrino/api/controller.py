@@ -17,6 +17,7 @@ from neutrino.api.query import Query, parse
 from neutrino.api.resources import Resource
 
 _SUBATTRS = {"fixed_ips": ("ip_address", "subnet_id"),
+             "allowed_address_pairs": ("ip_address", "mac_address"),
              "external_gateway_info": ("enable_snat", "external_fixed_ips")}
 
 
@@ -143,11 +144,13 @@ class Controller:
     def _policy_attrs(self, action: str, given: dict) -> tuple[str, ...]:
         names = []
         for key, value in given.items():
-            if key in _SUBATTRS and isinstance(value, (list, dict)):
-                items = value if isinstance(value, list) else [value]
-                for sub in _SUBATTRS[key]:
-                    if any(isinstance(v, dict) and v.get(sub) is not None for v in items):
-                        names.append(f"{key}:{sub}")
+            if key in _SUBATTRS and isinstance(value, list):
+                # neutron.policy._build_list_of_subattrs_rule: every key of every item.
+                names += [f"{key}:{sub}" for v in value if isinstance(v, dict)
+                          for sub in v if sub in _SUBATTRS[key]]
+            elif key in _SUBATTRS and isinstance(value, dict):
+                names += [f"{key}:{sub}" for sub in _SUBATTRS[key]
+                          if value.get(sub) is not None]
             names.append(key)
         # Upstream checks attributes in the order of the attribute map.
         order = {attr.name: i for i, attr in enumerate(self.r.attrs)}

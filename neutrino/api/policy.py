@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -19,8 +20,9 @@ from neutrino.api import faults
 
 LOG = logging.getLogger(__name__)
 
-# Keystone's default implied roles: admin implies member implies reader.
-IMPLIED_ROLES = {"admin": ("member", "reader"), "member": ("reader",)}
+# Keystone's default implied roles: admin > manager > member > reader.
+IMPLIED_ROLES = {"admin": ("manager", "member", "reader"), "manager": ("member", "reader"),
+                 "member": ("reader",)}
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,13 @@ def _atom(token: str) -> tuple[Check, bool]:
         attr, _, want = rest.partition("=")
         singular = resource[:-1] if resource.endswith("s") else resource
         parent_key = f"{singular}:{attr}"
+        # field:port:device_owner=~^network: -> a regular expression match.
+        pattern = re.compile(want[1:]) if want.startswith("~") else None
 
         def field_check(t, c, e):
             value = t[parent_key] if parent_key in t else t.get(attr)
+            if pattern is not None:
+                return value is not None and pattern.match(str(value)) is not None
             return str(value) == want
         return field_check, True
     if kind.startswith(("'", '"')):  # 'literal':%(key)s
@@ -267,14 +273,38 @@ for _attr in ("shared", "router:external", "provider:network_type",
 for _attr in ("provider:network_type", "provider:physical_network",
               "provider:segmentation_id", "segments"):
     DEFAULT_RULES[f"get_network:{_attr}"] = ADMIN
+# Ports, as neutron/conf/policies/port.py (2024.2): agents trust ports whose
+# device_owner starts with "network:" (no anti-spoofing, no security
+# groups), so only the network's owner may make one; addresses likewise.
+_ADMIN_OR_SERVICE = "rule:admin_only or rule:service_api"
+_MANAGER = f"(role:manager and {_OWNER})"
+_NET_OWNER_ONLY = f"(role:member and {_NET_OWNER})"
+_PORT_NET_OWNER = f"{_ADMIN_OR_SERVICE} or {_MANAGER} or {_NET_OWNER_ONLY}"
+DEFAULT_RULES.update({
+    "service_api": "role:service",
+    "network_device": "field:port:device_owner=~^network:",
+    "create_port": f"{MEMBER} or rule:service_api",
+    "update_port": f"{_ADMIN_OR_SERVICE} or (role:member and {_OWNER})",
+    "create_port:device_owner": f"not rule:network_device or {_PORT_NET_OWNER}",
+    "update_port:device_owner": f"not rule:network_device or {_PORT_NET_OWNER}",
+    "create_port:mac_address": _PORT_NET_OWNER,
+    "update_port:mac_address": f"{_ADMIN_OR_SERVICE} or {_MANAGER}",
+    "create_port:fixed_ips": f"{_PORT_NET_OWNER} or rule:shared",
+    "update_port:fixed_ips": _PORT_NET_OWNER,
+    "create_port:binding:vnic_type": f"{MEMBER} or rule:service_api",
+    "update_port:binding:vnic_type": f"{_ADMIN_OR_SERVICE} or (role:member and {_OWNER})",
+})
 for _action in ("create_port", "update_port"):
-    for _attr in ("mac_address", "fixed_ips:ip_address", "port_security_enabled",
-                  "allowed_address_pairs"):
-        DEFAULT_RULES[f"{_action}:{_attr}"] = NET_OWNER_MEMBER
-    for _attr in ("binding:host_id", "binding:profile"):
-        DEFAULT_RULES[f"{_action}:{_attr}"] = ADMIN
+    DEFAULT_RULES[f"{_action}:fixed_ips:ip_address"] = _PORT_NET_OWNER
+    DEFAULT_RULES[f"{_action}:fixed_ips:subnet_id"] = f"{_PORT_NET_OWNER} or rule:shared"
+    DEFAULT_RULES[f"{_action}:port_security_enabled"] = _PORT_NET_OWNER
+    for _attr in ("allowed_address_pairs", "allowed_address_pairs:mac_address",
+                  "allowed_address_pairs:ip_address"):
+        DEFAULT_RULES[f"{_action}:{_attr}"] = f"{NET_OWNER_MEMBER} or {_MANAGER}"
+    DEFAULT_RULES[f"{_action}:binding:host_id"] = _ADMIN_OR_SERVICE
+    DEFAULT_RULES[f"{_action}:binding:profile"] = "rule:service_api"
 for _attr in ("binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile"):
-    DEFAULT_RULES[f"get_port:{_attr}"] = ADMIN
+    DEFAULT_RULES[f"get_port:{_attr}"] = _ADMIN_OR_SERVICE
 
 
 class Enforcer:
@@ -345,9 +375,30 @@ class Enforcer:
                             if f"{action}:{a}" in self.rules]
         if all(self.check(ctx, name, target) for name in names):
             return
-        # neutron.policy._build_match_rule nests one AndCheck per attribute:
-        # ((rule:a and rule:a:x) and rule:a:y)
-        text = f"rule:{action}"
-        for name in names[1:]:
-            text = f"({text} and rule:{name})"
-        raise faults.PolicyNotAuthorized(action=text)
+        raise faults.PolicyNotAuthorized(action=_match_text(action, attributes,
+                                                            set(names[1:])))
+
+
+def _match_text(action: str, attributes: tuple[str, ...], checked: set[str]) -> str:
+    """The rule as neutron.policy._build_match_rule prints it: one AndCheck
+    per attribute, ((rule:a and rule:a:x) and rule:a:y), and an attribute's
+    sub-attributes (a list's items' keys) nested in its own:
+    (rule:a and (rule:a:x and (rule:a:x:k1 and rule:a:x:k2)))."""
+    subs: dict[str, list[str]] = {}
+    bases: list[str] = []
+    for attr in attributes:
+        if f"{action}:{attr}" not in checked:
+            continue
+        parent = attr.rsplit(":", 1)[0]
+        if ":" in attr and parent in subs:
+            subs[parent].append(f"rule:{action}:{attr}")
+        else:
+            bases.append(attr)
+            subs[attr] = []
+    text = f"rule:{action}"
+    for attr in bases:
+        rule = f"rule:{action}:{attr}"
+        if subs[attr]:
+            rule = f"({rule} and ({' and '.join(subs[attr])}))"
+        text = f"({text} and {rule})"
+    return text

@@ -116,8 +116,8 @@ def test_member_port_on_shared_network(api):
     resp = api.member_b.post("ports", {"port": {"network_id": shared["id"], "fixed_ips": [
         {"ip_address": "10.104.0.200"}]}})
     expect(resp, 403, "PolicyNotAuthorized",
-           "(rule:create_port and rule:create_port:fixed_ips:ip_address) is disallowed by "
-           "policy")
+           "(rule:create_port and (rule:create_port:fixed_ips and "
+           "(rule:create_port:fixed_ips:ip_address))) is disallowed by policy")
     # B cannot add a subnet to A's shared network.
     expect(api.member_b.post("subnets", {"subnet": {"network_id": shared["id"],
                                                     "ip_version": 4,

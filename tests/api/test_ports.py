@@ -156,8 +156,11 @@ def test_user_mac(api):
         == "fa:16:3e:ab:cd:ef"
     for bad in ("zz:zz:zz", "01:00:5e:00:00:01", "00:00:00:00:00:00", 12):
         expect(post_port(api.member_a, net["id"], mac_address=bad), 400, "HTTPBadRequest")
-    # MAC update on an unbound port.
-    up = api.member_a.update("ports", port["id"], mac_address="fa:16:3e:00:00:42")
+    # MAC update on an unbound port: admin (or project manager) only, as upstream.
+    expect(api.member_a.put(f"ports/{port['id']}", {"port": {"mac_address": "fa:16:3e:00:00:42"}}),
+           403, "PolicyNotAuthorized",
+           "(rule:update_port and rule:update_port:mac_address) is disallowed by policy")
+    up = api.admin.update("ports", port["id"], mac_address="fa:16:3e:00:00:42")
     assert up["mac_address"] == "fa:16:3e:00:00:42"
 
 
