@@ -2,9 +2,11 @@
 
     neutrino lab up --hosts 2 [--port 9696] [--transport inproc|rabbit]
                     [--db sqlite|postgresql|mariadb] [--servers N] [--l2pop] [--l3-hosts H,..]
+                    [--auth noauth|keystone] [--no-firewall]
     neutrino lab status [--json]
+    neutrino lab openrc admin|demo        (keystone labs: the seed's admin-openrc.sh / demo-openrc.sh)
     neutrino lab down
-    neutrino lab instance create --network NET [--host H] [--ip IP] NAME
+    neutrino lab instance create --network NET [--project P] [--host H] [--ip IP] NAME
     neutrino lab instance delete NAME | list [--json] | exec NAME -- CMD | shell NAME
     neutrino lab outside exec -- CMD
     neutrino lab host exec HOST -- CMD
@@ -40,10 +42,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "arp_responder (no multicast group)")
     up.add_argument("--l3-hosts", help="comma-separated hosts running an L3 agent "
                                        "(default: all)")
-    up.add_argument("--firewall", action="store_true",
-                    help="security groups enforced on the hosts (iptables firewall of the "
-                         "L2 agents); off by default in the lab")
-    up.set_defaults(func=cmd_up)
+    up.add_argument("--no-firewall", dest="firewall", action="store_false",
+                    help="do not enforce security groups (noop firewall driver); by default "
+                         "the L2 agents enforce them with iptables, as upstream")
+    up.add_argument("--firewall", dest="firewall", action="store_true",
+                    help=argparse.SUPPRESS)   # the default now; still accepted
+    up.add_argument("--auth", choices=("noauth", "keystone"), default="noauth",
+                    help="keystone: the embedded identity with the seed's admin and demo "
+                         "projects and users (see `neutrino lab openrc`)")
+    up.set_defaults(func=cmd_up, firewall=True)
+
+    rc = lsub.add_parser("openrc", help="print a keystone lab user's openrc "
+                                        "(source <(neutrino lab openrc demo))")
+    rc.add_argument("user", choices=("admin", "demo"))
+    rc.set_defaults(func=cmd_openrc)
 
     st = lsub.add_parser("status", help="hosts, agents, API URL")
     st.add_argument("--json", action="store_true")
@@ -56,6 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     isub = inst.add_subparsers(dest="instance_command", required=True)
     create = isub.add_parser("create")
     create.add_argument("--network", required=True, help="network name or id")
+    create.add_argument("--project", help="project (name or id) owning the instance's port; "
+                                          "default: the network's project")
     create.add_argument("--host", help="lab host (default host1)")
     create.add_argument("--ip", help="fixed IP to ask for")
     create.add_argument("--no-wait", action="store_true", help="do not wait for ACTIVE")
@@ -124,15 +138,27 @@ def cmd_up(args) -> int:
         ctl = LabControl.up(hosts=args.hosts, port=args.port, transport=args.transport,
                             lab_dir=args.lab_dir, rabbit_url=args.rabbit_url, db=args.db,
                             servers=args.servers, l2pop=args.l2pop, l3_hosts=l3_hosts,
-                            firewall=args.firewall)
+                            firewall=args.firewall, auth=args.auth)
     except ValueError as exc:
         print(f"neutrino lab up: {exc}", file=sys.stderr)
         return 2
     st = ctl.state
     print(f"lab {st.prefix.rstrip('-')} is up: {st.n_hosts} host(s), transport {st.transport}, "
-          f"database {st.db}{', l2population' if st.l2pop else ''}")
+          f"database {st.db}{', l2population' if st.l2pop else ''}, security groups "
+          f"{'on' if st.firewall else 'off'}, auth {st.auth}")
     print(f"API: {', '.join(st.server_urls())}")
-    print(f"  export OS_ENDPOINT_OVERRIDE={st.api_url}   # or: neutrino lab status")
+    if st.auth == "keystone":
+        print(f"identity: {st.identity_url}; users (project, password):")
+        for user, password in st.passwords.items():
+            print(f"  {user:<6} ({user} project) {password}")
+        print("  source <(neutrino lab openrc demo)     # or admin")
+    else:
+        print(f"  export OS_AUTH_TYPE=none OS_ENDPOINT={st.api_url}   # or: neutrino lab status")
+    return 0
+
+
+def cmd_openrc(args) -> int:
+    sys.stdout.write(_control(args).openrc(args.user))
     return 0
 
 
@@ -148,6 +174,9 @@ def cmd_status(args) -> int:
     print(f"  transport  {status['transport_url']} ({status['control_exchange']})")
     print(f"  database   {status['database']}, API servers {', '.join(status['api_servers'])}, "
           f"l2population {'on' if status['l2_population'] else 'off'}")
+    print(f"  security   groups {'enforced' if status['firewall'] else 'off (--no-firewall)'}, "
+          f"auth {status['auth']}"
+          + (" (neutrino lab openrc admin|demo)" if status["auth"] == "keystone" else ""))
     print(f"  outside    {status['outside']['ip']} in {status['outside']['netns']}")
     for host in status["hosts"]:
         agent = host["agent"]
@@ -174,11 +203,12 @@ def cmd_instance_create(args) -> int:
     ctl = _control(args)
     fixed = [{"ip_address": args.ip}] if args.ip else None
     inst = ctl.instances.create(args.name, args.network, host=args.host, fixed_ips=fixed,
-                                dhcp=not args.no_dhcp)
+                                dhcp=not args.no_dhcp, project=args.project)
     if not args.no_wait:
         ctl.wait_port_status(inst.port_id, "ACTIVE", timeout=30)
     print(f"instance {inst.name} on {inst.host}: port {inst.port_id} mac {inst.mac} "
-          f"ip {', '.join(inst.ips) or '-'} (netns {inst.netns}, tap {inst.tap})")
+          f"ip {', '.join(inst.ips) or '-'} project {inst.project_id or '-'} "
+          f"(netns {inst.netns}, tap {inst.tap})")
     if inst.lease:
         lease = inst.lease
         print(f"  DHCP lease from {lease.get('serverid')}: {lease.get('ip')}/{lease.get('mask')}"
@@ -213,13 +243,15 @@ def cmd_instance_list(args) -> int:
     items = ctl.instances.list()
     if args.json:
         print(json.dumps([{"name": i.name, "host": i.host, "port_id": i.port_id,
-                           "network_id": i.network_id, "mac": i.mac,
+                           "network_id": i.network_id, "project_id": i.project_id,
+                           "mac": i.mac,
                            "ips": [ip.split("/")[0] for ip in i.ips], "netns": i.netns,
                            "tap": i.tap} for i in items], indent=2))
         return 0
-    print(f"{'NAME':<12} {'HOST':<7} {'PORT':<36} {'MAC':<17} IPS")
+    print(f"{'NAME':<12} {'HOST':<7} {'PROJECT':<32} {'PORT':<36} {'MAC':<17} IPS")
     for i in items:
-        print(f"{i.name:<12} {i.host:<7} {i.port_id:<36} {i.mac:<17} {', '.join(i.ips)}")
+        print(f"{i.name:<12} {i.host:<7} {i.project_id or '-':<32} {i.port_id:<36} "
+              f"{i.mac:<17} {', '.join(i.ips)}")
     return 0
 
 

@@ -1,7 +1,9 @@
 """A small Neutron v2.0 HTTP client for the lab, the `neutrino` CLI and tests
-(noauth: no headers means admin of the default project)."""
+(noauth: no headers means admin of the default project; keystone: a token
+from Keystone v3 password auth, fetched again when it is refused)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,10 +16,40 @@ class ApiError(RuntimeError):
         self.message = message
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Keystone v3 password auth, project-scoped (Default domain)."""
+    auth_url: str          # .../v3
+    username: str
+    password: str
+    project_name: str
+
+    def token_request(self) -> dict:
+        domain = {"name": "Default"}
+        return {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": self.username, "domain": domain, "password": self.password}}},
+            "scope": {"project": {"name": self.project_name, "domain": domain}}}}
+
+
 class NeutronApi:
-    def __init__(self, url: str, timeout: float = 30.0, headers: dict[str, str] | None = None):
+    def __init__(self, url: str, timeout: float = 30.0, headers: dict[str, str] | None = None,
+                 credentials: Credentials | None = None):
         self.url = url.rstrip("/")
+        self.credentials = credentials
         self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers or {})
+        self._token: str | None = None
+
+    def token(self) -> str:
+        """A token of `credentials` (new one from Keystone)."""
+        assert self.credentials is not None
+        resp = self._http.post(self.credentials.auth_url.rstrip("/") + "/auth/tokens",
+                               json=self.credentials.token_request())
+        if resp.status_code != 201:
+            raise ApiError(resp.status_code, f"keystone refused {self.credentials.username}: "
+                                             f"{resp.text[:200]}")
+        self._token = resp.headers["X-Subject-Token"]
+        return self._token
 
     def close(self) -> None:
         self._http.close()
@@ -30,7 +62,14 @@ class NeutronApi:
 
     def request(self, method: str, path: str, body: dict | None = None,
                 params: dict | None = None) -> Any:
-        resp = self._http.request(method, path, json=body, params=params)
+        if self.credentials is None:
+            resp = self._http.request(method, path, json=body, params=params)
+        else:
+            resp = self._http.request(method, path, json=body, params=params,
+                                      headers={"X-Auth-Token": self._token or self.token()})
+            if resp.status_code == 401:   # expired or revoked: once more with a new one
+                resp = self._http.request(method, path, json=body, params=params,
+                                          headers={"X-Auth-Token": self.token()})
         if resp.status_code >= 400:
             try:
                 err = resp.json().get("NeutronError", {})
@@ -65,16 +104,42 @@ class NeutronApi:
         return self.request("GET", f"/v2.0/{collection}", params=filters or None)[key]
 
     # --- conveniences ----------------------------------------------------------
-    def find_network(self, name_or_id: str) -> dict:
+    def find(self, collection: str, name_or_id: str) -> dict:
+        """A resource by id, else by name (as every `openstack` command takes
+        either); a name that several carry is an error naming their ids."""
+        singular = collection[:-1]
         try:
-            return self.show("networks", name_or_id)
+            return self.show(collection, name_or_id)
         except ApiError as exc:
             if exc.status not in (404, 400):
                 raise
-        found = self.list("networks", name=name_or_id)
-        if len(found) != 1:
-            raise ApiError(404, f"network {name_or_id!r}: {len(found)} match(es)")
+        found = self.list(collection, name=name_or_id)
+        if not found:
+            raise ApiError(404, f"no {singular} with id or name {name_or_id!r}")
+        if len(found) > 1:
+            ids = ", ".join(sorted(r["id"] for r in found))
+            raise ApiError(409, f"{len(found)} {collection} are named {name_or_id!r}: {ids} "
+                                f"(give an id)")
         return found[0]
+
+    def find_network(self, name_or_id: str) -> dict:
+        return self.find("networks", name_or_id)
+
+    def find_project(self, name_or_id: str) -> str:
+        """The id of a project: with keystone, looked up by id or name in
+        the identity; with noauth, projects are whatever ids callers send."""
+        if self.credentials is None:
+            return name_or_id
+        base = self.credentials.auth_url.rstrip("/")
+        headers = {"X-Auth-Token": self._token or self.token()}
+        resp = self._http.get(f"{base}/projects/{name_or_id}", headers=headers)
+        if resp.status_code == 200:
+            return resp.json()["project"]["id"]
+        resp = self._http.get(f"{base}/projects", params={"name": name_or_id}, headers=headers)
+        found = resp.json().get("projects", []) if resp.status_code == 200 else []
+        if len(found) != 1:
+            raise ApiError(404, f"project {name_or_id!r}: {len(found)} match(es) in keystone")
+        return found[0]["id"]
 
     def create_network(self, name: str, network_type: str | None = None,
                        physical_network: str | None = None,

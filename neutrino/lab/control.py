@@ -26,7 +26,7 @@ from typing import Any
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.process import Daemon
 from neutrino.lab import database as lab_database
-from neutrino.lab.api import ApiError, NeutronApi
+from neutrino.lab.api import ApiError, Credentials, NeutronApi
 from neutrino.lab.instances import Instances
 from neutrino.lab.runtime import agent_daemon, dhcp_agent_daemon, l3_agent_daemon
 from neutrino.lab.state import DEFAULT_RABBIT_URL, LabState, default_lab_dir
@@ -52,7 +52,8 @@ class LabControl:
            lab_dir: str | os.PathLike[str] | None = None, rabbit_url: str = DEFAULT_RABBIT_URL,
            timeout: float = 90.0, in_process: bool = False, db: str = "sqlite",
            servers: int = 1, l2pop: bool = False,
-           l3_hosts: list[str] | None = None, firewall: bool = False) -> LabControl:
+           l3_hosts: list[str] | None = None, firewall: bool = True,
+           auth: str = "noauth") -> LabControl:
         """Build the namespaces, start server and agents, wait until every
         host's agent is alive. `in_process`: run server and agents (inproc
         only) in this process instead of a runtime process (e.g. inside vm-run,
@@ -61,11 +62,16 @@ class LabControl:
         `servers`: API server processes on that database and the broker
         (more than one: rabbit and a shared database). `l2pop`: the
         l2population driver, agents with l2_population and arp_responder.
-        `l3_hosts`: the hosts running an L3 agent (default: all)."""
+        `l3_hosts`: the hosts running an L3 agent (default: all).
+        `firewall`: security groups enforced by the L2 agents (iptables), as
+        upstream's default; False for the noop driver. `auth`: noauth, or
+        keystone (the embedded identity with the seed's admin and demo users)."""
         if in_process and transport != "inproc":
             raise ValueError("in_process needs the inproc transport")
         if transport not in ("inproc", "rabbit"):
             raise ValueError("transport must be inproc or rabbit")
+        if auth not in ("noauth", "keystone"):
+            raise ValueError("auth must be noauth or keystone")
         if db not in lab_database.BACKENDS:
             raise ValueError(f"db must be one of {', '.join(lab_database.BACKENDS)}")
         if servers > 1 and (transport != "rabbit" or db == "sqlite"):
@@ -81,9 +87,11 @@ class LabControl:
         state = LabState(lab_dir=str(lab_dir), prefix=prefix, n_hosts=hosts,
                          transport=transport, rabbit_url=rabbit_url,
                          control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port,
-                         db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts)
-        if firewall:   # security groups on the L2 agents (iptables firewall, #7)
-            state.extra["firewall"] = True
+                         db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts,
+                         firewall=firewall, auth=auth)
+        if auth == "keystone":
+            from neutrino.lab.identity import new_passwords
+            state.passwords = new_passwords()
         lab_dir.mkdir(parents=True, exist_ok=True)
         state.save()
         ctl = cls(state)
@@ -196,7 +204,7 @@ class LabControl:
         daemon = self.server_daemon(name)
         daemon.start(wait=timeout)
         url = f"http://127.0.0.1:{port}"
-        api = NeutronApi(url)
+        api = NeutronApi(url, credentials=self.credentials("admin"))
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -352,8 +360,27 @@ class LabControl:
         if self._api is None:
             if not self.state.api_url:
                 raise LabError("the lab runtime has not started")
-            self._api = NeutronApi(self.state.api_url)
+            self._api = NeutronApi(self.state.api_url, credentials=self.credentials("admin"))
         return self._api
+
+    def credentials(self, user: str = "admin") -> Credentials | None:
+        """A keystone lab user's credentials (None in a noauth lab)."""
+        if self.state.auth != "keystone":
+            return None
+        from neutrino.lab.identity import LAB_USERS
+        if user not in self.state.passwords:
+            raise LabError(f"no lab user {user!r} (users: {', '.join(self.state.passwords)})")
+        return Credentials(self.state.identity_url, user, self.state.passwords[user],
+                           LAB_USERS[user][0])
+
+    def openrc(self, user: str) -> str:
+        """The seed's <user>-openrc.sh for this (keystone) lab."""
+        from neutrino.lab.identity import openrc_lines
+        if self.state.auth != "keystone":
+            raise LabError("this lab has no users (noauth): `neutrino lab up --auth keystone`; "
+                           f"here: export OS_AUTH_TYPE=none OS_ENDPOINT={self.state.api_url}")
+        creds = self.credentials(user)
+        return "\n".join(openrc_lines(creds.auth_url, user, creds.password)) + "\n"
 
     def _reset_api(self) -> None:
         if self._api is not None:
@@ -425,6 +452,7 @@ class LabControl:
                 "api_url": self.state.api_url, "api_up": api_ok,
                 "api_servers": self.state.server_urls(),
                 "database": self.state.db, "l2_population": self.state.l2pop,
+                "firewall": self.state.firewall, "auth": self.state.auth,
                 "l3_agent_hosts": self.state.l3_hosts or self.state.host_names(),
                 "transport": self.state.transport, "transport_url": self.state.transport_url,
                 "control_exchange": self.state.control_exchange,

@@ -72,6 +72,7 @@ class Instance:
     host_netns: str = ""
     dhcp: bool = False
     lease: dict[str, str] = field(default_factory=dict)     # what DHCP gave, as udhcpc says
+    project_id: str = ""                                     # the port's (the "VM's") project
 
     @property
     def ip(self) -> str | None:
@@ -96,9 +97,14 @@ class Instances:
     def create(self, name: str, network: str, host: str | None = None,
                fixed_ips: list[dict] | None = None, admin_state_up: bool = True,
                port: dict | None = None, dhcp: bool = False,
-               dhcp_timeout: float = 30.0) -> Instance:
+               dhcp_timeout: float = 30.0, project: str | None = None) -> Instance:
         """Create the port (or use `port`, already bound to `host`, as with
-        `nova boot --nic port-id=...`) and plug the instance."""
+        `nova boot --nic port-id=...`) and plug the instance.
+
+        The port belongs to `project` (name or id), by default to the
+        network's project: what Nova does when that project's user boots a
+        VM, so the tenant can attach floating IPs and security groups to it.
+        It gets that project's default security group, as upstream."""
         if not _NAME_RE.match(name):
             raise ValueError(f"invalid instance name {name!r} (letters, digits, ._-, max 40)")
         if self._record(name).exists():
@@ -107,7 +113,8 @@ class Instances:
         host_ns = self.state.host_netns(host)
         net = self.api.find_network(network)
         if port is None:
-            body: dict[str, Any] = {"network_id": net["id"], "name": name,
+            owner = self.api.find_project(project) if project else net["project_id"]
+            body: dict[str, Any] = {"network_id": net["id"], "name": name, "project_id": owner,
                                     "device_owner": DEVICE_OWNER, "device_id": f"lab-{name}",
                                     "binding:host_id": host, "admin_state_up": admin_state_up}
             if fixed_ips is not None:
@@ -116,7 +123,8 @@ class Instances:
         ns = self.netns_of(name)
         inst = Instance(name=name, host=host, netns=ns, port_id=port["id"],
                         network_id=net["id"], mac=port["mac_address"], mtu=net["mtu"],
-                        tap=tap_name(port["id"]), host_netns=host_ns, dhcp=dhcp)
+                        tap=tap_name(port["id"]), host_netns=host_ns, dhcp=dhcp,
+                        project_id=port.get("project_id", ""))
         self.state.instances_dir.mkdir(parents=True, exist_ok=True)
         self._save(inst)   # before the namespace: a failure half-way is still cleaned up
         try:

@@ -78,7 +78,12 @@ class LabRuntime:
             "client_name": f"neutrino-lab:{state.prefix}server"}
         self.transport = make_transport(state.transport_url, **options)
         self.rpc = attach_bus(self.core, self.transport, prefix=state.control_exchange)
-        self._start_api(build_app(self.core, build_auth(cfg, self.core.db)))
+        auth = build_auth(cfg, self.core.db)   # keystone: bootstraps the admin user
+        if state.auth == "keystone":
+            from neutrino.identity.store import IdentityStore
+            from neutrino.lab.identity import ensure_demo
+            ensure_demo(IdentityStore(self.core.db), state.passwords["demo"])
+        self._start_api(build_app(self.core, auth))
         if state.transport == "inproc":
             self._start_inproc_agents()
         else:

@@ -62,6 +62,9 @@ class LabState:
     servers: int = 1                     # API server processes (2+: rabbit only)
     l2pop: bool = False                  # l2population driver and agents
     l3_hosts: list[str] | None = None    # hosts running an L3 agent (None: all)
+    firewall: bool = True                # security groups enforced by the L2 agents
+    auth: str = "noauth"                 # "noauth" | "keystone" (the embedded identity)
+    passwords: dict[str, str] = field(default_factory=dict)   # keystone: user -> password
 
     # --- persistence ---------------------------------------------------------
     @property
@@ -71,12 +74,17 @@ class LabState:
     def save(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = self.path / "lab.json.tmp"
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2))
+        # 0600: it holds the lab users' passwords (keystone labs)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(dataclasses.asdict(self), indent=2))
         os.replace(tmp, self.path / "lab.json")
 
     @classmethod
     def load(cls, lab_dir: str | os.PathLike[str]) -> LabState:
         data = json.loads((Path(lab_dir) / "lab.json").read_text())
+        if "firewall" not in data:   # labs made before security groups were on by default
+            data["firewall"] = bool(data.get("extra", {}).get("firewall"))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -113,6 +121,11 @@ class LabState:
         return self.path / "runtime.json"
 
     @property
+    def identity_url(self) -> str:
+        """OS_AUTH_URL of a keystone lab (the embedded identity on the API port)."""
+        return f"{self.api_url}/identity/v3" if self.api_url else ""
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}" if self.port else ""
 
@@ -147,10 +160,12 @@ class LabState:
     # --- configuration -------------------------------------------------------------
     def server_overrides(self) -> dict[str, dict[str, str]]:
         """The server's embedded defaults (as if from neutron.conf + ml2_conf.ini)."""
+        keystone = self.auth == "keystone"
         return {
             "DEFAULT": {"state_path": str(self.server_dir), "bind_host": "127.0.0.1",
                         "api_workers": "1", "transport_url": self.transport_url,
-                        "agent_down_time": str(AGENT_DOWN_TIME)},
+                        "agent_down_time": str(AGENT_DOWN_TIME),
+                        "auth_strategy": "keystone" if keystone else "noauth"},
             "ml2": {"type_drivers": "local,flat,vlan,vxlan", "tenant_network_types": "vxlan",
                     "mechanism_drivers": "linuxbridge,l2population" if self.l2pop
                     else "linuxbridge"},
@@ -161,6 +176,10 @@ class LabState:
             "quotas": {"quota_network": "-1", "quota_subnet": "-1", "quota_port": "-1",
                        "quota_security_group": "-1", "quota_security_group_rule": "-1"},
             "oslo_policy": {"policy_file": ""},
+            # keystone: the embedded identity, asked for explicitly; the bootstrap
+            # admin gets the lab's admin password (the runtime adds the demo user)
+            **({"identity": {"embedded": "true", "admin_password": self.passwords["admin"]}}
+               if keystone else {}),
         }
 
     def agent_ini(self, host: str) -> str:
@@ -188,9 +207,9 @@ class LabState:
             f"report_interval = {AGENT_REPORT_INTERVAL}",
             f"namespace_prefix = {self.prefix}{host}-",
             "",
-            "[securitygroup]",   # security groups only in labs made with firewall=True (#7)
-            f"enable_security_group = {'true' if self.extra.get('firewall') else 'false'}",
-            f"firewall_driver = {'iptables' if self.extra.get('firewall') else 'noop'}",
+            "[securitygroup]",   # on unless the lab was made with --no-firewall
+            f"enable_security_group = {'true' if self.firewall else 'false'}",
+            f"firewall_driver = {'iptables' if self.firewall else 'noop'}",
             "",
         ])
 
