@@ -68,7 +68,7 @@ def make_database(kind: str) -> tuple[str, callable]:
     return "", lambda: None
 
 
-def write_config(state: str, port: int, url: str, workers: int) -> str:
+def write_config(state: str, port: int, url: str, workers: int, quota: int = -1) -> str:
     conf = os.path.join(state, "neutron.conf")
     with open(conf, "w") as f:
         f.write(f"""[DEFAULT]
@@ -83,16 +83,16 @@ tenant_network_types = vxlan
 [ml2_type_vxlan]
 vni_ranges = 1:100000
 [quotas]
-default_quota = -1
-quota_network = -1
-quota_subnet = -1
-quota_port = -1
+default_quota = {quota}
+quota_network = {quota}
+quota_subnet = {quota}
+quota_port = {quota}
 """)
     return conf
 
 
 @contextlib.contextmanager
-def running_server(db: str, workers: int):
+def running_server(db: str, workers: int, quota: int = -1):
     """A neutrino-server on a fresh database of kind `db`; yields its base URL.
     The server is stopped by PID and the database dropped afterwards."""
     # A SIGTERM (e.g. from `timeout`) still stops the server and drops the database.
@@ -100,7 +100,7 @@ def running_server(db: str, workers: int):
     state = tempfile.mkdtemp(prefix="neutrino-bench-")
     url, drop = make_database(db)
     port = free_port()
-    conf = write_config(state, port, url, workers)
+    conf = write_config(state, port, url, workers, quota)
     server = None
     try:
         if url:
@@ -135,9 +135,11 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--json-out", default="")
+    ap.add_argument("--quota", type=int, default=-1,
+                    help="limit of every quota (-1: unlimited, no quota check on creates)")
     args = ap.parse_args()
 
-    with running_server(args.db, args.workers) as base, \
+    with running_server(args.db, args.workers, args.quota) as base, \
             tempfile.TemporaryDirectory(prefix="neutrino-apibench-") as tmp:
         out = os.path.join(tmp, "result.json")
         cmd = [sys.executable, os.path.join(SHARED, "bench", "apibench.py"), "--url", base,

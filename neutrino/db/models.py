@@ -196,6 +196,16 @@ quotas = Table(
     Column("limit", Integer, nullable=False),
 )
 
+# One row per (project, resource) whose quota was enforced: a create locks its
+# row (SELECT ... FOR UPDATE) before counting, so that the count and the
+# insert are atomic with respect to other creates of that project. SQLite
+# needs no row: its writers are serialized (BEGIN IMMEDIATE).
+quota_locks = Table(
+    "quota_locks", metadata,
+    Column("project_id", PROJECT, primary_key=True),
+    Column("resource", String(64), primary_key=True),
+)
+
 agents = Table(
     "agents", metadata,
     Column("id", UUID, primary_key=True),

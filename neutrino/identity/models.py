@@ -88,3 +88,14 @@ revocations = Table(
     Column("issued_before_us", BigInteger, nullable=False),
     Column("revoked_at", DateTime, nullable=False, index=True),
 )
+
+# Failed password authentications, as Keystone's failed_auth_count and
+# failed_auth_at: one row per user ("user:<id>") and per source address
+# ("source:<ip>"). A key with `failures` at the limit and its last failure
+# less than the lockout duration ago is locked; an older row counts from 0.
+auth_failures = Table(
+    "identity_auth_failures", metadata,
+    Column("key", String(255), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_us", BigInteger, nullable=False),
+)

@@ -1,12 +1,23 @@
 """Per-project quotas: limits from the database, defaults from [quotas];
-checked inside the creating transaction."""
+checked inside the creating transaction.
+
+The check and the insert that follows it must be atomic with respect to
+other creates of the same project and resource, or 30 parallel creates
+against a quota of 3 all count 0 and all insert. On PostgreSQL and MariaDB
+the check first locks that (project, resource) row of quota_locks (FOR
+UPDATE, held until the transaction ends), so concurrent creates queue there
+and each counts what the previous ones committed (READ COMMITTED: every
+statement sees the latest commits). SQLite's writers are already one at a
+time (BEGIN IMMEDIATE and the writer lock of db/engine.py), so it skips the
+lock. Unlimited resources (-1) take no lock at all."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
 from neutrino.db import models
+from neutrino.db.upsert import upsert
 
 # API resource name -> table counted.
 COUNTED = {
@@ -15,6 +26,8 @@ COUNTED = {
     "port": models.ports,
     "security_group": models.security_groups,
     "security_group_rule": models.security_group_rules,
+    "router": models.routers,
+    "floatingip": models.floatingips,
 }
 RESOURCES = ("network", "subnet", "port", "router", "floatingip",
              "security_group", "security_group_rule")
@@ -25,6 +38,10 @@ _LIMIT = select(_Q.c.limit).where(_Q.c.project_id == bindparam("project"),
                                   _Q.c.resource == bindparam("resource"))
 _USED = {res: select(func.count()).select_from(t).where(t.c.project_id == bindparam("project"))
          for res, t in COUNTED.items()}
+_L = models.quota_locks
+_LOCK = (select(_L.c.project_id)
+         .where(_L.c.project_id == bindparam("project"), _L.c.resource == bindparam("resource"))
+         .with_for_update())
 
 
 class QuotaEngine:
@@ -58,14 +75,28 @@ class QuotaEngine:
         limit = self.limit(conn, project_id, resource)
         if limit < 0:
             return
+        self._lock(conn, project_id, resource)
         if self.used(conn, project_id, resource) + delta > limit:
             raise faults.OverQuota(overs=[resource])  # "['network']", as upstream
 
+    @staticmethod
+    def _lock(conn: Connection, project_id: str, resource: str) -> None:
+        """Hold the (project, resource) lock until this transaction ends."""
+        if conn.dialect.name == "sqlite":
+            return
+        params = {"project": project_id, "resource": resource}
+        if conn.execute(_LOCK, params).first() is None:
+            # The first create of this pair: make the row (a concurrent first
+            # create may make it too; the loser's insert does nothing).
+            upsert(conn, _L, {"project_id": project_id, "resource": resource})
+            conn.execute(_LOCK, params).first()
+
     def set(self, conn: Connection, project_id: str, values: dict[str, int]) -> None:
-        q = models.quotas
-        for res, limit in values.items():
-            conn.execute(delete(q).where(q.c.project_id == project_id, q.c.resource == res))
-            conn.execute(insert(q).values(project_id=project_id, resource=res, limit=limit))
+        # An upsert, not delete + insert: two concurrent PUTs of the same
+        # project would both delete nothing and one insert would fail.
+        for res, limit in sorted(values.items()):
+            upsert(conn, models.quotas, {"project_id": project_id, "resource": res,
+                                         "limit": limit}, update={"limit": limit})
 
     def reset(self, conn: Connection, project_id: str) -> None:
         q = models.quotas

@@ -7,6 +7,21 @@ from neutrino.api.policy import Context
 from neutrino.plugins.quotas import RESOURCES
 
 
+PROJECT_ID_MAX = 255  # the project_id columns
+
+
+def _check_project_id(project_id: str, stored: bool = True) -> None:
+    """A project id the database cannot store (or, with a NUL, not even
+    compare on PostgreSQL) is the client's error (400), not a 500."""
+    if stored and len(project_id) > PROJECT_ID_MAX:
+        raise faults.HTTPBadRequest(
+            f"Invalid input for project_id. Reason: '{project_id[:32]}...' exceeds "
+            f"maximum length of {PROJECT_ID_MAX}.")
+    if "\x00" in project_id:
+        raise faults.HTTPBadRequest("Invalid input for project_id. Reason: it contains "
+                                    "a NUL character.")
+
+
 class QuotaOps:
     def __init__(self, core):
         self.core = core
@@ -29,14 +44,17 @@ class QuotaOps:
 
     def show(self, ctx: Context, project_id: str):
         self._authorize(ctx, "get_quota", project_id)
+        _check_project_id(project_id, stored=False)
         return {"quota": self.core.db.read(lambda conn: self.core.quotas.limits(conn, project_id))}
 
     def defaults(self, ctx: Context, project_id: str):
         self._authorize(ctx, "get_quota", project_id)
+        _check_project_id(project_id, stored=False)
         return {"quota": dict(self.core.quotas.defaults)}
 
     def details(self, ctx: Context, project_id: str):
         self._authorize(ctx, "get_quota", project_id)
+        _check_project_id(project_id, stored=False)
 
         def txn(conn):
             q = self.core.quotas
@@ -47,6 +65,7 @@ class QuotaOps:
 
     def update(self, ctx: Context, project_id: str, body):
         self._authorize(ctx, "update_quota", project_id)
+        _check_project_id(project_id)
         if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
             raise faults.HTTPBadRequest("Unable to find 'quota' in request body")
         values = {}
@@ -82,4 +101,5 @@ class QuotaOps:
 
     def reset(self, ctx: Context, project_id: str):
         self._authorize(ctx, "delete_quota", project_id)
+        _check_project_id(project_id, stored=False)
         self.core.db.write(lambda conn: self.core.quotas.reset(conn, project_id))
