@@ -60,11 +60,17 @@ def _check_owner(ctx: Context, item: dict) -> None:
 
 class Controller:
     def __init__(self, resource: Resource, plugin: Any, policy: Enforcer,
-                 max_limit: int = -1):
+                 max_limit: int = -1, max_filter_values: int = -1,
+                 max_address_pairs: int = -1):
+        """`max_limit`: pagination_max_limit; `max_filter_values`: values one
+        list filter may have; `max_address_pairs`: max_allowed_address_pair
+        (-1: no cap for each)."""
         self.r = resource
         self.plugin = plugin
         self.policy = policy
         self.max_limit = max_limit
+        self.max_filter_values = max_filter_values
+        self.max_address_pairs = max_address_pairs
         # Attribute rules for reading, resolved once.
         self.hidden_rules = [(x.name, f"get_{resource.singular}:{x.name}")
                              for x in resource.attrs
@@ -101,6 +107,10 @@ class Controller:
         if unknown:
             raise faults.HTTPBadRequest(
                 "Unrecognized attribute(s) '%s'" % ", ".join(unknown))
+        pairs = item.get("allowed_address_pairs")
+        if (self.max_address_pairs >= 0 and isinstance(pairs, list)
+                and len(pairs) > self.max_address_pairs):
+            raise faults.AllowedAddressPairExhausted(quota=self.max_address_pairs)
 
     def prepare_create(self, item: dict) -> dict:
         self._unknown(item)
@@ -193,7 +203,7 @@ class Controller:
                 if k not in drops and (not fields or k in fields)}
 
     def list(self, ctx: Context, params: list[tuple[str, str]], url: str) -> dict:
-        query = parse(self.r, params, self.max_limit)
+        query = parse(self.r, params, self.max_limit, self.max_filter_values)
         items = self.plugin.list(ctx, query)
         drops = self._drops(ctx)
         out = [self._shape(ctx, i, query.fields, drops) for i in items if self._visible(ctx, i)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from neutrino import validators as v
 from neutrino.api import faults
 from neutrino.api.resources import Resource
 
@@ -27,24 +28,38 @@ def _convert_filter(resource: Resource, name: str, raw: str) -> Any:
     attr = resource.attr(name)
     if attr is None or attr.convert is None:
         return raw
-    if raw == "" and name not in ("admin_state_up", "shared", "router:external"):
-        return raw
+    # Every value is converted, "" too: an integer or timestamp column
+    # compared with text is a database error, not a match.
     value = attr.convert(raw)
     # A list converter (security_groups) would wrap the one value of a filter.
-    return raw if isinstance(value, list) else value
+    return raw if isinstance(value, (list, dict)) or value is None else value
 
 
-def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1) -> Query:
+def _too_many(name: str, count: int, cap: int) -> None:
+    if cap > 0 and count > cap:
+        raise faults.HTTPBadRequest(
+            f"Too many values for filter '{name}': {count}, at most {cap} are allowed "
+            "(max_filter_values)")
+
+
+def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1,
+          max_values: int = -1) -> Query:
+    """`max_limit`: pagination_max_limit; `max_values`: max_filter_values
+    (-1 or 0: no cap)."""
     q = Query()
     unknown = []
     sort_keys, sort_dirs = [], []
     for key, value in items:
+        if "\x00" in key or "\x00" in value:
+            raise faults.HTTPBadRequest(
+                f"Invalid input for {v.shown(key)}. Reason: "
+                f"'{v.shown(value)}' contains a NUL character.")
         if key == "fields":
             q.fields.append(value)
         elif key == "limit":
             try:
                 limit = int(value)
-                if limit < 0:
+                if not 0 <= limit <= v.INT64_MAX:   # beyond any SQL LIMIT
                     raise ValueError
             except ValueError:
                 raise faults.BadRequest(
@@ -60,7 +75,9 @@ def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1)
         elif key == "sort_dir":
             sort_dirs.append(value)
         elif key in TAG_PARAMS and resource.tags:
-            q.tags.setdefault(key, []).extend(t for t in value.split(",") if t)
+            tags = q.tags.setdefault(key, [])
+            tags.extend(t for t in value.split(",") if t)
+            _too_many(key, len(tags), max_values)
         else:
             attr = resource.attr(key)
             base = key.split(":", 1)[0] if attr is None else key
@@ -68,7 +85,9 @@ def parse(resource: Resource, items: list[tuple[str, str]], max_limit: int = -1)
                 if base not in unknown:
                     unknown.append(key)
                 continue
-            q.filters.setdefault(key, []).append(_convert_filter(resource, key, value))
+            wanted = q.filters.setdefault(key, [])
+            wanted.append(_convert_filter(resource, key, value))
+            _too_many(key, len(wanted), max_values)
     if unknown:
         raise faults.HTTPBadRequest(f"{unknown!r} is invalid attribute for filtering")
     if sort_dirs and len(sort_dirs) != len(sort_keys):
