@@ -55,6 +55,10 @@ DEFAULT = Section("DEFAULT", (
         "transaction, up to [database] max_retries.", ignored=True),
     Opt("pagination_max_limit", int_range(-1), -1,
         "Largest page a list may return (-1: no limit)."),
+    Opt("max_filter_values", int_range(-1), 1000,
+        "Most values one list filter may have (id=a&id=b..., tags=a,b,...); -1: no cap."),
+    Opt("max_allowed_address_pair", int_range(-1), 10,
+        "Most allowed address pairs a port may have; -1: no cap."),
     Opt("debug", to_bool, False, "Log at DEBUG level."),
     Opt("log_file", string, "", "Log to this file instead of stderr."),
     # Upstream options that neutrino accepts so operators can reuse their files.
@@ -80,6 +84,11 @@ DATABASE = Section("database", (
     Opt("connection_recycle_time", int_range(1), 3600, "Recycle connections older than this."),
     Opt("max_retries", int_range(1), 20,
         "Attempts for a transaction that hit a conflict (deadlock, allocation race)."),
+    Opt("statement_timeout", int_range(0), 60,
+        "Seconds one SQL statement of the API server may run or wait for a lock before the "
+        "database cancels it (PostgreSQL statement_timeout, MariaDB max_statement_time, "
+        "MySQL max_execution_time for SELECTs, SQLite a progress handler); the call is "
+        "answered 503. 0: no limit. neutrino-db-manage runs without it."),
 ))
 
 ML2 = Section("ml2", (
@@ -136,9 +145,18 @@ OSLO_POLICY = Section("oslo_policy", (
     Opt("enforce_scope", to_bool, True, "Accepted for compatibility.", ignored=True),
 ))
 
+OSLO_MIDDLEWARE = Section("oslo_middleware", (
+    Opt("max_request_body_size", int_range(0), 114688,
+        "Largest request body accepted, bytes; a larger one is answered 413 without being "
+        "read (from its Content-Length, or counted while a chunked body streams in). "
+        "0: no limit."),
+    Opt("enable_proxy_headers_parsing", to_bool, False, "Accepted for compatibility; no effect.",
+        ignored=True),
+))
+
 SERVER_SCHEMA = Schema(
     (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY,
-     KEYSTONE_AUTHTOKEN, IDENTITY),
+     OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY),
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
                       "placement", "experimental"),

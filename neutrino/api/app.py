@@ -14,18 +14,20 @@ from typing import Any, Callable
 import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from neutrino.api import faults
+from neutrino.api import faults, openapi
 from neutrino.api.auth import Authenticator
 from neutrino.api.controller import Controller
 from neutrino.api.extensions import by_alias, extensions
 from neutrino.api.policy import Context
 from neutrino.api.resources import (AGENT, FLOATINGIP, NETWORK, PORT, ROUTER,
                                     SECURITY_GROUP, SECURITY_GROUP_RULE, SUBNET, Resource)
-from neutrino.db.engine import DatabaseUnavailable
+from neutrino.api.limits import BodySizeLimit
+from neutrino.db.engine import DatabaseUnavailable, StatementTimeout
 from neutrino.plugins.agents import AgentPlugin
 from neutrino.plugins.core import Core
 from neutrino.plugins.l3.floatingips import FloatingIPPlugin
@@ -35,9 +37,25 @@ from neutrino.plugins.ports import PortPlugin
 from neutrino.plugins.quotas import RESOURCES as QUOTA_RESOURCES
 from neutrino.plugins.secgroups import SecurityGroupPlugin
 from neutrino.plugins.subnets import SubnetPlugin
+from neutrino.validators import nul_path, shown
 
 LOG = logging.getLogger(__name__)
 JSON = "application/json"
+
+
+def reject_nul(request: Request, body: Any) -> None:
+    """A NUL character anywhere in the path, query or body is a 400: no
+    database text column can hold one (PostgreSQL refuses it)."""
+    where = next((k for k, v in request.path_params.items()
+                  if isinstance(v, str) and "\x00" in v), None)
+    if where is None:
+        where = next((k for k, v in request.query_params.multi_items()
+                      if "\x00" in k or "\x00" in v), None)
+    if where is None:
+        where = nul_path(body)
+    if where is not None:
+        raise faults.HTTPBadRequest(f"Invalid input for {shown(where)}. Reason: "
+                                    "NUL characters are not allowed.")
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -50,6 +68,15 @@ def fault_response(exc: faults.NeutronError) -> Response:
     if headers:
         resp.headers.update(headers)
     return resp
+
+
+class QueryTimeout(faults.NeutronError):
+    """503: the database cancelled a statement after [database]
+    statement_timeout. Not 400: the request may be fine and the time spent
+    waiting for a lock held by others; not 500: nothing is broken."""
+    status = 503
+    message = ("The request took longer than {seconds} s in the database and was "
+               "cancelled; nothing was changed. Narrow the query or retry later.")
 
 
 class _RulePlugin:
@@ -81,8 +108,9 @@ class Api:
         self.controllers: dict[str, Controller] = {}
         for res in (NETWORK, SUBNET, PORT, SECURITY_GROUP, SECURITY_GROUP_RULE, AGENT, ROUTER,
                     FLOATINGIP):
-            self.controllers[res.collection] = Controller(res, self.plugins[res.collection],
-                                                          core.policy, max_limit)
+            self.controllers[res.collection] = Controller(
+                res, self.plugins[res.collection], core.policy, max_limit,
+                core.cfg.DEFAULT.max_filter_values, core.cfg.DEFAULT.max_allowed_address_pair)
 
     # --- plumbing ------------------------------------------------------------
     async def call(self, request: Request, fn: Callable[..., Any], *args,
@@ -99,6 +127,7 @@ class Api:
                 if body is None:
                     raise faults.HTTPBadRequest("Body contains invalid data")
                 args = args + (body,)
+            reject_nul(request, body)
             result = await run_in_threadpool(fn, ctx, *args)
         except faults.NeutronError as exc:
             if exc.status >= 500:
@@ -107,6 +136,9 @@ class Api:
         except DatabaseUnavailable as exc:
             LOG.error("%s %s: %s", request.method, request.url.path, exc)
             return fault_response(faults.DatabaseBusy())
+        except StatementTimeout as exc:
+            LOG.warning("%s %s: %s", request.method, request.url.path, exc)
+            return fault_response(QueryTimeout(seconds=f"{exc.seconds:g}"))
         except Exception:  # never a traceback to the client
             LOG.exception("%s %s failed", request.method, request.url.path)
             return fault_response(faults.NeutronError(
@@ -324,12 +356,14 @@ async def _method_not_allowed(request: Request, exc):
 def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -> Starlette:
     api = Api(core, auth)
     routes = (api.discovery_routes() + api.quota_routes() + api.router_routes()
-              + api.scheduler_routes())
+              + api.scheduler_routes() + [openapi.route(auth)])
     for collection in api.controllers:
         routes += api.resource_routes(collection)
     routes += list(extra_routes) + list(auth.routes)  # the embedded identity, if any
+    limit = core.cfg.oslo_middleware.max_request_body_size
     app = Starlette(routes=routes, exception_handlers={404: _not_found,
-                                                       405: _method_not_allowed})
+                                                       405: _method_not_allowed},
+                    middleware=[Middleware(BodySizeLimit, max_bytes=limit)])
     app.state.api = api
     return app
 

@@ -308,3 +308,45 @@ class RevisionNumberConstraintFailed(NeutronError):
 
 class SecurityGroupDefaultAlreadyExists(InUse):
     message = "Default security group already exists."
+
+
+# --- attribute validation (neutron-lib's converters and validators) ---------------
+
+class InvalidCIDR(BadRequest):
+    message = "Invalid CIDR {input} given as IP prefix."
+
+
+class SecurityGroupRuleInvalidEtherType(NeutronError):
+    status = 400
+    message = ("Security group rule for ethertype '{ethertype}' not supported. "
+               "Allowed values are {values}.")
+
+
+class SecurityGroupInvalidPortValue(NeutronError):
+    status = 400
+    message = "Invalid value for port {port}"
+
+
+class AllowedAddressPairsMissingIP(NeutronError):
+    status = 400
+    message = "AllowedAddressPair must contain ip_address"
+
+
+class DuplicateAddressPairInRequest(NeutronError):
+    status = 400
+    message = ("Request contains duplicate address pair: mac_address {mac_address} "
+               "ip_address {ip_address}.")
+
+
+class AllowedAddressPairExhausted(BadRequest):
+    message = "The number of allowed address pair exceeds the maximum {quota}."
+
+
+class InvalidSubnetServiceType(NeutronError):
+    status = 400
+    message = "Subnet service type {service_type} does not correspond to a valid device owner."
+
+
+class InvalidInputSubnetServiceType(NeutronError):
+    status = 400
+    message = "Subnet service type {service_type} is not a string."

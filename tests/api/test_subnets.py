@@ -258,7 +258,7 @@ def test_host_routes(api):
     assert api.member_a.update("subnets", sub["id"], host_routes=[])["host_routes"] == []
     expect(post_subnet(api.member_a, net["id"], "10.53.0.0/24",
                        host_routes=[{"destination": "bad", "nexthop": "10.53.0.1"}]), 400,
-           "InvalidInput")
+           "HTTPBadRequest", "Invalid input for host_routes. Reason: 'bad' is not a valid CIDR.")
     expect(post_subnet(api.member_a, net["id"], "10.53.0.0/24",
                        host_routes=[{"destination": "2001:db8::/64",
                                      "nexthop": "10.53.0.1"}]), 400, "InvalidInput")
