@@ -33,7 +33,8 @@ PACKAGE = Path(neutrino.__file__).resolve().parent
 
 # Defaults computed from the machine (hostname, $NEUTRINO_STATE_PATH): the
 # reference describes them in words.
-MACHINE_DEFAULTS = {("DEFAULT", "host"), ("DEFAULT", "state_path")}
+MACHINE_DEFAULTS = {("DEFAULT", "host"), ("DEFAULT", "state_path"),
+                    ("DEFAULT", "metadata_workers")}      # half the CPUs
 
 # Sample files -> the schema they are read with (files of one command together).
 SAMPLES = {
@@ -41,6 +42,7 @@ SAMPLES = {
     ("linuxbridge_agent.ini",): "neutrino.agent_options.LINUXBRIDGE_AGENT_SCHEMA",
     ("dhcp_agent.ini",): "neutrino.agent_options.DHCP_AGENT_SCHEMA",
     ("l3_agent.ini",): "neutrino.agent_options.L3_AGENT_SCHEMA",
+    ("metadata_agent.ini",): "neutrino.agent_options.METADATA_AGENT_SCHEMA",
 }
 
 

@@ -46,8 +46,10 @@ def agent(monkeypatch, tmp_path):
     present = set()
 
     class FakeNs:
-        def __init__(self, rid, prefix, host_netns=None, garp=3):
+        def __init__(self, rid, prefix, host_netns=None, garp=3, metadata_port=9697,
+                     metadata_mark="0x1"):
             self.rid = rid
+            self.name = f"{prefix}qrouter-{rid}"
 
         def converge(self, router, host_links=None):
             calls.append(("converge", self.rid))
@@ -70,7 +72,24 @@ def agent(monkeypatch, tmp_path):
         def dump(self):
             return []
 
+    class FakeProxies:       # the metadata proxies (haproxy) of the routers
+        def __init__(self, state_path):
+            pass
+
+        def ensure(self, spec):
+            calls.append(("proxy", spec.uuid))
+            proxies.add(spec.uuid)
+
+        def stop(self, uuid, netns=None):
+            calls.append(("proxy-stop", uuid))
+            proxies.discard(uuid)
+
+        def known(self, router):
+            return set(proxies)
+
+    proxies = set()
     monkeypatch.setattr(agent_mod, "RouterNamespace", FakeNs)
+    monkeypatch.setattr(agent_mod, "ProxyManager", FakeProxies)
     monkeypatch.setattr(agent_mod, "FastLinks", FakeLinks)
     monkeypatch.setattr(agent_mod, "existing_routers", lambda prefix: sorted(present))
     cfg = config.load(L3_AGENT_SCHEMA, [], {"DEFAULT": {"host": "net1",
@@ -83,21 +102,26 @@ def agent(monkeypatch, tmp_path):
 def test_full_then_partial_sync(agent):
     a, bus, calls = agent.agent, agent.bus, agent.calls
     a.sync(full=True)
-    assert sorted(calls) == [("converge", "r1"), ("converge", "r2")]
+    assert sorted(calls) == [("converge", "r1"), ("converge", "r2"), ("proxy", "r1"),
+                             ("proxy", "r2")]
     # f1 is served; f2's router has no interface on its fixed address's
     # subnet, and the server has it DOWN already: only the change is sent
     assert bus.casts == [("update_floatingip_statuses",
                           {"host": "net1", "statuses": {"f1": "ACTIVE"}})]
     calls.clear()
     a.sync(full=False, dirty={"r1"})
-    assert calls == [("converge", "r1")]
+    assert calls == [("converge", "r1"), ("proxy", "r1")]
     assert len(bus.casts) == 1                       # nothing changed: nothing reported
     # r2 unscheduled from us, and a stale namespace of ours nobody wants
     agent.present.add("r9")
     bus.routers = [wire("r1", fips=["f1"])]
     calls.clear()
     a.sync(full=False, dirty=set())
-    assert sorted(calls) == [("destroy", "r2"), ("destroy", "r9")]
+    # each metadata proxy is stopped before its namespace goes
+    assert sorted(calls) == [("destroy", "r2"), ("destroy", "r9"), ("proxy-stop", "r2"),
+                             ("proxy-stop", "r9")]
+    assert calls.index(("proxy-stop", "r2")) < calls.index(("destroy", "r2"))
+    assert agent.agent.proxies.known(True) == {"r1"}
 
 
 def test_internal_only_routers_can_be_left_alone(agent, tmp_path):
@@ -133,5 +157,6 @@ def test_admin_down_router_is_converged_and_its_fips_down(agent):
     a, bus, calls = agent.agent, agent.bus, agent.calls
     bus.routers = [dict(wire("r1", fips=["f1"]), admin_state_up=False)]
     a.sync(full=True)
-    assert calls == [("converge", "r1")]       # kept, devices down (not destroyed)
+    # kept, devices down (not destroyed); its metadata proxy runs, as upstream's
+    assert calls == [("converge", "r1"), ("proxy", "r1")]
     assert bus.casts == []                     # f1 was DOWN and stays DOWN

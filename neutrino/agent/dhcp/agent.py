@@ -20,7 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neutrino.agent.dhcp.driver import Driver
-from neutrino.agent.dhcp.model import NetDesired
+from neutrino.agent.dhcp.model import METADATA_IP, MetadataFlags, NetDesired
+from neutrino.agent.metadata.options import socket_path
+from neutrino.agent.metadata.proxy import ProxySpec
 from neutrino.agent.dhcp.plan import plan
 from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, DhcpClient
@@ -50,7 +52,14 @@ class DhcpAgent:
                                 dns_servers=tuple(d.dnsmasq_dns_servers),
                                 lease_max=d.dnsmasq_lease_max, binary=d.dnsmasq_binary,
                                 extra=("--log-facility=-", "--log-dhcp"))
-        self.driver = Driver(self.conf, cfg.agent.namespace_prefix, netns)
+        self.metadata = MetadataFlags(d.enable_isolated_metadata, d.force_metadata,
+                                      d.enable_metadata_network)
+        metadata_socket = socket_path(d.metadata_proxy_socket, d.state_path)
+        self.driver = Driver(self.conf, cfg.agent.namespace_prefix, netns,
+                             proxy_spec=lambda net_id, ns: ProxySpec(
+                                 uuid=net_id, netns=ns, bind_host=METADATA_IP, bind_port=80,
+                                 socket_path=metadata_socket, router=False,
+                                 user=d.metadata_proxy_user, group=d.metadata_proxy_group))
         self.resync_interval = d.resync_interval
         self.report_interval = cfg.agent.report_interval
         self.check_interval = cfg.agent.check_child_processes_interval
@@ -125,12 +134,12 @@ class DhcpAgent:
         started = time.monotonic()
         if full:
             state = self.client.get_dhcp_state()
-            fresh = {w["id"]: NetDesired.from_wire(w, self.host) for w in state["networks"]}
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata) for w in state["networks"]}
             todo = set(fresh) | set(self.desired) | self.driver.known_networks()
             self.desired = fresh
         elif dirty:
             state = self.client.get_dhcp_state(dirty)
-            fresh = {w["id"]: NetDesired.from_wire(w, self.host) for w in state["networks"]}
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata) for w in state["networks"]}
             for net_id in dirty:
                 if net_id in fresh:
                     self.desired[net_id] = fresh[net_id]
@@ -180,13 +189,15 @@ class DhcpAgent:
             # Our DHCP port is missing or lacks an address in a new subnet.
             port = self.client.ensure_dhcp_port(net_id)
             wire = self.client.get_dhcp_state([net_id])["networks"]
-            desired = NetDesired.from_wire(wire[0], self.host) if wire and port else None
+            desired = NetDesired.from_wire(wire[0], self.host, self.metadata) if wire and port else None
             if desired is not None:
                 self.desired[net_id] = desired
         dev = desired.interface() if desired is not None and desired.dhcp_port else None
         want_v6 = desired is not None and any(":" in c for c in desired.cidrs())
         observed = self.driver.observe(net_id, taps, dev, want_v6)
-        ops = plan(desired, observed, self.conf)
+        proxy = (self.driver.proxy_config(net_id)
+                 if desired is not None and desired.metadata_proxy else None)
+        ops = plan(desired, observed, self.conf, proxy)
         if not ops:
             if observed.pid is not None:
                 self._serving.add(net_id)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import shutil
 import socket
+from collections.abc import Callable
 
 from neutrino.agent.dhcp.model import NetObserved, namespace
 from neutrino.agent.dhcp.plan import Op
+from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, haproxy_config
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import (DnsmasqConf, DnsmasqProcess, stop_strays,
                                         write_if_changed)
@@ -20,11 +22,19 @@ FILE_NAMES = ("host", "addn_hosts", "opts")
 
 
 class Driver:
-    def __init__(self, conf: DnsmasqConf, ns_prefix: str, agent_netns: str | None):
+    def __init__(self, conf: DnsmasqConf, ns_prefix: str, agent_netns: str | None,
+                 proxy_spec: Callable[[str, str], ProxySpec] | None = None):
+        """`proxy_spec(network_id, netns)`: the network's metadata proxy."""
         self.conf = conf
         self.ns_prefix = ns_prefix
         self.agent_netns = agent_netns       # where the taps (and the bridges) are
         self._procs: dict[str, DnsmasqProcess] = {}
+        self.proxies = ProxyManager(conf.state_path)
+        self.proxy_spec = proxy_spec
+
+    def proxy_config(self, network_id: str) -> str:
+        """The metadata proxy's config text as it should be."""
+        return haproxy_config(self.proxy_spec(network_id, self.netns(network_id)))
 
     def netns(self, network_id: str) -> str:
         return namespace(self.ns_prefix, network_id)
@@ -52,7 +62,7 @@ class Driver:
         root = self.conf.network_dir("x").parent
         if root.is_dir():
             found |= {p.name for p in root.iterdir() if p.is_dir()}
-        return found
+        return found | self.proxies.known(router=False)
 
     def observe(self, network_id: str, taps: set[str], dev: str | None,
                 want_v6: bool = False) -> NetObserved:
@@ -88,6 +98,12 @@ class Driver:
         # pid-file argument in our namespace (never trust a bare pid).
         obs.pid = self.process(network_id).pid if obs.netns_exists else None
         obs.cmdline = pid_cmdline(obs.pid) if obs.pid else None
+        try:
+            obs.proxy_config = self.proxies.config_path(network_id).read_text()
+        except FileNotFoundError:
+            obs.proxy_config = None
+        obs.proxy_running = (obs.proxy_config is not None
+                             and self.proxies.is_running(network_id, ns))
         return obs
 
     def apply(self, network_id: str, ops: list[Op]) -> None:
@@ -142,6 +158,10 @@ class Driver:
                 self._procs.pop(network_id, None)
                 stop_strays(f"--pid-file={self.conf.path(network_id, 'pid')}")
                 LOG.info("dnsmasq for network %s stopped", network_id)
+            elif kind == "proxy" and op[1] == "ensure":
+                self.proxies.ensure(self.proxy_spec(network_id, ns))
+            elif kind == "proxy":
+                self.proxies.stop(network_id)
             elif kind == "delete_netns":
                 _netns.delete(ns, missing_ok=True)
             elif kind == "remove_dir":

@@ -2,12 +2,80 @@
 finds (in the kernel, on disk, in /proc), in plain values for `plan`."""
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
 from neutrino.dataplane import dnsmasq
 from neutrino.dataplane.dnsmasq import DhcpNetwork, DnsmasqConf, Port, Subnet
 from neutrino.rpc.dhcp_handlers import DHCP_OWNER, dhcp_device_id
+
+METADATA_IP = "169.254.169.254"
+METADATA_CIDR = f"{METADATA_IP}/32"
+METADATA_SUBNET = ipaddress.ip_network("169.254.0.0/16")
+ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:ha_router_replicated_interface",
+                           "network:router_interface_distributed")
+
+
+@dataclass(frozen=True)
+class MetadataFlags:
+    """dhcp_agent.ini's metadata options."""
+    enable_isolated_metadata: bool = False
+    force_metadata: bool = False
+    enable_metadata_network: bool = False
+
+    @property
+    def address_on_port(self) -> bool:
+        """Upstream puts 169.254.169.254/32 on the DHCP port whenever either is set."""
+        return self.enable_isolated_metadata or self.force_metadata
+
+
+def isolated_subnets(subnets, ports) -> set[str]:
+    """Subnets no router serves: none of its interface ports holds the
+    subnet's gateway address (upstream's definition)."""
+    gateways = {s.id: s.gateway_ip for s in subnets}
+    routed = {sid for p in ports if p.device_owner in ROUTER_INTERFACE_OWNERS
+              for sid, ip in p.fixed_ips if gateways.get(sid) and gateways[sid] == ip}
+    return {s.id for s in subnets} - routed
+
+
+def should_enable_metadata(flags: MetadataFlags, subnets, ports) -> bool:
+    """Does the network get a metadata proxy in its DHCP namespace?"""
+    dhcp = [s for s in subnets if s.enable_dhcp]
+    if not dhcp:
+        return False
+    if flags.force_metadata:
+        return True
+    if not flags.enable_isolated_metadata:
+        return False
+    if flags.enable_metadata_network and any(
+            ipaddress.ip_network(s.cidr, strict=False).subnet_of(METADATA_SUBNET)
+            for s in subnets if s.ip_version == 4):
+        return True
+    isolated = isolated_subnets(subnets, ports)
+    return any(s.id in isolated for s in dhcp)
+
+
+def with_metadata_routes(subnets, ports, dhcp_port: Port | None,
+                         flags: MetadataFlags) -> tuple[Subnet, ...]:
+    """The subnets with upstream's host route to 169.254.169.254 added: via
+    the DHCP port where the DHCP namespace serves metadata (force_metadata,
+    or an isolated subnet with enable_isolated_metadata), else via the
+    gateway of a subnet a router serves."""
+    isolated = isolated_subnets(subnets, ports)
+    dhcp_ips = dict(dhcp_port.fixed_ips) if dhcp_port else {}
+    out = []
+    for s in subnets:
+        hop = None
+        if s.ip_version == 4 and s.enable_dhcp:
+            if flags.force_metadata or (s.id in isolated and flags.enable_isolated_metadata):
+                hop = dhcp_ips.get(s.id)
+            elif s.id not in isolated and s.gateway_ip:
+                hop = s.gateway_ip
+        if hop and not any(d == METADATA_CIDR for d, _ in s.host_routes):
+            s = dataclasses.replace(s, host_routes=s.host_routes + ((METADATA_CIDR, hop),))
+        out.append(s)
+    return tuple(out)
 
 
 def tap_name(port_id: str) -> str:
@@ -42,16 +110,23 @@ class NetDesired:
     network: DhcpNetwork
     dhcp_port: Port | None        # None until the server made ours
     admin_state_up: bool = True
+    metadata_address: bool = False    # 169.254.169.254/32 on our port
+    metadata_proxy: bool = False      # haproxy on 169.254.169.254:80 in the namespace
 
     @classmethod
-    def from_wire(cls, wire: dict, host: str) -> NetDesired:
+    def from_wire(cls, wire: dict, host: str,
+                  metadata: MetadataFlags = MetadataFlags()) -> NetDesired:
         mine = dhcp_device_id(host, wire["id"])
         ports = tuple(_port(p) for p in wire["ports"])
         ours = next((_port(p) for p in wire["ports"]
                      if p["device_owner"] == DHCP_OWNER and p["device_id"] == mine), None)
+        subnets = tuple(_subnet(s) for s in wire["subnets"])
         net = DhcpNetwork(id=wire["id"], mtu=wire["mtu"] or 1500,
-                          subnets=tuple(_subnet(s) for s in wire["subnets"]), ports=ports)
-        return cls(network=net, dhcp_port=ours, admin_state_up=wire.get("admin_state_up", True))
+                          subnets=with_metadata_routes(subnets, ports, ours, metadata),
+                          ports=ports)
+        return cls(network=net, dhcp_port=ours, admin_state_up=wire.get("admin_state_up", True),
+                   metadata_address=metadata.address_on_port,
+                   metadata_proxy=should_enable_metadata(metadata, subnets, ports))
 
     @property
     def wanted(self) -> bool:
@@ -73,6 +148,8 @@ class NetDesired:
             if sid in subnets:
                 plen = ipaddress.ip_network(subnets[sid].cidr, strict=False).prefixlen
                 out.add(f"{ip}/{plen}")
+        if self.metadata_address and self.dhcp_port is not None:
+            out.add(METADATA_CIDR)
         return out
 
     def interface(self) -> str:
@@ -99,3 +176,5 @@ class NetObserved:
     pid: int | None = None
     cmdline: list[str] | None = None
     has_state_dir: bool = False
+    proxy_running: bool = False                # the metadata haproxy
+    proxy_config: str | None = None            # its config file, if any

@@ -8,7 +8,9 @@ Ops, in the order they must run:
   ("address", "add"|"del", dev, cidr)
   ("write", file_name, text)
   ("start", argv) | ("restart", argv) | ("reload",)
-  teardown: ("stop",), ("delete_tap", tap), ("delete_netns",), ("remove_dir",)
+  ("proxy", "ensure"|"stop")           the metadata haproxy (isolated metadata)
+  teardown: ("proxy", "stop"), ("stop",), ("delete_tap", tap), ("delete_netns",),
+            ("remove_dir",)
 The command line only changes with the subnets/MTU/interface: a host or
 opts change is a SIGHUP, never a restart.
 """
@@ -23,6 +25,8 @@ Op = tuple
 
 def teardown(observed: NetObserved, network_id: str = "") -> list[Op]:
     ops: list[Op] = []
+    if observed.proxy_running or observed.proxy_config is not None:
+        ops.append(("proxy", "stop"))       # before its namespace goes
     if observed.pid is not None:
         ops.append(("stop",))
     for dev in sorted(observed.ns_devices):
@@ -36,7 +40,10 @@ def teardown(observed: NetObserved, network_id: str = "") -> list[Op]:
     return ops
 
 
-def plan(desired: NetDesired | None, observed: NetObserved, conf: DnsmasqConf) -> list[Op]:
+def plan(desired: NetDesired | None, observed: NetObserved, conf: DnsmasqConf,
+         proxy_config: str | None = None) -> list[Op]:
+    """`proxy_config`: the metadata proxy's config text as it should be
+    (None: the network needs no proxy)."""
     if desired is None or not desired.wanted or desired.dhcp_port is None:
         return teardown(observed)
     ops: list[Op] = []
@@ -75,4 +82,9 @@ def plan(desired: NetDesired | None, observed: NetObserved, conf: DnsmasqConf) -
         ops.append(("restart", argv))
     elif changed:
         ops.append(("reload",))
+    if desired.metadata_proxy and proxy_config is not None:
+        if not observed.proxy_running or observed.proxy_config != proxy_config:
+            ops.append(("proxy", "ensure"))      # after the address it binds
+    elif observed.proxy_running or observed.proxy_config is not None:
+        ops.append(("proxy", "stop"))
     return ops

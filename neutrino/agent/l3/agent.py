@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neutrino.agent.l3.model import Router
+from neutrino.agent.metadata.options import socket_path
+from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec
 from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
@@ -61,6 +63,12 @@ class L3Agent:
         self.triggers = Triggers(self._cond)   # router ids
         self._registered = False
         self._registered_event = threading.Event()
+        d = cfg.DEFAULT
+        # The metadata proxy of each router: haproxy on metadata_port in its
+        # namespace, forwarding to the metadata agent's unix socket.
+        self.metadata_port = d.metadata_port if d.enable_metadata_proxy else None
+        self.proxies = ProxyManager(d.state_path)
+        self.metadata_socket = socket_path(d.metadata_proxy_socket, d.state_path)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -130,11 +138,14 @@ class L3Agent:
 
         def one(rid: str) -> None:
             ns = RouterNamespace(rid, self.ns_prefix, self.host_netns,
-                                 self.cfg.DEFAULT.send_arp_for_ha)
+                                 self.cfg.DEFAULT.send_arp_for_ha, self.metadata_port,
+                                 self.cfg.DEFAULT.metadata_access_mark)
             try:
                 if rid in desired:     # admin down too: devices kept, down
                     ns.converge(desired[rid], host_links)
+                    self._metadata_proxy(rid, ns.name)
                 elif rid in present or rid in self.routers:
+                    self.proxies.stop(rid)      # before its namespace goes
                     ns.destroy()
             except Exception as exc:  # noqa: BLE001 - the others still converge
                 LOG.error("router %s: %s", rid, exc, exc_info=LOG.isEnabledFor(logging.DEBUG))
@@ -147,6 +158,9 @@ class L3Agent:
         else:
             for rid in work:
                 one(rid)
+        if full:     # proxies left by an earlier life for routers no longer ours
+            for rid in self.proxies.known(router=True) - set(desired):
+                self.proxies.stop(rid)
         self.routers = {rid: r for rid, r in desired.items() if rid not in errors}
         self._report_fips(desired, errors)
         self.cycles += 1
@@ -159,6 +173,18 @@ class L3Agent:
             raise RuntimeError(f"{len(errors)} router(s) failed: " + ", ".join(sorted(errors)))
         if full:
             self.synced.set()
+
+    def _metadata_proxy(self, rid: str, netns: str) -> None:
+        if self.metadata_port is None:
+            if rid in self.proxies.known(router=True):
+                self.proxies.stop(rid)
+            return
+        d = self.cfg.DEFAULT
+        self.proxies.ensure(ProxySpec(uuid=rid, netns=netns, bind_host="0.0.0.0",
+                                      bind_port=self.metadata_port,
+                                      socket_path=self.metadata_socket, router=True,
+                                      user=d.metadata_proxy_user,
+                                      group=d.metadata_proxy_group))
 
     def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
         """One cast with the floating IPs whose status changed, after apply;

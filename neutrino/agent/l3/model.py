@@ -18,6 +18,7 @@ WRAP = "neutron-l3-agent"
 BOTTOM = "neutron-postrouting-bottom"
 METADATA_IP = "169.254.169.254"
 METADATA_PORT = 9697
+METADATA_MARK = "0x1"          # upstream's metadata_access_mark
 EXTERNAL_MARK = "0x2/0xffff"
 
 
@@ -119,8 +120,12 @@ class Router:
         return out
 
 
-def nat_tables(router: Router) -> list[Table]:
-    """The nat and mangle tables of the router's namespace."""
+def nat_tables(router: Router, metadata_port: int | None = METADATA_PORT,
+               metadata_mark: str = METADATA_MARK) -> list[Table]:
+    """The nat and mangle tables of the router's namespace, and with the
+    metadata proxy (`metadata_port`; None: no proxy, no metadata rules)
+    upstream's filter rules: only requests redirected from qr- devices
+    (marked in mangle) reach the proxy's port."""
     nat = Table("nat")
     w = WRAP
     for chain in ("PREROUTING", "OUTPUT", "POSTROUTING"):
@@ -133,8 +138,9 @@ def nat_tables(router: Router) -> list[Table]:
     if qg and router.enable_snat:     # upstream adds it with the SNAT rules only
         nat.add(f"{w}-POSTROUTING",
                 f"! -i {qg} ! -o {qg} -m conntrack ! --ctstate DNAT -j ACCEPT")
-    nat.add(f"{w}-PREROUTING", f"-d {METADATA_IP}/32 -i qr-+ -p tcp -m tcp --dport 80 "
-                               f"-j REDIRECT --to-ports {METADATA_PORT}")
+    if metadata_port is not None:
+        nat.add(f"{w}-PREROUTING", f"-d {METADATA_IP}/32 -i qr-+ -p tcp -m tcp --dport 80 "
+                                   f"-j REDIRECT --to-ports {metadata_port}")
     for fid, (fip, fixed) in sorted(router.active_fips().items(), key=lambda kv: kv[1]):
         nat.add(f"{w}-PREROUTING", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
         nat.add(f"{w}-OUTPUT", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
@@ -153,4 +159,13 @@ def nat_tables(router: Router) -> list[Table]:
     mangle.chain(f"{w}-mark")
     if qg:
         mangle.add(f"{w}-mark", f"-i {qg} -j MARK --set-xmark {EXTERNAL_MARK}")
-    return [nat, mangle]
+    if metadata_port is None:
+        return [nat, mangle]
+    mark = f"{metadata_mark}/0xffff"
+    mangle.add(f"{w}-PREROUTING", f"-d {METADATA_IP}/32 -i qr-+ -p tcp -m tcp --dport 80 "
+                                  f"-j MARK --set-xmark {mark}")
+    filt = Table("filter")
+    filt.add("INPUT", f"-j {w}-INPUT")
+    filt.add(f"{w}-INPUT", f"-m mark --mark {mark} -j ACCEPT")
+    filt.add(f"{w}-INPUT", f"-p tcp -m tcp --dport {metadata_port} -j DROP")
+    return [nat, mangle, filt]

@@ -11,7 +11,8 @@ import socket
 import struct
 import threading
 
-from neutrino.agent.l3.model import NS_PREFIX, Router, nat_tables
+from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
+                                     nat_tables)
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import IptablesManager
 from neutrino.dataplane.netlink import Netlink
@@ -48,11 +49,14 @@ class RouterNamespace:
     namespace of the Linux bridge agent; None: this process's)."""
 
     def __init__(self, router_id: str, prefix: str, host_netns: str | None = None,
-                 garp_count: int = 3):
+                 garp_count: int = 3, metadata_port: int | None = METADATA_PORT,
+                 metadata_mark: str = METADATA_MARK):
         self.router_id = router_id
         self.name = router_ns(prefix, router_id)
         self.host_netns = host_netns
         self.garp_count = garp_count
+        self.metadata_port = metadata_port      # None: no metadata proxy, no rules
+        self.metadata_mark = metadata_mark
         self.iptables = IptablesManager(self.name)
 
     def converge(self, router: Router, host_links: dict | None = None) -> bool:
@@ -75,7 +79,8 @@ class RouterNamespace:
             changed |= self._devices(rn, router, host_links)
             changed |= self._addresses(rn, router, new_addrs)
             changed |= self._routes(rn, router)
-        changed |= bool(self.iptables.apply(nat_tables(router)))
+        changed |= bool(self.iptables.apply(nat_tables(router, self.metadata_port,
+                                                       self.metadata_mark)))
         for ip in self._dropped_fips:
             # Established flows keep their NAT in conntrack after the rules
             # go: forget them, so a disassociated floating IP is unreachable

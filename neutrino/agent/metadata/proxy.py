@@ -153,7 +153,17 @@ class ProxyManager:
             LOG.info("metadata proxy for %s stopped", uuid)
         return stopped
 
-    def known(self) -> set[str]:
-        """uuids with a config file (what a restarted agent may have to stop)."""
+    def known(self, router: bool) -> set[str]:
+        """uuids of the router (or network) proxies with a config file: what a
+        restarted agent may have to stop. The L3 and DHCP agents of a host
+        share the directory (as upstream): each looks only at its kind."""
         root = self.state_path / CONFIG_DIR
-        return {p.stem for p in root.glob("*.conf")} if root.is_dir() else set()
+        header = f"set-header X-Neutron-{'Router' if router else 'Network'}-ID"
+        found = set()
+        for path in (root.glob("*.conf") if root.is_dir() else ()):
+            try:
+                if header in path.read_text():
+                    found.add(path.stem)
+            except OSError:
+                continue
+        return found
