@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ case "$1" in
     ip addr add "$ip/$mask" dev "$interface"
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
     for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    # option 121 (RFC 3442), as cloud images apply it: "dest/len gateway ..."
+    set -- $staticroutes
+    while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
     { echo "ip=$ip"; echo "mask=$mask"; echo "router=$router"; echo "mtu=$mtu"
       echo "dns=$dns"; echo "serverid=$serverid"; echo "hostname=$hostname"
       echo "domain=$domain"; echo "lease=$lease"; echo "staticroutes=$staticroutes"
@@ -73,6 +77,7 @@ class Instance:
     dhcp: bool = False
     lease: dict[str, str] = field(default_factory=dict)     # what DHCP gave, as udhcpc says
     project_id: str = ""                                     # the port's (the "VM's") project
+    uuid: str = ""            # the "VM's" id: the port's device_id (metadata's instance-id)
 
     @property
     def ip(self) -> str | None:
@@ -97,7 +102,8 @@ class Instances:
     def create(self, name: str, network: str, host: str | None = None,
                fixed_ips: list[dict] | None = None, admin_state_up: bool = True,
                port: dict | None = None, dhcp: bool = False,
-               dhcp_timeout: float = 30.0, project: str | None = None) -> Instance:
+               dhcp_timeout: float = 30.0, project: str | None = None,
+               user_data: bytes | None = None) -> Instance:
         """Create the port (or use `port`, already bound to `host`, as with
         `nova boot --nic port-id=...`) and plug the instance.
 
@@ -112,10 +118,13 @@ class Instances:
         host = host or (port or {}).get("binding:host_id") or self.state.host_names()[0]
         host_ns = self.state.host_netns(host)
         net = self.api.find_network(network)
+        # Nova's instance uuid is the port's device_id: the metadata service
+        # finds the instance through it.
+        inst_uuid = (port or {}).get("device_id") or str(uuid.uuid4())
         if port is None:
             owner = self.api.find_project(project) if project else net["project_id"]
             body: dict[str, Any] = {"network_id": net["id"], "name": name, "project_id": owner,
-                                    "device_owner": DEVICE_OWNER, "device_id": f"lab-{name}",
+                                    "device_owner": DEVICE_OWNER, "device_id": inst_uuid,
                                     "binding:host_id": host, "admin_state_up": admin_state_up}
             if fixed_ips is not None:
                 body["fixed_ips"] = fixed_ips
@@ -124,9 +133,11 @@ class Instances:
         inst = Instance(name=name, host=host, netns=ns, port_id=port["id"],
                         network_id=net["id"], mac=port["mac_address"], mtu=net["mtu"],
                         tap=tap_name(port["id"]), host_netns=host_ns, dhcp=dhcp,
-                        project_id=port.get("project_id", ""))
+                        project_id=port.get("project_id", ""), uuid=inst_uuid)
         self.state.instances_dir.mkdir(parents=True, exist_ok=True)
         self._save(inst)   # before the namespace: a failure half-way is still cleaned up
+        if user_data is not None:      # served as-is by the lab's metadata service
+            self.user_data_file(name).write_bytes(user_data)
         try:
             if dhcp:
                 self._plug(inst)
@@ -211,6 +222,10 @@ class Instances:
             self._record(name).unlink()
         with contextlib.suppress(FileNotFoundError):
             self.lease_file(name).unlink()
+        self.user_data_file(name).unlink(missing_ok=True)
+
+    def user_data_file(self, name: str) -> Path:
+        return self.state.instances_dir / f"{name}.user_data"
 
     def get(self, name: str) -> Instance | None:
         try:
