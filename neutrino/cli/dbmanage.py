@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"neutrino-db-manage: configuration error: {exc}", file=sys.stderr)
         return 2
-    db = Database.from_config(cfg)
+    db = Database.from_config(cfg, statement_timeout=0)  # a migration may take long
     if args.command == "upgrade":
         migrate.upgrade(db, args.revision)
         print(f"schema at {migrate.current(db)}")

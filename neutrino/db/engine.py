@@ -36,6 +36,15 @@ class DatabaseUnavailable(Exception):
     """The database kept failing after all retries."""
 
 
+class StatementTimeout(Exception):
+    """A statement ran (or waited for a lock) longer than statement_timeout
+    and the database cancelled it; the transaction was rolled back."""
+
+    def __init__(self, seconds: float, detail: str):
+        super().__init__(f"statement cancelled after {seconds:g} s: {detail}")
+        self.seconds = seconds
+
+
 _RETRY_CODES = {
     # PostgreSQL SQLSTATEs: serialization failure, deadlock.
     "40001", "40P01",
@@ -63,6 +72,16 @@ def _is_retryable(exc: DBAPIError) -> bool:
         return True
     text = str(exc.orig).lower()
     return "database is locked" in text or "deadlock" in text
+
+
+_PG_QUERY_CANCELED = "57014"
+_MYSQL_TIMEOUT_ERRNOS = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
+
+
+def _is_statement_timeout(exc: DBAPIError) -> bool:
+    if _sqlstate(exc) == _PG_QUERY_CANCELED or _mysql_errno(exc) in _MYSQL_TIMEOUT_ERRNOS:
+        return True
+    return type(exc.orig).__module__.startswith("sqlite3") and "interrupted" in str(exc.orig)
 
 
 def _is_connection_error(exc: DBAPIError, connecting: bool) -> bool:
@@ -93,9 +112,10 @@ def normalize_url(url: str, state_path: str) -> str:
 class Database:
     def __init__(self, url: str, state_path: str = "/var/lib/neutrino",
                  pool_size: int = 10, max_overflow: int = 20, pool_timeout: int = 30,
-                 recycle: int = 3600, max_retries: int = 20):
+                 recycle: int = 3600, max_retries: int = 20, statement_timeout: float = 0):
         self.url = normalize_url(url, state_path)
         self.max_retries = max_retries
+        self.statement_timeout = statement_timeout
         # How long a call waits for an unreachable database: as long as it
         # would wait for a free pooled connection.
         self.outage_wait = float(pool_timeout)
@@ -110,7 +130,13 @@ class Database:
                           pool_pre_ping=True, isolation_level="READ COMMITTED")
         if backend == "mysql":
             kwargs["connect_args"] = {"charset": "utf8mb4"}
+        if backend == "postgresql" and statement_timeout > 0:
+            # Server-side, so a query is cancelled even when nobody waits for it.
+            kwargs["connect_args"] = {
+                "options": f"-c statement_timeout={int(statement_timeout * 1000)}"}
         self.engine: Engine = create_engine(self.url, **kwargs)
+        if backend == "mysql" and statement_timeout > 0:
+            _setup_mysql_timeout(self.engine, statement_timeout)
         # Reads on PostgreSQL run in autocommit: under READ COMMITTED each
         # statement takes its own snapshot anyway, and BEGIN and COMMIT would
         # be two more round trips around a one-statement read.
@@ -119,16 +145,21 @@ class Database:
                          False: self.engine.execution_options(neutrino_write=False, **read_opts)}
         self._writer = contextlib.nullcontext
         if backend == "sqlite":
-            _setup_sqlite(self.engine)
+            _setup_sqlite(self.engine, statement_timeout)
             path = make_url(self.url).database
             if path and path != ":memory:":
                 self._writer = _WriterLock(path + ".lock")
 
     @classmethod
-    def from_config(cls, cfg) -> "Database":
+    def from_config(cls, cfg, statement_timeout: float | None = None) -> "Database":
+        """statement_timeout: None takes [database] statement_timeout (the
+        API server); 0 is none (schema migrations)."""
         db = cfg.database
+        if statement_timeout is None:
+            statement_timeout = db.statement_timeout
         return cls(db.connection, cfg.DEFAULT.state_path, db.max_pool_size, db.max_overflow,
-                   db.pool_timeout, db.connection_recycle_time, db.max_retries)
+                   db.pool_timeout, db.connection_recycle_time, db.max_retries,
+                   statement_timeout)
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """Run fn(conn) in one read-write transaction, retrying on conflicts."""
@@ -185,6 +216,9 @@ class Database:
                     time.sleep(min(backoff, self.outage_wait - (now - outage_since)))
                     backoff = min(backoff * 2, 1.0)
                     continue  # an outage does not use up the conflict retries
+                if _is_statement_timeout(exc):
+                    raise StatementTimeout(self.statement_timeout,
+                                           str(exc.orig).splitlines()[0]) from exc
                 if not _is_retryable(exc):
                     raise
                 LOG.debug("retrying transaction after %s", exc.orig)
@@ -221,13 +255,54 @@ class _WriterLock:
         self.thread_lock.release()
 
 
-def _setup_sqlite(engine: Engine) -> None:
+def _setup_mysql_timeout(engine: Engine, seconds: float) -> None:
+    """MariaDB's max_statement_time (seconds, every statement); MySQL's
+    max_execution_time (milliseconds, SELECTs only)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT VERSION()")
+        if "mariadb" in str(cur.fetchone()[0]).lower():
+            cur.execute(f"SET SESSION max_statement_time = {float(seconds)}")
+        else:
+            cur.execute(f"SET SESSION max_execution_time = {int(seconds * 1000)}")
+        cur.close()
+
+
+class _Deadline:
+    """SQLite has no statement timeout: a progress handler (called every few
+    thousand VM steps) interrupts a statement that runs past its deadline,
+    set when the statement starts."""
+
+    STEPS = 10000
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = float("inf")
+
+    def start(self) -> None:
+        self.at = time.monotonic() + self.seconds
+
+    def __call__(self) -> int:
+        return 1 if time.monotonic() > self.at else 0
+
+
+def _setup_sqlite(engine: Engine, statement_timeout: float = 0) -> None:
     """WAL, foreign keys, and BEGIN IMMEDIATE for writers: a deferred
     transaction that later needs the write lock fails with SQLITE_BUSY
     instead of waiting, which would surface as spurious retries."""
 
+    if statement_timeout > 0:
+        @event.listens_for(engine, "before_cursor_execute")
+        def _on_execute(conn, _cursor, _statement, _params, _context, _executemany):
+            conn.connection.info["neutrino_deadline"].start()
+
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):
+    def _on_connect(dbapi_conn, record):
+        if statement_timeout > 0:
+            record.info["neutrino_deadline"] = deadline = _Deadline(statement_timeout)
+            dbapi_conn.set_progress_handler(deadline, _Deadline.STEPS)
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
