@@ -70,8 +70,13 @@ def ensure_default_group(conn: Connection, project_id: str) -> str:
 def check_groups_usable(conn: Connection, ctx: Context, owner: str, groups: list[str]) -> None:
     if not groups:
         return
-    found = {r[0]: (r[1], r[2]) for r in conn.execute(
-        select(SG.c.id, SG.c.project_id, SG.c.stateful).where(SG.c.id.in_(groups)))}
+    stmt = select(SG.c.id, SG.c.project_id, SG.c.stateful).where(SG.c.id.in_(groups))
+    if conn.dialect.name != "sqlite":
+        # Shared locks until the port's rows are written: a group delete
+        # (which locks the group for update) waits and then sees the port
+        # using it (409), or wins and this finds no group (404).
+        stmt = stmt.with_for_update(read=True)
+    found = {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
     for gid in groups:
         if gid not in found or (not ctx.is_admin and found[gid][0] != owner):
             raise faults.SecurityGroupNotFound(id=gid)
@@ -135,10 +140,12 @@ class SecurityGroupPlugin:
                  "updated_at": listing.iso(r["updated_at"]),
                  "revision_number": r["revision_number"]} for r in rows]
 
-    def _row(self, conn, ctx, group_id):
+    def _row(self, conn, ctx, group_id, lock: bool = False):
         stmt = select(SG).where(SG.c.id == group_id)
         if not ctx.is_admin:
             stmt = stmt.where(SG.c.project_id == ctx.project_id)
+        if lock and conn.dialect.name != "sqlite":
+            stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
         if row is None:
             raise faults.SecurityGroupNotFound(id=group_id)
@@ -204,7 +211,7 @@ class SecurityGroupPlugin:
         psg = models.port_security_groups
 
         def txn(conn):
-            row = self._row(conn, ctx, group_id)
+            row = self._row(conn, ctx, group_id, lock=True)
             if row["default_for"] and not ctx.is_admin:
                 raise faults.SecurityGroupCannotRemoveDefault()
             if conn.execute(select(psg.c.port_id).where(psg.c.security_group_id == group_id)

@@ -47,10 +47,16 @@ class RouterPlugin:
         self.down_time = core.cfg.DEFAULT.agent_down_time
 
     # --- reads -------------------------------------------------------------------
-    def _row(self, conn, ctx: Context, router_id: str):
+    def _row(self, conn, ctx: Context, router_id: str, lock: bool = False):
+        """`lock`: hold the router row until commit, so that changes to its
+        ports (interfaces, gateway, delete) on one router run one at a time
+        and each sees the others' outcome: the loser of a race gets 404/409,
+        not a half-applied change."""
         stmt = select(R).where(R.c.id == router_id)
         if not ctx.is_admin:
             stmt = stmt.where(R.c.project_id == ctx.project_id)
+        if lock and conn.dialect.name != "sqlite":  # SQLite: one writer at a time
+            stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
         if row is None:
             raise faults.RouterNotFound(router_id=router_id)
@@ -125,7 +131,7 @@ class RouterPlugin:
 
     def update(self, ctx: Context, router_id: str, body: dict) -> dict:
         def txn(conn):
-            row = self._row(conn, ctx, router_id)
+            row = self._row(conn, ctx, router_id, lock=True)
             values = {k: body[k] for k in ("name", "description", "admin_state_up") if k in body}
             if values:
                 conn.execute(update(R).where(R.c.id == router_id).values(**values))
@@ -144,7 +150,7 @@ class RouterPlugin:
         deleted_ports = []
 
         def txn(conn):
-            row = self._row(conn, ctx, router_id)
+            row = self._row(conn, ctx, router_id, lock=True)
             if conn.execute(select(RP.c.port_id).where(
                     RP.c.router_id == router_id, RP.c.port_type == IF_OWNER).limit(1)).first():
                 raise faults.RouterInUse(router_id=router_id, reason="still has ports")
@@ -253,7 +259,7 @@ class RouterPlugin:
         from neutrino.plugins.subnets import SubnetPlugin
 
         def txn(conn):
-            router = self._row(conn, ctx, router_id)
+            router = self._row(conn, ctx, router_id, lock=True)
             existing = self._interface_subnets(conn, router_id)
             if subnet_id:
                 subnet = SubnetPlugin(self.core)._row(conn, ctx, subnet_id)
@@ -329,7 +335,7 @@ class RouterPlugin:
         removed = []
 
         def txn(conn):
-            router = self._row(conn, ctx, router_id)
+            router = self._row(conn, ctx, router_id, lock=True)
             interfaces = self._interface_subnets(conn, router_id)
             if port_id:
                 mine = [i for i in interfaces if i.port_id == port_id]
@@ -355,7 +361,9 @@ class RouterPlugin:
                     if ipaddress.ip_address(hop) in ipaddress.ip_network(cidr):
                         raise faults.RouterInterfaceInUseByRoute(router_id=router_id,
                                                                  subnet_id=sid)
-            row = conn.execute(select(P).where(P.c.id == target_port)).mappings().one()
+            row = conn.execute(select(P).where(P.c.id == target_port)).mappings().first()
+            if row is None:  # gone meanwhile (the router lock makes this unlikely)
+                raise faults.RouterInterfaceNotFound(router_id=router_id, port_id=target_port)
             subnets = [i.id for i in interfaces if i.port_id == target_port]
             self.ports.delete_in(conn, target_port)
             removed.append(row)

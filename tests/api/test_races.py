@@ -1,0 +1,146 @@
+"""Races answered as upstream, never 500, against a real `neutrino-server`
+with two API workers on every backend: concurrent removal of one router
+interface, router delete racing interface adds, security group delete racing
+a port update that adds the group. Only 2xx/404/409, each with a Neutron
+body, and a consistent state afterwards."""
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import httpx
+import pytest
+
+ROUNDS = 6
+
+
+@pytest.fixture(scope="module")
+def server(server_factory, db_url):
+    return server_factory({
+        "DEFAULT": {"api_workers": "2"},
+        "database": {"connection": db_url},
+        "ml2": {"tenant_network_types": "vxlan", "type_drivers": "local,flat,vlan,vxlan"},
+        "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
+        "quotas": {"default_quota": "-1", "quota_network": "-1", "quota_subnet": "-1",
+                   "quota_port": "-1", "quota_router": "-1", "quota_security_group": "-1",
+                   "quota_security_group_rule": "-1"},
+    })
+
+
+@pytest.fixture
+def client(server):
+    project = secrets.token_hex(16)
+    headers = {"X-Project-Id": project, "X-Roles": "member", "X-User-Id": "races"}
+    with httpx.Client(base_url=server.url + "/v2.0", headers=headers, timeout=60) as c:
+        yield c
+
+
+def ok(resp, status=(200, 201)):
+    assert resp.status_code in ((status,) if isinstance(status, int) else status), resp.text
+    return resp.json() if resp.content else None
+
+
+def together(server, requests, headers) -> list[httpx.Response]:
+    """Send all (method, path, json) at once, each on its own connection."""
+    async def go():
+        async with httpx.AsyncClient(base_url=server.url + "/v2.0", headers=headers,
+                                     timeout=60, limits=httpx.Limits(
+                                         max_connections=len(requests))) as c:
+            return await asyncio.gather(*(c.request(m, p, json=b) for m, p, b in requests))
+    try:
+        return asyncio.run(go())
+    except httpx.TransportError as exc:
+        pytest.fail(f"{exc!r}; server log:\n{server.log_tail()}")
+
+
+def check_answers(server, responses, allowed: dict[int, set[str] | None]) -> list[int]:
+    """Every answer is one of `allowed` (status -> NeutronError types, None
+    for a success); returns the statuses."""
+    for r in responses:
+        assert r.status_code in allowed, f"{r.status_code}: {r.text}\n{server.log_tail()}"
+        types = allowed[r.status_code]
+        if types is not None:
+            assert r.json()["NeutronError"]["type"] in types, r.text
+    return [r.status_code for r in responses]
+
+
+def network_with_subnet(client, cidr: str) -> tuple[dict, dict]:
+    net = ok(client.post("networks", json={"network": {"name": "race"}}))["network"]
+    sub = ok(client.post("subnets", json={"subnet": {
+        "network_id": net["id"], "ip_version": 4, "cidr": cidr}}))["subnet"]
+    return net, sub
+
+
+def router_ports(client, router_id: str) -> list[dict]:
+    return ok(client.get("ports", params={"device_id": router_id}))["ports"]
+
+
+@pytest.mark.parametrize("by", ["subnet_id", "port_id"])
+def test_concurrent_remove_of_one_interface(server, client, by):
+    for n in range(ROUNDS):
+        _, sub = network_with_subnet(client, f"10.240.{n}.0/24")
+        router = ok(client.post("routers", json={"router": {"name": "r"}}))["router"]
+        added = ok(client.put(f"routers/{router['id']}/add_router_interface",
+                              json={"subnet_id": sub["id"]}))
+        body = {by: sub["id"] if by == "subnet_id" else added["port_id"]}
+        responses = together(server, [("PUT", f"routers/{router['id']}/remove_router_interface",
+                                       body)] * 6, client.headers)
+        statuses = check_answers(server, responses, {
+            200: None, 404: {"RouterInterfaceNotFoundForSubnet", "RouterInterfaceNotFound"}})
+        assert statuses.count(200) == 1, statuses
+        assert router_ports(client, router["id"]) == []
+        ok(client.get(f"ports/{added['port_id']}"), 404)
+        ok(client.delete(f"routers/{router['id']}"), 204)
+
+
+def test_router_delete_racing_interface_adds(server, client):
+    for n in range(ROUNDS):
+        subs = [network_with_subnet(client, f"10.241.{n * 4 + i}.0/24")[1] for i in range(3)]
+        router = ok(client.post("routers", json={"router": {"name": "r"}}))["router"]
+        path = f"routers/{router['id']}"
+        requests = [("PUT", f"{path}/add_router_interface", {"subnet_id": s["id"]})
+                    for s in subs]
+        requests.insert(n % 4, ("DELETE", path, None))
+        responses = together(server, requests, client.headers)
+        statuses = check_answers(server, responses, {
+            200: None, 204: None, 404: {"RouterNotFound"}, 409: {"RouterInUse"}})
+        deleted = statuses[n % 4] == 204
+        ports = router_ports(client, router["id"])
+        if deleted:
+            # No interface port may outlive its router.
+            assert ports == [], ports
+            assert statuses.count(200) == 0, statuses
+            ok(client.get(path), 404)
+        else:
+            assert len(ports) == statuses.count(200) >= 1, (ports, statuses)
+            assert {p["device_owner"] for p in ports} == {"network:router_interface"}
+            for s in subs:
+                client.put(f"{path}/remove_router_interface", json={"subnet_id": s["id"]})
+            ok(client.delete(path), 204)
+
+
+def test_group_delete_racing_port_update(server, client):
+    net, _ = network_with_subnet(client, "10.242.0.0/24")
+    for n in range(ROUNDS * 2):
+        sg = ok(client.post("security-groups", json={"security_group": {"name": "g"}}))[
+            "security_group"]
+        port = ok(client.post("ports", json={"port": {"network_id": net["id"]}}))["port"]
+        groups = port["security_groups"] + [sg["id"]]
+        requests = [("PUT", f"ports/{port['id']}", {"port": {"security_groups": groups}}),
+                    ("DELETE", f"security-groups/{sg['id']}", None)]
+        if n % 2:
+            requests.reverse()
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {200: None, 204: None,
+                                          404: {"SecurityGroupNotFound"},
+                                          409: {"SecurityGroupInUse"}})
+        by_kind = {r.request.method: r.status_code for r in responses}
+        after = ok(client.get(f"ports/{port['id']}"))["port"]
+        group_exists = client.get(f"security-groups/{sg['id']}").status_code == 200
+        if by_kind["PUT"] == 200:
+            assert by_kind["DELETE"] == 409 and group_exists
+            assert sg["id"] in after["security_groups"]
+        else:
+            assert by_kind == {"PUT": 404, "DELETE": 204}
+            assert not group_exists and sg["id"] not in after["security_groups"]
+        ok(client.delete(f"ports/{port['id']}"), 204)
