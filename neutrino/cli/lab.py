@@ -76,6 +76,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--no-dhcp", action="store_true",
                         help="set the port's addresses statically instead of running a "
                              "DHCP client (udhcpc) in the instance")
+    create.add_argument("--user-data", metavar="FILE",
+                        help="user data served by the lab's metadata service "
+                             "(http://169.254.169.254/openstack/latest/user_data)")
     create.add_argument("name")
     create.set_defaults(func=cmd_instance_create)
     delete = isub.add_parser("delete")
@@ -202,8 +205,14 @@ def cmd_down(args) -> int:
 def cmd_instance_create(args) -> int:
     ctl = _control(args)
     fixed = [{"ip_address": args.ip}] if args.ip else None
+    try:
+        user_data = open(args.user_data, "rb").read() if args.user_data else None
+    except OSError as exc:
+        print(f"neutrino lab instance create: --user-data: {exc}", file=sys.stderr)
+        return 2
     inst = ctl.instances.create(args.name, args.network, host=args.host, fixed_ips=fixed,
-                                dhcp=not args.no_dhcp, project=args.project)
+                                dhcp=not args.no_dhcp, project=args.project,
+                                user_data=user_data)
     if not args.no_wait:
         ctl.wait_port_status(inst.port_id, "ACTIVE", timeout=30)
     print(f"instance {inst.name} on {inst.host}: port {inst.port_id} mac {inst.mac} "

@@ -28,7 +28,8 @@ from neutrino.dataplane.process import Daemon
 from neutrino.lab import database as lab_database
 from neutrino.lab.api import ApiError, Credentials, NeutronApi
 from neutrino.lab.instances import Instances
-from neutrino.lab.runtime import agent_daemon, dhcp_agent_daemon, l3_agent_daemon
+from neutrino.lab.runtime import (agent_daemon, dhcp_agent_daemon, l3_agent_daemon,
+                                  metadata_agent_daemon)
 from neutrino.lab.state import DEFAULT_RABBIT_URL, LabState, default_lab_dir
 from neutrino.lab.topology import Lab, new_prefix
 from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE
@@ -485,9 +486,12 @@ class LabControl:
                     l3_agent_daemon(state, host).stop(timeout=10)
                 with contextlib.suppress(Exception):
                     dhcp_agent_daemon(state, host).stop(timeout=10)
+                with contextlib.suppress(Exception):
+                    metadata_agent_daemon(state, host).stop(timeout=10)
             with contextlib.suppress(Exception):
                 self._delete_exchanges()
         _stop_dnsmasqs(state)
+        _stop_metadata_proxies(state)
         # instance namespaces: recorded ones, and any left with our instance prefix
         # and the agents' router/DHCP namespaces (the agents are stopped by now)
         inst_prefix = f"{state.prefix}i-"
@@ -520,6 +524,17 @@ class LabControl:
             for host in self.state.host_names():
                 name = fanout_exchange(host_topic(host, self.state.control_exchange)).name
                 channel.exchange_delete(name)
+
+
+def _stop_metadata_proxies(state: LabState) -> None:
+    """The haproxy metadata proxies the L3 and DHCP agents started (by the
+    verified PID in each pid file), before their namespaces go."""
+    from neutrino.agent.metadata.proxy import ProxyManager
+    for host in state.host_names():
+        proxies = ProxyManager(str(state.host_dir(host)))
+        for pidfile in proxies.pid_path("x").parent.glob("*.pid.haproxy"):
+            with contextlib.suppress(Exception):
+                proxies.stop(pidfile.name[:-len(".pid.haproxy")])
 
 
 def _stop_dnsmasqs(state: LabState) -> None:

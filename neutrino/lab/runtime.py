@@ -45,6 +45,16 @@ def l3_agent_daemon(state: LabState, host: str) -> Daemon:
                   cmdline_match=str(ini), log_file=hdir / "l3-agent.stdout")
 
 
+def metadata_agent_daemon(state: LabState, host: str) -> Daemon:
+    """The metadata agent process of `host` (rabbit labs)."""
+    ini = state.metadata_agent_ini_path(host)
+    hdir = state.host_dir(host)
+    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "metadata", "--config-file",
+                   str(ini)], pidfile=hdir / "metadata-agent.pid",
+                  netns=state.host_netns(host), cmdline_match=str(ini),
+                  log_file=hdir / "metadata-agent.stdout")
+
+
 def dhcp_agent_daemon(state: LabState, host: str) -> Daemon:
     """The DHCP agent process of `host` (rabbit labs)."""
     ini = state.dhcp_agent_ini_path(host)
@@ -63,6 +73,7 @@ class LabRuntime:
         self.server = None
         self.agents = []
         self.relays = []
+        self.nova_metadata = None
         self._server_thread: threading.Thread | None = None
 
     def start(self) -> LabRuntime:
@@ -84,6 +95,7 @@ class LabRuntime:
             from neutrino.lab.identity import ensure_demo
             ensure_demo(IdentityStore(self.core.db), state.passwords["demo"])
         self._start_api(build_app(self.core, auth))
+        self._start_nova_metadata()
         if state.transport == "inproc":
             self._start_inproc_agents()
         else:
@@ -116,6 +128,27 @@ class LabRuntime:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.01)
 
+    def _start_nova_metadata(self) -> None:
+        """The lab's Nova metadata stand-in, on 127.0.0.1:8775 in each host
+        running a metadata agent (neutrino.lab.nova_metadata)."""
+        from sqlalchemy import select
+
+        from neutrino.db import models
+        from neutrino.lab.instances import Instances
+        from neutrino.lab.nova_metadata import LabNovaMetadata
+        hosts = self.state.metadata_hosts()
+        if not hosts:
+            return
+        fip = models.floatingips
+
+        def floating_ip(port_id: str) -> str | None:
+            return self.core.db.read(lambda conn: conn.execute(
+                select(fip.c.floating_ip_address).where(fip.c.fixed_port_id == port_id)
+                .limit(1)).scalar())
+        self.nova_metadata = LabNovaMetadata(
+            Instances(self.state, None), self.state.extra.get("metadata_secret", ""),
+            [self.state.host_netns(h) for h in hosts], floating_ip).start()
+
     def _start_inproc_agents(self) -> None:
         from neutrino import config as config_mod
         from neutrino.agent.l2.agent import LinuxBridgeAgent
@@ -144,6 +177,14 @@ class LabRuntime:
             self.agents.append(DhcpAgent(cfg, make_transport(self.state.transport_url),
                                          netns=self.state.host_netns(host)).start())
 
+        from neutrino.agent.metadata.agent import MetadataAgent
+        from neutrino.agent_options import METADATA_AGENT_SCHEMA
+        for host in self.state.metadata_hosts():
+            cfg = config_mod.load(METADATA_AGENT_SCHEMA,
+                                  [str(self.state.metadata_agent_ini_path(host))])
+            self.agents.append(MetadataAgent(cfg, make_transport(self.state.transport_url),
+                                             netns=self.state.host_netns(host)).start())
+
     def _start_agent_processes(self) -> None:
         from neutrino.lab.relay import BrokerRelay
 
@@ -158,6 +199,8 @@ class LabRuntime:
                 l3_agent_daemon(self.state, host).start(wait=30)
         for host in self.state.dhcp_hosts():
             dhcp_agent_daemon(self.state, host).start(wait=30)
+        for host in self.state.metadata_hosts():
+            metadata_agent_daemon(self.state, host).start(wait=30)
 
     def stop(self, stop_agent_processes: bool = True) -> None:
         for agent in self.agents:
@@ -167,6 +210,9 @@ class LabRuntime:
                 agent_daemon(self.state, host).stop()
                 l3_agent_daemon(self.state, host).stop()
                 dhcp_agent_daemon(self.state, host).stop()
+                metadata_agent_daemon(self.state, host).stop()
+        if self.nova_metadata is not None:
+            self.nova_metadata.stop()
         for relay in self.relays:
             relay.stop()
         if self.server is not None:

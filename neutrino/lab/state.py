@@ -253,6 +253,8 @@ class LabState:
             "interface_driver = linuxbridge",
             "dhcp_driver = dnsmasq",
             "resync_interval = 5",
+            # upstream's default is false; devstack-like labs serve isolated networks
+            "enable_isolated_metadata = true",
             "",
             "[agent]",
             f"report_interval = {AGENT_REPORT_INTERVAL}",
@@ -299,3 +301,39 @@ class LabState:
             if self.l3_hosts is None or host in self.l3_hosts:
                 self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
         self.dhcp_agent_ini_path("host1").write_text(self.dhcp_agent_ini("host1"))
+        if "metadata_secret" not in self.extra:
+            import secrets
+            self.extra["metadata_secret"] = secrets.token_hex(16)
+            self.save()
+        for host in self.host_names():     # beside every L3 and DHCP agent
+            if self.l3_agent_ini_path(host).exists() or self.dhcp_agent_ini_path(host).exists():
+                self.metadata_agent_ini_path(host).write_text(self.metadata_agent_ini(host))
+
+    # --- metadata -----------------------------------------------------------------------
+    def metadata_agent_ini(self, host: str) -> str:
+        """The metadata agent asks the lab's Nova stand-in on the host's
+        loopback (neutrino.lab.nova_metadata), with upstream's defaults."""
+        hdir = self.host_dir(host)
+        return "\n".join([
+            "# written by `neutrino lab up`",
+            "[DEFAULT]",
+            f"host = {host}",
+            f"transport_url = {self.agent_transport_url}",
+            f"control_exchange = {self.control_exchange}",
+            f"state_path = {hdir}",
+            f"log_file = {hdir / 'metadata-agent.log'}",
+            "nova_metadata_host = 127.0.0.1",
+            "nova_metadata_port = 8775",
+            f"metadata_proxy_shared_secret = {self.extra.get('metadata_secret', '')}",
+            "",
+            "[agent]",
+            f"report_interval = {AGENT_REPORT_INTERVAL}",
+            "",
+        ])
+
+    def metadata_agent_ini_path(self, host: str) -> Path:
+        return self.host_dir(host) / "metadata_agent.ini"
+
+    def metadata_hosts(self) -> list[str]:
+        """Hosts with a metadata agent (labs made before metadata have none)."""
+        return [h for h in self.host_names() if self.metadata_agent_ini_path(h).exists()]
