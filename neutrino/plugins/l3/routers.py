@@ -174,6 +174,10 @@ class RouterPlugin:
         if not net["external"]:
             raise bad_router(f"Network {net['id']} is not an external network")
         fixed = info.get("external_fixed_ips") or None
+        self._check_external_ips(conn, net["id"], fixed or [])
+        ext_subnets = conn.execute(select(S.c.id, S.c.cidr).where(
+            S.c.network_id == net["id"])).mappings().all()
+        self._check_dup_subnets(conn, router_id, ext_subnets)
         port = self.ports.create_in(conn, admin_context(), {
             "network_id": net["id"], "device_owner": GW_OWNER, "device_id": router_id,
             "fixed_ips": fixed, "security_groups": [], "port_security_enabled": False}, "")
@@ -183,6 +187,17 @@ class RouterPlugin:
                                        port_type=GW_OWNER))
         conn.execute(update(R).where(R.c.id == router_id).values(
             gw_port_id=port["id"], enable_snat=info.get("enable_snat", True) is not False))
+
+    @staticmethod
+    def _check_external_ips(conn, network_id: str, ext_ips) -> None:
+        """The gateway port may not take an external subnet's gateway address."""
+        wanted = {f.get("ip_address") for f in ext_ips if isinstance(f, dict)} - {None, ""}
+        if not wanted:
+            return
+        gateways = {g for (g,) in conn.execute(select(S.c.gateway_ip).where(
+            S.c.network_id == network_id, S.c.gateway_ip.is_not(None)))}
+        for ip in sorted(wanted & gateways):
+            raise bad_router(f"External IP {ip} is the same as the gateway IP")
 
     def _clear_gateway(self, conn, row):
         gw = conn.execute(select(P).where(P.c.id == row["gw_port_id"])).mappings().first()
@@ -212,6 +227,7 @@ class RouterPlugin:
             if values:
                 conn.execute(update(R).where(R.c.id == row["id"]).values(**values))
             if info.get("external_fixed_ips"):
+                self._check_external_ips(conn, current, info["external_fixed_ips"])
                 gw_view = port_views(conn, conn.execute(
                     select(P).where(P.c.id == row["gw_port_id"])).mappings().all())[0]
                 self.ports._replace_ips(conn, {"id": row["gw_port_id"], "network_id": current,
@@ -260,12 +276,16 @@ class RouterPlugin:
 
         def txn(conn):
             router = self._row(conn, ctx, router_id, lock=True)
-            existing = self._interface_subnets(conn, router_id)
             if subnet_id:
                 subnet = SubnetPlugin(self.core)._row(conn, ctx, subnet_id)
                 if not subnet["gateway_ip"]:
                     raise bad_router("Subnet for router interface must have a gateway IP")
-                self._check_new_cidrs(conn, router_id, existing, [subnet])
+                if subnet["project_id"] != ctx.project_id and not ctx.is_admin:
+                    # Upstream (LP-1757482): the interface would take the
+                    # gateway address of somebody else's shared subnet.
+                    raise bad_router(f"Cannot add interface to router because subnet "
+                                     f"{subnet_id} is not owned by project making the request")
+                self._check_dup_subnets(conn, router_id, [subnet])
                 port = self.ports.create_in(conn, admin_context(), {
                     "network_id": subnet["network_id"], "device_owner": IF_OWNER,
                     "device_id": router_id, "security_groups": [],
@@ -281,7 +301,12 @@ class RouterPlugin:
                     raise bad_router("Router port must have at least one fixed IP")
                 subnets = [SubnetPlugin(self.core)._row(conn, admin_context(), f["subnet_id"])
                            for f in port["fixed_ips"]]
-                self._check_new_cidrs(conn, router_id, existing, subnets)
+                self._check_one_ipv6_port_per_network(conn, router_id, port)
+                self._check_dup_subnets(conn, router_id, subnets)
+                if len([s for s in subnets if s["ip_version"] == 4]) > 1:
+                    raise bad_router("Cannot have multiple IPv4 subnets on router port")
+                if not ctx.is_admin:
+                    self._check_port_in_pools(conn, ctx, port, subnets)
                 conn.execute(update(P).where(P.c.id == port_id).values(
                     device_owner=IF_OWNER, device_id=router_id))
                 bump_revision(conn, P, port_id)
@@ -320,15 +345,70 @@ class RouterPlugin:
             .where(RP.c.router_id == router_id, RP.c.port_type == IF_OWNER)).all()
 
     @staticmethod
-    def _check_new_cidrs(conn, router_id, existing, subnets) -> None:
-        for subnet in subnets:
-            new = ipaddress.ip_network(subnet["cidr"])
-            for sid, cidr, _ in existing:
-                if sid == subnet["id"]:
-                    raise bad_router(f"Router already has a port on subnet {sid}")
-                if ipaddress.ip_network(cidr).overlaps(new):
+    def _check_dup_subnets(conn, router_id: str, subnets) -> None:
+        """Upstream's _check_for_dup_router_subnets: no second port on a
+        subnet the router has an address on (its gateway's included), and no
+        subnet overlapping one it is attached to, where the gateway counts
+        with every subnet of its external network (an interface must not
+        take the router's own gateway address, or the external gateway's)."""
+        new_ids = {s["id"] for s in subnets}
+        attached = conn.execute(
+            select(IPA.c.subnet_id, RP.c.port_type, P.c.network_id).select_from(
+                RP.join(IPA, IPA.c.port_id == RP.c.port_id).join(P, P.c.id == RP.c.port_id))
+            .where(RP.c.router_id == router_id)).all()
+        router_subnets, gw_networks = set(), set()
+        for sid, port_type, network_id in attached:
+            if sid in new_ids:
+                raise bad_router(f"Router already has a port on subnet {sid}")
+            if port_type == GW_OWNER:
+                gw_networks.add(network_id)
+            else:
+                router_subnets.add(sid)
+        where = S.c.id.in_(router_subnets)
+        if gw_networks:
+            where = where | S.c.network_id.in_(gw_networks)
+        for sid, cidr in conn.execute(select(S.c.id, S.c.cidr).where(where).order_by(S.c.id)):
+            current = ipaddress.ip_network(cidr)
+            for subnet in subnets:
+                if current.overlaps(ipaddress.ip_network(subnet["cidr"])):
                     raise bad_router(f"Cidr {subnet['cidr']} of subnet {subnet['id']} overlaps "
                                      f"with cidr {cidr} of subnet {sid}")
+
+    @staticmethod
+    def _check_one_ipv6_port_per_network(conn, router_id: str, port: dict) -> None:
+        if not any(":" in f["ip_address"] for f in port["fixed_ips"]):
+            return
+        others = conn.execute(
+            select(P.c.id, P.c.network_id).select_from(
+                RP.join(P, P.c.id == RP.c.port_id).join(IPA, IPA.c.port_id == P.c.id))
+            .where(RP.c.router_id == router_id, P.c.id != port["id"],
+                   P.c.network_id == port["network_id"], IPA.c.ip_address.contains(":"))
+            .limit(1)).first()
+        if others:
+            raise bad_router(f"Router already contains IPv6 port {others[0]} belonging to "
+                             f"network id {others[1]}. Only one IPv6 port from the same "
+                             f"network subnet can be connected to a router.")
+
+    @staticmethod
+    def _check_port_in_pools(conn, ctx: Context, port: dict, subnets) -> None:
+        """A member's port may bring an address outside the allocation pools
+        (the gateway's, say) only on a subnet of its own project."""
+        owners = {s["id"]: s["project_id"] for s in subnets}
+        ap = models.allocation_pools
+        pools: dict[str, list] = {}
+        for sid, first, last in conn.execute(select(ap.c.subnet_id, ap.c.first_ip, ap.c.last_ip)
+                                             .where(ap.c.subnet_id.in_(list(owners)))):
+            pools.setdefault(sid, []).append((ipaddress.ip_address(first),
+                                              ipaddress.ip_address(last)))
+        for fixed in port["fixed_ips"]:
+            ip = ipaddress.ip_address(fixed["ip_address"])
+            in_pool = any(first <= ip <= last for first, last in pools.get(fixed["subnet_id"], ())
+                          if first.version == ip.version)
+            if not in_pool and owners[fixed["subnet_id"]] != ctx.project_id:
+                raise bad_router(
+                    f"Cannot add interface to router because specified port {port['id']} has "
+                    f"an IP address out of the allocation pool of subnet {fixed['subnet_id']}, "
+                    f"which is not owned by the project making the request")
 
     def remove_interface(self, ctx: Context, router_id: str, body: dict) -> dict:
         subnet_id, port_id = self._interface_args(body, for_removal=True)
