@@ -1,7 +1,7 @@
 """neutrino: the operator's command line.
 
     neutrino lab ...                    a simulated multi-host lab (see `neutrino lab -h`)
-    neutrino show network|port|router <id>  kernel objects behind a network, port or router
+    neutrino show network|port|router NAME|ID  kernel objects behind a network, port or router
     neutrino aio ...                    server + Linux bridge agent in one process
 """
 from __future__ import annotations

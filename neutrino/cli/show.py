@@ -1,4 +1,4 @@
-"""`neutrino show network|port|router <id>`: the kernel objects behind a
+"""`neutrino show network|port|router <name-or-id>`: the kernel objects behind a
 network, port or router on each host -- bridge and its ports, devices with type/MTU/MAC,
 namespaces -- i.e. `brctl show`, `ip -d a` and `ip netns` in one view.
 
@@ -22,7 +22,8 @@ from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 def add_parser(sub: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="kernel objects behind a network or port")
     show.add_argument("kind", choices=("network", "port", "router"))
-    show.add_argument("id", help="id (or name, for networks)")
+    show.add_argument("id", metavar="name-or-id",
+                      help="id or name (a name several carry is an error listing their ids)")
     show.add_argument("--json", action="store_true")
     show.add_argument("--url", help="API URL (default: the lab's); then looks at this "
                                     "machine's own namespace")
@@ -180,7 +181,7 @@ def render_dhcp(items: list[dict]) -> list[str]:
 
 
 def port_view(api, hosts, instances, port_id: str) -> dict[str, Any]:
-    port = api.show("ports", port_id)
+    port = api.find("ports", port_id)
     host = port["binding:host_id"]
     where = [(h, ns) for h, ns in hosts if h == host or ns is None]
     inst = next((i for i in instances if i.port_id == port["id"]), None)
@@ -254,7 +255,7 @@ def render_hosts(hosts: list[dict]) -> list[str]:
 def router_view(api, ident: str) -> dict[str, Any]:
     """The router's namespace (wherever its L3 agent made it): devices with
     addresses, routes, and the NAT table as `iptables -t nat -S` prints it."""
-    router = api.show("routers", ident)
+    router = api.find("routers", ident)
     agents = api.request("GET", f"/v2.0/routers/{router['id']}/l3-agents")["agents"]
     suffix = f"qrouter-{router['id']}"
     names = [n for n in _netns.list_netns() if n.endswith(suffix)]

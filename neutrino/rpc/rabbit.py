@@ -12,9 +12,13 @@ Topology, all transient (agents resync, nothing needs to survive a broker restar
   soon as a server is back rather than timing out. The queue expires after
   WORK_QUEUE_EXPIRES without consumers, so nothing piles up for ever; calls
   expire with their caller's timeout, casts after CAST_EXPIRES.
-* `subscribe(topic)`: fanout exchange `<topic>_fanout` (never auto-deleted: a
-  publisher that declared it once must not find it gone) and one exclusive
-  auto-delete queue per subscriber bound to it.
+* `subscribe(topic)`: fanout exchange `<topic>_fanout`, auto-delete (as
+  oslo.messaging's): it goes when its last subscriber's queue goes, so a
+  stopped agent leaves nothing on the broker; publishers declare it on
+  every send (kombu does not cache auto-delete entities), so a send after
+  that recreates it instead of failing. One exclusive auto-delete queue per
+  subscriber is bound to it. An exchange of the same name left by an older
+  neutrino (not auto-delete) is replaced when nothing is bound to it.
 * replies: one exclusive queue per transport connection, consumed by its own
   thread, which resolves the waiting `call` by correlation id.
 
@@ -46,6 +50,7 @@ import uuid
 from typing import Callable
 
 import kombu
+from amqp.exceptions import PreconditionFailed
 from kombu.exceptions import OperationalError
 
 from neutrino.rpc.bus import (BrokerUnavailable, Handler, HandlerWorkers, NotificationHandler,
@@ -74,7 +79,7 @@ def work_queue(target: str) -> kombu.Queue:
 
 
 def fanout_exchange(topic: str) -> kombu.Exchange:
-    return kombu.Exchange(f"{topic}_fanout", type="fanout", durable=False, auto_delete=False)
+    return kombu.Exchange(f"{topic}_fanout", type="fanout", durable=False, auto_delete=True)
 
 
 def _prepare(conn: kombu.Connection, sync_timeout: float) -> None:
@@ -300,8 +305,23 @@ class _ConsumerLoop:
         channel = conn.channel()  # one per binding: a channel error stays local to it
         try:
             queue = binding.make_queue()
-            consumer = kombu.Consumer(channel, queues=[queue], on_message=binding.deliver,
-                                      no_ack=True, auto_declare=True)
+            try:
+                consumer = kombu.Consumer(channel, queues=[queue], on_message=binding.deliver,
+                                          no_ack=True, auto_declare=True)
+            except PreconditionFailed:
+                # a fanout exchange declared otherwise by an older neutrino:
+                # replace it if nobody is bound to it any more
+                exchange = queue.exchange
+                if exchange is None or exchange.type != "fanout":
+                    raise
+                conn.maybe_close_channel(channel)
+                channel = conn.channel()
+                channel.exchange_delete(exchange.name, if_unused=True)
+                LOG.warning("%s: replaced the unused exchange %s left by an older version",
+                            self.role, exchange.name)
+                queue = binding.make_queue()
+                consumer = kombu.Consumer(channel, queues=[queue], on_message=binding.deliver,
+                                          no_ack=True, auto_declare=True)
             consumer.consume()
         except conn.channel_errors as exc:
             LOG.error("%s: cannot consume %s: %s", self.role, binding.key, exc)
