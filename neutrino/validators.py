@@ -35,8 +35,8 @@ def nul_path(value: Any, where: str = "") -> str | None:
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and "\x00" in key:
-                return where or key
-            found = nul_path(item, where or str(key))
+                return key
+            found = nul_path(item, str(key))     # the innermost key names it
             if found is not None:
                 return found
     elif isinstance(value, list):
@@ -210,12 +210,22 @@ def validate_ip_address(data: Any) -> str | None:
     whitespace, no zone index."""
     if not isinstance(data, str) or not data or any(c.isspace() for c in data) or "%" in data:
         return f"'{shown(data)}' is not a valid IP address"
+    if ":" not in data:
+        parts = data.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and p.isascii() for p in parts):
+            return f"'{shown(data)}' is not a valid IP address"
+        canonical = ".".join(str(int(p)) for p in parts)      # netaddr's ZEROFILL
+        try:
+            ipaddress.IPv4Address(canonical)
+        except ValueError:
+            return f"'{shown(data)}' is not a valid IP address"
+        if canonical != data:
+            return f"'{data}' is not an accepted IP address, '{canonical}' is recommended"
+        return None
     try:
-        ip = ipaddress.ip_address(data)
+        ipaddress.IPv6Address(data)
     except ValueError:
         return f"'{shown(data)}' is not a valid IP address"
-    if ip.version == 4 and str(ip) != data:
-        return f"'{data}' is not an accepted IP address, '{ip}' is recommended"
     return None
 
 
