@@ -73,3 +73,74 @@ def test_agent_options_reject_bad_mappings():
             "physical_interface_mappings": "a:eth1,a:eth2"}})
     with pytest.raises(config_mod.ConfigError, match="local_ip"):
         config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {"vxlan": {"local_ip": "nope"}})
+
+
+def test_security_groups_are_on_unless_asked_off(state):
+    state.write_agent_configs()
+    on = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [str(state.agent_ini_path("host1"))])
+    assert on.securitygroup.enable_security_group
+    assert on.securitygroup.firewall_driver == "iptables"
+    state.firewall = False
+    state.write_agent_configs()
+    off = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [str(state.agent_ini_path("host1"))])
+    assert not off.securitygroup.enable_security_group
+    assert off.securitygroup.firewall_driver == "noop"
+
+
+def test_labs_saved_before_the_default_changed_keep_their_firewall(state):
+    import json
+    path = state.path / "lab.json"
+    data = json.loads(path.read_text())
+    del data["firewall"]
+    path.write_text(json.dumps(data))
+    assert LabState.load(state.lab_dir).firewall is False
+    data["extra"] = {"firewall": True}
+    path.write_text(json.dumps(data))
+    assert LabState.load(state.lab_dir).firewall is True
+
+
+def test_keystone_lab_runs_the_embedded_identity_with_the_labs_admin_password(state):
+    from neutrino.lab.identity import new_passwords
+    assert config_mod.load(SERVER_SCHEMA, [], state.server_overrides()).DEFAULT.auth_strategy \
+        == "noauth"
+    state.auth, state.passwords = "keystone", new_passwords()
+    state.port = 9999
+    cfg = config_mod.load(SERVER_SCHEMA, [], state.server_overrides())
+    assert cfg.DEFAULT.auth_strategy == "keystone" and cfg.identity.embedded
+    assert cfg.identity.admin_password == state.passwords["admin"]
+    assert state.identity_url == "http://127.0.0.1:9999/identity/v3"
+    assert set(state.passwords) == {"admin", "demo"}
+    assert state.passwords["admin"] != state.passwords["demo"]
+    # lab.json holds the passwords: root only
+    state.save()
+    assert (state.path / "lab.json").stat().st_mode & 0o077 == 0
+
+
+def test_openrc_is_the_seeds_admin_openrc():
+    from neutrino.lab.identity import openrc_lines
+    lines = openrc_lines("http://127.0.0.1:9696/identity/v3", "demo", "s3cret x")
+    exports = dict(line[len("export "):].split("=", 1) for line in lines
+                   if line.startswith("export "))
+    assert exports == {"OS_USERNAME": "demo", "OS_PASSWORD": "'s3cret x'",
+                       "OS_PROJECT_NAME": "demo", "OS_USER_DOMAIN_NAME": "Default",
+                       "OS_PROJECT_DOMAIN_NAME": "Default",
+                       "OS_AUTH_URL": "http://127.0.0.1:9696/identity/v3",
+                       "OS_IDENTITY_API_VERSION": "3", "OS_IMAGE_API_VERSION": "2",
+                       "OS_REGION_NAME": "RegionOne", "OS_INTERFACE": "public"}
+    # a noauth environment sourced before must not win over the password
+    unset = next(line for line in lines if line.startswith("unset "))
+    assert {"OS_AUTH_TYPE", "OS_ENDPOINT", "OS_TOKEN", "OS_CLOUD"} <= set(unset.split())
+    with pytest.raises(KeyError):
+        openrc_lines("http://x/identity/v3", "nobody", "pw")
+
+
+def test_lab_up_flags():
+    from neutrino.cli.main import build_parser
+    parse = build_parser().parse_args
+    assert parse(["lab", "up"]).firewall is True
+    assert parse(["lab", "up"]).auth == "noauth"
+    assert parse(["lab", "up", "--no-firewall"]).firewall is False
+    assert parse(["lab", "up", "--firewall"]).firewall is True      # the old flag, a no-op
+    assert parse(["lab", "up", "--auth", "keystone"]).auth == "keystone"
+    assert parse(["lab", "instance", "create", "--network", "n", "--project", "demo",
+                  "vm"]).project == "demo"
