@@ -115,8 +115,11 @@ def run_list(conn: Connection, resource: Resource, table, query: Query,
         order.append((table.c.id, order[-1][1] if order else True))
     clauses = list(where)
     if query.marker:
+        # The marker is looked up among the rows this caller may list (with
+        # the same filters): another project's id is as unknown as a random
+        # one (ignored), so its sort keys cannot be probed page by page.
         marker = conn.execute(select(*[c for c, _ in order]).where(
-            table.c.id == query.marker)).first()
+            table.c.id == query.marker, *where)).first()
         if marker is not None:
             clauses.append(_after(order, tuple(marker), query.page_reverse))
     stmt = select(*(columns or (table,))).where(and_(true(), *clauses))

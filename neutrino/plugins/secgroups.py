@@ -316,7 +316,11 @@ class SecurityGroupPlugin:
             group = self._row(conn, ctx, body["security_group_id"])
             remote = body.get("remote_group_id")
             if remote:
-                self._row(conn, Context.make("", roles=("admin",)), remote)
+                # Upstream looks the remote group up as the rule's project
+                # (an admin: anywhere): another project's group is as absent
+                # as a random id, so this is no existence oracle.
+                self._row(conn, ctx if ctx.is_admin else Context.make(
+                    group["project_id"], roles=("member",)), remote)
             self.core.quotas.check(conn, group["project_id"], "security_group_rule")
             values = _rule_values(group["project_id"], group["id"], body["direction"],
                                   fields["ethertype"], remote,

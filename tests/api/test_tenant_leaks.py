@@ -1,0 +1,74 @@
+"""Small leaks between projects: nothing a member sends may tell whether
+another project's resource exists or what it holds (remote_group_id,
+pagination markers), nor reveal attributes hidden from it by policy through
+filters or sorting."""
+from __future__ import annotations
+
+import uuid
+
+from tests.api.helpers import expect, next_vni, rand
+
+
+def rule_ids(api, group_id: str) -> list[str]:
+    return sorted(r["id"] for r in api.admin.list("security-group-rules",
+                                                   params={"security_group_id": group_id}))
+
+
+def test_remote_group_of_another_project_is_not_found(api):
+    mine = api.member_a.create("security-groups", name=rand("sg"))
+    theirs = api.member_b.create("security-groups", name=rand("sg"))
+    before = rule_ids(api, mine["id"])
+    answers = {}
+    for label, remote in (("theirs", theirs["id"]), ("random", str(uuid.uuid4()))):
+        resp = api.member_a.post("security-group-rules", {"security_group_rule": {
+            "security_group_id": mine["id"], "direction": "ingress",
+            "remote_group_id": remote}})
+        answers[label] = expect(resp, 404, "SecurityGroupNotFound",
+                                f"Security group {remote} does not exist")
+    assert rule_ids(api, mine["id"]) == before
+    # An admin may point at any group.
+    rule = api.admin.create("security-group-rules", security_group_id=mine["id"],
+                            direction="ingress", remote_group_id=theirs["id"])
+    assert rule["remote_group_id"] == theirs["id"]
+
+
+def test_marker_of_another_project_is_ignored(api):
+    tag = rand("tag")
+    ours = [api.member_b.network(name=f"{tag}-{c}", tags=[tag]) for c in "ac"]
+    hidden = api.member_a.network(name=f"{tag}-b", tags=[tag])
+    params = {"tags": tag, "sort_key": "name", "sort_dir": "asc", "limit": 10}
+
+    def names(marker):
+        body = expect(api.member_b.get("networks", params={**params, "marker": marker}), 200)
+        return [n["name"] for n in body["networks"]]
+    assert names(hidden["id"]) == names(str(uuid.uuid4())) == [n["name"] for n in ours]
+    # Its own marker works as before; an admin may page from anyone's.
+    assert names(ours[0]["id"]) == [f"{tag}-c"]
+    body = expect(api.admin.get("networks", params={**params, "marker": hidden["id"]}), 200)
+    assert [n["name"] for n in body["networks"]] == [f"{tag}-c"]
+
+
+def test_members_cannot_filter_or_sort_on_hidden_attributes(api):
+    vni = next_vni()
+    shared = api.admin.network(shared=True, **{"provider:network_type": "vxlan",
+                                               "provider:segmentation_id": vni})
+    for value in (vni, vni + 1):  # the same answer whether a network matches or not
+        expect(api.member_b.get("networks", params={"provider:segmentation_id": value}), 400,
+               "HTTPBadRequest", "['provider:segmentation_id'] is invalid attribute for filtering")
+    expect(api.member_b.get("networks", params={"provider:network_type": "vxlan"}), 400,
+           "HTTPBadRequest", "['provider:network_type'] is invalid attribute for filtering")
+    listed = api.admin.list("networks", params={"provider:segmentation_id": vni})
+    assert [n["id"] for n in listed] == [shared["id"]]
+    net, _ = api.member_a.net_with_subnet("10.238.0.0/24")
+    host = rand("host")
+    port = api.admin.port(net["id"], project_id=api.project_a, **{"binding:host_id": host})
+    for value in (host, rand("host")):
+        expect(api.member_a.get("ports", params={"binding:host_id": value}), 400,
+               "HTTPBadRequest", "['binding:host_id'] is invalid attribute for filtering")
+    expect(api.member_a.get("ports", params={"sort_key": "binding:host_id"}), 400,
+           "HTTPBadRequest", "binding:host_id is invalid attribute for sort_keys")
+    assert [p["id"] for p in api.admin.list("ports", params={"binding:host_id": host})] == [
+        port["id"]]
+    # Visible attributes filter as before.
+    assert [p["id"] for p in api.member_a.list("ports", params={"network_id": net["id"]})] == [
+        port["id"]]
