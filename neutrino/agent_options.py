@@ -7,6 +7,7 @@ the reconciler uses (mappings as dicts, the VXLAN mode, ...).
 from __future__ import annotations
 
 import ipaddress
+import math
 import socket
 
 from neutrino.agent.metadata import options as metadata_options
@@ -28,6 +29,19 @@ def _mapping_list(raw: str) -> tuple[str, ...]:
             raise ValueError(f"device name {dev.strip()!r} is longer than 15 characters")
         seen.add(label)
     return items
+
+
+def seconds(lo: float = 0):
+    """A number of seconds, integer or not (upstream's FloatOpt)."""
+    def parse(raw: str) -> float:
+        value = float(raw.strip())
+        if not math.isfinite(value):
+            raise ValueError(f"{raw.strip()!r} is not a finite number")
+        if value < lo:
+            raise ValueError(f"{value:g} is below the minimum {lo:g}")
+        return int(value) if value == int(value) else value
+    parse.__name__ = "number"
+    return parse
 
 
 def _ip_or_empty(raw: str) -> str:
@@ -93,7 +107,7 @@ AGENT = Section("agent", (
     Opt("polling_interval", int_range(1), 2,
         "Seconds between kernel rescans (device changes are also seen at once through "
         "netlink events)."),
-    Opt("report_interval", int_range(0), 30,
+    Opt("report_interval", seconds(0), 30,
         "Seconds between heartbeats to the server (0: no heartbeats; the agent is then "
         "never alive and ports cannot bind)."),
     Opt("resync_interval", int_range(1), 60,
@@ -122,7 +136,8 @@ LINUXBRIDGE_AGENT_SCHEMA = Schema(
 
 
 L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
-    Opt("interface_driver", choice("linuxbridge"), "linuxbridge",
+    Opt("interface_driver", choice("linuxbridge", "neutron.agent.linux.interface."
+                                   "BridgeInterfaceDriver"), "linuxbridge",
         "How router ports are plugged: linuxbridge (a veth whose tap<port> end the Linux "
         "bridge agent of this host puts on the network's bridge)."),
     Opt("agent_mode", choice("legacy"), "legacy",
@@ -186,7 +201,7 @@ DHCP_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
 ))
 
 DHCP_AGENT_SECTION = Section("agent", (
-    Opt("report_interval", int_range(0), 30,
+    Opt("report_interval", seconds(0), 30,
         "Seconds between heartbeats to the server (0: never report)."),
     Opt("check_child_processes_interval", int_range(0), 1,
         "Seconds between checks that every dnsmasq is alive (0: never)."),
@@ -207,7 +222,7 @@ METADATA_AGENT_SCHEMA = Schema(
     (Section("DEFAULT", AGENT_DEFAULT.opts + metadata_options.SHARED_OPTS
              + metadata_options.PROXY_HANDLER_OPTS + metadata_options.UNIX_SOCKET_OPTS),
      Section("agent", (
-         Opt("report_interval", int_range(0), 30,
+         Opt("report_interval", seconds(0), 30,
              "Seconds between heartbeats to the server (0: never report)."),
          Opt("log_agent_heartbeats", to_bool, False, "Accepted for compatibility.",
              ignored=True)))),

@@ -87,12 +87,24 @@ class Section:
 
 
 class Schema:
-    """A set of sections; sections listed in `ignored_sections` are accepted
-    whole (upstream files carry them, e.g. [oslo_concurrency]) and unused."""
+    """A set of sections. Besides its own options a schema accepts, unused,
+    every option of Neutron 25's files (neutrino.upstream) unless
+    `upstream=False`; sections listed in `ignored_sections` are accepted
+    whole, whatever they hold, if upstream's files do not define them.
+    `finalize(cfg) -> cfg` settles values that depend on other options."""
 
-    def __init__(self, sections: Iterable[Section], ignored_sections: Iterable[str] = ()):
+    def __init__(self, sections: Iterable[Section], ignored_sections: Iterable[str] = (),
+                 upstream: bool = True, finalize: Callable[[Any], Any] | None = None):
         self.sections = {s.name: s for s in sections}
         self.ignored_sections = frozenset(ignored_sections)
+        self.upstream = upstream
+        self.finalize = finalize
+
+    def upstream_sections(self) -> Mapping[str, Mapping[str, str]]:
+        if not self.upstream:
+            return {}
+        from neutrino import upstream
+        return upstream.sections()
 
     def merged(self, other: "Schema") -> "Schema":
         sections = dict(self.sections)
@@ -101,7 +113,8 @@ class Schema:
                 sections[name] = Section(name, sections[name].opts + sec.opts, sections[name].help)
             else:
                 sections[name] = sec
-        return Schema(sections.values(), self.ignored_sections | other.ignored_sections)
+        return Schema(sections.values(), self.ignored_sections | other.ignored_sections,
+                      self.upstream or other.upstream, self.finalize or other.finalize)
 
 
 def _section_type(section: Section) -> type:
@@ -116,6 +129,9 @@ class Config:
     the [DEFAULT] section is `cfg.DEFAULT`."""
     sections: Mapping[str, Any]
     files: tuple[str, ...] = ()
+    # "[section] option" of each option the files set that has no effect
+    # (upstream's, or accepted for compatibility), in file order.
+    unused: tuple[str, ...] = ()
 
     def section(self, name: str) -> Any:
         return self.sections[name]
@@ -130,7 +146,7 @@ class Config:
         """A copy with some values changed (tests, the lab)."""
         sections = dict(self.sections)
         sections[section] = dataclasses.replace(sections[section], **values)
-        return Config(sections, self.files)
+        return Config(sections, self.files, self.unused)
 
 
 def load(schema: Schema, files: Iterable[str] = (),
@@ -154,22 +170,12 @@ def load(schema: Schema, files: Iterable[str] = (),
             raise ConfigError(f"{path}: {exc.message}") from None
         for sec in parser.sections():
             for key, value in parser.items(sec):
-                raw.setdefault(sec, {})[key] = (value, path)
+                raw.setdefault(sec, {})[key.replace("-", "_")] = (value, path)
     for sec, values in (overrides or {}).items():
         for key, value in values.items():
             raw.setdefault(sec, {})[key] = (str(value), "<override>")
 
-    for sec, values in raw.items():
-        if sec in schema.ignored_sections:
-            continue
-        if sec not in schema.sections:
-            where = next(iter(values.values()))[1] if values else "?"
-            raise ConfigError(f"unknown section [{sec}] in {where}")
-        known = {opt.name for opt in schema.sections[sec].opts}
-        for key, (_, where) in values.items():
-            if key not in known:
-                raise ConfigError(f"unknown option [{sec}] {key} in {where}")
-
+    unused = _check_names(schema, raw)
     built = {}
     for name, section in schema.sections.items():
         values = {}
@@ -185,7 +191,41 @@ def load(schema: Schema, files: Iterable[str] = (),
             else:
                 values[opt.attr] = opt.default
         built[name] = _section_type(section)(**values)
-    return Config(built, files)
+    cfg = Config(built, files, unused)
+    return schema.finalize(cfg) if schema.finalize else cfg
+
+
+def _check_names(schema: Schema, raw: Mapping[str, Mapping[str, tuple[str, str]]]
+                 ) -> tuple[str, ...]:
+    """ConfigError for an option neither the schema nor upstream's files
+    define; the "[section] option" of those that have no effect."""
+    upstream = schema.upstream_sections()
+    unused = []
+    for sec, values in raw.items():
+        section = schema.sections.get(sec)
+        theirs = upstream.get(sec)
+        if section is None and theirs is None:
+            if sec in schema.ignored_sections:
+                unused.append(f"[{sec}]")
+                continue
+            where = next(iter(values.values()))[1] if values else "?"
+            raise ConfigError(f"unknown section [{sec}] in {where}")
+        ours = {opt.name: opt for opt in section.opts} if section is not None else {}
+        for key, (_, where) in values.items():
+            opt = ours.get(key)
+            if opt is not None and not opt.ignored:
+                continue
+            if opt is None and (theirs is None or key not in theirs):
+                raise ConfigError(f"unknown option [{sec}] {key} in {where}")
+            unused.append(f"[{sec}] {key}")
+    return tuple(unused)
+
+
+def log_unused(cfg: Config, logger) -> None:
+    """One line naming the options of the files that have no effect."""
+    if cfg.unused:
+        logger.warning("ignoring %d option(s) that neutrino does not use: %s",
+                       len(cfg.unused), ", ".join(cfg.unused))
 
 
 def parse_argv_files(argv: list[str]) -> list[str]:

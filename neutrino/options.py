@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
-from neutrino.identity.opts import IDENTITY, KEYSTONE_AUTHTOKEN
+from neutrino.identity.opts import IDENTITY, KEYSTONE_AUTHTOKEN, resolve_identity
 
 
 def _mac(raw: str) -> str:
@@ -160,4 +160,5 @@ SERVER_SCHEMA = Schema(
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
                       "placement", "experimental"),
+    finalize=resolve_identity,
 )

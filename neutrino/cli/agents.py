@@ -17,7 +17,7 @@ import sys
 import threading
 
 from neutrino.cli.common import add_config_args, setup_logging
-from neutrino.config import ConfigError
+from neutrino.config import ConfigError, log_unused
 
 # prog: (description, option schema name, agent class "module:Class")
 AGENTS = {
@@ -51,16 +51,24 @@ def run_agent(prog: str, argv: list[str] | None = None) -> int:
     setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
     logging.getLogger("kombu").setLevel(logging.WARNING)
     logging.getLogger("amqp").setLevel(logging.WARNING)
+    log = logging.getLogger(prog)
+    log_unused(cfg, log)
     module, _, cls = target.partition(":")
     agent_cls = getattr(importlib.import_module(module), cls)
+    from neutrino.agent.startup import AgentCannotStart
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
         agent = agent_cls(cfg).start()
+    except AgentCannotStart as exc:
+        log.error("%s. Agent terminated!", exc)
+        if cfg.DEFAULT.log_file:   # else the line above is on stderr already
+            print(f"{prog}: {exc}. Agent terminated!", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero
-        logging.getLogger(prog).exception("agent failed to start: %s", exc)
+        log.exception("agent failed to start: %s. Agent terminated!", exc)
         return 1
     stop.wait()
     logging.getLogger(prog).info("stopping (the dataplane is left as it is)")

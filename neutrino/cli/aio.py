@@ -30,9 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_aio(args) -> int:
+    from neutrino.agent.startup import AgentCannotStart
     from neutrino.api.app import build_app
     from neutrino.cli.agents import load_agent_config
     from neutrino.cli.common import setup_logging
+    from neutrino.cli.server import check_schema
+    from neutrino.config import log_unused
+    from neutrino.db.migrate import SchemaNotCurrent
+    from neutrino.identity.opts import auth_summary
     from neutrino.rpc.bus import make_transport
     from neutrino.rpc.server_handlers import attach_bus
     from neutrino.service import build_auth, build_core, load_server_config
@@ -40,19 +45,39 @@ def cmd_aio(args) -> int:
     try:
         cfg = load_server_config(args.config_file)
         agent_cfg = load_agent_config(args.agent_config_file)
+    except ConfigError as exc:
+        print(f"neutrino aio: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
+    log_unused(cfg, LOG)
+    log_unused(agent_cfg, logging.getLogger("neutrino.aio.agent"))
+    try:
+        # The embedded SQLite database migrates itself (build_core); a shared
+        # one must be at the code's revision, as for neutrino-server.
+        check_schema(cfg, args.config_file)
         core = build_core(cfg)
         auth = build_auth(cfg, core.db)
     except ConfigError as exc:
         print(f"neutrino aio: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
+    except SchemaNotCurrent as exc:
+        print(f"neutrino aio: cannot start: {exc}", file=sys.stderr)
+        return 1
+    LOG.info("%s", auth_summary(cfg))
     url = cfg.DEFAULT.transport_url
     transport = make_transport(url)
     attach_bus(core, transport)
     from neutrino.agent.l2.agent import LinuxBridgeAgent
     agent_transport = transport if url.startswith("inproc") else None
     agent_cfg = agent_cfg.replace("DEFAULT", transport_url=url)
-    agent = LinuxBridgeAgent(agent_cfg, agent_transport).start()
+    try:
+        agent = LinuxBridgeAgent(agent_cfg, agent_transport).start()
+    except AgentCannotStart as exc:
+        LOG.error("%s. Agent terminated!", exc)
+        print(f"neutrino aio: {exc}. Agent terminated!", file=sys.stderr)
+        transport.close()
+        core.db.dispose()
+        return 1
     import uvicorn
     d = cfg.DEFAULT
     try:

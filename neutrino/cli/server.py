@@ -1,12 +1,42 @@
-"""neutrino-server --config-file neutron.conf --config-file ml2_conf.ini"""
+"""neutrino-server --config-file neutron.conf --config-file ml2_conf.ini
+
+Refuses to start (exit 1) on a shared database whose schema is not the
+code's (missing, older or unknown): the operator runs neutrino-db-manage
+first, as with neutron-db-manage. The embedded SQLite database is created
+and migrated here instead (the all-in-one needs no separate step).
+"""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shlex
 import sys
 
 from neutrino.cli.common import add_config_args, setup_logging
-from neutrino.config import ConfigError
+from neutrino.config import ConfigError, log_unused
+
+LOG = logging.getLogger("neutrino.server")
+
+
+def upgrade_command(files: list[str]) -> str:
+    """The neutrino-db-manage command line for these config files."""
+    words = ["neutrino-db-manage"]
+    for path in files:
+        words += ["--config-file", shlex.quote(path)]
+    return " ".join(words + ["upgrade", "head"])
+
+
+def check_schema(cfg, files: list[str]) -> None:
+    """SchemaNotCurrent unless a shared database is at the code's head."""
+    from neutrino.db import migrate
+    from neutrino.db.engine import Database
+    db = Database.from_config(cfg)
+    try:
+        if db.backend != "sqlite":
+            migrate.check_current(db, upgrade_command(files))
+    finally:
+        db.dispose()
 
 
 def main(argv=None) -> int:
@@ -14,15 +44,28 @@ def main(argv=None) -> int:
                                      description="Neutron v2.0 API server")
     add_config_args(parser)
     args = parser.parse_args(argv)
+    from neutrino.db.migrate import SchemaNotCurrent
+    from neutrino.identity.opts import auth_summary
     from neutrino.service import build_auth, build_core, load_server_config
     try:
         cfg = load_server_config(args.config_file)
+    except ConfigError as exc:
+        print(f"neutrino-server: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
+    log_unused(cfg, LOG)
+    try:
+        check_schema(cfg, args.config_file)
         build_core(cfg).db.dispose()  # validates drivers, policy; creates SQLite schema
         build_auth(cfg)
     except ConfigError as exc:
         print(f"neutrino-server: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
+    except SchemaNotCurrent as exc:
+        print(f"neutrino-server: cannot start: {exc}", file=sys.stderr)
+        LOG.error("cannot start: %s", exc)
+        return 1
+    LOG.info("%s", auth_summary(cfg))
     os.environ["NEUTRINO_CONFIG_FILES"] = os.pathsep.join(os.path.abspath(f)
                                                           for f in args.config_file)
     import uvicorn

@@ -21,8 +21,11 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError,
+                            OperationalError)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from neutrino.config import ConfigError
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,16 +99,59 @@ def _is_connection_error(exc: DBAPIError, connecting: bool) -> bool:
         or _mysql_errno(exc) in _MYSQL_CONNECTION_ERRNOS
 
 
+class UnusableDatabaseUrl(ConfigError):
+    """[database] connection names a backend or driver neutrino cannot use."""
+
+
+# Backends neutrino runs on -> the driver it ships. Upstream's files name
+# others (postgresql+psycopg2://, mysql+mysqldb://): same database, another
+# client library, so the URL is mapped to ours when theirs is not installed.
+_SHIPPED_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+                    "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql", "sqlite": "sqlite"}
+
+
+_MAPPED_LOGGED: set[str] = set()
+
+
+def _driver_installed(parsed) -> bool:
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError:
+        return False
+    return True
+
+
 def normalize_url(url: str, state_path: str) -> str:
     if not url:
         os.makedirs(state_path, exist_ok=True)
         return "sqlite:///" + os.path.join(state_path, "neutrino.sqlite")
-    parsed = make_url(url)
-    # Upstream files say postgresql:// or mysql://; use the drivers we ship.
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    elif parsed.drivername == "mysql":
-        parsed = parsed.set(drivername="mysql+pymysql")
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UnusableDatabaseUrl("[database] connection is not a database URL "
+                                  "(dialect+driver://user:password@host/name)") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    shipped = _SHIPPED_DRIVERS.get(backend)
+    if shipped is None:
+        raise UnusableDatabaseUrl(
+            f"[database] connection: {backend}:// is not supported (postgresql://, "
+            "mysql:// or sqlite://)")
+    if not driver:
+        # Upstream files say postgresql:// or mysql://; use the drivers we ship.
+        return parsed.set(drivername=shipped).render_as_string(hide_password=False)
+    try:
+        installed = _driver_installed(parsed)
+    except NoSuchModuleError:
+        installed = False        # a driver name SQLAlchemy does not know
+    if not installed:
+        if parsed.drivername not in _MAPPED_LOGGED:   # once per process, not per engine
+            _MAPPED_LOGGED.add(parsed.drivername)
+            LOG.warning("[database] connection: driver %s is not installed; using %s:// "
+                        "(the same database through the driver neutrino ships)",
+                        parsed.drivername, shipped)
+        parsed = parsed.set(drivername=shipped)
+    elif backend == "mariadb":   # one dialect for both here (backend checks say mysql)
+        parsed = parsed.set(drivername="mysql+" + driver)
     return parsed.render_as_string(hide_password=False)
 
 

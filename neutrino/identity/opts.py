@@ -6,6 +6,24 @@ from __future__ import annotations
 from neutrino.config import Opt, Section, choice, int_range, string, to_bool, to_list
 
 
+# keystoneauth plugins neutrino can authenticate its service user with.
+AUTH_TYPES = ("password", "v3password", "v3applicationcredential", "token", "v3token")
+
+
+def _optional_float(raw: str) -> float | None:
+    raw = raw.strip()
+    if raw in ("", "None", "none"):
+        return None
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"{value} is not above 0")
+    return value
+
+
+def _optional_bool(raw: str) -> bool | None:
+    return None if raw.strip() in ("", "None", "none") else to_bool(raw)
+
+
 def _ignored(name: str, conv=string, default=""):
     return Opt(name, conv, default, "Accepted for compatibility; no effect.", ignored=True)
 
@@ -19,8 +37,26 @@ KEYSTONE_AUTHTOKEN = Section("keystone_authtoken", (
         "Keystone URL the server authenticates itself against and validates tokens with "
         "(…/v3 or the unversioned root, to which /v3 is appended). Required when "
         "[identity] embedded = false."),
-    Opt("auth_type", choice("password", "v3password"), "password",
-        "How the service authenticates itself: password (the service user below)."),
+    Opt("auth_type", choice(*AUTH_TYPES), "password",
+        "How the service authenticates itself (keystoneauth's plugin names): password / "
+        "v3password (username or user_id, password), v3applicationcredential "
+        "(application_credential_id, or _name with the user, and _secret), token / v3token "
+        "(token)."),
+    Opt("application_credential_id", string, "", "Application credential of the service, by id."),
+    Opt("application_credential_name", string, "",
+        "Application credential, by name (with username or user_id)."),
+    Opt("application_credential_secret", string, "",
+        "Secret of the application credential (never logged)."),
+    Opt("token", string, "", "A token the service uses to get its own (token, v3token)."),
+    Opt("default_domain_id", string, "",
+        "Domain of the user and project when neither names its own, by id."),
+    Opt("default_domain_name", string, "", "The same, by name."),
+    Opt("domain_id", string, "", "Scope the service token to this domain (instead of a project)."),
+    Opt("domain_name", string, "", "The same, by name."),
+    Opt("trust_id", string, "", "Scope the service token to this trust."),
+    Opt("system_scope", string, "", "Scope the service token to the system (all)."),
+    Opt("timeout", _optional_float, None,
+        "Seconds an HTTP request to Keystone may take (unset: http_connect_timeout)."),
     Opt("username", string, "", "Service user name (usually neutron)."),
     Opt("user_id", string, "", "Service user id (instead of username)."),
     Opt("password", string, "", "Service user's password (never logged)."),
@@ -60,7 +96,6 @@ KEYSTONE_AUTHTOKEN = Section("keystone_authtoken", (
     _ignored("interface", default="internal"),
     _ignored("cache"),
     _ignored("service_type"),
-    _ignored("system_scope"),
     _ignored("memcache_security_strategy", default="None"),
     _ignored("memcache_secret_key"),
     _ignored("memcache_tls_enabled", to_bool, False),
@@ -80,10 +115,11 @@ KEYSTONE_AUTHTOKEN = Section("keystone_authtoken", (
 ))
 
 IDENTITY = Section("identity", (
-    Opt("embedded", to_bool, True,
+    Opt("embedded", _optional_bool, None,
         "With auth_strategy = keystone: true serves a Keystone v3 subset at /identity/v3 on "
         "the API port and validates its tokens in-process; false validates tokens with the "
-        "Keystone of [keystone_authtoken]."),
+        "Keystone of [keystone_authtoken]. Unset: false when [keystone_authtoken] names a "
+        "Keystone (auth_url, www_authenticate_uri or auth_uri), else true."),
     Opt("token_expiration", int_range(60), 3600, "Lifetime of embedded tokens, seconds."),
     Opt("token_key_file", string, "",
         "HMAC keys that sign embedded tokens, one base64 key a line, the first signs. Empty: "
@@ -103,3 +139,27 @@ IDENTITY = Section("identity", (
         "Seconds between an API worker's reads of new revocation events (embedded only; the "
         "worker that revokes a token applies it at once)."),
 ))
+
+
+def resolve_identity(cfg):
+    """[identity] embedded unset -> decided: an operator's [keystone_authtoken]
+    that names a Keystone means "validate with that Keystone" (as upstream),
+    unless the embedded identity is asked for explicitly."""
+    if cfg.identity.embedded is not None:
+        return cfg
+    ka = cfg.keystone_authtoken
+    return cfg.replace("identity", embedded=not (ka.auth_url or ka.www_authenticate_uri
+                                                 or ka.auth_uri))
+
+
+def auth_summary(cfg) -> str:
+    """One line for the start-up log: how requests are authenticated."""
+    if cfg.DEFAULT.auth_strategy != "keystone":
+        return "auth_strategy = noauth: requests are trusted (X-Project-Id, X-Roles headers)"
+    if cfg.identity.embedded:
+        return ("auth_strategy = keystone: tokens are validated by the embedded identity "
+                "(served at /identity/v3; [identity] embedded = true, or unset and no "
+                "Keystone named in [keystone_authtoken])")
+    ka = cfg.keystone_authtoken
+    return (f"auth_strategy = keystone: tokens are validated by the Keystone at "
+            f"{ka.auth_url or '(no auth_url)'} (service credentials: auth_type {ka.auth_type})")

@@ -187,15 +187,16 @@ class RemoteValidator:
     def __init__(self, opts):
         url = opts.auth_url.rstrip("/")
         if not url:
-            raise ValueError("[keystone_authtoken] auth_url is required when "
-                             "[identity] embedded = false")
+            raise ValueError("[keystone_authtoken] auth_url is required to validate tokens "
+                             "with Keystone (or set [identity] embedded = true)")
         self.base = url if url.endswith("/v3") else url + "/v3"
         self.opts = opts
         verify: bool | str = not opts.insecure
         if opts.cafile and not opts.insecure:
             verify = opts.cafile
         cert = (opts.certfile, opts.keyfile) if opts.certfile else None
-        self.client = httpx.Client(timeout=opts.http_connect_timeout, verify=verify, cert=cert)
+        timeout = getattr(opts, "timeout", None) or opts.http_connect_timeout
+        self.client = httpx.Client(timeout=timeout, verify=verify, cert=cert)
         self.cache_time = opts.token_cache_time
         self.retries = opts.http_request_max_retries
         self._service_token: str | None = None
@@ -209,24 +210,72 @@ class RemoteValidator:
         return True
 
     def _auth_body(self) -> dict:
+        """POST /v3/auth/tokens body for [keystone_authtoken] auth_type, as
+        keystoneauth's plugin of that name builds it."""
         o = self.opts
-        user: dict = {"password": o.password}
-        if o.user_id:
-            user["id"] = o.user_id
+        default_domain = ({"id": o.default_domain_id} if o.default_domain_id
+                          else {"name": o.default_domain_name} if o.default_domain_name
+                          else None)
+
+        def domain(by_id: str, by_name: str) -> dict:
+            if by_id:
+                return {"id": by_id}
+            if default_domain and by_name in ("", "Default"):
+                return default_domain
+            return {"name": by_name or "Default"}
+
+        def user() -> dict:
+            if o.user_id:
+                return {"id": o.user_id}
+            return {"name": o.username,
+                    "domain": domain(o.user_domain_id, o.user_domain_name)}
+        if o.auth_type == "v3applicationcredential":
+            cred: dict = {"secret": o.application_credential_secret}
+            if o.application_credential_id:
+                cred["id"] = o.application_credential_id
+            else:
+                cred.update(name=o.application_credential_name, user=user())
+            # An application credential carries its own scope.
+            return {"auth": {"identity": {"methods": ["application_credential"],
+                                          "application_credential": cred}}}
+        if o.auth_type in ("token", "v3token"):
+            identity: dict = {"methods": ["token"], "token": {"id": o.token}}
         else:
-            user["name"] = o.username
-            user["domain"] = ({"id": o.user_domain_id} if o.user_domain_id
-                              else {"name": o.user_domain_name})
-        body: dict = {"auth": {"identity": {"methods": ["password"],
-                                            "password": {"user": user}}}}
+            identity = {"methods": ["password"],
+                        "password": {"user": dict(user(), password=o.password)}}
+        body: dict = {"auth": {"identity": identity}}
         if o.project_id:
             body["auth"]["scope"] = {"project": {"id": o.project_id}}
         elif o.project_name:
             body["auth"]["scope"] = {"project": {
                 "name": o.project_name,
-                "domain": ({"id": o.project_domain_id} if o.project_domain_id
-                           else {"name": o.project_domain_name})}}
+                "domain": domain(o.project_domain_id, o.project_domain_name)}}
+        elif o.domain_id or o.domain_name:
+            body["auth"]["scope"] = {"domain": ({"id": o.domain_id} if o.domain_id
+                                               else {"name": o.domain_name})}
+        elif o.trust_id:
+            body["auth"]["scope"] = {"OS-TRUST:trust": {"id": o.trust_id}}
+        elif o.system_scope:
+            body["auth"]["scope"] = {"system": {o.system_scope: True}}
         return body
+
+    def check_credentials(self) -> None:
+        """ValueError when auth_type lacks what it needs (at start-up)."""
+        o = self.opts
+        if o.auth_type == "v3applicationcredential":
+            if not o.application_credential_secret or not (
+                    o.application_credential_id or (o.application_credential_name
+                                                    and (o.username or o.user_id))):
+                raise ValueError(
+                    "[keystone_authtoken] auth_type = v3applicationcredential needs "
+                    "application_credential_secret and application_credential_id (or "
+                    "application_credential_name with username or user_id)")
+        elif o.auth_type in ("token", "v3token"):
+            if not o.token:
+                raise ValueError(f"[keystone_authtoken] auth_type = {o.auth_type} needs token")
+        elif not (o.username or o.user_id) or not o.password:
+            raise ValueError("[keystone_authtoken] needs the service user's username (or "
+                             "user_id) and password (auth_type = password)")
 
     def _request(self, method: str, url: str, **kw) -> httpx.Response:
         for attempt in range(self.retries + 1):

@@ -26,8 +26,6 @@ def build_keystone_auth(cfg, db=None) -> TokenAuth:
                          identity_url=service.identity_url)
     from neutrino.identity.validation import RemoteValidator
     validator = RemoteValidator(ka)
-    if not (ka.username or ka.user_id) or not ka.password:
-        raise ValueError("[keystone_authtoken] needs the service user's username (or user_id) "
-                         "and password when [identity] embedded = false")
+    validator.check_credentials()
     LOG.info("validating tokens with keystone at %s", validator.base)
     return TokenAuth(validator, uri or ka.auth_url, ident.token_cache_size)

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from neutrino.agent import startup
 from neutrino.agent.dhcp.driver import Driver
 from neutrino.agent.dhcp.model import METADATA_IP, MetadataFlags, NetDesired
 from neutrino.agent.metadata.options import socket_path
@@ -40,6 +41,8 @@ class DhcpAgent:
         process's). `transport`: an existing bus connection (inproc)."""
         self.cfg = cfg
         d = cfg.DEFAULT
+        # Without dnsmasq no network gets DHCP: stop before joining the bus.
+        startup.check_executable("[DEFAULT] dnsmasq_binary", d.dnsmasq_binary)
         self.host = d.host
         self.prefix = d.control_exchange
         self.netns = netns

@@ -18,10 +18,12 @@ import threading
 import time
 from typing import Any
 
+from neutrino.agent import startup
 from neutrino.agent.l2.apply import Kernel
 from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
 from neutrino.agent.l2.plan import plan
 from neutrino.agent.threads import AgentThreads, leave_bus
+from neutrino.agent_options import parse_mappings
 from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
 from neutrino.rpc.bus import Transport, make_transport
 from neutrino.rpc.client import (LINUXBRIDGE_AGENT_TYPE, LINUXBRIDGE_BINARY, ServerClient,
@@ -42,6 +44,26 @@ def find_interface_with(ip: str, netns: str | None) -> str | None:
         return next((l.name for l in kernel.observe().values() if l.index == index), None)
 
 
+def check_host(cfg, netns: str | None) -> str | None:
+    """AgentCannotStart when a mapped interface or bridge is missing in
+    `netns` or [vxlan] local_ip is on none of its interfaces (as upstream's
+    agent, which exits); else the interface holding local_ip."""
+    vx = cfg.vxlan
+    if vx.enable_vxlan and not vx.local_ip:
+        LOG.warning("[vxlan] enable_vxlan is true but local_ip is unset: vxlan networks are "
+                    "not served on this host")
+    vxlan_dev = find_interface_with(vx.local_ip, netns) if vx.enable_vxlan else None
+    with Kernel(netns) as kernel:
+        links = set(kernel.observe())
+    problems = startup.linuxbridge_problems(
+        parse_mappings(cfg.linux_bridge.physical_interface_mappings),
+        parse_mappings(cfg.linux_bridge.bridge_mappings), vx.enable_vxlan, vx.local_ip,
+        links, vxlan_dev)
+    if problems:
+        raise startup.terminated(problems)
+    return vxlan_dev
+
+
 class LinuxBridgeAgent:
     def __init__(self, cfg, transport: Transport | None = None, netns: str | None = None,
                  kernel: Kernel | None = None):
@@ -49,6 +71,8 @@ class LinuxBridgeAgent:
         process runs in). `transport`: an existing bus connection (inproc
         all-in-one); otherwise one is made from [DEFAULT] transport_url.
         `kernel`: a stand-in for the kernel (unit tests)."""
+        # A configuration that cannot work stops here, before the bus is joined.
+        vxlan_dev = check_host(cfg, netns) if kernel is None else None
         self.cfg = cfg
         self.host = cfg.DEFAULT.host
         self.prefix = cfg.DEFAULT.control_exchange
@@ -62,13 +86,6 @@ class LinuxBridgeAgent:
         self.polling_interval = cfg.agent.polling_interval
         self.report_interval = cfg.agent.report_interval
         self.resync_interval = cfg.agent.resync_interval
-        vxlan_dev = None
-        if cfg.vxlan.enable_vxlan and cfg.vxlan.local_ip and kernel is None:
-            vxlan_dev = find_interface_with(cfg.vxlan.local_ip, netns)
-            if vxlan_dev is None:
-                LOG.error("[vxlan] local_ip %s is on no interface: vxlan disabled",
-                          cfg.vxlan.local_ip)
-                cfg = cfg.replace("vxlan", enable_vxlan=False)
         self.conf = L2Conf.from_config(cfg, vxlan_dev)
         self.kernel = kernel or Kernel(netns)
         # Security groups (#7): only on a real kernel, and only when enabled.
