@@ -23,10 +23,12 @@ import grp
 import logging
 import os
 import pwd
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import write_if_changed
 from neutrino.dataplane.process import Daemon
 
@@ -94,6 +96,21 @@ listen listener
 """.lstrip("\n")
 
 
+def _listening(spec: ProxySpec) -> bool:
+    """Does something accept connections where the proxy binds (seen from
+    its namespace)? haproxy binds a few ms after it starts."""
+    host = "127.0.0.1" if spec.bind_host in ("0.0.0.0", "") else spec.bind_host
+    with _netns.in_netns(spec.netns):      # the socket belongs to the namespace
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect((host, spec.bind_port))
+            return True
+        except OSError:
+            return False
+
+
 class ProxyManager:
     """The metadata proxies of one agent (all under its state_path)."""
 
@@ -132,7 +149,7 @@ class ProxyManager:
             return False
         if running:
             proc.stop()
-        pid = proc.start(wait=10, settle=0.05)
+        pid = proc.start(wait=10, settle=0.05, ready=lambda: _listening(spec))
         LOG.info("metadata proxy for %s %s %s in %s (pid %d, %s:%d)",
                  "router" if spec.router else "network", spec.uuid,
                  "restarted" if running else "started", spec.netns, pid, spec.bind_host,
