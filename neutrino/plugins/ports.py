@@ -24,6 +24,25 @@ from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
 
 
 L3_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed",
+                           "network:ha_router_replicated_interface")
+
+
+class DeviceIDNotOwnedByTenant(faults.Conflict):
+    message = ("The following device_id {device_id} is not owned by your tenant or matches "
+               "another tenants router.")
+
+
+def check_router_device_id(conn: Connection, ctx: Context, device_owner: str,
+                           device_id: str, project_id: str) -> None:
+    """Upstream's _enforce_device_owner_not_router_intf_or_device_id: a
+    non-admin's router interface port may not name another project's router."""
+    if ctx.is_admin or device_owner not in ROUTER_INTERFACE_OWNERS or not device_id:
+        return
+    r = models.routers
+    owner = conn.execute(select(r.c.project_id).where(r.c.id == device_id)).scalar()
+    if owner is not None and owner != project_id:
+        raise DeviceIDNotOwnedByTenant(device_id=device_id)
 
 
 def is_trusted(device_owner: str) -> bool:
@@ -287,6 +306,7 @@ class PortPlugin:
         if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
             raise faults.HTTPForbidden(
                 f"Tenant {ctx.project_id} not allowed to create port on this network")
+        check_router_device_id(conn, ctx, device_owner, body.get("device_id") or "", owner)
         if len(body.get("fixed_ips") or ()) > core.cfg.DEFAULT.max_fixed_ips_per_port:
             raise faults.invalid_input("Exceeded maximum amount of fixed ips per port.")
         core.quotas.check(conn, owner, "port")
@@ -430,6 +450,12 @@ class PortPlugin:
             old_groups[:] = current["security_groups"]
             if authorize is not None:
                 authorize(current, _net_target(row))
+            owner_now = body.get("device_owner") or row["device_owner"]
+            if (owner_now and body.get("device_id", row["device_id"]) != row["device_id"]
+                    or "device_owner" in body):
+                check_router_device_id(conn, ctx, owner_now,
+                                       body.get("device_id") or row["device_id"],
+                                       row["project_id"])
             values = {}
             for api, col in (("name", "name"), ("description", "description"),
                              ("admin_state_up", "admin_state_up"), ("device_id", "device_id"),

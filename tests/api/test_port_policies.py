@@ -176,3 +176,24 @@ def test_bindings_are_for_admins_and_services(api):
     # The member owning it sees neither.
     seen = api.member_a.show("ports", port["id"])
     assert "binding:host_id" not in seen and "binding:profile" not in seen
+
+
+def test_router_interface_port_may_not_name_anothers_router(api):
+    net, _ = api.member_a.net_with_subnet("10.239.0.0/24")
+    theirs = api.member_b.create("routers", name="r")
+    mine = api.member_a.create("routers", name="r")
+    msg = (f"The following device_id {theirs['id']} is not owned by your tenant or matches "
+           "another tenants router.")
+    before = port_ids(api, net["id"])
+    expect(api.member_a.post("ports", {"port": {
+        "network_id": net["id"], "device_owner": "network:router_interface",
+        "device_id": theirs["id"]}}), 409, "DeviceIDNotOwnedByTenant", msg)
+    assert port_ids(api, net["id"]) == before
+    port = api.member_a.port(net["id"], device_owner="network:router_interface",
+                             device_id=mine["id"])
+    expect(api.member_a.put(f"ports/{port['id']}", {"port": {"device_id": theirs["id"]}}),
+           409, "DeviceIDNotOwnedByTenant", msg)
+    assert api.admin.show("ports", port["id"])["device_id"] == mine["id"]
+    # An admin may.
+    assert api.admin.update("ports", port["id"], device_id=theirs["id"])["device_id"] == \
+        theirs["id"]
