@@ -101,3 +101,24 @@ def test_ipv6_interfaces_get_addresses_nat_stays_ipv4():
     assert r.desired_routes() == {"0.0.0.0/0": "203.0.113.1", "10.9.0.0/16": "10.0.0.5"}
     assert "-A neutron-l3-agent-snat -o qg-aaaaaaaaaaa -j SNAT --to-source 203.0.113.10" \
         in rules(r)
+
+
+def test_metadata_rules_as_upstream():
+    """REDIRECT of 169.254.169.254:80 to the proxy, the access mark on
+    those requests, and the filter table that lets only them reach it."""
+    nat, mangle, filt = nat_tables(Router.from_wire(wire()))
+    assert ("-d 169.254.169.254/32 -i qr-+ -p tcp -m tcp --dport 80 -j REDIRECT "
+            "--to-ports 9697") in nat.chains["neutron-l3-agent-PREROUTING"]
+    assert ("-d 169.254.169.254/32 -i qr-+ -p tcp -m tcp --dport 80 -j MARK --set-xmark "
+            "0x1/0xffff") in mangle.chains["neutron-l3-agent-PREROUTING"]
+    assert filt.chains["INPUT"] == ["-j neutron-l3-agent-INPUT"]
+    assert filt.chains["neutron-l3-agent-INPUT"] == [
+        "-m mark --mark 0x1/0xffff -j ACCEPT", "-p tcp -m tcp --dport 9697 -j DROP"]
+    # another port; and with enable_metadata_proxy = false no metadata rule at all
+    nat, _, filt = nat_tables(Router.from_wire(wire()), metadata_port=8775)
+    assert any("--to-ports 8775" in r for r in nat.chains["neutron-l3-agent-PREROUTING"])
+    assert "-p tcp -m tcp --dport 8775 -j DROP" in filt.chains["neutron-l3-agent-INPUT"]
+    tables = nat_tables(Router.from_wire(wire()), metadata_port=None)
+    assert [t.name for t in tables] == ["nat", "mangle"]
+    assert not any("169.254.169.254" in r for t in tables for rs in t.chains.values()
+                   for r in rs)
