@@ -20,6 +20,7 @@ from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import allocator as ipam
 from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.races import retry_if_parent_vanished
 from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
 
 
@@ -269,7 +270,8 @@ class PortPlugin:
         if authorize is not None and not a.is_uuid(body.get("network_id")):
             raise faults.NetworkNotFound(net_id=body.get("network_id"))
         owner = check_owner(ctx, body)
-        view = self.core.db.write(lambda conn: self.create_in(conn, ctx, body, owner, authorize))
+        view = self.core.db.write(retry_if_parent_vanished(
+            lambda conn: self.create_in(conn, ctx, body, owner, authorize)))
         self._remember(view, body)
         self._notify(view, ())
         return view
@@ -522,7 +524,7 @@ class PortPlugin:
             return _view(new, fixed, current["security_groups"] if groups is None else groups,
                          current["allowed_address_pairs"] if pairs is None else pairs,
                          current["tags"])
-        view = core.db.write(txn)
+        view = core.db.write(retry_if_parent_vanished(txn))
         self._remember(view, body)
         self._notify(view, tuple(h for h in old_host if h), old_groups)
         return view

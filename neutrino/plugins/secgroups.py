@@ -16,6 +16,7 @@ from neutrino.db import models
 from neutrino.db.engine import RetryTransaction
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, set_tags
+from neutrino.plugins.races import retry_if_parent_vanished
 
 PROTOCOLS = {
     "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "icmp": 1, "icmpv6": 58,
@@ -331,7 +332,7 @@ class SecurityGroupPlugin:
             bump_revision(conn, SG, group["id"])
             row = conn.execute(select(RULE).where(RULE.c.id == values["id"])).mappings().one()
             return self._rule_view(row, {group["id"]} if group["default_for"] else set())
-        view = self.core.db.write(txn)
+        view = self.core.db.write(retry_if_parent_vanished(txn))
         self.core.notifier.resource_changed("security_group", view["security_group_id"], -1)
         return view
 

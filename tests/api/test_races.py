@@ -144,3 +144,96 @@ def test_group_delete_racing_port_update(server, client):
             assert by_kind == {"PUT": 404, "DELETE": 204}
             assert not group_exists and sg["id"] not in after["security_groups"]
         ok(client.delete(f"ports/{port['id']}"), 204)
+
+
+def test_concurrent_adds_of_one_subnet_to_one_router(server, client):
+    for n in range(ROUNDS):
+        _, sub = network_with_subnet(client, f"10.243.{n}.0/24")
+        router = ok(client.post("routers", json={"router": {"name": "r"}}))["router"]
+        responses = together(server, [("PUT", f"routers/{router['id']}/add_router_interface",
+                                       {"subnet_id": sub["id"]})] * 5, client.headers)
+        statuses = check_answers(server, responses, {200: None, 400: {"BadRequest"}})
+        assert statuses.count(200) == 1, statuses
+        assert len(router_ports(client, router["id"])) == 1
+
+
+def test_one_port_added_to_two_routers_at_once(server, client):
+    for n in range(ROUNDS):
+        net, _ = network_with_subnet(client, f"10.244.{n}.0/24")
+        port = ok(client.post("ports", json={"port": {"network_id": net["id"]}}))["port"]
+        routers = [ok(client.post("routers", json={"router": {"name": "r"}}))["router"]
+                   for _ in range(3)]
+        responses = together(server, [("PUT", f"routers/{r['id']}/add_router_interface",
+                                       {"port_id": port["id"]}) for r in routers],
+                             client.headers)
+        statuses = check_answers(server, responses, {200: None, 409: {"PortInUse"}})
+        assert statuses.count(200) == 1, statuses
+        owner = ok(client.get(f"ports/{port['id']}"))["port"]["device_id"]
+        winner = routers[statuses.index(200)]["id"]
+        assert owner == winner
+        assert [len(router_ports(client, r["id"])) for r in routers].count(1) == 1
+
+
+def test_network_delete_racing_subnet_and_port_creates(server, client):
+    for n in range(ROUNDS):
+        net, sub = network_with_subnet(client, f"10.245.{n}.0/24")
+        requests = [("POST", "ports", {"port": {"network_id": net["id"]}}),
+                    ("POST", "subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                    "cidr": f"10.246.{n}.0/24"}}),
+                    ("POST", "ports", {"port": {"network_id": net["id"],
+                                                "fixed_ips": [{"subnet_id": sub["id"]}]}})]
+        requests.insert(n % 4, ("DELETE", f"networks/{net['id']}", None))
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {201: None, 204: None,
+                                          404: {"NetworkNotFound", "SubnetNotFound"},
+                                          409: {"NetworkInUse"}})
+        gone = client.get(f"networks/{net['id']}").status_code == 404
+        ports = ok(client.get("ports", params={"network_id": net["id"]}))["ports"]
+        subnets = ok(client.get("subnets", params={"network_id": net["id"]}))["subnets"]
+        if gone:
+            assert ports == [] and subnets == [], (ports, subnets)
+        else:
+            for p in ports:
+                ok(client.delete(f"ports/{p['id']}"), 204)
+            ok(client.delete(f"networks/{net['id']}"), 204)
+
+
+def test_subnet_delete_racing_port_creates(server, client):
+    for n in range(ROUNDS):
+        net, sub = network_with_subnet(client, f"10.247.{n}.0/24")
+        requests = [("POST", "ports", {"port": {"network_id": net["id"],
+                                                "fixed_ips": [{"subnet_id": sub["id"]}]}}),
+                    ("POST", "ports", {"port": {"network_id": net["id"]}})]
+        requests.insert(n % 3, ("DELETE", f"subnets/{sub['id']}", None))
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {201: None, 204: None,
+                                          400: {"InvalidInput", "BadRequest"},
+                                          404: {"SubnetNotFound"}, 409: {"SubnetInUse"}})
+        gone = client.get(f"subnets/{sub['id']}").status_code == 404
+        ports = ok(client.get("ports", params={"network_id": net["id"]}))["ports"]
+        if gone:
+            assert all(p["fixed_ips"] == [] for p in ports), ports
+
+
+def test_rule_create_racing_group_delete(server, client):
+    for n in range(ROUNDS * 2):
+        sg = ok(client.post("security-groups", json={"security_group": {"name": "g"}}))[
+            "security_group"]
+        other = ok(client.post("security-groups", json={"security_group": {"name": "o"}}))[
+            "security_group"]
+        requests = [("POST", "security-group-rules", {"security_group_rule": {
+                        "security_group_id": sg["id"], "direction": "ingress",
+                        "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}}),
+                    ("POST", "security-group-rules", {"security_group_rule": {
+                        "security_group_id": other["id"], "direction": "ingress",
+                        "remote_group_id": sg["id"]}})]
+        requests.insert(n % 3, ("DELETE", f"security-groups/{sg['id']}", None))
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {201: None, 204: None,
+                                          404: {"SecurityGroupNotFound"}})
+        if client.get(f"security-groups/{sg['id']}").status_code == 404:
+            rules = ok(client.get("security-group-rules",
+                                  params={"remote_group_id": sg["id"]}))["security_group_rules"]
+            assert rules == []
+            assert ok(client.get("security-group-rules", params={
+                "security_group_id": sg["id"]}))["security_group_rules"] == []

@@ -12,10 +12,12 @@ from neutrino.api import faults
 from neutrino.api.policy import Context, admin_context
 from neutrino.api.query import Query
 from neutrino.db import models
+from neutrino.db.engine import RetryTransaction
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
 from neutrino.plugins.l3 import scheduling
 from neutrino.plugins.ports import PortPlugin, port_views
+from neutrino.plugins.races import is_foreign_key_violation, retry_if_parent_vanished
 
 FIP, P, R, RP = models.floatingips, models.ports, models.routers, models.router_ports
 IPA, S = models.ip_allocations, models.subnets
@@ -114,12 +116,14 @@ class FloatingIPPlugin:
                                              body.get("fixed_ip_address")))
             try:
                 conn.execute(insert(FIP).values(**row))
-            except IntegrityError:
+            except IntegrityError as exc:
+                if is_foreign_key_violation(exc):  # its port or router went meanwhile
+                    raise RetryTransaction("a referenced row vanished") from None
                 raise self._already(row) from None
             if body.get("tags"):
                 set_tags(conn, "floatingips", fip_id, body["tags"])
             return self._view(row, sorted(set(body.get("tags") or [])))
-        view = self.core.db.write(txn)
+        view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(view)
         return view
 
@@ -210,7 +214,7 @@ class FloatingIPPlugin:
             values["updated_at"] = listing.now()
             conn.execute(update(FIP).where(FIP.c.id == fip_id).values(**values))
             return self._views(conn, [{**row, **values}])[0]
-        view = self.core.db.write(txn)
+        view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(view, before.get("router_id"))
         return view
 

@@ -17,6 +17,7 @@ from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
 from neutrino.plugins.l3 import scheduling
 from neutrino.plugins.ports import PortPlugin, port_views
+from neutrino.plugins.races import retry_if_parent_vanished
 
 R, RP, RR = models.routers, models.router_ports, models.router_routes
 P, IPA, S = models.ports, models.ip_allocations, models.subnets
@@ -125,7 +126,7 @@ class RouterPlugin:
                 set_tags(conn, "routers", router_id, body["tags"])
             scheduling.schedule_router(conn, router_id, self.down_time)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
-        view = self.core.db.write(txn)
+        view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(router_id, view["revision_number"])
         return view
 
@@ -142,7 +143,7 @@ class RouterPlugin:
                 self._set_routes(conn, router_id, body["routes"] or [])
             bump_revision(conn, R, router_id)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
-        view = self.core.db.write(txn)
+        view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(router_id, view["revision_number"])
         return view
 
@@ -318,7 +319,7 @@ class RouterPlugin:
             return {"id": router_id, "tenant_id": router["project_id"],
                     "project_id": router["project_id"], "port_id": port["id"],
                     "network_id": port["network_id"], "subnet_id": ids[0], "subnet_ids": ids}
-        result = self.core.db.write(txn)
+        result = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(router_id, -1)
         return result
 
