@@ -160,3 +160,20 @@ def test_admin_down_router_is_converged_and_its_fips_down(agent):
     # kept, devices down (not destroyed); its metadata proxy runs, as upstream's
     assert calls == [("converge", "r1"), ("proxy", "r1")]
     assert bus.casts == []                     # f1 was DOWN and stays DOWN
+
+
+def test_a_metadata_proxy_that_cannot_start_does_not_fail_the_router(agent):
+    """haproxy missing or failing: the router still routes (its floating IP
+    is reported ACTIVE) and the proxy is tried again by the next sync."""
+    a, bus = agent.agent, agent.bus
+
+    def broken(spec):
+        agent.calls.append(("proxy-failed", spec.uuid))
+        raise RuntimeError("haproxy exited with 1 at start")
+    a.proxies.ensure = broken
+    a.sync(full=True)                                  # no exception
+    assert ("converge", "r1") in agent.calls and ("proxy-failed", "r1") in agent.calls
+    assert bus.casts[-1][1]["statuses"] == {"f1": "ACTIVE"}
+    agent.calls.clear()
+    a.sync(full=True)
+    assert ("proxy-failed", "r1") in agent.calls

@@ -159,7 +159,10 @@ class Driver:
                 stop_strays(f"--pid-file={self.conf.path(network_id, 'pid')}")
                 LOG.info("dnsmasq for network %s stopped", network_id)
             elif kind == "proxy" and op[1] == "ensure":
-                self.proxies.ensure(self.proxy_spec(network_id, ns))
+                try:
+                    self.proxies.ensure(self.proxy_spec(network_id, ns))
+                except Exception as exc:  # noqa: BLE001 - DHCP goes on; the next sync retries
+                    LOG.error("network %s: metadata proxy did not start: %s", network_id, exc)
             elif kind == "proxy":
                 self.proxies.stop(network_id)
             elif kind == "delete_netns":

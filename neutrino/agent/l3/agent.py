@@ -180,11 +180,14 @@ class L3Agent:
                 self.proxies.stop(rid)
             return
         d = self.cfg.DEFAULT
-        self.proxies.ensure(ProxySpec(uuid=rid, netns=netns, bind_host="0.0.0.0",
-                                      bind_port=self.metadata_port,
-                                      socket_path=self.metadata_socket, router=True,
-                                      user=d.metadata_proxy_user,
-                                      group=d.metadata_proxy_group))
+        try:
+            self.proxies.ensure(ProxySpec(uuid=rid, netns=netns, bind_host="0.0.0.0",
+                                          bind_port=self.metadata_port,
+                                          socket_path=self.metadata_socket, router=True,
+                                          user=d.metadata_proxy_user,
+                                          group=d.metadata_proxy_group))
+        except Exception as exc:  # noqa: BLE001 - routing goes on; the next sync retries
+            LOG.error("router %s: metadata proxy did not start: %s", rid, exc)
 
     def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
         """One cast with the floating IPs whose status changed, after apply;
