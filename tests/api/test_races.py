@@ -237,3 +237,39 @@ def test_rule_create_racing_group_delete(server, client):
             assert rules == []
             assert ok(client.get("security-group-rules", params={
                 "security_group_id": sg["id"]}))["security_group_rules"] == []
+
+
+def test_floating_ip_association_racing_interface_removal(server, client):
+    admin = {"X-Project-Id": secrets.token_hex(16), "X-Roles": "admin", "X-User-Id": "races"}
+    ext = ok(client.post("networks", json={"network": {"name": "ext", "router:external": True}},
+                         headers=admin))["network"]
+    ok(client.post("subnets", json={"subnet": {"network_id": ext["id"], "ip_version": 4,
+                                               "cidr": "198.51.100.0/24"}}, headers=admin))
+    for n in range(ROUNDS * 2):
+        net, sub = network_with_subnet(client, f"10.248.{n}.0/24")
+        router = ok(client.post("routers", json={"router": {
+            "name": "r", "external_gateway_info": {"network_id": ext["id"]}}}))["router"]
+        ok(client.put(f"routers/{router['id']}/add_router_interface",
+                      json={"subnet_id": sub["id"]}))
+        port = ok(client.post("ports", json={"port": {"network_id": net["id"]}}))["port"]
+        requests = [("POST", "floatingips", {"floatingip": {
+                        "floating_network_id": ext["id"], "port_id": port["id"]}}),
+                    ("PUT", f"routers/{router['id']}/remove_router_interface",
+                     {"subnet_id": sub["id"]})]
+        if n % 2:
+            requests.reverse()
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {200: None, 201: None,
+                                          404: {"ExternalGatewayForFloatingIPNotFound"},
+                                          409: {"RouterInterfaceInUseByFloatingIP"}})
+        by_kind = {r.request.method: r.status_code for r in responses}
+        interfaces = [p for p in router_ports(client, router["id"])
+                      if p["device_owner"] == "network:router_interface"]
+        fips = ok(client.get("floatingips", params={"port_id": port["id"]}))["floatingips"]
+        if by_kind["POST"] == 201:
+            # Associated: the router still reaches the port's subnet.
+            assert by_kind["PUT"] == 409 and len(interfaces) == 1 and len(fips) == 1
+            assert fips[0]["router_id"] == router["id"]
+            ok(client.delete(f"floatingips/{fips[0]['id']}"), 204)
+        else:
+            assert by_kind == {"POST": 404, "PUT": 200} and interfaces == [] and fips == []

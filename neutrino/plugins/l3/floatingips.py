@@ -162,6 +162,13 @@ class FloatingIPPlugin:
             chosen = v4
         subnet_id, address = chosen[0]["subnet_id"], chosen[0]["ip_address"]
         router_id = self._router_for(conn, fip["floating_network_id"], subnet_id)
+        if router_id is not None and conn.dialect.name != "sqlite":
+            # Interface removal and gateway changes lock the router for
+            # update: hold it shared, then look again, so that neither can
+            # pull the path from under this association (nor this one slip
+            # past their floating IP check).
+            conn.execute(select(R.c.id).where(R.c.id == router_id).with_for_update(read=True))
+            router_id = self._router_for(conn, fip["floating_network_id"], subnet_id)
         if router_id is None:
             raise faults.ExternalGatewayForFloatingIPNotFound(
                 external_network_id=fip["floating_network_id"], subnet_id=subnet_id,
