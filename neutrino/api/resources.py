@@ -181,9 +181,10 @@ AGENT = Resource("agent", "agents", (
     Attr("configurations", filter=False, sort=False),
     Attr("resource_versions", filter=False, sort=False),
     Attr("load", column="load"),
-    Attr("created_at", column="created_at"),
-    Attr("started_at", column="started_at"),
-    Attr("heartbeat_timestamp", column="heartbeat_timestamp"),
+    # Timestamp filters are parsed (400 on garbage), as the standard attributes'.
+    Attr("created_at", column="created_at", convert=a.to_datetime),
+    Attr("started_at", column="started_at", convert=a.to_datetime),
+    Attr("heartbeat_timestamp", column="heartbeat_timestamp", convert=a.to_datetime),
 ), not_found="AgentNotFound", tags=False, has_owner=False)
 
 ROUTER = Resource("router", "routers", (

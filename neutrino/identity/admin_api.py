@@ -23,6 +23,22 @@ from neutrino.identity.service import PREFIX
 from neutrino.identity.store import IdentityError, NotFound
 
 
+# Keystone's request schemas, reduced to the fields stored here: the type and
+# the column's length (None: unbounded); null is allowed except for `enabled`.
+_FIELDS: dict[str, dict[str, tuple[type, int | None]]] = {
+    "project": {"name": (str, 255), "domain_id": (str, 64), "description": (str, None),
+                "enabled": (bool, None)},
+    "user": {"name": (str, 255), "password": (str, 4096), "domain_id": (str, 64),
+             "default_project_id": (str, 64), "project_id": (str, 64), "email": (str, 255),
+             "description": (str, None), "enabled": (bool, None)},
+    "role": {"name": (str, 255), "description": (str, None)},
+}
+
+
+def _invalid(field: str, why: str) -> IdentityError:
+    return IdentityError(f"Invalid input for field '{field}': {why}")
+
+
 def _body(raw: bytes, key: str) -> dict:
     try:
         body = orjson.loads(raw) if raw else None
@@ -30,6 +46,16 @@ def _body(raw: bytes, key: str) -> dict:
         raise IdentityError("The request body is not valid JSON.") from None
     if not isinstance(body, dict) or not isinstance(body.get(key), dict):
         raise IdentityError(f"Expecting to find {key} in the request body.")
+    for field, (kind, max_len) in _FIELDS.get(key, {}).items():
+        value = body[key].get(field)
+        if value is None and not (field == "enabled" and field in body[key]):
+            continue
+        if not isinstance(value, kind):
+            raise _invalid(field, f"{value!r} is not of type '{kind.__name__}'")
+        if kind is str and "\x00" in value:  # no database text column holds one
+            raise _invalid(field, "NUL characters are not allowed")
+        if max_len is not None and len(value) > max_len:
+            raise _invalid(field, f"it is longer than {max_len} characters")
     return body[key]
 
 

@@ -286,4 +286,5 @@ def test_operation(fuzz_target, label):
     if os.environ.get("NEUTRINO_FUZZ_VERBOSE"):
         print(f"\n[{target.backend}] {label}: {counts}")
     assert counts["sent"] > 0, f"{label}: no request could be sent ({counts})"
-    assert not failures, "\n\n".join(list(failures.values())[:10])
+    if failures:
+        pytest.fail("\n\n".join(list(failures.values())[:10]), pytrace=False)
