@@ -61,10 +61,12 @@ class ServerClient:
                                    timeout=self.timeout)
 
     def update_device_status(self, up: Iterable[str] = (), down: Iterable[str] = (),
-                             build: Iterable[str] = ()) -> None:
+                             build: Iterable[str] = (), error: Iterable[str] = ()) -> None:
         payload = {"host": self.host, "up": sorted(up), "down": sorted(down),
                    "build": sorted(build)}
-        if payload["up"] or payload["down"] or payload["build"]:
+        if error:       # only when there is one: a server that predates "error" ignores none
+            payload["error"] = sorted(error)
+        if payload["up"] or payload["down"] or payload["build"] or error:
             self.transport.cast(status_target(self.prefix), "update_device_status", payload)
 
     def report_state(self, state: dict, wait: bool = False) -> dict | None:

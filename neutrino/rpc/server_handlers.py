@@ -104,7 +104,8 @@ class ServerRpc:
                                        payload.get("networks"))
         if method == "update_device_status":
             self.update_device_status(payload["host"], payload.get("up", ()),
-                                      payload.get("down", ()), payload.get("build", ()))
+                                      payload.get("down", ()), payload.get("build", ()),
+                                      payload.get("error", ()))
             return None
         if method == "report_state":
             return self.report_state(payload["agent_state"])
@@ -128,7 +129,7 @@ class ServerRpc:
         return self.core.db.read(lambda conn: host_state(conn, host, port_ids, network_ids,
                                                          l2pop))
 
-    def update_device_status(self, host: str, up, down, build) -> None:
+    def update_device_status(self, host: str, up, down, build, error=()) -> None:
         if build:
             self._set_build(host, list(build))
         changed = []
@@ -136,6 +137,8 @@ class ServerRpc:
             changed += self.ports.set_status(list(up), "ACTIVE", host)
         if down:
             changed += self.ports.set_status(list(down), "DOWN", host)
+        if error:   # the agent could not filter these (bad data): isolated, not wired
+            changed += self.ports.set_status(list(error), "ERROR", host)
         if changed and self.core.mech.l2population:
             l2pop_mod.status_changed(self.core, host, changed)
 

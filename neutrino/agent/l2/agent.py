@@ -238,8 +238,13 @@ class LinuxBridgeAgent:
             self.request_full_resync()
         forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
                       else None)
+        blocked: dict[str, str] = {}
+        if self.firewall is not None:    # filters exist before their taps join a bridge
+            self.firewall.converge(set(desired.ports), refetch=bool(full or ports or networks),
+                                   full=full)
+            blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed_at = time.monotonic()
-        result = plan(desired, observed, self.conf, forwarding)
+        result = plan(desired, observed, self.conf, forwarding, blocked)
         planned = time.monotonic()
         self._log_problems(result.problems)
         build = [pid for pid in sorted(result.touching_ports & result.wired)
@@ -248,9 +253,6 @@ class LinuxBridgeAgent:
             self.client.update_device_status(build=build)
             for pid in build:
                 self.known_status[pid] = "BUILD"
-        if self.firewall is not None:    # filters exist before their taps join a bridge
-            self.firewall.converge(set(desired.ports), refetch=bool(full or ports or networks),
-                                   full=full)
         outcome = self.kernel.apply(result.ops)
         applied = time.monotonic()
         failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
@@ -258,7 +260,10 @@ class LinuxBridgeAgent:
               if self.known_status.get(pid) != "ACTIVE"]
         down = [pid for pid in sorted(result.unwired | failed_ports)
                 if self.known_status.get(pid) not in ("DOWN", None)]
-        self.client.update_device_status(up=up, down=down)
+        error = [pid for pid in sorted(result.failed) if self.known_status.get(pid) != "ERROR"]
+        self.client.update_device_status(up=up, down=down, error=error)
+        for pid in error:
+            self.known_status[pid] = "ERROR"
         for pid in up:
             self.known_status[pid] = "ACTIVE"
         for pid in down:

@@ -269,6 +269,7 @@ class Plan:
     ops: list[Op] = field(default_factory=list)
     wired: set[str] = field(default_factory=set)        # ports ACTIVE once ops are applied
     unwired: set[str] = field(default_factory=set)      # ports DOWN (no tap, disabled, error)
+    failed: set[str] = field(default_factory=set)       # ports ERROR (bad data): taps unwired
     problems: dict[str, str] = field(default_factory=dict)   # network id -> why unservable
 
     @property

@@ -26,7 +26,7 @@ then taps, so a new instance's first ARP already has its flood list).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from neutrino.agent.l2.model import (FLOOD_MAC, RELEASE, AddFdb, CreateBridge, CreateVlan,
                                      CreateVxlan, DeleteLink, DelFdb, DelNeigh, Desired,
@@ -152,9 +152,12 @@ def plan_forwarding(net: NetworkSpec, dev: str, current: Forwarding, conf: L2Con
 
 
 def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf,
-         forwarding: Mapping[str, Forwarding] | None = None) -> Plan:
+         forwarding: Mapping[str, Forwarding] | None = None,
+         blocked: Collection[str] = ()) -> Plan:
     """`forwarding`: the fdb/neighbour entries of the vxlan devices (needed
-    only with l2_population; a device missing from it has none)."""
+    only with l2_population; a device missing from it has none). `blocked`:
+    ports whose data the firewall could not use: their taps stay off (or
+    are taken off) the bridge and they are reported ERROR."""
     result = Plan()
     deletes: list[Op] = []
     creates: list[Op] = []
@@ -229,6 +232,9 @@ def plan(desired: Desired, observed: Mapping[str, Link], conf: L2Conf,
         bridge = bridges.get(port.network_id)
         net = desired.networks.get(port.network_id)
         enabled = bridge is not None and port.admin_state_up and net.admin_state_up
+        if port.id in blocked:
+            result.failed.add(port.id)
+            continue
         if link is None or not enabled:
             result.unwired.add(port.id)
             continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 
+from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FAMILIES, WRAP, FwConf, FwDesired, Observed
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
@@ -39,6 +40,11 @@ class Firewall:
         self._bridge_nf = False
         self._ports: frozenset[str] = frozenset()
         self.stats: dict[str, float] = {}
+        self._checked_bad: dict[str, str] = {}     # port -> why, from the last fetch
+        self._logged: dict[str, str] = {}          # what has been logged at ERROR
+        # Ports of this host isolated (nothing allowed) because their data is
+        # bad: the L2 agent keeps their taps off the bridge and reports ERROR.
+        self.bad_ports: dict[str, str] = {}
 
     def mark_dirty(self) -> None:
         self._dirty = True
@@ -46,7 +52,21 @@ class Firewall:
     def fetch(self) -> FwDesired:
         state = self.transport.call(server_target(self.prefix), "get_firewall_state",
                                     {"host": self.host}, timeout=self.timeout)
-        return FwDesired.from_wire(state)
+        clean, self._checked_bad, dropped = checks.check(state)
+        for note in dropped:
+            LOG.error("firewall: ignoring bad data from the server: %s", note)
+        return FwDesired.from_wire(clean)
+
+    def _note_bad(self, bad: dict[str, str]) -> None:
+        """Log each port that turns bad (or changes reason) once, at ERROR."""
+        for pid, why in sorted(bad.items()):
+            if self._logged.get(pid) != why:
+                LOG.error("firewall: port %s on host %s is isolated (status ERROR): %s",
+                          pid, self.host, why)
+        for pid in sorted(set(self._logged) - set(bad)):
+            LOG.info("firewall: port %s on host %s is filtered normally again", pid, self.host)
+        self._logged = dict(bad)
+        self.bad_ports = dict(bad)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False) -> bool:
         """Returns True if the kernel was changed."""
@@ -68,6 +88,7 @@ class Firewall:
             self.kernel.ensure_bridge_netfilter()
             self._bridge_nf = True
         desired = self.desired.restrict(port_ids)
+        bad = {p: why for p, why in self._checked_bad.items() if p in desired.ports}
         last = None if full else self.last
         nets = {p.network_id for p in desired.ports.values()}
         if last is None:
@@ -81,9 +102,11 @@ class Firewall:
             families = tuple(v for v in FAMILIES if rendered.tables.get(v) != last.tables.get(v))
             eb = (rendered.eb, rendered.eb_jumps) != (last.eb, last.eb_jumps)
             if not families and not eb and rendered.sets == last.sets:
+                self._note_bad({**bad, **rendered.bad})
                 return False
             observed = as_observed(last)      # what the last apply left (see module doc)
         rendered_at = time.monotonic()
+        self._note_bad({**bad, **rendered.bad})
         result = plan(desired, rendered, observed, families)
         if not eb:
             result.ebtables = ""

@@ -95,6 +95,9 @@ class FwPort:
     fixed_ips: tuple[str, ...] = ()
     allowed_address_pairs: tuple[tuple[str, str], ...] = ()   # (ip or cidr, mac)
     security_groups: tuple[str, ...] = ()
+    # A port whose data could not be rendered (checks.py): filtered with
+    # nothing allowed, no address, no MAC.
+    isolated: bool = False
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> FwPort:
@@ -106,7 +109,11 @@ class FwPort:
                    allowed_address_pairs=tuple(
                        (p["ip_address"], (p.get("mac_address") or mac).lower())
                        for p in d.get("allowed_address_pairs", ())),
-                   security_groups=tuple(d.get("security_groups", ())))
+                   security_groups=tuple(d.get("security_groups", ())),
+                   isolated=bool(d.get("isolated", False)))
+
+    def isolate(self) -> FwPort:
+        return FwPort(self.id, self.network_id, "", isolated=True)
 
     @property
     def trusted(self) -> bool:
@@ -115,7 +122,7 @@ class FwPort:
 
     @property
     def filtered(self) -> bool:
-        return self.port_security_enabled and not self.trusted
+        return self.isolated or (self.port_security_enabled and not self.trusted)
 
     def ips(self, version: int) -> list[str]:
         return [ip for ip in self.fixed_ips if ip_version(ip) == version]

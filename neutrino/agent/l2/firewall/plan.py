@@ -83,6 +83,7 @@ class Rendered:
     eb: dict[str, list[str]] = field(default_factory=dict)
     eb_jumps: list[str] = field(default_factory=list)       # '-A PREROUTING ...'
     zones: dict[str, int] = field(default_factory=dict)     # network -> conntrack zone
+    bad: dict[str, str] = field(default_factory=dict)       # port isolated here -> why
 
 
 # ---------------------------------------------------------------- zones
@@ -176,7 +177,7 @@ def _group_lines(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
                     ref = set_name(rule.remote_group_id, version)
                 else:
                     members = sorted({m for m in desired.members.get(rule.remote_group_id, ())
-                                      if ip_version(m) == version})
+                                      if _version_of(m) == version})
             for match in rule_matches(rule, members, ref):
                 line = f"{match} -j RETURN" if match else "-j RETURN"
                 if line not in seen:       # identical rules of two groups: one line
@@ -197,6 +198,10 @@ def link_local(mac: str) -> str:
 def _port_chains(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
                  chains: dict[str, list[str]]) -> None:
     i, o, s = ingress_chain(port.id), egress_chain(port.id), spoof_chain(port.id)
+    if port.isolated:       # nothing in, nothing out
+        chains[i] = [f"-A {i} {C_FALLBACK} -j {FALLBACK}"]
+        chains[o] = [f"-A {o} {C_FALLBACK} -j {FALLBACK}"]
+        return
     ing = chains.setdefault(i, [])
     ing.append(f"-A {i} -m state --state RELATED,ESTABLISHED {C_SESSION} -j RETURN")
     if version == 4:
@@ -259,7 +264,15 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
             f[f"{WRAP}-{name}"] = []
         fwd, inp = f[f"{WRAP}-FORWARD"], f[f"{WRAP}-INPUT"]
         sg: list[str] = []
-        for p in filtered:
+        for n, p in enumerate(filtered):
+            chains: dict[str, list[str]] = {}
+            try:
+                _port_chains(p, desired, conf, v, chains)
+            except Exception as exc:  # noqa: BLE001 - a row the checks let through
+                out.bad[p.id] = f"{type(exc).__name__}: {exc}"     # costs this port only
+                p = filtered[n] = p.isolate()
+                chains = {}
+                _port_chains(p, desired, conf, v, chains)
             t = tap(p.id)
             fwd.append(f"-A {WRAP}-FORWARD -m physdev --physdev-out {t} --physdev-is-bridged "
                        f"{C_TO_SG} -j {SG_CHAIN}")
@@ -271,7 +284,7 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
                       f"{C_JUMP} -j {ingress_chain(p.id)}")
             sg.append(f"-A {SG_CHAIN} -m physdev --physdev-in {t} --physdev-is-bridged "
                       f"{C_JUMP} -j {egress_chain(p.id)}")
-            _port_chains(p, desired, conf, v, f)
+            f.update(chains)
         for p in trusted:       # after the filtered ports: traffic *to* a VM is still filtered
             t = tap(p.id)
             for d in ("out", "in"):
@@ -298,27 +311,56 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
                   for r in desired.rules.get(g, ()) if r.remote_group_id}
         for gid in sorted(remote):
             for v in FAMILIES:
-                members = frozenset(canonical_member(m) for m in desired.members.get(gid, ())
-                                    if ip_version(m) == v)
-                out.sets[set_name(gid, v)] = (v, members)
+                out.sets[set_name(gid, v)] = (v, frozenset(_members(desired, gid, v)))
 
     for p in filtered:
         t = tap(p.id)
         mac_chain, arp_chain = f"neutronMAC-{t}", f"neutronARP-{t}"
-        macs = sorted({p.mac_address} | {mac for _, mac in p.allowed_address_pairs})
+        try:
+            macs, arp = _eb_lines(p, mac_chain, arp_chain)
+        except Exception as exc:  # noqa: BLE001 - as for its iptables chains
+            out.bad.setdefault(p.id, f"{type(exc).__name__}: {exc}")
+            macs, arp = [], []
+        # An empty MAC chain (policy DROP) drops every frame of the tap.
         out.eb[mac_chain] = [f"-A {mac_chain} -s {m} -i {t} -j RETURN" for m in macs]
-        arp_ips = [*p.ips(4), *(ip for ip, _ in p.allowed_address_pairs if ip_version(ip) == 4)]
-        arp = []
-        for ip in arp_ips:
-            net = ipaddress.ip_network(ip, strict=False)
-            text = str(net.network_address) if net.prefixlen == 32 else str(net)
-            line = f"-A {arp_chain} -p ARP --arp-ip-src {text} -j ACCEPT"
-            if line not in arp:
-                arp.append(line)
         out.eb[arp_chain] = arp
         out.eb_jumps.append(f"-A PREROUTING -i {t} -j {mac_chain}")
         out.eb_jumps.append(f"-A PREROUTING -p ARP -i {t} -j {arp_chain}")
     return out
+
+
+def _eb_lines(p: FwPort, mac_chain: str, arp_chain: str) -> tuple[list[str], list[str]]:
+    """The MACs a filtered tap may send from, and its ARP chain."""
+    if p.isolated:
+        return [], []
+    macs = sorted({p.mac_address} | {mac for _, mac in p.allowed_address_pairs})
+    arp_ips = [*p.ips(4), *(ip for ip, _ in p.allowed_address_pairs if ip_version(ip) == 4)]
+    arp: list[str] = []
+    for ip in arp_ips:
+        net = ipaddress.ip_network(ip, strict=False)
+        text = str(net.network_address) if net.prefixlen == 32 else str(net)
+        line = f"-A {arp_chain} -p ARP --arp-ip-src {text} -j ACCEPT"
+        if line not in arp:
+            arp.append(line)
+    return macs, arp
+
+
+def _version_of(member) -> int | None:
+    try:
+        return ip_version(member)
+    except (ValueError, TypeError):
+        return None
+
+
+def _members(desired: FwDesired, group_id: str, version: int):
+    """A remote group's members of one IP version as ipset prints them; an
+    unreadable one is skipped (a missing allow filters more, never less)."""
+    for member in desired.members.get(group_id, ()):
+        try:
+            if ip_version(member) == version:
+                yield canonical_member(member)
+        except (ValueError, TypeError):
+            continue
 
 
 # ---------------------------------------------------------------- diff
