@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
-from neutrino.identity.opts import IDENTITY, KEYSTONE_AUTHTOKEN, resolve_identity
+from neutrino.identity.opts import (IDENTITY, KEYSTONE_AUTHTOKEN, SECURITY_COMPLIANCE,
+                                    resolve_identity)
 
 
 def _mac(raw: str) -> str:
@@ -156,7 +157,7 @@ OSLO_MIDDLEWARE = Section("oslo_middleware", (
 
 SERVER_SCHEMA = Schema(
     (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY,
-     OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY),
+     OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY, SECURITY_COMPLIANCE),
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
                       "placement", "experimental"),

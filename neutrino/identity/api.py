@@ -33,7 +33,8 @@ from neutrino.identity.tokens import InvalidToken, TokenData
 LOG = logging.getLogger(__name__)
 JSON = "application/json"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-          409: "Conflict", 500: "Internal Server Error"}
+          409: "Conflict", 413: "Request Entity Too Large", 429: "Too Many Requests",
+          500: "Internal Server Error", 503: "Service Unavailable"}
 V3_UPDATED = "2020-04-07T00:00:00Z"
 PRIVILEGED = ("admin", "service")
 
@@ -47,10 +48,11 @@ class IdentityApi:
         self.svc = service
 
     # --- plumbing ------------------------------------------------------------------
-    def _error(self, request: Request, status: int, message: str) -> Response:
-        headers = None
+    def _error(self, request: Request, status: int, message: str,
+               extra_headers: dict | None = None) -> Response:
+        headers = dict(extra_headers or {}) or None
         if status == 401:
-            headers = {"WWW-Authenticate":
+            headers = {**(headers or {}), "WWW-Authenticate":
                        f'Keystone uri="{self.svc.identity_url(str(request.base_url))}"'}
         return _json({"error": {"code": status, "title": TITLES.get(status, "Error"),
                                 "message": message}}, status, headers)
@@ -59,7 +61,7 @@ class IdentityApi:
         try:
             return await run_in_threadpool(fn, request, *args)
         except IdentityError as exc:
-            return self._error(request, exc.status, str(exc))
+            return self._error(request, exc.status, str(exc), getattr(exc, "headers", None))
         except Exception:  # never a traceback (or a secret) to the client
             LOG.exception("%s %s failed", request.method, request.url.path)
             return self._error(request, 500, "An unexpected error prevented the server "
@@ -116,7 +118,7 @@ class IdentityApi:
         return await self._run(request, self._subject)
 
     def _issue(self, request: Request, body: Any) -> Response:
-        issued = self.svc.authenticate(body)
+        issued = self.svc.authenticate(body, request.client.host if request.client else "")
         nocatalog = "nocatalog" in request.query_params
         return _json(self.svc.token_body(issued.data, self._base(request), not nocatalog), 201,
                      {"X-Subject-Token": issued.token})

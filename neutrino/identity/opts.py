@@ -114,6 +114,16 @@ KEYSTONE_AUTHTOKEN = Section("keystone_authtoken", (
     _ignored("memcache_password"),
 ))
 
+SECURITY_COMPLIANCE = Section("security_compliance", (
+    Opt("lockout_failure_attempts", int_range(0), 0,
+        "Embedded identity, as Keystone: failed password authentications after which a user "
+        "is locked (even the right password is refused, 401) for lockout_duration. 0: no "
+        "lockout (Keystone's default)."),
+    Opt("lockout_duration", int_range(0), 1800,
+        "Seconds a locked user stays locked after the last failure; 0: until an admin sets "
+        "the password or enables the user (`neutrino identity user set`)."),
+))
+
 IDENTITY = Section("identity", (
     Opt("embedded", _optional_bool, None,
         "With auth_strategy = keystone: true serves a Keystone v3 subset at /identity/v3 on "
@@ -138,6 +148,19 @@ IDENTITY = Section("identity", (
     Opt("revocation_check_interval", int_range(0), 1,
         "Seconds between an API worker's reads of new revocation events (embedded only; the "
         "worker that revokes a token applies it at once)."),
+    Opt("source_lockout_failure_attempts", int_range(0), 20,
+        "Failed password authentications from one client address (any user names) after "
+        "which that address is refused (429, Retry-After) for source_lockout_duration. "
+        "0: no per-address throttling."),
+    Opt("source_lockout_duration", int_range(1), 300,
+        "Seconds an address stays refused after its last failure; failures further apart "
+        "than this do not add up."),
+    Opt("password_hash_workers", int_range(1, 64), 1,
+        "Password checks (scrypt, ~50 ms of CPU each) running at once per API worker, in "
+        "threads of lower CPU priority, so that a burst of logins does not slow other calls."),
+    Opt("password_hash_queue", int_range(0), 32,
+        "Password checks that may wait for those threads per API worker; a login beyond "
+        "that is answered 503 with Retry-After."),
 ))
 
 

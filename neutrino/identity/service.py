@@ -7,8 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from neutrino.identity import bootstrap as boot
-from neutrino.identity.passwords import verify_password
+from neutrino.identity.passwords import HashPool, HashPoolBusy
 from neutrino.identity.store import IdentityError, IdentityStore, NotFound, Scope
+from neutrino.identity.throttle import LockoutPolicy, LoginThrottle
 from neutrino.identity.tokens import (InvalidToken, TokenData, TokenSigner, load_keys,
                                       new_audit_id, now_us)
 from neutrino.identity.validation import EmbeddedValidator, Revocations
@@ -28,6 +29,33 @@ class Forbidden(IdentityError):
     status = 403
 
 
+class AccountLocked(AuthFailed):
+    """401 with Keystone's message for a user past lockout_failure_attempts."""
+
+    def __init__(self, user_id: str):
+        super().__init__(f"The account is locked for user: {user_id}.")
+
+
+class TooManyFailures(IdentityError):
+    """429: this client address failed too often (neutrino's own throttle)."""
+    status = 429
+
+    def __init__(self, seconds: float):
+        wait = max(1, int(seconds + 0.999))
+        super().__init__("Too many failed authentication attempts from this address; "
+                         f"retry in {wait} s.")
+        self.headers = {"Retry-After": str(wait)}
+
+
+class Busy(IdentityError):
+    """503: every password-hashing slot of this worker is taken."""
+    status = 503
+
+    def __init__(self):
+        super().__init__("The identity service is busy checking passwords; retry shortly.")
+        self.headers = {"Retry-After": "1"}
+
+
 def iso(us: int) -> str:
     return dt.datetime.fromtimestamp(us / 1e6, dt.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -41,9 +69,13 @@ class Issued:
 
 class IdentityService:
     def __init__(self, cfg, store: IdentityStore, signer: TokenSigner,
-                 revocations: Revocations):
+                 revocations: Revocations, throttle: LoginThrottle | None = None,
+                 hashes: HashPool | None = None):
         self.cfg = cfg
         self.store = store
+        self.throttle = throttle or LoginThrottle(store.db, LockoutPolicy.from_config(cfg))
+        self.hashes = hashes or HashPool(cfg.identity.password_hash_workers,
+                                         cfg.identity.password_hash_queue)
         self.signer = signer
         self.revocations = revocations
         self.expiration = cfg.identity.token_expiration
@@ -84,7 +116,9 @@ class IdentityService:
                 service("network", "neutron", base)]
 
     # --- authentication ---------------------------------------------------------------
-    def authenticate(self, body: dict, ip_caller: str = "") -> Issued:
+    def authenticate(self, body: dict, source: str = "") -> Issued:
+        """A token for the credentials in `body`; `source` is the client's
+        address (failed-login throttling)."""
         auth = body.get("auth") if isinstance(body, dict) else None
         if not isinstance(auth, dict) or not isinstance(auth.get("identity"), dict):
             raise IdentityError("Expecting to find identity in auth.")
@@ -94,7 +128,10 @@ class IdentityService:
             raise IdentityError("Expecting to find methods in identity.")
         parent: TokenData | None = None
         if "password" in methods:
-            user = self._password_user(ident.get("password") or {})
+            locked_for = self.throttle.source_locked_for(source) if source else 0.0
+            if locked_for > 0:
+                raise TooManyFailures(locked_for)
+            user = self._password_user(ident.get("password") or {}, source)
             expires_us = now_us() + self.expiration * 1_000_000
         elif "token" in methods:
             tok = (ident.get("token") or {}).get("id")
@@ -124,7 +161,13 @@ class IdentityService:
             parent_audit_id=parent.audit_id if parent else None)
         return Issued(self.signer.issue(data), data)
 
-    def _password_user(self, password: dict) -> dict:
+    def _verify(self, password: str, stored: str | None) -> bool:
+        try:
+            return self.hashes.verify(password, stored)
+        except HashPoolBusy:
+            raise Busy() from None
+
+    def _password_user(self, password: dict, source: str = "") -> dict:
         ref = password.get("user") if isinstance(password, dict) else None
         if not isinstance(ref, dict) or "password" not in ref:
             raise IdentityError("Expecting to find user and password in password.")
@@ -137,12 +180,21 @@ class IdentityService:
                                             if k in ref})
             domain = self.store.find("domain", user["domain_id"])
         except NotFound:
-            verify_password(str(ref.get("password")), _DUMMY_HASH)  # same time as a miss
+            self._verify(str(ref.get("password")), _DUMMY_HASH)  # same time as a miss
+            self.throttle.failed(None, source)
             raise AuthFailed() from None
-        if not verify_password(str(ref.get("password")), user["password_hash"]):
+        # As Keystone: a locked user is refused before the password is
+        # checked (the right one too), and that failure is not counted.
+        locked, failures = self.throttle.user_state(user["id"])
+        if locked:
+            raise AccountLocked(user["id"])
+        if not self._verify(str(ref.get("password")), user["password_hash"]):
+            self.throttle.failed(user["id"], source)
             raise AuthFailed()
         if not user["enabled"] or not domain["enabled"]:
             raise AuthFailed()
+        if failures:
+            self.throttle.reset_user(user["id"])
         return user
 
     def _scope(self, scope, user: dict) -> Scope | None:

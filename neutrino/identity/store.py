@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from neutrino.db.engine import Database
 from neutrino.identity import models as m
 from neutrino.identity.passwords import hash_password
+from neutrino.identity.throttle import user_key
 from neutrino.identity.tokens import now_us
 
 DEFAULT_DOMAIN_ID = "default"
@@ -286,6 +287,7 @@ class IdentityStore:
             conn.execute(update(m.users).where(m.users.c.id == row["id"]).values(
                 password_hash=hashed, password_changed_at=utcnow()))
             self._revoke(conn, user_id=row["id"])
+            self._unlock(conn, row["id"])
         self.db.write(fn)
 
     def set_user_enabled(self, ref: str, enabled: bool, domain: str | None = None) -> None:
@@ -295,7 +297,14 @@ class IdentityStore:
                 enabled=enabled))
             if not enabled:
                 self._revoke(conn, user_id=row["id"])
+            else:
+                self._unlock(conn, row["id"])
         self.db.write(fn)
+
+    @staticmethod
+    def _unlock(conn: Connection, user_id: str) -> None:
+        """An admin's new password or re-enabling ends a lockout (as Keystone)."""
+        conn.execute(delete(m.auth_failures).where(m.auth_failures.c.key == user_key(user_id)))
 
     def delete_user(self, ref: str, domain: str | None = None) -> None:
         def fn(conn):

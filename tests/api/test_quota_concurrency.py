@@ -44,7 +44,8 @@ def set_quota(server, project: str, values: dict) -> None:
 def count(server, project: str, collection: str) -> int:
     with httpx.Client(base_url=server.url + "/v2.0", headers=member_headers(project),
                       timeout=60) as c:
-        resp = c.get(f"/{collection}")
+        # Only the project's own: external and shared networks are listed too.
+        resp = c.get(f"/{collection}", params={"project_id": project})
         assert resp.status_code == 200, resp.text
         return len(resp.json()[collection.replace("-", "_")])
 
