@@ -37,6 +37,7 @@ class World:
         self.tag = tag
         self.networks: list[str] = []
         self.instance_names: list[str] = []
+        self.security_groups: list[str] = []
 
     def network(self, name: str, cidr: str | None = "10.77.0.0/24", **provider) -> dict:
         net = self.api.create_network(f"{name}-{self.tag}", **provider)
@@ -56,6 +57,23 @@ class World:
             self.lab.wait_port_status(inst.port_id, "ACTIVE", timeout=20)
         return inst
 
+    def allow_ingress(self, inst, *rules: dict) -> dict:
+        """Open an instance as its project's user would (security groups are
+        on in the lab): a group of that project with these ingress rules
+        (e.g. {"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 22,
+        "port_range_max": 22}), added to the instance's port."""
+        sg = self.api.request("POST", "/v2.0/security-groups", {"security_group": {
+            "name": f"in-{inst.name}", "project_id": inst.project_id}})["security_group"]
+        self.security_groups.append(sg["id"])
+        for rule in rules:
+            self.api.request("POST", "/v2.0/security-group-rules", {"security_group_rule": {
+                "security_group_id": sg["id"], "direction": "ingress", "ethertype": "IPv4",
+                **rule}})
+        port = self.api.show("ports", inst.port_id)
+        self.api.update("ports", inst.port_id,
+                        {"security_groups": port["security_groups"] + [sg["id"]]})
+        return sg
+
     def ping(self, src, dst_ip: str, count: int = 1, wait: float = 1.0) -> bool:
         return self.lab.instances.ping(src.name, dst_ip, count=count, wait=wait)
 
@@ -71,6 +89,9 @@ class World:
                 for port in self.api.list("ports", network_id=net_id):
                     self.api.delete("ports", port["id"], missing_ok=True)
                 self.api.delete("networks", net_id, missing_ok=True)
+        for sg in self.security_groups:     # once no port uses them
+            with contextlib.suppress(Exception):
+                self.api.delete("security-groups", sg, missing_ok=True)
 
 
 PING_STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")

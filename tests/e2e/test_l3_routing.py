@@ -191,6 +191,9 @@ def test_router_snat_floating_ip_and_nat_table(l3, lab):
     assert all(rule in shown for rule in expected)
 
     # floating IP: outside reaches the instance (ping, TCP), sees the FIP as source
+    # -- once a's security groups let the outside host in, as a tenant opens them
+    l3.allow_ingress(a, {"protocol": "icmp"},
+                     {"protocol": "tcp", "port_range_min": 8080, "port_range_max": 8080})
     fip = l3.fip(ext, a.port_id)
     fip_ip = fip["floating_ip_address"]
     with ns.in_netns(a.netns):

@@ -257,6 +257,10 @@ def test_router_on_network_node_snat_and_floating_ip(world, mlab):
     assert wait_for(lambda: whoami(world, a) == gw_ip, timeout=20, what="SNAT to gateway IP")
     fip = world.fip(ext, a.port_id)
     fip_ip = fip["floating_ip_address"]
+    wait_for(lambda: lab.api.show("floatingips", fip["id"])["status"] == "ACTIVE",
+             timeout=20, what="FIP ACTIVE (its NAT rules are in)")
+    assert not outside_ping(lab, fip_ip)     # a's default group lets nothing in from outside
+    world.allow_ingress(a, {"protocol": "icmp"})
     assert wait_for(lambda: outside_ping(lab, fip_ip), timeout=20, what="outside -> FIP")
     assert wait_for(lambda: whoami(world, a) == fip_ip, timeout=15, what="SNAT to the FIP")
     assert whoami(world, b) == gw_ip

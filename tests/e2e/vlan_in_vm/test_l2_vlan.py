@@ -32,7 +32,9 @@ def _links(netns):
 @pytest.fixture
 def lab(tmp_path):
     from neutrino.lab.control import LabControl
-    ctl = LabControl.up(hosts=2, transport="inproc", in_process=True,
+    # the VLAN dataplane is the point; the UML VM is slow enough without
+    # a firewall (security groups have their own tests)
+    ctl = LabControl.up(hosts=2, transport="inproc", in_process=True, firewall=False,
                         lab_dir=tmp_path / f"lab-{secrets.token_hex(2)}", timeout=300)
     try:
         yield ctl
