@@ -18,7 +18,8 @@ from neutrino.api.resources import Resource
 
 _SUBATTRS = {"fixed_ips": ("ip_address", "subnet_id"),
              "allowed_address_pairs": ("ip_address", "mac_address"),
-             "external_gateway_info": ("enable_snat", "external_fixed_ips")}
+             # l3's dict spec order, ext-gw-mode's enable_snat appended
+             "external_gateway_info": ("network_id", "external_fixed_ips", "enable_snat")}
 
 
 def _check_revision(if_match: str | None, original: dict) -> None:
@@ -159,8 +160,8 @@ class Controller:
                 names += [f"{key}:{sub}" for v in value if isinstance(v, dict)
                           for sub in v if sub in _SUBATTRS[key]]
             elif key in _SUBATTRS and isinstance(value, dict):
-                names += [f"{key}:{sub}" for sub in _SUBATTRS[key]
-                          if value.get(sub) is not None]
+                # _build_subattr_match_rule: the spec's keys present in the value.
+                names += [f"{key}:{sub}" for sub in _SUBATTRS[key] if sub in value]
             names.append(key)
         # Upstream checks attributes in the order of the attribute map.
         order = {attr.name: i for i, attr in enumerate(self.r.attrs)}
