@@ -29,6 +29,11 @@ ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface
                            "network:ha_router_replicated_interface")
 
 
+class UnsupportedPortDeviceOwner(faults.Conflict):
+    message = ("Operation {op} is not supported for device_owner {device_owner} on port "
+               "{port_id}.")
+
+
 class DeviceIDNotOwnedByTenant(faults.Conflict):
     message = ("The following device_id {device_id} is not owned by your tenant or matches "
                "another tenants router.")
@@ -483,6 +488,9 @@ class PortPlugin:
                     raise faults.AddressPairAndPortSecurityRequired()
             mac = current["mac_address"]
             if body.get("mac_address") and body["mac_address"] != mac:
+                if is_trusted(row["device_owner"]):
+                    raise UnsupportedPortDeviceOwner(op="mac address update", port_id=port_id,
+                                                     device_owner=row["device_owner"])
                 if current["binding:vif_type"] not in ("unbound", "binding_failed"):
                     raise faults.Conflict(f"Port {port_id} is bound: its MAC cannot change")
                 mac = body["mac_address"]

@@ -197,3 +197,24 @@ def test_router_interface_port_may_not_name_anothers_router(api):
     # An admin may.
     assert api.admin.update("ports", port["id"], device_id=theirs["id"])["device_id"] == \
         theirs["id"]
+
+
+def test_mac_of_a_network_port_never_changes(api):
+    net, _ = api.member_a.net_with_subnet("10.239.1.0/24")
+    dhcp = api.member_a.port(net["id"], device_owner="network:dhcp")
+    expect(api.admin.put(f"ports/{dhcp['id']}", {"port": {"mac_address": "fa:16:3e:39:01:01"}}),
+           409, "UnsupportedPortDeviceOwner",
+           f"Operation mac address update is not supported for device_owner network:dhcp on "
+           f"port {dhcp['id']}.")
+    assert api.admin.show("ports", dhcp["id"])["mac_address"] == dhcp["mac_address"]
+
+
+def test_port_with_an_owner_but_no_device_becomes_a_router_interface(api):
+    net, sub = api.member_a.net_with_subnet("10.239.2.0/24")
+    port = api.member_a.port(net["id"], device_owner="compute:nova")
+    router = api.member_a.create("routers", name="r")
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"port_id": port["id"]}), 200)
+    shown = api.member_a.show("ports", port["id"])
+    assert (shown["device_owner"], shown["device_id"]) == ("network:router_interface",
+                                                           router["id"])

@@ -294,7 +294,7 @@ class RouterPlugin:
                     router["project_id"])
             else:
                 row = self.ports._row(conn, ctx, port_id, lock=True)
-                if row["device_id"] or row["device_owner"]:
+                if row["device_id"]:  # upstream _check_router_port: the owner is replaced
                     raise faults.PortInUse(port_id=port_id, net_id=row["network_id"],
                                            device_id=row["device_id"])
                 port = port_views(conn, [row])[0]
