@@ -188,16 +188,3 @@ def test_agent_reports_as_upstreams_metadata_agent(agent):
     assert state["start_flag"] is True
     assert state["configurations"]["nova_metadata_host"] == "192.0.2.10"
     assert agent_mod.METADATA_BINARY == "neutrino-metadata-agent"
-
-
-def test_unknown_proxy_user_or_group_is_a_configuration_error(tmp_path):
-    from neutrino.agent_options import DHCP_AGENT_SCHEMA, L3_AGENT_SCHEMA
-    from neutrino.config import ConfigError
-    for schema in (L3_AGENT_SCHEMA, DHCP_AGENT_SCHEMA, METADATA_AGENT_SCHEMA):
-        with pytest.raises(ConfigError, match="metadata_proxy_user.*no user 'nobody-here'"):
-            config.load(schema, [], {"DEFAULT": {"metadata_proxy_user": "nobody-here"}})
-        with pytest.raises(ConfigError, match="metadata_proxy_group"):
-            config.load(schema, [], {"DEFAULT": {"metadata_proxy_group": "no-such-group"}})
-        cfg = config.load(schema, [], {"DEFAULT": {"metadata_proxy_user": "root",
-                                                   "metadata_proxy_group": "0"}})
-        assert cfg.DEFAULT.metadata_proxy_user == "root"

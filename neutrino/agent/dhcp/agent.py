@@ -198,8 +198,12 @@ class DhcpAgent:
         dev = desired.interface() if desired is not None and desired.dhcp_port else None
         want_v6 = desired is not None and any(":" in c for c in desired.cidrs())
         observed = self.driver.observe(net_id, taps, dev, want_v6)
-        proxy = (self.driver.proxy_config(net_id)
-                 if desired is not None and desired.metadata_proxy else None)
+        proxy = None
+        if desired is not None and desired.metadata_proxy:
+            try:
+                proxy = self.driver.proxy_config(net_id)
+            except (KeyError, ValueError) as exc:   # metadata_proxy_user/group unknown here
+                LOG.error("network %s: no metadata proxy: %s", net_id, exc)
         ops = plan(desired, observed, self.conf, proxy)
         if not ops:
             if observed.pid is not None:

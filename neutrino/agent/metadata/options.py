@@ -12,31 +12,6 @@ from pathlib import Path
 
 from neutrino.config import Opt, choice, int_range, string, to_bool
 
-def _user(raw: str) -> str:
-    """A user name or uid that exists here (empty: the agent's own)."""
-    import pwd
-    value = raw.strip()
-    if value:
-        try:
-            pwd.getpwuid(int(value)) if value.isdigit() else pwd.getpwnam(value)
-        except KeyError:
-            raise ValueError(f"no user {value!r} on this host") from None
-    return value
-
-
-def _group(raw: str) -> str:
-    import grp
-    value = raw.strip()
-    if value:
-        try:
-            grp.getgrgid(int(value)) if value.isdigit() else grp.getgrnam(value)
-        except KeyError:
-            raise ValueError(f"no group {value!r} on this host") from None
-    return value
-
-
-_user.__name__ = _group.__name__ = "string"
-
 # --- shared by the L3, DHCP and metadata agents (upstream's SHARED_OPTS) -----------
 
 SHARED_OPTS = (
@@ -44,10 +19,10 @@ SHARED_OPTS = (
         "The metadata agent's unix socket: the metadata agent listens on it, the "
         "haproxy proxies of the L3 and DHCP agents forward to it ($state_path is "
         "replaced by [DEFAULT] state_path)."),
-    Opt("metadata_proxy_user", _user, "",
+    Opt("metadata_proxy_user", string, "",
         "User (name or uid) the haproxy metadata proxies run as (empty: the agent's "
         "effective user)."),
-    Opt("metadata_proxy_group", _group, "",
+    Opt("metadata_proxy_group", string, "",
         "Group (name or gid) the haproxy metadata proxies run as (empty: the agent's "
         "effective group)."),
 )
