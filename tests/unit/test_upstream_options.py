@@ -378,3 +378,12 @@ def test_linuxbridge_host_checks():
     # vxlan off, or no local_ip: nothing to check there
     assert linuxbridge_problems({}, {}, False, "192.0.2.1", set(), None) == []
     assert linuxbridge_problems({}, {}, True, "", set(), None) == []
+
+
+def test_dashed_names_are_the_same_option(tmp_path):
+    """oslo.config reads `log-file` as `log_file` (its dest)."""
+    f = write(tmp_path, "neutron.conf", {"DEFAULT": {"log-file": "/tmp/x.log",
+                                                     "use-syslog": "false"}})
+    cfg = config.load(SERVER_SCHEMA, [f])
+    assert cfg.DEFAULT.log_file == "/tmp/x.log"
+    assert cfg.unused == ("[DEFAULT] use_syslog",)
