@@ -210,15 +210,12 @@ def validate_ip_address(data: Any) -> str | None:
     whitespace, no zone index."""
     if not isinstance(data, str) or not data or any(c.isspace() for c in data) or "%" in data:
         return f"'{shown(data)}' is not a valid IP address"
-    if ":" not in data:
+    if ":" not in data:          # IPv4, without ipaddress (agents check thousands)
         parts = data.split(".")
-        if len(parts) != 4 or not all(p.isdigit() and p.isascii() for p in parts):
+        if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3
+                                      and int(p) <= 255 for p in parts):
             return f"'{shown(data)}' is not a valid IP address"
         canonical = ".".join(str(int(p)) for p in parts)      # netaddr's ZEROFILL
-        try:
-            ipaddress.IPv4Address(canonical)
-        except ValueError:
-            return f"'{shown(data)}' is not a valid IP address"
         if canonical != data:
             return f"'{data}' is not an accepted IP address, '{canonical}' is recommended"
         return None
@@ -238,13 +235,19 @@ def _interface(data: Any):
             or "%" in data:
         raise ValueError
     address, length = data.split("/", 1)
-    if not length.isdigit() or (len(length) > 1 and length[0] == "0"):
+    if not length.isdigit() or not length.isascii() or (len(length) > 1 and length[0] == "0"):
         raise ValueError
     return ipaddress.ip_interface(f"{address}/{int(length)}")
 
 
 def validate_subnet(data: Any) -> str | None:
     """type:subnet: address/length (host bits allowed), IPv4 in canonical form."""
+    if isinstance(data, str) and ":" not in data and "/" in data:     # IPv4: no ipaddress
+        address, length = data.split("/", 1)
+        if (validate_ip_address(address) is None and length.isdigit() and length.isascii()
+                and int(length) <= 32 and str(int(length)) == length):
+            return None
+        return f"'{shown(data)}' is not a valid IP subnet"
     try:
         iface = _interface(data)
     except ValueError:
@@ -274,16 +277,27 @@ def validate_ip_or_subnet(data: Any) -> str | None:
         reason = validate_subnet(data)
         if reason:
             return reason
+        address, length = data.split("/", 1)
+        if ":" not in data:
+            first, bits = int(address.split(".", 1)[0]), int(length)
+            # overlaps 224.0.0.0/4: the first 4 bits (or all of a shorter prefix) match
+            if bits and (first >> 4 == 14 if bits >= 4 else 14 >> (4 - bits)
+                         == first >> (8 - bits)):
+                return (f"Subnet {data} overlaps with multicast range 224.0.0.0/4, "
+                        "which is not supported.")
+            return None
         net = ipaddress.ip_interface(data).network
-        mcast = ipaddress.ip_network("224.0.0.0/4" if net.version == 4 else "ff00::/8")
-        if net.prefixlen and (net.overlaps(mcast)):
+        mcast = ipaddress.ip_network("ff00::/8")
+        if net.prefixlen and net.overlaps(mcast):
             return (f"Subnet {data} overlaps with multicast range {mcast}, "
                     "which is not supported.")
         return None
     reason = validate_ip_address(data)
     if reason:
         return reason
-    if ipaddress.ip_address(data).is_multicast:
+    multicast = (224 <= int(data.split(".", 1)[0]) <= 239 if ":" not in data
+                 else ipaddress.ip_address(data).is_multicast)
+    if multicast:
         return f"IP {data} is a multicast address, which is not supported."
     return None
 

@@ -12,9 +12,29 @@ member from the member list: dropping an allow only ever filters more. Pure.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from neutrino import validators as v
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached(check, text: str) -> str | None:
+    return check(text)
+
+
+def _judge(check, value: Any) -> str | None:
+    """check(value), remembered for strings: every refetch of a host's state
+    sees the same few thousand addresses again."""
+    return _cached(check, value) if isinstance(value, str) else check(value)
+
+
+def _prefix_problem(text: str) -> str | None:
+    try:
+        v.ip_prefix_to_cidr(text)
+    except ValueError:
+        return f"remote_ip_prefix: '{v.shown(text)}' is not a valid IP subnet"
+    return None
 
 # Protocol names the renderer knows (plan.PROTO_NUMBERS, which imports the model).
 _PROTOCOL_NAMES = {"ah", "dccp", "egp", "esp", "gre", "icmp", "icmpv6", "igmp", "ipip",
@@ -38,14 +58,14 @@ def port_problem(port: Any) -> str | None:
     if owner.startswith("network:") or not security:
         return None                         # trusted or unfiltered: only the tap is named
     mac = port.get("mac_address")
-    reason = v.validate_mac_address(mac.lower() if isinstance(mac, str) else mac)
+    reason = _judge(v.validate_mac_address, mac.lower() if isinstance(mac, str) else mac)
     if reason:
         return f"mac_address: {reason}"
     fixed = port.get("fixed_ips", [])
     if not isinstance(fixed, list):
         return f"fixed_ips: '{v.shown(fixed)}' is not a list"
     for address in fixed:
-        reason = v.validate_ip_address(address)
+        reason = _judge(v.validate_ip_address, address)
         if reason:
             return f"fixed_ips: {reason}"
     pairs = port.get("allowed_address_pairs", [])
@@ -54,10 +74,11 @@ def port_problem(port: Any) -> str | None:
     for pair in pairs:
         if not isinstance(pair, dict):
             return f"allowed_address_pairs: '{v.shown(pair)}' is not a dictionary"
-        reason = v.validate_ip_or_subnet(pair.get("ip_address"))
+        reason = _judge(v.validate_ip_or_subnet, pair.get("ip_address"))
         if reason is None and pair.get("mac_address") is not None:
             pmac = pair["mac_address"]
-            reason = v.validate_mac_address(pmac.lower() if isinstance(pmac, str) else pmac)
+            reason = _judge(v.validate_mac_address,
+                            pmac.lower() if isinstance(pmac, str) else pmac)
         if reason:
             return f"allowed_address_pairs: {reason}"
     groups = port.get("security_groups", [])
@@ -93,12 +114,11 @@ def rule_problem(rule: Any) -> str | None:
         return f"port_range_min {lo} is above port_range_max {hi}"
     prefix = rule.get("remote_ip_prefix")
     if prefix is not None:
-        try:
-            cidr = v.ip_prefix_to_cidr(prefix)
-        except ValueError:
-            return f"remote_ip_prefix: '{v.shown(prefix)}' is not a valid IP subnet"
-        if cidr is not None and (":" in cidr) != (rule["ethertype"] == "IPv6"):
-            return f"remote_ip_prefix {cidr} does not match ethertype {rule['ethertype']}"
+        reason = _judge(_prefix_problem, prefix)
+        if reason:
+            return reason
+        if prefix and (":" in prefix) != (rule["ethertype"] == "IPv6"):
+            return f"remote_ip_prefix {prefix} does not match ethertype {rule['ethertype']}"
     remote = rule.get("remote_group_id")
     if remote is not None and (v.validate_string(remote, 255) or not remote):
         return f"remote_group_id: '{v.shown(remote)}' is not a group id"
@@ -108,8 +128,8 @@ def rule_problem(rule: Any) -> str | None:
 def member_problem(address: Any) -> str | None:
     """A remote-group member: an address, or the CIDR of an address pair."""
     if isinstance(address, str) and "/" in address:
-        return v.validate_subnet(address)
-    return v.validate_ip_address(address)
+        return _judge(v.validate_subnet, address)
+    return _judge(v.validate_ip_address, address)
 
 
 def isolated(port: dict) -> dict:
