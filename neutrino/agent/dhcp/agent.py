@@ -137,12 +137,14 @@ class DhcpAgent:
         started = time.monotonic()
         if full:
             state = self.client.get_dhcp_state()
-            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata) for w in state["networks"]}
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata)
+                     for w in state["networks"]}
             todo = set(fresh) | set(self.desired) | self.driver.known_networks()
             self.desired = fresh
         elif dirty:
             state = self.client.get_dhcp_state(dirty)
-            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata) for w in state["networks"]}
+            fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata)
+                     for w in state["networks"]}
             for net_id in dirty:
                 if net_id in fresh:
                     self.desired[net_id] = fresh[net_id]
@@ -192,7 +194,8 @@ class DhcpAgent:
             # Our DHCP port is missing or lacks an address in a new subnet.
             port = self.client.ensure_dhcp_port(net_id)
             wire = self.client.get_dhcp_state([net_id])["networks"]
-            desired = NetDesired.from_wire(wire[0], self.host, self.metadata) if wire and port else None
+            desired = (NetDesired.from_wire(wire[0], self.host, self.metadata)
+                       if wire and port else None)
             if desired is not None:
                 self.desired[net_id] = desired
         dev = desired.interface() if desired is not None and desired.dhcp_port else None

@@ -24,7 +24,6 @@ import http.client
 import ipaddress
 import logging
 import os
-import socket
 import socketserver
 import ssl
 import threading
@@ -358,13 +357,3 @@ class MetadataAgent:
         else:
             self.transport.cast(server_target(self.prefix), "report_state",
                                 {"agent_state": self.agent_state(False)})
-
-
-def socket_reachable(path: str) -> bool:
-    """True if something accepts connections on the unix socket `path`."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(path)
-            return True
-        except OSError:
-            return False
