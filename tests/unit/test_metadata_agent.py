@@ -188,3 +188,15 @@ def test_agent_reports_as_upstreams_metadata_agent(agent):
     assert state["start_flag"] is True
     assert state["configurations"]["nova_metadata_host"] == "192.0.2.10"
     assert agent_mod.METADATA_BINARY == "neutrino-metadata-agent"
+
+
+def test_a_forwarded_for_sent_by_the_instance_is_not_believed(agent):
+    """haproxy appends the real source to the instance's own header: the
+    lookup and Nova see only the real one."""
+    status, _, _ = agent.answer("GET", "/", {"X-Forwarded-For": "10.1.0.99, 10.1.0.5",
+                                             "X-Neutron-Network-ID": NET_B}, None)
+    assert status == 200
+    assert agent.sent[0][2]["X-Forwarded-For"] == "10.1.0.5"
+    status, _, _ = agent.answer("GET", "/", {"X-Forwarded-For": "10.1.0.5, 10.1.0.99",
+                                             "X-Neutron-Network-ID": NET_B}, None)
+    assert status == 404

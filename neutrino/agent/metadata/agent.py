@@ -301,22 +301,24 @@ class MetadataAgent:
             found = self.lookup.instance(address, router_id, network_id)
             if found is None:
                 return _error(404)
-            result = self._to_nova(found, method, path, headers, body)
+            result = self._to_nova(found, method, path, address, body)
             if result[0] == 404:
                 # The instance may have been replaced within the cache's life.
                 fresh = self.lookup.instance(address, router_id, network_id, skip_cache=True)
                 if fresh is not None and fresh != found:
-                    result = self._to_nova(fresh, method, path, headers, body)
+                    result = self._to_nova(fresh, method, path, address, body)
             return result
         except Exception:  # noqa: BLE001 - the instance gets a 500, the log the details
             LOG.exception("metadata request %s %s failed", method, path)
             return _error(500, "An unknown error has occurred. Please try your request "
                                "again.")
 
-    def _to_nova(self, found: tuple[str, str], method: str, path: str, headers,
+    def _to_nova(self, found: tuple[str, str], method: str, path: str, address: str,
                  body: bytes | None) -> tuple[int, str, bytes]:
         instance_id, project_id = found
-        out = self.nova.headers(instance_id, project_id, headers.get("X-Forwarded-For", ""))
+        # The address haproxy saw, alone: an X-Forwarded-For the instance sent
+        # itself (haproxy appends to it) does not reach Nova.
+        out = self.nova.headers(instance_id, project_id, address)
         try:
             status, ctype, content = self.nova.request(method, path, out, body)
         except OSError as exc:
