@@ -50,7 +50,7 @@ def to_boolean(value: Any) -> bool:
 
 
 def to_int(value: Any) -> int:
-    """convert_to_int, bounded by the database's integer columns."""
+    """convert_to_int (the attribute's validator bounds it: see db_int)."""
     if isinstance(value, bool):
         raise faults.invalid_input(f"'{value}' is not an integer")
     if not isinstance(value, int):
@@ -58,10 +58,16 @@ def to_int(value: Any) -> int:
             value = int(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError, OverflowError):
             raise faults.invalid_input(f"'{v.shown(value)}' is not an integer") from None
-    reason = v.validate_range(value, -v.INT32_MAX - 1, v.INT32_MAX)
-    if reason:
-        raise faults.invalid_input(reason)
     return value
+
+
+def in_db_int(value: Any) -> None:
+    """An integer filter value beyond the 32-bit columns is refused (the
+    database would raise, not answer "no match")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        reason = v.validate_range(value, -v.INT32_MAX - 1, v.INT32_MAX)
+        if reason:
+            raise faults.invalid_input(reason)
 
 
 def to_int_or_none(value: Any) -> int | None:
@@ -282,6 +288,11 @@ def int_range(lo: int, hi: int):
 
 def non_negative(value):
     return v.validate_non_negative(value)
+
+
+def db_int_or_none(value):
+    """An integer the 32-bit columns hold (type:range over their bounds)."""
+    return None if value is None else v.validate_range(value, -v.INT32_MAX - 1, v.INT32_MAX)
 
 
 def dict_check(value):

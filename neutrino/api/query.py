@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from neutrino import validators as v
+from neutrino.api import attributes as a
 from neutrino.api import faults
 from neutrino.api.resources import Resource
 
@@ -31,6 +32,7 @@ def _convert_filter(resource: Resource, name: str, raw: str) -> Any:
     # Every value is converted, "" too: an integer or timestamp column
     # compared with text is a database error, not a match.
     value = attr.convert(raw)
+    a.in_db_int(value)
     # A list converter (security_groups) would wrap the one value of a filter.
     return raw if isinstance(value, (list, dict)) or value is None else value
 

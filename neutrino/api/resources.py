@@ -54,7 +54,7 @@ NETWORK = Resource("network", "networks", (
     Attr("provider:physical_network", post=True, put=True, default=None, policy=True,
          validate=a.string(64, nullable=True)),
     Attr("provider:segmentation_id", post=True, put=True, default=None, policy=True,
-         convert=a.to_int_or_none),
+         convert=a.to_int_or_none, validate=a.db_int_or_none),
     Attr("availability_zone_hints", post=True, default=[], filter=False, sort=False,
          validate=a.az_hints),
     Attr("availability_zones", filter=False, sort=False),

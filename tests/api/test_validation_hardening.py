@@ -191,8 +191,8 @@ def test_port_attribute_types(api, attrs, message):
                                     "non-negative."),
     ({"mtu": "abc"}, "InvalidInput", "Invalid input for operation: 'abc' is not an integer."),
     ({"mtu": None}, "InvalidInput", "Invalid input for operation: 'None' is not an integer."),
-    ({"mtu": 2**31}, "InvalidInput", f"Invalid input for operation: '{2**31}' is too large - "
-                                     f"must be no larger than '{2**31 - 1}'."),
+    ({"mtu": 2**31}, "HTTPBadRequest", f"Invalid input for mtu. Reason: '{2**31}' is too "
+                                       f"large - must be no larger than '{2**31 - 1}'."),
     ({"availability_zone_hints": "nova"}, "HTTPBadRequest",
      "Invalid input for availability_zone_hints. Reason: 'nova' is not a list."),
     ({"availability_zone_hints": [5]}, "HTTPBadRequest",
@@ -221,9 +221,11 @@ def test_network_mtu_update_negative_leaves_it(api):
 
 def test_segmentation_id_beyond_the_column_400(api):
     name = rand("net")
-    expect(post(api.admin, "networks", name=name, **{
-        "provider:network_type": "vxlan", "provider:segmentation_id": 2**40}), 400,
-           "InvalidInput")
+    for kind in ("vxlan", "local"):
+        expect(post(api.admin, "networks", name=name, **{
+            "provider:network_type": kind, "provider:segmentation_id": 2**40}), 400,
+               "HTTPBadRequest", f"Invalid input for provider:segmentation_id. Reason: "
+                                 f"'{2**40}' is too large - must be no larger than '{2**31 - 1}'.")
     assert names(api.admin, "networks", name) == []
 
 

@@ -84,12 +84,13 @@ def test_nul_path_names_the_innermost_key():
     assert v.nul_path({"port": {"name": "ok"}}) is None
 
 
-def test_to_int_bounded_by_the_columns():
-    assert a.to_int("42") == 42
-    with pytest.raises(faults.InvalidInput, match="too large"):
-        a.to_int(2**31)
+def test_integers_bounded_by_the_columns():
+    assert a.to_int("42") == 42 and a.to_int(2**40) == 2**40    # convert_to_int itself: any
+    assert a.db_int_or_none(2**31) == "'2147483648' is too large - must be no larger than " \
+                                      "'2147483647'"
+    assert a.db_int_or_none(-2**31) is None and a.db_int_or_none(None) is None
     with pytest.raises(faults.InvalidInput, match="too small"):
-        a.to_int(-2**31 - 1)
+        a.in_db_int(-2**31 - 1)
     with pytest.raises(faults.InvalidInput, match="is not an integer"):
         a.to_int(float("inf"))
     with pytest.raises(faults.InvalidInput, match="is not an integer"):
