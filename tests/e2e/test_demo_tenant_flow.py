@@ -200,3 +200,13 @@ def test_demo_tenant_flow(cloud):
     # demo may not touch what admin owns
     denied = c.openstack("demo", "network", "delete", "admin_shared", ok=False)
     assert denied.returncode != 0
+
+    # --project (by name): demo's instance on the admin's shared network
+    c.openstack("admin", "subnet", "create", "--network", "admin_shared", "--subnet-range",
+                "10.9.0.0/24", "shared_subnet")
+    made = c.neutrino("lab", "instance", "create", "--network", "admin_shared", "--project",
+                      "demo", "vm2").stdout
+    assert f"project {demo_project} " in made
+    ports = json.loads(c.openstack("demo", "port", "list", "--network", "admin_shared",
+                                   "--device-owner", "compute:lab", "-f", "json").stdout)
+    assert [p["Name"] for p in ports] == ["vm2"]
