@@ -201,7 +201,9 @@ class LabControl:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        self.state.server_ini_path(name).write_text(self.state.server_ini(name, port))
+        ini = self.state.server_ini_path(name)
+        ini.touch(mode=0o600)     # keystone labs: it holds the admin password
+        ini.write_text(self.state.server_ini(name, port))
         daemon = self.server_daemon(name)
         daemon.start(wait=timeout)
         url = f"http://127.0.0.1:{port}"
@@ -529,12 +531,16 @@ class LabControl:
 def _stop_metadata_proxies(state: LabState) -> None:
     """The haproxy metadata proxies the L3 and DHCP agents started (by the
     verified PID in each pid file), before their namespaces go."""
-    from neutrino.agent.metadata.proxy import ProxyManager
+    from neutrino.agent.metadata.proxy import ProxyManager, stray_pids
     for host in state.host_names():
         proxies = ProxyManager(str(state.host_dir(host)))
         for pidfile in proxies.pid_path("x").parent.glob("*.pid.haproxy"):
             with contextlib.suppress(Exception):
                 proxies.stop(pidfile.name[:-len(".pid.haproxy")])
+        # and any whose pid file was lost: their config is in this host's directory
+        for pid in stray_pids(f"{state.host_dir(host)}/ns-metadata-proxy/"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
 
 
 def _stop_dnsmasqs(state: LabState) -> None:

@@ -148,3 +148,22 @@ def test_agent_answers_through_the_proxy(netns, tmp_path):
         agent.stop()
         nova.shutdown()
         nova.server_close()
+
+
+def test_a_proxy_whose_pid_file_is_lost_is_found_by_its_config_path(netns, tmp_path,
+                                                                     echo_socket):
+    from neutrino.agent.metadata.proxy import stray_pids
+    from neutrino.dataplane.process import stop_process
+    router_ns = netns("qrouter")
+    proxies = ProxyManager(str(tmp_path))
+    proxies.ensure(ProxySpec(uuid=ROUTER, netns=router_ns, bind_host="0.0.0.0",
+                             bind_port=9697, socket_path=echo_socket, router=True))
+    pid = proxies.daemon(ROUTER, router_ns).pid
+    try:
+        proxies.pid_path(ROUTER).unlink()
+        assert stray_pids(f"{tmp_path}/ns-metadata-proxy/") == [pid]
+        assert stray_pids(f"{tmp_path}/elsewhere/") == []
+    finally:
+        proxies.pid_path(ROUTER).write_text(f"{pid}\n")
+        stop_process(proxies.pid_path(ROUTER), f"-f {proxies.config_path(ROUTER)}")
+    assert stray_pids(f"{tmp_path}/ns-metadata-proxy/") == []

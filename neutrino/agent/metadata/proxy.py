@@ -184,3 +184,22 @@ class ProxyManager:
             except OSError:
                 continue
         return found
+
+
+def stray_pids(marker: str) -> list[int]:
+    """PIDs of live haproxy processes whose config path contains `marker`
+    (a state directory): proxies whose pid file was lost."""
+    from neutrino.dataplane.process import pid_cmdline
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:     # comm first: one short read per process, argv only for haproxy
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "haproxy":
+                continue
+        except OSError:
+            continue
+        argv = pid_cmdline(int(entry))
+        if argv and "-f" in argv and any(marker in a and a.endswith(".conf") for a in argv):
+            found.append(int(entry))
+    return sorted(found)
