@@ -218,3 +218,14 @@ def test_port_with_an_owner_but_no_device_becomes_a_router_interface(api):
     shown = api.member_a.show("ports", port["id"])
     assert (shown["device_owner"], shown["device_id"]) == ("network:router_interface",
                                                            router["id"])
+
+
+def test_network_owner_sees_but_does_not_update_anothers_port(api, shared):
+    net, _ = shared
+    port = api.member_b.port(net["id"], name="b")
+    assert api.member_a.show("ports", port["id"])["name"] == "b"
+    expect(api.member_a.put(f"ports/{port['id']}", {"port": {"name": "a"}}), 403,
+           "PolicyNotAuthorized", "rule:update_port is disallowed by policy")
+    assert api.admin.show("ports", port["id"])["name"] == "b"
+    # Deleting it is the network owner's right (upstream delete_port).
+    expect(api.member_a.delete(f"ports/{port['id']}"), 204)
