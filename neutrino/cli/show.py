@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="id or name (a name several carry is an error listing their ids)")
     show.add_argument("--json", action="store_true")
     show.add_argument("--url", help="API URL (default: the lab's); then looks at this "
-                                    "machine's own namespace")
+                                    "machine's own namespace (with $OS_TOKEN if set)")
     show.set_defaults(func=cmd_show)
 
 
@@ -106,7 +106,10 @@ def _context(args):
     """(api, [(host, netns)], instances) for the lab or for --url."""
     from neutrino.lab.api import NeutronApi
     if args.url:
-        return NeutronApi(args.url), [("local", None)], []
+        import os
+        token = os.environ.get("OS_TOKEN")   # a keystone server: `openstack token issue`
+        return (NeutronApi(args.url, headers={"X-Auth-Token": token} if token else None),
+                [("local", None)], [])
     from neutrino.lab.control import LabControl
     ctl = LabControl.load(args.lab_dir)
     hosts = [(h, ctl.state.host_netns(h)) for h in ctl.state.host_names()]
