@@ -180,7 +180,7 @@ AGENT = Resource("agent", "agents", (
     Attr("alive", convert=a.to_boolean, sort=False),
     Attr("configurations", filter=False, sort=False),
     Attr("resource_versions", filter=False, sort=False),
-    Attr("load", column="load"),
+    Attr("load", column="load", convert=a.to_int),
     # Timestamp filters are parsed (400 on garbage), as the standard attributes'.
     Attr("created_at", column="created_at", convert=a.to_datetime),
     Attr("started_at", column="started_at", convert=a.to_datetime),

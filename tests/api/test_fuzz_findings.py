@@ -22,6 +22,23 @@ def test_agent_timestamp_filter_is_parsed(api):
     assert body["agents"] == []
 
 
+def test_agent_load_filter_is_an_integer(api):
+    # PostgreSQL compared the integer column with text: 500.
+    expect(api.admin.get("agents", params={"load": "10655"}), 200)
+    expect(api.admin.get("agents", params={"load": "many"}), 400)
+
+
+@pytest.mark.parametrize("path,body", [
+    ("dhcp-networks", True), ("dhcp-networks", [1]), ("dhcp-networks", {"network_id": 5}),
+    ("l3-routers", True), ("l3-routers", "x"), ("l3-routers", {"router_id": ["a"]}),
+])
+def test_scheduling_body_that_is_no_object_is_400(api, path, body):
+    # `(body or {}).get(...)` on a JSON true or a list: 500.
+    resp = api.admin.post(f"agents/{rand('agent')}/{path}", json=body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["NeutronError"]["type"] == "HTTPBadRequest"
+
+
 # --- the embedded identity's admin API ------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,11 @@ class Substitution:
                 params["id"] = self.seeds.fresh(collection) or params["id"]
             else:
                 params["id"] = self.seed(collection) or params["id"]
+        if "tag" in params and m and params.get("id") and self.pick % 2:
+            # A tag that is there (set again first: a DELETE may have taken it).
+            params["tag"] = "fuzz-tag"
+            self.target.client.put(f"/v2.0/{m.group(1)}/{params['id']}/tags/fuzz-tag",
+                                   headers=self.target.admin)
         if "nid" in params:
             params["nid"] = self.seed("networks")
         if "rid" in params:

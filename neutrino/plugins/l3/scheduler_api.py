@@ -14,6 +14,18 @@ from neutrino.plugins.l3 import scheduling
 A = models.agents
 
 
+def _id_in(body, key: str):
+    """The id a scheduling POST names: 400 for a body that is no object or an
+    id that is no string (they reached the database before: 500)."""
+    if body is not None and not isinstance(body, dict):
+        raise faults.HTTPBadRequest("Body contains invalid data")
+    value = (body or {}).get(key)
+    if value is not None and not isinstance(value, str):
+        raise faults.HTTPBadRequest(f"Invalid input for {key}. Reason: '{value}' is not a "
+                                    "valid UUID.")
+    return value
+
+
 class SchedulerOps:
     def __init__(self, core, plugins):
         self.core = core
@@ -55,7 +67,7 @@ class SchedulerOps:
 
     def add_network(self, ctx: Context, agent_id: str, body) -> None:
         self._admin(ctx)
-        network_id = (body or {}).get("network_id")
+        network_id = _id_in(body, "network_id")
 
         def txn(conn):
             agent = self._agent(conn, agent_id, scheduling.DHCP_AGENT)
@@ -98,7 +110,7 @@ class SchedulerOps:
 
     def add_router(self, ctx: Context, agent_id: str, body) -> None:
         self._admin(ctx)
-        router_id = (body or {}).get("router_id")
+        router_id = _id_in(body, "router_id")
 
         def txn(conn):
             agent = self._agent(conn, agent_id, scheduling.L3_AGENT)
