@@ -235,8 +235,12 @@ class Database:
             try:
                 with writer(), engine.connect() as conn:
                     stage = "run"
+                    checks: dict = {}
+                    conn.execution_options(**{_BEFORE_COMMIT: checks})
                     with conn.begin():
                         result = fn(conn)
+                        for check in list(checks.values()):
+                            check(conn)
                         stage = "commit"
                     return result
             except RetryTransaction as exc:
@@ -277,6 +281,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_BEFORE_COMMIT = "neutrino_before_commit"
+
+
+def before_commit(conn: Connection, key: Any, check: Callable[[Connection], None]) -> bool:
+    """Run check(conn) at the end of this transaction, after everything the
+    call wrote and just before COMMIT (once per key); an exception from it
+    rolls the transaction back. False when conn is not a transaction of
+    Database.write/read (the caller checks another way)."""
+    checks = conn.get_execution_options().get(_BEFORE_COMMIT)
+    if checks is None:
+        return False
+    checks.setdefault(key, check)
+    return True
 
 
 class _WriterLock:

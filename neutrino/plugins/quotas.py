@@ -1,15 +1,19 @@
 """Per-project quotas: limits from the database, defaults from [quotas];
 checked inside the creating transaction.
 
-The check and the insert that follows it must be atomic with respect to
-other creates of the same project and resource, or 30 parallel creates
-against a quota of 3 all count 0 and all insert. On PostgreSQL and MariaDB
-the check first locks that (project, resource) row of quota_locks (FOR
-UPDATE, held until the transaction ends), so concurrent creates queue there
-and each counts what the previous ones committed (READ COMMITTED: every
-statement sees the latest commits). SQLite's writers are already one at a
-time (BEGIN IMMEDIATE and the writer lock of db/engine.py), so it skips the
-lock. Unlimited resources (-1) take no lock at all."""
+The count and the insert must be atomic with respect to other creates of
+the same project and resource, or 30 parallel creates against a quota of 3
+all count 0 and all insert. SQLite's writers are one at a time (BEGIN
+IMMEDIATE and the writer lock of db/engine.py): counting first is exact.
+
+On PostgreSQL and MariaDB the count is made again at the end of the
+creating transaction, after its own rows are written, under the lock of that
+(project, resource) row of quota_locks (FOR UPDATE, held to COMMIT): creates
+run in parallel until then and queue only for that last count, which sees
+what the previous ones committed (READ COMMITTED) plus its own rows; over
+the limit, the whole call rolls back (409 OverQuota). A first count at the
+start still refuses at once when the limit is already reached. Unlimited
+resources (-1) are not counted at all."""
 from __future__ import annotations
 
 from sqlalchemy import bindparam, delete, func, select
@@ -17,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
 from neutrino.db import models
+from neutrino.db.engine import before_commit
 from neutrino.db.upsert import upsert
 
 # API resource name -> table counted.
@@ -75,15 +80,24 @@ class QuotaEngine:
         limit = self.limit(conn, project_id, resource)
         if limit < 0:
             return
-        self._lock(conn, project_id, resource)
         if self.used(conn, project_id, resource) + delta > limit:
             raise faults.OverQuota(overs=[resource])  # "['network']", as upstream
+        if conn.dialect.name == "sqlite":
+            return
+
+        def recount(conn_: Connection) -> None:
+            self._lock(conn_, project_id, resource)
+            if self.used(conn_, project_id, resource) > limit:  # own rows included
+                raise faults.OverQuota(overs=[resource])
+        if not before_commit(conn, ("quota", project_id, resource), recount):
+            # Not a Database transaction: lock now, before the insert.
+            self._lock(conn, project_id, resource)
+            if self.used(conn, project_id, resource) + delta > limit:
+                raise faults.OverQuota(overs=[resource])
 
     @staticmethod
     def _lock(conn: Connection, project_id: str, resource: str) -> None:
         """Hold the (project, resource) lock until this transaction ends."""
-        if conn.dialect.name == "sqlite":
-            return
         params = {"project": project_id, "resource": resource}
         if conn.execute(_LOCK, params).first() is None:
             # The first create of this pair: make the row (a concurrent first
