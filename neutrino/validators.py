@@ -47,10 +47,11 @@ def nul_path(value: Any, where: str = "") -> str | None:
     return None
 
 
-def shown(value: Any, limit: int = 64) -> str:
-    """A value as a reason quotes it: NULs visible, long text cut."""
+def shown(value: Any, limit: int | None = None) -> str:
+    """A value as a reason quotes it (whole, as upstream's), NULs visible;
+    `limit` cuts it for log lines."""
     text = str(value).replace("\x00", "\\x00")
-    return text if len(text) <= limit else text[:limit] + "..."
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
 
 
 def validate_string(data: Any, max_len: int | None = None) -> str | None:
