@@ -229,3 +229,25 @@ def test_render_isolates_a_port_the_checks_missed():
     assert any("-s 10.0.0.0/8 -j RETURN" in line for line in f["neutron-linuxbri-i00000001-1"])
     assert out.eb["neutronMAC-tap00000002-11"] == []           # every frame of it dropped
     assert out.eb["neutronMAC-tap00000001-11"] != []
+
+
+# --- the L2 plan keeps a blocked port's tap off the bridge ---------------------------------
+
+def test_l2_plan_keeps_blocked_taps_off_the_bridge():
+    from neutrino.agent.l2.model import (RELEASE, Desired, L2Conf, NetworkSpec, PortSpec,
+                                         SetLink, bridge_name, tap_name)
+    from neutrino.agent.l2.plan import plan as l2_plan
+    from neutrino.dataplane.netlink_model import Link
+    net = "aaaaaaaa-1111-4111-8111-000000000001"
+    good, bad = "11111111-aaaa-4aaa-8aaa-000000000001", "22222222-bbbb-4bbb-8bbb-000000000002"
+    desired = Desired(ports={p: PortSpec(p, net, "fa:16:3e:00:00:01") for p in (good, bad)},
+                      networks={net: NetworkSpec(net, "local", None, None, 1500)})
+    br = bridge_name(net)
+    observed = {br: Link(name=br, index=2, kind="bridge", mtu=1500, mac=None, up=True)}
+    for n, p in enumerate((good, bad)):
+        observed[tap_name(p)] = Link(name=tap_name(p), index=10 + n, kind="veth", mtu=1500, mac=None,
+                                     up=True, master=br)
+    result = l2_plan(desired, observed, L2Conf(), blocked={bad: "bad address pair"})
+    assert result.wired == {good} and result.failed == {bad} and bad not in result.unwired
+    assert SetLink(tap_name(bad), master=RELEASE, port_id=bad) in result.ops
+    assert not any(getattr(op, "name", "") == tap_name(good) for op in result.ops)
