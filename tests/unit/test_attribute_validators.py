@@ -245,8 +245,8 @@ def test_l2_plan_keeps_blocked_taps_off_the_bridge():
     br = bridge_name(net)
     observed = {br: Link(name=br, index=2, kind="bridge", mtu=1500, mac=None, up=True)}
     for n, p in enumerate((good, bad)):
-        observed[tap_name(p)] = Link(name=tap_name(p), index=10 + n, kind="veth", mtu=1500, mac=None,
-                                     up=True, master=br)
+        observed[tap_name(p)] = Link(name=tap_name(p), index=10 + n, kind="veth", mtu=1500,
+                                     mac=None, up=True, master=br)
     result = l2_plan(desired, observed, L2Conf(), blocked={bad: "bad address pair"})
     assert result.wired == {good} and result.failed == {bad} and bad not in result.unwired
     assert SetLink(tap_name(bad), master=RELEASE, port_id=bad) in result.ops
