@@ -150,7 +150,7 @@ L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
 ) + metadata_options.L3_OPTS + metadata_options.SHARED_OPTS)
 
 L3_AGENT_SCHEMA = Schema(
-    (L3_DEFAULT, AGENT),
+    (L3_DEFAULT, AGENT, metadata_options.RATE_LIMITING),
     ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "ovs"),
 )
@@ -210,7 +210,7 @@ DHCP_AGENT_SECTION = Section("agent", (
 ))
 
 DHCP_AGENT_SCHEMA = Schema(
-    (DHCP_DEFAULT, DHCP_AGENT_SECTION),
+    (DHCP_DEFAULT, DHCP_AGENT_SECTION, metadata_options.RATE_LIMITING),
     ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications"),
 )

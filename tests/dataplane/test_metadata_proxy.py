@@ -167,3 +167,19 @@ def test_a_proxy_whose_pid_file_is_lost_is_found_by_its_config_path(netns, tmp_p
         proxies.pid_path(ROUTER).write_text(f"{pid}\n")
         stop_process(proxies.pid_path(ROUTER), f"-f {proxies.config_path(ROUTER)}")
     assert stray_pids(f"{tmp_path}/ns-metadata-proxy/") == []
+
+
+def test_rate_limited_proxy_answers_429_beyond_the_limit(netns, tmp_path, echo_socket):
+    from neutrino.agent.metadata.proxy import RateLimit
+    router_ns = netns("qrouter")
+    proxies = ProxyManager(str(tmp_path))
+    proxies.ensure(ProxySpec(uuid=ROUTER, netns=router_ns, bind_host="0.0.0.0",
+                             bind_port=9697, socket_path=echo_socket, router=True,
+                             rate_limit=RateLimit(base_window=30, base_limit=3,
+                                                  burst_window=30, burst_limit=100)))
+    try:
+        codes = [curl(router_ns, "http://127.0.0.1:9697/", "-o", "/dev/null",
+                      "-w", "%{http_code}").stdout for _ in range(5)]
+        assert codes == ["200", "200", "200", "429", "429"]
+    finally:
+        proxies.stop(ROUTER)

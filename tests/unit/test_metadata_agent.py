@@ -200,3 +200,26 @@ def test_a_forwarded_for_sent_by_the_instance_is_not_believed(agent):
     status, _, _ = agent.answer("GET", "/", {"X-Forwarded-For": "10.1.0.5, 10.1.0.99",
                                              "X-Neutron-Network-ID": NET_B}, None)
     assert status == 404
+
+
+def test_rate_limiting_section_as_upstream():
+    from neutrino.agent.metadata.proxy import RateLimit
+    from neutrino.agent_options import DHCP_AGENT_SCHEMA, L3_AGENT_SCHEMA
+    for schema in (L3_AGENT_SCHEMA, DHCP_AGENT_SCHEMA):
+        off = config.load(schema, [])
+        assert RateLimit.from_config(off.metadata_rate_limiting) is None     # default off
+        on = config.load(schema, [], {"metadata_rate_limiting": {
+            "rate_limit_enabled": "true", "base_query_rate_limit": "3",
+            "burst_window_duration": "5", "burst_query_rate_limit": "2"}})
+        limit = RateLimit.from_config(on.metadata_rate_limiting)
+        assert limit == RateLimit(base_window=10, base_limit=3, burst_window=5, burst_limit=2)
+        v6 = config.load(schema, [], {"metadata_rate_limiting": {
+            "rate_limit_enabled": "true", "ip_versions": "4,6"}})
+        assert RateLimit.from_config(v6.metadata_rate_limiting) is None      # one version only
+    text = haproxy_config(ProxySpec(uuid=ROUTER, netns="ns", bind_host="0.0.0.0",
+                                    bind_port=9697, socket_path="/s", router=True,
+                                    rate_limit=limit))
+    assert ("stick-table type ip size 10k expire 10s store http_req_rate(5s)") in text
+    assert ("http-request deny deny_status 429 if "
+            "{ src_http_req_rate(base_rate_limiter) gt 3 }") in text
+    assert "http-request track-sc1 src table burst_rate_limiter" in text

@@ -23,7 +23,7 @@ from neutrino.agent import startup
 from neutrino.agent.dhcp.driver import Driver
 from neutrino.agent.dhcp.model import METADATA_IP, MetadataFlags, NetDesired
 from neutrino.agent.metadata.options import socket_path
-from neutrino.agent.metadata.proxy import ProxySpec
+from neutrino.agent.metadata.proxy import ProxySpec, RateLimit
 from neutrino.agent.dhcp.plan import plan
 from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, DhcpClient
@@ -58,11 +58,13 @@ class DhcpAgent:
         self.metadata = MetadataFlags(d.enable_isolated_metadata, d.force_metadata,
                                       d.enable_metadata_network)
         metadata_socket = socket_path(d.metadata_proxy_socket, d.state_path)
+        rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
         self.driver = Driver(self.conf, cfg.agent.namespace_prefix, netns,
                              proxy_spec=lambda net_id, ns: ProxySpec(
                                  uuid=net_id, netns=ns, bind_host=METADATA_IP, bind_port=80,
                                  socket_path=metadata_socket, router=False,
-                                 user=d.metadata_proxy_user, group=d.metadata_proxy_group))
+                                 user=d.metadata_proxy_user, group=d.metadata_proxy_group,
+                                 rate_limit=rate_limit))
         self.resync_interval = d.resync_interval
         self.report_interval = cfg.agent.report_interval
         self.check_interval = cfg.agent.check_child_processes_interval

@@ -23,7 +23,7 @@ from typing import Any
 
 from neutrino.agent.l3.model import Router
 from neutrino.agent.metadata.options import socket_path
-from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec
+from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, RateLimit
 from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
@@ -69,6 +69,7 @@ class L3Agent:
         self.metadata_port = d.metadata_port if d.enable_metadata_proxy else None
         self.proxies = ProxyManager(d.state_path)
         self.metadata_socket = socket_path(d.metadata_proxy_socket, d.state_path)
+        self.rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -185,7 +186,8 @@ class L3Agent:
                                           bind_port=self.metadata_port,
                                           socket_path=self.metadata_socket, router=True,
                                           user=d.metadata_proxy_user,
-                                          group=d.metadata_proxy_group))
+                                          group=d.metadata_proxy_group,
+                                          rate_limit=self.rate_limit))
         except Exception as exc:  # noqa: BLE001 - routing goes on; the next sync retries
             LOG.error("router %s: metadata proxy did not start: %s", rid, exc)
 

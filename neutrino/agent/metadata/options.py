@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from neutrino.config import Opt, choice, int_range, string, to_bool
+from neutrino.config import Opt, Section, choice, int_range, string, to_bool, to_list
 
 # --- shared by the L3, DHCP and metadata agents (upstream's SHARED_OPTS) -----------
 
@@ -83,6 +83,24 @@ DHCP_OPTS = (
         "With enable_isolated_metadata: also serve networks with a subnet in "
         "169.254.0.0/16 (a dedicated metadata network)."),
 )
+
+
+# --- l3_agent.ini and dhcp_agent.ini [metadata_rate_limiting] ---------------------------
+
+RATE_LIMITING = Section("metadata_rate_limiting", (
+    Opt("rate_limit_enabled", to_bool, False,
+        "Limit the metadata requests of each instance (haproxy answers 429 beyond)."),
+    Opt("ip_versions", to_list, ("4",),
+        "Address versions to limit (one of 4, 6; neutrino serves metadata over IPv4 "
+        "only, so 4; anything else is logged and the limits are off, as upstream does "
+        "with versions it cannot use)."),
+    Opt("base_window_duration", int_range(1), 10, "Seconds of the base window."),
+    Opt("base_query_rate_limit", int_range(1), 10,
+        "Requests of one address accepted in the base window."),
+    Opt("burst_window_duration", int_range(1), 10, "Seconds of the burst window."),
+    Opt("burst_query_rate_limit", int_range(1), 10,
+        "Requests of one address accepted in the burst window."),
+))
 
 
 def socket_path(raw: str, state_path: str) -> str:

@@ -39,6 +39,28 @@ HAPROXY = "haproxy"
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """[metadata_rate_limiting]: requests per source address and window."""
+    base_window: int = 10
+    base_limit: int = 10
+    burst_window: int = 10
+    burst_limit: int = 10
+
+    @classmethod
+    def from_config(cls, section) -> RateLimit | None:
+        """None when disabled or not for IPv4 (the only metadata address
+        served), as upstream enables it for exactly one IP version."""
+        if section is None or not section.rate_limit_enabled:
+            return None
+        if [v.strip() for v in section.ip_versions] != ["4"]:
+            LOG.warning("metadata rate limiting is for IPv4 only here (ip_versions = %s): "
+                        "not enabled", ",".join(section.ip_versions))
+            return None
+        return cls(section.base_window_duration, section.base_query_rate_limit,
+                   section.burst_window_duration, section.burst_query_rate_limit)
+
+
+@dataclass(frozen=True)
 class ProxySpec:
     """One proxy: for a router (router_id) or a network (network_id)."""
     uuid: str
@@ -49,6 +71,7 @@ class ProxySpec:
     router: bool            # True: X-Neutron-Router-ID, False: X-Neutron-Network-ID
     user: str = ""
     group: str = ""
+    rate_limit: RateLimit | None = None
 
 
 def _user_name(user: str) -> str:
@@ -71,6 +94,23 @@ def haproxy_config(spec: ProxySpec) -> str:
     """Upstream's configuration, minus what the supervisor does instead
     (daemon, pidfile) and syslog (namespaces share no /dev/log here)."""
     kind, other = ("Router", "Network") if spec.router else ("Network", "Router")
+    limit, tables = "", ""
+    if spec.rate_limit is not None:     # upstream's stick tables, per source address
+        r = spec.rate_limit
+        expire = max(r.base_window, r.burst_window)
+        tables = f"""
+backend base_rate_limiter
+    stick-table type ip size 10k expire {expire}s store http_req_rate({r.base_window}s)
+
+backend burst_rate_limiter
+    stick-table type ip size 10k expire {expire}s store http_req_rate({r.burst_window}s)
+"""
+        deny = "http-request deny deny_status 429 if"
+        limit = "".join(f"    {line}\n" for line in (
+            "http-request track-sc0 src table base_rate_limiter",
+            "http-request track-sc1 src table burst_rate_limiter",
+            f"{deny} {{ src_http_req_rate(base_rate_limiter) gt {r.base_limit} }}",
+            f"{deny} {{ src_http_req_rate(burst_rate_limiter) gt {r.burst_limit} }}"))
     return f"""
 global
     user        {_user_name(spec.user)}
@@ -87,10 +127,10 @@ defaults
     timeout client          32s
     timeout server          32s
     timeout http-keep-alive 30s
-
+{tables}
 listen listener
     bind {spec.bind_host}:{spec.bind_port}
-    server metadata {spec.socket_path}
+{limit}    server metadata {spec.socket_path}
     http-request del-header X-Neutron-{other}-ID
     http-request set-header X-Neutron-{kind}-ID {spec.uuid}
 """.lstrip("\n")
