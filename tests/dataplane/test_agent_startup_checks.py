@@ -50,8 +50,6 @@ LB_OK = {"linux_bridge": {"physical_interface_mappings": "physnet1:eth-ok",
      "Bridge br-missing for physical network physnet2 does not exist"),
     ({"vxlan": {"local_ip": "192.0.2.99"}},
      "[vxlan] local_ip 192.0.2.99 is on no interface"),
-    # an address of the machine's own namespace is not this host's
-    ({"vxlan": {"local_ip": "127.0.0.2"}}, "[vxlan] local_ip 127.0.0.2 is on no interface"),
 ])
 def test_linuxbridge_agent_terminates(host, tmp_path, change, reason):
     sections = {k: dict(v) for k, v in LB_OK.items()}
@@ -98,3 +96,17 @@ def test_agent_configuration_errors_exit_2(host, tmp_path):
                      {"vxlan": {"local_ipp": "192.0.2.7"}})
     assert proc.returncode == 2
     assert "configuration error: unknown option [vxlan] local_ipp" in proc.stderr
+
+
+def test_an_address_of_another_namespace_is_not_the_hosts(host, tmp_path):
+    """local_ip is looked for where the agent runs: an address the machine's
+    own namespace holds (read, never touched) does not count."""
+    from neutrino.dataplane.rtnl_fast import ipv4_addresses
+    theirs = [addr for _, addr, _ in ipv4_addresses(None) if not addr.startswith("127.")]
+    if not theirs:
+        pytest.skip("the machine's namespace has no IPv4 address besides loopback")
+    sections = {k: dict(v) for k, v in LB_OK.items()}
+    sections["vxlan"]["local_ip"] = theirs[0]
+    proc = run_agent(host, tmp_path, "neutrino-linuxbridge-agent", sections)
+    assert proc.returncode == 1, proc.stderr
+    assert f"[vxlan] local_ip {theirs[0]} is on no interface" in proc.stderr
