@@ -5,7 +5,9 @@ The files are upstream's (neutron.conf, ml2_conf.ini, linuxbridge_agent.ini,
 ourselves instead of using oslo.config because we want (a) a start-up error
 that names any unknown or invalid option, which oslo.config does not give for
 options in files, and (b) one frozen object passed down explicitly rather than
-a global registry read deep inside methods.
+a global registry read deep inside methods. Options that Neutron 25's files
+define and neutrino does not use are accepted and reported (Config.unused,
+log_unused), so an operator's files load unchanged: see neutrino.upstream.
 """
 from __future__ import annotations
 
