@@ -100,11 +100,20 @@ def validate_list_of_unique_strings(data: Any, max_len: int | None = None) -> st
 
 
 def duplicates(items: list) -> list:
-    seen, dups = [], []
+    """Items that occur more than once, in order; linear for hashable items
+    (a body may carry tens of thousands)."""
+    seen: set = set()
+    seen_other: list = []          # unhashable items (dicts, lists): compared one by one
+    dups: list = []
     for item in items:
-        if item in seen and item not in dups:
+        try:
+            again = item in seen
+            seen.add(item)
+        except TypeError:
+            again = item in seen_other
+            seen_other.append(item)
+        if again and item not in dups:
             dups.append(item)
-        seen.append(item)
     return dups
 
 
@@ -339,7 +348,7 @@ def validate_dict_or_none(data: Any) -> str | None:
 def validate_fixed_ips(data: Any) -> str | None:
     if not isinstance(data, list):
         return f"Invalid data format for fixed IP: '{shown(data)}'"
-    ips = []
+    ips: set[str] = set()
     for fixed_ip in data:
         if not isinstance(fixed_ip, dict):
             return f"Invalid data format for fixed IP: '{shown(fixed_ip)}'"
@@ -350,7 +359,7 @@ def validate_fixed_ips(data: Any) -> str | None:
             reason = validate_ip_address(address)
             if reason:
                 return reason
-            ips.append(address)
+            ips.add(address)
         if "subnet_id" in fixed_ip:
             reason = validate_uuid(fixed_ip["subnet_id"])
             if reason:
@@ -361,30 +370,31 @@ def validate_fixed_ips(data: Any) -> str | None:
 def validate_nameservers(data: Any) -> str | None:
     if not isinstance(data, list):
         return f"Invalid data format for nameserver: '{shown(data)}'"
-    hosts = []
+    hosts: set[str] = set()
     for host in data:
         reason = validate_ip_address(host)
         if reason:
             return f"'{shown(host)}' is not a valid nameserver. {reason}"
         if host in hosts:
             return f"Duplicate nameserver '{host}'"
-        hosts.append(host)
+        hosts.add(host)
     return None
 
 
 def validate_hostroutes(data: Any) -> str | None:
     if not isinstance(data, list):
         return f"Invalid data format for hostroute: '{shown(data)}'"
-    seen = []
+    seen: set[tuple[str, str]] = set()
     for route in data:
         reason = (verify_dict_keys(["destination", "nexthop"], route)
                   or validate_route_cidr(route["destination"])
                   or validate_ip_address(route["nexthop"]))
         if reason:
             return reason
-        if route in seen:
+        key = (route["destination"], route["nexthop"])      # both strings by now
+        if key in seen:
             return f"Duplicate hostroute '{shown(route)}'"
-        seen.append(route)
+        seen.add(key)
     return None
 
 

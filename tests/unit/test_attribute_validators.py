@@ -251,3 +251,11 @@ def test_l2_plan_keeps_blocked_taps_off_the_bridge():
     assert result.wired == {good} and result.failed == {bad} and bad not in result.unwired
     assert SetLink(tap_name(bad), master=RELEASE, port_id=bad) in result.ops
     assert not any(getattr(op, "name", "") == tap_name(good) for op in result.ops)
+
+
+def test_duplicates_hashable_or_not():
+    assert v.duplicates(["a", "b", "a", "a", "c", "b"]) == ["a", "b"]
+    assert v.duplicates([{"k": 1}, [1], {"k": 1}, [1], 3]) == [{"k": 1}, [1]]
+    assert v.validate_uuid_list(["5e000000-0000-4000-8000-00000000000a"] * 2) == \
+        "Duplicate items in the list: '5e000000-0000-4000-8000-00000000000a'"
+    assert v.validate_nameservers(["10.0.0.1", "10.0.0.1"]) == "Duplicate nameserver '10.0.0.1'"
