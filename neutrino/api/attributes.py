@@ -355,6 +355,16 @@ def az_hints(value):
     return None
 
 
+MAX_TAGS = 50   # per resource, as upstream's tagging extension (MAX_TAGS_COUNT)
+
+
+def check_tag_count(singular: str, count: int) -> None:
+    if count > MAX_TAGS:
+        raise faults.BadRequest(
+            resource=singular,
+            msg=f"The number of tags exceed the per-resource limit of {MAX_TAGS}")
+
+
 def tag_list(value):
     if not isinstance(value, list):
         return f"'{v.shown(value)}' is not a list"

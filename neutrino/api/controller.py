@@ -121,6 +121,7 @@ class Controller:
                 reason = a.tag_list(value)
                 if reason:
                     raise faults.HTTPBadRequest(f"Invalid input for tags. Reason: {reason}.")
+                a.check_tag_count(self.r.singular, len(set(value)))
                 out["tags"] = value
                 continue
             attr = self.r.attr(key)

@@ -32,6 +32,7 @@ class TagOps:
         reason = a.tag_list(tags)
         if reason:
             raise faults.HTTPBadRequest(f"Invalid input for tags. Reason: {reason}.")
+        a.check_tag_count(self.ctl.r.singular, len(set(tags)))
         self.ctl.authorize_tags(ctx, rid)
 
         def txn(conn):
@@ -60,7 +61,9 @@ class TagOps:
         self.ctl.authorize_tags(ctx, rid)
 
         def txn(conn):
-            if tag not in self._tags(conn, rid):
+            have = self._tags(conn, rid)
+            if tag not in have:
+                a.check_tag_count(self.ctl.r.singular, len(have) + 1)
                 conn.execute(insert(T).values(resource_id=rid, tag=tag, resource_type=self.kind))
                 bump_revision(conn, self.table, rid)
         self.core.db.write(txn)
