@@ -34,13 +34,13 @@ def cmd_aio(args) -> int:
     from neutrino.api.app import build_app
     from neutrino.cli.agents import load_agent_config
     from neutrino.cli.common import setup_logging
-    from neutrino.cli.server import check_schema
+    from neutrino.cli.server import build_checked_core
     from neutrino.config import log_unused
     from neutrino.db.migrate import SchemaNotCurrent
     from neutrino.identity.opts import auth_summary
     from neutrino.rpc.bus import make_transport
     from neutrino.rpc.server_handlers import attach_bus
-    from neutrino.service import build_auth, build_core, load_server_config
+    from neutrino.service import build_auth, load_server_config
 
     try:
         cfg = load_server_config(args.config_file)
@@ -54,8 +54,7 @@ def cmd_aio(args) -> int:
     try:
         # The embedded SQLite database migrates itself (build_core); a shared
         # one must be at the code's revision, as for neutrino-server.
-        check_schema(cfg, args.config_file)
-        core = build_core(cfg)
+        core = build_checked_core(cfg, args.config_file)
         auth = build_auth(cfg, core.db)
     except ConfigError as exc:
         print(f"neutrino aio: configuration error: {exc}", file=sys.stderr)

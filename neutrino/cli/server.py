@@ -27,16 +27,52 @@ def upgrade_command(files: list[str]) -> str:
     return " ".join(words + ["upgrade", "head"])
 
 
+def _sqlite_file(cfg) -> str | None:
+    """The embedded database's file ("" in memory), None for a shared one."""
+    url = cfg.database.connection
+    if not url:
+        return os.path.join(cfg.DEFAULT.state_path, "neutrino.sqlite")
+    if url.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+        return make_url(url).database or ""
+    return None
+
+
 def check_schema(cfg, files: list[str]) -> None:
-    """SchemaNotCurrent unless a shared database is at the code's head."""
+    """SchemaNotCurrent unless a shared database is at the code's head (or
+    the embedded SQLite one can be brought there)."""
     from neutrino.db import migrate
     from neutrino.db.engine import Database
+    path = _sqlite_file(cfg)
+    if path is not None and not os.path.exists(path):
+        return      # a new embedded database: created at start, nothing to check
     db = Database.from_config(cfg)
     try:
-        if db.backend != "sqlite":
-            migrate.check_current(db, upgrade_command(files))
+        # The embedded SQLite database is migrated at start (build_core):
+        # only one this code cannot upgrade is refused.
+        migrate.check_current(db, upgrade_command(files),
+                              will_upgrade=db.backend == "sqlite")
     finally:
         db.dispose()
+
+
+def build_checked_core(cfg, files: list[str]):
+    """The core, after what start-up refuses: the configuration (drivers,
+    policy; nothing is created before), then the schema. The embedded
+    SQLite database is checked before build_core migrates it; a shared one
+    after the configuration is validated (build_core does not touch it)."""
+    from neutrino.service import build_core
+    embedded = _sqlite_file(cfg) is not None
+    if embedded:
+        check_schema(cfg, files)
+    core = build_core(cfg)
+    if not embedded:
+        try:
+            check_schema(cfg, files)
+        except BaseException:
+            core.db.dispose()
+            raise
+    return core
 
 
 def main(argv=None) -> int:
@@ -46,7 +82,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from neutrino.db.migrate import SchemaNotCurrent
     from neutrino.identity.opts import auth_summary
-    from neutrino.service import build_auth, build_core, load_server_config
+    from neutrino.service import build_auth, load_server_config
     try:
         cfg = load_server_config(args.config_file)
     except ConfigError as exc:
@@ -55,8 +91,7 @@ def main(argv=None) -> int:
     setup_logging(cfg.DEFAULT.debug, cfg.DEFAULT.log_file)
     log_unused(cfg, LOG)
     try:
-        check_schema(cfg, args.config_file)
-        build_core(cfg).db.dispose()  # validates drivers, policy; creates SQLite schema
+        build_checked_core(cfg, args.config_file).db.dispose()
         build_auth(cfg)
     except ConfigError as exc:
         print(f"neutrino-server: configuration error: {exc}", file=sys.stderr)

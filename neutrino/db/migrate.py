@@ -53,10 +53,12 @@ def heads() -> tuple[str, ...]:
     return tuple(_scripts().get_heads())
 
 
-def check_current(db, upgrade_command: str) -> None:
+def check_current(db, upgrade_command: str, will_upgrade: bool = False) -> None:
     """SchemaNotCurrent unless the database is at the code's head revision
     (read from the migration scripts, so a new migration needs no change
-    here). `upgrade_command`: what the operator runs to fix it."""
+    here). `upgrade_command`: what the operator runs to fix it.
+    `will_upgrade` (the embedded SQLite database, migrated at start): only a
+    schema that cannot be upgraded is refused."""
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.exc import DBAPIError
 
@@ -80,6 +82,8 @@ def check_current(db, upgrade_command: str) -> None:
     if set(revisions) == set(code):
         return
     if not revisions:
+        if will_upgrade and not has_tables:
+            return
         if has_tables:
             raise SchemaNotCurrent(
                 "the database has tables but no neutrino schema revision (another "
@@ -95,6 +99,8 @@ def check_current(db, upgrade_command: str) -> None:
         except Exception:  # noqa: BLE001 - alembic raises several kinds for unknown ids
             known.append(False)
     if all(known):
+        if will_upgrade:
+            return
         raise SchemaNotCurrent(
             f"the database schema is at revision {', '.join(revisions)}, older than this "
             f"code's {', '.join(code)}; upgrade it with: {upgrade_command}")

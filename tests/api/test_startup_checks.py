@@ -339,3 +339,31 @@ def test_keystone_without_credentials_does_not_start(databases, stub_keystone):
     assert "[keystone_authtoken] auth_url is required to validate tokens with Keystone" \
         in proc.stderr
     assert stub_keystone.requests == []
+
+
+def test_sqlite_from_a_newer_neutrino_is_refused(databases):
+    """The embedded database migrates itself, but not from a revision this
+    code does not know: a clear refusal, not alembic's traceback."""
+    tmp = tempfile.mkdtemp(prefix="startup-", dir=databases.tmp)
+    conf = server_conf(tmp, {})
+    assert run("neutrino-db-manage", [conf], "upgrade", "head").returncode == 0
+    engine = create_engine("sqlite:///" + os.path.join(tmp, "neutrino.sqlite"))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999zz'")
+    finally:
+        engine.dispose()
+    proc = run("neutrino-server", [conf], timeout=90)
+    assert proc.returncode == 1, proc.stderr
+    assert "at revision 9999zz, which this code does not know" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_configuration_is_checked_before_the_schema(databases):
+    url = databases.create("postgresql")
+    tmp = tempfile.mkdtemp(prefix="startup-", dir=databases.tmp)
+    conf = server_conf(tmp, {"database": {"connection": url},
+                             "ml2": {"type_drivers": "gre"}})
+    proc = run("neutrino-server", [conf], timeout=90)
+    assert proc.returncode == 2, proc.stderr
+    assert "configuration error: [ml2] type_drivers" in proc.stderr
