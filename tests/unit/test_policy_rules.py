@@ -111,10 +111,19 @@ def test_default_rules_personas():
     assert e.check(admin, "create_network", own)
     assert not e.check(member, "create_network:shared", own)
     assert e.check(admin, "create_network:provider:network_type", own)
-    # Ports on a member's network: the network owner may manage them.
+    # Ports on a member's network: the network owner may see and delete
+    # them, not update them (upstream 2024.2 update_port).
     port = {"project_id": OTHER, "network:project_id": PROJECT}
-    assert e.check(member, "update_port", port)
+    assert not e.check(member, "update_port", port)
+    assert e.check(member, "delete_port", port)
     assert e.check(member, "get_port", port)
+    # device_owner network:* only for the network's owner.
+    assert e.check(member, "create_port:device_owner",
+                   {"device_owner": "network:dhcp", "network:project_id": PROJECT})
+    assert not e.check(member, "create_port:device_owner",
+                       {"device_owner": "network:dhcp", "network:project_id": OTHER})
+    assert e.check(member, "create_port:device_owner",
+                   {"device_owner": "compute:nova", "network:project_id": OTHER})
     # Undefined actions are admin-only.
     assert not e.check(member, "frobnicate", own)
     assert e.check(admin, "frobnicate", own)
@@ -179,7 +188,7 @@ def test_enforce_messages_as_upstream():
 
 def test_context_roles():
     ctx = Context.make(PROJECT, "u", (" Admin ", ""))
-    assert ctx.roles == frozenset({"admin", "member", "reader"})
+    assert ctx.roles == frozenset({"admin", "manager", "member", "reader"})
     assert ctx.is_admin
     assert Context.make(PROJECT, "u", ("reader",)).roles == frozenset({"reader"})
     assert not Context.make(PROJECT, "u", ("member",)).is_admin
