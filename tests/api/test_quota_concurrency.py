@@ -77,6 +77,20 @@ def test_parallel_port_creates_hold_the_quota(server):
     race(server, project, "ports", {"port": {"network_id": net["id"]}}, LIMIT)
 
 
+def test_parallel_subnet_creates_hold_the_quota(server):
+    project = secrets.token_hex(16)
+    with httpx.Client(base_url=server.url + "/v2.0", headers=member_headers(project),
+                      timeout=60) as c:
+        net = c.post("/networks", json={"network": {"name": "q"}}).json()["network"]
+    set_quota(server, project, {"subnet": LIMIT})
+    bodies = [("POST", "/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                               "cidr": f"10.211.{i}.0/24"}})
+              for i in range(PARALLEL)]
+    got = summary(run(server, bodies, member_headers(project), PARALLEL))
+    assert got == {201: LIMIT, (409, "OverQuota"): PARALLEL - LIMIT}, got
+    assert count(server, project, "subnets") == LIMIT
+
+
 def test_parallel_security_group_creates_hold_the_quota(server):
     project = secrets.token_hex(16)
     set_quota(server, project, {"security_group": LIMIT})
