@@ -158,9 +158,10 @@ IDENTITY = Section("identity", (
     Opt("password_hash_workers", int_range(1, 64), 1,
         "Password checks (scrypt, ~50 ms of CPU each) running at once per API worker, in "
         "threads of lower CPU priority, so that a burst of logins does not slow other calls."),
-    Opt("password_hash_queue", int_range(0), 32,
-        "Password checks that may wait for those threads per API worker; a login beyond "
-        "that is answered 503 with Retry-After."),
+    Opt("password_hash_queue", int_range(0), 16,
+        "Password checks that may wait for those threads per API worker (each holds one of "
+        "the worker's 40 request threads while it waits); a login beyond that is answered "
+        "503 with Retry-After."),
 ))
 
 

@@ -58,7 +58,7 @@ class HashPool:
 
     NICE = 10
 
-    def __init__(self, workers: int = 1, queue: int = 32):
+    def __init__(self, workers: int = 1, queue: int = 16):
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pwhash",
                                            initializer=_lower_priority, initargs=(self.NICE,))
         self.slots = threading.BoundedSemaphore(workers + queue)
