@@ -58,7 +58,8 @@ BASE_OVERRIDES: dict[str, dict[str, str]] = {
     "ml2_type_vlan": {"network_vlan_ranges": "physnet1:1000:1500,physnet2"},
     "ml2_type_flat": {"flat_networks": "*"},
     "quotas": {"quota_network": "10000", "quota_subnet": "10000", "quota_port": "100000",
-               "quota_security_group": "1000", "quota_security_group_rule": "10000"},
+               "quota_security_group": "1000", "quota_security_group_rule": "10000",
+               "quota_router": "1000", "quota_floatingip": "1000"},
 }
 
 _unavailable: dict[str, str] = {}
