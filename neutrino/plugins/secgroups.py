@@ -71,12 +71,12 @@ def ensure_default_group(conn: Connection, project_id: str) -> str:
 def check_groups_usable(conn: Connection, ctx: Context, owner: str, groups: list[str]) -> None:
     if not groups:
         return
+    # No lock here (port creates are the hot path): a group delete racing
+    # this port either waits for the port's group rows (their foreign key
+    # holds the group) and then finds the port using it (409), or deletes
+    # first and the port's insert fails its foreign key and is run again,
+    # finding no group (404): see races.retry_if_parent_vanished.
     stmt = select(SG.c.id, SG.c.project_id, SG.c.stateful).where(SG.c.id.in_(groups))
-    if conn.dialect.name != "sqlite":
-        # Shared locks until the port's rows are written: a group delete
-        # (which locks the group for update) waits and then sees the port
-        # using it (409), or wins and this finds no group (404).
-        stmt = stmt.with_for_update(read=True)
     found = {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
     for gid in groups:
         if gid not in found or (not ctx.is_admin and found[gid][0] != owner):
