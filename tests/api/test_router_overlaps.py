@@ -128,3 +128,37 @@ def test_port_with_two_ipv4_subnets_and_out_of_pool_address(api):
     pooled = api.member_b.port(shared["id"])
     expect(api.member_b.put(f"routers/{b_router['id']}/add_router_interface",
                             {"port_id": pooled["id"]}), 200)
+
+
+def test_ipv6_subnet_taking_external_ras_is_refused(api):
+    net = api.member_a.network()
+    sub = api.member_a.subnet(net["id"], "2001:db8:240::/64", ipv6_address_mode="slaac")
+    router = api.member_a.create("routers", name="r")
+    msg = bad(f"IPv6 subnet {sub['id']} configured to receive RAs from an external router "
+              "cannot be added to Neutron Router")
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"subnet_id": sub["id"]}), 400, "BadRequest", msg)
+    port = api.member_a.port(net["id"])
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"port_id": port["id"]}), 400, "BadRequest", msg)
+    assert router_port_ids(api, router["id"]) == []
+    assert api.member_a.show("ports", port["id"])["device_owner"] == ""
+
+
+def test_two_ipv6_ports_of_one_network_on_one_router(api):
+    net = api.member_a.network()
+    s1 = api.member_a.subnet(net["id"], "2001:db8:241::/64", ipv6_ra_mode="slaac",
+                             ipv6_address_mode="slaac")
+    s2 = api.member_a.subnet(net["id"], "2001:db8:242::/64", ipv6_ra_mode="slaac",
+                             ipv6_address_mode="slaac")
+    router = api.member_a.create("routers", name="r")
+    first = api.member_a.port(net["id"], fixed_ips=[{"subnet_id": s1["id"]}])
+    second = api.member_a.port(net["id"], fixed_ips=[{"subnet_id": s2["id"]}])
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"port_id": first["id"]}), 200)
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"port_id": second["id"]}), 400, "BadRequest",
+           bad(f"Router already contains IPv6 port {first['id']} belonging to network id "
+               f"{net['id']}. Only one IPv6 port from the same network subnet can be connected "
+               "to a router."))  # upstream's msg ends with a period too: ".."
+    assert api.member_a.show("ports", second["id"])["device_owner"] == ""

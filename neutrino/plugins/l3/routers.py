@@ -286,6 +286,7 @@ class RouterPlugin:
                     # gateway address of somebody else's shared subnet.
                     raise bad_router(f"Cannot add interface to router because subnet "
                                      f"{subnet_id} is not owned by project making the request")
+                self._check_address_mode(subnet)
                 self._check_dup_subnets(conn, router_id, [subnet])
                 port = self.ports.create_in(conn, admin_context(), {
                     "network_id": subnet["network_id"], "device_owner": IF_OWNER,
@@ -302,6 +303,8 @@ class RouterPlugin:
                     raise bad_router("Router port must have at least one fixed IP")
                 subnets = [SubnetPlugin(self.core)._row(conn, admin_context(), f["subnet_id"])
                            for f in port["fixed_ips"]]
+                for subnet in subnets:
+                    self._check_address_mode(subnet)
                 self._check_one_ipv6_port_per_network(conn, router_id, port)
                 self._check_dup_subnets(conn, router_id, subnets)
                 if len([s for s in subnets if s["ip_version"] == 4]) > 1:
@@ -374,6 +377,15 @@ class RouterPlugin:
                 if current.overlaps(ipaddress.ip_network(subnet["cidr"])):
                     raise bad_router(f"Cidr {subnet['cidr']} of subnet {subnet['id']} overlaps "
                                      f"with cidr {cidr} of subnet {sid}")
+
+    @staticmethod
+    def _check_address_mode(subnet) -> None:
+        """An IPv6 subnet whose hosts take RAs from an external router
+        (address mode without RA mode) is not for a neutrino router."""
+        if (subnet["ip_version"] == 6 and subnet["ipv6_ra_mode"] is None
+                and subnet["ipv6_address_mode"] is not None):
+            raise bad_router(f"IPv6 subnet {subnet['id']} configured to receive RAs from an "
+                             "external router cannot be added to Neutron Router")
 
     @staticmethod
     def _check_one_ipv6_port_per_network(conn, router_id: str, port: dict) -> None:
