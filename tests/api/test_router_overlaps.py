@@ -162,3 +162,28 @@ def test_two_ipv6_ports_of_one_network_on_one_router(api):
                f"{net['id']}. Only one IPv6 port from the same network subnet can be connected "
                "to a router."))  # upstream's msg ends with a period too: ".."
     assert api.member_a.show("ports", second["id"])["device_owner"] == ""
+
+
+def test_removing_one_prefix_of_a_multi_prefix_interface_keeps_the_port(api):
+    net = api.member_a.network()
+    v4 = api.member_a.subnet(net["id"], "10.251.0.0/24")
+    v6 = api.member_a.subnet(net["id"], "2001:db8:243::/64", ipv6_ra_mode="slaac",
+                             ipv6_address_mode="slaac")
+    router = api.member_a.create("routers", name="r")
+    port = api.member_a.port(net["id"], fixed_ips=[{"subnet_id": v4["id"]},
+                                                   {"subnet_id": v6["id"]}])
+    expect(api.member_a.put(f"routers/{router['id']}/add_router_interface",
+                            {"port_id": port["id"]}), 200)
+    out = expect(api.member_a.put(f"routers/{router['id']}/remove_router_interface",
+                                  {"subnet_id": v6["id"]}), 200)
+    assert (out["port_id"], out["subnet_ids"]) == (port["id"], [v6["id"]])
+    left = api.member_a.show("ports", port["id"])
+    assert [f["subnet_id"] for f in left["fixed_ips"]] == [v4["id"]]
+    assert left["device_id"] == router["id"]
+    expect(api.member_a.put(f"routers/{router['id']}/remove_router_interface",
+                            {"subnet_id": v6["id"]}), 404, "RouterInterfaceNotFoundForSubnet")
+    # The last prefix takes the port with it.
+    expect(api.member_a.put(f"routers/{router['id']}/remove_router_interface",
+                            {"subnet_id": v4["id"]}), 200)
+    api.member_a.show("ports", port["id"], status=404)
+    assert router_port_ids(api, router["id"]) == []

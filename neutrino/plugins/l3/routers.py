@@ -425,7 +425,7 @@ class RouterPlugin:
 
     def remove_interface(self, ctx: Context, router_id: str, body: dict) -> dict:
         subnet_id, port_id = self._interface_args(body, for_removal=True)
-        removed = []
+        removed, kept = [], []
 
         def txn(conn):
             router = self._row(conn, ctx, router_id, lock=True)
@@ -458,9 +458,18 @@ class RouterPlugin:
             if row is None:  # gone meanwhile (the router lock makes this unlikely)
                 raise faults.RouterInterfaceNotFound(router_id=router_id, port_id=target_port)
             subnets = [i.id for i in interfaces if i.port_id == target_port]
-            self.ports.delete_in(conn, target_port)
-            removed.append(row)
             bump_revision(conn, R, router_id)
+            if not port_id and len(subnets) > 1:
+                # One prefix of a port with several: only its address goes,
+                # the interface stays on the others (upstream).
+                conn.execute(delete(IPA).where(IPA.c.port_id == target_port,
+                                               IPA.c.subnet_id == subnet_id))
+                bump_revision(conn, P, target_port)
+                kept.append(row)
+                subnets = [subnet_id]
+            else:
+                self.ports.delete_in(conn, target_port)
+                removed.append(row)
             return {"id": router_id, "tenant_id": router["project_id"],
                     "project_id": router["project_id"], "port_id": target_port,
                     "network_id": row["network_id"], "subnet_id": subnets[0],
@@ -468,6 +477,10 @@ class RouterPlugin:
         result = self.core.db.write(txn)
         for row in removed:
             self.ports.notify_deleted(row)
+        for row in kept:
+            self.core.notifier.resource_changed(
+                "port", row["id"], -1, network_id=row["network_id"],
+                hosts=(row["binding_host"],) if row["binding_host"] else ())
         self._notify(router_id, -1)
         return result
 
