@@ -33,11 +33,16 @@ class World:
 
     def __init__(self, lab, tag: str):
         self.lab = lab
-        self.api = lab.api
         self.tag = tag
         self.networks: list[str] = []
         self.instance_names: list[str] = []
         self.security_groups: list[str] = []
+
+    @property
+    def api(self):
+        # the lab's current client: a restarted runtime (kill_runtime/start_runtime)
+        # comes with a new one, and cleanup must not use the closed one
+        return self.lab.api
 
     def network(self, name: str, cidr: str | None = "10.77.0.0/24", **provider) -> dict:
         net = self.api.create_network(f"{name}-{self.tag}", **provider)

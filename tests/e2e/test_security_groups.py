@@ -293,8 +293,10 @@ def test_seed_chain_structure_in_iptables_save(w):
     a = w.vm("a", net, fixed_ips=[{"ip_address": "10.81.0.41"}])
     host1 = w.host_ns("host1")
     tag, tap = a.port_id[:10], a.tap
-    save = eventually(lambda: (lambda s: s if f"{W}-i{tag}" in s else None)(
-        ns.run(["iptables-save"], netns=host1)), "a's chains")
+    # a's chains, and the DHCP port's (its agent may wire it after a, under load)
+    save = eventually(lambda: (lambda s: s if f"{W}-i{tag}" in s and
+                               "Accept all packets when port is trusted." in s else None)(
+        ns.run(["iptables-save"], netns=host1)), "a's and the DHCP port's chains", timeout=30)
     for chain in ("neutron-filter-top", f"{W}-FORWARD", f"{W}-INPUT", f"{W}-OUTPUT",
                   f"{W}-local", f"{W}-sg-chain", f"{W}-sg-fallback", f"{W}-i{tag}",
                   f"{W}-o{tag}", f"{W}-s{tag}"):
