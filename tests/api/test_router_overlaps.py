@@ -187,3 +187,18 @@ def test_removing_one_prefix_of_a_multi_prefix_interface_keeps_the_port(api):
                             {"subnet_id": v4["id"]}), 200)
     api.member_a.show("ports", port["id"], status=404)
     assert router_port_ids(api, router["id"]) == []
+
+
+def test_gateway_on_anothers_private_network_is_not_found(api):
+    private = api.member_b.network()
+    router = api.member_a.create("routers", name="r")
+    for net_id in (private["id"], "6bdecb4b-429a-4947-8190-10abc831ed83"):
+        expect(api.member_a.put(f"routers/{router['id']}", {"router": {
+            "external_gateway_info": {"network_id": net_id}}}), 404, "NetworkNotFound",
+            f"Network {net_id} could not be found.")
+    # A visible network that is not external: 400, as upstream.
+    own = api.member_a.network()
+    expect(api.member_a.put(f"routers/{router['id']}", {"router": {
+        "external_gateway_info": {"network_id": own["id"]}}}), 400, "BadRequest",
+        bad(f"Network {own['id']} is not an external network"))
+    assert api.member_a.show("routers", router["id"])["external_gateway_info"] is None

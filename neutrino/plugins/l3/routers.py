@@ -121,7 +121,7 @@ class RouterPlugin:
                 created_at=ts, updated_at=ts, revision_number=0))
             info = body.get("external_gateway_info")
             if info:
-                self._set_gateway(conn, router_id, info)
+                self._set_gateway(conn, router_id, info, ctx)
             if body.get("tags"):
                 set_tags(conn, "routers", router_id, body["tags"])
             scheduling.schedule_router(conn, router_id, self.down_time)
@@ -138,7 +138,7 @@ class RouterPlugin:
                 conn.execute(update(R).where(R.c.id == router_id).values(**values))
             if "external_gateway_info" in body:
                 info = body["external_gateway_info"] or {}
-                self._update_gateway(conn, row, info)
+                self._update_gateway(conn, row, info, ctx)
             if "routes" in body:  # null clears, as upstream
                 self._set_routes(conn, router_id, body["routes"] or [])
             bump_revision(conn, R, router_id)
@@ -168,10 +168,12 @@ class RouterPlugin:
                                             hosts=(host,) if host else ())
 
     # --- gateway -----------------------------------------------------------------
-    def _set_gateway(self, conn, router_id: str, info: dict) -> None:
+    def _set_gateway(self, conn, router_id: str, info: dict, ctx: Context) -> None:
         if not isinstance(info, dict) or not info.get("network_id"):
             raise bad_router("external_gateway_info needs a network_id")
-        net = get_network_row(conn, admin_context(), info["network_id"])
+        # As the caller: another project's private network is as absent as
+        # a random id (404), not "not external" (400).
+        net = get_network_row(conn, ctx, info["network_id"])
         if not net["external"]:
             raise bad_router(f"Network {net['id']} is not an external network")
         fixed = info.get("external_fixed_ips") or None
@@ -213,7 +215,7 @@ class RouterPlugin:
         conn.execute(update(R).where(R.c.id == row["id"]).values(gw_port_id=None))
         return gw
 
-    def _update_gateway(self, conn, row, info: dict) -> None:
+    def _update_gateway(self, conn, row, info: dict, ctx: Context) -> None:
         current = None
         if row["gw_port_id"]:
             current = conn.execute(select(P.c.network_id).where(P.c.id == row["gw_port_id"])).scalar()
@@ -239,7 +241,7 @@ class RouterPlugin:
             return
         if row["gw_port_id"]:
             self._clear_gateway(conn, row)
-        self._set_gateway(conn, row["id"], info)
+        self._set_gateway(conn, row["id"], info, ctx)
 
     # --- routes ------------------------------------------------------------------
     def _set_routes(self, conn, router_id: str, routes: list) -> None:
