@@ -82,3 +82,16 @@ def test_member_filters_on_hidden_attributes_are_dropped(api):
                                                 "sort_dir": "desc"})
     assert [p["id"] for p in listed] == own
     assert ids(api.admin, "ports", {"binding:host_id": host}) == [bound["id"]]
+
+
+def test_floating_ip_on_anothers_private_network_is_not_found(api):
+    private = api.member_b.network()
+    before = api.member_a.list("floatingips")
+    for net_id in (private["id"], str(uuid.uuid4())):
+        expect(api.member_a.post("floatingips", {"floatingip": {"floating_network_id": net_id}}),
+               404, "NetworkNotFound", f"Network {net_id} could not be found.")
+    own = api.member_a.network()
+    expect(api.member_a.post("floatingips", {"floatingip": {"floating_network_id": own["id"]}}),
+           400, "BadRequest",
+           f"Bad floatingip request: Network {own['id']} is not a valid external network.")
+    assert api.member_a.list("floatingips") == before

@@ -85,7 +85,9 @@ class FloatingIPPlugin:
         fip_id = listing.new_id()
 
         def txn(conn):
-            net = get_network_row(conn, admin_context(), body["floating_network_id"])
+            # As the caller (upstream): another project's private network is
+            # as absent as a random id, not "not a valid external network".
+            net = get_network_row(conn, ctx, body["floating_network_id"])
             if not net["external"]:
                 raise bad_fip(f"Network {net['id']} is not a valid external network")
             if body.get("fixed_ip_address") and not body.get("port_id"):
