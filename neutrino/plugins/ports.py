@@ -20,35 +20,13 @@ from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import allocator as ipam
 from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.port_owners import (UnsupportedPortDeviceOwner,
+                                          check_router_device_id)
 from neutrino.plugins.races import retry_if_parent_vanished
 from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
 
 
 L3_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
-ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:router_interface_distributed",
-                           "network:ha_router_replicated_interface")
-
-
-class UnsupportedPortDeviceOwner(faults.Conflict):
-    message = ("Operation {op} is not supported for device_owner {device_owner} on port "
-               "{port_id}.")
-
-
-class DeviceIDNotOwnedByTenant(faults.Conflict):
-    message = ("The following device_id {device_id} is not owned by your tenant or matches "
-               "another tenants router.")
-
-
-def check_router_device_id(conn: Connection, ctx: Context, device_owner: str,
-                           device_id: str, project_id: str) -> None:
-    """Upstream's _enforce_device_owner_not_router_intf_or_device_id: a
-    non-admin's router interface port may not name another project's router."""
-    if ctx.is_admin or device_owner not in ROUTER_INTERFACE_OWNERS or not device_id:
-        return
-    r = models.routers
-    owner = conn.execute(select(r.c.project_id).where(r.c.id == device_id)).scalar()
-    if owner is not None and owner != project_id:
-        raise DeviceIDNotOwnedByTenant(device_id=device_id)
 
 
 def is_trusted(device_owner: str) -> bool:
