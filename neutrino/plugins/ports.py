@@ -542,7 +542,10 @@ class PortPlugin:
         groups: list[str] = []
 
         def txn(conn):
-            row = self._row(conn, ctx, port_id)
+            # Locked: a router taking this port as interface (which locks it
+            # too) either waits and then finds no port (404), or goes first
+            # and this sees a router's port (409 L3PortInUse).
+            row = self._row(conn, ctx, port_id, lock=True)
             tagged = True
             if authorize is not None:
                 current = self._current(conn, row)

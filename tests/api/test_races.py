@@ -273,3 +273,26 @@ def test_floating_ip_association_racing_interface_removal(server, client):
             ok(client.delete(f"floatingips/{fips[0]['id']}"), 204)
         else:
             assert by_kind == {"POST": 404, "PUT": 200} and interfaces == [] and fips == []
+
+
+def test_port_delete_racing_its_attachment_to_a_router(server, client):
+    for n in range(ROUNDS * 2):
+        net, _ = network_with_subnet(client, f"10.249.{n}.0/24")
+        port = ok(client.post("ports", json={"port": {"network_id": net["id"]}}))["port"]
+        router = ok(client.post("routers", json={"router": {"name": "r"}}))["router"]
+        requests = [("PUT", f"routers/{router['id']}/add_router_interface",
+                     {"port_id": port["id"]}),
+                    ("DELETE", f"ports/{port['id']}", None)]
+        if n % 2:
+            requests.reverse()
+        responses = together(server, requests, client.headers)
+        check_answers(server, responses, {200: None, 204: None, 404: {"PortNotFound"},
+                                          409: {"L3PortInUse"}})
+        by_kind = {r.request.method: r.status_code for r in responses}
+        exists = client.get(f"ports/{port['id']}").status_code == 200
+        if by_kind["PUT"] == 200:
+            # Attached first: the port is the router's and may not be deleted.
+            assert by_kind["DELETE"] == 409 and exists
+            assert [p["id"] for p in router_ports(client, router["id"])] == [port["id"]]
+        else:
+            assert by_kind == {"PUT": 404, "DELETE": 204} and not exists
