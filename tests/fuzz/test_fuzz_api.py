@@ -84,6 +84,8 @@ class Substitution:
             for key, item in value.items():
                 if key in FOREIGN_KEYS and _is_uuid(item):
                     out[key] = self.seed(FOREIGN_KEYS[key]) or item
+                elif key in ("project_id", "tenant_id") and isinstance(item, str) and self.pick % 2:
+                    out[key] = self.target.project  # an owner that exists, both keys alike
                 elif key == "security_groups" and isinstance(item, list) and item and all(
                         _is_uuid(i) for i in item):
                     out[key] = [self.seed("security-groups")]
