@@ -202,3 +202,31 @@ def test_gateway_on_anothers_private_network_is_not_found(api):
         "external_gateway_info": {"network_id": own["id"]}}}), 400, "BadRequest",
         bad(f"Network {own['id']} is not an external network"))
     assert api.member_a.show("routers", router["id"])["external_gateway_info"] is None
+
+
+def test_second_ipv6_subnet_of_a_network_joins_the_existing_interface(api):
+    net = api.member_a.network()
+    s1 = api.member_a.subnet(net["id"], "2001:db8:244::/64", ipv6_ra_mode="slaac",
+                             ipv6_address_mode="slaac")
+    s2 = api.member_a.subnet(net["id"], "2001:db8:245::/64", ipv6_ra_mode="slaac",
+                             ipv6_address_mode="slaac")
+    router = api.member_a.create("routers", name="r")
+    add = f"routers/{router['id']}/add_router_interface"
+    first = expect(api.member_a.put(add, {"subnet_id": s1["id"]}), 200)
+    second = expect(api.member_a.put(add, {"subnet_id": s2["id"]}), 200)
+    assert second["port_id"] == first["port_id"] and second["subnet_ids"] == [s2["id"]]
+    port = api.member_a.show("ports", first["port_id"])
+    assert sorted((f["subnet_id"], f["ip_address"]) for f in port["fixed_ips"]) == sorted(
+        [(s1["id"], s1["gateway_ip"]), (s2["id"], s2["gateway_ip"])])
+    assert router_port_ids(api, router["id"]) == [first["port_id"]]
+    # IPv4 subnets keep a port each.
+    v4 = api.member_a.subnet(net["id"], "10.252.0.0/24")
+    third = expect(api.member_a.put(add, {"subnet_id": v4["id"]}), 200)
+    assert third["port_id"] != first["port_id"]
+    # Removal by subnet takes one prefix, then the port.
+    remove = f"routers/{router['id']}/remove_router_interface"
+    expect(api.member_a.put(remove, {"subnet_id": s1["id"]}), 200)
+    assert [f["subnet_id"] for f in api.member_a.show("ports", first["port_id"])[
+        "fixed_ips"]] == [s2["id"]]
+    expect(api.member_a.put(remove, {"subnet_id": s2["id"]}), 200)
+    api.member_a.show("ports", first["port_id"], status=404)

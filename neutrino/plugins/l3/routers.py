@@ -15,6 +15,7 @@ from neutrino.api.query import Query
 from neutrino.db import models
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
+from neutrino.plugins.ipam import allocator as ipam
 from neutrino.plugins.l3 import scheduling
 from neutrino.plugins.ports import PortPlugin, port_views
 from neutrino.plugins.races import retry_if_parent_vanished
@@ -290,6 +291,14 @@ class RouterPlugin:
                                      f"{subnet_id} is not owned by project making the request")
                 self._check_address_mode(subnet)
                 self._check_dup_subnets(conn, router_id, [subnet])
+                merged = self._add_ipv6_prefix(conn, router_id, subnet)
+                if merged is not None:
+                    changed.append(merged)
+                    bump_revision(conn, R, router_id)
+                    return {"id": router_id, "tenant_id": router["project_id"],
+                            "project_id": router["project_id"], "port_id": merged["id"],
+                            "network_id": merged["network_id"], "subnet_id": subnet_id,
+                            "subnet_ids": [subnet_id]}
                 port = self.ports.create_in(conn, admin_context(), {
                     "network_id": subnet["network_id"], "device_owner": IF_OWNER,
                     "device_id": router_id, "security_groups": [],
@@ -324,9 +333,37 @@ class RouterPlugin:
             return {"id": router_id, "tenant_id": router["project_id"],
                     "project_id": router["project_id"], "port_id": port["id"],
                     "network_id": port["network_id"], "subnet_id": ids[0], "subnet_ids": ids}
+        changed = []
         result = self.core.db.write(retry_if_parent_vanished(txn))
+        for row in changed:
+            self.core.notifier.resource_changed(
+                "port", row["id"], -1, network_id=row["network_id"],
+                hosts=(row["binding_host"],) if row["binding_host"] else ())
         self._notify(router_id, -1)
         return result
+
+    @staticmethod
+    def _add_ipv6_prefix(conn, router_id: str, subnet):
+        """Upstream: a second IPv6 subnet of a network the router already has
+        an IPv6 interface on becomes one more prefix of that port, not a
+        port of its own. Returns that port's row, or None."""
+        if subnet["ip_version"] != 6:
+            return None
+        existing = conn.execute(
+            select(P).select_from(RP.join(P, P.c.id == RP.c.port_id)
+                                  .join(IPA, IPA.c.port_id == P.c.id))
+            .where(RP.c.router_id == router_id, RP.c.port_type == IF_OWNER,
+                   P.c.network_id == subnet["network_id"], IPA.c.ip_address.contains(":"))
+            .limit(1)).mappings().first()
+        if existing is None:
+            return None
+        if ipam.ip_in_use(conn, subnet["id"], subnet["gateway_ip"]):
+            raise faults.IpAddressAlreadyAllocated(ip=subnet["gateway_ip"],
+                                                   subnet_id=subnet["id"])
+        ipam.insert_ip(conn, existing["id"], subnet["network_id"], subnet["id"],
+                       subnet["gateway_ip"], True)
+        bump_revision(conn, P, existing["id"])
+        return existing
 
     @staticmethod
     def _interface_args(body, for_removal: bool = False) -> tuple[str | None, str | None]:
