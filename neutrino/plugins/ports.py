@@ -365,28 +365,33 @@ class PortPlugin:
         else:
             wanted = ipam.resolve_fixed_ips(network_id, subnets, fixed_ips, mac, is_router)
         kept = {(k["subnet_id"], k["ip_address"]) for k in keep}
-        allocated = []
-        for item in wanted:
+        allocated: dict[int, dict] = {}
+        # Named addresses first, so that a random pick in the same request
+        # cannot take one of them; the answer keeps the request's order.
+        for index, item in enumerate(wanted):
+            if item["ip_address"] is None:
+                continue
+            subnet = item["subnet"]
+            if (subnet["id"], item["ip_address"]) in kept:
+                continue
+            if item["requested"] and ipam.ip_in_use(conn, subnet["id"], item["ip_address"]):
+                raise faults.IpAddressAlreadyAllocated(ip=item["ip_address"],
+                                                       subnet_id=subnet["id"])
+            ipam.insert_ip(conn, port_id, network_id, subnet["id"], item["ip_address"],
+                           item["requested"])
+            allocated[index] = {"subnet_id": subnet["id"], "ip_address": item["ip_address"]}
+        for index, item in enumerate(wanted):
             if item["ip_address"] is not None:
-                subnet = item["subnet"]
-                if (subnet["id"], item["ip_address"]) in kept:
-                    continue
-                if item["requested"] and ipam.ip_in_use(conn, subnet["id"], item["ip_address"]):
-                    raise faults.IpAddressAlreadyAllocated(ip=item["ip_address"],
-                                                           subnet_id=subnet["id"])
-                ipam.insert_ip(conn, port_id, network_id, subnet["id"], item["ip_address"],
-                               item["requested"])
-                allocated.append({"subnet_id": subnet["id"], "ip_address": item["ip_address"]})
                 continue
             candidates = item.get("subnets") or [item["subnet"]]
             for subnet in candidates:
                 ip = ipam.allocate_ip(conn, port_id, network_id, subnet, ranges[subnet["id"]])
                 if ip is not None:
-                    allocated.append({"subnet_id": subnet["id"], "ip_address": ip})
+                    allocated[index] = {"subnet_id": subnet["id"], "ip_address": ip}
                     break
             else:
                 raise faults.IpAddressGenerationFailure(net_id=network_id)
-        return allocated
+        return [allocated[i] for i in sorted(allocated)]
 
     def _write_pairs(self, conn, port_id, mac, pairs):
         seen = set()

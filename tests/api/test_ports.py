@@ -77,6 +77,19 @@ def test_fixed_ips_by_subnet_ip_both_several(api):
     assert len(default["fixed_ips"]) == 1
 
 
+def test_named_address_wins_over_a_random_pick_in_the_same_request(api):
+    # Two free addresses: the subnet-only entry must take the one not named,
+    # whatever order the request lists them in.
+    net = api.member_a.network()
+    sub = api.member_a.subnet(net["id"], "10.75.0.0/29",
+                              allocation_pools=[{"start": "10.75.0.2", "end": "10.75.0.3"}])
+    for _ in range(12):
+        port = api.member_a.port(net["id"], fixed_ips=[
+            {"subnet_id": sub["id"]}, {"ip_address": "10.75.0.3"}])
+        assert [f["ip_address"] for f in port["fixed_ips"]] == ["10.75.0.2", "10.75.0.3"]
+        assert api.member_a.delete(f"ports/{port['id']}").status_code == 204
+
+
 def test_fixed_ip_errors(api):
     net, sub = api.member_a.net_with_subnet("10.73.0.0/24")
     other_net, other_sub = api.member_a.net_with_subnet("10.74.0.0/24")
