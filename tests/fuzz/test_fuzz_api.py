@@ -13,7 +13,7 @@ Checked on every response:
   itself read the same before and after.
 
 Deterministic: hypothesis runs derandomized with no example database, so CI
-sees the same requests every time. NEUTRINO_FUZZ_EXAMPLES (default 8) is the
+sees the same requests every time. NEUTRINO_FUZZ_EXAMPLES (default 12) is the
 number of examples per operation and backend. Failures are collected for the
 whole operation and printed with a curl line each (and at the end of the
 run, in the "fuzz failures" section).
@@ -35,7 +35,7 @@ from schemathesis import GenerationMode
 from neutrino.api import openapi
 from tests.fuzz.conftest import FAILURES
 
-EXAMPLES = int(os.environ.get("NEUTRINO_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("NEUTRINO_FUZZ_EXAMPLES", "12"))
 SCHEMA = schemathesis.openapi.from_dict(openapi.document(identity=True, token_auth=True))
 OPERATIONS = {op.label: op for op in (r.ok() for r in SCHEMA.get_all_operations())}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
