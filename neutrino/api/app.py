@@ -85,6 +85,7 @@ class _RulePlugin:
     def __init__(self, sg: SecurityGroupPlugin):
         self.get, self.list = sg.get_rule, sg.list_rules
         self.create, self.delete = sg.create_rule, sg.delete_rule
+        self.validate = sg.validate_rule
 
     def update(self, ctx, rule_id, body):
         raise faults.HTTPBadRequest("Cannot update read-only attribute")

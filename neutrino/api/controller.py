@@ -291,6 +291,12 @@ class Controller:
             if hasattr(self.plugin, "policy_target"):
                 target.update(self.plugin.policy_target(ctx, item))
             self.policy.enforce(ctx, action, target, attrs)
+        validate = getattr(self.plugin, "validate", None)
+        if bulk and validate is not None:
+            # Every item's own checks before the first write: an invalid item
+            # must leave no trace, not even on its siblings' parents.
+            for item in prepared:
+                validate(item)
         created = []
         try:
             for item in prepared:

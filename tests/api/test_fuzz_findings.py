@@ -92,8 +92,6 @@ def test_identity_admin_good_fields_still_work(cloud):
 
 # --- a rejected bulk create leaves no trace -------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bulk create is create-then-compensate (controller.py), "
-                   "not one transaction: the group's revision moves by two; reported to the lead")
 def test_rejected_bulk_rule_create_leaves_the_group_unchanged(api):
     sg = api.admin.create("security-groups", name=rand("sg"))
     before = api.admin.show("security-groups", sg["id"])
