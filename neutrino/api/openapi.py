@@ -33,7 +33,8 @@ IP = {"type": "string", "description": "an IPv4 or IPv6 address",
       "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
 CIDR = {"type": "string", "description": "an IPv4 or IPv6 network, address/prefixlen",
         "anyOf": [{"pattern": f"^{_OCTET}(\\.{_OCTET}){{3}}/([0-9]|[12][0-9]|3[0-2])$"},
-                  {"pattern": "^[0-9a-f]{1,4}(:[0-9a-f]{0,4}){1,7}/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$"}]}
+                  {"pattern": "^[0-9a-f]{1,4}(:[0-9a-f]{0,4}){1,7}"
+                              "/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$"}]}
 MAC = {"type": "string", "pattern": "^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$"}
 TIME = {"type": "string", "format": "date-time"}
 
