@@ -6,19 +6,13 @@ a full resync. The "host" is a per-test namespace; ports have no taps."""
 from __future__ import annotations
 
 import time
-import uuid
-import warnings
 
 import pytest
 
-from neutrino import config as config_mod
 from neutrino.dataplane import netns as ns
+from tests.dataplane.helpers import server_with_l2_agent
 
 pytestmark = pytest.mark.root
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
 
 HOST = "fwhost"
 W = "neutron-linuxbri"
@@ -26,53 +20,8 @@ W = "neutron-linuxbri"
 
 @pytest.fixture
 def server(tmp_path, netns):
-    from neutrino.api.app import build_app
-    from neutrino.rpc.bus import make_transport
-    from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE, ServerClient
-    from neutrino.rpc.server_handlers import attach_bus
-    from neutrino.service import build_auth, build_core, load_server_config
-    prefix = f"fw-{uuid.uuid4().hex[:8]}"
-    cfg = load_server_config([], {
-        "DEFAULT": {"state_path": str(tmp_path), "auth_strategy": "noauth"},
-        "ml2": {"type_drivers": "local", "tenant_network_types": "local",
-                "mechanism_drivers": "linuxbridge"},
-        "oslo_policy": {"policy_file": ""}})
-    core = build_core(cfg)
-    bus = make_transport(f"inproc://{prefix}")
-    attach_bus(core, bus, prefix=prefix)
-    client = TestClient(build_app(core, build_auth(cfg, core.db)))
-    agent_bus = make_transport(f"inproc://{prefix}")
-    state = {"agent_type": LINUXBRIDGE_AGENT_TYPE, "binary": "neutrino-linuxbridge-agent",
-             "host": HOST, "topic": "N/A", "start_flag": True,
-             "configurations": {"interface_mappings": {}, "bridge_mappings": {},
-                                "tunnel_types": [], "devices": 0}}
-    ServerClient(agent_bus, HOST, prefix).report_state(state, wait=True)
-    host_ns = netns("host")
-    agents = []
-
-    def start_agent():
-        from neutrino.agent.l2.agent import LinuxBridgeAgent
-        from neutrino.agent_options import LINUXBRIDGE_AGENT_SCHEMA
-        acfg = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {
-            "DEFAULT": {"host": HOST, "transport_url": f"inproc://{prefix}",
-                        "control_exchange": prefix},
-            "agent": {"report_interval": "0", "polling_interval": "1",
-                      "resync_interval": "3600"}})
-        agent = LinuxBridgeAgent(acfg, agent_bus, netns=host_ns).start()
-        agents.append(agent)
-        assert agent.wait_synced(30)
-        return agent
-
-    try:
+    with server_with_l2_agent(tmp_path, netns, "fw", HOST) as (client, _core, host_ns, start_agent):
         yield client, host_ns, start_agent
-    finally:
-        for agent in agents:
-            if not agent._stop.is_set():     # the test stopped the first one itself
-                agent.stop()
-        agent_bus.close()
-        core.notifier.close()
-        bus.close()
-        core.db.dispose()
 
 
 def _post(client, path, body):

@@ -15,21 +15,15 @@ import datetime
 import logging
 import time
 import uuid
-import warnings
 
 import pytest
 from sqlalchemy import insert, select
 
-from neutrino import config as config_mod
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
-from tests.dataplane.helpers import ping
+from tests.dataplane.helpers import ping, server_with_l2_agent
 
 pytestmark = pytest.mark.root
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
 
 HOST = "badrowhost"
 W = "neutron-linuxbri"
@@ -91,52 +85,8 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path, netns):
-    from neutrino.api.app import build_app
-    from neutrino.rpc.bus import make_transport
-    from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE, ServerClient
-    from neutrino.rpc.server_handlers import attach_bus
-    from neutrino.service import build_auth, build_core, load_server_config
-    prefix = f"badrow-{uuid.uuid4().hex[:8]}"
-    cfg = load_server_config([], {
-        "DEFAULT": {"state_path": str(tmp_path), "auth_strategy": "noauth"},
-        "ml2": {"type_drivers": "local", "tenant_network_types": "local",
-                "mechanism_drivers": "linuxbridge"},
-        "oslo_policy": {"policy_file": ""}})
-    core = build_core(cfg)
-    bus = make_transport(f"inproc://{prefix}")
-    attach_bus(core, bus, prefix=prefix)
-    client = TestClient(build_app(core, build_auth(cfg, core.db)))
-    agent_bus = make_transport(f"inproc://{prefix}")
-    state = {"agent_type": LINUXBRIDGE_AGENT_TYPE, "binary": "neutrino-linuxbridge-agent",
-             "host": HOST, "topic": "N/A", "start_flag": True,
-             "configurations": {"interface_mappings": {}, "bridge_mappings": {},
-                                "tunnel_types": [], "devices": 0}}
-    ServerClient(agent_bus, HOST, prefix).report_state(state, wait=True)
-    host_ns = netns("host")
-    agents = []
-
-    def start_agent():
-        from neutrino.agent.l2.agent import LinuxBridgeAgent
-        from neutrino.agent_options import LINUXBRIDGE_AGENT_SCHEMA
-        acfg = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {
-            "DEFAULT": {"host": HOST, "transport_url": f"inproc://{prefix}",
-                        "control_exchange": prefix},
-            "agent": {"report_interval": "0", "polling_interval": "1",
-                      "resync_interval": "3600"}})
-        agent = LinuxBridgeAgent(acfg, agent_bus, netns=host_ns).start()
-        agents.append(agent)
-        assert agent.wait_synced(30)
-        return agent
-
-    try:
+    with server_with_l2_agent(tmp_path, netns, "badrow", HOST) as (client, core, host_ns, start_agent):
         yield Lab(client, core, host_ns, netns, start_agent)
-    finally:
-        for agent in agents:
-            agent.stop()
-        agent_bus.close()
-        core.notifier.close()
-        bus.close()
-        core.db.dispose()
 
 
 def _error_lines(caplog, port_id: str) -> list[str]:
