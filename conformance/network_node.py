@@ -112,6 +112,8 @@ def main(argv=None) -> int:
                 agent.stop()
             except Exception:  # noqa: BLE001 - tearing down regardless
                 LOG.exception("stopping %s", type(agent).__name__)
+        from neutrino.agent.metadata.proxy import stop_all
+        stop_all(str(work / "node"))   # the routers' metadata proxies
         remove_namespaces(prefix)
         lab.teardown()
     return 0

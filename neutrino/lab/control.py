@@ -529,18 +529,11 @@ class LabControl:
 
 
 def _stop_metadata_proxies(state: LabState) -> None:
-    """The haproxy metadata proxies the L3 and DHCP agents started (by the
-    verified PID in each pid file), before their namespaces go."""
-    from neutrino.agent.metadata.proxy import ProxyManager, stray_pids
+    """The haproxy metadata proxies the L3 and DHCP agents started, before
+    their namespaces go."""
+    from neutrino.agent.metadata.proxy import stop_all
     for host in state.host_names():
-        proxies = ProxyManager(str(state.host_dir(host)))
-        for pidfile in proxies.pid_path("x").parent.glob("*.pid.haproxy"):
-            with contextlib.suppress(Exception):
-                proxies.stop(pidfile.name[:-len(".pid.haproxy")])
-        # and any whose pid file was lost: their config is in this host's directory
-        for pid in stray_pids(f"{state.host_dir(host)}/ns-metadata-proxy/"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        stop_all(str(state.host_dir(host)))
 
 
 def _stop_dnsmasqs(state: LabState) -> None:

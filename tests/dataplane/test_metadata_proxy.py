@@ -183,3 +183,26 @@ def test_rate_limited_proxy_answers_429_beyond_the_limit(netns, tmp_path, echo_s
         assert codes == ["200", "200", "200", "429", "429"]
     finally:
         proxies.stop(ROUTER)
+
+
+def test_stop_all_ends_every_proxy_of_a_state_dir_even_without_pid_file(netns, tmp_path,
+                                                                          echo_socket):
+    from neutrino.agent.metadata.proxy import stop_all
+    proxies = ProxyManager(str(tmp_path))
+    pids = []
+    for n in (1, 2):
+        router_ns = netns(f"qr{n}")
+        uuid = ROUTER[:-1] + str(n)
+        assert proxies.ensure(ProxySpec(uuid=uuid, netns=router_ns, bind_host="0.0.0.0",
+                                        bind_port=9697, socket_path=echo_socket,
+                                        router=True))
+        pids.append(int(proxies.pid_path(uuid).read_text().split()[0]))
+    proxies.pid_path(ROUTER[:-1] + "2").unlink()     # one whose pid file was lost
+    assert all(pid_cmdline(pid) for pid in pids)
+    stop_all(str(tmp_path))
+    for pid in pids:
+        for _ in range(50):
+            if not pid_cmdline(pid):
+                break
+            threading.Event().wait(0.1)
+        assert not pid_cmdline(pid), f"haproxy {pid} still running"

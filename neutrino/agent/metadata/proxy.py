@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import grp
 import logging
+import contextlib
 import os
+import signal
 import pwd
 import socket
 import threading
@@ -243,3 +245,17 @@ def stray_pids(marker: str) -> list[int]:
         if argv and "-f" in argv and any(marker in a and a.endswith(".conf") for a in argv):
             found.append(int(entry))
     return sorted(found)
+
+
+def stop_all(state_path: str) -> None:
+    """Stop every proxy started under state_path (by the verified PID in each
+    pid file, then any whose pid file was lost, by config path): a lab or a
+    test node that goes away, since a stopping agent leaves its proxies
+    running for the next one to adopt, as upstream."""
+    proxies = ProxyManager(state_path)
+    for pidfile in proxies.pid_path("x").parent.glob("*.pid.haproxy"):
+        with contextlib.suppress(Exception):
+            proxies.stop(pidfile.name[:-len(".pid.haproxy")])
+    for pid in stray_pids(f"{state_path}/{CONFIG_DIR}/"):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
