@@ -182,17 +182,22 @@ class LabState:
                if keystone else {}),
         }
 
+    def _agent_default(self, host: str, log_name: str) -> list[str]:
+        """The head of every agent file the lab writes: its [DEFAULT] up to
+        the log file (the caller adds the agent's own DEFAULT options)."""
+        hdir = self.host_dir(host)
+        return ["# written by `neutrino lab up`",
+                "[DEFAULT]",
+                f"host = {host}",
+                f"transport_url = {self.agent_transport_url}",
+                f"control_exchange = {self.control_exchange}",
+                f"state_path = {hdir}",
+                f"log_file = {hdir / (log_name + '.log')}"]
+
     def agent_ini(self, host: str) -> str:
         info = self.host_info(host)
-        hdir = self.host_dir(host)
         return "\n".join([
-            "# written by `neutrino lab up`",
-            "[DEFAULT]",
-            f"host = {host}",
-            f"transport_url = {self.agent_transport_url}",
-            f"control_exchange = {self.control_exchange}",
-            f"state_path = {hdir}",
-            f"log_file = {hdir / 'agent.log'}",
+            *self._agent_default(host, "agent"),
             "",
             "[linux_bridge]",
             f"physical_interface_mappings = {info.physical_interface_mappings}",
@@ -218,15 +223,8 @@ class LabState:
 
     def l3_agent_ini(self, host: str) -> str:
         """Every lab host runs an L3 agent too (routers spread over them)."""
-        hdir = self.host_dir(host)
         return "\n".join([
-            "# written by `neutrino lab up`",
-            "[DEFAULT]",
-            f"host = {host}",
-            f"transport_url = {self.agent_transport_url}",
-            f"control_exchange = {self.control_exchange}",
-            f"state_path = {hdir}",
-            f"log_file = {hdir / 'l3-agent.log'}",
+            *self._agent_default(host, "l3-agent"),
             "interface_driver = linuxbridge",
             "agent_mode = legacy",
             "",
@@ -241,15 +239,8 @@ class LabState:
 
     def dhcp_agent_ini(self, host: str) -> str:
         """host1 runs the DHCP agent, as upstream's network node does."""
-        hdir = self.host_dir(host)
         return "\n".join([
-            "# written by `neutrino lab up`",
-            "[DEFAULT]",
-            f"host = {host}",
-            f"transport_url = {self.agent_transport_url}",
-            f"control_exchange = {self.control_exchange}",
-            f"state_path = {hdir}",
-            f"log_file = {hdir / 'dhcp-agent.log'}",
+            *self._agent_default(host, "dhcp-agent"),
             "interface_driver = linuxbridge",
             "dhcp_driver = dnsmasq",
             "resync_interval = 5",
@@ -313,15 +304,8 @@ class LabState:
     def metadata_agent_ini(self, host: str) -> str:
         """The metadata agent asks the lab's Nova stand-in on the host's
         loopback (neutrino.lab.nova_metadata), with upstream's defaults."""
-        hdir = self.host_dir(host)
         return "\n".join([
-            "# written by `neutrino lab up`",
-            "[DEFAULT]",
-            f"host = {host}",
-            f"transport_url = {self.agent_transport_url}",
-            f"control_exchange = {self.control_exchange}",
-            f"state_path = {hdir}",
-            f"log_file = {hdir / 'metadata-agent.log'}",
+            *self._agent_default(host, "metadata-agent"),
             "nova_metadata_host = 127.0.0.1",
             "nova_metadata_port = 8775",
             f"metadata_proxy_shared_secret = {self.extra.get('metadata_secret', '')}",

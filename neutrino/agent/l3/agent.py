@@ -28,7 +28,7 @@ from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import host_topic, server_target, status_target
+from neutrino.rpc.client import ServerClient, host_topic, server_target, status_target
 
 LOG = logging.getLogger(__name__)
 L3_AGENT_TYPE = "L3 agent"
@@ -226,13 +226,11 @@ class L3Agent:
         return state
 
     def report(self) -> None:
-        if not self._registered:
-            self.transport.call(server_target(self.prefix), "report_state",
-                                {"agent_state": self.agent_state(True)}, timeout=30)
+        first = not self._registered
+        ServerClient(self.transport, self.host, self.prefix).report_state(
+            self.agent_state(first), wait=first)
+        if first:
             self._registered = True
             self._registered_event.set()
             LOG.info("registered with the server as %s on %s", L3_AGENT_TYPE, self.host)
-        else:
-            self.transport.cast(server_target(self.prefix), "report_state",
-                                {"agent_state": self.agent_state(False)})
 

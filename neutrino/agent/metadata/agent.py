@@ -34,7 +34,7 @@ from typing import Any, Callable
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.threads import AgentThreads
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import server_target
+from neutrino.rpc.client import ServerClient, server_target
 
 LOG = logging.getLogger(__name__)
 METADATA_AGENT_TYPE = "Metadata agent"
@@ -351,11 +351,9 @@ class MetadataAgent:
         return state
 
     def report(self) -> None:
-        if not self._registered:
-            self.transport.call(server_target(self.prefix), "report_state",
-                                {"agent_state": self.agent_state(True)}, timeout=30)
+        first = not self._registered
+        ServerClient(self.transport, self.host, self.prefix).report_state(
+            self.agent_state(first), wait=first)
+        if first:
             self._registered = True
             LOG.info("registered with the server as %s on %s", METADATA_AGENT_TYPE, self.host)
-        else:
-            self.transport.cast(server_target(self.prefix), "report_state",
-                                {"agent_state": self.agent_state(False)})
