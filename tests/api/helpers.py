@@ -216,3 +216,18 @@ def next_vni() -> int:
 
 def next_vlan() -> int:
     return next(_vlans)
+
+
+UNLIMITED_QUOTAS = {"default_quota": "-1", "quota_network": "-1", "quota_subnet": "-1",
+                    "quota_port": "-1", "quota_router": "-1", "quota_security_group": "-1",
+                    "quota_security_group_rule": "-1"}
+
+
+def two_worker_config(db_url: str, **sections: dict[str, str]) -> dict[str, dict[str, str]]:
+    """A real server with two API workers (so requests race across processes)
+    on db_url, every network type, vxlan tenant networks; plus `sections`."""
+    return {"DEFAULT": {"api_workers": "2"},
+            "database": {"connection": db_url},
+            "ml2": {"tenant_network_types": "vxlan", "type_drivers": "local,flat,vlan,vxlan"},
+            "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
+            **sections}

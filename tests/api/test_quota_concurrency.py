@@ -9,6 +9,7 @@ import secrets
 import httpx
 import pytest
 
+from tests.api.helpers import two_worker_config
 from tests.api.test_concurrency import run, summary
 
 PARALLEL = 30
@@ -17,13 +18,7 @@ LIMIT = 3
 
 @pytest.fixture(scope="module")
 def server(server_factory, db_url):
-    return server_factory({
-        "DEFAULT": {"api_workers": "2"},
-        "database": {"connection": db_url},
-        "ml2": {"tenant_network_types": "vxlan", "type_drivers": "local,flat,vlan,vxlan"},
-        "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
-        "ml2_type_flat": {"flat_networks": "*"},
-    })
+    return server_factory(two_worker_config(db_url, ml2_type_flat={"flat_networks": "*"}))
 
 
 def admin_headers(project: str) -> dict[str, str]:

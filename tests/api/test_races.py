@@ -11,20 +11,14 @@ import secrets
 import httpx
 import pytest
 
+from tests.api.helpers import UNLIMITED_QUOTAS, two_worker_config
+
 ROUNDS = 6
 
 
 @pytest.fixture(scope="module")
 def server(server_factory, db_url):
-    return server_factory({
-        "DEFAULT": {"api_workers": "2"},
-        "database": {"connection": db_url},
-        "ml2": {"tenant_network_types": "vxlan", "type_drivers": "local,flat,vlan,vxlan"},
-        "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
-        "quotas": {"default_quota": "-1", "quota_network": "-1", "quota_subnet": "-1",
-                   "quota_port": "-1", "quota_router": "-1", "quota_security_group": "-1",
-                   "quota_security_group_rule": "-1"},
-    })
+    return server_factory(two_worker_config(db_url, quotas=UNLIMITED_QUOTAS))
 
 
 @pytest.fixture
