@@ -3,7 +3,7 @@ neutron.conf: keystone auth, embedded identity) plus a real Linux bridge
 agent and L3 agent, all on the in-process bus, the agents managing one
 simulated host (a network namespace of neutrino's lab).
 
-    network_node.py --config-file neutron.conf --work WORK
+    network_node.py --config-file neutron.conf --work WORK [--lb-agent]
 
 Why: tempest's router tests wait for router interface ports to become
 ACTIVE before removing them (tempest.api.network.base.remove_router_interface),
@@ -15,6 +15,10 @@ The host namespace has eth0 (VXLAN endpoint), eth1 (physnet1) and eth2
 conformance `public` network). Every namespace and process made here carries
 a random prefix and is removed on exit (SIGTERM or SIGINT), routers' too.
 The API serves one process (api_workers does not apply: the bus is in-process).
+
+--lb-agent also runs neutrino's load-balancer agent on that host:
+octavia-tempest-plugin waits for every load balancer to become ACTIVE, which
+is the agent's report that haproxy serves it.
 """
 from __future__ import annotations
 
@@ -42,6 +46,19 @@ def agent_overrides(common: dict, host_ns_prefix: str, host) -> tuple[dict, dict
     return l2, l3
 
 
+def lb_agent_overrides(common: dict, host_ns_prefix: str) -> dict:
+    return {"DEFAULT": dict(common, interface_driver="linuxbridge"),
+            "agent": {"report_interval": "5", "namespace_prefix": host_ns_prefix}}
+
+
+def start_lb_agent(config_mod, transport, common: dict, host_ns_prefix: str, host):
+    """neutrino-lb-agent on the network node's host, as the lab runs it."""
+    from neutrino.agent.lb.agent import LoadBalancerAgent
+    from neutrino.agent.lb.options import LB_AGENT_SCHEMA
+    cfg = config_mod.load(LB_AGENT_SCHEMA, [], lb_agent_overrides(common, host_ns_prefix))
+    return LoadBalancerAgent(cfg, transport, host_netns=host.netns).start()
+
+
 def remove_namespaces(prefix: str) -> None:
     """Namespaces the agents made (routers), all named with our prefix."""
     from neutrino.dataplane import netns
@@ -54,6 +71,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="network_node.py")
     parser.add_argument("--config-file", action="append", required=True)
     parser.add_argument("--work", required=True)
+    parser.add_argument("--lb-agent", action="store_true",
+                        help="also run the load-balancer agent on the host")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("network_node.py: needs root (network namespaces)", file=sys.stderr)
@@ -93,6 +112,12 @@ def main(argv=None) -> int:
                                        make_transport(url), netns=host.netns).start())
         agents.append(L3Agent(config_mod.load(L3_AGENT_SCHEMA, [], l3_over),
                               make_transport(url), host_netns=host.netns).start())
+        if args.lb_agent:
+            try:
+                agents.append(start_lb_agent(config_mod, make_transport(url), common,
+                                             f"{prefix}{HOST}-", host))
+            except ImportError as exc:   # a checkout without the agent: API only
+                LOG.warning("no load-balancer agent (%s): load balancers stay PENDING", exc)
         LOG.info("network node %s up in %s", HOST, host.netns)
         import signal
 

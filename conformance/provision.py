@@ -5,13 +5,16 @@ Run with neutrino's venv python (it uses neutrino.identity directly):
 
     provision.py accounts --config-file neutron.conf --workers 2 --out accounts.yaml
     provision.py tempest-conf --url http://127.0.0.1:PORT --accounts accounts.yaml \
-        --admin-password PW --out tempest.conf [--log-dir DIR]
+        --out tempest.conf [--log-dir DIR] [--octavia-out tempest-octavia.conf]
 
 Accounts: one admin per worker (the bootstrap admin and admin-2.. in the admin
 project) and, per worker, two projects each with a member and a reader.
 Members come before readers in the file: tempest gives "alt" credentials
 from the first free non-admin account, which is then a member of another
 project than the primary one.
+
+--octavia-out writes a second tempest.conf for octavia-tempest-plugin (see
+octavia_conf): dynamic credentials and the [load_balancer] sections.
 """
 from __future__ import annotations
 
@@ -112,6 +115,87 @@ def _public_network(url: str, token: str) -> str | None:
         return None
 
 
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"X-Auth-Token": token})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.load(resp)
+
+
+def _endpoint(url: str, token: str, service_type: str) -> str | None:
+    """The public URL of `service_type` in the embedded identity's catalog."""
+    for service in _get(url + "/identity/v3/auth/catalog", token)["catalog"]:
+        if service["type"] == service_type:
+            for ep in service["endpoints"]:
+                if ep["interface"] == "public":
+                    return ep["url"].rstrip("/")
+    return None
+
+
+def octavia_conf(conf: configparser.ConfigParser, url: str, token: str) -> str:
+    """Turn the network tempest.conf into octavia-tempest-plugin's; returns a
+    line saying what was found.
+
+    - Dynamic credentials: the plugin's RBAC tests expect each of its users
+      (admin, lb_admin, lb_member, lb_member2, lb_observer, lb_global_observer,
+      plus a not-member it makes itself) in a project of its own, as Octavia's
+      gate runs it; the embedded identity's admin API creates them.
+    - nova/glance "available": the plugin's base class skips every test
+      unless compute and image are there (it assumes amphora VMs) or
+      test_with_noop is set; its API tests (tests/api/v2) never call either,
+      and no-op mode would send random network ids that a real Neutron API
+      rejects. Only this conf says so; the network selections keep nova off.
+    - RBAC_test_type keystone_default_roles: neutrino's Octavia policy is
+      admin / project member (owner) / project reader, no load-balancer_* roles.
+    - What the provider serves: HTTP, HTTPS (pass-through), TCP, PROXY pools;
+      no TERMINATED_HTTPS (no barbican), no PROMETHEUS listener, no log
+      offload, no spare pool; health monitors, L7, session persistence yes.
+    """
+    lb_url = _endpoint(url, token, "load-balancer")
+    provider, providers = "", {}
+    if lb_url:
+        try:
+            listed = _get(lb_url + "/v2/lbaas/providers", token).get("providers", [])
+            providers = {p["name"]: p.get("description") or p["name"] for p in listed}
+            provider = next(iter(providers), "")
+        except urllib.error.HTTPError as exc:
+            print(f"no provider list: HTTP {exc.code}")
+    auth = conf["auth"]
+    auth["use_dynamic_credentials"] = "true"
+    auth.pop("test_accounts_file", None)
+    conf["service_available"].update({"load_balancer": "true" if lb_url else "false",
+                                      "nova": "true", "glance": "true"})
+    conf["load_balancer"] = {
+        "region": "RegionOne", "catalog_type": "load-balancer", "endpoint_type": "public",
+        "provider": provider or "octavia",
+        "enabled_provider_drivers": ",".join(f"{k}:{v.replace(',', ' ')}"
+                                             for k, v in providers.items()),
+        "RBAC_test_type": "keystone_default_roles",
+        "test_with_noop": "false", "test_with_ipv6": "true",
+        # no subnet pools in neutrino: the IPv6 VIP subnet gets vip_ipv6_subnet_cidr
+        "default_ipv6_subnetpool": "",
+        "loadbalancer_topology": "SINGLE",
+        # the agent applies in well under a second: poll often, fail in minutes
+        "build_interval": "1", "build_timeout": "60",
+        "lb_build_interval": "1", "lb_build_timeout": "120",
+        "check_interval": "1", "check_timeout": "60",
+        "log_user_roles": "false",
+    }
+    conf["loadbalancer-feature-enabled"] = {
+        "not_implemented_is_error": "true",
+        "health_monitor_enabled": "true",
+        "terminated_tls_enabled": "false",
+        "l7_protocol_enabled": "true",
+        "pool_algorithms_enabled": "true",
+        "l4_protocol": "TCP",
+        "session_persistence_enabled": "true",
+        "spare_pool_enabled": "false",
+        "log_offload_enabled": "false",
+        "prometheus_listener_enabled": "false",
+    }
+    conf["enforce_scope"] = {"octavia": "false"}
+    return f"load-balancer endpoint {lb_url or 'missing'}, providers {sorted(providers)}"
+
+
 def cmd_tempest_conf(args) -> int:
     url = args.url.rstrip("/")
     with open(args.accounts, encoding="utf-8") as handle:
@@ -166,6 +250,8 @@ def cmd_tempest_conf(args) -> int:
         "validation": {"run_validation": "false"},
         "compute-feature-enabled": {"scheduler_enabled_filters": ""},
         "oslo_concurrency": {"lock_path": args.lock_dir or "."},
+        # only neutron_tempest_plugin.fwaas.scenario reads it (not run: no compute)
+        "fwaas": {"driver": "iptables_v2"},
     })
     if public:
         conf["network"]["public_network_id"] = public
@@ -173,6 +259,11 @@ def cmd_tempest_conf(args) -> int:
     with open(args.out, "w", encoding="utf-8") as handle:
         conf.write(handle)
     print(f"tempest.conf: {len(aliases)} extensions enabled")
+    if args.octavia_out:
+        found = octavia_conf(conf, url, token)
+        with open(args.octavia_out, "w", encoding="utf-8") as handle:
+            conf.write(handle)
+        print(f"{args.octavia_out}: {found}")
     return 0
 
 
@@ -190,6 +281,7 @@ def main(argv=None) -> int:
     tc.add_argument("--out", required=True)
     tc.add_argument("--log-dir")
     tc.add_argument("--lock-dir")
+    tc.add_argument("--octavia-out", help="also write octavia-tempest-plugin's tempest.conf")
     tc.set_defaults(func=cmd_tempest_conf)
     args = parser.parse_args(argv)
     return args.func(args)

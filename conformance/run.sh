@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# conformance/run.sh: upstream tempest + neutron-tempest-plugin against neutrino.
+# conformance/run.sh: upstream tempest + neutron-tempest-plugin + octavia-tempest-plugin
+# against neutrino.
 #
-#   conformance/run.sh [--selection core|wide|l3|all] [--concurrency N] [--keep]
+#   conformance/run.sh [--selection core|wide|l3|fwaas|octavia|all] [--concurrency N] [--keep]
 #                      [--network-node|--no-network-node] [-- EXTRA_REGEX...]
 #
-# 1. A venv with the pinned tempest and neutron-tempest-plugin
-#    (conformance/requirements.txt) at $NEUTRINO_TEMPEST_VENV
+# 1. A venv with the pinned tempest, neutron-tempest-plugin and
+#    octavia-tempest-plugin (conformance/requirements.txt) at $NEUTRINO_TEMPEST_VENV
 #    (default /var/tmp/neutrino-tempest-venv), made once and reused while the
 #    requirements file is unchanged.
 # 2. neutrino-server on a free 127.0.0.1 port, auth_strategy = keystone with the
@@ -20,10 +21,16 @@
 # test_ports*, test_extensions, admin.test_networks, admin.test_ports;
 # wide = core + the tempest.api.network equivalents and the security group,
 # shared/external network, timestamp, revision and tag modules;
-# l3 = the router and floating IP modules of both; all = wide + l3.
-# Network node (default for l3 and all, needs root): the server runs with a
-# Linux bridge agent and an L3 agent on a simulated host (network_node.py),
-# since tempest waits for router ports to become ACTIVE.
+# l3 = the router and floating IP modules of both; fwaas =
+# neutron_tempest_plugin.fwaas.api; octavia = octavia_tempest_plugin.tests.api.v2
+# (load balancers, listeners, pools, members, health monitors, L7 policies and
+# rules, providers, amphorae), run with its own tempest-octavia.conf
+# (provision.py octavia_conf); all = wide + l3 + fwaas + octavia.
+# Network node (default for l3, fwaas, octavia and all, needs root): the server
+# runs with a Linux bridge agent and an L3 agent on a simulated host
+# (network_node.py), since tempest waits for router ports (and firewall groups)
+# to become ACTIVE; with octavia tests also the load-balancer agent, since the
+# plugin waits for load balancers to become ACTIVE.
 # Output: the work dir (printed) holds tempest.conf, accounts.yaml, tempest.log,
 # neutrino's server.log, results.subunit and results.json.
 set -euo pipefail
@@ -58,7 +65,7 @@ log() { printf 'conformance: %s\n' "$*"; }
 want=$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)
 if [ ! -x "$TVENV/bin/tempest" ] || [ "$(cat "$TVENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
     command -v "$PYTHON" >/dev/null || PYTHON=python3
-    log "creating $TVENV (tempest, neutron-tempest-plugin from PyPI; a few minutes)"
+    log "creating $TVENV (tempest and its plugins from PyPI; a few minutes)"
     rm -rf "$TVENV"
     "$PYTHON" -m venv "$TVENV"
     "$TVENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
@@ -113,8 +120,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- selections (before the server: they decide what it runs) ---------------------------
+NTP=neutron_tempest_plugin.api
+CORE="^${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|admin\.test_networks|admin\.test_ports)\."
+WIDE="^(${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|test_extension_driver_port_security|test_security_groups|test_security_groups_negative|test_timestamp|test_revisions|admin\.test_networks|admin\.test_ports|admin\.test_shared_network_extension|admin\.test_external_network_extension|admin\.test_security_groups|admin\.test_tag)|tempest\.api\.network\.(test_networks|test_networks_negative|test_ports|test_extensions|test_versions|test_security_groups|test_security_groups_negative|test_allowed_address_pair|test_tags|admin\.test_ports|admin\.test_external_network_extension|admin\.test_external_networks_negative))\."
+L3="^(tempest\.api\.network\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|admin\.test_routers|admin\.test_routers_negative|admin\.test_routers_dvr|admin\.test_floating_ips_admin_actions)|${NTP}\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|test_router_interface_fip|admin\.test_routers_flavors|admin\.test_routers_ha|admin\.test_floating_ips_admin_actions))\."
+FWAAS="^neutron_tempest_plugin\.fwaas\.api\."
+# flavors, flavor profiles and availability zones (admin CRUD) are left out:
+# neutrino does not offer them (README.md)
+OCTAVIA="^octavia_tempest_plugin\.tests\.api\.v2\.(test_load_balancer|test_listener|test_pool|test_member|test_healthmonitor|test_l7policy|test_l7rule|test_provider|test_amphora)\."
+# REGEX runs with tempest.conf, OREGEX (octavia-tempest-plugin) with tempest-octavia.conf
+REGEX= OREGEX=
+add() {   # add() REGEX: to the run whose plugin the regex names
+    case "$1" in *octavia_tempest_plugin*) OREGEX="${OREGEX:+$OREGEX|}$1" ;;
+                 *) REGEX="${REGEX:+$REGEX|}$1" ;; esac
+}
+case "$SELECTION" in
+    core) add "$CORE" ;;
+    wide) add "$WIDE" ;;
+    l3) add "$L3" ;;
+    fwaas) add "$FWAAS" ;;
+    octavia) add "$OCTAVIA" ;;
+    all) add "$WIDE|$L3|$FWAAS"; add "$OCTAVIA" ;;
+    *) add "$SELECTION" ;;
+esac
+for extra in ${EXTRA[@]+"${EXTRA[@]}"}; do add "$extra"; done
+
 if [ "$NODE" = auto ]; then
-    case "$SELECTION" in l3|all) NODE=yes ;; *) NODE=no ;; esac
+    case "$SELECTION" in l3|fwaas|octavia|all) NODE=yes ;; *) NODE=no ;; esac
 fi
 if [ "$NODE" = yes ] && [ "$(id -u)" != 0 ]; then
     log "no network node (needs root): router interface cleanups will wait for ACTIVE and fail"
@@ -124,8 +157,10 @@ if [ "$NODE" = yes ]; then
     # API + Linux bridge agent + L3 agent in one process, the agents on a
     # simulated host (network_node.py): router ports become ACTIVE as on a cloud.
     log "work dir $WORK; neutrino with a network node on 127.0.0.1:$PORT"
+    NODE_ARGS=()
+    if [ -n "$OREGEX" ]; then NODE_ARGS+=(--lb-agent); fi
     setsid "$NVENV/bin/python" "$HERE/network_node.py" --config-file "$WORK/neutron.conf" \
-        --work "$WORK" > "$WORK/server.out" 2>&1 &
+        --work "$WORK" ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} > "$WORK/server.out" 2>&1 &
 else
     log "work dir $WORK; neutrino on 127.0.0.1:$PORT"
     setsid "$NVENV/bin/neutrino-server" --config-file "$WORK/neutron.conf" > "$WORK/server.out" 2>&1 &
@@ -144,32 +179,27 @@ done
     --name "$(basename "$WORK")" ws >/dev/null)
 "$NVENV/bin/python" "$HERE/provision.py" tempest-conf --url "http://127.0.0.1:$PORT" \
     --accounts "$WORK/accounts.yaml" --out "$WORK/ws/etc/tempest.conf" \
-    --log-dir "$WORK" --lock-dir "$WORK/locks"
+    --log-dir "$WORK" --lock-dir "$WORK/locks" --octavia-out "$WORK/ws/etc/tempest-octavia.conf"
 
 # --- 4. tempest -----------------------------------------------------------------------------
-NTP=neutron_tempest_plugin.api
-CORE="^${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|admin\.test_networks|admin\.test_ports)\."
-WIDE="^(${NTP}\.(test_networks|test_networks_negative|test_subnets|test_ports|test_ports_negative|test_extensions|test_extension_driver_port_security|test_security_groups|test_security_groups_negative|test_timestamp|test_revisions|admin\.test_networks|admin\.test_ports|admin\.test_shared_network_extension|admin\.test_external_network_extension|admin\.test_security_groups|admin\.test_tag)|tempest\.api\.network\.(test_networks|test_networks_negative|test_ports|test_extensions|test_versions|test_security_groups|test_security_groups_negative|test_allowed_address_pair|test_tags|admin\.test_ports|admin\.test_external_network_extension|admin\.test_external_networks_negative))\."
-L3="^(tempest\.api\.network\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|admin\.test_routers|admin\.test_routers_negative|admin\.test_routers_dvr|admin\.test_floating_ips_admin_actions)|${NTP}\.(test_routers|test_routers_negative|test_floating_ips|test_floating_ips_negative|test_router_interface_fip|admin\.test_routers_flavors|admin\.test_routers_ha|admin\.test_floating_ips_admin_actions))\."
-case "$SELECTION" in
-    core) REGEX=$CORE ;;
-    wide) REGEX=$WIDE ;;
-    l3) REGEX=$L3 ;;
-    all) REGEX="$WIDE|$L3" ;;
-    *) REGEX=$SELECTION ;;
-esac
-if [ ${#EXTRA[@]} -gt 0 ]; then REGEX="$REGEX|$(IFS='|'; echo "${EXTRA[*]}")"; fi
-
-log "tempest run --concurrency $CONCURRENCY (selection: $SELECTION)"
+: > "$WORK/results.subunit"
+rc=0
+run_tempest() {   # run_tempest NAME CONF REGEX: one tempest run, its results appended
+    local name=$1 conf=$2 regex=$3 one
+    log "tempest run $name --concurrency $CONCURRENCY (selection: $SELECTION)"
+    set +e
+    (cd "$WORK/ws" && "$TVENV/bin/tempest" run --config-file "$conf" --regex "$regex" \
+        --concurrency "$CONCURRENCY" > "$WORK/tempest-run-$name.out" 2>&1)
+    one=$?
+    set -e
+    if [ "$one" -gt "$rc" ]; then rc=$one; fi
+    (cd "$WORK/ws" && "$TVENV/bin/stestr" last --subunit >> "$WORK/results.subunit" 2>/dev/null) || true
+    tail -n 8 "$WORK/tempest-run-$name.out"
+}
 start=$(date +%s)
-set +e
-(cd "$WORK/ws" && "$TVENV/bin/tempest" run --regex "$REGEX" --concurrency "$CONCURRENCY" \
-    > "$WORK/tempest-run.out" 2>&1)
-rc=$?
-set -e
+if [ -n "$REGEX" ]; then run_tempest network "$WORK/ws/etc/tempest.conf" "$REGEX"; fi
+if [ -n "$OREGEX" ]; then run_tempest octavia "$WORK/ws/etc/tempest-octavia.conf" "$OREGEX"; fi
 end=$(date +%s)
-(cd "$WORK/ws" && "$TVENV/bin/stestr" last --subunit > "$WORK/results.subunit" 2>/dev/null) || true
-tail -n 8 "$WORK/tempest-run.out"
 "$TVENV/bin/python" "$HERE/summarize.py" "$WORK/results.subunit" --json "$WORK/results.json" \
     --known "$HERE/known_failures.yaml"
 log "tempest took $((end - start)) s (exit $rc); results in $WORK"
