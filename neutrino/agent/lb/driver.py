@@ -1,0 +1,255 @@
+"""Observing and changing one load balancer's dataplane: its qlbaas-
+namespace, the VIP veth, the files under <lbaas dir>/<lb-id>/ and its
+haproxy.
+
+haproxy runs in master-worker mode in the foreground (-W -db) under
+neutrino's supervisor, which writes the master's pid file and recognises it
+by its config path. A change is a SIGUSR2 to the master: it re-reads the
+file, starts new workers on the listening sockets it holds and lets the old
+workers finish their connections -- no connection is refused or cut. The
+servers' health states are saved to servers.state first so a member known
+DOWN stays DOWN across the reload. A config that haproxy -c rejects is never
+written (the running haproxy keeps serving the last good one).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from neutrino.agent.l3.router_ns import garp
+from neutrino.agent.lb import stats as lbstats
+from neutrino.agent.lb.model import NS_MARKER, LbObserved, Paths, namespace
+from neutrino.agent.lb.plan import Op
+from neutrino.dataplane import netns as _netns
+from neutrino.dataplane.dnsmasq import write_if_changed
+from neutrino.dataplane.netlink import Netlink
+from neutrino.dataplane.process import Daemon, ProcessError, pid_cmdline
+from neutrino.dataplane.rtnl_fast import FastLinks
+
+LOG = logging.getLogger(__name__)
+
+
+class ConfigRejected(ProcessError):
+    """haproxy -c refused the generated configuration."""
+
+
+class Driver:
+    def __init__(self, lbaas_dir: str | Path, ns_prefix: str, host_netns: str | None = None,
+                 binary: str = "haproxy", garp_count: int = 3):
+        self.lbaas_dir = Path(lbaas_dir)
+        self.ns_prefix = ns_prefix
+        self.host_netns = host_netns          # where the taps (and the bridges) are
+        self.binary = binary
+        self.garp_count = garp_count
+        self._procs: dict[str, Daemon] = {}   # kept: their Popen reaps a dead child
+
+    def paths(self, lb_id: str) -> Paths:
+        return Paths.of(self.lbaas_dir, lb_id)
+
+    def netns(self, lb_id: str) -> str:
+        return namespace(self.ns_prefix, lb_id)
+
+    def daemon(self, lb_id: str) -> Daemon:
+        proc = self._procs.get(lb_id)
+        if proc is None:
+            p = self.paths(lb_id)
+            proc = Daemon([self.binary, "-W", "-db", "-f", str(p.conf)], p.pid,
+                          netns=self.netns(lb_id), cmdline_match=f"-f {p.conf}",
+                          log_file=p.log)
+            self._procs[lb_id] = proc
+        return proc
+
+    def pid(self, lb_id: str) -> int | None:
+        return self.daemon(lb_id).pid
+
+    def taps(self) -> set[str]:
+        with FastLinks(self.host_netns) as fl:
+            return {link.name for link in fl.dump() if link.name.startswith("tap")}
+
+    def known(self) -> set[str]:
+        """Load balancers with something of ours left (a namespace or a state
+        dir): what a restarted agent must adopt or clean up."""
+        marker = f"{self.ns_prefix}{NS_MARKER}"
+        found = {name[len(marker):] for name in _netns.list_netns() if name.startswith(marker)}
+        if self.lbaas_dir.is_dir():
+            found |= {p.name for p in self.lbaas_dir.iterdir() if p.is_dir()}
+        return found
+
+    # ------------------------------------------------------------ observe
+
+    def observe(self, lb_id: str, taps: set[str], dev: str | None) -> LbObserved:
+        obs = LbObserved(taps=taps)
+        ns = self.netns(lb_id)
+        obs.netns_exists = _netns.exists(ns)
+        if obs.netns_exists:
+            with Netlink(ns) as nl:
+                for link in nl.links():
+                    if link.name.startswith("ns-"):
+                        obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
+                if dev in obs.ns_devices:
+                    obs.addresses = {a for a in nl.addresses(dev)
+                                     if not a.startswith("fe80:")}
+                    for family in (socket.AF_INET, socket.AF_INET6):
+                        for route in nl.routes(family=family):
+                            if route.dst in ("0.0.0.0/0", "::/0") and route.gateway:
+                                obs.default_gw = route.gateway
+        p = self.paths(lb_id)
+        obs.has_dir = p.root.is_dir()
+        try:
+            obs.config = p.conf.read_text()
+        except FileNotFoundError:
+            obs.config = None
+        try:
+            obs.epoch = int(p.epoch.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            obs.epoch = None
+        obs.pid = self.pid(lb_id) if obs.netns_exists else None
+        return obs
+
+    def rows(self, lb_id: str) -> dict | None:
+        """Parsed `show stat` of the load balancer's haproxy (None: not running)."""
+        try:
+            return lbstats.parse_stat(lbstats.query(self.paths(lb_id).sock))
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------ apply
+
+    def check_config(self, text: str, path: Path) -> None:
+        tmp = path.with_name(path.name + ".new")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        try:
+            done = subprocess.run([self.binary, "-c", "-q", "-f", str(tmp)],
+                                  capture_output=True, text=True, timeout=30)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if done.returncode != 0:
+            detail = " ".join((done.stderr + done.stdout).split())[:400] or f"exit status {done.returncode}"
+            raise ConfigRejected(f"haproxy rejected the configuration: {detail}")
+
+    def _save_server_state(self, lb_id: str) -> None:
+        p = self.paths(lb_id)
+        try:
+            text = lbstats.query(p.sock, "show servers state")
+        except OSError:
+            return
+        write_if_changed(p.state, text)
+
+    def _ready(self, lb_id: str) -> bool:
+        return self.rows(lb_id) is not None
+
+    def apply(self, lb_id: str, ops: list[Op], vip=None) -> None:
+        ns = self.netns(lb_id)
+        p = self.paths(lb_id)
+        for op in ops:
+            kind = op[0]
+            if kind == "create_netns":
+                _netns.create(ns, exist_ok=True)
+                with Netlink(ns) as nl:
+                    nl.set_up("lo")
+            elif kind == "delete_dev":
+                with Netlink(ns) as nl:
+                    nl.delete_link(op[1])
+            elif kind == "delete_tap":
+                with Netlink(self.host_netns) as nl:
+                    nl.delete_link(op[1])
+            elif kind == "create_veth":
+                _, tap, dev, mac, mtu = op
+                with Netlink(self.host_netns) as nl:
+                    # the tap gets the port's MAC with fe: like a VIF; the Linux
+                    # bridge agent enslaves it to the network's bridge
+                    nl.create_veth(tap, dev, peer_netns=ns, mac="fe" + mac[2:],
+                                   peer_mac=mac, mtu=mtu)
+                    nl.set_up(tap)
+                with Netlink(ns) as nl:
+                    nl.set_up(dev)
+            elif kind == "set_dev":
+                _, dev, mac, mtu = op
+                with Netlink(ns) as nl:
+                    nl.set_mac(dev, mac)
+                    nl.set_mtu(dev, mtu)
+                    nl.set_up(dev)
+            elif kind == "address":
+                _, action, dev, cidr = op
+                with Netlink(ns) as nl:
+                    (nl.add_address if action == "add" else nl.del_address)(dev, cidr)
+                if action == "add" and ":" not in cidr and vip is not None:
+                    garp(ns, dev, vip.mac_address, cidr.split("/")[0], self.garp_count)
+            elif kind == "route":
+                _, gateway, dst = op
+                with Netlink(ns) as nl:
+                    if gateway:
+                        nl.add_route(dst, gateway=gateway)
+                    else:
+                        nl.del_route(dst)
+            elif kind == "write_epoch":
+                p.root.mkdir(parents=True, exist_ok=True)
+                write_if_changed(p.epoch, f"{op[1]}\n")
+            elif kind == "write_config":
+                p.sock.parent.mkdir(parents=True, exist_ok=True)
+                self.check_config(op[1], p.conf)
+                write_if_changed(p.conf, op[1])
+            elif kind == "start":
+                pid = self.daemon(lb_id).start(wait=10, settle=0.05,
+                                               ready=lambda: self._ready(lb_id))
+                LOG.info("haproxy for load balancer %s started (pid %d)", lb_id, pid)
+            elif kind == "reload":
+                self._save_server_state(lb_id)
+                if not self.daemon(lb_id).send_signal(signal.SIGUSR2):
+                    raise ProcessError(f"haproxy of load balancer {lb_id} is not running")
+                LOG.info("haproxy for load balancer %s reloaded", lb_id)
+            elif kind == "stop":
+                self.daemon(lb_id).stop()
+                self._procs.pop(lb_id, None)
+                LOG.info("haproxy for load balancer %s stopped", lb_id)
+            elif kind == "delete_netns":
+                _netns.delete(ns, missing_ok=True)
+            elif kind == "remove_dir":
+                self._procs.pop(lb_id, None)
+                shutil.rmtree(p.root, ignore_errors=True)
+                p.sock.unlink(missing_ok=True)
+            else:
+                raise ValueError(f"unknown op {op!r}")
+
+
+def stray_pids(lbaas_dir: str | Path) -> list[int]:
+    """Live haproxy processes whose config is under `lbaas_dir` (their pid
+    file was lost)."""
+    marker = f"{Path(lbaas_dir)}/"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/comm").read_text().strip() != "haproxy":
+                continue
+        except OSError:
+            continue
+        argv = pid_cmdline(int(entry))
+        if argv and "-f" in argv and any(a.startswith(marker) and a.endswith(".conf")
+                                         for a in argv):
+            found.append(int(entry))
+    return sorted(found)
+
+
+def stop_all(lbaas_dir: str | Path) -> None:
+    """Stop every haproxy started under `lbaas_dir` (by the verified PID of
+    each pid file, then any whose pid file was lost): `lab down`, since a
+    stopping agent leaves its load balancers serving for the next one."""
+    lbaas_dir = Path(lbaas_dir)
+    if not lbaas_dir.is_dir():
+        return
+    for root in sorted(p for p in lbaas_dir.iterdir() if p.is_dir()):
+        paths = Paths(root)
+        with contextlib.suppress(Exception):
+            Daemon(["haproxy"], paths.pid, cmdline_match=f"-f {paths.conf}").stop()
+    for pid in stray_pids(lbaas_dir):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
