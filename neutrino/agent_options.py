@@ -149,8 +149,21 @@ L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
         "Gratuitous ARPs sent for each address added to a router port (0: none)."),
 ) + metadata_options.L3_OPTS + metadata_options.SHARED_OPTS)
 
+FWAAS_DRIVERS = ("iptables_v2", "neutron_fwaas.services.firewall.service_drivers.agents."
+                 "drivers.linux.iptables_fwaas_v2.IptablesFwaasDriver")
+L3_FWAAS = Section("fwaas", (
+    Opt("enabled", to_bool, True,
+        "Enforce FWaaS v2 firewall groups on this agent's router ports (false: the agent "
+        "removes its FWaaS chains and reports no firewall group status)."),
+    Opt("driver", choice(*FWAAS_DRIVERS), "iptables_v2",
+        "The FWaaS driver: iptables_v2 (upstream's class path means the same)."),
+    Opt("agent_version", string, "v2", "Accepted for compatibility.", ignored=True),
+    Opt("conntrack_driver", string, "conntrack", "Accepted for compatibility.", ignored=True),
+    Opt("firewall_l2_driver", string, "noop", "Accepted for compatibility.", ignored=True),
+))
+
 L3_AGENT_SCHEMA = Schema(
-    (L3_DEFAULT, AGENT, metadata_options.RATE_LIMITING),
+    (L3_DEFAULT, AGENT, metadata_options.RATE_LIMITING, L3_FWAAS),
     ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "ovs"),
 )

@@ -66,26 +66,33 @@ def parse_save(text: str) -> dict[str, dict[str, list[str]]]:
     return tables
 
 
-def differs(table: Table, observed: dict[str, list[str]], prefixes: tuple[str, ...]) -> bool:
+def differs(table: Table, observed: dict[str, list[str]], prefixes: tuple[str, ...],
+            foreign: tuple[str, ...] = ()) -> bool:
     """True if the kernel's table is not exactly what `table` wants: our
-    chains' rules, the builtins' rules, and no stale chain of ours."""
+    chains' rules, the builtins' rules, and no stale chain of ours.
+    `foreign`: names (or name prefixes) of chains, builtins included, that
+    another writer of the namespace owns: never compared, flushed or deleted."""
     want = table.lines()
     for chain, rules in want.items():
         if observed.get(chain) != rules:
             return True
-    stale = [c for c in observed if c not in want and c.startswith(prefixes)]
-    builtin_extra = [c for c in BUILTIN[table.name] if c not in want and observed.get(c)]
+    stale = [c for c in observed if c not in want and c.startswith(prefixes)
+             and not (foreign and c.startswith(foreign))]
+    builtin_extra = [c for c in BUILTIN[table.name] if c not in want and observed.get(c)
+                     and not (foreign and c.startswith(foreign))]
     return bool(stale or builtin_extra)
 
 
 def restore_input(table: Table, observed: dict[str, list[str]],
-                  prefixes: tuple[str, ...]) -> str:
+                  prefixes: tuple[str, ...], foreign: tuple[str, ...] = ()) -> str:
     """The one-commit --noflush input that makes the table exactly `table`."""
     want = table.lines()
     out = [f"*{table.name}"]
     out += [f":{c} - [0:0]" for c in table.own_chains()]   # declare = create or flush
-    out += [f"-F {c}" for c in BUILTIN[table.name]]         # the namespace is ours alone
-    stale = [c for c in observed if c not in want and c.startswith(prefixes)]
+    out += [f"-F {c}" for c in BUILTIN[table.name]          # ours, unless another's
+            if not (foreign and c.startswith(foreign))]
+    stale = [c for c in observed if c not in want and c.startswith(prefixes)
+             and not (foreign and c.startswith(foreign))]
     out += [f"-F {c}" for c in stale]
     out += [f"-X {c}" for c in stale]
     for rules in want.values():
@@ -96,13 +103,16 @@ def restore_input(table: Table, observed: dict[str, list[str]],
 
 class IptablesManager:
     """The tables of one namespace. `prefixes`: names of the chains we own
-    (stale ones are deleted)."""
+    (stale ones are deleted); `foreign`: chains another writer of the
+    namespace owns (see differs)."""
 
-    def __init__(self, netns: str | None, prefixes: tuple[str, ...] = ("neutron-",)):
+    def __init__(self, netns: str | None, prefixes: tuple[str, ...] = ("neutron-",),
+                 foreign: tuple[str, ...] = ()):
         if netns is None:
             raise ValueError("iptables is only ever managed inside a namespace we created")
         self.netns = netns
         self.prefixes = prefixes
+        self.foreign = foreign
         self.restores = 0      # how many times a table was rewritten (tests, benchmarks)
 
     def save(self) -> dict[str, dict[str, list[str]]]:
@@ -114,8 +124,8 @@ class IptablesManager:
         parts, changed = [], []
         for table in tables:
             current = observed.get(table.name, {})
-            if differs(table, current, self.prefixes):
-                parts.append(restore_input(table, current, self.prefixes))
+            if differs(table, current, self.prefixes, self.foreign):
+                parts.append(restore_input(table, current, self.prefixes, self.foreign))
                 changed.append(table.name)
         if parts:
             _netns.run(["iptables-restore", "--noflush"], netns=self.netns,

@@ -8,6 +8,7 @@ import pytest
 
 from neutrino import config
 from neutrino.agent.l3 import agent as agent_mod
+from neutrino.agent.l3.fwaas import extension as fwaas_extension
 from neutrino.agent_options import L3_AGENT_SCHEMA
 
 
@@ -87,7 +88,15 @@ def agent(monkeypatch, tmp_path):
         def known(self, router):
             return set(proxies)
 
+    class FakeFirewallKernel:     # FWaaS (tests/unit/test_fwaas_plan_agent.py): no groups here
+        def __init__(self, netns):
+            pass
+
+        def observe(self):
+            return {4: {}, 6: {}}
+
     proxies = set()
+    monkeypatch.setattr(fwaas_extension, "RouterFirewallKernel", FakeFirewallKernel)
     monkeypatch.setattr(agent_mod, "RouterNamespace", FakeNs)
     monkeypatch.setattr(agent_mod, "ProxyManager", FakeProxies)
     monkeypatch.setattr(agent_mod, "FastLinks", FakeLinks)

@@ -11,7 +11,9 @@ to this host by the server when it answers get_routers; the Linux bridge
 agent of the host wires their tap ends. A router that is administratively
 down keeps its namespace with its devices down (see router_ns). After each
 pass, one cast tells the server the floating IP statuses that changed
-(compared with the statuses the fetch returned).
+(compared with the statuses the fetch returned). FWaaS v2 is an extension
+of this reconciler (neutrino.agent.l3.fwaas): after a router converges its
+firewall does, and the firewall groups' statuses are cast after the pass.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from neutrino.agent.l3.fwaas.extension import FwaasExtension
 from neutrino.agent.l3.model import Router
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, RateLimit
@@ -70,6 +73,8 @@ class L3Agent:
         self.proxies = ProxyManager(d.state_path)
         self.metadata_socket = socket_path(d.metadata_proxy_socket, d.state_path)
         self.rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
+        fwaas = getattr(cfg, "fwaas", None)
+        self.fwaas = FwaasExtension(enabled=fwaas.enabled if fwaas is not None else True)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -136,6 +141,7 @@ class L3Agent:
                                            | (set(self.routers) - set(desired)))
         todo |= {rid for rid in desired if rid not in present}
         errors: dict[str, Exception] = {}
+        fw_errors: dict[str, str] = {}
 
         def one(rid: str) -> None:
             ns = RouterNamespace(rid, self.ns_prefix, self.host_netns,
@@ -145,12 +151,16 @@ class L3Agent:
                 if rid in desired:     # admin down too: devices kept, down
                     ns.converge(desired[rid], host_links)
                     self._metadata_proxy(rid, ns.name)
+                    self._firewall(ns.name, desired[rid], full, fw_errors)
                 elif rid in present or rid in self.routers:
                     self.proxies.stop(rid)      # before its namespace goes
                     ns.destroy()
+                    self.fwaas.forget(rid)
             except Exception as exc:  # noqa: BLE001 - the others still converge
                 LOG.error("router %s: %s", rid, exc, exc_info=LOG.isEnabledFor(logging.DEBUG))
                 errors[rid] = exc
+                if rid in desired:
+                    self.fwaas.record(desired[rid], f"router not converged: {exc}")
 
         work = sorted(todo | gone)
         if len(work) > 1:
@@ -164,14 +174,16 @@ class L3Agent:
                 self.proxies.stop(rid)
         self.routers = {rid: r for rid, r in desired.items() if rid not in errors}
         self._report_fips(desired, errors)
+        self._report_firewalls(desired, full)
         self.cycles += 1
         if full or work:
             LOG.log(logging.INFO if full else logging.DEBUG,
                     "%s sync: %d router(s), %d converged, %d removed in %.3f s (fetch %.3f s)",
                     "full" if full else "partial", len(desired), len(todo), len(gone),
                     time.monotonic() - started, fetched)
-        if errors:
-            raise RuntimeError(f"{len(errors)} router(s) failed: " + ", ".join(sorted(errors)))
+        if errors or fw_errors:
+            failed = sorted(set(errors) | set(fw_errors))
+            raise RuntimeError(f"{len(failed)} router(s) failed: " + ", ".join(failed))
         if full:
             self.synced.set()
 
@@ -190,6 +202,26 @@ class L3Agent:
                                           rate_limit=self.rate_limit))
         except Exception as exc:  # noqa: BLE001 - routing goes on; the next sync retries
             LOG.error("router %s: metadata proxy did not start: %s", rid, exc)
+
+    def _firewall(self, netns: str, router: Router, full: bool, fw_errors: dict) -> None:
+        """Converge the router's FWaaS chains; a failure costs this router's
+        groups (ERROR, with the reason) and nothing else."""
+        try:
+            self.fwaas.converge(netns, router, full)
+            self.fwaas.record(router, None)
+        except Exception as exc:  # noqa: BLE001 - the next full sync retries
+            reason = f"{type(exc).__name__}: {exc}"
+            LOG.error("router %s: firewall not applied: %s", router.id, reason)
+            fw_errors[router.id] = reason
+            self.fwaas.record(router, reason)
+
+    def _report_firewalls(self, desired: dict[str, Router], full: bool) -> None:
+        """One cast with the firewall groups' statuses (changes only, or
+        all after a full sync), on the status queue like the others."""
+        statuses = self.fwaas.changes(desired, full)
+        if statuses:
+            self.transport.cast(status_target(self.prefix), "update_firewall_group_statuses",
+                                {"host": self.host, "statuses": statuses})
 
     def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
         """One cast with the floating IPs whose status changed, after apply;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from neutrino.agent.l3.fwaas.model import FirewallGroup
 from neutrino.dataplane.iptables import Table
 
 NS_PREFIX = "qrouter-"
@@ -32,6 +33,7 @@ class Port:
     mac: str
     cidrs: tuple[str, ...]     # "10.0.0.1/24": this router's addresses on the port
     mtu: int | None
+    firewall_group: FirewallGroup | None = None     # FWaaS v2 (neutrino.agent.l3.fwaas)
 
     @property
     def tap(self) -> str:
@@ -52,9 +54,10 @@ class Router:
     @classmethod
     def from_wire(cls, d: dict) -> Router:
         def port(p: dict) -> Port:
+            fwg = p.get("firewall_group")
             return Port(p["id"], p["mac_address"],
                         tuple(f"{f['ip_address']}/{f['prefixlen']}" for f in p["fixed_ips"]),
-                        p.get("mtu"))
+                        p.get("mtu"), FirewallGroup.from_wire(fwg) if fwg else None)
         gw = d.get("gw_port")
         gw_gateway = None
         if gw:

@@ -11,6 +11,7 @@ import socket
 import struct
 import threading
 
+from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
 from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
                                      nat_tables)
 from neutrino.dataplane import netns as _netns
@@ -57,7 +58,9 @@ class RouterNamespace:
         self.garp_count = garp_count
         self.metadata_port = metadata_port      # None: no metadata proxy, no rules
         self.metadata_mark = metadata_mark
-        self.iptables = IptablesManager(self.name)
+        # FWaaS (neutrino.agent.l3.fwaas) writes FORWARD and its own chains
+        # of the filter table: ours leave them alone.
+        self.iptables = IptablesManager(self.name, foreign=FOREIGN_TO_L3)
 
     def converge(self, router: Router, host_links: dict | None = None) -> bool:
         """Make the namespace match `router`; returns True if anything changed.
