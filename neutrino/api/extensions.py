@@ -51,6 +51,9 @@ _EXTENSIONS = [
     ("stateful-security-group", "Stateful security group",
      "Indicates if the security group is stateful or not"),
     ("tag-creation", "Tag creation extension", "Allow to set tags on resource creation."),
+    ("fwaas_v2", "FWaaS v2", "Provides support for firewall-as-a-service version 2"),
+    ("standard-attr-fwaas-v2", "Standard Attribute FWaaS v2 Extension",
+     "Add standard attributes to FWaaS v2 resources"),
 ]
 
 

@@ -313,6 +313,8 @@ for _action in ("create_port", "update_port"):
     DEFAULT_RULES[f"{_action}:binding:profile"] = "rule:service_api"
 for _attr in ("binding:vif_type", "binding:vif_details", "binding:host_id", "binding:profile"):
     DEFAULT_RULES[f"get_port:{_attr}"] = _ADMIN_OR_SERVICE
+from neutrino.plugins.fwaas.policy_rules import RULES as _FWAAS_RULES  # noqa: E402
+DEFAULT_RULES.update(_FWAAS_RULES)
 
 
 class Enforcer:

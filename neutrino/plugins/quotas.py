@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
-from neutrino.db import models
+from neutrino.db import fwaas_models, models
 from neutrino.db.engine import before_commit
 from neutrino.db.upsert import upsert
 
@@ -33,9 +33,13 @@ COUNTED = {
     "security_group_rule": models.security_group_rules,
     "router": models.routers,
     "floatingip": models.floatingips,
+    "firewall_group": fwaas_models.firewall_groups,
+    "firewall_policy": fwaas_models.firewall_policies,
+    "firewall_rule": fwaas_models.firewall_rules,
 }
 RESOURCES = ("network", "subnet", "port", "router", "floatingip",
-             "security_group", "security_group_rule")
+             "security_group", "security_group_rule",
+             "firewall_group", "firewall_policy", "firewall_rule")
 
 
 _Q = models.quotas

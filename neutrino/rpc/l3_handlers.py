@@ -65,6 +65,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                 {"ip_address": r.ip_address, "subnet_id": r.id, "cidr": r.cidr,
                  "prefixlen": net.prefixlen, "gateway_ip": r.gateway_ip,
                  "ip_version": net.version})
+    from neutrino.rpc.fwaas_handlers import attach_firewall_groups
+    attach_firewall_groups(conn, by_id)     # FWaaS: each port's firewall group, or null
     segs = segments_for(conn, sorted({p["network_id"] for p in by_id.values()}))
     for p in by_id.values():
         p["segment"] = segs.get(p["network_id"])

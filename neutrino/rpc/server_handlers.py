@@ -116,6 +116,11 @@ class ServerRpc:
             return self.core.db.read(lambda conn: firewall_state(conn, payload["host"]))
         if method == "get_routers":
             return self.l3.get_routers(payload["host"])
+        if method == "update_firewall_group_statuses":
+            from neutrino.rpc.fwaas_handlers import FwaasRpc
+            FwaasRpc(self.core).update_firewall_group_statuses(payload.get("host", ""),
+                                                               payload.get("statuses", {}))
+            return None
         if method == "update_floatingip_statuses":
             self.l3.update_floatingip_statuses(payload.get("statuses", {}))
             return None

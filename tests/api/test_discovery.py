@@ -42,6 +42,8 @@ def test_unknown_extension_404(api):
 
 # Every alias GET /v2.0/extensions lists is exercised by these tests.
 EXERCISED_BY = {
+    "fwaas_v2": "test_fwaas.py::test_rule_crud",
+    "standard-attr-fwaas-v2": "test_fwaas.py::test_standard_attributes_and_tags",
     "agent": "test_agents.py::test_agent_list_show_update_delete",
     "allowed-address-pairs": "test_ports.py::test_allowed_address_pairs",
     "binding": "test_ports.py::test_binding_with_live_agent",
