@@ -2,6 +2,7 @@
 neutrino-l3-agent --config-file l3_agent.ini
 neutrino-dhcp-agent --config-file dhcp_agent.ini
 neutrino-metadata-agent --config-file metadata_agent.ini
+neutrino-lb-agent --config-file lbaas_agent.ini
 
 Each runs until SIGTERM/SIGINT; stopping leaves the dataplane untouched
 (dnsmasq processes keep serving and a restarted agent adopts them), so a
@@ -29,12 +30,19 @@ AGENTS = {
                             "neutrino.agent.dhcp.agent:DhcpAgent"),
     "neutrino-metadata-agent": ("Metadata agent", "METADATA_AGENT_SCHEMA",
                                 "neutrino.agent.metadata.agent:MetadataAgent"),
+    # a schema named "module:NAME" lives in its own options module
+    "neutrino-lb-agent": ("Load balancer agent (haproxy per load balancer)",
+                          "neutrino.agent.lb.options:LB_AGENT_SCHEMA",
+                          "neutrino.agent.lb.agent:LbAgent"),
 }
 
 
 def load_agent_config(files: list[str], overrides=None, schema: str = "LINUXBRIDGE_AGENT_SCHEMA"):
     from neutrino import agent_options
     from neutrino import config as config_mod
+    if ":" in schema:
+        module, _, name = schema.partition(":")
+        return config_mod.load(getattr(importlib.import_module(module), name), files, overrides)
     return config_mod.load(getattr(agent_options, schema), files, overrides)
 
 
@@ -92,9 +100,13 @@ def metadata_main(argv: list[str] | None = None) -> int:
     return run_agent("neutrino-metadata-agent", argv)
 
 
+def lb_main(argv: list[str] | None = None) -> int:
+    return run_agent("neutrino-lb-agent", argv)
+
+
 if __name__ == "__main__":
-    # `python -m neutrino.cli.agents [l3|dhcp] --config-file ...` (the lab uses this)
-    kind = sys.argv[1] if sys.argv[1:2] in (["l3"], ["dhcp"], ["metadata"]) else None
+    # `python -m neutrino.cli.agents [l3|dhcp|metadata|lb] --config-file ...` (the lab uses this)
+    kind = sys.argv[1] if sys.argv[1:2] in (["l3"], ["dhcp"], ["metadata"], ["lb"]) else None
     argv = sys.argv[2:] if kind else sys.argv[1:]
-    sys.exit({"l3": l3_main, "dhcp": dhcp_main, "metadata": metadata_main,
+    sys.exit({"l3": l3_main, "dhcp": dhcp_main, "metadata": metadata_main, "lb": lb_main,
               None: linuxbridge_main}[kind](argv))

@@ -1,5 +1,5 @@
-"""neutrino aio: the all-in-one -- API server, the server side of the bus and
-this host's Linux bridge agent in one process.
+"""neutrino aio: the all-in-one -- API server, the server side of the bus,
+this host's Linux bridge agent and its load balancer agent in one process.
 
     neutrino aio --config-file neutron.conf --config-file ml2_conf.ini \
                  --agent-config-file linuxbridge_agent.ini
@@ -26,7 +26,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="server INI file (neutron.conf, ml2_conf.ini; repeatable)")
     aio.add_argument("--agent-config-file", action="append", default=[], metavar="PATH",
                      help="linuxbridge_agent.ini (repeatable)")
+    aio.add_argument("--lb-agent-config-file", action="append", default=[], metavar="PATH",
+                     help="lbaas_agent.ini of the load balancer agent (repeatable; host "
+                          "and state_path default to the Linux bridge agent's)")
+    aio.add_argument("--no-lb-agent", action="store_true",
+                     help="do not run the load balancer agent (neutrino-lb-agent)")
     aio.set_defaults(func=cmd_aio)
+
+
+def start_lb_agent(args, agent_cfg, url: str, transport):
+    """The all-in-one's load balancer agent (on by default): None if it is
+    turned off, or cannot start while nobody asked for it by a file."""
+    if getattr(args, "no_lb_agent", False):
+        return None
+    from neutrino.agent.lb.agent import LbAgent
+    from neutrino.agent.startup import AgentCannotStart
+    from neutrino.cli.agents import load_agent_config
+    files = getattr(args, "lb_agent_config_file", [])
+    d = agent_cfg.DEFAULT
+    cfg = load_agent_config(files, {"DEFAULT": {"host": d.host, "state_path": d.state_path}}
+                            if not files else None,
+                            schema="neutrino.agent.lb.options:LB_AGENT_SCHEMA")
+    cfg = cfg.replace("DEFAULT", transport_url=url)
+    try:
+        return LbAgent(cfg, transport if url.startswith("inproc") else None).start()
+    except AgentCannotStart as exc:
+        if files:
+            raise
+        LOG.warning("load balancer agent not started: %s", exc)
+        return None
 
 
 def cmd_aio(args) -> int:
@@ -77,12 +105,22 @@ def cmd_aio(args) -> int:
         transport.close()
         core.db.dispose()
         return 1
+    try:
+        lb_agent = start_lb_agent(args, agent_cfg, url, transport)
+    except (AgentCannotStart, ConfigError) as exc:
+        print(f"neutrino aio: load balancer agent: {exc}", file=sys.stderr)
+        agent.stop()
+        transport.close()
+        core.db.dispose()
+        return 1
     import uvicorn
     d = cfg.DEFAULT
     try:
         uvicorn.run(build_app(core, auth), host=d.bind_host, port=d.bind_port,
                     log_level="warning", access_log=False, lifespan="off")
     finally:
+        if lb_agent is not None:
+            lb_agent.stop()
         agent.stop()
         transport.close()
     return 0

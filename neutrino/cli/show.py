@@ -1,4 +1,4 @@
-"""`neutrino show network|port|router <name-or-id>`: the kernel objects behind a
+"""`neutrino show network|port|router|loadbalancer <name-or-id>`: the kernel objects behind a
 network, port or router on each host -- bridge and its ports, devices with type/MTU/MAC,
 namespaces -- i.e. `brctl show`, `ip -d a` and `ip netns` in one view.
 
@@ -14,6 +14,7 @@ from typing import Any
 
 from neutrino.agent.l2.firewall.show import port_firewall
 from neutrino.agent.l2.firewall.show import render as render_firewall
+from neutrino.agent.l3.fwaas import show as fwaas_show
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.netlink_model import Link
 from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
@@ -21,7 +22,7 @@ from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="kernel objects behind a network or port")
-    show.add_argument("kind", choices=("network", "port", "router"))
+    show.add_argument("kind", choices=("network", "port", "router", "loadbalancer"))
     show.add_argument("id", metavar="name-or-id",
                       help="id or name (a name several carry is an error listing their ids)")
     show.add_argument("--json", action="store_true")
@@ -257,7 +258,8 @@ def render_hosts(hosts: list[dict]) -> list[str]:
 
 def router_view(api, ident: str) -> dict[str, Any]:
     """The router's namespace (wherever its L3 agent made it): devices with
-    addresses, routes, and the NAT table as `iptables -t nat -S` prints it."""
+    addresses, routes, the NAT table as `iptables -t nat -S` prints it, and
+    the FWaaS chains with the firewall groups of its ports."""
     router = api.find("routers", ident)
     agents = api.request("GET", f"/v2.0/routers/{router['id']}/l3-agents")["agents"]
     suffix = f"qrouter-{router['id']}"
@@ -267,10 +269,12 @@ def router_view(api, ident: str) -> dict[str, Any]:
         view = _namespace(name)
         view["routes"] = _netns.run(["ip", "-4", "route"], netns=name).splitlines()
         view["nat"] = _netns.run(["iptables", "-t", "nat", "-S"], netns=name).splitlines()
+        view["firewall"] = fwaas_show.chains(name)
         spaces.append(view)
     return {"router": {k: router.get(k) for k in (
         "id", "name", "status", "admin_state_up", "external_gateway_info", "routes")},
-        "l3_agent_hosts": [a["host"] for a in agents], "namespaces": spaces}
+        "l3_agent_hosts": [a["host"] for a in agents], "namespaces": spaces,
+        "firewall_groups": fwaas_show.groups(api, router["id"])}
 
 
 def render_router(view: dict[str, Any]) -> list[str]:
@@ -290,11 +294,29 @@ def render_router(view: dict[str, Any]) -> list[str]:
         lines += [f"    {line}" for line in ns["routes"]]
         lines.append("  iptables -t nat -S")
         lines += [f"    {line}" for line in ns["nat"]]
+        lines += fwaas_show.render([], ns.get("firewall", {}))
+    lines += fwaas_show.render(view.get("firewall_groups", []), {})
     return lines
+
+
+def _lbaas_dirs(args) -> list:
+    """Where load balancers' files may be: each lab host's, or this machine's."""
+    from pathlib import Path
+    if args.url:
+        from neutrino.config import default_state_path
+        return [Path(default_state_path()) / "lbaas"]
+    from neutrino.lab.control import LabControl
+    state = LabControl.load(args.lab_dir).state
+    return [state.host_dir(h) / "lbaas" for h in state.host_names()]
 
 
 def cmd_show(args) -> int:
     api, hosts, instances = _context(args)
+    if args.kind == "loadbalancer":    # namespace, haproxy pid/config, live member states
+        from neutrino.agent.lb.show import loadbalancer_view, render_loadbalancer
+        view = loadbalancer_view(api, args.id, _lbaas_dirs(args))
+        print(json.dumps(view, indent=2) if args.json else "\n".join(render_loadbalancer(view)))
+        return 0
     if args.kind == "router":
         view = router_view(api, args.id)
         print(json.dumps(view, indent=2) if args.json else "\n".join(render_router(view)))

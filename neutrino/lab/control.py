@@ -29,7 +29,7 @@ from neutrino.lab import database as lab_database
 from neutrino.lab.api import ApiError, Credentials, NeutronApi
 from neutrino.lab.instances import Instances
 from neutrino.lab.runtime import (agent_daemon, dhcp_agent_daemon, l3_agent_daemon,
-                                  metadata_agent_daemon)
+                                  lb_agent_daemon, metadata_agent_daemon)
 from neutrino.lab.state import DEFAULT_RABBIT_URL, LabState, default_lab_dir
 from neutrino.lab.topology import Lab, new_prefix
 from neutrino.rpc.client import LINUXBRIDGE_AGENT_TYPE
@@ -275,6 +275,26 @@ class LabControl:
     def start_l3_agent(self, host: str) -> int:
         return l3_agent_daemon(self.state, host).start(wait=30)
 
+    def lb_agent_pid(self, host: str) -> int | None:
+        return lb_agent_daemon(self.state, host).pid
+
+    def kill_lb_agent(self, host: str, sig: int = signal.SIGKILL) -> None:
+        """Signal `host`'s LB agent process (rabbit labs), by its PID; its
+        haproxies live on (a restarted agent adopts them)."""
+        if self.state.transport == "inproc":
+            raise LabError("inproc labs run agents inside the runtime: kill_runtime()")
+        pid = self.lb_agent_pid(host)
+        if pid is None:
+            raise LabError(f"no LB agent process for {host}")
+        os.kill(pid, sig)
+        daemon = lb_agent_daemon(self.state, host)
+        deadline = time.monotonic() + 10
+        while daemon.pid is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def start_lb_agent(self, host: str) -> int:
+        return lb_agent_daemon(self.state, host).start(wait=30)
+
     def dhcp_agent_pid(self, host: str = "host1") -> int | None:
         return dhcp_agent_daemon(self.state, host).pid
 
@@ -457,6 +477,7 @@ class LabControl:
                 "database": self.state.db, "l2_population": self.state.l2pop,
                 "firewall": self.state.firewall, "auth": self.state.auth,
                 "l3_agent_hosts": self.state.l3_hosts or self.state.host_names(),
+                "lb_agent_hosts": self.state.lb_hosts(),
                 "transport": self.state.transport, "transport_url": self.state.transport_url,
                 "control_exchange": self.state.control_exchange,
                 "runtime_pid": self.runtime_pid(), "hosts": hosts,
@@ -490,10 +511,13 @@ class LabControl:
                     dhcp_agent_daemon(state, host).stop(timeout=10)
                 with contextlib.suppress(Exception):
                     metadata_agent_daemon(state, host).stop(timeout=10)
+                with contextlib.suppress(Exception):
+                    lb_agent_daemon(state, host).stop(timeout=10)
             with contextlib.suppress(Exception):
                 self._delete_exchanges()
         _stop_dnsmasqs(state)
         _stop_metadata_proxies(state)
+        _stop_lb_haproxies(state)
         # instance namespaces: recorded ones, and any left with our instance prefix
         # and the agents' router/DHCP namespaces (the agents are stopped by now)
         inst_prefix = f"{state.prefix}i-"
@@ -534,6 +558,18 @@ def _stop_metadata_proxies(state: LabState) -> None:
     from neutrino.agent.metadata.proxy import stop_all
     for host in state.host_names():
         stop_all(str(state.host_dir(host)))
+
+
+def _stop_lb_haproxies(state: LabState) -> None:
+    """The LB agents' haproxies (by verified PID) and their qlbaas-
+    namespaces, which carry the lab prefix."""
+    from neutrino.agent.lb.driver import stop_all
+    for host in state.host_names():
+        with contextlib.suppress(Exception):
+            stop_all(state.host_dir(host) / "lbaas")
+    for name in _netns.list_netns():
+        if name.startswith(state.prefix) and "-qlbaas-" in name:
+            _netns.delete(name, missing_ok=True)
 
 
 def _stop_dnsmasqs(state: LabState) -> None:

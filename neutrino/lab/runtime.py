@@ -64,6 +64,15 @@ def dhcp_agent_daemon(state: LabState, host: str) -> Daemon:
                   cmdline_match=str(ini), log_file=hdir / "dhcp-agent.stdout")
 
 
+def lb_agent_daemon(state: LabState, host: str) -> Daemon:
+    """The LB agent process of `host` (rabbit labs)."""
+    ini = state.lb_agent_ini_path(host)
+    hdir = state.host_dir(host)
+    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "lb", "--config-file",
+                   str(ini)], pidfile=hdir / "lb-agent.pid", netns=state.host_netns(host),
+                  cmdline_match=str(ini), log_file=hdir / "lb-agent.stdout")
+
+
 class LabRuntime:
     def __init__(self, state: LabState):
         self.state = state
@@ -185,6 +194,13 @@ class LabRuntime:
             self.agents.append(MetadataAgent(cfg, make_transport(self.state.transport_url),
                                              netns=self.state.host_netns(host)).start())
 
+        from neutrino.agent.lb.agent import LbAgent
+        from neutrino.agent.lb.options import LB_AGENT_SCHEMA
+        for host in self.state.lb_hosts():
+            cfg = config_mod.load(LB_AGENT_SCHEMA, [str(self.state.lb_agent_ini_path(host))])
+            self.agents.append(LbAgent(cfg, make_transport(self.state.transport_url),
+                                       host_netns=self.state.host_netns(host)).start())
+
     def _start_agent_processes(self) -> None:
         from neutrino.lab.relay import BrokerRelay
 
@@ -201,6 +217,8 @@ class LabRuntime:
             dhcp_agent_daemon(self.state, host).start(wait=30)
         for host in self.state.metadata_hosts():
             metadata_agent_daemon(self.state, host).start(wait=30)
+        for host in self.state.lb_hosts():
+            lb_agent_daemon(self.state, host).start(wait=30)
 
     def stop(self, stop_agent_processes: bool = True) -> None:
         for agent in self.agents:
@@ -211,6 +229,7 @@ class LabRuntime:
                 l3_agent_daemon(self.state, host).stop()
                 dhcp_agent_daemon(self.state, host).stop()
                 metadata_agent_daemon(self.state, host).stop()
+                lb_agent_daemon(self.state, host).stop()
         if self.nova_metadata is not None:
             self.nova_metadata.stop()
         for relay in self.relays:

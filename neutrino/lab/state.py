@@ -291,6 +291,8 @@ class LabState:
             self.agent_ini_path(host).write_text(self.agent_ini(host))
             if self.l3_hosts is None or host in self.l3_hosts:
                 self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
+                # load balancers go where routers go (hosts with an L3 agent)
+                self.lb_agent_ini_path(host).write_text(self.lb_agent_ini(host))
         self.dhcp_agent_ini_path("host1").write_text(self.dhcp_agent_ini("host1"))
         if "metadata_secret" not in self.extra:
             import secrets
@@ -321,3 +323,24 @@ class LabState:
     def metadata_hosts(self) -> list[str]:
         """Hosts with a metadata agent (labs made before metadata have none)."""
         return [h for h in self.host_names() if self.metadata_agent_ini_path(h).exists()]
+
+    # --- load balancing -----------------------------------------------------------------
+    def lb_agent_ini(self, host: str) -> str:
+        """The LB agent runs beside every L3 agent; its haproxies' files go
+        under <host dir>/lbaas/."""
+        return "\n".join([
+            *self._agent_default(host, "lb-agent"),
+            "interface_driver = linuxbridge",
+            "",
+            "[agent]",
+            f"report_interval = {AGENT_REPORT_INTERVAL}",
+            f"namespace_prefix = {self.prefix}{host}-",
+            "",
+        ])
+
+    def lb_agent_ini_path(self, host: str) -> Path:
+        return self.host_dir(host) / "lbaas_agent.ini"
+
+    def lb_hosts(self) -> list[str]:
+        """Hosts with an LB agent (labs made before load balancing have none)."""
+        return [h for h in self.host_names() if self.lb_agent_ini_path(h).exists()]
