@@ -159,3 +159,15 @@ def test_notification_marks_the_load_balancer():
     agent._on_notification("resource_changed", {"resource": "router", "id": "r"})
     assert agent.triggers.ids == {"lbX"}
     assert agent.agent_state(True)["agent_type"] == LB_AGENT_TYPE
+
+
+def test_missing_vip_is_error_not_a_delete():
+    agent, bus = make_agent()
+    bus.lbs = [loadbalancer(vip=None)]
+    try:
+        agent.sync(full=True)
+    except RuntimeError:
+        pass
+    [report] = bus.reports()
+    assert report["lb1"]["provisioning_status"] == "ERROR"
+    assert "VIP" in report["lb1"]["reason"]

@@ -46,9 +46,11 @@ def lbaas_dir(cfg) -> Path:
 def desired_from_wire(wire: dict, driver: Driver) -> LbDesired:
     """The desired value of one load balancer; the config is rendered here
     (a render error is the load balancer's ERROR, raised to the caller)."""
-    if wire.get("deleted") or not wire.get("vip"):
+    if wire.get("deleted"):
         return LbDesired(wire["id"], True, int(wire.get("epoch") or 0),
                          str(wire.get("version", "")), None, None)
+    if not wire.get("vip"):
+        raise ValueError("the VIP port or its subnet is missing")
     return LbDesired(wire["id"], False, int(wire.get("epoch") or 0), str(wire.get("version", "")),
                      Vip.from_wire(wire["vip"]), render(wire, driver.paths(wire["id"])))
 
