@@ -304,3 +304,19 @@ def test_l3_converge_and_restart_leave_the_firewall_alone(world):
     assert not FwaasExtension().converge(world.ns.name, router)
     assert tcp(world.inst["a"], world.ip("b"), 22) == "ok"
     assert tcp(world.inst["a"], world.ip("b"), 80) == "timeout"
+
+
+def test_show_router_prints_the_firewall_chains(world):
+    from neutrino.agent.l3.fwaas import show
+    world.groups["b"] = group(ingress=[rule("reject", protocol="tcp", destination_port="80")])
+    world.converge()
+    chains = show.chains(world.ns.name)
+    text = "\n".join(show.render([{"id": "f0a0", "name": "web", "status": "ACTIVE",
+                                   "ports": [world.ports["b"]]}], chains))
+    qr_b = "qr-" + world.ports["b"][:11]
+    assert "-A FORWARD -j neutron-l3-agent-FORWARD" in chains["4"]
+    assert f"-A neutron-l3-agent-FORWARD -o {qr_b} -j neutron-l3-agent-iv4f0a0b0c0" in text
+    assert ("-A neutron-l3-agent-iv4f0a0b0c0 -p tcp -m tcp --dport 80 "
+            "-j neutron-l3-agent-rejected") in text
+    assert "firewall (FWaaS) ip6tables -S" in text and "f0a0 'web' ACTIVE" in text
+    assert not any("INPUT" in line for line in chains["4"])     # only ours
