@@ -145,12 +145,16 @@ def test_group_lifecycle_and_status(api, notices):
     version = wire_of(api, host, router["id"], p2)["version"]
     report(api, host, g["id"], version, "ERROR", "iptables-restore failed")
     assert show(m, GROUPS, g["id"])["status"] == "ERROR"
+    assert "status_reason" not in show(m, GROUPS, g["id"])          # admins only
+    assert show(api.admin, GROUPS, g["id"])["status_reason"] == (
+        f"{host}: iptables-restore failed")
     from neutrino.rpc.fwaas_handlers import reports_of
     kept = api.core.db.read(lambda conn: reports_of(conn, g["id"]))
     assert [(r["host"], r["status"], r["reason"]) for r in kept] == [
         (host, "ERROR", "iptables-restore failed")]
     report(api, host, g["id"], version, "ACTIVE")
     assert show(m, GROUPS, g["id"])["status"] == "ACTIVE"
+    assert show(api.admin, GROUPS, g["id"])["status_reason"] is None
 
     # in use: neither the group (ports) nor its policy can go
     expect(m.delete(f"{GROUPS}/{g['id']}"), 409, "FirewallGroupInUse",

@@ -36,12 +36,14 @@ class FirewallGroupPlugin:
         ids = [r["id"] for r in rows]
         ports = state.group_ports(conn, ids)
         tags = listing.tags_for(conn, ids)
+        reasons = state.error_reasons(conn, [r["id"] for r in rows if r["status"] == state.ERROR])
         return [{"id": r["id"], "name": r["name"], "description": r["description"],
                  "tenant_id": r["project_id"], "project_id": r["project_id"],
                  "admin_state_up": r["admin_state_up"],
                  # no ports: INACTIVE, even before any refresh (a port deleted
                  # with its router interface leaves the group at once)
                  "status": r["status"] if ports[r["id"]] else state.INACTIVE,
+                 "status_reason": reasons.get(r["id"]) if ports[r["id"]] else None,
                  "shared": r["shared"], "ports": ports[r["id"]],
                  "ingress_firewall_policy_id": r["ingress_firewall_policy_id"],
                  "egress_firewall_policy_id": r["egress_firewall_policy_id"],

@@ -12,6 +12,8 @@ _READER = f"rule:admin_only or (role:reader and {_OWNER})"
 RULES: dict[str, str] = {
     "insert_rule": _MEMBER,
     "remove_rule": _MEMBER,
+    # neutrino's: the L3 agents' reasons of an ERROR status
+    "get_firewall_group:status_reason": _ADMIN,
 }
 for _singular, _plural in (("firewall_rule", "firewall_rules"),
                            ("firewall_policy", "firewall_policies"),

@@ -125,6 +125,8 @@ FIREWALL_GROUP = Resource("firewall_group", "firewall_groups", (
     Attr("admin_state_up", post=True, put=True, default=True, convert=a.to_boolean,
          column="admin_state_up"),
     Attr("status", column="status"),
+    # neutrino's: why the status is ERROR (the agents' reasons), admins only
+    Attr("status_reason", filter=False, sort=False, policy=True),
     _SHARED,
     Attr("ports", post=True, put=True, default=None, sort=False,
          convert=a.none_to_empty_list, validate=a.uuid_list),

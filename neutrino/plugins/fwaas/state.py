@@ -198,6 +198,19 @@ def refresh_status(conn, group_ids: Iterable[str], new: Iterable[str] = ()) -> d
     return out
 
 
+def error_reasons(conn, group_ids: list[str]) -> dict[str, str]:
+    """{group_id: "host: reason; ..."} from the ERROR reports of groups whose
+    status is ERROR (an ERROR status rests on reports of its version)."""
+    out: dict[str, list[str]] = {}
+    for part in listing.chunks(group_ids):
+        for gid, host, reason in conn.execute(
+                select(REP.c.firewall_group_id, REP.c.host, REP.c.reason)
+                .where(REP.c.firewall_group_id.in_(part), REP.c.status == ERROR)
+                .order_by(REP.c.host)):
+            out.setdefault(gid, []).append(f"{host}: {reason or 'unknown error'}")
+    return {gid: "; ".join(parts) for gid, parts in out.items()}
+
+
 def notify_routers(core, router_ids: Iterable[str]) -> None:
     """After commit: each router's L3 agent re-fetches it."""
     ids = sorted(set(r for r in router_ids if r))
