@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
+from neutrino.octavia.opts import QUOTA_OPTS as LBAAS_QUOTA_OPTS
 from neutrino.identity.opts import (IDENTITY, KEYSTONE_AUTHTOKEN, SECURITY_COMPLIANCE,
                                     resolve_identity)
 
@@ -139,6 +140,7 @@ QUOTAS = Section("quotas", (
     Opt("quota_driver", string, "", "Accepted for compatibility; quotas live in the database.",
         ignored=True),
     Opt("track_quota_usage", to_bool, True, "Accepted for compatibility.", ignored=True),
+    *LBAAS_QUOTA_OPTS,   # Octavia's default_<resource>_quota (neutrino/octavia/opts.py)
 ))
 
 OSLO_POLICY = Section("oslo_policy", (

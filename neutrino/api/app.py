@@ -28,6 +28,7 @@ from neutrino.api.resources import (AGENT, FLOATINGIP, NETWORK, PORT, ROUTER,
                                     SECURITY_GROUP, SECURITY_GROUP_RULE, SUBNET, Resource)
 from neutrino.api.limits import BodySizeLimit
 from neutrino.db.engine import DatabaseUnavailable, StatementTimeout
+from neutrino.octavia.routes import routes as octavia_routes
 from neutrino.plugins.agents import AgentPlugin
 from neutrino.plugins.core import Core
 from neutrino.plugins.l3.floatingips import FloatingIPPlugin
@@ -363,6 +364,7 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
     for collection in api.controllers:
         routes += api.resource_routes(collection)
     routes += list(extra_routes) + list(auth.routes)  # the embedded identity, if any
+    routes += octavia_routes(core, auth)  # the Octavia v2 API (/v2/lbaas, /load-balancer)
     limit = core.cfg.oslo_middleware.max_request_body_size
     app = Starlette(routes=routes, exception_handlers={404: _not_found,
                                                        405: _method_not_allowed},

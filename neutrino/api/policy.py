@@ -316,6 +316,10 @@ for _attr in ("binding:vif_type", "binding:vif_details", "binding:host_id", "bin
 from neutrino.plugins.fwaas.policy_rules import RULES as _FWAAS_RULES  # noqa: E402
 DEFAULT_RULES.update(_FWAAS_RULES)
 
+# The Octavia v2 API's defaults (neutrino/octavia/policy.py).
+from neutrino.octavia.policy import RULES as _OCTAVIA_RULES  # noqa: E402
+DEFAULT_RULES.update(_OCTAVIA_RULES)
+
 
 class Enforcer:
     def __init__(self, overrides: Mapping[str, str] | None = None):

@@ -91,6 +91,8 @@ class ServerRpc:
         self.dhcp = DhcpRpc(core, self.ports)
         from neutrino.rpc.l3_handlers import L3Rpc
         self.l3 = L3Rpc(core, self.ports)
+        from neutrino.rpc.lbaas_handlers import LbaasRpc
+        self.lbaas = LbaasRpc(core, self.ports)
 
     def start(self) -> ServerRpc:
         self.transport.serve(server_target(self.prefix), self.dispatch, threads=self.threads)
@@ -124,6 +126,8 @@ class ServerRpc:
         if method == "update_floatingip_statuses":
             self.l3.update_floatingip_statuses(payload.get("statuses", {}))
             return None
+        if method in ("get_loadbalancers", "update_loadbalancer_statuses"):
+            return self.lbaas.dispatch(method, payload)
         if method == "get_ports":      # the metadata agent's only call
             from neutrino.rpc.metadata_handlers import get_ports
             return self.core.db.read(lambda conn: get_ports(conn, payload["filters"]))
@@ -172,6 +176,9 @@ class ServerRpc:
             self.dhcp.schedule_unscheduled()
         if view["agent_type"] == "L3 agent" and view["alive"] and view["admin_state_up"]:
             self.l3.schedule_unbound()   # routers created while no L3 agent was alive
+        if view["agent_type"] == "Loadbalancer agent" and view["alive"] \
+                and view["admin_state_up"]:
+            self.lbaas.schedule_unbound()   # load balancers created while none was alive
         return {"id": view["id"], "alive": view["alive"],
                 "admin_state_up": view["admin_state_up"]}
 
