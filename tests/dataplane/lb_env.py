@@ -161,7 +161,8 @@ class LbWorld:
         if wire is not None and not wire.get("deleted"):
             desired = LbDesired(lb_id, False, wire["epoch"], wire["version"],
                                 Vip.from_wire(wire["vip"]), render(wire, driver.paths(lb_id)))
-        observed = driver.observe(lb_id, driver.taps(), desired.vip.dev if desired else None)
+        observed = driver.observe(lb_id, driver.taps(), desired.vip.dev if desired else None,
+                                  v6=bool(desired) and desired.vip.ip_version == 6)
         ops = plan(desired, observed)
         driver.apply(lb_id, ops, desired.vip if desired else None)
         if desired is not None:

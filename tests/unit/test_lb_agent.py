@@ -45,7 +45,7 @@ class FakeDriver:
     def known(self):
         return set(self.world)
 
-    def observe(self, lb_id, taps, dev):
+    def observe(self, lb_id, taps, dev, v6=False):
         return self.world.get(lb_id, LbObserved())
 
     def pid(self, lb_id):

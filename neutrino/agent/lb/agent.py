@@ -169,8 +169,9 @@ class LbAgent:
         version = str(wire.get("version", "")) if wire else ""
         try:
             desired = desired_from_wire(wire, self.driver) if wire is not None else None
-            observed = self.driver.observe(lb_id, taps, desired.vip.dev
-                                           if desired is not None and desired.vip else None)
+            vip = desired.vip if desired is not None else None
+            observed = self.driver.observe(lb_id, taps, vip.dev if vip else None,
+                                           v6=vip is not None and vip.ip_version == 6)
             ops = plan(desired, observed)
             if ops:
                 LOG.debug("load balancer %s: %s", lb_id, [op[0] for op in ops])

@@ -30,7 +30,7 @@ from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import write_if_changed
 from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.process import Daemon, ProcessError, pid_cmdline
-from neutrino.dataplane.rtnl_fast import FastLinks
+from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 LOG = logging.getLogger(__name__)
 
@@ -83,21 +83,32 @@ class Driver:
 
     # ------------------------------------------------------------ observe
 
-    def observe(self, lb_id: str, taps: set[str], dev: str | None) -> LbObserved:
+    def observe(self, lb_id: str, taps: set[str], dev: str | None,
+                v6: bool = False) -> LbObserved:
         obs = LbObserved(taps=taps)
         ns = self.netns(lb_id)
         obs.netns_exists = _netns.exists(ns)
         if obs.netns_exists:
-            with Netlink(ns) as nl:
-                for link in nl.links():
-                    if link.name.startswith("ns-"):
-                        obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
-                if dev in obs.ns_devices:
-                    obs.addresses = {a for a in nl.addresses(dev)
-                                     if not a.startswith("fe80:")}
-                    for family in (socket.AF_INET, socket.AF_INET6):
-                        for route in nl.routes(family=family):
-                            if route.dst in ("0.0.0.0/0", "::/0") and route.gateway:
+            # raw netlink dumps and /proc: a restarted agent observes every load
+            # balancer, and pyroute2 costs tens of ms per namespace
+            with FastLinks(ns) as fl:
+                links = fl.dump()
+            index = None
+            for link in links:
+                if link.name.startswith("ns-"):
+                    obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
+                    if link.name == dev:
+                        index = link.index
+            if index is not None:
+                obs.addresses = {f"{ip}/{plen}" for idx, ip, plen in ipv4_addresses(ns)
+                                 if idx == index}
+                obs.default_gw = _ipv4_default_gateway(ns)
+                if v6:
+                    with Netlink(ns) as nl:
+                        obs.addresses |= {a for a in nl.addresses(dev, socket.AF_INET6)
+                                          if not a.startswith("fe80:")}
+                        for route in nl.routes(family=socket.AF_INET6):
+                            if route.dst == "::/0" and route.gateway:
                                 obs.default_gw = route.gateway
         p = self.paths(lb_id)
         obs.has_dir = p.root.is_dir()
@@ -154,6 +165,11 @@ class Driver:
                 _netns.create(ns, exist_ok=True)
                 with Netlink(ns) as nl:
                     nl.set_up("lo")
+                # an IPv6 VIP must be usable at once: haproxy cannot bind a
+                # tentative address (the port's address is unique by IPAM)
+                for key in ("net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"):
+                    with contextlib.suppress(OSError):
+                        _netns.sysctl_set(key, "0", ns)
             elif kind == "delete_dev":
                 with Netlink(ns) as nl:
                     nl.delete_link(op[1])
@@ -217,6 +233,22 @@ class Driver:
                 p.sock.unlink(missing_ok=True)
             else:
                 raise ValueError(f"unknown op {op!r}")
+
+
+def _ipv4_default_gateway(ns: str) -> str | None:
+    """The gateway of the namespace's IPv4 default route (main table), from
+    /proc/thread-self/net/route read inside it."""
+    with _netns.in_netns(ns):
+        try:
+            lines = Path("/proc/thread-self/net/route").read_text().splitlines()[1:]
+        except OSError:
+            return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 7 and fields[1] == "00000000" and fields[7] == "00000000" \
+                and fields[2] != "00000000":
+            return socket.inet_ntoa(int(fields[2], 16).to_bytes(4, "little"))
+    return None
 
 
 def stray_pids(lbaas_dir: str | Path) -> list[int]:
