@@ -53,10 +53,10 @@ def lb_agent_overrides(common: dict, host_ns_prefix: str) -> dict:
 
 def start_lb_agent(config_mod, transport, common: dict, host_ns_prefix: str, host):
     """neutrino-lb-agent on the network node's host, as the lab runs it."""
-    from neutrino.agent.lb.agent import LoadBalancerAgent
+    from neutrino.agent.lb.agent import LbAgent
     from neutrino.agent.lb.options import LB_AGENT_SCHEMA
     cfg = config_mod.load(LB_AGENT_SCHEMA, [], lb_agent_overrides(common, host_ns_prefix))
-    return LoadBalancerAgent(cfg, transport, host_netns=host.netns).start()
+    return LbAgent(cfg, transport, host_netns=host.netns).start()
 
 
 def remove_namespaces(prefix: str) -> None:
@@ -139,6 +139,12 @@ def main(argv=None) -> int:
                 LOG.exception("stopping %s", type(agent).__name__)
         from neutrino.agent.metadata.proxy import stop_all
         stop_all(str(work / "node"))   # the routers' metadata proxies
+        if args.lb_agent:
+            try:   # a stopping LB agent leaves its haproxies serving: stop them
+                from neutrino.agent.lb.driver import stop_all as stop_haproxies
+                stop_haproxies(work / "node" / "lbaas")
+            except ImportError:
+                pass
         remove_namespaces(prefix)
         lab.teardown()
     return 0
