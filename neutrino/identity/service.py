@@ -113,7 +113,10 @@ class IdentityService:
                  "region_id": self.region, "url": url}
                 for iface in ("public", "internal", "admin")]}
         return [service("identity", "keystone", base + PREFIX),
-                service("network", "neutron", base)]
+                service("network", "neutron", base),
+                # The Octavia v2 API (neutrino/octavia/routes.py): its root
+                # answers Octavia's versions document.
+                service("load-balancer", "octavia", base + "/load-balancer")]
 
     # --- authentication ---------------------------------------------------------------
     def authenticate(self, body: dict, source: str = "") -> Issued:

@@ -313,4 +313,4 @@ def test_identity_admin_reads(cloud):
                           params={"user.id": uid, "include_names": "1"}, headers=h).json()
     assert [a["role"]["name"] for a in ra["role_assignments"]] == ["member"]
     cat = cloud.client.get("/identity/v3/auth/catalog", headers=mine).json()["catalog"]
-    assert {s["type"] for s in cat} == {"identity", "network"}
+    assert {s["type"] for s in cat} == {"identity", "network", "load-balancer"}

@@ -117,7 +117,7 @@ def test_reader_lists_but_cannot_create(cloud):
 
 def test_catalog_and_wrong_password(cloud):
     out = cloud.openstack("admin", "catalog", "list", "-f", "json")
-    assert {s["Type"] for s in json.loads(out.stdout)} == {"identity", "network"}
+    assert {s["Type"] for s in json.loads(out.stdout)} == {"identity", "network", "load-balancer"}
     bad = cloud.openstack("alice", "--os-password", "wrong", "network", "list", ok=False)
     assert bad.returncode != 0 and "401" in bad.stderr
 
