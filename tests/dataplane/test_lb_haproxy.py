@@ -131,6 +131,19 @@ def test_reload_under_load_drops_nothing(world):
     assert set(loop.seen) == {"m1", "m2", "m3"}
 
 
+def test_a_change_is_in_effect_when_apply_returns(world):
+    lb_id, port_id = new_ids()
+    members = three_members(world)
+    world.converge(lb_wire(lb_id, port_id, members[:1]))
+    world.wait_serving()
+    assert {world.get() for _ in range(3)} == {"m1"}
+    for n in range(2, 6):      # back to back, as notifications may come
+        world.converge(lb_wire(lb_id, port_id, members[:2] if n % 2 else members[2:],
+                               version=str(n)))
+        want = {"m1", "m2"} if n % 2 else {"m3"}
+        assert {world.get() for _ in range(4)} == want
+
+
 def test_restart_readopts_the_running_haproxy(world):
     lb_id, port_id = new_ids()
     wire = lb_wire(lb_id, port_id, three_members(world))
@@ -206,8 +219,7 @@ def test_tcp_listener_and_l7_policy(world):
          "admin_state_up": True,
          "rules": [{"id": "r-deny", "type": "PATH", "compare_type": "STARTS_WITH", "key": None,
                     "value": "/", "invert": False, "admin_state_up": True}]}]
-    world.converge(wire)
-    time.sleep(0.3)    # the new worker takes over
+    world.converge(wire)     # returns once the new worker answers
     assert {world.get("/api/x") for _ in range(4)} == {"m3"}
     import urllib.error
     with pytest.raises(urllib.error.HTTPError) as err:

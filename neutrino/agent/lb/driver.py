@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from neutrino.agent.l3.router_ns import garp
@@ -156,6 +157,37 @@ class Driver:
     def _ready(self, lb_id: str) -> bool:
         return self.rows(lb_id) is not None
 
+    def worker_pid(self, lb_id: str) -> int | None:
+        """The pid of the worker answering on the stats socket (`show info`)."""
+        try:
+            info = lbstats.query(self.paths(lb_id).sock, "show info")
+        except OSError:
+            return None
+        for line in info.splitlines():
+            if line.startswith("Pid:"):
+                with contextlib.suppress(ValueError):
+                    return int(line.split(":", 1)[1])
+        return None
+
+    def reload(self, lb_id: str, timeout: float = 10.0) -> None:
+        """SIGUSR2 to the master, then wait until a new worker answers: the
+        change is in effect when this returns (and the master is ready for
+        the next one)."""
+        old = self.worker_pid(lb_id)
+        self._save_server_state(lb_id)
+        if not self.daemon(lb_id).send_signal(signal.SIGUSR2):
+            raise ProcessError(f"haproxy of load balancer {lb_id} is not running")
+        deadline = time.monotonic() + timeout
+        while self.worker_pid(lb_id) in (None, old):
+            if time.monotonic() > deadline:
+                # make the next pass write and reload again
+                self.paths(lb_id).conf.unlink(missing_ok=True)
+                raise ProcessError(f"haproxy of load balancer {lb_id} did not take the new "
+                                   f"configuration within {timeout:g} s; see "
+                                   f"{self.paths(lb_id).log}")
+            time.sleep(0.01)
+        LOG.info("haproxy for load balancer %s reloaded", lb_id)
+
     def apply(self, lb_id: str, ops: list[Op], vip=None) -> None:
         ns = self.netns(lb_id)
         p = self.paths(lb_id)
@@ -217,10 +249,7 @@ class Driver:
                                                ready=lambda: self._ready(lb_id))
                 LOG.info("haproxy for load balancer %s started (pid %d)", lb_id, pid)
             elif kind == "reload":
-                self._save_server_state(lb_id)
-                if not self.daemon(lb_id).send_signal(signal.SIGUSR2):
-                    raise ProcessError(f"haproxy of load balancer {lb_id} is not running")
-                LOG.info("haproxy for load balancer %s reloaded", lb_id)
+                self.reload(lb_id)
             elif kind == "stop":
                 self.daemon(lb_id).stop()
                 self._procs.pop(lb_id, None)
