@@ -31,14 +31,20 @@ CLIENT = f"{SUBNET}.200"
 BRIDGE = "brlb0"
 MEMBER_PORT = 8080
 
+# answers its name; /headers: the request's headers as JSON; /login: its
+# name, setting the application cookie SID=<name>
 SERVER = r"""
-import http.server, sys
+import http.server, json, sys
 name = sys.argv[1].encode()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         body = name + b"\n"
+        if self.path == "/headers":
+            body = json.dumps({k.lower(): v for k, v in self.headers.items()}).encode()
         self.send_response(200)
+        if self.path == "/login":
+            self.send_header("Set-Cookie", "SID=" + name.decode())
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -64,8 +70,9 @@ def http_monitor(**kw) -> dict:
 
 def lb_wire(lb_id: str, port_id: str, members: list[dict], algorithm="ROUND_ROBIN",
             monitor: dict | None = None, persistence: dict | None = None,
-            version: str = "1", epoch: int = 0, protocol: str = "HTTP") -> dict:
-    return {
+            version: str = "1", epoch: int = 0, protocol: str = "HTTP",
+            **listener_options) -> dict:
+    wire = {
         "id": lb_id, "admin_state_up": True, "provisioning_status": "PENDING_CREATE",
         "deleted": False, "epoch": epoch, "version": version,
         "vip": {"address": VIP, "port_id": port_id, "mac_address": "fa:16:3e:4c:00:0a",
@@ -80,6 +87,8 @@ def lb_wire(lb_id: str, port_id: str, members: list[dict], algorithm="ROUND_ROBI
         "pools": [{"id": "pool-1", "protocol": protocol, "lb_algorithm": algorithm,
                    "admin_state_up": True, "session_persistence": persistence,
                    "healthmonitor": monitor, "members": members}]}
+    wire["listeners"][0].update(listener_options)
+    return wire
 
 
 class LbWorld:
@@ -172,9 +181,16 @@ class LbWorld:
                     nl.set_master(desired.vip.tap, BRIDGE)
         return ops
 
-    def get(self, path: str = "/", timeout: float = 5.0, headers=None) -> str:
+    def add_client(self, tag: str, last_octet: int) -> str:
+        """Another client namespace on the bridge; returns its name."""
+        space = self.make(tag)
+        self._plug(space, tag[-3:], f"{SUBNET}.{last_octet}")
+        return space
+
+    def get(self, path: str = "/", timeout: float = 5.0, headers=None,
+            client: str | None = None) -> str:
         """One HTTP request from the client namespace to the VIP."""
-        with ns.in_netns(self.client):
+        with ns.in_netns(client or self.client):
             req = urllib.request.Request(f"http://{VIP}{path}", headers=headers or {})
             opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
             with opener.open(req, timeout=timeout) as resp:

@@ -225,3 +225,56 @@ def test_tcp_listener_and_l7_policy(world):
     with pytest.raises(urllib.error.HTTPError) as err:
         world.get("/other")
     assert err.value.code == 403
+
+
+def test_insert_headers_reach_the_member(world):
+    import json
+    lb_id, port_id = new_ids()
+    world.converge(lb_wire(lb_id, port_id, [member("m1", world.add_member("m1", 21))],
+                           insert_headers={"X-Forwarded-For": "true",
+                                           "X-Forwarded-Port": "true",
+                                           "X-Forwarded-Proto": "true"}))
+    world.wait_serving()
+    headers = json.loads(world.get("/headers"))
+    assert headers["x-forwarded-for"] == "10.77.0.200"       # the client
+    assert headers["x-forwarded-port"] == "80"
+    assert headers["x-forwarded-proto"] == "http"
+
+
+def test_allowed_cidrs_refuse_other_clients(world):
+    lb_id, port_id = new_ids()
+    world.converge(lb_wire(lb_id, port_id, [member("m1", world.add_member("m1", 21))],
+                           allowed_cidrs=["10.77.0.200/32"]))
+    world.wait_serving()
+    other = world.add_client("other", 201)
+    assert world.get() == "m1"
+    with pytest.raises(OSError):       # connection reset/closed by haproxy
+        world.get(client=other, timeout=3)
+
+
+def test_app_cookie_persistence_follows_the_application_cookie(world):
+    lb_id, port_id = new_ids()
+    world.converge(lb_wire(lb_id, port_id, three_members(world),
+                           persistence={"type": "APP_COOKIE", "cookie_name": "SID"}))
+    world.wait_serving()
+    # the member that answers /login sets SID=<its name>; haproxy learns it
+    first = world.get("/login")
+    assert {world.get(headers={"Cookie": f"SID={first}"}) for _ in range(6)} == {first}
+
+
+def test_backup_member_serves_only_when_the_others_are_down(world):
+    lb_id, port_id = new_ids()
+    members = [member("m1", world.add_member("m1", 21)),
+               member("m2", world.add_member("m2", 22), backup=True)]
+    wire = lb_wire(lb_id, port_id, members, monitor=http_monitor())
+    world.converge(wire)
+    world.wait_serving()
+    driver = world.driver()
+    # the first checks may run before the tap is on the bridge
+    wait_for(lambda: lbstats.statuses(wire, driver.rows(lb_id))["members"]["m1"] == "ONLINE",
+             what="m1 up")
+    assert {world.get() for _ in range(4)} == {"m1"}
+    world.stop_server("m1")
+    wait_for(lambda: lbstats.statuses(wire, driver.rows(lb_id))["members"]["m1"] == "ERROR",
+             what="m1 down")
+    assert {world.get() for _ in range(4)} == {"m2"}
