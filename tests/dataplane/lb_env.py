@@ -34,7 +34,7 @@ MEMBER_PORT = 8080
 # answers its name; /headers: the request's headers as JSON; /login: its
 # name, setting the application cookie SID=<name>
 SERVER = r"""
-import http.server, json, sys
+import http.server, json, socket, sys
 name = sys.argv[1].encode()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -50,7 +50,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a):
         pass
-s = http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H)
+class S(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6          # dual stack: IPv4 too
+s = S(("::", int(sys.argv[2])), H)
 s.daemon_threads = True
 s.serve_forever()
 """

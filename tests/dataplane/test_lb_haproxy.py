@@ -278,3 +278,39 @@ def test_backup_member_serves_only_when_the_others_are_down(world):
     wait_for(lambda: lbstats.statuses(wire, driver.rows(lb_id))["members"]["m1"] == "ERROR",
              what="m1 down")
     assert {world.get() for _ in range(4)} == {"m2"}
+
+
+def test_ipv6_vip(world):
+    lb_id, port_id = new_ids()
+    address = world.add_member("m1", 21)
+    v6 = {"m1": "fd00:77::21", "client": "fd00:77::200"}
+    for name, space in (("m1", world.members["m1"][0]), ("client", world.client)):
+        ns.sysctl_set("net.ipv6.conf.eth0.accept_dad", "0", space)
+        with Netlink(space) as nl:
+            nl.add_address("eth0", f"{v6[name]}/64")
+    wire = lb_wire(lb_id, port_id, [member("m1", v6["m1"])])
+    wire["vip"].update(address="fd00:77::10", cidr="fd00:77::/64", prefixlen=64,
+                       gateway_ip="fd00:77::1", ip_version=6)
+    assert address
+    ops = world.converge(wire)
+    assert ("route", "fd00:77::1", "::/0") in ops
+    assert "bind [fd00:77::10]:80" in (world.lbaas_dir / lb_id / "haproxy.conf").read_text()
+    import urllib.request
+
+    def get6():
+        with ns.in_netns(world.client):
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            with opener.open("http://[fd00:77::10]/", timeout=2) as resp:
+                return resp.read().decode().strip()
+    wait_for(lambda: _ok(get6), what="the IPv6 VIP answering")
+    assert get6() == "m1"
+    # converged: nothing more to do (addresses and the v6 default route observed)
+    assert world.converge(wire) == []
+
+
+def _ok(fn) -> bool:
+    try:
+        fn()
+        return True
+    except OSError:
+        return False

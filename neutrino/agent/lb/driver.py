@@ -138,12 +138,14 @@ class Driver:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text)
         try:
-            done = subprocess.run([self.binary, "-c", "-q", "-f", str(tmp)],
+            done = subprocess.run([self.binary, "-c", "-f", str(tmp)],
                                   capture_output=True, text=True, timeout=30)
         finally:
             tmp.unlink(missing_ok=True)
         if done.returncode != 0:
-            detail = " ".join((done.stderr + done.stdout).split())[:400] or f"exit status {done.returncode}"
+            alerts = [line for line in (done.stderr + done.stdout).splitlines()
+                      if "ALERT" in line] or [f"exit status {done.returncode}"]
+            detail = " ".join(" ".join(alerts).split())[:400]
             raise ConfigRejected(f"haproxy rejected the configuration: {detail}")
 
     def _save_server_state(self, lb_id: str) -> None:

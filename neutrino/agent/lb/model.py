@@ -17,7 +17,7 @@ SOCK_NAME = "haproxy.sock"
 STATE_NAME = "servers.state"     # server health kept across reloads
 EPOCH_NAME = "epoch"             # the failover epoch the files were built for
 LOG_NAME = "haproxy.log"
-MAX_SOCK_PATH = 100
+MAX_SOCK_PATH = 90          # haproxy refuses stats socket paths over 97 bytes
 SHORT_SOCK_DIR = "/run/neutrino-lb"
 
 
@@ -53,7 +53,8 @@ class Paths:
     @property
     def sock(self) -> Path:
         """The stats socket: in the directory unless its path would be too
-        long for a unix socket (108 bytes), then under /run by a hash of it."""
+        long for haproxy (a unix socket path plus its ".<pid>.tmp"), then under
+        /run by a hash of it."""
         path = self.root / SOCK_NAME
         if len(str(path)) <= MAX_SOCK_PATH:
             return path
