@@ -50,7 +50,7 @@ def setup(monkeypatch, tmp_path):
             self.name = f"{prefix}qrouter-{rid}"
 
         def converge(self, router, host_links=None):
-            pass
+            applied.append(("router", router.id))
 
     class FakeKernel:
         def __init__(self, netns):
@@ -86,7 +86,7 @@ def setup(monkeypatch, tmp_path):
     monkeypatch.setattr(fwaas_extension, "RouterFirewallKernel", FakeKernel)
     monkeypatch.setattr(agent_mod, "RouterNamespace", FakeNs)
     monkeypatch.setattr(agent_mod, "FastLinks", FakeLinks)
-    monkeypatch.setattr(agent_mod, "existing_routers", lambda prefix: [])
+    monkeypatch.setattr(agent_mod, "existing_routers", lambda prefix: ["r1", "r2", "r3"])
     monkeypatch.setattr(agent_mod.L3Agent, "_metadata_proxy", lambda self, rid, ns: None)
     cfg = config.load(L3_AGENT_SCHEMA, [], {"DEFAULT": {"host": "net1",
                                                         "state_path": str(tmp_path)}})
@@ -98,7 +98,7 @@ def test_failure_on_one_router_marks_its_group_error_and_spares_the_others(setup
     agent, bus, applied, broken = setup
     with pytest.raises(RuntimeError, match="r2"):
         agent.sync(full=True)
-    assert applied == ["qrouter-r1"]       # r3 has no group: nothing to write
+    assert [a for a in applied if isinstance(a, str)] == ["qrouter-r1"]   # r3: no group
     method, payload = bus.casts[-1]
     assert method == "update_firewall_group_statuses" and payload["host"] == "net1"
     assert payload["statuses"]["g1"] == {"status": "ACTIVE", "version": "1", "reason": None}
@@ -124,7 +124,14 @@ def test_a_new_version_is_reported_once_applied(setup):
     agent.sync(full=True)
     bus.routers[0] = wire("r1", fwg("g1", version="2"))
     bus.casts.clear()
+    applied.clear()
     agent.sync(full=False, dirty={"r1"})
+    # only the firewall changed: the router's namespace is not converged again
+    assert applied == ["qrouter-r1"]
+    # nothing changed: the router converges as before (a notification repairs)
+    applied.clear()
+    agent.sync(full=False, dirty={"r1"})
+    assert ("router", "r1") in applied
     assert bus.casts[-1][1]["statuses"] == {"g1": {"status": "ACTIVE", "version": "2",
                                                    "reason": None}}
 
@@ -137,4 +144,4 @@ def test_disabled_reports_nothing(setup, tmp_path):
     broken.clear()
     off = agent_mod.L3Agent(cfg, transport=bus)
     off.sync(full=True)
-    assert bus.casts == [] and applied == []
+    assert bus.casts == [] and not [a for a in applied if isinstance(a, str)]

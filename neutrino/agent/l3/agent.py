@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from neutrino.agent.l3.fwaas.extension import FwaasExtension
+from neutrino.agent.l3.fwaas.extension import FwaasExtension, firewall_only
 from neutrino.agent.l3.model import Router
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, RateLimit
@@ -148,7 +148,11 @@ class L3Agent:
                                  self.cfg.DEFAULT.send_arp_for_ha, self.metadata_port,
                                  self.cfg.DEFAULT.metadata_access_mark)
             try:
-                if rid in desired:     # admin down too: devices kept, down
+                if rid in desired and not full and rid in present and firewall_only(
+                        self.routers.get(rid), desired[rid]):
+                    # a firewall group change: the namespace is as it was
+                    self._firewall(ns.name, desired[rid], full, fw_errors)
+                elif rid in desired:     # admin down too: devices kept, down
                     ns.converge(desired[rid], host_links)
                     self._metadata_proxy(rid, ns.name)
                     self._firewall(ns.name, desired[rid], full, fw_errors)

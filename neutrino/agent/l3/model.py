@@ -53,11 +53,13 @@ class Router:
 
     @classmethod
     def from_wire(cls, d: dict) -> Router:
+        groups: dict = {}
+
         def port(p: dict) -> Port:
             fwg = p.get("firewall_group")
             return Port(p["id"], p["mac_address"],
                         tuple(f"{f['ip_address']}/{f['prefixlen']}" for f in p["fixed_ips"]),
-                        p.get("mtu"), FirewallGroup.from_wire(fwg) if fwg else None)
+                        p.get("mtu"), FirewallGroup.from_wire(fwg, groups) if fwg else None)
         gw = d.get("gw_port")
         gw_gateway = None
         if gw:

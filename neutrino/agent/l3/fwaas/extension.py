@@ -11,12 +11,32 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 
 from neutrino.agent.l3.fwaas.apply import RouterFirewallKernel
 from neutrino.agent.l3.fwaas.model import FAMILIES
 from neutrino.agent.l3.fwaas.plan import Rendered, forbidden, plan, render
 
 LOG = logging.getLogger(__name__)
+
+
+def firewall_only(before, after) -> bool:
+    """True if `after` differs from `before` (the router as last converged)
+    in its ports' firewall groups and in nothing else: a FWaaS change, which
+    needs no router converge (a full sync still converges everything)."""
+    if before is None:
+        return False
+    def versions(r):
+        return [(p.id, p.firewall_group and (p.firewall_group.id, p.firewall_group.version))
+                for p in r.devices().values()]
+    if versions(before) == versions(after):
+        return False
+    return without_groups(before) == without_groups(after)
+
+
+def without_groups(router):
+    return replace(router, interfaces=[replace(p, firewall_group=None) for p in router.interfaces],
+                   gw=replace(router.gw, firewall_group=None) if router.gw else None)
 
 
 def router_groups(router) -> dict:

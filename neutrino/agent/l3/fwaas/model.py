@@ -131,8 +131,19 @@ class FirewallGroup:
     error: str | None = None                      # data we could not parse
 
     @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> FirewallGroup:
+    def from_wire(cls, d: dict[str, Any], memo: dict | None = None) -> FirewallGroup:
+        """`memo` (one per router): the server sends the group on each of
+        its ports; parse it once per (id, version)."""
         gid, version = str(d.get("id")), str(d.get("version", ""))
+        if memo is None or not version:
+            return cls._parse(d, gid, version)
+        key = (gid, version)
+        if key not in memo:
+            memo[key] = cls._parse(d, gid, version)
+        return memo[key]
+
+    @classmethod
+    def _parse(cls, d: dict[str, Any], gid: str, version: str) -> FirewallGroup:
         try:
             def rules(key):
                 raw = d.get(key)
