@@ -204,3 +204,27 @@ def test_haproxy_accepts_a_full_config(tmp_path):
     conf.write_text(render(lb, Paths.of(tmp_path, "lb1")))
     done = subprocess.run(["haproxy", "-c", "-q", "-f", str(conf)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_proxy_pools_send_the_proxy_protocol_in_the_listener_mode():
+    lb = loadbalancer(listeners=[listener(), listener("lis2", "TCP", 25, "pool2")],
+                      pools=[pool(protocol="PROXY"), pool("pool2", protocol="PROXYV2")])
+    text = render(lb, PATHS)
+    be = section(text, "backend pool1")
+    assert "mode http" in be
+    assert any(line.startswith("server m1 ") and "send-proxy" in line for line in be)
+    be2 = section(text, "backend pool2")
+    assert "mode tcp" in be2 and any("send-proxy-v2" in line for line in be2)
+
+
+def test_l7_pool_takes_the_mode_and_timeouts_of_its_listener():
+    pols = [policy("p1", 1, "REDIRECT_TO_POOL", [rule("r1")], redirect_pool_id="pool2")]
+    lb = loadbalancer(listeners=[listener(l7policies=pols, timeout_member_connect=1234)],
+                      pools=[pool(), pool("pool2", protocol="PROXY")])
+    be = section(render(lb, PATHS), "backend pool2")
+    assert "mode http" in be and "timeout connect 1234ms" in be
+
+
+def test_terminated_https_is_not_offered():
+    with pytest.raises(Unsupported):
+        render(loadbalancer(listeners=[listener(protocol="TERMINATED_HTTPS", port=443)]), PATHS)
