@@ -311,12 +311,14 @@ def test_show_router_prints_the_firewall_chains(world):
     world.groups["b"] = group(ingress=[rule("reject", protocol="tcp", destination_port="80")])
     world.converge()
     chains = show.chains(world.ns.name)
-    text = "\n".join(show.render([{"id": "f0a0", "name": "web", "status": "ACTIVE",
+    text = "\n".join(show.render([{"id": "f0a0", "name": "web", "status": "ERROR",
+                                   "status_reason": "host1: RuntimeError: boom",
                                    "ports": [world.ports["b"]]}], chains))
     qr_b = "qr-" + world.ports["b"][:11]
     assert "-A FORWARD -j neutron-l3-agent-FORWARD" in chains["4"]
     assert f"-A neutron-l3-agent-FORWARD -o {qr_b} -j neutron-l3-agent-iv4f0a0b0c0" in text
     assert ("-A neutron-l3-agent-iv4f0a0b0c0 -p tcp -m tcp --dport 80 "
             "-j neutron-l3-agent-rejected") in text
-    assert "firewall (FWaaS) ip6tables -S" in text and "f0a0 'web' ACTIVE" in text
+    assert "firewall (FWaaS) ip6tables -S" in text and "f0a0 'web' ERROR" in text
+    assert "reason: host1: RuntimeError: boom" in text
     assert not any("INPUT" in line for line in chains["4"])     # only ours

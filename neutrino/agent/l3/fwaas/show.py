@@ -30,7 +30,7 @@ def groups(api, router_id: str) -> list[dict[str, Any]]:
         found = api.request("GET", "/v2.0/fwaas/firewall_groups")["firewall_groups"]
     except Exception:  # noqa: BLE001 - no FWaaS API there: nothing to show
         return []
-    return [{k: g.get(k) for k in ("id", "name", "status", "admin_state_up",
+    return [{k: g.get(k) for k in ("id", "name", "status", "status_reason", "admin_state_up",
                                    "ingress_firewall_policy_id", "egress_firewall_policy_id")}
             | {"ports": sorted(ports & set(g.get("ports") or ()))}
             for g in found if ports & set(g.get("ports") or ())]
@@ -46,6 +46,8 @@ def render(view_groups: list[dict], ns_chains: dict[str, list[str]]) -> list[str
                          f"ingress policy {g.get('ingress_firewall_policy_id') or '-'}, "
                          f"egress policy {g.get('egress_firewall_policy_id') or '-'}, "
                          f"ports {', '.join(p[:11] for p in g['ports'])}")
+            if g.get("status_reason"):        # admins only: the agents' ERROR reasons
+                lines.append(f"      reason: {g['status_reason']}")
     for v in FAMILIES:
         rules = ns_chains.get(str(v), [])
         if rules:
