@@ -314,3 +314,29 @@ def _ok(fn) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_show_loadbalancer_prints_namespace_pid_config_and_members(world):
+    from neutrino.agent.lb.show import loadbalancer_view, render_loadbalancer
+    lb_id, port_id = new_ids()
+    wire = lb_wire(lb_id, port_id, three_members(world), monitor=http_monitor())
+    world.converge(wire)
+    world.wait_serving()
+    driver = world.driver()
+    wait_for(lambda: set(lbstats.statuses(wire, driver.rows(lb_id))["members"].values())
+             == {"ONLINE"}, what="members up")
+
+    class Api:       # what the view asks of the API
+        def request(self, method, path, params=None):
+            assert path == f"/v2/lbaas/loadbalancers/{lb_id}"
+            return {"loadbalancer": {"id": lb_id, "name": "web", "vip_address": VIP,
+                                     "vip_port_id": port_id, "provisioning_status": "ACTIVE",
+                                     "operating_status": "ONLINE", "admin_state_up": True}}
+    view = loadbalancer_view(Api(), lb_id, [world.lbaas_dir])
+    text = "\n".join(render_loadbalancer(view))
+    assert f"namespace {world.prefix}qlbaas-{lb_id}" in text
+    assert f"{VIP}/24" in text
+    assert f"haproxy pid {driver.pid(lb_id)} config {world.lbaas_dir / lb_id / 'haproxy.conf'}" \
+        in text
+    for name, octet in (("m1", 21), ("m2", 22), ("m3", 23)):
+        assert f"member {name} 10.77.0.{octet}:8080: UP" in text
