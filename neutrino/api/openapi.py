@@ -619,6 +619,8 @@ def document(identity: bool = False, token_auth: bool = False) -> dict:
     paths.update(_router_action_paths())
     paths.update(_scheduler_paths())
     paths.update(_quota_paths())
+    from neutrino.plugins.fwaas.openapi import extend as fwaas_paths
+    fwaas_paths(schemas, paths)     # FWaaS v2 under /v2.0/fwaas/
     if identity:
         paths.update(_identity_paths())
     schemas["NeutronError"] = _object({"NeutronError": _object({
