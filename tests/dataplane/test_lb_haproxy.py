@@ -340,3 +340,21 @@ def test_show_loadbalancer_prints_namespace_pid_config_and_members(world):
         in text
     for name, octet in (("m1", 21), ("m2", 22), ("m3", 23)):
         assert f"member {name} 10.77.0.{octet}:8080: UP" in text
+
+
+def test_weight_and_admin_state_changes_survive_the_saved_server_state(world):
+    """The servers' state saved before a reload must not undo a change of
+    the config (haproxy keeps what the config changed)."""
+    lb_id, port_id = new_ids()
+    members = three_members(world)
+    world.converge(lb_wire(lb_id, port_id, members, monitor=http_monitor()))
+    world.wait_serving()
+    changed = [dict(members[0], weight=0), dict(members[1], admin_state_up=False), members[2]]
+    world.converge(lb_wire(lb_id, port_id, changed, monitor=http_monitor(), version="2"))
+    assert {world.get() for _ in range(6)} == {"m3"}
+    world.converge(lb_wire(lb_id, port_id, members, monitor=http_monitor(), version="3"))
+    driver = world.driver()
+    wire = lb_wire(lb_id, port_id, members, monitor=http_monitor())
+    wait_for(lambda: set(lbstats.statuses(wire, driver.rows(lb_id))["members"].values())
+             == {"ONLINE"}, what="all back")
+    assert {world.get() for _ in range(9)} == {"m1", "m2", "m3"}
