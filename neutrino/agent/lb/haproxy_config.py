@@ -97,7 +97,8 @@ def _acl_name(rule: dict) -> str:
 
 def _l7_lines(listener: dict) -> list[str]:
     lines: list[str] = []
-    policies = sorted((p for p in listener.get("l7policies") or () if p.get("admin_state_up", True)),
+    policies = sorted((p for p in listener.get("l7policies") or ()
+                       if p.get("admin_state_up", True)),
                       key=lambda p: (p.get("position") or 0, p["id"]))
     if not policies:
         return lines
@@ -124,8 +125,8 @@ def _l7_lines(listener: dict) -> list[str]:
                            f"{_quote(policy['redirect_url'])} code {code} if {guard}")
         elif action == "REDIRECT_PREFIX" and policy.get("redirect_prefix"):
             code = policy.get("redirect_http_code") or 302
-            actions.append(f"    http-request redirect prefix "
-                           f"{_quote(policy['redirect_prefix'].rstrip('/'))} code {code} if {guard}")
+            prefix = _quote(policy["redirect_prefix"].rstrip("/"))
+            actions.append(f"    http-request redirect prefix {prefix} code {code} if {guard}")
     if not actions:
         return lines
     return acls + actions + [f"    use_backend %[var({L7_POOL_VAR})] "
