@@ -108,7 +108,9 @@ def group_wires(conn, group_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 
 def wires_for_ports(conn, port_ids: list[str]) -> dict[str, dict]:
-    """{port_id: wire} for those of `port_ids` that are in a group."""
+    """{port_id: wire} for those of `port_ids` that are in a group with at
+    least one policy: a group without any is INACTIVE and enforces nothing,
+    as upstream's agent driver sends nothing for it when it is created."""
     assoc: dict[str, str] = {}
     for part in listing.chunks(port_ids):
         for port_id, gid in conn.execute(select(FGP.c.port_id, FGP.c.firewall_group_id)
@@ -117,7 +119,8 @@ def wires_for_ports(conn, port_ids: list[str]) -> dict[str, dict]:
     if not assoc:
         return {}
     wires = group_wires(conn, assoc.values())
-    return {pid: wires[gid]["wire"] for pid, gid in assoc.items() if gid in wires}
+    return {pid: wires[gid]["wire"] for pid, gid in assoc.items()
+            if gid in wires and wires[gid]["has_policy"]}
 
 
 def routers_of_ports(conn, port_ids: Iterable[str]) -> dict[str, str]:
