@@ -291,8 +291,11 @@ def test_admin_down_group_drops_everything_even_established(world):
 def test_l3_converge_and_restart_leave_the_firewall_alone(world):
     """The router's own converge (metadata rules in INPUT of the same table)
     keeps the FWaaS chains; a fresh extension (a restarted agent) against an
-    identical kernel plans nothing, and connections keep working."""
-    world.groups["b"] = group(ingress=[rule(protocol="tcp", destination_port="22")])
+    identical kernel plans nothing, and connections keep working (protocols
+    iptables-save spells by this machine's protocol table included)."""
+    world.groups["b"] = group(ingress=[rule(protocol="tcp", destination_port="22"),
+                                       rule(protocol="113"), rule(protocol="115"),
+                                       rule(protocol="47")])
     world.converge()
     kernel = RouterFirewallKernel(world.ns.name)
     before = kernel.observe()

@@ -285,3 +285,18 @@ def test_matcher_admin_down_drops_everything_through_the_port():
     r = router(fwg_a=group(ingress=[rule()], egress=[rule()], admin=False))
     flow = Flow(4, 6, "10.0.1.5", "10.0.0.7", "10.0.0.7", sport=1, dport=22, reply_sport=22)
     assert verdict(flow, render(r), r) == "DROP"
+
+
+def test_protocol_names_of_this_machine_compare_equal_to_numbers():
+    g = group(ingress=[rule(id="1", protocol="113"), rule(id="2", protocol="115")])
+    r = render(router(fwg_a=g))
+    saved = {c: [line.replace("-p pgm", "-p 113").replace("-p 115", "-p l2tp")
+                 for line in lines] for c, lines in r.chains[4].items()}
+    assert plan(r, {4: save_of(saved), 6: save_of(r.chains[6])}).empty
+
+
+def test_restore_input_names_uncommon_protocols_by_number():
+    g = group(ingress=[rule(id="1", protocol="113"), rule(id="2", protocol="tcp")])
+    text = plan(render(router(fwg_a=g)), {4: {}, 6: {}}).iptables[4]
+    assert f"-A {IN4} -p 113 -j neutron-l3-agent-accepted" in text
+    assert f"-A {IN4} -p tcp -j neutron-l3-agent-accepted" in text

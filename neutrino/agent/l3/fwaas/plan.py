@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
 
 from neutrino.agent.l2.firewall.plan import SAVE_NAMES, chain_edits
@@ -138,6 +139,48 @@ def render(router) -> Rendered:
 
 # ---------------------------------------------------------------- diff
 
+_PROTO = re.compile(r" -p (\S+)")
+_BY_NAME = {name: number for number, name in SAVE_NAMES.items()}
+
+
+_PORTABLE = ("tcp", "udp", "icmp", "ipv6-icmp")     # names every iptables knows
+
+
+def _number(name: str) -> int | None:
+    if name.isdigit():
+        return int(name)
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    try:
+        return socket.getprotobyname(name)
+    except OSError:
+        return None
+
+
+def _proto_spelling(match: re.Match) -> str:
+    number = _number(match.group(1))
+    return match.group(0) if number is None else f" -p {SAVE_NAMES.get(number, str(number))}"
+
+
+def _proto_written(match: re.Match) -> str:
+    name = match.group(1)
+    number = None if name in _PORTABLE else _number(name)
+    return match.group(0) if number is None else f" -p {number}"
+
+
+def written(line: str) -> str:
+    """A rule as given to iptables-restore: protocols other than the common
+    four by number (this machine's protocol table may lack the name)."""
+    return _PROTO.sub(_proto_written, line) if " -p " in line else line
+
+
+def canonical(line: str) -> str:
+    """A rule with its protocol spelled as render() spells it: iptables-save
+    prints names from the machine's protocol table (113 is "pgm" on some,
+    "113" on others; 115 "l2tp" here)."""
+    return _PROTO.sub(_proto_spelling, line) if " -p " in line else line
+
+
 def _target(line: str) -> str:
     m = re.search(r" -j (\S+)$", line)
     return m.group(1) if m else ""
@@ -146,6 +189,9 @@ def _target(line: str) -> str:
 def table_input(want: dict[str, list[str]], observed: dict[str, list[str]]) -> str:
     """The --noflush restore input making the filter table's chains of ours
     `want` (the others' chains and rules untouched); "" if they match."""
+    want = {c: [canonical(r) for r in rules] for c, rules in want.items()}
+    observed = {c: [canonical(r) for r in rules] if is_ours(c) else rules
+                for c, rules in observed.items()}
     changed = [c for c, rules in want.items() if observed.get(c) != rules]
     stale = [c for c in observed if is_ours(c) and c not in want]
     forward = observed.get("FORWARD", [])
@@ -171,7 +217,7 @@ def table_input(want: dict[str, list[str]], observed: dict[str, list[str]]) -> s
     out += [line for c in edits for line in edits[c] if line.startswith("-I ")]
     out += [line for line in fix if line.startswith("-I ")]
     out.append("COMMIT")
-    return "\n".join(out) + "\n"
+    return "\n".join(written(line) for line in out) + "\n"
 
 
 def plan(rendered: Rendered, observed: dict[int, dict[str, list[str]]]) -> FwaasPlan:
