@@ -108,7 +108,7 @@ def check_rule(data: dict) -> None:
         if not key:
             bad("L7 rule type requires a key")
         if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key):
-            bad(f"Invalid characters in key")
+            bad("Invalid characters in key")
     if rtype == "FILE_TYPE" and compare not in ("REGEX", "EQUAL_TO"):
         bad("invalid comparison type for file type rule")
     if compare == "REGEX":
@@ -117,7 +117,7 @@ def check_rule(data: dict) -> None:
         except re.error as exc:
             bad(f"Unable to parse regular expression: {exc}")
     elif any(c.isspace() for c in value) and rtype != "HEADER":
-        bad(f"Invalid characters in value")
+        bad("Invalid characters in value")
     if rtype in ("HOST_NAME", "PATH", "FILE_TYPE"):
         data["key"] = None
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from neutrino.db import lbaas_models as m
 from neutrino.octavia import faults, store, vip
@@ -261,7 +261,3 @@ def _lb_or_400(conn, lb_id: str) -> dict:
     except faults.NotFound:
         raise faults.InvalidSubresource(resource="Load Balancer", id=lb_id) from None
 
-
-def count(conn, table, project_id: str) -> int:
-    return conn.execute(select(func.count()).select_from(table)
-                        .where(table.c.project_id == project_id)).scalar()

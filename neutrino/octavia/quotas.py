@@ -8,9 +8,11 @@ from __future__ import annotations
 from sqlalchemy import delete, func, insert, select, update
 
 from neutrino.db import lbaas_models as m
+from neutrino.db.engine import before_commit
 from neutrino.octavia import faults
 from neutrino.octavia.opts import QUOTA_RESOURCES
 from neutrino.octavia.schema import Field, parse
+from neutrino.plugins.quotas import QuotaEngine
 
 Q = m.quotas
 TABLES = {"load_balancer": m.loadbalancers, "listener": m.listeners, "pool": m.pools,
@@ -23,6 +25,12 @@ MAX_QUOTA = 2000000000
 DEPRECATED = {"loadbalancer": "load_balancer", "healthmonitor": "health_monitor"}
 PUT_FIELDS = tuple(Field(name, "int", lo=-1, hi=MAX_QUOTA)
                    for name in (*QUOTA_RESOURCES, *DEPRECATED))
+
+
+def _used(conn, project_id: str, resource: str) -> int:
+    table = TABLES[resource]
+    return conn.execute(select(func.count()).select_from(table)
+                        .where(table.c.project_id == project_id)).scalar()
 
 
 class Quotas:
@@ -41,14 +49,26 @@ class Quotas:
         return limits
 
     def check(self, conn, project_id: str, resource: str, delta: int = 1) -> None:
+        """As the Neutron quotas (neutrino/plugins/quotas.py): a first count
+        now, and a recount just before COMMIT under the (project,
+        "lbaas:<resource>") row of quota_locks, so that concurrent creates
+        cannot pass the limit together."""
         limit = self._limits(conn, project_id)[resource]
         if limit < 0:
             return
-        table = TABLES[resource]
-        used = conn.execute(select(func.count()).select_from(table)
-                            .where(table.c.project_id == project_id)).scalar()
-        if used + delta > limit:
+        if _used(conn, project_id, resource) + delta > limit:
             raise faults.QuotaExceeded(resource=LABELS[resource])
+        if conn.dialect.name == "sqlite":
+            return      # one writer at a time anyway
+
+        def recount(conn_) -> None:
+            QuotaEngine._lock(conn_, project_id, f"lbaas:{resource}")
+            if _used(conn_, project_id, resource) > limit:     # own rows included
+                raise faults.QuotaExceeded(resource=LABELS[resource])
+        if not before_commit(conn, ("lbaas-quota", project_id, resource), recount):
+            QuotaEngine._lock(conn, project_id, f"lbaas:{resource}")
+            if _used(conn, project_id, resource) + delta > limit:
+                raise faults.QuotaExceeded(resource=LABELS[resource])
 
     @staticmethod
     def _body(limits: dict, project_id: str | None = None) -> dict:

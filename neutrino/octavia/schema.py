@@ -141,6 +141,10 @@ def parse(key: str, body: Any, fields: tuple[Field, ...], create: bool) -> dict:
 
 def parse_object(key: str, obj: dict, fields: tuple[Field, ...], create: bool) -> dict:
     allowed = {f.name: f for f in fields if (f.post if create else f.put)}
+    if "tenant_id" in obj and "project_id" in allowed:     # Octavia's alias
+        obj = dict(obj)
+        tenant = obj.pop("tenant_id")
+        obj.setdefault("project_id", tenant)
     unknown = sorted(k for k in obj if k not in allowed)
     if unknown:
         raise faults.UnknownAttribute(arg=key, names=", ".join(unknown))
@@ -148,6 +152,8 @@ def parse_object(key: str, obj: dict, fields: tuple[Field, ...], create: bool) -
     for name, f in allowed.items():
         if name in obj:
             out[name] = convert(f, obj[name])
+            if name == "admin_state_up" and out[name] is None:
+                out[name] = False     # Octavia: null means false
             if out[name] is None and create and f.default is not MISSING:
                 out[name] = f.default
         elif create:

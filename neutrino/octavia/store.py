@@ -134,7 +134,7 @@ def update_values(body: dict, columns: tuple[str, ...]) -> dict:
 
 
 def base_view(row: dict) -> dict:
-    return {"id": row["id"], "project_id": row["project_id"],
+    return {"id": row["id"], "project_id": row["project_id"], "tenant_id": row["project_id"],
             "provisioning_status": row["provisioning_status"],
             "operating_status": row["operating_status"],
             "admin_state_up": row["admin_state_up"], "tags": loads(row["tags"], []),
