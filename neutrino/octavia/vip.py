@@ -152,9 +152,11 @@ def create(conn, ports, lb_id: str, project_id: str, vip: dict, host: str | None
         body["binding:host_id"] = host
     try:
         view = ports.create_in(conn, admin_context(), body, project_id)
-    except nfaults.NeutronError as exc:
-        if exc.status == 409:
-            raise faults.Conflict(f"The VIP IP address is already in use: {exc}") from None
+    except nfaults.OverQuota:
+        raise faults.QuotaExceeded(resource="Port") from None
+    except nfaults.IpAddressAlreadyAllocated as exc:
+        raise faults.Conflict(f"The VIP IP address is already in use: {exc}") from None
+    except nfaults.NeutronError as exc:     # no free address, and the like
         raise faults.Validation(detail=str(exc)) from None
     address = next(ip["ip_address"] for ip in view["fixed_ips"]
                    if ip["subnet_id"] == vip["subnet_id"])

@@ -507,3 +507,17 @@ def test_providers_flavors_and_versions(api):
     versions = expect(me.get("/load-balancer/"), 200)["versions"]
     assert versions[0]["id"] == "v2.0"
     assert [v for v in versions if v["status"] == "CURRENT"][0]["id"] == "v2.25"
+
+
+def test_vip_address_taken(api, octavia):
+    me = api.member_a
+    net, sub = me.net_with_subnet("10.39.0.0/24")
+    me.port(net["id"], fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.39.0.50"}])
+    octavia.heartbeat()
+    fault(me.post(f"{LB}/loadbalancers", {"loadbalancer": {
+        "vip_subnet_id": sub["id"], "vip_address": "10.39.0.50"}}), 409,
+        "The VIP IP address is already in use")
+    assert not [p for p in me.list("ports") if p["device_owner"] == "Octavia"
+                and p["network_id"] == net["id"]]
+    assert not [g for g in me.list("security-groups") if g["name"].startswith("lb-")
+                and not [x for x in me.list("ports") if g["id"] in x["security_groups"]]]
