@@ -206,3 +206,22 @@ def test_stop_all_ends_every_proxy_of_a_state_dir_even_without_pid_file(netns, t
                 break
             threading.Event().wait(0.1)
         assert not pid_cmdline(pid), f"haproxy {pid} still running"
+
+
+def test_proxy_starts_behind_the_routers_metadata_filter(netns, tmp_path, echo_socket):
+    """A router namespace drops unmarked connections to the proxy's port
+    (upstream's filter rules, written before the proxy starts): the proxy
+    still starts, and only marked requests reach it."""
+    from neutrino.agent.l3.model import Router, nat_tables
+    from neutrino.dataplane.iptables import IptablesManager
+    router_ns = netns("qrouter")
+    ns.run(["ip", "link", "set", "lo", "up"], netns=router_ns)
+    IptablesManager(router_ns).apply(nat_tables(Router(id=ROUTER)))
+    spec = ProxySpec(uuid=ROUTER, netns=router_ns, bind_host="0.0.0.0", bind_port=9697,
+                     socket_path=echo_socket, router=True)
+    proxies = ProxyManager(str(tmp_path))
+    try:
+        assert proxies.ensure(spec) is True        # was: "did not come up within 10s"
+        assert curl(router_ns, "http://127.0.0.1:9697/", "-m", "1").returncode != 0
+    finally:
+        proxies.stop(ROUTER)

@@ -25,7 +25,6 @@ import contextlib
 import os
 import signal
 import pwd
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,18 +138,23 @@ listen listener
 
 
 def _listening(spec: ProxySpec) -> bool:
-    """Does something accept connections where the proxy binds (seen from
-    its namespace)? haproxy binds a few ms after it starts."""
-    host = "127.0.0.1" if spec.bind_host in ("0.0.0.0", "") else spec.bind_host
-    with _netns.in_netns(spec.netns):      # the socket belongs to the namespace
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    with sock:
-        sock.settimeout(0.5)
-        try:
-            sock.connect((host, spec.bind_port))
-            return True
-        except OSError:
-            return False
+    """Does a socket listen on the proxy's port in its namespace? haproxy
+    binds a few ms after it starts. Read from the namespace's socket table,
+    not by connecting: a router namespace's filter drops connections to the
+    proxy's port that do not carry the metadata mark (loopback's too)."""
+    port = f":{spec.bind_port:04X}"
+    with _netns.in_netns(spec.netns):      # /proc/thread-self/net: this thread's namespace
+        for table in ("tcp", "tcp6"):
+            try:
+                with open(f"/proc/thread-self/net/{table}", encoding="ascii") as handle:
+                    rows = handle.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                fields = row.split()
+                if len(fields) > 3 and fields[1].endswith(port) and fields[3] == "0A":
+                    return True
+    return False
 
 
 class ProxyManager:
