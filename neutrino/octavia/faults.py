@@ -137,16 +137,9 @@ class IDAlreadyExists(Conflict):
     template = "Already an entity with that specified id."
 
 
-class NotImplementedFault(OctaviaFault):
-    status = 501
-    template = "%(text)s"
-
-
-class ProviderNotFound(NotImplementedFault):
-    template = "Provider '%(prov)s' was not found."
-
-
-class ProviderUnsupportedOption(NotImplementedFault):
+class ProviderUnsupportedOption(BadRequest):
+    """Octavia answers 501 here; neutrino's API never answers bad or
+    unsupported input with a 5xx, so 400 with Octavia's wording."""
     template = "Provider '%(prov)s' does not support a requested option: %(user_msg)s"
 
 

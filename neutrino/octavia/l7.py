@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select, update
 from neutrino.db import lbaas_models as m
 from neutrino.octavia import faults, store
 from neutrino.octavia.listeners import check_pool_protocol
-from neutrino.octavia.schema import PROJECT, Field, common, parse
+from neutrino.octavia.schema import PROJECT, Field, common, parse, parse_object
 from neutrino.octavia.service import Service
 
 PT, RT = m.l7policies, m.l7rules
@@ -166,9 +166,12 @@ class L7Policies:
 
     def create(self, ctx, body: dict) -> dict:
         data = parse("l7policy", body, POLICY_FIELDS, create=True)
-        if data.get("rules"):
-            raise faults.ProviderUnsupportedOption(
-                prov="haproxy", user_msg="create the rules with their own requests.")
+        rules = [parse_object("rule", r if isinstance(r, dict) else {}, RULE_FIELDS, True)
+                 for r in data.get("rules") or []]     # created with it, as Octavia
+        for rule in rules:
+            check_rule(rule)
+        if len(rules) > MAX_RULES:
+            raise faults.Conflict("Too many rules on L7 policy")
         data = _check_action(data)
 
         def find(conn):
@@ -195,6 +198,14 @@ class L7Policies:
                 redirect_url=data["redirect_url"], redirect_prefix=data["redirect_prefix"],
                 redirect_http_code=data["redirect_http_code"]))
             _renumber(conn, listener["id"], obj_id, data["position"])
+            if rules:
+                self.quotas.check(conn, lb["project_id"], "l7rule", delta=len(rules))
+            for rule in rules:
+                conn.execute(insert(RT).values(
+                    id=store.new_id(), loadbalancer_id=lb["id"], l7policy_id=obj_id,
+                    **store.common_values(lb["project_id"], rule), type=rule["type"],
+                    compare_type=rule["compare_type"], key=rule.get("key"),
+                    value=rule["value"], invert=rule["invert"]))
             store.begin_change(conn, lb, (store.LISTENER, listener["id"]))
             return policy_views(conn, [store.get_row(conn, store.L7POLICY, obj_id)])[0]
         result = self.svc.write(txn)

@@ -371,6 +371,18 @@ def test_l7_policies_and_rules(api, octavia):
     assert [(p["position"], p["action"]) for p in pols] == [
         (1, "REJECT"), (2, "REDIRECT_TO_POOL"), (3, "REDIRECT_PREFIX")]
     assert pols[1]["rules"][0]["value"] == "/v2" and pols[1]["rules"][0]["invert"] is True
+    # Rules may come with their policy, as Octavia allows.
+    with_rules = octavia.post(me, "l7policies", "l7policy", listener_id=lis["id"],
+                              action="REJECT", rules=[
+                                  {"type": "HOST_NAME", "compare_type": "EQUAL_TO",
+                                   "value": "bad.example.com"}])
+    assert len(with_rules["rules"]) == 1
+    fault(me.post(f"{LB}/l7policies", {"l7policy": {
+        "listener_id": lis["id"], "action": "REJECT",
+        "rules": [{"type": "HEADER", "compare_type": "EQUAL_TO", "value": "x"}]}}), 400,
+        "L7 rule type requires a key")
+    expect(me.delete(f"{LB}/l7policies/{with_rules['id']}"), 204)
+    octavia.ack()
     expect(me.delete(f"{LB}/l7policies/{reject['id']}"), 204)
     octavia.ack()
     assert octavia.show(me, f"l7policies/{first['id']}", "l7policy")["position"] == 1

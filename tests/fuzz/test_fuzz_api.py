@@ -192,6 +192,12 @@ def _error_format_problem(path: str, resp) -> str | None:
                 isinstance(err.get(k), str) for k in ("title", "message")):
             return "not Keystone's {\"error\": {\"code\", \"title\", \"message\"}}"
         return None
+    if "/lbaas/" in path or path.startswith("/load-balancer"):    # the Octavia API
+        if not isinstance(body, dict) or set(body) != {"faultcode", "faultstring",
+                                                       "debuginfo"} \
+                or body["faultcode"] != "Client" or not isinstance(body["faultstring"], str):
+            return "not Octavia's {\"faultcode\", \"faultstring\", \"debuginfo\"}"
+        return None
     err = body.get("NeutronError") if isinstance(body, dict) else None
     if not isinstance(err, dict) or set(err) != {"type", "message", "detail"} or not all(
             isinstance(err[k], str) for k in ("type", "message", "detail")):
