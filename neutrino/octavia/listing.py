@@ -52,6 +52,13 @@ def paginate(views: list[dict], params: list[tuple[str, str]], collection: str,
     if views and known is None:
         known = set(views[0])
     for key, wanted in filters.items():
+        plural = key[:-3] + "s" if key.endswith("_id") else None
+        if known is not None and key not in known and plural in known:
+            # loadbalancer_id on pools and listeners, pool_id on health
+            # monitors, listener_id on pools: Octavia filters on the model's
+            # column, shown as a list of {"id"}.
+            views = [v for v in views if {x["id"] for x in v.get(plural) or []} & set(wanted)]
+            continue
         if known is not None and key not in known and views:
             continue   # Octavia ignores filters it does not know
         if key == "tags":

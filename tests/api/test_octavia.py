@@ -503,6 +503,17 @@ def test_lists_filters_pagination_and_fields(api, octavia):
     fields = expect(who.get(f"{LB}/loadbalancers", params={"fields": "id,name"}), 200)
     assert all(set(x) == {"id", "name"} for x in fields["loadbalancers"])
     fault(who.get(f"{LB}/loadbalancers", params={"sort": "name:sideways"}), 400)
+    # Filters on the parent's id (a list of {"id"} in the view), as Octavia's columns.
+    lbs = expect(who.get(f"{LB}/loadbalancers"), 200)["loadbalancers"]
+    pools = [octavia.pool(who, lb_id=x["id"]) for x in lbs[:2]]
+    only = expect(who.get(f"{LB}/pools", params={"loadbalancer_id": lbs[1]["id"]}),
+                  200)["pools"]
+    assert [p["id"] for p in only] == [pools[1]["id"]]
+    hm = octavia.post(who, "healthmonitors", "healthmonitor", pool_id=pools[0]["id"],
+                      type="TCP", delay=1, timeout=1, max_retries=1)
+    only = expect(who.get(f"{LB}/healthmonitors", params={"pool_id": pools[0]["id"]}),
+                  200)["healthmonitors"]
+    assert [h["id"] for h in only] == [hm["id"]]
     # /v2.0/lbaas and the catalog's /load-balancer prefix serve the same.
     alt = expect(who.get(f"/v2.0/lbaas/loadbalancers"), 200)["loadbalancers"]
     assert sorted(x["name"] for x in alt) == sorted(names)
