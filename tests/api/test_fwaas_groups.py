@@ -132,6 +132,14 @@ def test_group_lifecycle_and_status(api, notices):
     # a name change is no new version: still ACTIVE, the agent need not act
     assert change(m, GROUPS, g["id"], name="renamed")["status"] == "ACTIVE"
 
+    # back to an earlier configuration: pending again until the agent
+    # reports it applied anew (not matched by the report it has undone)
+    assert change(m, GROUPS, g["id"], ports=[])["status"] == "INACTIVE"
+    assert change(m, GROUPS, g["id"], ports=[p1])["status"] == "PENDING_UPDATE"
+    assert wire_of(api, host, router["id"], p1)["version"] == new["version"]
+    report(api, host, g["id"], new["version"])
+    assert show(m, GROUPS, g["id"])["status"] == "ACTIVE"
+
     # admin down: DOWN once applied
     assert change(m, GROUPS, g["id"], admin_state_up=False)["status"] == "PENDING_UPDATE"
     assert wire_of(api, host, router["id"], p1)["admin_state_up"] is False

@@ -7,7 +7,8 @@ group has something to enforce, PENDING_CREATE (never applied yet) or
 PENDING_UPDATE until the L3 agent of every router holding one of its ports
 reported the current version applied; then ACTIVE, or DOWN when the group
 is admin down; ERROR as soon as one of those agents reports an error for the
-current version. A report for an older version is ignored.
+current version. A report for an older version is ignored, and reports are
+forgotten as soon as the group's version changes.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import hashlib
 import json
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from neutrino.db import fwaas_models as fm
 from neutrino.db import models
@@ -176,6 +177,13 @@ def refresh_status(conn, group_ids: Iterable[str], new: Iterable[str] = ()) -> d
     if not info:
         return {}
     new = set(new)
+    # Reports of any other version are dropped: the version is a content
+    # hash, and a group changed back to an earlier configuration (a port
+    # detached and attached again) must wait for a new report, not match an
+    # old one the agent has since undone.
+    for gid, g in info.items():
+        conn.execute(delete(REP).where(REP.c.firewall_group_id == gid,
+                                       REP.c.version != g["wire"]["version"]))
     all_ports = [p for g in info.values() for p in g["ports"]]
     port_router = routers_of_ports(conn, all_ports)
     hosts_of_router = router_hosts(conn, port_router.values())
