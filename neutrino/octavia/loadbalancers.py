@@ -190,16 +190,29 @@ class LoadBalancers:
 
     # --- actions ---------------------------------------------------------------------
     def failover(self, ctx, lb_id: str) -> None:
+        """Rebuild from scratch (epoch + 1); on another agent when its own
+        is down, the VIP port following it."""
         self.svc.fetch(ctx, store.LOADBALANCER, lb_id, "put_failover")
 
         def txn(conn):
             lb = store.lock_lb(conn, lb_id)
             if lb["provisioning_status"] not in (store.ACTIVE, store.ERROR):
                 raise faults.LBPendingState(state=lb["provisioning_status"], id=lb_id)
+            before = scheduler.lb_host(conn, lb_id)
+            host = scheduler.reschedule_if_dead(conn, lb_id, self.svc.down_time)
             conn.execute(update(LB).where(LB.c.id == lb_id).values(
                 provisioning_status=store.PENDING_UPDATE, version=LB.c.version + 1,
                 epoch=LB.c.epoch + 1, updated_at=store.now()))
-        self.svc.write(txn)
+            return before, host, lb["vip_port_id"]
+        before, host, port_id = self.svc.write(txn)
+        if before and before != host:     # the old host drops it (no longer listed)
+            self.svc.core.notifier.resource_changed("loadbalancer", lb_id, -1,
+                                                    hosts=(before,))
+        if host and host != before and port_id:
+            try:
+                self.svc.ports.update(admin_context(), port_id, {"binding:host_id": host})
+            except Exception:   # noqa: BLE001 - get_loadbalancers binds it again
+                pass
         self.svc.notify(lb_id)
 
     def stats(self, ctx, lb_id: str) -> dict:

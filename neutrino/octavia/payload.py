@@ -33,7 +33,8 @@ def _vips(conn, lbs: list[dict]) -> dict[str, dict]:
     port_ids = [lb["vip_port_id"] for lb in lbs if lb["vip_port_id"]]
     out = {}
     for part in listing.chunks(port_ids):
-        for r in conn.execute(select(p.c.id, p.c.mac_address, s.c.id.label("subnet_id"),
+        for r in conn.execute(select(p.c.id, p.c.mac_address, p.c.binding_host,
+                                     s.c.id.label("subnet_id"),
                                      s.c.cidr, s.c.gateway_ip, n.c.id.label("network_id"),
                                      n.c.mtu)
                               .join(n, n.c.id == p.c.network_id)
@@ -50,7 +51,8 @@ def _vips(conn, lbs: list[dict]) -> dict[str, dict]:
                           "mac_address": r.mac_address, "subnet_id": r.subnet_id,
                           "network_id": r.network_id, "cidr": r.cidr,
                           "gateway_ip": r.gateway_ip, "prefixlen": net.prefixlen,
-                          "mtu": r.mtu, "ip_version": net.version}
+                          "mtu": r.mtu, "ip_version": net.version,
+                          "binding_host": r.binding_host}   # (taken out by the handler)
     return vips
 
 

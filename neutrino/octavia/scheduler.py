@@ -37,6 +37,18 @@ def schedule(conn, lb_id: str, down_time: int) -> str | None:
     return agent.host
 
 
+def reschedule_if_dead(conn, lb_id: str, down_time: int) -> str | None:
+    """Failover: a load balancer whose agent is down (or disabled) moves to
+    a live one; the host serving it afterwards (None: no agent alive)."""
+    live = live_agents(conn, LB_AGENT_TYPE, down_time)
+    current = conn.execute(select(B.c.agent_id).where(B.c.loadbalancer_id == lb_id)).first()
+    if current is not None and current[0] in {a.id for a in live}:
+        return lb_host(conn, lb_id)
+    if current is not None:
+        conn.execute(B.delete().where(B.c.loadbalancer_id == lb_id))
+    return schedule(conn, lb_id, down_time)
+
+
 def unbound(conn) -> list[str]:
     lbt = m.loadbalancers
     return [r[0] for r in conn.execute(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
+
 from neutrino.api.policy import admin_context
+from neutrino.db import lbaas_models as m
 from neutrino.octavia import payload, scheduler, statuses
 from neutrino.octavia.loadbalancers import after_purge
 from neutrino.octavia.service import Service
 
 LOG = logging.getLogger(__name__)
 LB_AGENT_TYPE = scheduler.LB_AGENT_TYPE
+LB = m.loadbalancers
 LBAAS_METHODS = ("get_loadbalancers", "update_loadbalancer_statuses")
 
 
@@ -34,18 +38,18 @@ class LbaasRpc:
     def get_loadbalancers(self, host: str) -> dict:
         state = self.core.db.read(lambda conn: payload.loadbalancers_for(conn, host))
         for lb in state["loadbalancers"]:
-            if lb["vip"] is not None and not lb["deleted"]:
-                self._bind(lb["vip"]["port_id"], host)
+            vip = lb["vip"]
+            if vip is not None and not lb["deleted"] and vip.pop("binding_host") != host:
+                self._bind(vip["port_id"], host)
+            elif vip is not None:
+                vip.pop("binding_host", None)
         return state
 
     def _bind(self, port_id: str, host: str) -> None:
         """The VIP port bound to the serving host (scheduled while the
         agent was away, or moved): as the L3 RPC binds router ports."""
-        ports = self.svc.ports
         try:
-            view = ports.get(admin_context(), port_id)
-            if view["binding:host_id"] != host:
-                ports.update(admin_context(), port_id, {"binding:host_id": host})
+            self.svc.ports.update(admin_context(), port_id, {"binding:host_id": host})
         except Exception as exc:  # noqa: BLE001 - a port removed meanwhile; resync repairs
             LOG.info("binding VIP port %s to %s failed: %s", port_id, host, exc)
 
@@ -69,9 +73,13 @@ class LbaasRpc:
         no agent was alive get one (the least loaded)."""
         ids = self.core.db.read(scheduler.unbound)
         done = []
+        def bind(conn, lb_id):
+            if conn.execute(select(LB.c.id).where(LB.c.id == lb_id)
+                            .with_for_update()).first() is None:
+                return None     # deleted meanwhile
+            return scheduler.schedule(conn, lb_id, self.svc.down_time)
         for lb_id in ids:
-            host = self.core.db.write(lambda conn, i=lb_id: scheduler.schedule(
-                conn, i, self.svc.down_time))
+            host = self.core.db.write(lambda conn, i=lb_id: bind(conn, i))
             if host:
                 done.append(lb_id)
                 self.svc.notify(lb_id)

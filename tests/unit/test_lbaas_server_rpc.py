@@ -166,3 +166,36 @@ def test_delete_without_any_agent_is_immediate(env):  # noqa: F811
     assert client.delete(f"{LB}/loadbalancers/{lb['id']}").status_code == 204
     assert client.get(f"{LB}/loadbalancers/{lb['id']}").status_code == 404
     assert client.get(f"/v2.0/ports/{lb['vip_port_id']}").status_code == 404
+
+
+def test_failover_moves_off_a_dead_agent(env):  # noqa: F811
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from neutrino.db import models
+    from neutrino.plugins import listing
+    core, client, bus, prefix = env
+    bus.call(server_target(prefix), "report_state",
+             {"agent_state": dict(LB_AGENT, host="node-a", start_flag=True)})
+    sub = subnet(client)
+    lb = post(client, f"{LB}/loadbalancers", "loadbalancer", {"vip_subnet_id": sub["id"]})
+    (s,) = state(bus, prefix, "node-a")
+    report(bus, prefix, "node-a", s)
+    wait(lambda: get(client, f"{LB}/loadbalancers/{lb['id']}",
+                     "loadbalancer")["provisioning_status"] == "ACTIVE")
+    bus.call(server_target(prefix), "report_state",
+             {"agent_state": dict(LB_AGENT, host="node-b", start_flag=True)})
+    # node-a's agent stops reporting
+    a = models.agents
+    core.db.write(lambda conn: conn.execute(update(a).where(a.c.host == "node-a").values(
+        heartbeat_timestamp=listing.now() - timedelta(hours=1))))
+    assert client.put(f"{LB}/loadbalancers/{lb['id']}/failover").status_code == 202
+    assert state(bus, prefix, "node-a") == []
+    (s2,) = state(bus, prefix, "node-b")
+    assert s2["id"] == lb["id"] and s2["epoch"] == 1
+    assert get(client, f"/v2.0/ports/{lb['vip_port_id']}", "port")["binding:host_id"] == \
+        "node-b"
+    report(bus, prefix, "node-b", s2)
+    wait(lambda: get(client, f"{LB}/loadbalancers/{lb['id']}",
+                     "loadbalancer")["provisioning_status"] == "ACTIVE")
