@@ -54,6 +54,8 @@ for p in sys.argv[1:]:
 threading.Event().wait()
 """
 PORTS = (22, 80, 81, 53)
+EXT = "203.0.113"          # the external network (TEST-NET-3), outside host .254
+FIP = f"{EXT}.20"
 WAIT = 1.5          # seconds without an answer that count as "dropped"
 
 
@@ -111,11 +113,12 @@ class World:
     10.81.2.0/24 (+2001:db8:81:2::/64); instance "a" behind the first,
     "b" behind the second, both running echo servers."""
 
-    def __init__(self, netns, tmp_path):
+    def __init__(self, netns, tmp_path, gateway: bool = False):
         self.prefix = netns.prefix
         self.host = netns("host")
         self.rid = str(uuid.uuid4())
         self.ports = {"a": str(uuid.uuid4()), "b": str(uuid.uuid4())}
+        self.gw = str(uuid.uuid4()) if gateway else None
         self.addr = {"a": ("10.81.1", "2001:db8:81:1"), "b": ("10.81.2", "2001:db8:81:2")}
         self.ns = RouterNamespace(self.rid, self.prefix, self.host, garp_count=0)
         self.servers: list[subprocess.Popen] = []
@@ -150,6 +153,18 @@ class World:
             self.servers.append(subprocess.Popen(
                 ["ip", "netns", "exec", inst, sys.executable, str(script),
                  *map(str, PORTS)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        if self.gw:        # the outside host on the external network
+            self.outside = netns("out")
+            br = f"brx{self.gw[:8]}"
+            with Netlink(self.host) as nl:
+                nl.ensure_bridge(br)
+                nl.set_master("tap" + self.gw[:11], br)
+                nl.create_veth(f"vx{self.gw[:8]}", "eth0", peer_netns=self.outside)
+                nl.set_master(f"vx{self.gw[:8]}", br)
+                nl.set_up(f"vx{self.gw[:8]}")
+            with Netlink(self.outside) as nl:
+                nl.set_up("eth0")
+                nl.add_address("eth0", f"{EXT}.254/24")
         for side in self.inst:      # servers listening (asked from inside)
             deadline = time.monotonic() + 10
             while tcp(self.inst[side], "127.0.0.1", 22) != "ok":
@@ -168,9 +183,15 @@ class World:
                     "fixed_ips": [{"ip_address": f"{v4}.1", "prefixlen": 24},
                                   {"ip_address": f"{v6}::1", "prefixlen": 64}],
                     "firewall_group": self.groups[side]}
+        gw = {"id": self.gw, "mac_address": "fa:16:3e:81:00:0e", "mtu": 1500,
+              "fixed_ips": [{"ip_address": f"{EXT}.10", "prefixlen": 24,
+                             "gateway_ip": f"{EXT}.254"}],
+              "firewall_group": None} if self.gw else None
+        fips = [{"id": "fip-a", "floating_ip_address": FIP, "fixed_ip_address": self.ip("a"),
+                 "status": "ACTIVE"}] if self.gw else []
         return Router.from_wire({"id": self.rid, "admin_state_up": True, "enable_snat": True,
-                                 "gw_port": None, "interfaces": [port("a"), port("b")],
-                                 "routes": [], "floating_ips": []})
+                                 "gw_port": gw, "interfaces": [port("a"), port("b")],
+                                 "routes": [], "floating_ips": fips})
 
     def converge(self, fwaas: FwaasExtension | None = None) -> bool:
         router = self.router()
@@ -187,6 +208,15 @@ class World:
 @pytest.fixture
 def world(netns, tmp_path):
     w = World(netns, tmp_path)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+@pytest.fixture
+def world_gw(netns, tmp_path):
+    w = World(netns, tmp_path, gateway=True)
     try:
         yield w
     finally:
@@ -325,3 +355,37 @@ def test_show_router_prints_the_firewall_chains(world):
     assert "firewall (FWaaS) ip6tables -S" in text and "f0a0 'web' ERROR" in text
     assert "reason: host1: RuntimeError: boom" in text
     assert not any("INPUT" in line for line in chains["4"])     # only ours
+
+
+def test_outside_to_a_floating_ip_session_cut_and_reject_through_nat(world_gw):
+    """Outside -> floating IP (DNAT to a): the chains see the fixed address;
+    a session allowed in is cut by a new deny; reject answers through NAT."""
+    w = world_gw
+    allow22 = rule(protocol="tcp", destination_port="22")
+    w.groups["a"] = group(ingress=[rule("reject", protocol="tcp", destination_port="80"),
+                                   allow22])
+    w.converge()
+    assert tcp(w.outside, FIP, 80) == "refused"
+    assert tcp(w.outside, FIP, 81) == "timeout"
+    with ns.in_netns(w.outside):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(WAIT)
+    try:
+        s.connect((FIP, 22))
+        s.sendall(b"one")
+        assert s.recv(10) == b"one"
+        w.groups["a"] = group(ingress=[rule("deny", protocol="tcp", destination_port="22",
+                                            source_ip_address=f"{EXT}.254"), allow22],
+                              version="2")
+        w.converge()
+        s.sendall(b"two")
+        with pytest.raises((TimeoutError, socket.timeout)):
+            s.recv(10)
+    finally:
+        s.close()
+    # a's group has no egress policy: its new connections out are dropped
+    # (the outside host, with nothing on 22, would answer with a reset)
+    assert tcp(w.inst["a"], f"{EXT}.254", 22) == "timeout"
+    w.groups["a"] = None
+    w.converge()
+    assert tcp(w.inst["a"], f"{EXT}.254", 22) == "refused"
