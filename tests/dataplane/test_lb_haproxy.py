@@ -358,3 +358,17 @@ def test_weight_and_admin_state_changes_survive_the_saved_server_state(world):
     wait_for(lambda: set(lbstats.statuses(wire, driver.rows(lb_id))["members"].values())
              == {"ONLINE"}, what="all back")
     assert {world.get() for _ in range(9)} == {"m1", "m2", "m3"}
+
+
+def test_namespace_deleted_under_haproxy_is_rebuilt_without_a_leftover(world):
+    lb_id, port_id = new_ids()
+    wire = lb_wire(lb_id, port_id, three_members(world))
+    world.converge(wire)
+    world.wait_serving()
+    pid = world.driver().pid(lb_id)
+    ns.delete(f"{world.prefix}qlbaas-{lb_id}")
+    ops = world.converge(wire)
+    assert ops[0] == ("stop_stray",)
+    assert not pid_alive(pid)
+    world.wait_serving()
+    assert world.driver().pid(lb_id) not in (None, pid)

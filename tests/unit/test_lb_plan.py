@@ -102,3 +102,12 @@ def test_new_epoch_rebuilds_from_scratch():
                           "create_veth", "address", "route", "write_epoch", "write_config",
                           "start"]
     assert ("write_epoch", 1) in ops
+
+
+def test_haproxy_left_outside_a_deleted_namespace_is_stopped_first():
+    d = desired()
+    ops = plan(d, LbObserved(taps={TAP}, config=d.config, epoch=0, stray_pid=77, has_dir=True))
+    assert kinds(ops) == ["stop_stray", "create_netns", "delete_tap", "create_veth", "address",
+                          "route", "start"]
+    assert kinds(plan(None, LbObserved(stray_pid=77, has_dir=True))) == ["stop_stray",
+                                                                        "remove_dir"]

@@ -30,7 +30,8 @@ from neutrino.agent.lb.plan import Op
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import write_if_changed
 from neutrino.dataplane.netlink import Netlink
-from neutrino.dataplane.process import Daemon, ProcessError, pid_cmdline
+from neutrino.dataplane.process import (Daemon, ProcessError, pid_cmdline, running_pid,
+                                        stop_process)
 from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 LOG = logging.getLogger(__name__)
@@ -122,7 +123,18 @@ class Driver:
         except (FileNotFoundError, ValueError):
             obs.epoch = None
         obs.pid = self.pid(lb_id) if obs.netns_exists else None
+        if obs.pid is None:
+            stray = running_pid(p.pid, f"-f {p.conf}")
+            if stray is not None and not self._in_netns(stray, ns):
+                obs.stray_pid = stray
         return obs
+
+    @staticmethod
+    def _in_netns(pid: int, ns: str) -> bool:
+        try:
+            return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(_netns.netns_path(ns)).st_ino
+        except OSError:
+            return False
 
     def rows(self, lb_id: str) -> dict | None:
         """Parsed `show stat` of the load balancer's haproxy (None: not running)."""
@@ -252,6 +264,11 @@ class Driver:
                 LOG.info("haproxy for load balancer %s started (pid %d)", lb_id, pid)
             elif kind == "reload":
                 self.reload(lb_id)
+            elif kind == "stop_stray":
+                stop_process(p.pid, f"-f {p.conf}")
+                self._procs.pop(lb_id, None)
+                LOG.warning("haproxy for load balancer %s ran outside its namespace: stopped",
+                            lb_id)
             elif kind == "stop":
                 self.daemon(lb_id).stop()
                 self._procs.pop(lb_id, None)

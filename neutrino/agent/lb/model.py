@@ -136,4 +136,5 @@ class LbObserved:
     config: str | None = None                             # haproxy.conf on disk
     epoch: int | None = None                              # epoch file on disk
     pid: int | None = None                                # haproxy master, verified
+    stray_pid: int | None = None     # ours by pid file and config, but not in the namespace
     has_dir: bool = False

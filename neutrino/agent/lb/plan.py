@@ -12,9 +12,12 @@ Ops, in the order they must run:
   ("write_config", text)                 checked with haproxy -c first
   ("start",) | ("reload",)               haproxy master-worker; reload = SIGUSR2
   teardown: ("stop",), ("delete_tap", tap), ("delete_netns",), ("remove_dir",)
+  ("stop_stray",) first: our haproxy outside its (deleted) namespace
 A failover (a new epoch) tears everything down and builds it again.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from neutrino.agent.lb.model import LbDesired, LbObserved, tap_name
 from neutrino.dataplane.netlink_model import normalize_mac
@@ -38,6 +41,9 @@ def teardown(observed: LbObserved) -> list[Op]:
 
 
 def plan(desired: LbDesired | None, observed: LbObserved) -> list[Op]:
+    if observed.stray_pid is not None:
+        # its namespace was deleted under it: stop it, then start from there
+        return [("stop_stray",)] + plan(desired, replace(observed, stray_pid=None))
     if desired is None or not desired.wanted:
         return teardown(observed)
     if observed.epoch is not None and observed.epoch != desired.epoch:
