@@ -111,10 +111,7 @@ def test_converges_and_reports_active_with_the_version():
 def test_unsupported_config_is_error_with_reason():
     agent, bus = make_agent()
     bus.lbs = [loadbalancer(listeners=[listener(protocol="UDP")])]
-    try:
-        agent.sync(full=True)
-    except RuntimeError:
-        pass
+    agent.sync(full=True)      # no exception: no backoff loop for the others
     [report] = bus.reports()
     assert report["lb1"]["provisioning_status"] == "ERROR"
     assert "UDP" in report["lb1"]["reason"]
@@ -164,10 +161,20 @@ def test_notification_marks_the_load_balancer():
 def test_missing_vip_is_error_not_a_delete():
     agent, bus = make_agent()
     bus.lbs = [loadbalancer(vip=None)]
-    try:
-        agent.sync(full=True)
-    except RuntimeError:
-        pass
+    agent.sync(full=True)
     [report] = bus.reports()
     assert report["lb1"]["provisioning_status"] == "ERROR"
     assert "VIP" in report["lb1"]["reason"]
+
+
+def test_kernel_error_is_error_and_retried_with_a_full_pass():
+    import pytest
+    agent, bus = make_agent()
+    bus.lbs = [loadbalancer()]
+    agent.driver.fail.add("lb1")
+    with pytest.raises(RuntimeError):
+        agent.sync(full=True)
+    assert bus.reports()[-1]["lb1"]["provisioning_status"] == "ERROR"
+    agent.driver.fail.clear()
+    agent.sync(full=True)
+    assert bus.reports()[-1]["lb1"]["provisioning_status"] == "ACTIVE"

@@ -25,7 +25,7 @@ from typing import Any
 
 from neutrino.agent import startup
 from neutrino.agent.lb import stats as lbstats
-from neutrino.agent.lb.driver import Driver
+from neutrino.agent.lb.driver import ConfigRejected, Driver
 from neutrino.agent.lb.haproxy_config import render
 from neutrino.agent.lb.model import LbDesired, Vip
 from neutrino.agent.lb.plan import plan
@@ -167,8 +167,13 @@ class LbAgent:
                      taps: set[str]) -> tuple[bool | None, dict | None]:
         """(changed, or None on error; the provisioning report, or None)."""
         version = str(wire.get("version", "")) if wire else ""
+        permanent = False        # the same wire will fail the same way: no retry loop
         try:
-            desired = desired_from_wire(wire, self.driver) if wire is not None else None
+            try:
+                desired = desired_from_wire(wire, self.driver) if wire is not None else None
+            except Exception:
+                permanent = True
+                raise
             vip = desired.vip if desired is not None else None
             observed = self.driver.observe(lb_id, taps, vip.dev if vip else None,
                                            v6=vip is not None and vip.ip_version == 6)
@@ -185,7 +190,11 @@ class LbAgent:
                      "reason": f"{type(exc).__name__}: {exc}"[:255]}
             with self._lock:
                 self.applied[lb_id] = entry
-            return None, entry
+            # a config this driver cannot make, or haproxy refuses, waits for the
+            # next change (or resync); a kernel error makes the next pass a full
+            # one after a backoff
+            permanent = permanent or isinstance(exc, ConfigRejected)
+            return (False if permanent else None), entry
         if wire is None:          # ours on disk, unknown to the server: just removed
             with self._lock:
                 self.applied.pop(lb_id, None)
