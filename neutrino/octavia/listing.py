@@ -12,6 +12,11 @@ from urllib.parse import urlencode
 from neutrino.octavia import faults
 
 _PAGING = {"limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields"}
+# Octavia's tag filters (comma-separated lists, as Neutron's).
+_TAG_FILTERS = {"tags": lambda want, have: want <= have,
+                "tags-any": lambda want, have: bool(want & have),
+                "not-tags": lambda want, have: not want <= have,
+                "not-tags-any": lambda want, have: not want & have}
 
 
 def _text(value: Any) -> str:
@@ -52,6 +57,10 @@ def paginate(views: list[dict], params: list[tuple[str, str]], collection: str,
     if views and known is None:
         known = set(views[0])
     for key, wanted in filters.items():
+        if key in _TAG_FILTERS:
+            tags = {t for w in wanted for t in w.split(",") if t}
+            views = [v for v in views if _TAG_FILTERS[key](tags, set(v.get("tags") or []))]
+            continue
         plural = key[:-3] + "s" if key.endswith("_id") else None
         if known is not None and key not in known and plural in known:
             # loadbalancer_id on pools and listeners, pool_id on health
@@ -61,9 +70,6 @@ def paginate(views: list[dict], params: list[tuple[str, str]], collection: str,
             continue
         if known is not None and key not in known and views:
             continue   # Octavia ignores filters it does not know
-        if key == "tags":
-            views = [v for v in views if set(wanted) <= set(v.get("tags") or [])]
-            continue
         views = [v for v in views if _text(v.get(key)) in wanted
                  or (isinstance(v.get(key), bool) and _text(v.get(key)) in
                      [w.lower() for w in wanted])]

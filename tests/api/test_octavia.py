@@ -500,6 +500,14 @@ def test_lists_filters_pagination_and_fields(api, octavia):
                   200)
     assert [x["name"] for x in page["loadbalancers"]] == sorted(names)[:2]
     assert page["loadbalancers_links"][0]["rel"] == "next"
+    expect(who.put(f"{LB}/loadbalancers/{page['loadbalancers'][0]['id']}",
+                   {"loadbalancer": {"tags": ["blue", "big"]}}), 200)
+    octavia.ack()
+    for flt, count in (({"tags": "blue,big"}, 1), ({"tags": "blue,small"}, 0),
+                       ({"tags-any": "small,big"}, 1), ({"not-tags": "blue,big"}, 2),
+                       ({"not-tags-any": "blue"}, 2)):
+        assert len(expect(who.get(f"{LB}/loadbalancers", params=flt),
+                          200)["loadbalancers"]) == count, flt
     fields = expect(who.get(f"{LB}/loadbalancers", params={"fields": "id,name"}), 200)
     assert all(set(x) == {"id", "name"} for x in fields["loadbalancers"])
     fault(who.get(f"{LB}/loadbalancers", params={"sort": "name:sideways"}), 400)
