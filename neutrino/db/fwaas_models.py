@@ -68,6 +68,11 @@ firewall_groups = Table(
     # Set only on each project's "default" group: makes its creation race-free.
     Column("default_for", PROJECT, unique=True),
     *_standard(),
+    # What the agents enforce for it, hashed, and a counter bumped whenever
+    # that changes (migration 0007): its version never repeats, so an old
+    # report cannot confirm a configuration the agents have since undone.
+    Column("config_hash", String(64)),
+    Column("config_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # A port leaves its group with the port (cascade): a deleted router

@@ -57,7 +57,7 @@ def apply_reports(conn, host: str, statuses: dict) -> dict[str, str]:
         upsert(conn, REP, values, update={k: values[k] for k in
                                           ("version", "status", "reason", "reported_at")})
         current.append(gid)
-    return state.refresh_status(conn, current) if current else {}
+    return state.refresh_status(conn, current, changed=False) if current else {}
 
 
 def reports_of(conn, group_id: str) -> list[dict]:

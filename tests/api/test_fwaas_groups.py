@@ -136,8 +136,11 @@ def test_group_lifecycle_and_status(api, notices):
     # reports it applied anew (not matched by the report it has undone)
     assert change(m, GROUPS, g["id"], ports=[])["status"] == "INACTIVE"
     assert change(m, GROUPS, g["id"], ports=[p1])["status"] == "PENDING_UPDATE"
-    assert wire_of(api, host, router["id"], p1)["version"] == new["version"]
-    report(api, host, g["id"], new["version"])
+    again = wire_of(api, host, router["id"], p1)
+    assert again["ingress"] == new["ingress"] and again["version"] != new["version"]
+    report(api, host, g["id"], new["version"])      # what it had applied before: void
+    assert show(m, GROUPS, g["id"])["status"] == "PENDING_UPDATE"
+    report(api, host, g["id"], again["version"])
     assert show(m, GROUPS, g["id"])["status"] == "ACTIVE"
 
     # admin down: DOWN once applied
@@ -197,12 +200,21 @@ def test_group_without_ports_or_policies_is_inactive(api):
 
 def test_router_interface_removed_leaves_the_group(api):
     m = api.project()
-    router, (p1,), host = router_with_ports(api, m, 1)
-    g = group(m, ingress_firewall_policy_id=policy(m)["id"], ports=[p1])
-    port = expect(api.admin.get(f"ports/{p1}"), 200)["port"]
-    subnet_id = port["fixed_ips"][0]["subnet_id"]
-    expect(m.put(f"routers/{router['id']}/remove_router_interface", {"subnet_id": subnet_id}),
-           200)
+    router, (p1, p2), host = router_with_ports(api, m, 2)
+    g = group(m, ingress_firewall_policy_id=policy(m)["id"], ports=[p1, p2])
+    settle(api, host, router, p1, g["id"])
+
+    def detach(port_id):
+        port = expect(api.admin.get(f"ports/{port_id}"), 200)["port"]
+        expect(m.put(f"routers/{router['id']}/remove_router_interface",
+                     {"subnet_id": port["fixed_ips"][0]["subnet_id"]}), 200)
+
+    detach(p2)
+    assert show(m, GROUPS, g["id"])["ports"] == [p1]
+    # the agent applies what it is now given, and that report counts
+    settle(api, host, router, p1, g["id"])
+    assert show(m, GROUPS, g["id"])["status"] == "ACTIVE"
+    detach(p1)
     after = show(m, GROUPS, g["id"])
     assert (after["ports"], after["status"]) == ([], "INACTIVE")
     remove(m, GROUPS, g["id"])

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from neutrino.plugins.fwaas.state import compute_status, version_of
+from neutrino.plugins.fwaas.state import compute_status, config_hash, version_of
 from neutrino.rpc.client import host_topic
 from tests.unit.test_agent_server_rpc import Inbox, env  # noqa: F401 - fixture
 
@@ -48,21 +48,23 @@ def test_status_rule(case, kwargs, want):
     assert compute_status(**args) == want, case
 
 
-def test_version_follows_what_is_enforced():
+def test_config_hash_follows_what_is_enforced():
     rule = {"id": "r1", "enabled": True, "protocol": "tcp", "ip_version": 4,
             "source_ip_address": None, "destination_ip_address": None,
             "source_port": None, "destination_port": "22", "action": "allow"}
     other = dict(rule, id="r2", destination_port="80")
-    base = version_of(True, ["p1"], [rule, other], None)
-    assert base == version_of(True, ["p1"], [dict(rule), dict(other)], None)   # stable
-    changed = [version_of(False, ["p1"], [rule, other], None),
-               version_of(True, ["p1", "p2"], [rule, other], None),
-               version_of(True, ["p1"], [other, rule], None),                # order
-               version_of(True, ["p1"], [dict(rule, enabled=False), other], None),
-               version_of(True, ["p1"], [dict(rule, action="deny"), other], None),
-               version_of(True, ["p1"], [rule, other], []),                  # egress policy
-               version_of(True, ["p1"], None, [rule, other])]                # direction
+    base = config_hash(True, ["p1"], [rule, other], None)
+    assert base == config_hash(True, ["p1"], [dict(rule), dict(other)], None)   # stable
+    changed = [config_hash(False, ["p1"], [rule, other], None),
+               config_hash(True, ["p1", "p2"], [rule, other], None),
+               config_hash(True, ["p1"], [other, rule], None),                # order
+               config_hash(True, ["p1"], [dict(rule, enabled=False), other], None),
+               config_hash(True, ["p1"], [dict(rule, action="deny"), other], None),
+               config_hash(True, ["p1"], [rule, other], []),                  # egress policy
+               config_hash(True, ["p1"], None, [rule, other])]                # direction
     assert len({base, *changed}) == len(changed) + 1
+    # the wire version: the configuration and its generation
+    assert len({version_of(base, 1), version_of(base, 2), version_of(changed[0], 1)}) == 3
 
 
 # --- over the bus -------------------------------------------------------------------

@@ -8,7 +8,7 @@ PENDING_UPDATE until the L3 agent of every router holding one of its ports
 reported the current version applied; then ACTIVE, or DOWN when the group
 is admin down; ERROR as soon as one of those agents reports an error for the
 current version. A report for an older version is ignored, and reports are
-forgotten as soon as the group's version changes.
+forgotten as soon as the group's version changes; versions never repeat.
 """
 from __future__ import annotations
 
@@ -76,11 +76,20 @@ def group_ports(conn, group_ids: Iterable[str]) -> dict[str, list[str]]:
     return out
 
 
-def version_of(admin_up: bool, ports: list[str], ingress, egress) -> str:
+def config_hash(admin_up: bool, ports: list[str], ingress, egress) -> str:
+    """What the agents enforce for a group, hashed."""
     text = json.dumps({"admin_state_up": bool(admin_up), "ports": sorted(ports),
                        "ingress": ingress, "egress": egress}, sort_keys=True,
                       separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def version_of(config: str, generation: int) -> str:
+    """The wire version: the configuration's hash and its generation, which
+    refresh_status bumps whenever the hash changes (so a group changed back
+    to an earlier configuration gets a new version, that the agents must
+    apply and report again)."""
+    return f"{generation}-{config}"
 
 
 def group_wires(conn, group_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -99,10 +108,11 @@ def group_wires(conn, group_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     for r in rows:
         ingress = rules[r.ingress_firewall_policy_id] if r.ingress_firewall_policy_id else None
         egress = rules[r.egress_firewall_policy_id] if r.egress_firewall_policy_id else None
+        config = config_hash(r.admin_state_up, ports[r.id], ingress, egress)
         wire = {"id": r.id, "admin_state_up": bool(r.admin_state_up),
-                "version": version_of(r.admin_state_up, ports[r.id], ingress, egress),
+                "version": version_of(config, r.config_generation),
                 "ingress": ingress, "egress": egress}
-        out[r.id] = {"wire": wire, "ports": ports[r.id], "row": r,
+        out[r.id] = {"wire": wire, "ports": ports[r.id], "row": r, "config": config,
                      "has_policy": bool(r.ingress_firewall_policy_id
                                         or r.egress_firewall_policy_id)}
     return out
@@ -169,19 +179,26 @@ def compute_status(has_ports: bool, has_policy: bool, admin_up: bool, version: s
     return PENDING_CREATE if previous == PENDING_CREATE else PENDING_UPDATE
 
 
-def refresh_status(conn, group_ids: Iterable[str], new: Iterable[str] = ()) -> dict[str, str]:
+def refresh_status(conn, group_ids: Iterable[str], new: Iterable[str] = (),
+                   changed: bool = True) -> dict[str, str]:
     """Recompute and store the status of these groups (`new`: created in
     this transaction); returns {group_id: status}. A status change is not a
-    revision of the group (as upstream's status updates)."""
+    revision of the group (as upstream's status updates). `changed`: called
+    after an API change, which starts a new generation when the
+    configuration differs (not from a report: the version the agent was
+    given must stay the current one)."""
     info = group_wires(conn, group_ids)
     if not info:
         return {}
     new = set(new)
-    # Reports of any other version are dropped: the version is a content
-    # hash, and a group changed back to an earlier configuration (a port
-    # detached and attached again) must wait for a new report, not match an
-    # old one the agent has since undone.
     for gid, g in info.items():
+        if g["config"] != g["row"].config_hash:
+            # a new configuration: a new generation, hence a new version
+            generation = g["row"].config_generation + (1 if changed else 0)
+            conn.execute(update(FG).where(FG.c.id == gid).values(
+                config_hash=g["config"], config_generation=generation))
+            g["wire"]["version"] = version_of(g["config"], generation)
+        # reports of other versions can never count again
         conn.execute(delete(REP).where(REP.c.firewall_group_id == gid,
                                        REP.c.version != g["wire"]["version"]))
     all_ports = [p for g in info.values() for p in g["ports"]]
