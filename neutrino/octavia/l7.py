@@ -67,7 +67,7 @@ def _valid_url(url: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc) and " " not in url
 
 
-def _check_action(data: dict) -> dict:
+def check_policy(data: dict) -> dict:
     """Octavia's validate.l7policy_data: the redirect argument the action
     needs, the others cleared."""
     action = data["action"]
@@ -172,7 +172,7 @@ class L7Policies:
             check_rule(rule)
         if len(rules) > MAX_RULES:
             raise faults.Conflict("Too many rules on L7 policy")
-        data = _check_action(data)
+        data = check_policy(data)
 
         def find(conn):
             try:
@@ -222,7 +222,7 @@ class L7Policies:
             raise faults.InvalidOption(value="None", option="action")
         if "redirect_http_code" not in data and "action" in data:
             merged["redirect_http_code"] = None
-        merged = _check_action(merged)
+        merged = check_policy(merged)
 
         def txn(conn):
             lb = store.lock_lb(conn, row["loadbalancer_id"])

@@ -7,6 +7,7 @@ from sqlalchemy import delete, func, insert, select, update
 from neutrino.api.policy import admin_context
 from neutrino.db import lbaas_models as m
 from neutrino.octavia import faults, scheduler, store, vip
+from neutrino.octavia.graph import Graph
 from neutrino.octavia.schema import PROJECT, Field, common, parse
 from neutrino.octavia.service import PROVIDER, PROVIDER_ALIASES, Service
 
@@ -48,6 +49,32 @@ def views(conn, rows: list[dict]) -> list[dict]:
     return [view(r, *children[r["id"]]) for r in rows]
 
 
+def full_view(conn, lb: dict) -> dict:
+    """The load balancer with its listeners (their L7 policies and rules)
+    and pools (their members and health monitor) in full."""
+    from neutrino.octavia import healthmonitors, l7, listeners, members, pools
+
+    def rows(table):
+        return [dict(r) for r in conn.execute(select(table).where(
+            table.c.loadbalancer_id == lb["id"]).order_by(table.c.created_at, table.c.id))
+            .mappings()]
+    out = views(conn, [lb])[0]
+    rules = rows(m.l7rules)
+    policies = l7.policy_views(conn, rows(m.l7policies))
+    for pol in policies:
+        pol["rules"] = [l7.rule_view(r) for r in rules if r["l7policy_id"] == pol["id"]]
+    out["listeners"] = listeners.views(conn, rows(m.listeners))
+    for lis in out["listeners"]:
+        lis["l7policies"] = [p for p in policies if p["listener_id"] == lis["id"]]
+    mems, hms = rows(m.members), rows(m.healthmonitors)
+    out["pools"] = pools.views(conn, rows(m.pools))
+    for pool in out["pools"]:
+        pool["members"] = [members.view(x) for x in mems if x["pool_id"] == pool["id"]]
+        hm = next((h for h in hms if h["pool_id"] == pool["id"]), None)
+        pool["healthmonitor"] = healthmonitors.view(hm) if hm else None
+    return out
+
+
 def _chunks(ids):
     from neutrino.plugins.listing import chunks
     return chunks(ids)
@@ -56,9 +83,7 @@ def _chunks(ids):
 def _unsupported(body: dict) -> None:
     for key, what in (("vip_qos_policy_id", "VIP QoS policies"),
                       ("vip_sg_ids", "VIP security groups"),
-                      ("additional_vips", "additional VIPs"),
-                      ("listeners", "creating listeners with the load balancer"),
-                      ("pools", "creating pools with the load balancer")):
+                      ("additional_vips", "additional VIPs")):
         if body.get(key):
             raise faults.ProviderUnsupportedOption(prov=PROVIDER,
                                                    user_msg=f"{what} are not supported.")
@@ -101,6 +126,7 @@ class LoadBalancers:
         if data.get("availability_zone"):
             raise faults.Validation(detail="Invalid availability_zone.")
         _unsupported(data)
+        tree = Graph(data)      # listeners and pools given with it, checked first
         lb_id = store.new_id()
         made: dict = {}
 
@@ -117,10 +143,15 @@ class LoadBalancers:
                 vip_address=port["address"], vip_port_id=port["port_id"],
                 vip_port_owned=port["owned"], vip_sg_id=port["sg_id"]))
             made.update(port, host=host)
-            return views(conn, [store.get_row(conn, store.LOADBALANCER, lb_id)])[0]
+            lb = store.get_row(conn, store.LOADBALANCER, lb_id)
+            tree.insert(conn, ctx, lb, self.quotas)
+            if tree.listeners or tree.pools:
+                made["sg"] = vip.sync_group(conn, lb)
+                return full_view(conn, lb)     # as Octavia answers a graph create
+            return views(conn, [lb])[0]
         result = self.svc.write(txn)
         self._after_vip(made)
-        self.svc.notify(lb_id)
+        self.svc.notify(lb_id, made.get("sg"))
         return result
 
     def _after_vip(self, made: dict) -> None:

@@ -552,3 +552,54 @@ def test_vip_address_taken(api, octavia):
                 and p["network_id"] == net["id"]]
     assert not [g for g in me.list("security-groups") if g["name"].startswith("lb-")
                 and not [x for x in me.list("ports") if g["id"] in x["security_groups"]]]
+
+
+def test_fully_populated_create(api, octavia):
+    """Octavia's single-call create: listeners with their default pool
+    (members, monitor) and L7 policies (rules, redirect pool), and pools
+    referred to by name."""
+    me = api.member_a
+    _, sub = me.net_with_subnet("10.44.0.0/24")
+    octavia.heartbeat()
+    body = {"vip_subnet_id": sub["id"], "name": "full", "pools": [
+        {"name": "api", "protocol": "HTTP", "lb_algorithm": "LEAST_CONNECTIONS",
+         "members": [{"address": "10.44.0.21", "protocol_port": 8080}]}],
+        "listeners": [{"name": "web", "protocol": "HTTP", "protocol_port": 80,
+                       "default_pool": {"name": "www", "protocol": "HTTP",
+                                        "lb_algorithm": "ROUND_ROBIN",
+                                        "healthmonitor": {"type": "HTTP", "delay": 2,
+                                                          "timeout": 1, "max_retries": 2},
+                                        "members": [{"address": "10.44.0.11",
+                                                     "protocol_port": 80},
+                                                    {"address": "10.44.0.12",
+                                                     "protocol_port": 80}]},
+                       "l7policies": [{"action": "REDIRECT_TO_POOL",
+                                       "redirect_pool": {"name": "api"},
+                                       "rules": [{"type": "PATH",
+                                                  "compare_type": "STARTS_WITH",
+                                                  "value": "/api"}]}]}]}
+    lb = expect(me.post(f"{LB}/loadbalancers", {"loadbalancer": body}), 201)["loadbalancer"]
+    [lis] = lb["listeners"]
+    assert lis["name"] == "web" and lis["provisioning_status"] == "PENDING_CREATE"
+    pools = {p["name"]: p for p in lb["pools"]}
+    assert set(pools) == {"api", "www"} and lis["default_pool_id"] == pools["www"]["id"]
+    assert len(pools["www"]["members"]) == 2 and pools["www"]["healthmonitor"]["type"] == "HTTP"
+    [pol] = lis["l7policies"]
+    assert pol["redirect_pool_id"] == pools["api"]["id"] and pol["rules"][0]["value"] == "/api"
+    octavia.ack()
+    tree = expect(me.get(f"{LB}/loadbalancers/{lb['id']}/status"), 200)["statuses"]
+    [lv] = tree["loadbalancer"]["listeners"]
+    assert {p["id"] for p in lv["pools"]} == {pools["www"]["id"], pools["api"]["id"]}
+    assert octavia.show(me, f"listeners/{lis['id']}", "listener")["provisioning_status"] == \
+        "ACTIVE"
+    # Checked before anything is written: a bad member fails the whole create.
+    bad = dict(body, name="bad")
+    bad["listeners"] = [dict(body["listeners"][0], default_pool={
+        "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+        "members": [{"address": "10.44.0.11", "protocol_port": 80, "weight": 999}]})]
+    fault(me.post(f"{LB}/loadbalancers", {"loadbalancer": bad}), 400, "weight")
+    assert not [x for x in expect(me.get(f"{LB}/loadbalancers"), 200)["loadbalancers"]
+                if x["name"] == "bad"]
+    fault(me.post(f"{LB}/loadbalancers", {"loadbalancer": dict(body, listeners=[
+        dict(body["listeners"][0], default_pool={"name": "nosuch"})])}), 400,
+        "not defined")
