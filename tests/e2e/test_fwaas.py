@@ -148,6 +148,9 @@ def test_ingress_policy_allows_tcp22_only(fw, site):
     assert site.outside_tcp(22) == "open"
     assert site.outside_tcp(80) == "timeout"       # unmatched: dropped
     assert not site.outside_ping()
+    # no egress policy: new connections from the subnet out are dropped too
+    # (upstream's driver); replies of the allowed inbound flows pass
+    assert not site.a_http_out()
 
 
 def test_deny_inserted_before_allow_wins_and_cuts_the_established_session(fw, site):
@@ -250,10 +253,31 @@ def test_removing_the_port_from_the_group_restores_everything(fw, site):
     assert site.outside_ping() and site.a_http_out()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fw-api bug (reported 15:52): a stored agent report of an earlier, identical "
-    "configuration counts, so a group re-attached to its port is ACTIVE at once, before "
-    "the agent applied it; expected PENDING_UPDATE"))
+def test_admin_down_group_drops_everything_established_flows_too(fw, site):
+    ssh = allow(fw, "ssh", protocol="tcp", destination_port="22")
+    anything = allow(fw, "any")
+    group = fw.group("updown", ingress=fw.policy("in", [ssh]), egress=fw.policy("out", [anything]))
+    attach(fw, site, group)
+    assert site.outside_tcp(22) == "open" and site.a_http_out()
+    session = TcpSession(site.outside_ns, site.fip, 22)
+    try:
+        marker = secrets.token_hex(4)
+        assert session.send(f"up-{marker}")
+        eventually(lambda: site.sink.exists() and f"up-{marker}" in site.sink.read_text(),
+                   "the session to carry data")
+        fw.update("firewall_group", group["id"], admin_state_up=False)
+        applied(fw, group, "DOWN")
+        assert site.outside_tcp(22) == "timeout" and not site.a_http_out()
+        session.send(f"down-{marker}")
+        assert wait_gone(site.sink, f"down-{marker}"), "the established session was not cut"
+    finally:
+        session.close()
+    fw.update("firewall_group", group["id"], admin_state_up=True)
+    applied(fw, group)
+    assert site.outside_tcp(22) == "open" and site.a_http_out()
+    assert site.outside_tcp(80) == "timeout"
+
+
 def test_reattached_group_is_pending_until_applied(fw, site):
     deny_all = fw.rule("deny-all", action="deny")
     group = fw.group("again", ingress=fw.policy("in", [deny_all]))
