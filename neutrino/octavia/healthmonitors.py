@@ -96,12 +96,7 @@ class HealthMonitors:
             raise faults.DisabledOption(option="type", value=data["type"])
         data = _normalize(data["type"], data, create=True)
 
-        def find(conn):
-            try:
-                return store.get_row(conn, store.POOL, data["pool_id"])
-            except faults.NotFound:
-                raise faults.InvalidSubresource(resource="Pool", id=data["pool_id"]) from None
-        pool = self.svc.read(find)
+        pool = self.svc.read(lambda conn: store.get_row(conn, store.POOL, data["pool_id"]))
         self.svc.authorize(ctx, "healthmonitor", "post", pool["project_id"])
         obj_id = store.new_id()
 

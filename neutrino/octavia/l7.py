@@ -174,13 +174,8 @@ class L7Policies:
             raise faults.Conflict("Too many rules on L7 policy")
         data = check_policy(data)
 
-        def find(conn):
-            try:
-                return store.get_row(conn, store.LISTENER, data["listener_id"])
-            except faults.NotFound:
-                raise faults.InvalidSubresource(resource="Listener",
-                                                id=data["listener_id"]) from None
-        listener = self.svc.read(find)
+        listener = self.svc.read(lambda conn: store.get_row(conn, store.LISTENER,
+                                                            data["listener_id"]))
         self.svc.authorize(ctx, "l7policy", "post", listener["project_id"])
         if listener["protocol"] in ("UDP", "SCTP", "PROMETHEUS"):
             raise faults.ListenerNoChildren(protocol=listener["protocol"])

@@ -256,8 +256,5 @@ class Listeners:
 
 
 def _lb_or_400(conn, lb_id: str) -> dict:
-    try:
-        return store.get_row(conn, store.LOADBALANCER, lb_id)
-    except faults.NotFound:
-        raise faults.InvalidSubresource(resource="Load Balancer", id=lb_id) from None
+    return store.get_row(conn, store.LOADBALANCER, lb_id)     # 404, as Octavia
 

@@ -128,22 +128,14 @@ class Pools:
         data["session_persistence"] = check_persistence(data.get("session_persistence"))
 
         def owner(conn):
-            if data.get("listener_id"):
-                try:
-                    lis = store.get_row(conn, store.LISTENER, data["listener_id"])
-                except faults.NotFound:
-                    raise faults.InvalidSubresource(resource="Listener",
-                                                    id=data["listener_id"]) from None
+            if data.get("listener_id"):      # a missing parent is 404, as Octavia
+                lis = store.get_row(conn, store.LISTENER, data["listener_id"])
                 if data.get("loadbalancer_id") and \
                         data["loadbalancer_id"] != lis["loadbalancer_id"]:
                     raise faults.Validation(detail="Listener and load balancer must be on "
                                                    "the same load balancer.")
                 return lis["loadbalancer_id"], lis
-            try:
-                store.get_row(conn, store.LOADBALANCER, data["loadbalancer_id"])
-            except faults.NotFound:
-                raise faults.InvalidSubresource(resource="Load Balancer",
-                                                id=data["loadbalancer_id"]) from None
+            store.get_row(conn, store.LOADBALANCER, data["loadbalancer_id"])
             return data["loadbalancer_id"], None
         lb_id, listener = self.svc.read(owner)
         project = self.svc.read(lambda conn: store.get_row(conn, store.LOADBALANCER,

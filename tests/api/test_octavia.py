@@ -603,3 +603,22 @@ def test_fully_populated_create(api, octavia):
     fault(me.post(f"{LB}/loadbalancers", {"loadbalancer": dict(body, listeners=[
         dict(body["listeners"][0], default_pool={"name": "nosuch"})])}), 400,
         "not defined")
+
+
+def test_missing_parents_are_404(api):
+    me = api.member_a
+    gone = "5d1d1c5e-0000-4000-8000-0000000000aa"
+    fault(me.post(f"{LB}/listeners", {"listener": {"loadbalancer_id": gone, "protocol": "HTTP",
+                                                   "protocol_port": 80}}), 404,
+          f"Load Balancer {gone} not found.")
+    fault(me.post(f"{LB}/pools", {"pool": {"listener_id": gone, "protocol": "HTTP",
+                                           "lb_algorithm": "ROUND_ROBIN"}}), 404,
+          f"Listener {gone} not found.")
+    fault(me.post(f"{LB}/healthmonitors", {"healthmonitor": {
+        "pool_id": gone, "type": "TCP", "delay": 1, "timeout": 1, "max_retries": 1}}), 404,
+        f"Pool {gone} not found.")
+    fault(me.post(f"{LB}/l7policies", {"l7policy": {"listener_id": gone,
+                                                    "action": "REJECT"}}), 404)
+    fault(me.post(f"{LB}/pools/{gone}/members", {"member": {"address": "10.0.0.1",
+                                                            "protocol_port": 80}}), 404,
+          f"Pool {gone} not found.")
