@@ -17,7 +17,7 @@ import tempfile
 import httpx
 import pytest
 
-from tests.api.test_openstackclient import OPENSTACK, Osc
+from tests.api.test_openstackclient import OPENSTACK, HeaderProxy, Osc
 
 pytestmark = pytest.mark.skipif(not OPENSTACK.exists(),
                                 reason=f"python-openstackclient not installed ({OPENSTACK})")
@@ -36,6 +36,18 @@ def server(server_factory):
 def osc(server):
     home = tempfile.mkdtemp(prefix="osc-fw-home-")
     yield Osc(server.url, home)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def member_osc(server):
+    """OSC as a member of a project of its own (headers a keystone-validated
+    request would carry, added by a proxy: the none auth plugin sends none)."""
+    home = tempfile.mkdtemp(prefix="osc-fw-member-")
+    proxy = HeaderProxy(server.url, {"X-Project-Id": secrets.token_hex(16),
+                                     "X-Roles": "member,reader", "X-User-Id": "osc-fw-member"})
+    yield Osc(proxy.url, home)
+    proxy.close()
     shutil.rmtree(home, ignore_errors=True)
 
 
@@ -219,3 +231,19 @@ def test_group_create_show_set_unset_delete(osc, rest, router_port):
 
 def router_port_router(rest, port_id: str) -> str:
     return rest.get(f"ports/{port_id}").json()["port"]["device_id"]
+
+
+def test_member_rules_are_its_own_and_only_admins_share(member_osc, osc, rest):
+    name = "m-" + secrets.token_hex(3)
+    rule = member_osc.json("firewall", "group", "rule", "create", name, "--protocol", "udp",
+                           "--destination-port", "53", "--action", "allow")
+    assert rule["Project"] != "00000000000000000000000000000000" and rule["Shared"] is False
+    proc = member_osc.run("firewall", "group", "rule", "set", name, "--share", check=False)
+    assert proc.returncode != 0
+    assert ("(rule:update_firewall_rule and rule:update_firewall_rule:shared) is disallowed "
+            "by policy") in proc.stderr, proc.stderr
+    # the admin (another project) may share it; then the member still owns it
+    osc.run("firewall", "group", "rule", "set", rule["ID"], "--share")
+    shown = member_osc.json("firewall", "group", "rule", "show", name)
+    assert shown["Shared"] is True and shown["Project"] == rule["Project"]
+    rest.delete(f"fwaas/firewall_rules/{rule['ID']}")
