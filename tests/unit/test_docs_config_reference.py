@@ -43,6 +43,7 @@ SAMPLES = {
     ("dhcp_agent.ini",): "neutrino.agent_options.DHCP_AGENT_SCHEMA",
     ("l3_agent.ini",): "neutrino.agent_options.L3_AGENT_SCHEMA",
     ("metadata_agent.ini",): "neutrino.agent_options.METADATA_AGENT_SCHEMA",
+    ("lbaas_agent.ini",): "neutrino.agent.lb.options.LB_AGENT_SCHEMA",
 }
 
 
