@@ -92,3 +92,19 @@ def test_haproxy_not_running_is_error():
     assert report["operating_status"] == "ERROR"
     assert report["listeners"]["lis1"] == "ERROR"
     assert report["pools"]["pool1"] == "ERROR"
+
+
+def test_a_pool_no_listener_uses_is_offline():
+    lb = loadbalancer(listeners=[], pools=[pool(healthmonitor=monitor()),
+                                           pool("pool2", members=[member("m9")])])
+    report = statuses(lb, parse_stat(stat(row("pool1", "m1", "UP"), row("pool1", "m2", "UP"))))
+    assert report["pools"] == {"pool1": "OFFLINE", "pool2": "OFFLINE"}
+    assert report["members"] == {"m1": "OFFLINE", "m2": "OFFLINE", "m9": "NO_MONITOR"}
+    assert report["operating_status"] == "ONLINE"
+    # used through an L7 redirect: a real status again
+    from tests.unit.lb_samples import policy, rule
+    lb = loadbalancer(listeners=[listener(l7policies=[policy(
+        "p", 1, "REDIRECT_TO_POOL", [rule("r")], redirect_pool_id="pool2")])],
+        pools=[pool(), pool("pool2", members=[member("m9")])])
+    report = statuses(lb, parse_stat(stat(row("lis1", "FRONTEND", "OPEN"))))
+    assert report["pools"]["pool2"] == "ONLINE"

@@ -6,7 +6,9 @@ Mapping (Octavia's health manager, simplified to what one haproxy shows):
   member  admin down -> OFFLINE; no health monitor -> NO_MONITOR;
           UP / UP going down / DRAIN / NOLB -> ONLINE; DOWN (going up too) -> ERROR;
           MAINT -> OFFLINE; not (yet) in the statistics -> NO_MONITOR or OFFLINE
-  pool    admin down -> OFFLINE; every enabled monitored member ERROR -> ERROR;
+  pool    no listener uses it (default pool, L7 redirect) -> OFFLINE, its members
+          OFFLINE (NO_MONITOR without a monitor); admin down -> OFFLINE;
+          every enabled monitored member ERROR -> ERROR;
           some -> DEGRADED; else ONLINE (no members: ONLINE)
   listener admin down -> OFFLINE; frontend OPEN -> ONLINE (FULL: DEGRADED), its
           default pool ERROR/DEGRADED -> DEGRADED; missing -> ERROR
@@ -65,6 +67,19 @@ def member_status(member: dict, monitored: bool, row: dict | None) -> str:
     return "NO_MONITOR"      # "no check", or the first check not done yet
 
 
+def used_pools(lb: dict) -> set[str]:
+    """Pools a listener sends traffic to: its default pool, or the target
+    of one of its L7 REDIRECT_TO_POOL policies."""
+    used = set()
+    for listener in lb.get("listeners") or ():
+        if listener.get("default_pool_id"):
+            used.add(listener["default_pool_id"])
+        for policy in listener.get("l7policies") or ():
+            if policy.get("action") == "REDIRECT_TO_POOL" and policy.get("redirect_pool_id"):
+                used.add(policy["redirect_pool_id"])
+    return used
+
+
 def _int(row: dict | None, key: str) -> int:
     try:
         return int((row or {}).get(key) or 0)
@@ -79,16 +94,23 @@ def statuses(lb: dict, rows: dict[tuple[str, str], dict[str, str]] | None) -> di
     rows = rows or {}
     members: dict[str, str] = {}
     pools: dict[str, str] = {}
+    used = used_pools(lb)
     for pool in lb.get("pools") or ():
         hm = pool.get("healthmonitor") or None
         monitored = bool(hm) and hm.get("admin_state_up", True)
         states = []
         for member in pool.get("members") or ():
-            state = member_status(member, monitored, rows.get((pool["id"], member["id"])))
+            if pool["id"] in used:
+                state = member_status(member, monitored, rows.get((pool["id"], member["id"])))
+            else:
+                state = "OFFLINE" if monitored or not member.get("admin_state_up", True) \
+                    else "NO_MONITOR"
             members[member["id"]] = state
             if member.get("admin_state_up", True):
                 states.append(state)
-        if not pool.get("admin_state_up", True):
+        if pool["id"] not in used:      # no traffic can reach it (as Octavia: OFFLINE)
+            pools[pool["id"]] = "OFFLINE"
+        elif not pool.get("admin_state_up", True):
             pools[pool["id"]] = "OFFLINE"
         elif not running:
             pools[pool["id"]] = "ERROR" if states else "ONLINE"
