@@ -256,6 +256,9 @@ class Driver:
                 write_if_changed(p.epoch, f"{op[1]}\n")
             elif kind == "write_config":
                 p.sock.parent.mkdir(parents=True, exist_ok=True)
+                if not p.state.exists():     # an empty state (format 1): no warning
+                    p.root.mkdir(parents=True, exist_ok=True)
+                    p.state.write_text("1\n")
                 self.check_config(op[1], p.conf)
                 write_if_changed(p.conf, op[1])
             elif kind == "start":
