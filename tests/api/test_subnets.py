@@ -52,6 +52,17 @@ def test_cidr_validation(api):
            "Failed to parse request. Required attribute 'ip_version' not specified")
 
 
+def test_ipv6_cidr_in_any_text_form_is_stored_canonical(api):
+    """neutron-lib accepts IPv6 cidrs written with leading zeros (only IPv4
+    must be canonical); octavia-tempest-plugin's default member subnet is one."""
+    net = api.member_a.network()
+    sub = api.member_a.subnet(net["id"], "fd7b:f9f7:0fff:4eca::/64", ip_version=6)
+    assert sub["cidr"] == "fd7b:f9f7:fff:4eca::/64"
+    assert sub["gateway_ip"] == "fd7b:f9f7:fff:4eca::1"
+    expect(post_subnet(api.member_a, net["id"], "10.5.0.1/24"), 400, "HTTPBadRequest",
+           contains="isn't a recognized IP subnet cidr")
+
+
 def test_gateway_null(api):
     net = api.member_a.network()
     sub = api.member_a.subnet(net["id"], "10.20.0.0/24", gateway_ip=None)

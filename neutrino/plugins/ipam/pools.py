@@ -20,7 +20,10 @@ def parse_cidr(cidr, ip_version: int) -> Net:
         raise faults.invalid_input(f"{cidr} is not in a CIDR format") from None
     if "/" not in cidr:
         raise faults.invalid_input(f"{cidr} is not in a CIDR format")
-    if str(net) != cidr.strip().lower() and str(net.network_address) != cidr.split("/")[0]:
+    # neutron-lib's validate_subnet wants IPv4 in its canonical text; IPv6
+    # may be written any way (leading zeros, :: or not) and is stored canonical.
+    if (net.version == 4 and str(net) != cidr.strip().lower()
+            and str(net.network_address) != cidr.split("/")[0]):
         raise faults.HTTPBadRequest(
             f"Invalid input for cidr. Reason: '{cidr}' isn't a recognized IP subnet cidr, "
             f"'{net}' is recommended.")
