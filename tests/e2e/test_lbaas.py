@@ -16,6 +16,7 @@ import collections
 import secrets
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -259,6 +260,8 @@ def test_members_and_algorithm_change_under_load_without_a_failed_request(farm, 
             time.sleep(1)
         oc.change(lb["id"], "member", "delete", extra["id"], parent=pool["id"])
         time.sleep(1)
+    print(f"under load: {load.total} requests, {len(load.failures)} failed, by member "
+          f"{dict(load.ok)}")
     assert load.failures == [], (f"{len(load.failures)} of {load.total} failed",
                                  load.failures[:10])
     assert load.total >= 100, load.ok
@@ -273,3 +276,32 @@ def _answers(netns: str, ip: str) -> bool:
     except OSError:
         return False
 
+
+
+def test_lb_agent_restart_adopts_haproxy_without_a_blip(farm, lab):
+    """SIGKILL the agent serving the load balancer and start it again: its
+    haproxy keeps running (same master pid) and serving (0 failed requests
+    meanwhile), and the restarted agent applies the next change."""
+    if lab.state.transport == "inproc":
+        pytest.skip("agents are processes only with --transport rabbit")
+    oc, lb = farm.octavia, farm.lb
+    farm.set_pool(lb_algorithm="ROUND_ROBIN", session_persistence=None)
+    lbns = lb_namespace(lb["id"])
+    host = next(h for h in lab.state.host_names() if lbns.startswith(f"{lab.state.prefix}{h}-"))
+    pid_file = lab.state.host_dir(host) / "lbaas" / lb["id"] / "haproxy.pid"
+    master = int(pid_file.read_text())
+    with LoadLoop(farm.client.netns, farm.vip, clients=2, pause=0.01) as load:
+        time.sleep(0.5)
+        lab.kill_lb_agent(host)
+        time.sleep(0.5)
+        lab.start_lb_agent(host)
+        wait_lb_agents(lab)
+        farm.set_pool(lb_algorithm="LEAST_CONNECTIONS")
+        time.sleep(0.5)
+    print(f"agent restart: {load.total} requests, {len(load.failures)} failed")
+    assert load.failures == [], load.failures[:10]
+    assert load.total >= 50 and set(load.ok) == farm.web_names(), load.ok
+    assert int(pid_file.read_text()) == master
+    assert Path(f"/proc/{master}/cmdline").read_bytes().startswith(b"haproxy")
+    farm.set_pool(lb_algorithm="ROUND_ROBIN")
+    assert even(farm.from_client(30), farm.web_names(), 10)
