@@ -8,6 +8,8 @@ from __future__ import annotations
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
 from neutrino.octavia.opts import QUOTA_OPTS as LBAAS_QUOTA_OPTS
+from neutrino.plugins.fwaas import opts as fwaas_opts
+from neutrino.plugins.fwaas.opts import QUOTA_OPTS as FWAAS_QUOTA_OPTS
 from neutrino.identity.opts import (IDENTITY, KEYSTONE_AUTHTOKEN, SECURITY_COMPLIANCE,
                                     resolve_identity)
 
@@ -134,9 +136,7 @@ QUOTAS = Section("quotas", (
     Opt("quota_floatingip", int_range(-1), 50, "Floating IPs per project."),
     Opt("quota_security_group", int_range(-1), 10, "Security groups per project."),
     Opt("quota_security_group_rule", int_range(-1), 100, "Security group rules per project."),
-    Opt("quota_firewall_group", int_range(-1), 10, "FWaaS firewall groups per project."),
-    Opt("quota_firewall_policy", int_range(-1), 10, "FWaaS firewall policies per project."),
-    Opt("quota_firewall_rule", int_range(-1), 100, "FWaaS firewall rules per project."),
+    *FWAAS_QUOTA_OPTS,   # neutron-fwaas's quota_firewall_* (neutrino/plugins/fwaas/opts.py)
     Opt("quota_driver", string, "", "Accepted for compatibility; quotas live in the database.",
         ignored=True),
     Opt("track_quota_usage", to_bool, True, "Accepted for compatibility.", ignored=True),
@@ -162,9 +162,10 @@ OSLO_MIDDLEWARE = Section("oslo_middleware", (
 
 SERVER_SCHEMA = Schema(
     (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY,
-     OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY, SECURITY_COMPLIANCE),
+     OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY, SECURITY_COMPLIANCE,
+     fwaas_opts.DEFAULT_FWG_RULES),
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
                       "placement", "experimental"),
-    finalize=resolve_identity,
+    finalize=lambda cfg: fwaas_opts.check(resolve_identity(cfg)),
 )

@@ -371,3 +371,29 @@ def test_rule_change_reaches_the_routers(api, notices):
     settle(api, host, router, p1, g["id"])
     change(m, GROUPS, g["id"], ports=[])
     remove(m, GROUPS, g["id"])
+
+
+def test_default_group_rules_from_configuration(make_api):
+    api = make_api({"default_fwg_rules": {
+        "protocol": "tcp", "ingress_action": "allow", "ingress_destination_port": "22",
+        "ingress_source_ipv4_address": "192.0.2.0/24", "egress_action": "reject",
+        "enabled": "false"}})
+    m = api.project()
+    rules = {r["name"]: r for r in listing(m, RULES, params={"project_id": m.project_id})}
+    in4, in6, eg4 = (rules["default ingress ipv4"], rules["default ingress ipv6"],
+                     rules["default egress ipv4"])
+    assert (in4["protocol"], in4["action"], in4["destination_port"], in4["enabled"]) == (
+        "tcp", "allow", "22", False)
+    assert (in4["source_ip_address"], in6["source_ip_address"]) == ("192.0.2.0/24", None)
+    assert (eg4["action"], eg4["destination_port"]) == ("reject", None)
+
+
+def test_default_group_rules_checked_at_start():
+    from neutrino.config import ConfigError
+    from neutrino.service import load_server_config
+    with pytest.raises(ConfigError, match=r"\[default_fwg_rules\] ingress_destination_port "
+                                          "needs protocol = tcp or udp"):
+        load_server_config([], {"default_fwg_rules": {"ingress_destination_port": "22"}})
+    with pytest.raises(ConfigError, match="egress_source_ipv6_address"):
+        load_server_config([], {"default_fwg_rules": {
+            "egress_source_ipv6_address": "10.0.0.0/8"}})

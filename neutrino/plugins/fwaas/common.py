@@ -97,20 +97,14 @@ def policy_groups_not_pending(conn, policy_id: str, project_id: str) -> None:
 
 # --- the project's default firewall group --------------------------------------------
 
-_DEFAULT_RULES = (
-    # (key, name, description, ip_version, action)
-    ("in4", "default ingress ipv4", "default ingress rule for IPv4", 4, "deny"),
-    ("in6", "default ingress ipv6", "default ingress rule for IPv6", 6, "deny"),
-    ("eg4", "default egress ipv4", "default egress rule for IPv4", 4, "allow"),
-    ("eg6", "default egress ipv6", "default egress rule for IPv6", 6, "allow"),
-)
-
-
-def ensure_default_group(conn, project_id: str) -> str | None:
-    """The project's `default` group (ingress: deny all, egress: allow all,
-    no ports), created with its two policies and four rules on first need,
-    as upstream does on any FWaaS list and on group creation. Not counted
-    against the quotas' check (upstream writes them below its quota layer)."""
+def ensure_default_group(conn, project_id: str, rules_cfg) -> str | None:
+    """The project's `default` group (by default ingress: deny all, egress:
+    allow all; no ports), created with its two policies and four rules
+    ([default_fwg_rules]) on first need, as upstream does on any FWaaS list
+    and on group creation. Not counted against the quotas' check (upstream
+    writes them below its quota layer)."""
+    from neutrino.plugins.fwaas.opts import default_rules
+    from neutrino.plugins.fwaas.rules import split_range
     if not project_id:
         return None
     row = conn.execute(select(FG.c.id).where(FG.c.default_for == project_id)).first()
@@ -119,12 +113,14 @@ def ensure_default_group(conn, project_id: str) -> str | None:
     ts = listing.now()
     std = {"created_at": ts, "updated_at": ts, "revision_number": 0}
     rule_ids = {}
-    for key, name, desc, version, action in _DEFAULT_RULES:
+    for rule in default_rules(rules_cfg):
+        key = rule.pop("key")
         rule_ids[key] = listing.new_id()
-        conn.execute(insert(FR).values(
-            id=rule_ids[key], project_id=project_id, name=name, description=desc,
-            protocol=None, ip_version=version, action=action, enabled=True, shared=False,
-            **std))
+        for side in ("source", "destination"):
+            lo, hi = split_range(rule.pop(f"{side}_port"))
+            rule[f"{side}_port_range_min"], rule[f"{side}_port_range_max"] = lo, hi
+        conn.execute(insert(FR).values(id=rule_ids[key], project_id=project_id, **rule,
+                                       **std))
     policies = {}
     for key, name, desc, rules in (("in", DEFAULT_FWP_INGRESS, "Ingress firewall policy",
                                     ("in4", "in6")),
@@ -158,4 +154,5 @@ def ensure_default_for_list(core, ctx: Context, query) -> None:
     if core.db.read(lambda conn: conn.execute(
             select(FG.c.id).where(FG.c.default_for == project)).first()):
         return
-    core.db.write(lambda conn: ensure_default_group(conn, project))
+    core.db.write(lambda conn: ensure_default_group(conn, project,
+                                                    core.cfg.default_fwg_rules))

@@ -126,7 +126,7 @@ class FirewallGroupPlugin:
         def txn(conn):
             self._check_policies(conn, ctx, owner, body)
             self._check_ports_free(conn, ports, None)
-            common.ensure_default_group(conn, owner)
+            common.ensure_default_group(conn, owner, self.core.cfg.default_fwg_rules)
             self.core.quotas.check(conn, owner, "firewall_group")
             gid = listing.new_id()
             ts = listing.now()
