@@ -137,10 +137,15 @@ class IDAlreadyExists(Conflict):
     template = "Already an entity with that specified id."
 
 
-class ProviderUnsupportedOption(BadRequest):
-    """Octavia answers 501 here; neutrino's API never answers bad or
-    unsupported input with a 5xx, so 400 with Octavia's wording."""
+class ProviderUnsupportedOption(OctaviaFault):
+    """Valid input the provider cannot serve: Octavia's documented 501,
+    which clients (octavia-tempest-plugin) read as "not supported here".
+    A client error all the same: faultcode Client."""
+    status = 501
     template = "Provider '%(prov)s' does not support a requested option: %(user_msg)s"
+
+    def body(self) -> dict:
+        return {"faultcode": "Client", "faultstring": self.text, "debuginfo": None}
 
 
 class MethodNotAllowed(OctaviaFault):

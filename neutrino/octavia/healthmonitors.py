@@ -92,12 +92,11 @@ class HealthMonitors:
 
     def create(self, ctx, body: dict) -> dict:
         data = parse("healthmonitor", body, FIELDS, create=True)
+        pool = self.svc.read(lambda conn: store.get_row(conn, store.POOL, data["pool_id"]))
+        self.svc.authorize(ctx, "healthmonitor", "post", pool["project_id"])
         if data["type"] not in SUPPORTED:
             raise faults.DisabledOption(option="type", value=data["type"])
         data = _normalize(data["type"], data, create=True)
-
-        pool = self.svc.read(lambda conn: store.get_row(conn, store.POOL, data["pool_id"]))
-        self.svc.authorize(ctx, "healthmonitor", "post", pool["project_id"])
         obj_id = store.new_id()
 
         def txn(conn):

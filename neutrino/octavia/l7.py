@@ -168,15 +168,14 @@ class L7Policies:
         data = parse("l7policy", body, POLICY_FIELDS, create=True)
         rules = [parse_object("rule", r if isinstance(r, dict) else {}, RULE_FIELDS, True)
                  for r in data.get("rules") or []]     # created with it, as Octavia
+        listener = self.svc.read(lambda conn: store.get_row(conn, store.LISTENER,
+                                                            data["listener_id"]))
+        self.svc.authorize(ctx, "l7policy", "post", listener["project_id"])
         for rule in rules:
             check_rule(rule)
         if len(rules) > MAX_RULES:
             raise faults.Conflict("Too many rules on L7 policy")
         data = check_policy(data)
-
-        listener = self.svc.read(lambda conn: store.get_row(conn, store.LISTENER,
-                                                            data["listener_id"]))
-        self.svc.authorize(ctx, "l7policy", "post", listener["project_id"])
         if listener["protocol"] in ("UDP", "SCTP", "PROMETHEUS"):
             raise faults.ListenerNoChildren(protocol=listener["protocol"])
         obj_id = store.new_id()

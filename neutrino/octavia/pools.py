@@ -124,8 +124,6 @@ class Pools:
         if not data.get("listener_id") and not data.get("loadbalancer_id"):
             raise faults.Validation(detail="Must provide at least one of: loadbalancer_id, "
                                            "listener_id")
-        _check_supported(data)
-        data["session_persistence"] = check_persistence(data.get("session_persistence"))
 
         def owner(conn):
             if data.get("listener_id"):      # a missing parent is 404, as Octavia
@@ -140,7 +138,9 @@ class Pools:
         lb_id, listener = self.svc.read(owner)
         project = self.svc.read(lambda conn: store.get_row(conn, store.LOADBALANCER,
                                                            lb_id))["project_id"]
-        self.svc.authorize(ctx, "pool", "post", project)
+        self.svc.authorize(ctx, "pool", "post", project)    # before the provider's checks
+        _check_supported(data)
+        data["session_persistence"] = check_persistence(data.get("session_persistence"))
         if listener is not None:
             check_pool_protocol(listener["protocol"], data["protocol"])
         obj_id = store.new_id()
@@ -172,7 +172,7 @@ class Pools:
 
     def update(self, ctx, obj_id: str, body: dict) -> dict:
         data = parse("pool", body, FIELDS, create=False)
-        row = self.svc.fetch(ctx, store.POOL, obj_id, "put")
+        row = self.svc.fetch(ctx, store.POOL, obj_id, "put")     # authorized first
         _check_supported(data)
         if "session_persistence" in data:
             data["session_persistence"] = check_persistence(data["session_persistence"])

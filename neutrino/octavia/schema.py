@@ -84,11 +84,14 @@ def convert(f: Field, v: Any) -> Any:
         raise _bad(f.name, v, f"Wrong type. Expected '<class 'bool'>', got '{type(v)}'")
     if kind == "int":
         return _check_int(f, v)
-    if kind == "ip":
+    if kind == "ip":      # validated, kept as written (Octavia echoes it as given)
         try:
-            return str(ipaddress.ip_address(str(v)))
+            ipaddress.ip_address(str(v))
         except ValueError:
             raise _bad(f.name, v, "Value should be IPv4 or IPv6 format") from None
+        if not isinstance(v, str):
+            raise _bad(f.name, v, "Value should be IPv4 or IPv6 format")
+        return v
     if kind == "enum":
         if v not in f.choices:
             raise _bad(f.name, v, "Value should be one of: " + ", ".join(f.choices))

@@ -6,8 +6,9 @@ from neutrino.octavia import faults, policy, scheduler, store
 from neutrino.plugins.ports import PortPlugin
 
 PROVIDER = "haproxy"
-PROVIDER_DESCRIPTION = ("haproxy in a network namespace per load balancer, run by "
-                        "neutrino-lb-agent on a network node")
+# No comma: clients compare it with an oslo DictOpt (octavia-tempest-plugin's
+# enabled_provider_drivers), which cannot hold one.
+PROVIDER_DESCRIPTION = "haproxy in a network namespace per load balancer (neutrino-lb-agent)"
 # Accepted as well (Octavia's reference provider names), stored as given.
 PROVIDER_ALIASES = ("amphora", "octavia")
 

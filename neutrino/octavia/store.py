@@ -11,6 +11,9 @@ marks it and the objects above the changed one PENDING_UPDATE and bumps its
 from __future__ import annotations
 
 import json
+import secrets
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +57,22 @@ def now():
     return listing.now()
 
 
+_last = [0, 0]      # (millisecond, counter) of the last id made here
+
+
 def new_id() -> str:
-    return listing.new_id()
+    """A UUID whose first bits are the creation time (the UUIDv7 layout):
+    lists sort by created_at (whole seconds) and then by id, as Octavia's
+    do, so objects made within one second still list in creation order."""
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last[0]:
+        ms, count = _last[0], _last[1] + 1     # same millisecond: count up
+    else:
+        count = secrets.randbits(8)
+    _last[:] = [ms, count]
+    value = ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | ((count & 0xFFF) << 64) \
+        | (0b10 << 62) | secrets.randbits(62)
+    return str(uuid.UUID(int=value))
 
 
 def stamp(value) -> str | None:

@@ -84,7 +84,8 @@ def resolve(conn, ctx, body: dict) -> dict:
                                                "port within the specified subnet.")
             address = match[0]
         elif address:
-            match = [sid for sid, ip in fixed if ip == address]
+            match = [sid for sid, ip in fixed
+                     if ipaddress.ip_address(ip) == ipaddress.ip_address(address)]
             if not match:
                 raise faults.Validation(detail="Specified VIP address not found on the "
                                                "specified VIP port.")

@@ -20,7 +20,7 @@ def fault(resp, status: int, contains: str | None = None) -> str:
     assert resp.status_code == status, f"HTTP {resp.status_code} (want {status}): {resp.text}"
     body = resp.json()
     assert set(body) == {"faultcode", "faultstring", "debuginfo"}, body
-    assert body["faultcode"] == ("Client" if status < 500 else "Server"), body
+    assert body["faultcode"] == ("Client" if status < 500 or status == 501 else "Server"), body
     assert body["debuginfo"] is None, body
     if contains is not None:
         assert contains in body["faultstring"], body

@@ -209,10 +209,20 @@ def test_pools_members_healthmonitors(api, octavia):
     fault(me.post(f"{LB}/pools", {"pool": {"loadbalancer_id": lb["id"], "protocol": "HTTP",
                                            "lb_algorithm": "RANDOM"}}), 400,
           "Value should be one of")
+    # Valid, but not something haproxy's provider offers: Octavia's 501, after policy.
+    sip_port = {"pool": {"loadbalancer_id": lb["id"], "protocol": "HTTP",
+                         "lb_algorithm": "SOURCE_IP_PORT"}}
+    fault(me.post(f"{LB}/pools", sip_port), 501,
+          "Provider 'haproxy' does not support a requested option")
+    fault(api.member_b.post(f"{LB}/pools", sip_port), 403)
     upd = expect(me.put(f"{LB}/pools/{pool['id']}", {"pool": {
         "lb_algorithm": "SOURCE_IP", "session_persistence": {"type": "SOURCE_IP"}}}),
         200)["pool"]
     assert upd["lb_algorithm"] == "SOURCE_IP"
+    octavia.ack()
+    v6 = octavia.member(me, pool["id"], "2001:db8:0:0:0:0:0:1", monitor_address="2001:db8::2")
+    assert v6["address"] == "2001:db8:0:0:0:0:0:1"       # as given, as Octavia
+    expect(me.delete(f"{LB}/pools/{pool['id']}/members/{v6['id']}"), 204)
     octavia.ack()
     mem = octavia.member(me, pool["id"], "10.34.0.10", weight=5, subnet_id=sub["id"],
                          backup=True, monitor_port=8081)
@@ -492,6 +502,7 @@ def test_lists_filters_pagination_and_fields(api, octavia):
     for name in names:
         octavia.lb(who, sub["id"], name=name)
     body = expect(who.get(f"{LB}/loadbalancers"), 200)
+    assert [x["name"] for x in body["loadbalancers"]] == names    # creation order
     assert sorted(x["name"] for x in body["loadbalancers"]) == sorted(names)
     assert body["loadbalancers_links"] == []
     one = expect(who.get(f"{LB}/loadbalancers", params={"name": names[1]}), 200)
