@@ -217,6 +217,7 @@ def test_egress_policy_blocks_http_out_but_not_dns(fw, site):
         assert not site.a_http_out()                 # HTTP to the outside host: dropped
         assert site.a_dns() == DNS_ANSWER            # DNS through the same router: answered
         assert tcp_probe(site.a.netns, OUTSIDE, 80) == "timeout"
+        assert site.outside_tcp(22) == "timeout"     # no ingress policy: nothing new comes in
 
         # detached: HTTP out works again
         fw.update("firewall_group", group["id"], ports=[])
