@@ -30,6 +30,10 @@ class InvalidInput(BadRequest):
 class UnknownAttribute(BadRequest):
     template = "Unknown attribute for argument %(arg)s: %(names)s"
 
+    def __init__(self, arg: str, names: str):
+        plural = "s" if "," in names else ""
+        super().__init__(f"Unknown attribute{plural} for argument {arg}: {names}")
+
 
 class Validation(BadRequest):
     template = "Validation failure: %(detail)s"
