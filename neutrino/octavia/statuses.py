@@ -41,9 +41,17 @@ def _finish(conn, lb: dict, outcome: str, reason: str | None) -> None:
                                          table.c.admin_state_up.is_(False),
                                          table.c.operating_status != store.OFFLINE)
                      .values(operating_status=store.OFFLINE))
-    conn.execute(update(LB).where(LB.c.id == lb_id).values(
-        provisioning_status=outcome, updated_at=ts,
-        status_reason=reason if outcome == store.ERROR else None))
+    # Administratively down is OFFLINE whether or not the agent reports it.
+    for table in (m.listeners, m.pools, m.members):
+        conn.execute(update(table).where(table.c.loadbalancer_id == lb_id,
+                                         table.c.admin_state_up.is_(False),
+                                         table.c.operating_status != store.OFFLINE)
+                     .values(operating_status=store.OFFLINE))
+    values = {"provisioning_status": outcome, "updated_at": ts,
+              "status_reason": reason if outcome == store.ERROR else None}
+    if not lb["admin_state_up"]:
+        values["operating_status"] = store.OFFLINE
+    conn.execute(update(LB).where(LB.c.id == lb_id).values(**values))
 
 
 def _operating(conn, lb: dict, report: dict) -> None:

@@ -431,6 +431,13 @@ def test_status_tree_reports_and_stats(api, octavia):
         stats[lis["id"]]
     assert expect(me.get(f"{LB}/listeners/{lis['id']}/stats"), 200)["stats"] == \
         stats[lis["id"]]
+    # A listener set admin down is OFFLINE even if the agent says nothing of it.
+    expect(me.put(f"{LB}/listeners/{lis['id']}", {"listener": {"admin_state_up": False}}), 200)
+    octavia.ack()
+    assert octavia.show(me, f"listeners/{lis['id']}", "listener")["operating_status"] == \
+        "OFFLINE"
+    expect(me.put(f"{LB}/listeners/{lis['id']}", {"listener": {"admin_state_up": True}}), 200)
+    octavia.ack(listeners={lis["id"]: "ONLINE"})
     # A member set admin down is OFFLINE whatever the agent says.
     expect(me.put(f"{LB}/pools/{pool['id']}/members/{m2['id']}",
                   {"member": {"admin_state_up": False}}), 200)
