@@ -173,11 +173,6 @@ def octavia_conf(conf: configparser.ConfigParser, url: str, token: str) -> str:
         "test_with_noop": "false", "test_with_ipv6": "true",
         # no subnet pools in neutrino: the IPv6 VIP subnet gets vip_ipv6_subnet_cidr
         "default_ipv6_subnetpool": "",
-        # upstream's default 'fd7b:f9f7:0fff:4eca::/64' (a leading zero) is
-        # refused by neutrino's subnet CIDR check (neutrino/plugins/ipam/pools.py),
-        # which upstream (neutron-lib validate_subnet) accepts for IPv6: the same
-        # prefix, written canonically, until that is fixed
-        "member_1_ipv6_subnet_cidr": "fd7b:f9f7:fff:4eca::/64",
         "loadbalancer_topology": "SINGLE",
         # the agent applies in well under a second: poll often, fail in minutes
         "build_interval": "1", "build_timeout": "60",
