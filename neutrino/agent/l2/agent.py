@@ -7,9 +7,13 @@ Triggers only mark things dirty; one worker thread converges:
   * start, bus reconnect, any error and every resync_interval -> fetch the
     whole host state (one call) and converge everything, stale devices too;
   * every polling_interval -> rescan the kernel.
-Each cycle is: observe (one link dump), plan (pure), report BUILD for the
+Each cycle is: observe (one link dump), the firewall (a port ACTIVE whose
+filter the kernel lacks, e.g. after netfilter was flushed, is reported
+DOWN before its filter is restored), plan (pure), report BUILD for the
 ports about to be wired, apply (batched netlink), report ACTIVE/DOWN (one
-cast). Nothing on the wiring path waits for the server.
+cast). A port is reported ACTIVE only after its filter and its wiring are
+in place. Nothing on the wiring path waits for the server or for
+conntrack cleanup.
 """
 from __future__ import annotations
 
@@ -133,6 +137,8 @@ class LinuxBridgeAgent:
             self._monitor.stop()
         leave_bus(self.transport, host_topic(self.host, self.prefix), self._owns_transport)
         self.kernel.close()
+        if self.firewall is not None:
+            self.firewall.close()
 
     def wait_synced(self, timeout: float) -> bool:
         return self.synced.wait(timeout)
@@ -241,7 +247,7 @@ class LinuxBridgeAgent:
         blocked: dict[str, str] = {}
         if self.firewall is not None:    # filters exist before their taps join a bridge
             self.firewall.converge(set(desired.ports), refetch=bool(full or ports or networks),
-                                   full=full)
+                                   full=full, before_apply=self._filters_missing)
             blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed_at = time.monotonic()
         result = plan(desired, observed, self.conf, forwarding, blocked)
@@ -284,6 +290,19 @@ class LinuxBridgeAgent:
         if full:
             self.synced.set()
         return result
+
+    def _filters_missing(self, port_ids: set[str]) -> None:
+        """Ports about to get their filter back (or for the first time): one
+        reported ACTIVE is not filtered right now, so it is DOWN until the
+        cycle reports it ACTIVE again, after the restore (the server takes
+        BUILD only from DOWN)."""
+        down = sorted(p for p in port_ids if self.known_status.get(p) == "ACTIVE")
+        if down:
+            LOG.warning("%d port(s) ACTIVE on host %s had no filter in the kernel (netfilter "
+                        "flushed?): DOWN until it is restored", len(down), self.host)
+            self.client.update_device_status(down=down)
+            for pid in down:
+                self.known_status[pid] = "DOWN"
 
     def _unknown_taps_due(self, observed, desired: Desired, full: bool) -> bool:
         """A tap that none of our ports explains may belong to a port whose

@@ -9,15 +9,25 @@ against what the last successful apply left (this saves an iptables-save
 of ~30,000 rules on a host of 1,000 ports, so a rule change costs a
 fraction of a second); a cycle whose rendering equals it does nothing;
 every full resync (start, reconnect, error, [agent] resync_interval)
-diffs against the kernel itself."""
+diffs against the kernel itself.
+
+Status is a promise about the dataplane: before an apply, `before_apply`
+gets the filtered ports whose chains the kernel lacks (a cold start after
+netfilter was flushed, a port new to the host), so the L2 agent reports
+them DOWN first and ACTIVE only after the restore put every filter back
+(one atomic `iptables-restore` per IP version for all of them). Conntrack
+deletions go to the kernel's background cleaner: nothing here waits for
+them."""
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
-from neutrino.agent.l2.firewall.model import FAMILIES, WRAP, FwConf, FwDesired, Observed
+from neutrino.agent.l2.firewall.model import (FAMILIES, SG_CHAIN, WRAP, FwConf, FwDesired,
+                                              Observed, egress_chain, ingress_chain, spoof_chain)
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import server_target
@@ -33,7 +43,7 @@ class Firewall:
         self.host = host
         self.prefix = prefix
         self.timeout = timeout
-        self.kernel = kernel or FirewallKernel(netns)
+        self.kernel = kernel or FirewallKernel(netns, background_conntrack=True)
         self.desired: FwDesired | None = None
         self.last: Rendered | None = None
         self._dirty = True
@@ -45,9 +55,15 @@ class Firewall:
         # Ports of this host isolated (nothing allowed) because their data is
         # bad: the L2 agent keeps their taps off the bridge and reports ERROR.
         self.bad_ports: dict[str, str] = {}
+        # Filtered ports as last applied -> their (version, zone, address):
+        # a port that leaves takes its flows with it.
+        self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
 
     def mark_dirty(self) -> None:
         self._dirty = True
+
+    def close(self) -> None:
+        self.kernel.close()
 
     def fetch(self) -> FwDesired:
         state = self.transport.call(server_target(self.prefix), "get_firewall_state",
@@ -68,8 +84,10 @@ class Firewall:
         self._logged = dict(bad)
         self.bad_ports = dict(bad)
 
-    def converge(self, port_ids, refetch: bool = False, full: bool = False) -> bool:
-        """Returns True if the kernel was changed."""
+    def converge(self, port_ids, refetch: bool = False, full: bool = False,
+                 before_apply: Callable[[set[str]], None] | None = None) -> bool:
+        """Returns True if the kernel was changed. `before_apply(ports)`: called
+        before the kernel changes with the filtered ports whose chains it lacks."""
         started = time.monotonic()
         port_ids = frozenset(port_ids)
         fetch = refetch or self._dirty or self.desired is None
@@ -113,13 +131,18 @@ class Firewall:
         if result.empty:
             self.last = rendered
             return False
+        if before_apply is not None:
+            missing = unfiltered(desired, observed, rendered)
+            if missing:
+                before_apply(missing)
         self.last = None          # unknown until the apply succeeded
         self.kernel.apply(result)
         self.last = rendered
+        self._forget_flows_of_removed(desired, rendered)
         done = time.monotonic()
         self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
                       "apply": done - rendered_at, "total": done - started}
-        LOG.info("firewall: %d port(s), %s%s%s%d conntrack deletion(s) in %.3f s "
+        LOG.info("firewall: %d port(s), %s%s%s%d conntrack filter(s) queued in %.3f s "
                  "(fetch %.3f, observe+render %.3f, apply %.3f)", len(desired.ports),
                  "".join(f"ip{'6' if v == 6 else ''}tables-restore, "
                          for v in sorted(result.iptables)),
@@ -127,6 +150,36 @@ class Firewall:
                  "ebtables-restore, " if result.ebtables else "", len(result.conntrack),
                  done - started, fetched - started, rendered_at - fetched, done - rendered_at)
         return True
+
+
+    def _forget_flows_of_removed(self, desired: FwDesired, rendered: Rendered) -> None:
+        """The flows of ports filtered before and gone now (deleted, unbound,
+        port security off) go to the cleaner: their chains are gone already."""
+        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
+               for p in desired.ports.values()
+               if p.filtered and p.network_id in rendered.zones}
+        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
+        self._flows_of = now
+        if gone:
+            self.kernel.conntrack.submit([(v, zone, ip, None) for v, zone, ip in gone]
+                                         + [(v, zone, None, ip) for v, zone, ip in gone])
+
+
+def unfiltered(desired: FwDesired, observed: Observed, rendered: Rendered) -> set[str]:
+    """Ports to be filtered whose chains (ingress, egress, spoofing, in every
+    IP version rendered) or whose jumps from the port-switch chain are
+    missing in `observed`."""
+    missing: set[str] = set()
+    for v, tables in rendered.tables.items():
+        want = tables.get("filter", {})
+        have = observed.iptables.get(v, {}).get("filter", {})
+        missing.update(c for c in want if c not in have)
+        sg = set(have.get(SG_CHAIN, ()))
+        missing.update(line.rsplit(" ", 1)[-1] for line in want.get(SG_CHAIN, ())
+                       if line not in sg)
+    return {p.id for p in desired.ports.values() if p.filtered and (
+        ingress_chain(p.id) in missing or egress_chain(p.id) in missing
+        or spoof_chain(p.id) in missing)}
 
 
 def as_observed(last: Rendered) -> Observed:

@@ -3,8 +3,11 @@
 observe; to apply, in this order: one `ipset restore` (sets exist and have
 their members before a rule names them), one atomic `iptables-restore
 --noflush` per IP version, one `ebtables-restore --noflush`, stale sets
-destroyed, then the conntrack entries of removed allows deleted (after
-the new rules are in, so no packet re-creates them under the old ones)."""
+destroyed, then the conntrack entries of removed allows handed to the
+conntrack cleaner (after the new rules are in, so no packet re-creates
+them under the old ones). The agent's cleaner runs on its own thread
+(one netlink dump and one batched delete per batch): wiring never waits
+for it."""
 from __future__ import annotations
 
 import logging
@@ -26,8 +29,10 @@ class FirewallKernel:
     """iptables, ipsets, ebtables and conntrack of one namespace (None: the
     one this process runs in, i.e. a real host's)."""
 
-    def __init__(self, netns: str | None):
+    def __init__(self, netns: str | None, background_conntrack: bool = False):
         self.netns = netns
+        self.conntrack = conntrack.Cleaner(netns, background=background_conntrack,
+                                           name=f"conntrack-{netns or 'host'}")
         self.restores = 0          # iptables-restore calls (tests, benchmarks)
         self.set_restores = 0      # ipset restore calls
         self.timings: dict[str, float] = {}   # seconds per step of the last apply
@@ -73,7 +78,9 @@ class FirewallKernel:
             lap("ebtables")
         if plan.ipset_after:
             ipset.destroy(self.netns, plan.ipset_after)
-        for ct in plan.conntrack:
-            conntrack.delete(self.netns, ct.version, ct.zone, ct.src, ct.dst)
         if plan.conntrack:
+            self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in plan.conntrack)
             lap("conntrack")
+
+    def close(self) -> None:
+        self.conntrack.close()
