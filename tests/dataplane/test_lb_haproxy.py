@@ -372,3 +372,23 @@ def test_namespace_deleted_under_haproxy_is_rebuilt_without_a_leftover(world):
     assert not pid_alive(pid)
     world.wait_serving()
     assert world.driver().pid(lb_id) not in (None, pid)
+
+
+def test_a_reused_vip_address_is_announced_to_clients_that_cached_the_old_mac(world):
+    members = [member("m1", world.add_member("m1", 21))]
+    lb_a, port_a = new_ids()
+    world.converge(lb_wire(lb_a, port_a, members))
+    world.wait_serving()                 # the client caches the VIP's MAC
+    world.converge(None, lb_id=lb_a)
+    lb_b, port_b = new_ids()
+    wire = lb_wire(lb_b, port_b, members)
+    wire["vip"]["mac_address"] = "fa:16:3e:4c:00:0b"
+    world.converge(wire)
+
+    def client_mac():
+        with Netlink(world.client) as nl:
+            return {n.ip: n.mac for n in nl.neighbours("eth0")}.get(VIP)
+    # without the announcement the client would keep the old MAC until its
+    # neighbour entry ages out (tens of seconds)
+    wait_for(lambda: client_mac() == "fa:16:3e:4c:00:0b", timeout=10, what="the new MAC")
+    assert world.get(timeout=3) == "m1"

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -202,6 +203,37 @@ class Driver:
             time.sleep(0.01)
         LOG.info("haproxy for load balancer %s reloaded", lb_id)
 
+    def announce(self, ns: str, dev: str, mac: str, ip: str, tap: str) -> None:
+        """Gratuitous ARPs for a new VIP address, so neighbours that cached
+        another MAC for it (a VIP address reused) learn the new one. Sent from
+        a thread once the tap is on a bridge (the Linux bridge agent plugs it
+        a moment later: ARPs sent before are lost), spaced 0.5, 1, 2 s apart
+        as upstream's arping."""
+        if self.garp_count <= 0:
+            return
+
+        def run() -> None:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    with Netlink(self.host_netns) as nl:
+                        link = nl.link(tap)
+                except Exception:  # noqa: BLE001 - the namespace may be gone
+                    return
+                if link is None:
+                    return
+                if link.master:
+                    break
+                time.sleep(0.1)
+            gap = 0.0
+            for _ in range(self.garp_count):
+                time.sleep(gap)
+                if not _netns.exists(ns):
+                    return
+                garp(ns, dev, mac, ip, 1)
+                gap = max(0.5, gap * 2)
+        threading.Thread(target=run, name=f"garp-{ip}", daemon=True).start()
+
     def apply(self, lb_id: str, ops: list[Op], vip=None) -> None:
         ns = self.netns(lb_id)
         p = self.paths(lb_id)
@@ -243,7 +275,7 @@ class Driver:
                 with Netlink(ns) as nl:
                     (nl.add_address if action == "add" else nl.del_address)(dev, cidr)
                 if action == "add" and ":" not in cidr and vip is not None:
-                    garp(ns, dev, vip.mac_address, cidr.split("/")[0], self.garp_count)
+                    self.announce(ns, dev, vip.mac_address, cidr.split("/")[0], vip.tap)
             elif kind == "route":
                 _, gateway, dst = op
                 with Netlink(ns) as nl:

@@ -47,7 +47,8 @@ LB_HAPROXY = Section("haproxy", (
         "Seconds between reads of each haproxy's statistics; member health and "
         "statistics that changed are reported to the server at most this often."),
     Opt("send_gratuitous_arp", int_range(0), 3,
-        "Gratuitous ARPs sent when a VIP address is added (0: none)."),
+        "Gratuitous ARPs sent when a VIP address is added, once its tap is on a bridge, "
+        "spaced 0.5, 1, 2 s apart (0: none)."),
     Opt("user_group", string, "", "Accepted for compatibility (haproxy runs as the "
         "agent's user).", ignored=True),
 ))
