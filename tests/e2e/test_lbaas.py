@@ -305,3 +305,34 @@ def test_lb_agent_restart_adopts_haproxy_without_a_blip(farm, lab):
     assert Path(f"/proc/{master}/cmdline").read_bytes().startswith(b"haproxy")
     farm.set_pool(lb_algorithm="ROUND_ROBIN")
     assert even(farm.from_client(30), farm.web_names(), 10)
+
+
+@pytest.mark.xfail(strict=True, reason="known open bug (lb-agent): the VIP's gratuitous ARPs go "
+                   "out before the Linux bridge agent wires its tap, so a client keeps the old "
+                   "VIP's MAC until its neighbour entry ages out (~50 s)")
+def test_a_new_load_balancer_on_a_freed_vip_address_serves_its_clients(farm):
+    """A client that talked to a deleted load balancer's VIP reaches the new
+    load balancer given the same address once it is ACTIVE (the new VIP's
+    MAC is announced when its port is wired, so the client's neighbour
+    entry does not keep the old MAC until it ages out, 15-45 s)."""
+    oc, w = farm.octavia, farm.world
+    web1 = farm.webs[0]
+
+    def make(name):
+        lb = w.octavia.create("loadbalancer", {
+            "name": f"{name}-{w.tag}", "vip_subnet_id": farm.subnet["id"],
+            "vip_address": "10.93.0.240", "listeners": [{
+                "protocol": "HTTP", "protocol_port": 80, "default_pool": {
+                    "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [{
+                        "address": web1.ip, "protocol_port": WEB_PORT,
+                        "subnet_id": farm.subnet["id"]}]}}]})
+        w.lbs.append(lb["id"])
+        return oc.wait_active(lb["id"])
+
+    for round_ in range(3):
+        lb = make(f"reuse{round_}")
+        wait_for(lambda: _answers(farm.client.netns, "10.93.0.240"), timeout=5,
+                 what=f"round {round_}: the new VIP answering a client that knew the old one")
+        assert http_get(farm.client.netns, "10.93.0.240").name == "web1"
+        oc.delete("loadbalancer", lb["id"], cascade="true")
+        oc.wait_gone(lb["id"])
