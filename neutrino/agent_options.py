@@ -122,8 +122,8 @@ AGENT = Section("agent", (
 ))
 
 SECURITY_GROUP = Section("securitygroup", (
-    Opt("firewall_driver", choice("iptables", "noop"), "iptables",
-        "Security group firewall (iptables, noop)."),
+    Opt("firewall_driver", choice("iptables", "nftables", "noop"), "iptables",
+        "Security group firewall (iptables, nftables, noop)."),
     Opt("enable_security_group", to_bool, True, "Filter ports with security groups."),
     Opt("enable_ipset", to_bool, True, "Use ipsets for remote-group rules."),
 ))

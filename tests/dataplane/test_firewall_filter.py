@@ -1,7 +1,9 @@
 """The security-group firewall on a real kernel: a "host" namespace with a
 bridge and veth "instances" (tap<port> on the host side), programmed by
 neutrino.agent.l2.firewall exactly as the L2 agent does; packets pass or
-are dropped. Everything lives in per-test namespaces."""
+are dropped. Everything lives in per-test namespaces. Every test runs
+against both drivers ([securitygroup] firewall_driver = iptables and
+nftables): the packets must do the same."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +13,9 @@ import pytest
 
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FwConf, FwDesired, FwPort, SgRule, set_name
+from neutrino.agent.l2.firewall.nft import plan as nft_plan
+from neutrino.agent.l2.firewall.nft import render as nft_render
+from neutrino.agent.l2.firewall.nft.agent import NftKernel
 from neutrino.agent.l2.firewall.plan import assign_zones, plan, render
 from neutrino.dataplane import conntrack
 from neutrino.dataplane import netns as ns
@@ -36,10 +41,12 @@ def rules_default(gid):
 class Host:
     """One bridge, instances on taps, the firewall of the host namespace."""
 
-    def __init__(self, netns):
+    def __init__(self, netns, driver="iptables"):
         self.ns = netns("host")
         self.make_ns = netns
-        self.kernel = FirewallKernel(self.ns)
+        self.driver = driver
+        self.kernel = FirewallKernel(self.ns) if driver == "iptables" else NftKernel(self.ns)
+        self.last = None           # nftables: what the last apply left
         self.kernel.ensure_bridge_netfilter()
         self.ports: dict[str, FwPort] = {}
         self.inst: dict[str, str] = {}
@@ -83,6 +90,8 @@ class Host:
 
     def converge(self):
         d = self.desired()
+        if self.driver == "nftables":
+            return self._nft(apply=True)
         observed = self.kernel.observe()
         zones = assign_zones({NET}, observed.iptables[4].get("raw", {}))
         r = render(d, self.conf, zones)
@@ -92,9 +101,49 @@ class Host:
 
     def replan(self):
         d = self.desired()
+        if self.driver == "nftables":
+            return self._nft(apply=False)[0]
         observed = self.kernel.observe()
         r = render(d, self.conf, assign_zones({NET}, observed.iptables[4].get("raw", {})))
         return plan(d, r, observed)
+
+
+    def _nft(self, apply: bool):
+        """As the nftables reconciler: the whole tables from the kernel's
+        state first, then the diff against the last apply."""
+        d = self.desired()
+        if self.last is None:
+            obs = self.kernel.observe()
+            r = nft_render.render(d, nft_render.assign_zones({NET}, obs.zones), obs.marks)
+            text = "" if obs.digest == r.digest() else nft_plan.full_text(r)
+            flows = nft_plan.conntrack(d, None, r, obs.sets)
+        else:
+            r = nft_render.render(d, self.last.zones, self.last.marks)
+            text = nft_plan.diff_text(self.last, r)
+            flows = nft_plan.conntrack(d, self.last, r)
+        p = NftPlan(text, flows)
+        if apply and text:
+            self.kernel.apply(text, flows)
+        if apply:
+            self.last = r
+        return p, r
+
+    def nft_list(self) -> str:
+        return "".join(ns.run(["nft", "list", "table", fam, "neutrino"], netns=self.ns)
+                       for fam in ("inet", "bridge"))
+
+
+class NftPlan:
+    """What the nftables driver ran, shaped like FwPlan where the tests look."""
+
+    def __init__(self, text, conntrack_deletes):
+        self.text = text
+        self.conntrack = conntrack_deletes
+        self.empty = not text
+
+    @property
+    def iptables(self):
+        return {}
 
 
 def ping(src_ns: str, ip: str) -> bool:
@@ -103,9 +152,9 @@ def ping(src_ns: str, ip: str) -> bool:
     return out.returncode == 0
 
 
-@pytest.fixture
-def host(netns):
-    return Host(netns)
+@pytest.fixture(params=["iptables", "nftables"])
+def host(request, netns):
+    return Host(netns, request.param)
 
 
 def test_default_group_members_reach_each_other_others_do_not(host):
@@ -116,6 +165,14 @@ def test_default_group_members_reach_each_other_others_do_not(host):
     assert not ping(c, "10.90.0.1")            # not a member: ingress dropped
     assert ping(a, "10.90.0.3") is False       # c's group has no ingress rule
     assert host.replan().empty                 # applied state == desired: nothing to do
+    if host.driver == "nftables":
+        listing = host.nft_list()
+        for chain in (f"in-{pid(1)}", f"eg-{pid(1)}", f"sp-{pid(1)}", f"pi-{pid(1)}",
+                      f"po-{pid(1)}"):
+            assert f"chain {chain} {{" in listing
+        assert '"brq' in listing and ": 4097" in listing        # the network's zone
+        assert "iifname vmap @port-in" in listing and "vmap @ingress" in listing
+        return
     save = ns.run(["iptables-save"], netns=host.ns)
     for chain in ("neutron-filter-top", "neutron-linuxbri-sg-chain",
                   "neutron-linuxbri-sg-fallback", f"neutron-linuxbri-i{pid(1)[:10]}",
@@ -135,6 +192,9 @@ def test_ipv6_members_reach_each_other_others_do_not(host):
     assert ping(b, "fd00:90::1")
     assert not ping(c, "fd00:90::1")                         # not in a's group
     assert host.replan().empty
+    if host.driver == "nftables":
+        assert f"ip6 saddr @{nft_render.nft_set(G, 6)}" in host.nft_list()
+        return
     save6 = ns.run(["ip6tables-save"], netns=host.ns)
     assert f"-A neutron-linuxbri-i{pid(1)[:10]} -m set --match-set {set_name(G, 6)} src" in save6
 
@@ -144,11 +204,16 @@ def test_membership_change_only_changes_the_set(host):
     b = host.add(2, groups=(OTHER,))
     host.converge()
     assert not ping(b, "10.90.0.1")
-    restores = host.kernel.restores
     host.extra_members[G] = ("10.90.0.2",)     # b's address joins G (say, a second port)
-    p, _ = host.converge()
-    assert not p.iptables and p.ipset_before == f"add {set_name(G, 4)} 10.90.0.2\n"
-    assert host.kernel.restores == restores    # no iptables-restore at all
+    if host.driver == "nftables":
+        p, _ = host.converge()                 # only the set's elements (and the digest)
+        assert [line for line in p.text.splitlines() if "state-" not in line] == \
+            [f"add element inet neutrino {nft_render.nft_set(G, 4)} {{ 10.90.0.2 }}"]
+    else:
+        restores = host.kernel.restores
+        p, _ = host.converge()
+        assert not p.iptables and p.ipset_before == f"add {set_name(G, 4)} 10.90.0.2\n"
+        assert host.kernel.restores == restores    # no iptables-restore at all
     assert ping(b, "10.90.0.1") and not ping(a, "10.90.0.2")   # b's group has no ingress
     host.extra_members[G] = ()
     p, _ = host.converge()
@@ -190,14 +255,18 @@ def test_port_security_disabled_passes_everything(host):
     c = host.add(3, groups=(OTHER,))
     host.converge()
     assert ping(c, "10.90.0.1")
+    if host.driver == "nftables":
+        assert pid(1) not in host.nft_list()
+        return
     assert f"neutron-linuxbri-i{pid(1)[:10]}" not in ns.run(["iptables-save"], netns=host.ns)
 
 
 def test_rogue_dhcp_reply_from_an_instance_is_dropped(host):
     a, b = host.add(1), host.add(2)
     host.converge()
-    out = ns.run(["iptables-save", "-c"], netns=host.ns)
-    assert "Prevent DHCP Spoofing by VM." in out
+    if host.driver == "iptables":
+        out = ns.run(["iptables-save", "-c"], netns=host.ns)
+        assert "Prevent DHCP Spoofing by VM." in out
     # a DHCP "reply" (udp 67 -> 68) sent by instance a towards b never arrives
     listener = None
     with ns.in_netns(b):
@@ -213,6 +282,8 @@ def test_rogue_dhcp_reply_from_an_instance_is_dropped(host):
         listener.kill()
         got = listener.communicate()[0]
     assert "offer" not in got
+    if host.driver == "nftables":
+        return
     drops = [line for line in ns.run(["iptables-save", "-c"], netns=host.ns).splitlines()
              if "Prevent DHCP Spoofing by VM." in line and f"o{pid(1)[:10]}" in line]
     assert drops and not drops[0].startswith("[0:")

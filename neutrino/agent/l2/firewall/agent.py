@@ -202,6 +202,9 @@ def as_observed(last: Rendered) -> Observed:
 
 def make_firewall(cfg, transport: Transport, host: str, prefix: str,
                   netns: str | None) -> Firewall:
+    if cfg.securitygroup.firewall_driver == "nftables":     # same interface, nft tables
+        from neutrino.agent.l2.firewall.nft.agent import NftFirewall
+        return NftFirewall.from_config(cfg, transport, host, prefix, netns)
     return Firewall(FwConf.from_config(cfg), transport, host, prefix, netns)
 
 

@@ -1,0 +1,235 @@
+"""The nftables firewall reconciler ([securitygroup] firewall_driver =
+nftables): the iptables one's interface and cycle (firewall/agent.py),
+nftables objects instead of chains/ipsets/ebtables.
+
+Each converge renders the whole desired state (pure) and applies the
+difference as one `nft -f -` transaction. Between full resyncs the diff
+is against what the last successful apply left; a full resync (start,
+reconnect, error, [agent] resync_interval) reads the kernel's maps and
+sets (zones and port indices are kept) and the digest chain: a kernel
+that holds exactly the rendering is left alone (a restarted agent
+changes nothing), anything else gets both tables replaced in one
+transaction.
+
+As the iptables reconciler: before an apply, `before_apply` gets the
+filtered ports whose chains the kernel lacks (cold start, new port), so
+the L2 agent reports them DOWN until the transaction is in; conntrack
+deletions go to the kernel's background cleaner."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from neutrino.agent.l2.firewall import checks
+from neutrino.agent.l2.firewall.apply import FirewallKernel
+from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
+from neutrino.agent.l2.firewall.nft import plan as nft_plan
+from neutrino.agent.l2.firewall.nft.render import (BRIDGE, INET, STATE_PREFIX, TABLE,
+                                                   NftRendered, assign_zones, eg_chain,
+                                                   in_chain, render, sp_chain)
+from neutrino.dataplane import conntrack as _conntrack
+from neutrino.dataplane import nftables
+from neutrino.rpc.bus import Transport
+from neutrino.rpc.client import server_target
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NftConf:
+    enabled: bool = True
+
+    @classmethod
+    def from_config(cls, cfg) -> NftConf:
+        sg = cfg.securitygroup
+        return cls(enabled=bool(sg.enable_security_group and sg.firewall_driver == "nftables"))
+
+
+@dataclass
+class NftObserved:
+    present: bool = False
+    chains: set[tuple[str, str]] = field(default_factory=set)  # (family, chain)
+    digest: str | None = None
+    zones: dict[str, int] = field(default_factory=dict)        # bridge -> zone
+    marks: dict[str, int] = field(default_factory=dict)        # port -> index
+    sets: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _element_text(e) -> str:
+    if isinstance(e, dict) and "prefix" in e:
+        return str(ipaddress.ip_network(f"{e['prefix']['addr']}/{e['prefix']['len']}"))
+    return str(e)
+
+
+class NftKernel:
+    """The two `neutrino` tables of one namespace, and its conntrack."""
+
+    def __init__(self, netns: str | None, background_conntrack: bool = False):
+        self.netns = netns
+        self.transactions = 0          # nft -f calls (tests, benchmarks)
+        self.timings: dict[str, float] = {}
+        self.conntrack = _conntrack.Cleaner(netns, background=background_conntrack,
+                                            name=f"conntrack-{netns or 'host'}")
+
+    def close(self) -> None:
+        self.conntrack.close()
+
+    def ensure_bridge_netfilter(self) -> None:
+        # conntrack of bridged packets happens in the inet hooks (see render.py)
+        FirewallKernel(self.netns).ensure_bridge_netfilter()
+
+    def observe(self) -> NftObserved:
+        chains = nftables.list_chains(self.netns, INET, TABLE)
+        if chains is None:
+            return NftObserved()
+        obs = NftObserved(present=True, chains={(INET, c) for c in chains})
+        obs.digest = next((c[len(STATE_PREFIX):] for c in chains
+                           if c.startswith(STATE_PREFIX)), None)
+        bridged = nftables.list_chains(self.netns, BRIDGE, TABLE)
+        if bridged is None:
+            obs.digest = None
+        obs.chains |= {(BRIDGE, c) for c in bridged or ()}
+        for key, value in nftables.elements(self.netns, INET, TABLE, "map", "zones"):
+            obs.zones[str(key)] = int(value)
+        for key, value in nftables.elements(self.netns, INET, TABLE, "map", "egress"):
+            target = value.get("jump", {}).get("target", "") if isinstance(value, dict) else ""
+            if target.startswith("eg-"):
+                obs.marks[target[3:]] = int(key)
+        obs.sets = {name: frozenset(_element_text(e) for e in elems)
+                    for name, elems in nftables.sets(self.netns, INET, TABLE).items()}
+        return obs
+
+    def apply(self, text: str, flows: list[ConntrackDelete]) -> None:
+        started = time.monotonic()
+        nftables.apply(self.netns, text)
+        self.transactions += 1
+        applied = time.monotonic()
+        self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in flows)
+        self.timings = {"nft": applied - started, "conntrack": time.monotonic() - applied}
+
+
+class NftFirewall:
+    def __init__(self, conf: NftConf, transport: Transport, host: str, prefix: str,
+                 netns: str | None, timeout: float = 30.0, kernel: NftKernel | None = None):
+        self.conf = conf
+        self.transport = transport
+        self.host = host
+        self.prefix = prefix
+        self.timeout = timeout
+        self.kernel = kernel or NftKernel(netns, background_conntrack=True)
+        self.desired: FwDesired | None = None
+        self.last: NftRendered | None = None
+        self._dirty = True
+        self._bridge_nf = False
+        self._ports: frozenset[str] = frozenset()
+        self.stats: dict[str, float] = {}
+        self._checked_bad: dict[str, str] = {}
+        self._logged: dict[str, str] = {}
+        self.bad_ports: dict[str, str] = {}
+        self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
+
+    @classmethod
+    def from_config(cls, cfg, transport: Transport, host: str, prefix: str,
+                    netns: str | None) -> NftFirewall:
+        return cls(NftConf.from_config(cfg), transport, host, prefix, netns)
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def close(self) -> None:
+        self.kernel.close()
+
+    def fetch(self) -> FwDesired:
+        state = self.transport.call(server_target(self.prefix), "get_firewall_state",
+                                    {"host": self.host}, timeout=self.timeout)
+        clean, self._checked_bad, dropped = checks.check(state)
+        for note in dropped:
+            LOG.error("firewall: ignoring bad data from the server: %s", note)
+        return FwDesired.from_wire(clean)
+
+    def _note_bad(self, bad: dict[str, str]) -> None:
+        for pid, why in sorted(bad.items()):
+            if self._logged.get(pid) != why:
+                LOG.error("firewall: port %s on host %s is isolated (status ERROR): %s",
+                          pid, self.host, why)
+        for pid in sorted(set(self._logged) - set(bad)):
+            LOG.info("firewall: port %s on host %s is filtered normally again", pid, self.host)
+        self._logged = dict(bad)
+        self.bad_ports = dict(bad)
+
+    def converge(self, port_ids, refetch: bool = False, full: bool = False,
+                 before_apply: Callable[[set[str]], None] | None = None) -> bool:
+        """Returns True if the kernel was changed. `before_apply(ports)`: called
+        before the kernel changes with the filtered ports whose chains it lacks."""
+        started = time.monotonic()
+        port_ids = frozenset(port_ids)
+        fetch = refetch or self._dirty or self.desired is None
+        if not (fetch or full) and self.last is not None and port_ids == self._ports:
+            return False
+        self._ports = port_ids
+        if fetch:
+            self._dirty = False
+            try:
+                self.desired = self.fetch()
+            except Exception:
+                self._dirty = True
+                raise
+        fetched = time.monotonic()
+        if self.conf.enabled and not self._bridge_nf:
+            self.kernel.ensure_bridge_netfilter()
+            self._bridge_nf = True
+        desired = self.desired.restrict(port_ids)
+        bad = {p: why for p, why in self._checked_bad.items() if p in desired.ports}
+        nets = {p.network_id for p in desired.ports.values()}
+        last = None if full else self.last
+        if last is None:
+            observed = self.kernel.observe()
+            rendered = render(desired, assign_zones(nets, observed.zones), observed.marks)
+            have = observed.chains
+            if observed.digest == rendered.digest():
+                text, flows = "", []
+            else:
+                text = nft_plan.full_text(rendered)
+                flows = nft_plan.conntrack(desired, None, rendered, observed.sets)
+        else:
+            known = {f"brq{net[:11]}": z for net, z in last.zones.items()}
+            rendered = render(desired, assign_zones(nets, known), last.marks)
+            have = set(last.chains)
+            text = nft_plan.diff_text(last, rendered)
+            flows = nft_plan.conntrack(desired, last, rendered) if text else []
+        rendered_at = time.monotonic()
+        self._note_bad({**bad, **rendered.bad})
+        if not text:
+            self.last = rendered
+            return False
+        if before_apply is not None:
+            missing = {p.id for p in desired.ports.values() if p.filtered and any(
+                (INET, chain(p.id)) not in have for chain in (in_chain, eg_chain, sp_chain))}
+            if missing:
+                before_apply(missing)
+        self.last = None          # unknown until the apply succeeded
+        self.kernel.apply(text, flows)
+        self.last = rendered
+        self._forget_flows_of_removed(desired, rendered)
+        done = time.monotonic()
+        self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
+                      "apply": done - rendered_at, "total": done - started}
+        LOG.info("firewall: %d port(s), nft transaction of %d line(s), %d conntrack "
+                 "deletion(s) in %.3f s (fetch %.3f, observe+render %.3f, apply %.3f)",
+                 len(desired.ports), text.count("\n"), len(flows), done - started,
+                 fetched - started, rendered_at - fetched, done - rendered_at)
+        return True
+
+    def _forget_flows_of_removed(self, desired: FwDesired, rendered: NftRendered) -> None:
+        """The flows of ports filtered before and gone now go to the cleaner."""
+        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
+               for p in desired.ports.values()
+               if p.filtered and p.network_id in rendered.zones}
+        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
+        self._flows_of = now
+        if gone:
+            self.kernel.conntrack.submit([(v, zone, ip, None) for v, zone, ip in gone]
+                                         + [(v, zone, None, ip) for v, zone, ip in gone])

@@ -1,0 +1,134 @@
+"""The nftables transaction that turns one NftRendered into another: pure.
+
+full_text(rendered): both tables replaced in one transaction (`add table`,
+`delete table`, then everything): cold start, and any full resync that
+finds the kernel is not what the last apply left.
+diff_text(old, new): only what changed, still one transaction: set
+elements added and deleted, changed chains flushed and refilled, new
+chains added, map entries swapped, stale chains and sets deleted. A rule
+added to a group of 1,000 ports refills those ports' chains (measured:
+benchmarks/README.md); a membership change only touches set elements.
+Each transaction also swaps the `state-<digest>` chain, so a restarted
+agent can tell that the kernel still holds exactly what it would write.
+"""
+from __future__ import annotations
+
+from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
+from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, INET, MAPS, STATE_PREFIX, TABLE,
+                                                   NftRendered, eg_chain, in_chain, key_text)
+
+SET_DECL = {4: "type ipv4_addr; flags interval;", 6: "type ipv6_addr; flags interval;"}
+
+
+def _elements(family: str, name: str, items: dict) -> str:
+    body = ", ".join(f"{key_text(name, k)} : {v}" for k, v in items.items())
+    return f"{family} {TABLE} {name} {{ {body} }}"
+
+
+def _set_elements(name: str, members) -> str:
+    return f"{INET} {TABLE} {name} {{ {', '.join(sorted(members))} }}"
+
+
+def full_text(new: NftRendered) -> str:
+    out: list[str] = []
+    for family in (INET, BRIDGE):
+        out += [f"add table {family} {TABLE}", f"delete table {family} {TABLE}",
+                f"add table {family} {TABLE}"]
+    for name, (v, members) in sorted(new.sets.items()):
+        out.append(f"add set {INET} {TABLE} {name} {{ {SET_DECL[v]} }}")
+        if members:
+            out.append(f"add element {_set_elements(name, members)}")
+    for (family, name), decl in MAPS.items():
+        out.append(f"add map {family} {TABLE} {name} {{ {decl}; }}")
+    out += _chains(new, sorted(new.chains))
+    for (family, name), items in new.maps.items():
+        if items:
+            out.append(f"add element {_elements(family, name, items)}")
+    for (family, name), (decl, rules) in BASE.items():
+        out.append(f"add chain {family} {TABLE} {name} {{ {decl} }}")
+        out += [f"add rule {family} {TABLE} {name} {r}" for r in rules]
+    out.append(f"add chain {INET} {TABLE} {STATE_PREFIX}{new.digest()}")
+    return "\n".join(out) + "\n"
+
+
+def _chains(new: NftRendered, names) -> list[str]:
+    out = [f"add chain {family} {TABLE} {name}" for family, name in names]
+    for family, name in names:
+        out += [f"add rule {family} {TABLE} {name} {r}" for r in new.chains[(family, name)]]
+    return out
+
+
+def diff_text(old: NftRendered, new: NftRendered) -> str:
+    """"" when nothing changed."""
+    out: list[str] = []
+    for name, (v, members) in sorted(new.sets.items()):
+        have = old.sets.get(name, (v, frozenset()))[1] if name in old.sets else None
+        if have is None:
+            out.append(f"add set {INET} {TABLE} {name} {{ {SET_DECL[v]} }}")
+            have = frozenset()
+        if have - members:
+            out.append(f"delete element {_set_elements(name, have - members)}")
+        if members - have:
+            out.append(f"add element {_set_elements(name, members - have)}")
+    added = sorted(c for c in new.chains if c not in old.chains)
+    changed = sorted(c for c in new.chains if c in old.chains and old.chains[c] != new.chains[c])
+    out += [f"flush chain {family} {TABLE} {name}" for family, name in changed]
+    out += [f"add chain {family} {TABLE} {name}" for family, name in added]
+    for family, name in added + changed:        # every chain exists before a rule jumps to it
+        out += [f"add rule {family} {TABLE} {name} {r}" for r in new.chains[(family, name)]]
+    for key in MAPS:
+        have, want = old.maps.get(key, {}), new.maps.get(key, {})
+        gone = {k: v for k, v in have.items() if want.get(k) != v}
+        fresh = {k: v for k, v in want.items() if have.get(k) != v}
+        if gone:
+            out.append(f"delete element {_elements(*key, gone)}")
+        if fresh:
+            out.append(f"add element {_elements(*key, fresh)}")
+    stale = sorted(c for c in old.chains if c not in new.chains)
+    out += [f"flush chain {family} {TABLE} {name}" for family, name in stale]
+    out += [f"delete chain {family} {TABLE} {name}" for family, name in stale]
+    out += [f"delete set {INET} {TABLE} {name}" for name in sorted(old.sets)
+            if name not in new.sets]
+    if not out:
+        return ""
+    out.append(f"add chain {INET} {TABLE} {STATE_PREFIX}{new.digest()}")
+    out.append(f"delete chain {INET} {TABLE} {STATE_PREFIX}{old.digest()}")
+    return "\n".join(out) + "\n"
+
+
+def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
+              old_sets: dict[str, frozenset[str]] | None = None) -> list[ConntrackDelete]:
+    """As the iptables driver: a port whose in/eg chain lost a rule has its
+    flows that way forgotten; an address that left a remote group loses its
+    flows with the ports whose rules name that group. `old_sets` stands in
+    for old.sets when only the kernel's sets are known (a full resync)."""
+    have_sets = old_sets if old_sets is not None else (
+        {n: m for n, (_, m) in old.sets.items()} if old else {})
+    removed = {name: have_sets[name] - m for name, (_, m) in new.sets.items()
+               if name in have_sets and have_sets[name] - m}
+    out: list[ConntrackDelete] = []
+    for port in sorted(desired.ports.values(), key=lambda p: p.id):
+        if not port.filtered or port.network_id not in new.zones:
+            continue
+        zone = new.zones[port.network_id]
+        for chain, key in ((in_chain(port.id), "dst"), (eg_chain(port.id), "src")):
+            before = old.chains.get((INET, chain)) if old else None
+            after = new.chains.get((INET, chain), ())
+            if before is not None and any(r not in after for r in before):
+                out += [ConntrackDelete(v, zone, **{key: ip}) for v in FAMILIES
+                        for ip in port.ips(v)]
+                continue
+            where = "saddr" if key == "dst" else "daddr"
+            for name, gone in sorted(removed.items()):
+                if not any(f"{where} @{name} " in r for r in after):
+                    continue
+                v = int(name[2])
+                for member in sorted(gone):
+                    for ip in port.ips(v):
+                        if "/" in member:     # a CIDR: all the port's flows that way
+                            out.append(ConntrackDelete(v, zone, **{key: ip}))
+                        elif key == "dst":
+                            out.append(ConntrackDelete(v, zone, src=member, dst=ip))
+                        else:
+                            out.append(ConntrackDelete(v, zone, src=ip, dst=member))
+    return list(dict.fromkeys(out))
