@@ -3,6 +3,7 @@
     neutrino lab up --hosts 2 [--port 9696] [--transport inproc|rabbit]
                     [--db sqlite|postgresql|mariadb] [--servers N] [--l2pop] [--l3-hosts H,..]
                     [--auth noauth|keystone] [--no-firewall]
+                    [--firewall-driver iptables|nftables]
     neutrino lab status [--json]
     neutrino lab openrc admin|demo        (keystone labs: the seed's admin-openrc.sh / demo-openrc.sh)
     neutrino lab down
@@ -47,6 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "the L2 agents enforce them with iptables, as upstream")
     up.add_argument("--firewall", dest="firewall", action="store_true",
                     help=argparse.SUPPRESS)   # the default now; still accepted
+    up.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables",
+                    help="the L2 agents' [securitygroup] firewall_driver (default iptables, "
+                         "as upstream)")
     up.add_argument("--auth", choices=("noauth", "keystone"), default="noauth",
                     help="keystone: the embedded identity with the seed's admin and demo "
                          "projects and users (see `neutrino lab openrc`)")
@@ -141,14 +145,15 @@ def cmd_up(args) -> int:
         ctl = LabControl.up(hosts=args.hosts, port=args.port, transport=args.transport,
                             lab_dir=args.lab_dir, rabbit_url=args.rabbit_url, db=args.db,
                             servers=args.servers, l2pop=args.l2pop, l3_hosts=l3_hosts,
-                            firewall=args.firewall, auth=args.auth)
+                            firewall=args.firewall, auth=args.auth,
+                            firewall_driver=args.firewall_driver)
     except ValueError as exc:
         print(f"neutrino lab up: {exc}", file=sys.stderr)
         return 2
     st = ctl.state
     print(f"lab {st.prefix.rstrip('-')} is up: {st.n_hosts} host(s), transport {st.transport}, "
           f"database {st.db}{', l2population' if st.l2pop else ''}, security groups "
-          f"{'on' if st.firewall else 'off'}, auth {st.auth}")
+          f"{f'on ({st.firewall_driver})' if st.firewall else 'off'}, auth {st.auth}")
     print(f"API: {', '.join(st.server_urls())}")
     if st.auth == "keystone":
         print(f"identity: {st.identity_url}; users (project, password):")
@@ -177,7 +182,9 @@ def cmd_status(args) -> int:
     print(f"  transport  {status['transport_url']} ({status['control_exchange']})")
     print(f"  database   {status['database']}, API servers {', '.join(status['api_servers'])}, "
           f"l2population {'on' if status['l2_population'] else 'off'}")
-    print(f"  security   groups {'enforced' if status['firewall'] else 'off (--no-firewall)'}, "
+    driver = status.get("firewall_driver", "iptables")
+    print(f"  security   groups "
+          f"{f'enforced ({driver})' if status['firewall'] else 'off (--no-firewall)'}, "
           f"auth {status['auth']}"
           + (" (neutrino lab openrc admin|demo)" if status["auth"] == "keystone" else ""))
     print(f"  outside    {status['outside']['ip']} in {status['outside']['netns']}")

@@ -54,7 +54,7 @@ class LabControl:
            timeout: float = 90.0, in_process: bool = False, db: str = "sqlite",
            servers: int = 1, l2pop: bool = False,
            l3_hosts: list[str] | None = None, firewall: bool = True,
-           auth: str = "noauth") -> LabControl:
+           auth: str = "noauth", firewall_driver: str = "iptables") -> LabControl:
         """Build the namespaces, start server and agents, wait until every
         host's agent is alive. `in_process`: run server and agents (inproc
         only) in this process instead of a runtime process (e.g. inside vm-run,
@@ -66,13 +66,16 @@ class LabControl:
         `l3_hosts`: the hosts running an L3 agent (default: all).
         `firewall`: security groups enforced by the L2 agents (iptables), as
         upstream's default; False for the noop driver. `auth`: noauth, or
-        keystone (the embedded identity with the seed's admin and demo users)."""
+        keystone (the embedded identity with the seed's admin and demo users).
+        `firewall_driver`: iptables (upstream's) or nftables, when `firewall`."""
         if in_process and transport != "inproc":
             raise ValueError("in_process needs the inproc transport")
         if transport not in ("inproc", "rabbit"):
             raise ValueError("transport must be inproc or rabbit")
         if auth not in ("noauth", "keystone"):
             raise ValueError("auth must be noauth or keystone")
+        if firewall_driver not in ("iptables", "nftables"):
+            raise ValueError("firewall_driver must be iptables or nftables")
         if db not in lab_database.BACKENDS:
             raise ValueError(f"db must be one of {', '.join(lab_database.BACKENDS)}")
         if servers > 1 and (transport != "rabbit" or db == "sqlite"):
@@ -89,7 +92,7 @@ class LabControl:
                          transport=transport, rabbit_url=rabbit_url,
                          control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port,
                          db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts,
-                         firewall=firewall, auth=auth)
+                         firewall=firewall, auth=auth, firewall_driver=firewall_driver)
         if auth == "keystone":
             from neutrino.lab.identity import new_passwords
             state.passwords = new_passwords()
@@ -476,6 +479,7 @@ class LabControl:
                 "api_servers": self.state.server_urls(),
                 "database": self.state.db, "l2_population": self.state.l2pop,
                 "firewall": self.state.firewall, "auth": self.state.auth,
+                "firewall_driver": self.state.firewall_driver,
                 "l3_agent_hosts": self.state.l3_hosts or self.state.host_names(),
                 "lb_agent_hosts": self.state.lb_hosts(),
                 "transport": self.state.transport, "transport_url": self.state.transport_url,

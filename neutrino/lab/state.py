@@ -63,6 +63,7 @@ class LabState:
     l2pop: bool = False                  # l2population driver and agents
     l3_hosts: list[str] | None = None    # hosts running an L3 agent (None: all)
     firewall: bool = True                # security groups enforced by the L2 agents
+    firewall_driver: str = "iptables"    # ... with "iptables" or "nftables"
     auth: str = "noauth"                 # "noauth" | "keystone" (the embedded identity)
     passwords: dict[str, str] = field(default_factory=dict)   # keystone: user -> password
 
@@ -214,7 +215,7 @@ class LabState:
             "",
             "[securitygroup]",   # on unless the lab was made with --no-firewall
             f"enable_security_group = {'true' if self.firewall else 'false'}",
-            f"firewall_driver = {'iptables' if self.firewall else 'noop'}",
+            f"firewall_driver = {self.firewall_driver if self.firewall else 'noop'}",
             "",
         ])
 
