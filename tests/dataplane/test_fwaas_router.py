@@ -26,7 +26,8 @@ pytestmark = pytest.mark.root
 
 # Echo servers of an instance: TCP on every port given (IPv4 and IPv6), UDP too.
 SERVER = r"""
-import socket, sys, threading
+import socket, sys, threading, time
+TALK = 2222
 def tcp(port):
     s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -48,12 +49,29 @@ def udp(port):
     while True:
         data, peer = s.recvfrom(100)
         s.sendto(data, peer)
+def ticker(c):
+    try:
+        while True:
+            c.sendall(b"t")
+            time.sleep(0.2)
+    except OSError:
+        return
+def talk(port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port)); s.listen(16)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=ticker, args=(c,), daemon=True).start()
+threading.Thread(target=talk, args=(TALK,), daemon=True).start()
 for p in sys.argv[1:]:
     threading.Thread(target=tcp, args=(int(p),), daemon=True).start()
     threading.Thread(target=udp, args=(int(p),), daemon=True).start()
 threading.Event().wait()
 """
 PORTS = (22, 80, 81, 53)
+TALK = 2222         # the servers send a byte every 0.2 s to whoever connects here
 EXT = "203.0.113"          # the external network (TEST-NET-3), outside host .254
 FIP = f"{EXT}.20"
 WAIT = 1.5          # seconds without an answer that count as "dropped"
@@ -389,3 +407,34 @@ def test_outside_to_a_floating_ip_session_cut_and_reject_through_nat(world_gw):
     w.groups["a"] = None
     w.converge()
     assert tcp(w.inst["a"], f"{EXT}.254", 22) == "refused"
+
+
+def test_a_cut_session_is_not_picked_up_again_by_the_other_side(world):
+    """The server side keeps sending after the cut; its egress policy allows
+    everything, yet its mid-stream packets must not re-create the flow (TCP
+    loose pickup is off where a firewall group applies)."""
+    world.groups["b"] = group(ingress=[rule(protocol="tcp", destination_port=str(TALK))],
+                              egress=[rule()])
+    world.converge()
+    with ns.in_netns(world.inst["a"]):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(WAIT)
+    try:
+        s.connect((world.ip("b"), TALK))
+        assert s.recv(1) == b"t"
+        world.groups["b"] = group(ingress=[rule("deny", protocol="tcp",
+                                                destination_port=str(TALK))],
+                                  egress=[rule()], version="2")
+        assert world.converge()
+        time.sleep(0.5)                      # what was in flight arrives
+        s.setblocking(False)
+        try:
+            while s.recv(100):
+                pass
+        except BlockingIOError:
+            pass
+        s.settimeout(WAIT)
+        with pytest.raises((TimeoutError, socket.timeout)):
+            s.recv(1)
+    finally:
+        s.close()

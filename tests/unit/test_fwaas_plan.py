@@ -64,6 +64,8 @@ def test_allow_deny_reject_render_in_policy_order():
     assert c[IN4] == [
         f"-A {IN4} -m state --state INVALID -j neutron-l3-agent-dropped",
         f"-A {IN4} -m state --state RELATED,ESTABLISHED -j ACCEPT",
+        f"-A {IN4} -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m state --state NEW "
+        "-j neutron-l3-agent-dropped",
         f"-A {IN4} -p tcp -m tcp --dport 80 -j neutron-l3-agent-dropped",
         f"-A {IN4} -p tcp -m tcp --dport 22 -j neutron-l3-agent-accepted",
         f"-A {IN4} -p udp -m udp --dport 1000:2000 -j neutron-l3-agent-rejected",
@@ -84,7 +86,7 @@ def test_addresses_ports_and_their_iptables_save_spelling():
                       rule(id="2", protocol="udp", destination_port="0:65535"),
                       rule(id="3", protocol="47"),
                       rule(id="4", source_ip_address="0.0.0.0/0")])
-    c = render(router(fwg_a=g)).chains[4][OUT4][2:]
+    c = render(router(fwg_a=g)).chains[4][OUT4][3:]
     assert c == [
         f"-A {OUT4} -s 10.0.0.5/32 -d 192.0.2.0/24 -p tcp -m tcp --sport 1024:65535 "
         "--dport 443 -j neutron-l3-agent-accepted",
@@ -98,16 +100,16 @@ def test_v4_and_v6_rules_go_to_their_table_and_icmp_of_v6_is_icmpv6():
                             source_ip_address="2001:db8::/32"),
                        rule(id="2", protocol="tcp", destination_port="22")])
     chains = render(router(fwg_a=g)).chains
-    assert chains[6][IN6][2:] == [
+    assert chains[6][IN6][3:] == [
         f"-A {IN6} -s 2001:db8::/32 -p ipv6-icmp -j neutron-l3-agent-accepted"]
-    assert chains[4][IN4][2:] == [
+    assert chains[4][IN4][3:] == [
         f"-A {IN4} -p tcp -m tcp --dport 22 -j neutron-l3-agent-accepted"]
 
 
 def test_disabled_rules_are_skipped():
     g = group(ingress=[rule(id="1", protocol="tcp", destination_port="22", enabled=False),
                        rule(id="2", protocol="tcp", destination_port="80")])
-    assert render(router(fwg_a=g)).chains[4][IN4][2:] == [
+    assert render(router(fwg_a=g)).chains[4][IN4][3:] == [
         f"-A {IN4} -p tcp -m tcp --dport 80 -j neutron-l3-agent-accepted"]
 
 
@@ -125,7 +127,9 @@ def test_jumps_ingress_then_egress_then_default_drop_and_no_policy_direction_is_
                    f"-A neutron-l3-agent-FORWARD -i {QR_B} -j neutron-l3-agent-fwaas-defau"]
     assert r.chains[4][OUT4] == [
         f"-A {OUT4} -m state --state INVALID -j neutron-l3-agent-dropped",
-        f"-A {OUT4} -m state --state RELATED,ESTABLISHED -j ACCEPT"]
+        f"-A {OUT4} -m state --state RELATED,ESTABLISHED -j ACCEPT",
+        f"-A {OUT4} -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m state --state NEW "
+        "-j neutron-l3-agent-dropped"]
     assert r.chains[4]["neutron-l3-agent-fwaas-defau"] == [
         "-A neutron-l3-agent-fwaas-defau -j neutron-l3-agent-dropped"]
     # the port in no group (the gateway) has no jump: not filtered
@@ -187,7 +191,7 @@ def test_inserted_rule_is_one_insert():
     before = render(router(fwg_a=g1)).chains[4]
     text = table_input(render(router(fwg_a=g2)).chains[4], save_of(before))
     body = text.splitlines()[1:-1]
-    assert body == [f"-I {IN4} 3 -p tcp -m tcp --dport 22 -j neutron-l3-agent-dropped"]
+    assert body == [f"-I {IN4} 4 -p tcp -m tcp --dport 22 -j neutron-l3-agent-dropped"]
 
 
 def test_removing_the_last_group_deletes_our_chains_and_jump_only():

@@ -145,3 +145,42 @@ def test_disabled_reports_nothing(setup, tmp_path):
     off = agent_mod.L3Agent(cfg, transport=bus)
     off.sync(full=True)
     assert bus.casts == [] and not [a for a in applied if isinstance(a, str)]
+
+
+def test_a_failed_cut_is_tried_again_though_the_rules_are_in():
+    """Rules written but the conntrack cut failed (or the agent died between
+    the two): the next converge judges the flows again, plan or not."""
+    from neutrino.agent.l3.fwaas.extension import FwaasExtension
+    from neutrino.agent.l3.fwaas.plan import render
+    from neutrino.agent.l3.model import Router
+    router = Router.from_wire(wire("r1", fwg("g1")))
+    state = {"table": {4: {}, 6: {}}, "fail": True, "listed": 0}
+
+    class Kernel:
+        def __init__(self, netns):
+            pass
+
+        def observe(self):
+            return state["table"]
+
+        def apply(self, plan):      # the rules are in: the kernel now shows them
+            state["table"] = {v: {"FORWARD": ["-A FORWARD -j neutron-l3-agent-FORWARD"],
+                                  **render(router).chains[v]} for v in (4, 6)}
+
+        def flows(self):
+            state["listed"] += 1
+            if state["fail"]:
+                raise RuntimeError("conntrack: Operation not permitted")
+            return []
+
+        def delete_flows(self, flows):
+            pass
+
+    ext = FwaasExtension(kernel=Kernel)
+    with pytest.raises(RuntimeError):
+        ext.converge("ns", router)
+    state["fail"] = False
+    assert ext.converge("ns", router) is False       # nothing to write any more
+    assert state["listed"] == 2                      # but the flows were judged
+    ext.converge("ns", router)
+    assert state["listed"] == 2                      # and only until that succeeded

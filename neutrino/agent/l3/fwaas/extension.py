@@ -55,6 +55,7 @@ class FwaasExtension:
         # router id -> group id -> (version applied, reason it failed or None)
         self._applied: dict[str, dict[str, tuple[str, str | None]]] = {}
         self._reported: dict[str, dict] = {}
+        self._cut_pending: set[str] = set()     # routers whose flows still need judging
         self.last_flows_cut = 0          # tests, benchmarks
 
     def converge(self, netns: str, router, full: bool = False) -> bool:
@@ -65,11 +66,18 @@ class FwaasExtension:
             return False
         kernel = self.kernel(netns)
         result = plan(rendered, kernel.observe())
+        cut = not result.empty or router.id in self._cut_pending
+        if cut:     # until it is done, a failed cut is tried again (plan or not)
+            with self._lock:
+                self._cut_pending.add(router.id)
         if not result.empty:
             kernel.apply(result)
+        if cut:
             doomed = forbidden(kernel.flows(), rendered, router)
             kernel.delete_flows(doomed)
             self.last_flows_cut = len(doomed)
+            with self._lock:
+                self._cut_pending.discard(router.id)
         with self._lock:
             if rendered.ports:
                 self._clean.discard(router.id)
@@ -87,6 +95,7 @@ class FwaasExtension:
         with self._lock:
             self._applied.pop(router_id, None)
             self._clean.discard(router_id)
+            self._cut_pending.discard(router_id)
 
     def statuses(self, routers: dict) -> dict[str, dict]:
         """Group id -> {"status", "version", "reason"} for every group whose

@@ -11,8 +11,9 @@ iptables_fwaas_v2), in the filter table of both IP versions, written as
                             network), then for each: -i <dev> -j ov<v><fwg> (egress),
                             then for every port in a group: -o <dev>, -i <dev>
                             -j neutron-l3-agent-fwaas-defau
-  iv<v><fwg>, ov<v><fwg>    INVALID -> dropped; RELATED,ESTABLISHED ACCEPT; the
-                            policy's enabled rules of that IP version, in order,
+  iv<v><fwg>, ov<v><fwg>    INVALID -> dropped; RELATED,ESTABLISHED ACCEPT;
+                            TCP NEW but not SYN -> dropped (ours); the policy's
+                            enabled rules of that IP version, in order,
                             -> accepted | dropped | rejected
   accepted / dropped        ACCEPT / DROP
   rejected                  tcp: REJECT tcp-reset; else icmp(6)-port-unreachable
@@ -38,6 +39,10 @@ from neutrino.agent.l3.fwaas.model import (ACCEPTED, ACTION_CHAINS, DEFAULT_CHAI
                                            FwRule, chain_tags, group_chain, is_ours)
 
 DIRECTION_FLAG = {"ingress": "-o", "egress": "-i"}
+# A TCP packet conntrack sees as NEW that is not a SYN: the middle of a
+# session it does not know (one we cut). Without this, the side whose
+# policy still lets it out would pick the session up again ("loose" pickup).
+MIDSTREAM = "-p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m state --state NEW"
 VERDICTS = {"allow": "ACCEPT", "deny": "DROP", "reject": "REJECT"}
 
 
@@ -130,7 +135,8 @@ def render(router) -> Rendered:
             for direction in ("ingress", "egress"):
                 name = group_chain(tags[gid], v, direction)
                 lines = [f"-A {name} -m state --state INVALID -j {DROPPED}",
-                         f"-A {name} -m state --state RELATED,ESTABLISHED -j ACCEPT"]
+                         f"-A {name} -m state --state RELATED,ESTABLISHED -j ACCEPT",
+                         f"-A {name} {MIDSTREAM} -j {DROPPED}"]
                 lines += [rule_line(name, r) for r in group.rules(direction)
                           if r.enabled and r.ip_version == v]
                 chains[name] = lines
