@@ -35,6 +35,18 @@ def list_chains(netns: str | None, family: str, table: str) -> set[str] | None:
             if "chain" in o and o["chain"]["table"] == table}
 
 
+def rule_counts(netns: str | None, family: str, table: str) -> dict[str, int]:
+    """chain -> number of rules, every chain of the table ({} if absent)."""
+    counts: dict[str, int] = {}
+    for o in _objects(netns, ["list", "table", family, table]):
+        if "chain" in o:
+            counts.setdefault(o["chain"]["name"], 0)
+        elif "rule" in o:
+            chain = o["rule"]["chain"]
+            counts[chain] = counts.get(chain, 0) + 1
+    return counts
+
+
 def elements(netns: str | None, family: str, table: str, kind: str, name: str) -> list[Any]:
     """The elements of a set or map as nft's JSON gives them ([] if absent):
     set members as strings or {"prefix": {...}}; map entries as [key, value]."""

@@ -20,11 +20,13 @@ def ip_d_link(netns: str, dev: str) -> str:
 
 
 @contextlib.contextmanager
-def server_with_l2_agent(tmp_path, netns, name: str, host: str):
+def server_with_l2_agent(tmp_path, netns, name: str, host: str,
+                         firewall_driver: str = "iptables"):
     """A real server core (SQLite, noauth, local networks) on an in-process
     bus, its API as a TestClient, and a "host" namespace where start_agent()
     runs a real Linux bridge agent (firewall on). Yields (client, core,
-    host_ns, start_agent); everything is stopped on the way out."""
+    host_ns, start_agent); everything is stopped on the way out.
+    `firewall_driver`: the agent's [securitygroup] firewall_driver."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -61,7 +63,8 @@ def server_with_l2_agent(tmp_path, netns, name: str, host: str):
             "DEFAULT": {"host": host, "transport_url": f"inproc://{prefix}",
                         "control_exchange": prefix},
             "agent": {"report_interval": "0", "polling_interval": "1",
-                      "resync_interval": "3600"}})
+                      "resync_interval": "3600"},
+            "securitygroup": {"firewall_driver": firewall_driver}})
         agent = LinuxBridgeAgent(acfg, agent_bus, netns=host_ns).start()
         agents.append(agent)
         assert agent.wait_synced(30)

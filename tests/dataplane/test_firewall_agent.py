@@ -2,7 +2,8 @@
 server core (SQLite) over the in-process bus: what a start programs, that a
 restarted agent adopts it without rewriting anything (same conntrack zones,
 no iptables-restore), and that a stale or tampered kernel is put right by
-a full resync. The "host" is a per-test namespace; ports have no taps."""
+a full resync. The "host" is a per-test namespace; ports have no taps.
+Both drivers: iptables, and nftables (its own checks, same story)."""
 from __future__ import annotations
 
 import time
@@ -18,10 +19,11 @@ HOST = "fwhost"
 W = "neutron-linuxbri"
 
 
-@pytest.fixture
-def server(tmp_path, netns):
-    with server_with_l2_agent(tmp_path, netns, "fw", HOST) as (client, _core, host_ns, start_agent):
-        yield client, host_ns, start_agent
+@pytest.fixture(params=["iptables", "nftables"])
+def server(request, tmp_path, netns):
+    with server_with_l2_agent(tmp_path, netns, "fw", HOST, request.param) as (
+            client, _core, host_ns, start_agent):
+        yield client, host_ns, start_agent, request.param
 
 
 def _post(client, path, body):
@@ -31,7 +33,7 @@ def _post(client, path, body):
 
 
 def test_restart_adopts_and_full_resync_repairs(server):
-    client, host_ns, start_agent = server
+    client, host_ns, start_agent, driver = server
     net = _post(client, "/v2.0/networks", {"network": {"name": "n"}})["network"]
     _post(client, "/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
                                                "cidr": "10.91.0.0/24", "enable_dhcp": False}})
@@ -39,6 +41,9 @@ def test_restart_adopts_and_full_resync_repairs(server):
         "network_id": net["id"], "binding:host_id": HOST, "device_owner": "compute:x"}})["port"]
         for _ in range(3)]
     agent = start_agent()
+    if driver == "nftables":
+        _nft_story(client, host_ns, start_agent, agent, ports)
+        return
     save = ns.run(["iptables-save"], netns=host_ns)
     for p in ports:
         assert f":{W}-i{p['id'][:10]} - " in save and f":{W}-s{p['id'][:10]} - " in save
@@ -72,3 +77,42 @@ def test_restart_adopts_and_full_resync_repairs(server):
         assert time.monotonic() < deadline, "stale iptables or ebtables chains stayed"
         time.sleep(0.1)
     assert f"{W}-i{ports[0]['id'][:10]}" in ns.run(["iptables-save"], netns=host_ns)
+
+
+def _nft(host_ns: str, family: str = "inet") -> str:
+    return ns.run(["nft", "-a", "list", "table", family, "neutrino"], netns=host_ns)
+
+
+def _nft_story(client, host_ns, start_agent, agent, ports):
+    inet, bridged = _nft(host_ns), _nft(host_ns, "bridge")
+    for p in ports:
+        assert f"chain in-{p['id']} {{" in inet and f"chain sp-{p['id']} {{" in inet
+        assert f"chain pi-{p['id']} {{" in bridged
+    assert ": 4097" in inet.split("map zones {")[1].split("}")[0]
+    members = inet.split(f"set rg4-{ports[0]['security_groups'][0]} {{")[1].split("}")[0]
+    assert all(p["fixed_ips"][0]["ip_address"] in members for p in ports)
+    agent.stop()
+
+    again = start_agent()          # a restarted agent changes nothing
+    assert again.firewall.kernel.transactions == 0
+    assert _nft(host_ns) == inet
+
+    # someone deletes one of our rules: the next full resync puts it back
+    chain = f"sp-{ports[0]['id']}"
+    handle = [line for line in _nft(host_ns).split(f"chain {chain} {{")[1].split("}")[0]
+              .splitlines() if line.strip().startswith("drop")][0].split("handle ")[1]
+    ns.run(["nft", "delete", "rule", "inet", "neutrino", chain, "handle", handle.strip()],
+           netns=host_ns)
+    again.sync(True)
+    assert again.firewall.kernel.transactions == 1
+    body = _nft(host_ns).split(f"chain {chain} {{")[1].split("}")[0]
+    assert [line.strip() for line in body.splitlines() if line.strip()][-1].startswith("drop")
+
+    # a port deleted: its chains and map entries go with it
+    assert client.delete(f"/v2.0/ports/{ports[2]['id']}").status_code == 204
+    deadline = time.monotonic() + 10
+    while ports[2]["id"] in _nft(host_ns) + _nft(host_ns, "bridge") or \
+            "tap" + ports[2]["id"][:11] in _nft(host_ns, "bridge"):
+        assert time.monotonic() < deadline, "stale nftables chains stayed"
+        time.sleep(0.1)
+    assert f"chain in-{ports[0]['id']} {{" in _nft(host_ns)

@@ -83,10 +83,13 @@ class Lab:
         self.core.db.write(lambda conn: conn.execute(insert(table).values(**values)))
 
 
-@pytest.fixture
-def lab(tmp_path, netns):
-    with server_with_l2_agent(tmp_path, netns, "badrow", HOST) as (client, core, host_ns, start_agent):
-        yield Lab(client, core, host_ns, netns, start_agent)
+@pytest.fixture(params=["iptables", "nftables"])
+def lab(request, tmp_path, netns):
+    with server_with_l2_agent(tmp_path, netns, "badrow", HOST, request.param) as (
+            client, core, host_ns, start_agent):
+        lab = Lab(client, core, host_ns, netns, start_agent)
+        lab.driver = request.param
+        yield lab
 
 
 def _error_lines(caplog, port_id: str) -> list[str]:
@@ -114,11 +117,19 @@ def test_bad_address_pair_isolates_only_its_port(lab, caplog):
     assert lab.reaches(a, b)
     assert not lab.reaches(a, c, tries=2) and not lab.reaches(c, b, tries=2)
     assert lab.master(c) is None and lab.master(d) == "brq" + lab.net["id"][:11]
-    save = ns.run(["iptables-save"], netns=lab.host_ns)
-    assert f"-A {W}-i{d['id'][:10]} -m state --state RELATED,ESTABLISHED" in save
-    assert f"-A {W}-i{c['id'][:10]} -m comment --comment \"Send unmatched traffic to the " \
-           f"fallback chain.\" -j {W}-sg-fallback" in save
-    assert "10.0.0.1/99" not in ns.run(["ipset", "save"], netns=lab.host_ns)
+    if lab.driver == "nftables":
+        inet = ns.run(["nft", "list", "table", "inet", "neutrino"], netns=lab.host_ns)
+        d_chain = inet.split(f"chain in-{d['id']} {{")[1].split("}")[0]
+        c_chain = inet.split(f"chain in-{c['id']} {{")[1].split("}")[0]
+        assert "ct state established,related return" in d_chain
+        assert c_chain.split() == ["drop"]               # isolated: nothing in
+        assert "10.0.0.1" not in inet
+    else:
+        save = ns.run(["iptables-save"], netns=lab.host_ns)
+        assert f"-A {W}-i{d['id'][:10]} -m state --state RELATED,ESTABLISHED" in save
+        assert f"-A {W}-i{c['id'][:10]} -m comment --comment \"Send unmatched traffic to " \
+               f"the fallback chain.\" -j {W}-sg-fallback" in save
+        assert "10.0.0.1/99" not in ns.run(["ipset", "save"], netns=lab.host_ns)
     assert _error_lines(caplog, c["id"]), "no ERROR log line names the bad port"
     assert agent.firewall.bad_ports.keys() == {c["id"]}
 

@@ -9,7 +9,8 @@ reconnect, error, [agent] resync_interval) reads the kernel's maps and
 sets (zones and port indices are kept) and the digest chain: a kernel
 that holds exactly the rendering is left alone (a restarted agent
 changes nothing), anything else gets both tables replaced in one
-transaction.
+transaction. (The digest names what was written; the rule count of every
+chain, read back with the rest, catches rules added or deleted by hand.)
 
 As the iptables reconciler: before an apply, `before_apply` gets the
 filtered ports whose chains the kernel lacks (cold start, new port), so
@@ -27,7 +28,7 @@ from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.nft.render import (BRIDGE, INET, STATE_PREFIX, TABLE,
+from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, INET, STATE_PREFIX, TABLE,
                                                    NftRendered, assign_zones, eg_chain,
                                                    in_chain, render, sp_chain)
 from neutrino.dataplane import conntrack as _conntrack
@@ -51,7 +52,7 @@ class NftConf:
 @dataclass
 class NftObserved:
     present: bool = False
-    chains: set[tuple[str, str]] = field(default_factory=set)  # (family, chain)
+    chains: dict[tuple[str, str], int] = field(default_factory=dict)  # chain -> rule count
     digest: str | None = None
     zones: dict[str, int] = field(default_factory=dict)        # bridge -> zone
     marks: dict[str, int] = field(default_factory=dict)        # port -> index
@@ -62,6 +63,14 @@ def _element_text(e) -> str:
     if isinstance(e, dict) and "prefix" in e:
         return str(ipaddress.ip_network(f"{e['prefix']['addr']}/{e['prefix']['len']}"))
     return str(e)
+
+
+def counts(rendered: NftRendered) -> dict[tuple[str, str], int]:
+    """Every chain the tables should have -> its number of rules."""
+    out = {key: len(rules) for key, rules in rendered.chains.items()}
+    out.update({key: len(rules) for key, (_, rules) in BASE.items()})
+    out[(INET, STATE_PREFIX + rendered.digest())] = 0
+    return out
 
 
 class NftKernel:
@@ -82,16 +91,14 @@ class NftKernel:
         FirewallKernel(self.netns).ensure_bridge_netfilter()
 
     def observe(self) -> NftObserved:
-        chains = nftables.list_chains(self.netns, INET, TABLE)
-        if chains is None:
+        chains = nftables.rule_counts(self.netns, INET, TABLE)
+        if not chains:
             return NftObserved()
-        obs = NftObserved(present=True, chains={(INET, c) for c in chains})
+        obs = NftObserved(present=True, chains={(INET, c): n for c, n in chains.items()})
         obs.digest = next((c[len(STATE_PREFIX):] for c in chains
                            if c.startswith(STATE_PREFIX)), None)
-        bridged = nftables.list_chains(self.netns, BRIDGE, TABLE)
-        if bridged is None:
-            obs.digest = None
-        obs.chains |= {(BRIDGE, c) for c in bridged or ()}
+        bridged = nftables.rule_counts(self.netns, BRIDGE, TABLE)
+        obs.chains.update({(BRIDGE, c): n for c, n in bridged.items()})
         for key, value in nftables.elements(self.netns, INET, TABLE, "map", "zones"):
             obs.zones[str(key)] = int(value)
         for key, value in nftables.elements(self.netns, INET, TABLE, "map", "egress"):
@@ -189,7 +196,7 @@ class NftFirewall:
             observed = self.kernel.observe()
             rendered = render(desired, assign_zones(nets, observed.zones), observed.marks)
             have = observed.chains
-            if observed.digest == rendered.digest():
+            if observed.digest == rendered.digest() and observed.chains == counts(rendered):
                 text, flows = "", []
             else:
                 text = nft_plan.full_text(rendered)
