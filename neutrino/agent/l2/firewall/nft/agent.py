@@ -83,6 +83,11 @@ class NftKernel:
         self.conntrack = _conntrack.Cleaner(netns, background=background_conntrack,
                                             name=f"conntrack-{netns or 'host'}")
 
+    @property
+    def restores(self) -> int:
+        """As FirewallKernel.restores: atomic kernel writes (here one per change)."""
+        return self.transactions
+
     def close(self) -> None:
         self.conntrack.close()
 

@@ -1,0 +1,160 @@
+"""The nftables firewall driver's pure part: what render() makes of ports,
+groups and members, and the transactions plan.py writes (no kernel)."""
+from __future__ import annotations
+
+from neutrino.agent.l2.firewall.model import FwDesired, FwPort, SgRule
+from neutrino.agent.l2.firewall.nft import plan as nft_plan
+from neutrino.agent.l2.firewall.nft.render import (BRIDGE, INET, assign_marks, assign_zones,
+                                                   nft_set, render, rule_line)
+
+NET = "fe000000-0000-4000-8000-000000000001"
+G = "5e000000-0000-4000-8000-00000000000a"
+P1 = "00000001-1111-4000-8000-000000000000"
+P2 = "00000002-1111-4000-8000-000000000000"
+DHCP = "0000000d-1111-4000-8000-000000000000"
+OFF = "0000000e-1111-4000-8000-000000000000"
+
+
+def desired(**over) -> FwDesired:
+    ports = {
+        P1: FwPort(P1, NET, "fa:16:3e:00:00:01", "compute:x", True, ("10.0.0.1", "fd00::1"),
+                   (), (G,)),
+        P2: FwPort(P2, NET, "fa:16:3e:00:00:02", "compute:x", True, ("10.0.0.2",),
+                   (("10.0.9.0/24", "fa:16:3e:00:00:99"),), (G,)),
+        DHCP: FwPort(DHCP, NET, "fa:16:3e:00:00:0d", "network:dhcp", True, ("10.0.0.3",)),
+        OFF: FwPort(OFF, NET, "fa:16:3e:00:00:0e", "compute:x", False, ("10.0.0.4",)),
+    }
+    rules = {G: (SgRule("egress", "IPv4"), SgRule("ingress", "IPv4", remote_group_id=G),
+                 SgRule("ingress", "IPv6", "tcp", 22, 22, "fd00::/64"))}
+    members = {G: ("10.0.0.1", "10.0.0.2", "10.0.9.0/24", "10.0.9.7", "fd00::1")}
+    d = FwDesired(ports=ports, rules=rules, members=members)
+    for k, v in over.items():
+        setattr(d, k, v)
+    return d
+
+
+def rendered(d=None, marks=None):
+    d = d or desired()
+    return render(d, assign_zones({NET}, {}), marks or {})
+
+
+def test_only_filtered_ports_get_chains_and_map_entries():
+    r = rendered()
+    assert set(r.marks) == {P1, P2}
+    for pid in (P1, P2):
+        for fam, name in ((INET, "in-"), (INET, "eg-"), (INET, "sp-"), (BRIDGE, "pi-"),
+                          (BRIDGE, "po-")):
+            assert (fam, name + pid) in r.chains
+    assert not any(DHCP in name or OFF in name for _, name in r.chains)   # trusted, unfiltered
+    assert r.maps[(BRIDGE, "port-in")] == {"tap" + P1[:11]: f"jump pi-{P1}",
+                                           "tap" + P2[:11]: f"jump pi-{P2}"}
+    assert r.maps[(INET, "ingress")][r.marks[P1] << 16] == f"jump in-{P1}"
+    assert r.maps[(INET, "egress")][r.marks[P2]] == f"jump eg-{P2}"
+    assert r.maps[(INET, "zones")] == {"brq" + NET[:11]: "4097"}
+
+
+def test_port_chains_keep_the_iptables_drivers_order():
+    r = rendered()
+    ing = r.chains[(INET, f"in-{P1}")]
+    assert ing[0] == "ct state established,related return"
+    assert "ip daddr 10.0.0.1 udp sport 67 udp dport 68 return" in ing
+    assert f"meta nfproto ipv4 ip saddr @{nft_set(G, 4)} return" in ing
+    assert "meta nfproto ipv6 ip6 saddr fd00::/64 tcp dport 22 return" in ing
+    assert ing[-2:] == ("ct state invalid drop", "drop")
+    egr = r.chains[(INET, f"eg-{P1}")]
+    assert egr.index(f"jump sp-{P1}") < egr.index("meta nfproto ipv4 udp sport 67 udp dport 68 drop")
+    assert "meta nfproto ipv4 return" in egr          # egress IPv4 to anywhere
+    spoof = r.chains[(INET, f"sp-{P2}")]
+    assert "ip saddr 10.0.9.0/24 ether saddr fa:16:3e:00:00:99 return" in spoof
+    assert spoof[-1] == "drop"
+    pre = r.chains[(BRIDGE, f"pi-{P2}")]
+    assert pre[0].startswith("meta mark set meta mark & 0xffff0000 | ")
+    assert "ether saddr != { fa:16:3e:00:00:02, fa:16:3e:00:00:99 } drop" in pre
+    assert "arp saddr ip != { 10.0.0.2, 10.0.9.0/24 } drop" in pre
+
+
+def test_remote_group_sets_are_merged_prefixes():
+    r = rendered()
+    assert r.sets[nft_set(G, 4)] == (4, frozenset({"10.0.0.1", "10.0.0.2", "10.0.9.0/24"}))
+    assert r.sets[nft_set(G, 6)] == (6, frozenset({"fd00::1"}))
+
+
+def test_rule_translation():
+    assert rule_line(SgRule("ingress", "IPv4", "icmp", 8, 0)) == \
+        "meta nfproto ipv4 icmp type 8 icmp code 0 return"
+    assert rule_line(SgRule("ingress", "IPv6", "icmp")) == "meta nfproto ipv6 meta l4proto 58 return"
+    assert rule_line(SgRule("egress", "IPv4", "udp", 1000, 2000, "0.0.0.0/0")) == \
+        "meta nfproto ipv4 udp dport 1000-2000 return"
+    assert rule_line(SgRule("ingress", "IPv4", "tcp", 1, 65535)) == \
+        "meta nfproto ipv4 meta l4proto 6 return"
+    assert rule_line(SgRule("egress", "IPv4", "132", remote_group_id=G)) == \
+        f"meta nfproto ipv4 ip daddr @{nft_set(G, 4)} meta l4proto 132 return"
+
+
+def test_a_bad_row_costs_its_own_port_only():
+    d = desired()
+    d.ports[P2] = FwPort(P2, NET, "fa:16:3e:00:00:02", "compute:x", True, ("10.0.0.2/99",),
+                         (), (G,))
+    r = rendered(d)
+    assert P2 in r.bad and P1 not in r.bad
+    assert r.chains[(INET, f"in-{P2}")] == ("drop",)
+    assert r.chains[(BRIDGE, f"pi-{P2}")][-1] == "drop"
+
+
+def test_marks_and_zones_are_kept():
+    assert assign_marks([P1, P2], {P2: 7}) == {P1: 1, P2: 7}
+    assert assign_zones({NET, "ab" + NET[2:]}, {"brq" + NET[:11]: 4100}) == {
+        NET: 4100, "ab" + NET[2:]: 4097}
+    first = rendered()
+    again = render(desired(), first.zones, {P1: 5, P2: 9})
+    assert again.marks == {P1: 5, P2: 9}
+
+
+def test_diff_of_a_membership_change_touches_only_the_set():
+    old = rendered()
+    d = desired()
+    d.members = {G: ("10.0.0.1", "10.0.0.8", "fd00::1")}
+    new = render(d, old.zones, old.marks)
+    text = nft_plan.diff_text(old, new)
+    lines = [line for line in text.splitlines() if "state-" not in line]
+    assert lines == [f"delete element inet neutrino {nft_set(G, 4)} {{ 10.0.0.2, 10.0.9.0/24 }}",
+                     f"add element inet neutrino {nft_set(G, 4)} {{ 10.0.0.8 }}"]
+    flows = nft_plan.conntrack(d, old, new)
+    assert {(f.src, f.dst) for f in flows} >= {("10.0.0.2", "10.0.0.1")}
+
+
+def test_diff_of_a_new_rule_refills_the_groups_chains_and_nothing_else():
+    old = rendered()
+    d = desired()
+    d.rules = {G: (*d.rules[G], SgRule("ingress", "IPv4", "tcp", 80, 80))}
+    new = render(d, old.zones, old.marks)
+    text = nft_plan.diff_text(old, new)
+    assert f"flush chain inet neutrino in-{P1}" in text
+    assert f"flush chain inet neutrino in-{P2}" in text
+    assert "eg-" not in text and "element" not in text
+    assert nft_plan.diff_text(new, new) == ""
+    assert nft_plan.conntrack(d, old, new) == []        # an allow added cuts nothing
+
+
+def test_diff_of_a_removed_port_deletes_its_entries_before_its_chains():
+    old = rendered()
+    d = desired()
+    del d.ports[P2]
+    new = render(d, old.zones, old.marks)
+    lines = nft_plan.diff_text(old, new).splitlines()
+    entry = next(i for i, line in enumerate(lines)
+                 if line.startswith("delete element bridge neutrino port-in"))
+    chain = lines.index(f"delete chain bridge neutrino pi-{P2}")
+    assert entry < chain and f"flush chain bridge neutrino pi-{P2}" in lines
+
+
+def test_full_text_replaces_both_tables_in_one_transaction():
+    text = nft_plan.full_text(rendered())
+    lines = text.splitlines()
+    assert lines[:6] == ["add table inet neutrino", "delete table inet neutrino",
+                         "add table inet neutrino", "add table bridge neutrino",
+                         "delete table bridge neutrino", "add table bridge neutrino"]
+    assert lines[-1].startswith("add chain inet neutrino state-")
+    # sets and chains exist before the rules and map entries that name them
+    first_rule = next(i for i, line in enumerate(lines) if line.startswith("add rule"))
+    assert all(i < first_rule for i, line in enumerate(lines) if line.startswith("add set"))
