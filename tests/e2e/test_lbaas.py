@@ -307,9 +307,6 @@ def test_lb_agent_restart_adopts_haproxy_without_a_blip(farm, lab):
     assert even(farm.from_client(30), farm.web_names(), 10)
 
 
-@pytest.mark.xfail(strict=True, reason="known open bug (lb-agent): the VIP's gratuitous ARPs go "
-                   "out before the Linux bridge agent wires its tap, so a client keeps the old "
-                   "VIP's MAC until its neighbour entry ages out (~50 s)")
 def test_a_new_load_balancer_on_a_freed_vip_address_serves_its_clients(farm):
     """A client that talked to a deleted load balancer's VIP reaches the new
     load balancer given the same address once it is ACTIVE (the new VIP's
