@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from neutrino.agent.l2.firewall.show import port_firewall
+from neutrino.agent.l2.firewall.show import nft_network, port_firewall
 from neutrino.agent.l2.firewall.show import render as render_firewall
 from neutrino.agent.l3.fwaas import show as fwaas_show
 from neutrino.dataplane import netns as _netns
@@ -65,6 +65,7 @@ def host_view(host: str, netns: str | None, net_id: str, ports: list[dict],
                             "namespaces": []}
     if bridge in links:
         view["bridge"] = _device(links[bridge])
+        view["nftables"] = nft_network(netns, bridge)    # the nftables firewall driver's zone
         for link in sorted(links.values(), key=lambda l: (not l.name.startswith(("vx", "eth")),
                                                           l.name)):
             if link.master != bridge:
@@ -230,6 +231,7 @@ def render_hosts(hosts: list[dict]) -> list[str]:
         lines.append(f"{h['host']}{where}")
         if h["bridge"] is not None:
             lines.append(f"  bridge {_line(h['bridge'])}")
+            lines += [f"  {line}" for line in h.get("nftables", ())]
             for i, m in enumerate(h["members"]):
                 branch = "└─" if i == len(h["members"]) - 1 else "├─"
                 lines.append(f"    {branch} {_line(m)}")

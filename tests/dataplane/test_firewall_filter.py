@@ -16,6 +16,7 @@ from neutrino.agent.l2.firewall.model import FwConf, FwDesired, FwPort, SgRule, 
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
 from neutrino.agent.l2.firewall.nft import render as nft_render
 from neutrino.agent.l2.firewall.nft.agent import NftKernel
+from neutrino.agent.l2.firewall.show import nft_network, port_firewall
 from neutrino.agent.l2.firewall.plan import assign_zones, plan, render
 from neutrino.dataplane import conntrack
 from neutrino.dataplane import netns as ns
@@ -172,6 +173,12 @@ def test_default_group_members_reach_each_other_others_do_not(host):
             assert f"chain {chain} {{" in listing
         assert '"brq' in listing and ": 4097" in listing        # the network's zone
         assert "iifname vmap @port-in" in listing and "vmap @ingress" in listing
+        shown = port_firewall(host.ns, pid(1))["nftables"]      # `neutrino show port`
+        assert f"inet chain in-{pid(1)}" in shown and f"bridge chain pi-{pid(1)}" in shown
+        assert any(line.startswith(f"inet set {nft_render.nft_set(G, 4)}: ") and "10.90.0.2"
+                   in line for line in shown)
+        assert any(line.startswith("bridge map port-in: ") for line in shown)
+        assert nft_network(host.ns, "brq" + NET[:11]) == ["nftables zone 4097"]
         return
     save = ns.run(["iptables-save"], netns=host.ns)
     for chain in ("neutron-filter-top", "neutron-linuxbri-sg-chain",

@@ -1,14 +1,15 @@
 """What `neutrino show port` prints about a port's firewall on its host:
 its chains (iptables-save lines of i/o/s<port> and of the shared chains
 that mention its tap), the ipsets its rules match and their members, and
-its ebtables chains. Only reads."""
+its ebtables chains; with the nftables driver, its chains and map entries
+in the `neutrino` tables and the sets its rules name. Only reads."""
 from __future__ import annotations
 
 from typing import Any
 
 from neutrino.agent.l2.firewall.model import (SET_PREFIXES, egress_chain, ingress_chain,
                                               spoof_chain, tap)
-from neutrino.dataplane import ebtables, ipset
+from neutrino.dataplane import ebtables, ipset, nftables
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import parse_save
 
@@ -16,7 +17,10 @@ from neutrino.dataplane.iptables import parse_save
 def port_firewall(netns: str | None, port_id: str) -> dict[str, Any]:
     own = (ingress_chain(port_id), egress_chain(port_id), spoof_chain(port_id))
     t = tap(port_id)
-    view: dict[str, Any] = {"iptables": {}, "ipsets": {}, "ebtables": []}
+    view: dict[str, Any] = {"iptables": {}, "ipsets": {}, "ebtables": [],
+                            "nftables": nft_port(netns, port_id)}
+    if view["nftables"]:          # the nftables driver: nothing in iptables to show
+        return view
     sets: set[str] = set()
     for v, cmd in ((4, "iptables-save"), (6, "ip6tables-save")):
         try:
@@ -51,8 +55,65 @@ def port_firewall(netns: str | None, port_id: str) -> dict[str, Any]:
     return view
 
 
+def nft_blocks(text: str) -> dict[str, list[str]]:
+    """`nft list table` output -> "chain NAME" / "set NAME" / "map NAME" ->
+    its lines (as nft prints them, indentation stripped)."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        head = line.strip()
+        if line.startswith("\t") and not line.startswith("\t\t") and head.endswith("{"):
+            current = blocks.setdefault(head[:-1].strip(), [])
+        elif line.startswith("\t") and not line.startswith("\t\t") and head == "}":
+            current = None
+        elif current is not None and head:
+            if current and current[-1].startswith("elements") and not current[-1].endswith("}"):
+                current[-1] += " " + head          # a long element list wraps
+            else:
+                current.append(head)
+    return blocks
+
+
+def nft_port(netns: str | None, port_id: str) -> list[str]:
+    """The port's nftables objects ([] when there is no `neutrino` table)."""
+    out: list[str] = []
+    sets: set[str] = set()
+    for family in ("inet", "bridge"):
+        blocks = nft_blocks(nftables.ruleset(netns, family, "neutrino"))
+        for name, lines in blocks.items():
+            if name.startswith("chain ") and name.endswith("-" + port_id):
+                out.append(f"{family} {name}")
+                out += [f"  {line}" for line in lines]
+                sets.update(w[1:] for line in lines for w in line.split() if w.startswith("@"))
+            elif name.startswith("map "):
+                hits = [e.strip() for line in lines if line.startswith("elements")
+                        for e in line.split("=", 1)[1].strip(" {}").split(",")
+                        if port_id in e or tap(port_id) in e]
+                if hits:
+                    out.append(f"{family} {name}: {', '.join(hits)}")
+        for name in sorted(sets):
+            lines = blocks.get(f"set {name}", [])
+            elements = [line.split("=", 1)[1].strip() for line in lines
+                        if line.startswith("elements")]
+            out.append(f"{family} set {name}: {' '.join(elements) or '(empty)'}")
+        sets.clear()
+    return out
+
+
+def nft_network(netns: str | None, bridge_name: str) -> list[str]:
+    """The network's conntrack zone in the nftables driver's zone map."""
+    blocks = nft_blocks(nftables.ruleset(netns, "inet", "neutrino"))
+    return [f"nftables zone {e.split(':')[1].strip()}"
+            for line in blocks.get("map zones", []) if line.startswith("elements")
+            for e in line.split("=", 1)[1].strip(" {}").split(",")
+            if e.strip().startswith(f'"{bridge_name}"')]
+
+
 def render(view: dict[str, Any]) -> list[str]:
     out = []
+    if view.get("nftables"):
+        out.append(f"  firewall (nftables): {len(view['nftables'])} line(s)")
+        return out + [f"    {line}" for line in view["nftables"]]
     for family, lines in view["iptables"].items():
         out.append(f"  firewall {family}: {len(lines)} rule(s)" if lines else
                    f"  firewall {family}: no chains (port security off, or not filtered here)")
