@@ -64,5 +64,9 @@ def sets(netns: str | None, family: str, table: str) -> dict[str, list[Any]]:
 
 
 def ruleset(netns: str | None, family: str, table: str) -> str:
-    """The table as `nft list table` prints it ("" if absent): `neutrino show`."""
-    return _netns.run(["nft", "list", "table", family, table], netns=netns, check=False)
+    """The table as `nft list table` prints it ("" if absent, or no nft here):
+    `neutrino show`."""
+    try:
+        return _netns.run(["nft", "list", "table", family, table], netns=netns, check=False)
+    except OSError:
+        return ""
