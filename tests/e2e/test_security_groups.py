@@ -1,7 +1,9 @@
 """Security groups and anti-spoofing with instances (issue #7): a lab whose
 L2 agents run the iptables firewall; every check is packets passing or
 being dropped between instances (or the outside world), and the seed's
-chain structure as `iptables-save` shows it in a host namespace."""
+chain structure as `iptables-save` shows it in a host namespace. The same
+packet checks run once more on a lab whose agents use the nftables driver
+(inproc)."""
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +24,7 @@ pytestmark = pytest.mark.root
 W = "neutron-linuxbri"
 
 
-@pytest.fixture(scope="module", params=["inproc", "rabbit"])
+@pytest.fixture(scope="module", params=["inproc", "rabbit", "inproc-nftables"])
 def fwlab(request, tmp_path_factory):
     """A 2-host lab with security groups on (the shared lab has them off),
     per transport: with rabbit the agents are processes inside the hosts."""
@@ -33,8 +35,10 @@ def fwlab(request, tmp_path_factory):
         if reason:
             pytest.skip(reason)
     from neutrino.lab.control import LabControl
-    ctl = LabControl.up(hosts=2, transport=request.param, firewall=True, rabbit_url=RABBIT_URL,
-                        lab_dir=tmp_path_factory.mktemp(f"lab-fw-{request.param}") / "lab")
+    transport, _, driver = request.param.partition("-")
+    ctl = LabControl.up(hosts=2, transport=transport, firewall=True, rabbit_url=RABBIT_URL,
+                        lab_dir=tmp_path_factory.mktemp(f"lab-fw-{request.param}") / "lab",
+                        firewall_driver=driver or "iptables")
     try:
         yield ctl
     finally:
@@ -199,10 +203,13 @@ def test_remote_group_rule_follows_membership(w, fwlab):
     w.api.update("ports", y.port_id, {"security_groups": [w.default_group(), members["id"]]})
     assert eventually(lambda: ping(w, y, s.ip), "y to reach s once it joined")
     host1 = w.host_ns("host1")
-    set4 = f"NIPv4{members['id']}"[:31]
-    assert x.ip in ns.run(["ipset", "list", set4], netns=host1)
+    if fwlab.state.firewall_driver == "nftables":
+        argv = ["nft", "list", "set", "inet", "neutrino", f"rg4-{members['id']}"]
+    else:
+        argv = ["ipset", "list", f"NIPv4{members['id']}"[:31]]
+    assert x.ip in ns.run(argv, netns=host1)
     fwlab.instances.delete(x.name)                          # x leaves
-    eventually(lambda: x.ip not in ns.run(["ipset", "list", set4], netns=host1),
+    eventually(lambda: x.ip not in ns.run(argv, netns=host1),
                "x's address to leave the set on host1")
     w.api.update("ports", y.port_id, {"security_groups": [w.default_group()]})
     assert eventually(lambda: not ping(w, y, s.ip), "y to be dropped once it left")
@@ -284,11 +291,17 @@ def test_port_security_disabled_lets_everything_through(w):
     assert eventually(lambda: w.lab.instances.run(
         p.name, ["ping", "-n", "-c", "1", "-W", "1", "-I", "10.81.0.251", q.ip]).returncode == 0,
         "p to send from an address of its own choosing")
+    if w.lab.state.firewall_driver == "nftables":
+        tables = ns.run(["nft", "list", "table", "inet", "neutrino"], netns=w.host_ns("host1"))
+        assert f"in-{p.port_id}" not in tables and f"in-{a.port_id}" in tables
+        return
     save = ns.run(["iptables-save"], netns=w.host_ns("host1"))
     assert f"{W}-i{p.port_id[:10]}" not in save and f"{W}-i{a.port_id[:10]}" in save
 
 
 def test_seed_chain_structure_in_iptables_save(w):
+    if w.lab.state.firewall_driver == "nftables":
+        pytest.skip("iptables driver's chains (the nftables ones: tests/dataplane)")
     net = vxlan_net(w, "seed", dhcp=True)
     a = w.vm("a", net, fixed_ips=[{"ip_address": "10.81.0.41"}])
     host1 = w.host_ns("host1")
