@@ -1,0 +1,76 @@
+"""What benchmarks/l2_scale.py reads of a host's firewall, for either
+[securitygroup] firewall_driver: which ports have their filters, how many
+ingress chains hold a rule, the network's conntrack zone, what is left of
+deleted ports, and a reboot's empty netfilter."""
+from __future__ import annotations
+
+import json
+import re
+
+from neutrino.dataplane import netns as ns
+
+W = "neutron-linuxbri"
+
+
+def _nft_chains(host_ns: str, family: str) -> set[str]:
+    out = ns.run(["nft", "-j", "list", "chains", family], netns=host_ns, check=False)
+    try:
+        objs = json.loads(out).get("nftables", []) if out.strip() else []
+    except ValueError:
+        return set()
+    return {o["chain"]["name"] for o in objs
+            if "chain" in o and o["chain"]["table"] == "neutrino"}
+
+
+def filtered_ports(host_ns: str, ids: list[str], driver: str = "iptables") -> int:
+    """How many of the ports have their ingress, egress and spoofing chains."""
+    if driver == "nftables":
+        chains = _nft_chains(host_ns, "inet")
+        return sum(1 for pid in ids if all(f"{k}-{pid}" in chains for k in ("in", "eg", "sp")))
+    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    return sum(1 for pid in ids if all(f":{W}-{k}{pid[:10]} " in save for k in "ios"))
+
+
+def flush_netfilter(host_ns: str, driver: str = "iptables") -> None:
+    """What a reboot leaves (or a flush behind the agent's back)."""
+    if driver == "nftables":
+        for family in ("inet", "bridge"):
+            ns.run(["nft", "delete", "table", family, "neutrino"], netns=host_ns, check=False)
+        return
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "raw"):
+            ns.run([tool, "-t", table, "-F"], netns=host_ns)
+            ns.run([tool, "-t", table, "-X"], netns=host_ns)
+    ns.run(["ebtables", "-t", "nat", "-F"], netns=host_ns)
+    ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
+
+
+def udp53_rules(host_ns: str, driver: str = "iptables") -> int:
+    """Ingress chains holding the benchmark's rule (udp 53 from 198.51.100.0/24)."""
+    if driver == "nftables":
+        text = ns.run(["nft", "list", "table", "inet", "neutrino"], netns=host_ns)
+        return text.count("ip saddr 198.51.100.0/24 udp dport 53 return")
+    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    return save.count("-s 198.51.100.0/24 -p udp -m udp --dport 53 -j RETURN")
+
+
+def zone(host_ns: str, driver: str = "iptables") -> int:
+    """The conntrack zone of the (first) network."""
+    if driver == "nftables":
+        text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
+        return int(re.search(r'"brq\S*" : (\d+)', text).group(1))
+    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    return int(re.search(r"--zone (\d+)", raw).group(1))
+
+
+def chains_left(host_ns: str, port_ids: list[str], driver: str = "iptables") -> int:
+    """Ingress chains and MAC/ARP checks of these ports still in the kernel."""
+    taps = {"tap" + pid[:11] for pid in port_ids}
+    if driver == "nftables":
+        inet, bridged = _nft_chains(host_ns, "inet"), _nft_chains(host_ns, "bridge")
+        return (sum(1 for pid in port_ids if f"in-{pid}" in inet)
+                + sum(1 for pid in port_ids if f"pi-{pid}" in bridged))
+    save4 = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    left = sum(1 for pid in port_ids if f":{W}-i{pid[:10]} " in save4)
+    eb = ns.run(["ebtables-save"], netns=host_ns)
+    return left + sum(1 for t in taps if f"neutronMAC-{t}" in eb)
