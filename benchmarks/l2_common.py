@@ -34,10 +34,12 @@ def summary(name: str, seconds: list[float]) -> str:
 
 
 @contextlib.contextmanager
-def throwaway_lab(hosts: int, transport: str, keep_logs: str | None = None):
+def throwaway_lab(hosts: int, transport: str, keep_logs: str | None = None, **up_kwargs):
+    """`up_kwargs`: more LabControl.up arguments (e.g. firewall_driver)."""
     with tempfile.TemporaryDirectory(prefix="neutrino-bench-") as tmp:
         t0 = time.monotonic()
-        lab = LabControl.up(hosts=hosts, transport=transport, lab_dir=Path(tmp) / "lab")
+        lab = LabControl.up(hosts=hosts, transport=transport, lab_dir=Path(tmp) / "lab",
+                            **up_kwargs)
         print(f"lab up ({transport}, {hosts} host(s)) in {time.monotonic() - t0:.1f} s, "
               f"API {lab.state.api_url}; load average {open('/proc/loadavg').read().split()[0]} "
               f"on {os.cpu_count()} CPU(s)")

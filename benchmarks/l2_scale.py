@@ -12,25 +12,46 @@ restart until all are ACTIVE again.
 5. Same, after the server was told all N are DOWN (as an upstream agent
    restart would leave them): agent start -> all N ACTIVE again.
 
+Security groups (issue #18; rabbit only; every port is in the default
+group, whose remote-group rule puts an ipset in play):
+6. warm restart: agent restart -> every port's filter verified in place.
+7. cold restart: the host namespace's netfilter flushed (iptables and
+   ip6tables filter/raw, ebtables nat: a reboot) with the agent down ->
+   agent start -> every filter back (one restore per IP version; the ports
+   go DOWN meanwhile) and all ACTIVE again.
+8. one rule POSTed to the default group -> in all N ingress chains.
+9. 1,000 ports deleted (taps unplugged, concurrent API DELETEs), each with
+   a tracked flow in its network's zone -> their iptables and ebtables
+   chains and their conntrack entries all gone.
+10. agent memory: RSS with no port vs with N ports, per port.
+
 With --transport rabbit (default) the agent is its own process, so times
 include starting Python; with inproc the agent lives in the all-in-one
 runtime, so "agent start" restarts the server too.
 
     .venv/bin/python benchmarks/l2_scale.py [--ports 1000] [--transport rabbit|inproc]
+        [--firewall-driver iptables|nftables] [--deletes 1000]
 
 Reference (issue #4): Neutron 25.2.3, 1,000 ports plugged ~16 min; restart
 with 200 ports 164 s. Targets: 1,000 ports < 5 s; restart resync < 5 s.
+Issue #18 at 5,000 ports: warm and cold restart to every filter in place
+< 5 s; one rule to all ports < 1 s; 1,000 deletes -> chains and conntrack
+state gone < 3 s.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import re
 import signal
 import time
 
 from l2_common import make_taps, throwaway_lab, wait_count
 
+from neutrino.dataplane import netns as ns
+from neutrino.dataplane.conntrack import CtNetlink
 from neutrino.dataplane.netlink import Netlink
+from neutrino.dataplane.rtnl_fast import FastLinks, LinkChange
 
 SYNC_LINE = re.compile(r"full sync: (\d+) port\(s\) bound, (\d+) wired, (\d+) op\(s\) in ([\d.]+) s")
 
@@ -70,24 +91,172 @@ def full_syncs(lab, n: int) -> int:
     return sum(1 for m in SYNC_LINE.finditer(agent_log(lab)) if int(m.group(1)) >= n)
 
 
+# ---------------------------------------------------------------- security groups (#18)
+
+W = "neutron-linuxbri"
+FW_LINE = re.compile(r"firewall: \d+ port\(s\), .*")
+
+
+def fw_lines(lab) -> list[str]:
+    return FW_LINE.findall(agent_log(lab))
+
+
+def wait_fw_line(lab, already: int, timeout: float = 120.0) -> tuple[float, str]:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        lines = fw_lines(lab)
+        if len(lines) > already:
+            return time.monotonic() - t0, lines[-1]
+        time.sleep(0.01)
+    raise TimeoutError("no firewall apply logged")
+
+
+def filtered_ports(host_ns: str, ids: list[str]) -> int:
+    """How many of the ports have their ingress, egress and spoofing chains."""
+    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    return sum(1 for pid in ids if all(f":{W}-{k}{pid[:10]} " in save for k in "ios"))
+
+
+def rss_kib(pid: int | None) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def flush_netfilter(host_ns: str) -> None:
+    """What a reboot leaves (or `iptables -F` behind the agent's back)."""
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "raw"):
+            ns.run([tool, "-t", table, "-F"], netns=host_ns)
+            ns.run([tool, "-t", table, "-X"], netns=host_ns)
+    ns.run(["ebtables", "-t", "nat", "-F"], netns=host_ns)
+    ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
+
+
+def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
+                          rss_idle: int) -> None:
+    n = len(ports)
+    ids = [p["id"] for p in ports]
+    host_ns = lab.state.host_netns("host1")
+
+    # 6. warm restart
+    before = full_syncs(lab, n)
+    stop_agent(lab)
+    t0 = time.monotonic()
+    start_agent(lab)
+    _, line = wait_full_sync(lab, before, n)
+    print(f"warm restart: every filter in place {time.monotonic() - t0:.2f} s after agent "
+          f"start ({filtered_ports(host_ns, ids)}/{n} ports filtered); agent: {line}")
+
+    # 7. cold restart: netfilter flushed while the agent is down
+    stop_agent(lab)
+    flush_netfilter(host_ns)
+    assert filtered_ports(host_ns, ids) == 0
+    before, fw_before = full_syncs(lab, n), len(fw_lines(lab))
+    t0 = time.monotonic()
+    start_agent(lab)
+    wait_full_sync(lab, before, n)
+    cold = time.monotonic() - t0
+    restore = fw_lines(lab)[fw_before:]
+    back = wait_count(lab, net["id"], "ACTIVE", n) + cold
+    print(f"cold restart (netfilter flushed): every filter in place {cold:.2f} s after agent "
+          f"start ({filtered_ports(host_ns, ids)}/{n} ports filtered), all ACTIVE again "
+          f"{back:.2f} s; agent: {restore[-1] if restore else '?'}")
+
+    # 8. one rule to every port
+    group = ports[0]["security_groups"][0]
+    already = len(fw_lines(lab))
+    t0 = time.monotonic()
+    lab.api.create("security-group-rules", {
+        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
+        "protocol": "udp", "port_range_min": 53, "port_range_max": 53,
+        "remote_ip_prefix": "198.51.100.0/24"})
+    rule_t, line = wait_fw_line(lab, already)
+    rule_t = time.monotonic() - t0
+    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    has = save.count("-s 198.51.100.0/24 -p udp -m udp --dport 53 -j RETURN")
+    print(f"one rule to all: POST -> in {has}/{n} ingress chains {rule_t:.3f} s; agent: {line}")
+
+    # 9. deletes, each port with a tracked flow
+    victims = ports[-min(deletes, n):]
+    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    zone = int(re.search(r"--zone (\d+)", raw).group(1))
+    ips = {p["fixed_ips"][0]["ip_address"] for p in victims}
+    script = "".join(
+        f"conntrack -I -p tcp -s 192.0.2.1 -d {ip} --sport {10000 + i} --dport 22 "
+        f"--state ESTABLISHED -t 600 -u SEEN_REPLY -w {zone} >/dev/null 2>&1\n"
+        for i, ip in enumerate(sorted(ips)))
+    ns.run(["sh", "-s"], netns=host_ns, input=script, timeout=600)
+
+    def tracked() -> int:
+        with CtNetlink(host_ns) as nl:
+            return sum(1 for f in nl.dump(4) if f.dst in ips)
+
+    flows = tracked()
+    taps = {"tap" + p["id"][:11] for p in victims}
+
+    def chains_left() -> int:
+        save4 = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+        left = sum(1 for p in victims if f":{W}-i{p['id'][:10]} " in save4)
+        eb = ns.run(["ebtables-save"], netns=host_ns)
+        return left + sum(1 for t in taps if f"neutronMAC-{t}" in eb)
+
+    t0 = time.monotonic()
+    with FastLinks(host_ns) as fl:          # the hypervisor unplugs the VMs' taps
+        fl.apply([LinkChange(link.index, delete=True) for link in fl.dump()
+                  if link.name in taps])
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda p: lab.api.delete("ports", p["id"]), victims))
+    api_t = time.monotonic() - t0
+    chains_t = ct_t = None
+    while chains_t is None or ct_t is None:
+        now = time.monotonic() - t0
+        if now > 300:
+            raise TimeoutError(f"after 300 s: {chains_left()} chains, {tracked()} flows left")
+        if chains_t is None and chains_left() == 0:
+            chains_t = time.monotonic() - t0
+        if ct_t is None and tracked() == 0:
+            ct_t = time.monotonic() - t0
+        time.sleep(0.05)
+    print(f"{len(victims)} port deletes (taps unplugged, {len(victims)} API DELETEs in "
+          f"{api_t:.2f} s, 8 clients): all their chains gone {chains_t:.2f} s, all their "
+          f"{flows} tracked flows gone {ct_t:.2f} s after the first delete; both "
+          f"{max(chains_t, ct_t):.2f} s")
+
+    # 10. memory
+    pid = lab.agent_pid("host1")
+    rss = rss_kib(pid)
+    print(f"agent memory: RSS {rss / 1024:.1f} MiB with {n - len(victims)} ports (after "
+          f"{n} and {len(victims)} deletes), {rss_idle / 1024:.1f} MiB with none: "
+          f"{(rss - rss_idle) / max(n - len(victims), 1):.1f} KiB per port")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ports", type=int, default=1000)
     ap.add_argument("--transport", choices=("inproc", "rabbit"), default="rabbit")
     ap.add_argument("--keep-logs", help="copy the lab logs to this directory")
+    ap.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables")
+    ap.add_argument("--deletes", type=int, default=1000, help="ports deleted in phase 9")
     args = ap.parse_args()
     n = args.ports
-    with throwaway_lab(1, args.transport, keep_logs=args.keep_logs) as lab:
+    extra = {} if args.firewall_driver == "iptables" else {
+        "firewall_driver": args.firewall_driver}
+    with throwaway_lab(1, args.transport, keep_logs=args.keep_logs, **extra) as lab:
         api = lab.api
+        print(f"firewall driver: {args.firewall_driver}")
+        rss_idle = rss_kib(lab.agent_pid("host1")) if args.transport == "rabbit" else 0
         net = api.create_network("scale", network_type="vxlan")
-        api.create_subnet(net["id"], "10.64.0.0/20")
+        api.create_subnet(net["id"], "10.64.0.0/20" if n <= 4000 else "10.64.0.0/18")
         t0 = time.monotonic()
-        ids = []
+        ports = []
         for start in range(0, n, 100):
             body = {"ports": [{"network_id": net["id"], "binding:host_id": "host1",
                                "device_owner": "compute:lab", "name": f"s{i}"}
                               for i in range(start, min(start + 100, n))]}
-            ids += [p["id"] for p in api.request("POST", "/v2.0/ports", body)["ports"]]
+            ports += api.request("POST", "/v2.0/ports", body)["ports"]
+        ids = [p["id"] for p in ports]
         print(f"{n} ports created through the API in {time.monotonic() - t0:.1f} s")
 
         stop_agent(lab)
@@ -137,6 +306,7 @@ def main() -> None:
         back = wait_count(lab, net["id"], "ACTIVE", n) + t_started
         print(f"restart with all {n} reported DOWN: all ACTIVE again {back:.2f} s after agent "
               f"start (process start {t_started:.2f} s)")
+        security_group_phases(lab, net, ports, args.deletes, rss_idle)
 
 
 if __name__ == "__main__":
