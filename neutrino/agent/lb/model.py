@@ -1,6 +1,6 @@
 """What the LB agent wants for one load balancer (from get_loadbalancers) and
 what it finds (namespace, devices, files, haproxy), in plain values for
-`plan`. The wire format is the contract in /tmp/helpers/CONTRACTS.md; the
+`plan`. The wire format is what neutrino/octavia/payload.py serves; the
 pieces haproxy needs stay dicts (haproxy_config renders them), the pieces
 the kernel needs become typed values."""
 from __future__ import annotations
