@@ -49,6 +49,8 @@ class AgentThreads:
         self.cond = threading.Condition()
         self.stopped = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._triggers: list[Triggers] = []    # told to resync fully after a freeze
+        self.freezes = 0
 
     def spawn(self, name: str, target: Callable[[], None]) -> None:
         def run() -> None:
@@ -62,7 +64,12 @@ class AgentThreads:
         """Call `report` every `interval` seconds; a failed report (the
         server not up yet, the broker away) is retried within a second."""
         def loop() -> None:
+            last = time.monotonic()
             while not self.stopped.is_set():
+                now = time.monotonic()
+                if now - last > 2 * interval + 5:
+                    self._thawed(now - last)
+                last = now
                 try:
                     report()
                     wait = interval
@@ -72,11 +79,22 @@ class AgentThreads:
                 self.stopped.wait(wait)
         self.spawn(name, loop)
 
+    def _thawed(self, gap: float) -> None:
+        """The process did not run for `gap` seconds (SIGSTOP, a host
+        frozen, a suspended VM): the server may have moved this host's
+        routers and networks to other agents meanwhile, so every worker
+        resyncs fully now (not at its next resync_interval)."""
+        self.freezes += 1
+        LOG.warning("agent on %s did not run for %.0f s: full resync", self.host, gap)
+        for triggers in self._triggers:
+            triggers.request_full()
+
     def reconcile(self, triggers: Triggers, sync: Callable[[bool, set[str]], object],
                   resync_interval: float, what: str) -> None:
         """The worker loop (run it in a spawned thread): wait for a trigger
         or the resync timer, then `sync(full, ids)`. Any error makes the next
         pass a full one, after a backoff that doubles up to MAX_BACKOFF."""
+        self._triggers.append(triggers)
         next_full = time.monotonic() + resync_interval
         backoff = 0.0
         while not self.stopped.is_set():

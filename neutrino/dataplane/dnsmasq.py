@@ -119,11 +119,28 @@ def addn_hosts_file(net: DhcpNetwork, conf: DnsmasqConf) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def all_dhcp_ips(net: DhcpNetwork) -> dict[str, list[str]]:
+    """IPv4 addresses of every DHCP port of the network, per subnet, in
+    port order."""
+    out: dict[str, list[str]] = {}
+    for port in sorted(net.ports, key=lambda p: p.id):
+        if port.device_owner == "network:dhcp":
+            for sid, ip in port.fixed_ips:
+                if ":" not in ip:
+                    out.setdefault(sid, []).append(ip)
+    return out
+
+
 def opts_file(net: DhcpNetwork, dhcp_port: Port | None) -> str:
     """Per-subnet options: router, DNS servers, host routes (RFC 3442 and
     the legacy MS option 249, as upstream writes both)."""
     lines = []
     dhcp_ips = {sid: ip for sid, ip in (dhcp_port.fixed_ips if dhcp_port else ())}
+    # Several DHCP agents on the network (dhcp_agents_per_network > 1): each
+    # dnsmasq names all of them as DNS servers, as upstream's agent does.
+    for sid, ips in all_dhcp_ips(net).items():
+        if len(ips) > 1 and sid in dhcp_ips:
+            dhcp_ips[sid] = ",".join(ips)
     for s in net.dhcp_subnets:
         tag = f"tag:{s.tag}"
         if s.ip_version == 4:
