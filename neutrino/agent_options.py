@@ -135,6 +135,8 @@ LINUXBRIDGE_AGENT_SCHEMA = Schema(
 )
 
 
+from neutrino.plugins.l3.ha_opts import AGENT_OPTS as L3_HA_AGENT_OPTS  # noqa: E402
+
 L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
     Opt("interface_driver", choice("linuxbridge", "neutron.agent.linux.interface."
                                    "BridgeInterfaceDriver"), "linuxbridge",
@@ -147,7 +149,7 @@ L3_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
     Opt("external_network_bridge", string, "", "Accepted for compatibility.", ignored=True),
     Opt("send_arp_for_ha", int_range(0), 3,
         "Gratuitous ARPs sent for each address added to a router port (0: none)."),
-) + metadata_options.L3_OPTS + metadata_options.SHARED_OPTS)
+) + L3_HA_AGENT_OPTS + metadata_options.L3_OPTS + metadata_options.SHARED_OPTS)
 
 FWAAS_DRIVERS = ("iptables_v2", "neutron_fwaas.services.firewall.service_drivers.agents."
                  "drivers.linux.iptables_fwaas_v2.IptablesFwaasDriver")

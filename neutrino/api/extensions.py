@@ -15,6 +15,7 @@ _EXTENSIONS = [
      "external gateway"),
     ("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router"),
     ("l3_agent_scheduler", "L3 Agent Scheduler", "Schedule routers among l3 agents"),
+    ("l3-ha", "HA Router extension", "Adds HA capability to routers."),
     ("dhcp_agent_scheduler", "DHCP Agent Scheduler", "Schedule networks among dhcp agents"),
     ("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 "
      "Neutron networks and access to external networks via a NAT gateway."),

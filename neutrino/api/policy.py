@@ -261,6 +261,9 @@ DEFAULT_RULES: dict[str, str] = {
     "update_router:external_gateway_info:enable_snat": ADMIN,
     "update_router:external_gateway_info:external_fixed_ips": ADMIN,
     "get_l3-agents": ADMIN,
+    "create_router:ha": ADMIN,          # l3-ha, as upstream
+    "get_router:ha": ADMIN,
+    "update_router:ha": ADMIN,
     "create_floatingip": MEMBER,
     "create_floatingip:floating_ip_address": f"{ADMIN} or (role:manager and {_OWNER})",
     "create_subnet:segment_id": ADMIN,

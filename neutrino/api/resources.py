@@ -197,6 +197,9 @@ ROUTER = Resource("router", "routers", (
     Attr("availability_zone_hints", post=True, default=[], filter=False, sort=False,
          validate=a.az_hints),
     Attr("availability_zones", filter=False, sort=False),
+    # l3-ha (admin only; the default is [DEFAULT] l3_ha)
+    Attr("ha", post=True, put=True, default=a.UNSET, convert=a.to_boolean, policy=True,
+         column="ha"),
     *a.standard_attrs(),
 ), not_found="RouterNotFound")
 

@@ -236,6 +236,8 @@ routers = Table(
     Column("gw_port_id", UUID, ForeignKey("ports.id", ondelete="SET NULL")),
     Column("enable_snat", Boolean, nullable=False, default=True),
     *_standard(),
+    # HA routers (neutrino.plugins.l3.ha): VRRP between several L3 agents
+    Column("ha", Boolean, nullable=False, default=False, server_default="0"),
 )
 
 router_ports = Table(
@@ -273,8 +275,29 @@ floatingips = Table(
 router_agent_bindings = Table(
     "router_agent_bindings", metadata,
     Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
-    Column("agent_id", UUID, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False,
+    # An HA router has one row per agent (its instances); others one row.
+    Column("agent_id", UUID, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True,
            index=True),
+    # HA only: this instance's ha- port and its VRRP state as the agent reported it
+    Column("ha_port_id", UUID, ForeignKey("ports.id", ondelete="CASCADE")),
+    Column("ha_state", String(16)),
+)
+
+# HA routers: one HA network per project (upstream's "HA network tenant <p>")
+ha_router_networks = Table(
+    "ha_router_networks", metadata,
+    Column("project_id", PROJECT, primary_key=True),
+    Column("network_id", UUID, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False,
+           unique=True),
+)
+
+# A VRRP id per HA router, unique within its HA network.
+ha_router_vrid_allocations = Table(
+    "ha_router_vrid_allocations", metadata,
+    Column("network_id", UUID, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
+    Column("vr_id", Integer, primary_key=True, autoincrement=False),
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), nullable=False,
+           unique=True),
 )
 
 network_dhcp_agent_bindings = Table(

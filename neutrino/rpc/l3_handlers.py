@@ -8,6 +8,14 @@
   update_floatingip_statuses(host, statuses={fip_id: status})   cast on the
       status queue (so one agent's reports apply in order), once per sync
       after the agent applied its routers, only for statuses that changed
+  update_ha_routers_states(host, states={router_id: "active"|"standby"|"fault"})
+      cast on the status queue when an HA router's keepalived changes state
+
+An HA router (l3-ha) is served to each of its agents with "ha": true, that
+agent's own "ha_port", "ha_vr_id", "ha_cidr" (the HA subnet) and "ha_vips"
+(the addresses VRRP moves: interfaces', gateway's, floating IPs' /32). Its
+other ports are bound to the host whose instance is active (so l2pop and
+port status follow the master); every instance's host wires them.
 """
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from sqlalchemy import select
 from neutrino.api.policy import admin_context
 from neutrino.db import models
 from neutrino.plugins import listing
-from neutrino.plugins.l3 import scheduling
+from neutrino.plugins.l3 import ha, scheduling
 from neutrino.plugins.l3.floatingips import FloatingIPPlugin
 from neutrino.plugins.ml2.segments import segments_for
 
@@ -33,7 +41,7 @@ def routers_state(conn, host: str) -> dict[str, Any]:
     R, RP, RR, RB = models.routers, models.router_ports, models.router_routes, scheduling.RB
     P, IPA, S, N = models.ports, models.ip_allocations, models.subnets, models.networks
     FIP, A = models.floatingips, models.agents
-    rows = conn.execute(select(R).join(RB, RB.c.router_id == R.c.id)
+    rows = conn.execute(select(R, RB.c.ha_port_id).join(RB, RB.c.router_id == R.c.id)
                         .join(A, A.c.id == RB.c.agent_id)
                         .where(A.c.host == host, A.c.agent_type == scheduling.L3_AGENT)
                         ).mappings().all()
@@ -91,8 +99,27 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                     "admin_state_up": r["admin_state_up"], "enable_snat": r["enable_snat"],
                     "gw_port": gw, "interfaces": [p for p in mine if p["type"] == IF_OWNER],
                     "routes": routes.get(r["id"], []),
-                    "floating_ips": fips.get(r["id"], []) if gw else []})
+                    "floating_ips": fips.get(r["id"], []) if gw else [], "ha": r["ha"]})
+        if r["ha"]:
+            ha_wire(conn, out[-1], by_id.get(r["ha_port_id"]))
     return {"host": host, "routers": out}
+
+
+def ha_wire(conn, router: dict, ha_port: dict | None) -> None:
+    """The HA part of a router's wire form (see the module's docstring)."""
+    hn = models.ha_router_networks
+    router["ha_port"] = ha_port
+    router["ha_vr_id"] = ha.vrid(conn, router["id"])
+    router["ha_cidr"] = next((f["cidr"] for f in (ha_port or {}).get("fixed_ips", ())), None)
+    if router["ha_cidr"] is None:
+        net = conn.execute(select(hn.c.network_id).where(
+            hn.c.project_id == router["project_id"])).scalar()
+        router["ha_cidr"] = conn.execute(select(models.subnets.c.cidr).where(
+            models.subnets.c.network_id == net)).scalar() if net else None
+    vips = [f"{f['ip_address']}/{f['prefixlen']}"
+            for p in [router["gw_port"], *router["interfaces"]] if p for f in p["fixed_ips"]]
+    vips += [f"{f['floating_ip_address']}/32" for f in router["floating_ips"]]
+    router["ha_vips"] = vips
 
 
 class L3Rpc:
@@ -109,9 +136,24 @@ class L3Rpc:
         state = self.core.db.read(lambda conn: routers_state(conn, host))
         for router in state["routers"]:
             for port in [router["gw_port"], *router["interfaces"]]:
-                if port and port["binding_host"] != host:
+                # An HA router's ports follow its active instance (set by
+                # update_ha_routers_states); an unbound one goes to anybody.
+                if port and port["binding_host"] != host and not (
+                        router["ha"] and port["binding_host"]):
                     self._bind(port, host)
         return state
+
+    def update_ha_routers_states(self, host: str, states: dict) -> None:
+        """Store an agent's VRRP states; the ports of a router it is now
+        active for are bound to its host (l2pop, port status)."""
+        if not isinstance(states, dict):
+            return
+        active = self.core.db.write(lambda conn: ha.set_states(conn, host, states))
+        for router_id in active:
+            state = self.core.db.read(lambda conn, rid=router_id: _router_port_hosts(conn, rid))
+            for port_id, bound in state:
+                if bound != host:
+                    self._bind({"id": port_id, "binding_host": bound}, host)
 
     def _bind(self, port: dict, host: str) -> None:
         try:
@@ -123,10 +165,31 @@ class L3Rpc:
     def update_floatingip_statuses(self, statuses: dict[str, str]) -> None:
         self.fips.set_status({k: v for k, v in statuses.items() if v in ("ACTIVE", "DOWN")})
 
+    def schedule_ha(self) -> list[str]:
+        """HA routers with fewer instances than they should have (an agent
+        came up) get more."""
+        todo = self.core.db.read(lambda conn: ha.under_scheduled(conn, self.core))
+        done = []
+        for router_id, project in todo:
+            made = self.core.db.write(lambda conn, rid=router_id, p=project: ha.schedule(
+                conn, self.core, rid, p) if conn.execute(select(models.routers.c.ha).where(
+                    models.routers.c.id == rid)).scalar() else [])
+            for port in made:
+                self.core.notifier.resource_changed("port", port["id"], -1,
+                                                    network_id=port["network_id"],
+                                                    hosts=(port["binding_host"],))
+            if made:
+                hosts = self.core.db.read(lambda conn, rid=router_id:
+                                          scheduling.router_hosts(conn, rid))
+                self.core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
+                done.append(router_id)
+        return done
+
     def schedule_unbound(self) -> list[str]:
         """On every L3 agent heartbeat: routers left without an agent get
         one, and floating IPs whose port was deleted are disassociated."""
         self.fips.sweep_orphans()
+        self.schedule_ha()
         r, rb = models.routers, scheduling.RB
         if not self.core.db.read(lambda conn: conn.execute(
                 select(r.c.id).where(~r.c.id.in_(select(rb.c.router_id))).limit(1)).first()):
@@ -138,3 +201,11 @@ class L3Rpc:
             self.core.notifier.resource_changed("router", router_id, -1,
                                                 hosts=(host,) if host else ())
         return routers
+
+
+def _router_port_hosts(conn, router_id: str) -> list[tuple[str, str]]:
+    """(port id, binding host) of a router's interface and gateway ports."""
+    RP, P = models.router_ports, models.ports
+    return [(r[0], r[1]) for r in conn.execute(
+        select(P.c.id, P.c.binding_host).join(RP, RP.c.port_id == P.c.id)
+        .where(RP.c.router_id == router_id, RP.c.port_type.in_((GW_OWNER, IF_OWNER))))]

@@ -36,7 +36,9 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
     vxlan networks' remote forwarding tables). A few queries whatever
     the number of ports: agents ask for all of it on every resync."""
     p, ipa, n = models.ports, models.ip_allocations, models.networks
-    where = [p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE]
+    # HA routers' ports are wired on the host of every instance (l3-ha)
+    where = [or_(p.c.binding_host == host, p.c.id.in_(ha_router_ports(host))),
+             p.c.binding_vif_type == VIF_BRIDGE]
     if port_ids is not None or network_ids is not None:
         scope = []
         for part in listing.chunks(list(port_ids or ())):
@@ -75,6 +77,16 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
             if r.id in fdb:
                 networks[-1]["l2pop"] = fdb[r.id]
     return {"host": host, "ports": ports, "networks": networks}
+
+
+def ha_router_ports(host: str):
+    """The interface and gateway ports of the HA routers with an instance on
+    `host`: a subquery (neutrino.plugins.l3.ha)."""
+    rp, rb, a, r = models.router_ports, models.router_agent_bindings, models.agents, models.routers
+    return (select(rp.c.port_id).join(rb, rb.c.router_id == rp.c.router_id)
+            .join(a, a.c.id == rb.c.agent_id).join(r, r.c.id == rp.c.router_id)
+            .where(a.c.host == host, r.c.ha,
+                   rp.c.port_type.in_(("network:router_interface", "network:router_gateway"))))
 
 
 class ServerRpc:
@@ -122,6 +134,9 @@ class ServerRpc:
             from neutrino.rpc.fwaas_handlers import FwaasRpc
             FwaasRpc(self.core).update_firewall_group_statuses(payload.get("host", ""),
                                                                payload.get("statuses", {}))
+            return None
+        if method == "update_ha_routers_states":     # l3-ha
+            self.l3.update_ha_routers_states(payload.get("host", ""), payload.get("states", {}))
             return None
         if method == "update_floatingip_statuses":
             self.l3.update_floatingip_statuses(payload.get("statuses", {}))

@@ -9,14 +9,14 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
-from neutrino.api.attributes import is_uuid
+from neutrino.api.attributes import UNSET, is_uuid
 from neutrino.api.policy import Context, admin_context
 from neutrino.api.query import Query
 from neutrino.db import models
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
 from neutrino.plugins.ipam import allocator as ipam
-from neutrino.plugins.l3 import scheduling
+from neutrino.plugins.l3 import ha, scheduling
 from neutrino.plugins.ports import PortPlugin, port_views
 from neutrino.plugins.races import retry_if_parent_vanished
 
@@ -88,7 +88,7 @@ class RouterPlugin:
                 "status": r["status"], "admin_state_up": r["admin_state_up"],
                 "tenant_id": r["project_id"], "project_id": r["project_id"],
                 "external_gateway_info": info, "routes": routes.get(r["id"], []),
-                "availability_zone_hints": [], "availability_zones": [],
+                "availability_zone_hints": [], "availability_zones": [], "ha": r["ha"],
                 "tags": tags.get(r["id"], []),
                 "created_at": listing.iso(r["created_at"]),
                 "updated_at": listing.iso(r["updated_at"]),
@@ -111,29 +111,46 @@ class RouterPlugin:
     def create(self, ctx: Context, body: dict) -> dict:
         owner = check_owner(ctx, body)
         router_id = listing.new_id()
+        is_ha = body.get("ha", UNSET)
+        is_ha = self.core.cfg.DEFAULT.l3_ha if is_ha is UNSET else bool(is_ha)
+        ha_ports: list[dict] = []
 
         def txn(conn):
+            ha_ports.clear()
             self.core.quotas.check(conn, owner, "router")
             ts = listing.now()
             conn.execute(insert(R).values(
                 id=router_id, project_id=owner, name=body["name"],
                 description=body["description"], status="ACTIVE",
                 admin_state_up=body["admin_state_up"], gw_port_id=None, enable_snat=True,
-                created_at=ts, updated_at=ts, revision_number=0))
+                created_at=ts, updated_at=ts, revision_number=0, ha=is_ha))
             info = body.get("external_gateway_info")
             if info:
                 self._set_gateway(conn, router_id, info, ctx)
             if body.get("tags"):
                 set_tags(conn, "routers", router_id, body["tags"])
-            scheduling.schedule_router(conn, router_id, self.down_time)
+            if is_ha:
+                ha.make_ha(conn, self.core, router_id, owner)
+                ha_ports.extend(ha.schedule(conn, self.core, router_id, owner))
+            else:
+                scheduling.schedule_router(conn, router_id, self.down_time)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))
+        self._notify_ports(ha_ports)
         self._notify(router_id, view["revision_number"])
         return view
 
     def update(self, ctx: Context, router_id: str, body: dict) -> dict:
+        hosts: list[str] = []
+        ha_ports: list[dict] = []
+        gone: list = []
+
         def txn(conn):
+            hosts[:], ha_ports[:], gone[:] = [], [], []
             row = self._row(conn, ctx, router_id, lock=True)
+            if "ha" in body and bool(body["ha"]) != row["ha"]:
+                hosts.extend(scheduling.router_hosts(conn, router_id))
+                self._change_ha(conn, row, bool(body["ha"]), ha_ports, gone)
             values = {k: body[k] for k in ("name", "description", "admin_state_up") if k in body}
             if values:
                 conn.execute(update(R).where(R.c.id == router_id).values(**values))
@@ -145,8 +162,39 @@ class RouterPlugin:
             bump_revision(conn, R, router_id)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))
-        self._notify(router_id, view["revision_number"])
+        self._notify_ha_changes(ha_ports, gone)
+        self._notify(router_id, view["revision_number"], extra_hosts=hosts)
         return view
+
+    def _change_ha(self, conn, row, to_ha: bool, ha_ports: list, gone: list) -> None:
+        """Upstream's rule: a router changes mode only while it is down."""
+        if row["admin_state_up"]:
+            raise bad_router("Cannot change HA attribute of active routers. Please set router "
+                             "admin_state_up to False prior to upgrade")
+        router_id, owner = row["id"], row["project_id"]
+        if to_ha:
+            conn.execute(delete(scheduling.RB).where(scheduling.RB.c.router_id == router_id))
+            conn.execute(update(R).where(R.c.id == router_id).values(ha=True))
+            ha.make_ha(conn, self.core, router_id, owner)
+            ha_ports.extend(ha.schedule(conn, self.core, router_id, owner))
+        else:
+            gone.append(ha.unmake(conn, self.core, router_id, owner))
+            conn.execute(update(R).where(R.c.id == router_id).values(ha=False))
+            scheduling.schedule_router(conn, router_id, self.down_time)
+
+    def _notify_ports(self, ports: list[dict]) -> None:
+        for port in ports:
+            self.core.notifier.resource_changed("port", port["id"], -1,
+                                                network_id=port["network_id"],
+                                                hosts=(port["binding_host"],))
+
+    def _notify_ha_changes(self, made: list[dict], gone: list) -> None:
+        self._notify_ports(made)
+        for rows, net_id in gone:
+            for row in rows:
+                self.ports.notify_deleted(row, groups=[])
+            if net_id:
+                self.core.notifier.resource_changed("network", net_id, -1, deleted=True)
 
     def delete(self, ctx: Context, router_id: str) -> None:
         deleted_ports = []
@@ -156,17 +204,20 @@ class RouterPlugin:
             if conn.execute(select(RP.c.port_id).where(
                     RP.c.router_id == router_id, RP.c.port_type == IF_OWNER).limit(1)).first():
                 raise faults.RouterInUse(router_id=router_id, reason="still has ports")
-            host = scheduling.router_host(conn, router_id)
+            hosts = scheduling.router_hosts(conn, router_id)
             if row["gw_port_id"]:
                 deleted_ports.append(self._clear_gateway(conn, row))
+            gone[:] = [ha.unmake(conn, self.core, router_id, row["project_id"])] if row["ha"] else []
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == router_id))
             conn.execute(delete(R).where(R.c.id == router_id))
-            return host
-        host = self.core.db.write(txn)
+            return hosts
+        gone: list = []
+        hosts = self.core.db.write(txn)
         for port in deleted_ports:
             self.ports.notify_deleted(port)
+        self._notify_ha_changes([], gone)
         self.core.notifier.resource_changed("router", router_id, -1, deleted=True,
-                                            hosts=(host,) if host else ())
+                                            hosts=hosts)
 
     # --- gateway -----------------------------------------------------------------
     def _set_gateway(self, conn, router_id: str, info: dict, ctx: Context) -> None:
@@ -529,14 +580,23 @@ class RouterPlugin:
         agents = AgentPlugin(self.core)
 
         def txn(conn):
-            self._row(conn, ctx, router_id)
-            rows = conn.execute(select(models.agents).join(
-                scheduling.RB, scheduling.RB.c.agent_id == models.agents.c.id)
-                .where(scheduling.RB.c.router_id == router_id)).mappings().all()
-            return {"agents": [agents._view(r) for r in rows]}
+            router = self._row(conn, ctx, router_id)
+            rb = scheduling.RB
+            rows = conn.execute(select(models.agents, rb.c.ha_state).join(
+                rb, rb.c.agent_id == models.agents.c.id)
+                .where(rb.c.router_id == router_id)
+                .order_by(models.agents.c.host)).mappings().all()
+            views = [agents._view(r) for r in rows]
+            if router["ha"]:    # l3-ha: each instance's VRRP state
+                states = ha.shown_states(
+                    [{"agent_id": r["id"], "ha_state": r["ha_state"]} for r in rows],
+                    {v["id"]: v["alive"] for v in views})
+                for view in views:
+                    view["ha_state"] = states[view["id"]]
+            return {"agents": views}
         return self.core.db.read(txn)
 
-    def _notify(self, router_id: str, revision: int) -> None:
-        host = self.core.db.read(lambda conn: scheduling.router_host(conn, router_id))
+    def _notify(self, router_id: str, revision: int, extra_hosts=()) -> None:
+        hosts = self.core.db.read(lambda conn: scheduling.router_hosts(conn, router_id))
         self.core.notifier.resource_changed("router", router_id, revision,
-                                            hosts=(host,) if host else ())
+                                            hosts=tuple(sorted(set(hosts) | set(extra_hosts))))

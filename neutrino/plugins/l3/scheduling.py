@@ -1,5 +1,7 @@
 """Placing routers on L3 agents and networks on DHCP agents: the live,
-enabled agent with the fewest, chosen inside the caller's transaction."""
+enabled agent with the fewest, chosen inside the caller's transaction.
+A router has one binding; an HA router one per instance (neutrino.plugins.l3.ha
+schedules those)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,7 +27,7 @@ def live_agents(conn: Connection, agent_type: str, down_time: int):
         A.c.heartbeat_timestamp >= horizon)).all()
 
 
-def _least_loaded(conn, agents, table, exclude=()):
+def least_loaded(conn, agents, table, exclude=()):
     if not agents:
         return None
     counts = dict(conn.execute(select(table.c.agent_id, func.count()).group_by(table.c.agent_id)).all())
@@ -35,18 +37,31 @@ def _least_loaded(conn, agents, table, exclude=()):
     return min(candidates, key=lambda a: (counts.get(a.id, 0), a.host))
 
 
+_least_loaded = least_loaded     # neutrino.octavia.scheduler imports this name
+
+
 def router_host(conn: Connection, router_id: str) -> str | None:
+    """The host of a router's agent (one of them, for an HA router)."""
     row = conn.execute(select(A.c.host).join(RB, RB.c.agent_id == A.c.id)
-                       .where(RB.c.router_id == router_id)).first()
+                       .where(RB.c.router_id == router_id).order_by(A.c.host)).first()
     return row[0] if row else None
 
 
+def router_hosts(conn: Connection, router_id: str) -> tuple[str, ...]:
+    """The hosts of all the router's agents (several for an HA router)."""
+    return tuple(sorted(row[0] for row in conn.execute(
+        select(A.c.host).join(RB, RB.c.agent_id == A.c.id).where(RB.c.router_id == router_id))))
+
+
 def schedule_router(conn: Connection, router_id: str, down_time: int) -> str | None:
-    """Bind an unbound router to an L3 agent; returns the agent's host."""
+    """Bind an unbound router to an L3 agent; returns the agent's host.
+    HA routers are scheduled by neutrino.plugins.l3.ha.schedule."""
     host = router_host(conn, router_id)
     if host:
         return host
-    agent = _least_loaded(conn, live_agents(conn, L3_AGENT, down_time), RB)
+    if conn.execute(select(models.routers.c.ha).where(models.routers.c.id == router_id)).scalar():
+        return None
+    agent = least_loaded(conn, live_agents(conn, L3_AGENT, down_time), RB)
     if agent is None:
         return None
     try:
@@ -59,7 +74,7 @@ def schedule_router(conn: Connection, router_id: str, down_time: int) -> str | N
 def schedule_unbound_routers(conn: Connection, down_time: int) -> list[str]:
     r = models.routers
     unbound = [row[0] for row in conn.execute(
-        select(r.c.id).where(~r.c.id.in_(select(RB.c.router_id))))]
+        select(r.c.id).where(~r.c.ha, ~r.c.id.in_(select(RB.c.router_id))))]
     return [rid for rid in unbound if schedule_router(conn, rid, down_time)]
 
 
@@ -75,7 +90,7 @@ def schedule_network(conn: Connection, network_id: str, per_network: int,
                                             .where(DB.c.network_id == network_id))}
     agents = live_agents(conn, DHCP_AGENT, down_time)
     while len(bound) < per_network:
-        agent = _least_loaded(conn, agents, DB, exclude=bound)
+        agent = least_loaded(conn, agents, DB, exclude=bound)
         if agent is None:
             break
         try:
