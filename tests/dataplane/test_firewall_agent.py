@@ -86,7 +86,7 @@ def _nft(host_ns: str, family: str = "inet") -> str:
 def _nft_story(client, host_ns, start_agent, agent, ports):
     inet, bridged = _nft(host_ns), _nft(host_ns, "bridge")
     for p in ports:
-        assert f"chain in-{p['id']} {{" in inet and f"chain sp-{p['id']} {{" in inet
+        assert f"chain in-{p['id']} {{" in inet and f"chain eg-{p['id']} {{" in inet
         assert f"chain pi-{p['id']} {{" in bridged
     assert ": 4097" in inet.split("map zones {")[1].split("}")[0]
     members = inet.split(f"set rg4-{ports[0]['security_groups'][0]} {{")[1].split("}")[0]
@@ -98,7 +98,7 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
     assert _nft(host_ns) == inet
 
     # someone deletes one of our rules: the next full resync puts it back
-    chain = f"sp-{ports[0]['id']}"
+    chain = f"eg-{ports[0]['id']}"
     handle = [line for line in _nft(host_ns).split(f"chain {chain} {{")[1].split("}")[0]
               .splitlines() if line.strip().startswith("drop")][0].split("handle ")[1]
     ns.run(["nft", "delete", "rule", "inet", "neutrino", chain, "handle", handle.strip()],

@@ -168,7 +168,7 @@ def test_default_group_members_reach_each_other_others_do_not(host):
     assert host.replan().empty                 # applied state == desired: nothing to do
     if host.driver == "nftables":
         listing = host.nft_list()
-        for chain in (f"in-{pid(1)}", f"eg-{pid(1)}", f"sp-{pid(1)}", f"pi-{pid(1)}",
+        for chain in (f"in-{pid(1)}", f"eg-{pid(1)}", f"pi-{pid(1)}",
                       f"po-{pid(1)}"):
             assert f"chain {chain} {{" in listing
         assert '"brq' in listing and ": 4097" in listing        # the network's zone

@@ -5,7 +5,7 @@ from __future__ import annotations
 from neutrino.agent.l2.firewall.model import FwDesired, FwPort, SgRule
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
 from neutrino.agent.l2.firewall.nft.render import (BRIDGE, INET, assign_marks, assign_zones,
-                                                   nft_set, render, rule_line)
+                                                   group_chains, nft_set, render, rule_line)
 
 NET = "fe000000-0000-4000-8000-000000000001"
 G = "5e000000-0000-4000-8000-00000000000a"
@@ -42,7 +42,7 @@ def test_only_filtered_ports_get_chains_and_map_entries():
     r = rendered()
     assert set(r.marks) == {P1, P2}
     for pid in (P1, P2):
-        for fam, name in ((INET, "in-"), (INET, "eg-"), (INET, "sp-"), (BRIDGE, "pi-"),
+        for fam, name in ((INET, "in-"), (INET, "eg-"), (BRIDGE, "pi-"),
                           (BRIDGE, "po-")):
             assert (fam, name + pid) in r.chains
     assert not any(DHCP in name or OFF in name for _, name in r.chains)   # trusted, unfiltered
@@ -56,21 +56,27 @@ def test_only_filtered_ports_get_chains_and_map_entries():
 def test_port_chains_keep_the_iptables_drivers_order():
     r = rendered()
     ing = r.chains[(INET, f"in-{P1}")]
-    assert ing[0] == "ct state established,related return"
-    assert "ip daddr 10.0.0.1 udp sport 67 udp dport 68 return" in ing
-    assert f"meta nfproto ipv4 ip saddr @{nft_set(G, 4)} return" in ing
-    assert "meta nfproto ipv6 ip6 saddr fd00::/64 tcp dport 22 return" in ing
-    assert ing[-2:] == ("ct state invalid drop", "drop")
-    egr = r.chains[(INET, f"eg-{P1}")]
-    assert egr.index(f"jump sp-{P1}") < egr.index("meta nfproto ipv4 udp sport 67 udp dport 68 drop")
-    assert "meta nfproto ipv4 return" in egr          # egress IPv4 to anywhere
-    spoof = r.chains[(INET, f"sp-{P2}")]
-    assert "ip saddr 10.0.9.0/24 ether saddr fa:16:3e:00:00:99 return" in spoof
+    gi, ge = group_chains((G,))
+    assert ing == ("ip daddr 10.0.0.1 udp sport 67 udp dport 68 return", f"goto {gi}")
+    assert r.chains[(INET, f"eg-{P2}")][-2:] == (
+        f"ip saddr 10.0.9.0/24 ether saddr fa:16:3e:00:00:99 goto {ge}", "drop")
+    shared = r.chains[(INET, gi)]
+    assert f"meta nfproto ipv4 ip saddr @{nft_set(G, 4)} return" in shared
+    assert "meta nfproto ipv6 ip6 saddr fd00::/64 tcp dport 22 return" in shared
+    assert shared[0] == "ct state established,related return"
+    assert shared[-2:] == ("ct state invalid drop", "drop")
+    assert "meta nfproto ipv4 udp sport 67 udp dport 68 drop" in r.chains[(INET, ge)]
+    assert "meta nfproto ipv4 return" in r.chains[(INET, ge)]      # egress IPv4 to anywhere
+    spoof = r.chains[(INET, f"eg-{P2}")]        # the IP/MAC pairs lead on, the rest drops
+    assert f"ip saddr 10.0.9.0/24 ether saddr fa:16:3e:00:00:99 goto {ge}" in spoof
+    assert f"ip saddr 10.0.0.2 ether saddr fa:16:3e:00:00:02 goto {ge}" in spoof
     assert spoof[-1] == "drop"
     pre = r.chains[(BRIDGE, f"pi-{P2}")]
     assert pre[0].startswith("meta mark set meta mark & 0xffff0000 | ")
     assert "ether saddr != { fa:16:3e:00:00:02, fa:16:3e:00:00:99 } drop" in pre
     assert "arp saddr ip != { 10.0.0.2, 10.0.9.0/24 } drop" in pre
+    one = r.chains[(BRIDGE, f"pi-{P1}")]            # one MAC, one IPv4: no anonymous set
+    assert one[1:] == ("ether saddr != fa:16:3e:00:00:01 drop", "arp saddr ip != 10.0.0.1 drop")
 
 
 def test_remote_group_sets_are_merged_prefixes():
@@ -129,9 +135,14 @@ def test_diff_of_a_new_rule_refills_the_groups_chains_and_nothing_else():
     d.rules = {G: (*d.rules[G], SgRule("ingress", "IPv4", "tcp", 80, 80))}
     new = render(d, old.zones, old.marks)
     text = nft_plan.diff_text(old, new)
-    assert f"flush chain inet neutrino in-{P1}" in text
-    assert f"flush chain inet neutrino in-{P2}" in text
-    assert "eg-" not in text and "element" not in text
+    gi = group_chains((G,))[0]
+    assert [line for line in text.splitlines() if "state-" not in line][0] == \
+        f"flush chain inet neutrino {gi}"                # one chain for both ports
+    assert "meta nfproto ipv4 tcp dport 80 return" in text
+    assert P1 not in text and P2 not in text and "element" not in text
+    assert f"flush chain inet neutrino {gi}" in nft_plan.diff_text(new, old)
+    gone = nft_plan.conntrack(desired(), new, old)     # the rule removed: flows to P1, P2 cut
+    assert {(f.dst, f.zone) for f in gone} >= {("10.0.0.1", 4097), ("10.0.0.2", 4097)}
     assert nft_plan.diff_text(new, new) == ""
     assert nft_plan.conntrack(d, old, new) == []        # an allow added cuts nothing
 

@@ -80,12 +80,16 @@ def nft_port(netns: str | None, port_id: str) -> list[str]:
     sets: set[str] = set()
     for family in ("inet", "bridge"):
         blocks = nft_blocks(nftables.ruleset(netns, family, "neutrino"))
+        own = [n for n in blocks if n.startswith("chain ") and n.endswith("-" + port_id)]
+        shared = sorted({f"chain {line.split()[-1]}" for n in own for line in blocks[n]
+                         if line.split()[-2:-1] == ["goto"]})     # its groups' chains
+        for name in own + shared:
+            lines = blocks.get(name, [])
+            out.append(f"{family} {name}" + (" (its security groups)" if name in shared else ""))
+            out += [f"  {line}" for line in lines]
+            sets.update(w[1:] for line in lines for w in line.split() if w.startswith("@"))
         for name, lines in blocks.items():
-            if name.startswith("chain ") and name.endswith("-" + port_id):
-                out.append(f"{family} {name}")
-                out += [f"  {line}" for line in lines]
-                sets.update(w[1:] for line in lines for w in line.split() if w.startswith("@"))
-            elif name.startswith("map "):
+            if name.startswith("map "):
                 hits = [e.strip() for line in lines if line.startswith("elements")
                         for e in line.split("=", 1)[1].strip(" {}").split(",")
                         if port_id in e or tap(port_id) in e]

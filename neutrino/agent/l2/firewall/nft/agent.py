@@ -30,13 +30,14 @@ from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesire
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, INET, STATE_PREFIX, TABLE,
                                                    NftRendered, assign_zones, eg_chain,
-                                                   in_chain, render, sp_chain)
+                                                   in_chain, render)
 from neutrino.dataplane import conntrack as _conntrack
 from neutrino.dataplane import nftables
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import server_target
 
 LOG = logging.getLogger(__name__)
+REPLACE_ABOVE = 1000     # diff lines past which a whole replace may be the smaller transaction
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,10 @@ class NftFirewall:
             have = set(last.chains)
             text = nft_plan.diff_text(last, rendered)
             flows = nft_plan.conntrack(desired, last, rendered) if text else []
+            if text.count("\n") > REPLACE_ABOVE:     # deleting is dearer than adding:
+                whole = nft_plan.full_text(rendered)  # measured, benchmarks/nft_firewall.py
+                if whole.count("\n") < text.count("\n"):
+                    text = whole
         rendered_at = time.monotonic()
         self._note_bad({**bad, **rendered.bad})
         if not text:
@@ -219,7 +224,7 @@ class NftFirewall:
             return False
         if before_apply is not None:
             missing = {p.id for p in desired.ports.values() if p.filtered and any(
-                (INET, chain(p.id)) not in have for chain in (in_chain, eg_chain, sp_chain))}
+                (INET, chain(p.id)) not in have for chain in (in_chain, eg_chain))}
             if missing:
                 before_apply(missing)
         self.last = None          # unknown until the apply succeeded

@@ -6,16 +6,19 @@ finds the kernel is not what the last apply left.
 diff_text(old, new): only what changed, still one transaction: set
 elements added and deleted, changed chains flushed and refilled, new
 chains added, map entries swapped, stale chains and sets deleted. A rule
-added to a group of 1,000 ports refills those ports' chains (measured:
-benchmarks/README.md); a membership change only touches set elements.
+added to or removed from a group refills the chains of the combinations
+of groups it is in (render.py), whatever the number of ports; a
+membership change only touches set elements (benchmarks/nft_firewall.py).
+(An `insert rule ... index N` per chain was measured slower than a refill:
+nft then reads every rule of the table back first.)
 Each transaction also swaps the `state-<digest>` chain, so a restarted
 agent can tell that the kernel still holds exactly what it would write.
 """
 from __future__ import annotations
 
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
-from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, INET, MAPS, STATE_PREFIX, TABLE,
-                                                   NftRendered, eg_chain, in_chain, key_text)
+from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, MAPS,
+                                                   STATE_PREFIX, TABLE, NftRendered, key_text)
 
 SET_DECL = {4: "type ipv4_addr; flags interval;", 6: "type ipv6_addr; flags interval;"}
 
@@ -34,6 +37,8 @@ def full_text(new: NftRendered) -> str:
     for family in (INET, BRIDGE):
         out += [f"add table {family} {TABLE}", f"delete table {family} {TABLE}",
                 f"add table {family} {TABLE}"]
+    for name, (decl, items) in CONST_SETS.items():
+        out.append(f"add set {INET} {TABLE} {name} {{ {decl} elements = {{ {items} }}; }}")
     for name, (v, members) in sorted(new.sets.items()):
         out.append(f"add set {INET} {TABLE} {name} {{ {SET_DECL[v]} }}")
         if members:
@@ -111,9 +116,11 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
         if not port.filtered or port.network_id not in new.zones:
             continue
         zone = new.zones[port.network_id]
-        for chain, key in ((in_chain(port.id), "dst"), (eg_chain(port.id), "src")):
-            before = old.chains.get((INET, chain)) if old else None
-            after = new.chains.get((INET, chain), ())
+        was = old.groups_of.get(port.id) if old else None
+        now = new.groups_of.get(port.id, ("", ""))
+        for n, key in ((0, "dst"), (1, "src")):
+            before = old.chains.get((INET, was[n])) if was else None
+            after = new.chains.get((INET, now[n]), ())
             if before is not None and any(r not in after for r in before):
                 out += [ConntrackDelete(v, zone, **{key: ip}) for v in FAMILIES
                         for ip in port.ips(v)]

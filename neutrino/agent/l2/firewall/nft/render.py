@@ -18,8 +18,18 @@ Two tables per host, both named `neutrino`:
     forward:           mark high bits vmap @ingress -> in-<port>,
                        mark low bits vmap @egress -> eg-<port>
     input:             mark low bits vmap @egress (an instance to the host)
-    in-/eg-/sp-<port>: the i/o/s chains of the iptables driver, IPv4 and IPv6
-                       rules in one chain (each rule names its family)
+    in-/eg-<port>:     what names the port: DHCP replies to its addresses;
+                       its IP/MAC pairs (the iptables driver's s-chain: a
+                       matching packet goes on, any other is dropped); then
+                       `goto` the chain of its combination of groups:
+    gi-/ge-<groups>:   the rest of the iptables driver's i/o chains (sessions,
+                       DHCP, ICMPv6, the groups' rules, INVALID drop, drop),
+                       shared by every port with that combination. IPv4 and
+                       IPv6 rules share a chain (each names its family). A
+                       `return` there returns to the base chain (goto), as
+                       RETURN from the iptables driver's chains, so a rule
+                       added to a group rewrites one chain per combination,
+                       not one per port.
     rg4-/rg6-<group>:  remote groups as interval sets of addresses
 
 Verdict maps replace the iptables driver's linear physdev jump lists: a
@@ -44,8 +54,12 @@ INET, BRIDGE = "inet", "bridge"
 MAX_INDEX = 0xFFFF
 NFPROTO = {4: "ipv4", 6: "ipv6"}
 ADDR = {4: "ip", 6: "ip6"}
-ICMP6_INGRESS = "{ 130, 134, 135, 136 }"     # MLD query, RA, NS, NA
-ICMP6_DAD = "{ 131, 135, 143 }"              # MLD report, NS, MLDv2 report from ::
+# Constant sets shared by every port's chains (an anonymous set per rule
+# would be one kernel set per port: more than half the cost of a cold start).
+CONST_SETS = {
+    "icmp6-in": ("type icmpv6_type;", "130, 134, 135, 136"),    # MLD query, RA, NS, NA
+    "icmp6-dad": ("type icmpv6_type;", "131, 135, 143"),        # MLD report, NS, MLDv2 from ::
+}
 
 # Maps: (family, name) -> (declaration, key format)
 MAPS = {
@@ -80,16 +94,19 @@ def eg_chain(port_id: str) -> str:
     return "eg-" + port_id
 
 
-def sp_chain(port_id: str) -> str:
-    return "sp-" + port_id
-
-
 def pi_chain(port_id: str) -> str:
     return "pi-" + port_id
 
 
 def po_chain(port_id: str) -> str:
     return "po-" + port_id
+
+
+def group_chains(groups: tuple[str, ...]) -> tuple[str, str]:
+    """The ingress and egress chains of one combination of groups (in order:
+    the rule order follows it, as in the iptables driver)."""
+    key = hashlib.sha256(",".join(groups).encode()).hexdigest()[:20]
+    return "gi-" + key, "ge-" + key
 
 
 def nft_set(group_id: str, version: int) -> str:
@@ -108,6 +125,7 @@ class NftRendered:
     zones: dict[str, int] = field(default_factory=dict)     # network -> conntrack zone
     marks: dict[str, int] = field(default_factory=dict)     # port -> index in the mark
     bad: dict[str, str] = field(default_factory=dict)       # port isolated here -> why
+    groups_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # port -> gi/ge chain
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -197,58 +215,70 @@ def _group_lines(port: FwPort, desired: FwDesired, direction: str) -> list[str]:
 
 
 def port_chains(port: FwPort, desired: FwDesired, index: int) -> dict[tuple[str, str], tuple]:
-    """The five chains of one filtered port (isolated: nothing in or out)."""
+    """The four chains of one filtered port (isolated: nothing in or out).
+    Only what names the port is here; the rest is its groups' chains."""
     pid = port.id
     stamp_in = f"meta mark set meta mark & 0xffff0000 | 0x{index:08x}"
     stamp_out = f"meta mark set meta mark & 0x0000ffff | 0x{index << 16:08x}"
     if port.isolated:
         return {(INET, in_chain(pid)): ("drop",), (INET, eg_chain(pid)): ("drop",),
-                (INET, sp_chain(pid)): ("drop",),
                 (BRIDGE, pi_chain(pid)): (stamp_in, "drop"),
                 (BRIDGE, po_chain(pid)): (stamp_out,)}
     ips4, ips6 = port.ips(4), port.ips(6)
-    ing = ["ct state established,related return"]
-    ing += [f"ip daddr {_net(ip)} udp sport 67 udp dport 68 return" for ip in ips4]
-    ing.append("ip daddr 255.255.255.255 udp sport 67 udp dport 68 return")
-    ing.append(f"icmpv6 type {ICMP6_INGRESS} return")
-    ing.append("meta nfproto ipv6 udp sport 547 udp dport 546 return")
-    ing += _group_lines(port, desired, "ingress")
-    ing += ["ct state invalid drop", "drop"]
+    gi, ge = group_chains(port.security_groups)
+    ing = [f"ip daddr {_net(ip)} udp sport 67 udp dport 68 return" for ip in ips4]
+    ing.append(f"goto {gi}")
 
+    # DHCP discover and DAD come from no address yet; everything else must
+    # come from one of the port's IP/MAC pairs (the iptables driver's s-chain)
     egr = ["ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return",
-           f"ip6 saddr :: ip6 daddr ff02::/16 icmpv6 type {ICMP6_DAD} return",
-           f"jump {sp_chain(pid)}",
-           "meta nfproto ipv4 udp sport 68 udp dport 67 return",
+           "ip6 saddr :: ip6 daddr ff02::/16 icmpv6 type @icmp6-dad return"]
+    pairs = [(ip, port.mac_address) for ip in (*ips4, *ips6)]
+    pairs.append((link_local(port.mac_address), port.mac_address))
+    pairs += list(port.allowed_address_pairs)
+    for ip, mac in pairs:
+        line = f"{ADDR[ip_version(ip)]} saddr {_net(ip)} ether saddr {mac} goto {ge}"
+        if line not in egr:
+            egr.append(line)
+    egr.append("drop")
+
+    macs = sorted({port.mac_address} | {mac for _, mac in port.allowed_address_pairs})
+    arp = sorted({_net(ip) for ip in ips4} | {_net(ip) for ip, _ in port.allowed_address_pairs
+                                              if ip_version(ip) == 4})
+    pre = [stamp_in, f"ether saddr != {_one_or_set(macs)} drop"]
+    if arp:
+        pre.append(f"arp saddr ip != {_one_or_set(arp)} drop")
+    else:
+        pre.append("ether type arp drop")
+    return {(INET, in_chain(pid)): tuple(ing), (INET, eg_chain(pid)): tuple(egr),
+            (BRIDGE, pi_chain(pid)): tuple(pre), (BRIDGE, po_chain(pid)): (stamp_out,)}
+
+
+def group_rules(port: FwPort, desired: FwDesired) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ingress and egress chains of the port's combination of groups:
+    what the iptables driver's i/o chains hold that does not name the port."""
+    ing = ("ct state established,related return",
+           "ip daddr 255.255.255.255 udp sport 67 udp dport 68 return",
+           "icmpv6 type @icmp6-in return",
+           "meta nfproto ipv6 udp sport 547 udp dport 546 return",
+           *_group_lines(port, desired, "ingress"),
+           "ct state invalid drop", "drop")
+    egr = ("meta nfproto ipv4 udp sport 68 udp dport 67 return",
            "meta nfproto ipv4 udp sport 67 udp dport 68 drop",       # DHCP spoofing
            "icmpv6 type 134 drop",                                   # router advertisements
            "meta nfproto ipv6 meta l4proto 58 return",
            "meta nfproto ipv6 udp sport 546 udp dport 547 return",
            "meta nfproto ipv6 udp sport 547 udp dport 546 drop",     # DHCPv6 spoofing
-           "ct state established,related return"]
-    egr += _group_lines(port, desired, "egress")
-    egr += ["ct state invalid drop", "drop"]
+           "ct state established,related return",
+           *_group_lines(port, desired, "egress"),
+           "ct state invalid drop", "drop")
+    return ing, egr
 
-    pairs = [(ip, port.mac_address) for ip in (*ips4, *ips6)]
-    pairs.append((link_local(port.mac_address), port.mac_address))
-    pairs += list(port.allowed_address_pairs)
-    spoof: list[str] = []
-    for ip, mac in pairs:
-        line = f"{ADDR[ip_version(ip)]} saddr {_net(ip)} ether saddr {mac} return"
-        if line not in spoof:
-            spoof.append(line)
-    spoof.append("drop")
 
-    macs = sorted({port.mac_address} | {mac for _, mac in port.allowed_address_pairs})
-    arp = sorted({_net(ip) for ip in ips4} | {_net(ip) for ip, _ in port.allowed_address_pairs
-                                              if ip_version(ip) == 4})
-    pre = [stamp_in, f"ether saddr != {{ {', '.join(macs)} }} drop"]
-    if arp:
-        pre.append(f"arp saddr ip != {{ {', '.join(arp)} }} drop")
-    else:
-        pre.append("ether type arp drop")
-    return {(INET, in_chain(pid)): tuple(ing), (INET, eg_chain(pid)): tuple(egr),
-            (INET, sp_chain(pid)): tuple(spoof), (BRIDGE, pi_chain(pid)): tuple(pre),
-            (BRIDGE, po_chain(pid)): (stamp_out,)}
+def _one_or_set(items: list[str]) -> str:
+    """A single value as itself, several as an anonymous set (ports with
+    address pairs only: each anonymous set is a kernel object)."""
+    return items[0] if len(items) == 1 else f"{{ {', '.join(items)} }}"
 
 
 def members(desired: FwDesired, group_id: str, version: int) -> frozenset[str]:
@@ -283,6 +313,11 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
             p = p.isolate()
             chains = port_chains(p, desired, index)
         out.chains.update(chains)
+        if not p.isolated:
+            gi, ge = group_chains(p.security_groups)
+            out.groups_of[p.id] = (gi, ge)
+            if (INET, gi) not in out.chains:
+                out.chains[(INET, gi)], out.chains[(INET, ge)] = group_rules(p, desired)
         out.maps[(INET, "ingress")][index << 16] = f"jump {in_chain(p.id)}"
         out.maps[(INET, "egress")][index] = f"jump {eg_chain(p.id)}"
         out.maps[(BRIDGE, "port-in")][tap(p.id)] = f"jump {pi_chain(p.id)}"
