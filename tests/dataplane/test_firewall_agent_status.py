@@ -8,7 +8,9 @@ server core and a real L2 agent (taps wired into the bridge):
   again only when its chains are in the kernel;
 * a rule removal's conntrack cleanup runs beside the work loop: with the
   cleaner held up, a port plugged right after the removal is still wired
-  and ACTIVE; once released, the flows the rule had allowed are gone."""
+  and ACTIVE; once released, the flows the rule had allowed are gone.
+Both firewall drivers (nftables: its tables deleted for the cold start, one
+transaction to restore them)."""
 from __future__ import annotations
 
 import threading
@@ -28,10 +30,11 @@ HOST = "sthost"
 W = "neutron-linuxbri"
 
 
-@pytest.fixture
-def server(tmp_path, netns):
-    with server_with_l2_agent(tmp_path, netns, "st", HOST) as (client, _core, host_ns, start):
-        yield client, host_ns, start, netns
+@pytest.fixture(params=["iptables", "nftables"])
+def server(request, tmp_path, netns):
+    with server_with_l2_agent(tmp_path, netns, "st", HOST, request.param) as (
+            client, _core, host_ns, start):
+        yield client, host_ns, start, netns, request.param
 
 
 def _post(client, path, body):
@@ -70,7 +73,11 @@ def _wait_status(client, port_ids, status, timeout=30.0):
         time.sleep(0.05)
 
 
-def _flush_netfilter(host_ns):
+def _flush_netfilter(host_ns, driver="iptables"):
+    if driver == "nftables":
+        for family in ("inet", "bridge"):
+            ns.run(["nft", "delete", "table", family, "neutrino"], netns=host_ns)
+        return
     for tool in ("iptables", "ip6tables"):
         for table in ("filter", "raw"):
             ns.run([tool, "-t", table, "-F"], netns=host_ns)
@@ -79,8 +86,18 @@ def _flush_netfilter(host_ns):
     ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
 
 
+def _filtered(host_ns, driver) -> set[str]:
+    """Ports whose ingress chain the kernel has (by port id prefix)."""
+    if driver == "nftables":
+        text = ns.run(["nft", "list", "chains", "inet"], netns=host_ns, check=False)
+        return {w[3:13] for w in text.split() if w.startswith("in-")}
+    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    return {line[len(W) + 3:len(W) + 13] for line in save.splitlines()
+            if line.startswith(f":{W}-i")}
+
+
 def test_cold_start_reports_down_until_every_filter_is_back(server, monkeypatch):
-    client, host_ns, start_agent, make_ns = server
+    client, host_ns, start_agent, make_ns, driver = server
     net = _network(client)
     ports = [_port(client, net) for _ in range(3)]
     for p in ports:
@@ -90,33 +107,33 @@ def test_cold_start_reports_down_until_every_filter_is_back(server, monkeypatch)
     _wait_status(client, ids, "ACTIVE")
     agent.stop()
 
-    _flush_netfilter(host_ns)       # a reboot's empty netfilter, taps still on the bridge
-    assert f"{W}-i" not in ns.run(["iptables-save"], netns=host_ns)
+    _flush_netfilter(host_ns, driver)   # a reboot's empty netfilter, taps still on the bridge
+    assert not _filtered(host_ns, driver)
 
     reports = []          # (kind, port, its ingress chain in the kernel right then)
     original = ServerClient.update_device_status
 
     def recording(self, up=(), down=(), build=(), error=()):
-        save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+        have = _filtered(host_ns, driver)
         for kind, which in (("up", up), ("down", down), ("build", build)):
             for pid in which:
-                reports.append((kind, pid, f":{W}-i{pid[:10]} " in save))
+                reports.append((kind, pid, pid[:10] in have))
         return original(self, up=up, down=down, build=build, error=error)
 
     monkeypatch.setattr(ServerClient, "update_device_status", recording)
     again = start_agent()
     _wait_status(client, ids, "ACTIVE")
-    assert again.firewall.kernel.restores == 2      # one atomic restore per IP version
+    # one atomic restore per IP version; nftables: one transaction for everything
+    assert again.firewall.kernel.restores == (1 if driver == "nftables" else 2)
     for pid in ids:
         mine = [(kind, filtered) for kind, p, filtered in reports if p == pid]
         assert mine[0] == ("down", False), mine     # reported before anything was restored
         assert ("up", True) in mine and ("up", False) not in mine, mine
-    save = ns.run(["iptables-save"], netns=host_ns)
-    assert all(f":{W}-i{pid[:10]} " in save and f":{W}-o{pid[:10]} " in save for pid in ids)
+    assert {pid[:10] for pid in ids} <= _filtered(host_ns, driver)
 
 
 def test_port_plugged_after_a_rule_delete_does_not_wait_for_conntrack(server):
-    client, host_ns, start_agent, make_ns = server
+    client, host_ns, start_agent, make_ns, _driver = server
     net = _network(client)
     a = _port(client, net)
     _plug(host_ns, make_ns, a)
