@@ -47,6 +47,7 @@ import signal
 import time
 
 from l2_common import make_taps, throwaway_lab, wait_count
+from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules, zone
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.conntrack import CtNetlink
@@ -93,7 +94,6 @@ def full_syncs(lab, n: int) -> int:
 
 # ---------------------------------------------------------------- security groups (#18)
 
-W = "neutron-linuxbri"
 FW_LINE = re.compile(r"firewall: \d+ port\(s\), .*")
 
 
@@ -111,12 +111,6 @@ def wait_fw_line(lab, already: int, timeout: float = 120.0) -> tuple[float, str]
     raise TimeoutError("no firewall apply logged")
 
 
-def filtered_ports(host_ns: str, ids: list[str]) -> int:
-    """How many of the ports have their ingress, egress and spoofing chains."""
-    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
-    return sum(1 for pid in ids if all(f":{W}-{k}{pid[:10]} " in save for k in "ios"))
-
-
 def rss_kib(pid: int | None) -> int:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -124,18 +118,8 @@ def rss_kib(pid: int | None) -> int:
     return 0
 
 
-def flush_netfilter(host_ns: str) -> None:
-    """What a reboot leaves (or `iptables -F` behind the agent's back)."""
-    for tool in ("iptables", "ip6tables"):
-        for table in ("filter", "raw"):
-            ns.run([tool, "-t", table, "-F"], netns=host_ns)
-            ns.run([tool, "-t", table, "-X"], netns=host_ns)
-    ns.run(["ebtables", "-t", "nat", "-F"], netns=host_ns)
-    ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
-
-
 def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
-                          rss_idle: int) -> None:
+                          rss_idle: int, driver: str) -> None:
     n = len(ports)
     ids = [p["id"] for p in ports]
     host_ns = lab.state.host_netns("host1")
@@ -147,12 +131,12 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
     start_agent(lab)
     _, line = wait_full_sync(lab, before, n)
     print(f"warm restart: every filter in place {time.monotonic() - t0:.2f} s after agent "
-          f"start ({filtered_ports(host_ns, ids)}/{n} ports filtered); agent: {line}")
+          f"start ({filtered_ports(host_ns, ids, driver)}/{n} ports filtered); agent: {line}")
 
     # 7. cold restart: netfilter flushed while the agent is down
     stop_agent(lab)
-    flush_netfilter(host_ns)
-    assert filtered_ports(host_ns, ids) == 0
+    flush_netfilter(host_ns, driver)
+    assert filtered_ports(host_ns, ids, driver) == 0
     before, fw_before = full_syncs(lab, n), len(fw_lines(lab))
     t0 = time.monotonic()
     start_agent(lab)
@@ -161,31 +145,34 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
     restore = fw_lines(lab)[fw_before:]
     back = wait_count(lab, net["id"], "ACTIVE", n) + cold
     print(f"cold restart (netfilter flushed): every filter in place {cold:.2f} s after agent "
-          f"start ({filtered_ports(host_ns, ids)}/{n} ports filtered), all ACTIVE again "
+          f"start ({filtered_ports(host_ns, ids, driver)}/{n} ports filtered), all ACTIVE again "
           f"{back:.2f} s; agent: {restore[-1] if restore else '?'}")
 
     # 8. one rule to every port
     group = ports[0]["security_groups"][0]
     already = len(fw_lines(lab))
     t0 = time.monotonic()
-    lab.api.create("security-group-rules", {
+    lab.api.request("POST", "/v2.0/security-group-rules", {"security_group_rule": {
         "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
         "protocol": "udp", "port_range_min": 53, "port_range_max": 53,
-        "remote_ip_prefix": "198.51.100.0/24"})
-    rule_t, line = wait_fw_line(lab, already)
+        "remote_ip_prefix": "198.51.100.0/24"}})
+    _, line = wait_fw_line(lab, already)
     rule_t = time.monotonic() - t0
-    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
-    has = save.count("-s 198.51.100.0/24 -p udp -m udp --dport 53 -j RETURN")
+    has = udp53_rules(host_ns, driver)
     print(f"one rule to all: POST -> in {has}/{n} ingress chains {rule_t:.3f} s; agent: {line}")
+
+    # 10. memory, with all n ports
+    rss = rss_kib(lab.agent_pid("host1"))
+    print(f"agent memory: RSS {rss / 1024:.1f} MiB with {n} ports, {rss_idle / 1024:.1f} MiB "
+          f"with none: {(rss - rss_idle) / n:.1f} KiB per port")
 
     # 9. deletes, each port with a tracked flow
     victims = ports[-min(deletes, n):]
-    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
-    zone = int(re.search(r"--zone (\d+)", raw).group(1))
+    ct_zone = zone(host_ns, driver)
     ips = {p["fixed_ips"][0]["ip_address"] for p in victims}
     script = "".join(
         f"conntrack -I -p tcp -s 192.0.2.1 -d {ip} --sport {10000 + i} --dport 22 "
-        f"--state ESTABLISHED -t 600 -u SEEN_REPLY -w {zone} >/dev/null 2>&1\n"
+        f"--state ESTABLISHED -t 600 -u SEEN_REPLY -w {ct_zone} >/dev/null 2>&1\n"
         for i, ip in enumerate(sorted(ips)))
     ns.run(["sh", "-s"], netns=host_ns, input=script, timeout=600)
 
@@ -195,12 +182,7 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
 
     flows = tracked()
     taps = {"tap" + p["id"][:11] for p in victims}
-
-    def chains_left() -> int:
-        save4 = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
-        left = sum(1 for p in victims if f":{W}-i{p['id'][:10]} " in save4)
-        eb = ns.run(["ebtables-save"], netns=host_ns)
-        return left + sum(1 for t in taps if f"neutronMAC-{t}" in eb)
+    victim_ids = [p["id"] for p in victims]
 
     t0 = time.monotonic()
     with FastLinks(host_ns) as fl:          # the hypervisor unplugs the VMs' taps
@@ -213,8 +195,9 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
     while chains_t is None or ct_t is None:
         now = time.monotonic() - t0
         if now > 300:
-            raise TimeoutError(f"after 300 s: {chains_left()} chains, {tracked()} flows left")
-        if chains_t is None and chains_left() == 0:
+            raise TimeoutError(f"after 300 s: {chains_left(host_ns, victim_ids, driver)} "
+                               f"chains, {tracked()} flows left")
+        if chains_t is None and chains_left(host_ns, victim_ids, driver) == 0:
             chains_t = time.monotonic() - t0
         if ct_t is None and tracked() == 0:
             ct_t = time.monotonic() - t0
@@ -223,13 +206,6 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
           f"{api_t:.2f} s, 8 clients): all their chains gone {chains_t:.2f} s, all their "
           f"{flows} tracked flows gone {ct_t:.2f} s after the first delete; both "
           f"{max(chains_t, ct_t):.2f} s")
-
-    # 10. memory
-    pid = lab.agent_pid("host1")
-    rss = rss_kib(pid)
-    print(f"agent memory: RSS {rss / 1024:.1f} MiB with {n - len(victims)} ports (after "
-          f"{n} and {len(victims)} deletes), {rss_idle / 1024:.1f} MiB with none: "
-          f"{(rss - rss_idle) / max(n - len(victims), 1):.1f} KiB per port")
 
 
 def main() -> None:
@@ -306,7 +282,7 @@ def main() -> None:
         back = wait_count(lab, net["id"], "ACTIVE", n) + t_started
         print(f"restart with all {n} reported DOWN: all ACTIVE again {back:.2f} s after agent "
               f"start (process start {t_started:.2f} s)")
-        security_group_phases(lab, net, ports, args.deletes, rss_idle)
+        security_group_phases(lab, net, ports, args.deletes, rss_idle, args.firewall_driver)
 
 
 if __name__ == "__main__":
