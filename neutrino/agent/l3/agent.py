@@ -14,16 +14,21 @@ pass, one cast tells the server the floating IP statuses that changed
 (compared with the statuses the fetch returned). FWaaS v2 is an extension
 of this reconciler (neutrino.agent.l3.fwaas): after a router converges its
 firewall does, and the firewall groups' statuses are cast after the pass.
+An HA router (l3-ha) also gets its keepalived (neutrino.agent.l3.ha), whose
+state changes are cast as update_ha_routers_states.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from neutrino.agent.l3.fwaas.extension import FwaasExtension, firewall_only
+from neutrino.agent.l3.ha import HaRouters
+from neutrino.agent.l3.keepalived import VrrpOptions
 from neutrino.agent.l3.model import Router
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, RateLimit
@@ -75,6 +80,12 @@ class L3Agent:
         self.rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
         fwaas = getattr(cfg, "fwaas", None)
         self.fwaas = FwaasExtension(enabled=fwaas.enabled if fwaas is not None else True)
+        self.ha = HaRouters(
+            getattr(d, "ha_confs_path", "") or os.path.join(d.state_path, "ha_confs"),
+            VrrpOptions(getattr(d, "ha_vrrp_advert_int", 2),
+                        getattr(d, "ha_vrrp_auth_type", "PASS"),
+                        getattr(d, "ha_vrrp_auth_password", "")),
+            report=self._report_ha)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -84,11 +95,13 @@ class L3Agent:
         if self.report_interval > 0:
             self.lifecycle.heartbeat("l3-heartbeat", self.report, self.report_interval)
         self.lifecycle.spawn("l3-reconciler", self._reconcile_loop)
+        self.ha.start()
         LOG.info("L3 agent on host %s started (namespace prefix %r)", self.host, self.ns_prefix)
         return self
 
     def stop(self) -> None:
         """Stop reconciling; routers stay exactly as they are."""
+        self.ha.stop_watching()
         self.lifecycle.stop()
         leave_bus(self.transport, host_topic(self.host, self.prefix), self._owns_transport)
 
@@ -142,6 +155,7 @@ class L3Agent:
         todo |= {rid for rid in desired if rid not in present}
         errors: dict[str, Exception] = {}
         fw_errors: dict[str, str] = {}
+        ha_known = self.ha.known()
 
         def one(rid: str) -> None:
             ns = RouterNamespace(rid, self.ns_prefix, self.host_netns,
@@ -153,11 +167,16 @@ class L3Agent:
                     # a firewall group change: the namespace is as it was
                     self._firewall(ns.name, desired[rid], full, fw_errors)
                 elif rid in desired:     # admin down too: devices kept, down
+                    if not desired[rid].ha and rid in ha_known:
+                        self.ha.stop(rid)       # no longer HA: its VIPs go first
                     ns.converge(desired[rid], host_links)
+                    if desired[rid].ha:
+                        self.ha.ensure(desired[rid], ns.name)
                     self._metadata_proxy(rid, ns.name)
                     self._firewall(ns.name, desired[rid], full, fw_errors)
                 elif rid in present or rid in self.routers:
                     self.proxies.stop(rid)      # before its namespace goes
+                    self.ha.stop(rid)
                     ns.destroy()
                     self.fwaas.forget(rid)
             except Exception as exc:  # noqa: BLE001 - the others still converge
@@ -176,8 +195,12 @@ class L3Agent:
         if full:     # proxies left by an earlier life for routers no longer ours
             for rid in self.proxies.known(router=True) - set(desired):
                 self.proxies.stop(rid)
+            for rid in ha_known - set(desired):
+                self.ha.stop(rid)
         self.routers = {rid: r for rid, r in desired.items() if rid not in errors}
         self._report_fips(desired, errors)
+        self.ha.watch({rid for rid, r in desired.items() if r.ha and rid not in errors})
+        self.ha.report_changes(full)
         self._report_firewalls(desired, full)
         self.cycles += 1
         if full or work:
@@ -226,6 +249,10 @@ class L3Agent:
         if statuses:
             self.transport.cast(status_target(self.prefix), "update_firewall_group_statuses",
                                 {"host": self.host, "statuses": statuses})
+
+    def _report_ha(self, states: dict[str, str]) -> None:
+        self.transport.cast(status_target(self.prefix), "update_ha_routers_states",
+                            {"host": self.host, "states": states})
 
     def _report_fips(self, desired: dict[str, Router], errors: dict) -> None:
         """One cast with the floating IPs whose status changed, after apply;

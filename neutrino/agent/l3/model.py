@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from neutrino.agent.l3.fwaas.model import FirewallGroup
+from neutrino.agent.l3.keepalived import HaInstance
 from neutrino.dataplane.iptables import Table
 
 NS_PREFIX = "qrouter-"
@@ -50,6 +51,10 @@ class Router:
     gw_gateway: str | None = None        # the external subnet's gateway (default route)
     routes: list[tuple[str, str]] = field(default_factory=list)   # (destination, nexthop)
     fips: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (fip, fixed)
+    # l3-ha: this host's ha- port, the router's VRID (see neutrino.agent.l3.ha)
+    ha: bool = False
+    ha_port: Port | None = None
+    ha_vr_id: int | None = None
 
     @classmethod
     def from_wire(cls, d: dict) -> Router:
@@ -71,7 +76,10 @@ class Router:
                    gw=port(gw) if gw and gw["fixed_ips"] else None, gw_gateway=gw_gateway,
                    routes=[(r["destination"], r["nexthop"]) for r in d.get("routes", ())],
                    fips={f["id"]: (f["floating_ip_address"], f["fixed_ip_address"])
-                         for f in d.get("floating_ips", ())})
+                         for f in d.get("floating_ips", ())},
+                   ha=bool(d.get("ha")) and bool(d.get("ha_port")) and bool(d.get("ha_vr_id")),
+                   ha_port=port(d["ha_port"]) if d.get("ha_port") else None,
+                   ha_vr_id=d.get("ha_vr_id"))
 
     @property
     def qg(self) -> str | None:
@@ -93,6 +101,26 @@ class Router:
         if self.gw:
             out[self.qg] = self.gw
         return out
+
+    @property
+    def ha_dev(self) -> str | None:
+        return dev_name("ha-", self.ha_port.id) if self.ha and self.ha_port else None
+
+    def all_devices(self) -> dict[str, Port]:
+        """devices() and, for an HA router, its ha- device."""
+        out = self.devices()
+        if self.ha_dev:
+            out[self.ha_dev] = self.ha_port
+        return out
+
+    def ha_instance(self) -> HaInstance | None:
+        """What keepalived moves for an HA router (None: not HA, or down)."""
+        if not self.ha_dev or not self.admin_state_up:
+            return None
+        vips = [(c, dev) for dev, cidrs in sorted(self.addresses().items()) for c in sorted(cidrs)]
+        routes = [(dest, hop, self.qg if dest == "0.0.0.0/0" else None)
+                  for dest, hop in sorted(self.desired_routes().items())]
+        return HaInstance(self.id, self.ha_vr_id, self.ha_dev, tuple(vips), tuple(routes))
 
     def addresses(self) -> dict[str, set[str]]:
         """Device -> the addresses it must carry (floating IPs as /32 on qg-)."""

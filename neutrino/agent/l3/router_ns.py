@@ -2,6 +2,12 @@
 routes, NAT). Every step compares with what is there and changes only the
 difference, so running it again -- after an agent restart, on a periodic
 resync -- disturbs nothing that is already right.
+
+An HA router's namespace gets the same devices plus its ha- device (with its
+HA address), and the same NAT rules on every instance; its qr-/qg- addresses
+and routes are keepalived's (neutrino.agent.l3.ha), so they are left alone
+here, and IPv6 is off on its qr-/qg- devices so a standby sends nothing with
+the router's MACs.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import struct
 import threading
 
 from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
+from neutrino.agent.l3.keepalived import PRIMARY_VIP_RANGE
 from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
                                      nat_tables)
 from neutrino.dataplane import netns as _netns
@@ -19,7 +26,7 @@ from neutrino.dataplane.iptables import IptablesManager
 from neutrino.dataplane.netlink import Netlink
 
 LOG = logging.getLogger(__name__)
-OUR_DEVICES = ("qr-", "qg-")
+OUR_DEVICES = ("qr-", "qg-", "ha-")
 
 
 def router_ns(prefix: str, router_id: str) -> str:
@@ -100,7 +107,7 @@ class RouterNamespace:
 
     def _devices(self, rn: Netlink, router: Router, host_links: dict | None) -> bool:
         changed = False
-        wanted = router.devices()
+        wanted = router.all_devices()
         links = {link.name: link for link in rn.links()}
         for name in links:
             if name.startswith(OUR_DEVICES) and name not in wanted:
@@ -116,6 +123,8 @@ class RouterNamespace:
                     rn.delete_link(name)
                     hn.create_veth(port.tap, name, peer_netns=self.name, peer_mac=port.mac,
                                    mtu=port.mtu)
+                    if router.ha and name != router.ha_dev:
+                        _netns.sysctl_set(f"net.ipv6.conf.{name}.disable_ipv6", "1", self.name)
                     changed = True
                     link, tap = rn.link(name), None
                 elif link.mac != port.mac.lower():
@@ -138,11 +147,17 @@ class RouterNamespace:
 
     def _addresses(self, rn: Netlink, router: Router, new: list) -> bool:
         changed = False
-        devices = router.devices()
-        for name, want in router.addresses().items():
+        devices = router.all_devices()
+        wanted = router.addresses()
+        if router.ha:    # keepalived's: the VIPs; ours: the ha- device's own address
+            wanted = {router.ha_dev: set(router.ha_port.cidrs)}
+        vip_range = ipaddress.ip_network(PRIMARY_VIP_RANGE)
+        for name, want in wanted.items():
             have = set(rn.addresses(name, socket.AF_INET)) | {
                 c for c in rn.addresses(name, socket.AF_INET6)
                 if not ipaddress.ip_interface(c).is_link_local}
+            if router.ha:
+                have = {c for c in have if ipaddress.ip_interface(c).ip not in vip_range}
             for cidr in sorted(have - want):
                 rn.del_address(name, cidr)
                 if name == router.qg and cidr.endswith("/32"):
@@ -150,15 +165,18 @@ class RouterNamespace:
                 changed = True
             for cidr in sorted(want - have, key=lambda c: c.endswith("/32")):
                 rn.add_address(name, cidr)
-                if ":" not in cidr:          # IPv6 neighbours learn by NDP
+                if ":" not in cidr and not router.ha:   # IPv6: NDP; HA: keepalived
                     new.append((name, devices[name].mac, cidr.split("/")[0]))
                 changed = True
         return changed
 
     def _routes(self, rn: Netlink, router: Router) -> bool:
         """Routes with a gateway are ours (default and extra routes); the
-        connected routes come with the addresses."""
+        connected routes come with the addresses. An HA router's are
+        keepalived's virtual_routes."""
         changed = False
+        if router.ha:
+            return changed
         want = router.desired_routes()
         for route in rn.routes():
             if route.gateway and want.get(route.dst) != route.gateway:

@@ -1,0 +1,178 @@
+"""The L3 agent's HA routers: one supervised keepalived per router, and the
+VRRP states it reports to the server.
+
+Files, per router, under `ha_confs_path` (default <state_path>/ha_confs):
+  <router_id>/keepalived.conf   rendered by neutrino.agent.l3.keepalived
+  <router_id>/keepalived.pid    the main process (-p), <router_id>/vrrp.pid (-r)
+  <router_id>/notify.sh         run by keepalived on each transition; writes
+  <router_id>/state             MASTER | BACKUP | FAULT | STOP
+  <router_id>/keepalived.log
+
+keepalived runs in the router's namespace in the foreground (-n) under
+neutrino's supervisor, in its own session, so it outlives an agent restart:
+a restarted agent finds it by its pid file and command line and, when the
+config it would write is the one on disk, leaves it alone (no failover).
+A changed config is rewritten and keepalived is sent SIGHUP (it keeps its
+state). It is stopped before its namespace goes.
+
+State detection: the notify script writes the state file; a watcher thread
+stats the state files of the HA routers every `poll` seconds (a stat per
+router, no netlink socket per namespace) and casts `update_ha_routers_states`
+with the states that changed (everything again after a full sync).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from neutrino.agent.l3 import keepalived as kc
+from neutrino.agent.l3.model import Router
+from neutrino.dataplane.process import Daemon
+
+LOG = logging.getLogger(__name__)
+KEEPALIVED = "keepalived"
+
+
+class HaRouters:
+    def __init__(self, confs_path: str | os.PathLike[str], opts: kc.VrrpOptions,
+                 report: Callable[[dict[str, str]], None], poll: float = 0.25,
+                 binary: str = KEEPALIVED):
+        self.root = Path(confs_path)
+        self.opts = opts
+        self.report = report
+        self.poll = poll
+        self.binary = binary
+        self._lock = threading.Lock()
+        self._watched: set[str] = set()
+        self._reported: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ files
+
+    def dir(self, router_id: str) -> Path:
+        return self.root / router_id
+
+    def _daemon(self, router_id: str, netns: str | None) -> Daemon:
+        d = self.dir(router_id)
+        conf = d / "keepalived.conf"
+        return Daemon([self.binary, "-P", "-n", "-l", "-f", conf, "-p", d / "keepalived.pid",
+                       "-r", d / "vrrp.pid"], d / "keepalived.pid", netns=netns,
+                      cmdline_match=f"-f {conf}", log_file=d / "keepalived.log",
+                      writes_own_pidfile=True)    # it checks that file at start
+
+    def pid(self, router_id: str, netns: str | None = None) -> int | None:
+        return self._daemon(router_id, netns).pid
+
+    def state(self, router_id: str) -> str | None:
+        """The router's ha_state on this host as keepalived last wrote it."""
+        with contextlib.suppress(OSError):
+            return kc.ha_state((self.dir(router_id) / "state").read_text())
+        return None
+
+    def known(self) -> set[str]:
+        with contextlib.suppress(OSError):
+            return {p.name for p in self.root.iterdir() if p.is_dir()}
+        return set()
+
+    # ------------------------------------------------------------ converge
+
+    def ensure(self, router: Router, netns: str) -> bool:
+        """keepalived for `router` running with its current config; True if
+        anything was started or reloaded."""
+        inst = router.ha_instance()
+        if inst is None:
+            return self.stop(router.id, netns, forget_state=False)
+        d = self.dir(router.id)
+        d.mkdir(parents=True, exist_ok=True)
+        script = d / "notify.sh"
+        body = kc.notify_script(str(d / "state"))
+        if not script.exists() or script.read_text() != body:
+            script.write_text(body)
+            script.chmod(0o755)
+        conf = d / "keepalived.conf"
+        text = kc.render(inst, self.opts, str(script))
+        old = conf.read_text() if conf.exists() else None
+        daemon = self._daemon(router.id, netns)
+        running = daemon.pid is not None
+        with self._lock:
+            self._watched.add(router.id)
+        if old == text and running:
+            return False
+        if old != text:
+            tmp = conf.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, conf)
+        if running:
+            LOG.info("router %s: keepalived config changed, reloading", router.id)
+            daemon.reload()
+        else:
+            if not (d / "state").exists():
+                (d / "state").write_text("BACKUP\n")
+            daemon.start(settle=0.2)
+            LOG.info("router %s: keepalived started (pid %s)", router.id, daemon.pid)
+        return True
+
+    def stop(self, router_id: str, netns: str | None = None, forget_state: bool = True) -> bool:
+        """Stop the router's keepalived (before its namespace goes)."""
+        with self._lock:
+            self._watched.discard(router_id)
+            self._reported.pop(router_id, None)
+        d = self.dir(router_id)
+        if not d.exists():
+            return False
+        stopped = self._daemon(router_id, None).stop()
+        if forget_state:
+            shutil.rmtree(d, ignore_errors=True)
+        return stopped
+
+    # ------------------------------------------------------------ states
+
+    def watch(self, routers: set[str]) -> None:
+        """The HA routers whose states are reported (after each sync)."""
+        with self._lock:
+            self._watched = set(routers)
+            for rid in set(self._reported) - self._watched:
+                del self._reported[rid]
+
+    def changes(self, full: bool = False) -> dict[str, str]:
+        with self._lock:
+            watched = sorted(self._watched)
+        out = {}
+        for rid in watched:
+            state = self.state(rid)
+            if state is None:
+                continue
+            with self._lock:
+                if full or self._reported.get(rid) != state:
+                    self._reported[rid] = state
+                    out[rid] = state
+        return out
+
+    def report_changes(self, full: bool = False) -> None:
+        changes = self.changes(full)
+        if changes:
+            LOG.info("HA router states: %s", changes)
+            self.report(changes)
+
+    def start(self) -> HaRouters:
+        self._thread = threading.Thread(target=self._loop, name="l3-ha-states", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.report_changes()
+            except Exception as exc:  # noqa: BLE001 - the next poll tries again
+                LOG.warning("HA state report failed: %s", exc)
+                with self._lock:
+                    self._reported.clear()
