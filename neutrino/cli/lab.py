@@ -54,6 +54,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--auth", choices=("noauth", "keystone"), default="noauth",
                     help="keystone: the embedded identity with the seed's admin and demo "
                          "projects and users (see `neutrino lab openrc`)")
+    up.add_argument("--dhcp-hosts", help="comma-separated hosts running a DHCP agent "
+                                         "(default: host1)")
+    up.add_argument("--dhcp-agents-per-network", type=int, default=1,
+                    help="the server's dhcp_agents_per_network (2+: several dnsmasq per "
+                         "network, on different hosts)")
     up.set_defaults(func=cmd_up, firewall=True)
 
     rc = lsub.add_parser("openrc", help="print a keystone lab user's openrc "
@@ -118,6 +123,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hex_.add_argument("host")
     hex_.add_argument("argv", nargs=argparse.REMAINDER)
     hex_.set_defaults(func=cmd_host_exec)
+    hstop = hsub.add_parser(
+        "stop", help="pull the plug: stop every process of the host (its agents, dnsmasq, "
+                     "keepalived, haproxy) by PID and set its underlay links down (rabbit labs)")
+    hstop.add_argument("host")
+    hstop.add_argument("--kill", dest="mode", action="store_const", const="kill",
+                       default="freeze",
+                       help="SIGKILL (a power loss: `start` starts the agents again) instead "
+                            "of SIGSTOP (a hang: `start` resumes them)")
+    hstop.set_defaults(func=cmd_host_stop)
+    hstart = hsub.add_parser("start", help="bring a stopped host back: its agents resume (or "
+                                           "start), report to the server, then its links "
+                                           "come up")
+    hstart.add_argument("host")
+    hstart.add_argument("--timeout", type=float, default=60.0)
+    hstart.set_defaults(func=cmd_host_start)
 
 
 def _control(args):
@@ -146,7 +166,10 @@ def cmd_up(args) -> int:
                             lab_dir=args.lab_dir, rabbit_url=args.rabbit_url, db=args.db,
                             servers=args.servers, l2pop=args.l2pop, l3_hosts=l3_hosts,
                             firewall=args.firewall, auth=args.auth,
-                            firewall_driver=args.firewall_driver)
+                            firewall_driver=args.firewall_driver,
+                            dhcp_hosts=[h.strip() for h in args.dhcp_hosts.split(",")
+                                        if h.strip()] if args.dhcp_hosts else None,
+                            dhcp_agents_per_network=args.dhcp_agents_per_network)
     except ValueError as exc:
         print(f"neutrino lab up: {exc}", file=sys.stderr)
         return 2
@@ -291,3 +314,30 @@ def cmd_outside_exec(args) -> int:
 def cmd_host_exec(args) -> int:
     ctl = _control(args)
     return _exec_in(ctl.state.host_netns(args.host), _argv(args.argv))
+
+
+def cmd_host_stop(args) -> int:
+    from neutrino.lab.control import LabError
+    try:
+        record = _control(args).stop_host(args.host, args.mode)
+    except LabError as exc:
+        print(f"neutrino lab host stop: {exc}", file=sys.stderr)
+        return 2
+    verb = "frozen" if record["mode"] == "freeze" else "killed"
+    print(f"{args.host} stopped: {len(record['pids'])} process(es) {verb}, underlay links down")
+    return 0
+
+
+def cmd_host_start(args) -> int:
+    from neutrino.lab.control import LabError
+    try:
+        done = _control(args).start_host(args.host, timeout=args.timeout)
+    except LabError as exc:
+        print(f"neutrino lab host start: {exc}", file=sys.stderr)
+        return 2
+    if done["mode"] is None:
+        print(f"{args.host} was not stopped (underlay links up)")
+    else:
+        print(f"{args.host} is back: {len(done['resumed'])} process(es) resumed, "
+              f"{len(done['started'])} agent(s) started, agents reported, underlay links up")
+    return 0

@@ -54,7 +54,9 @@ class LabControl:
            timeout: float = 90.0, in_process: bool = False, db: str = "sqlite",
            servers: int = 1, l2pop: bool = False,
            l3_hosts: list[str] | None = None, firewall: bool = True,
-           auth: str = "noauth", firewall_driver: str = "iptables") -> LabControl:
+           auth: str = "noauth", firewall_driver: str = "iptables",
+           dhcp_hosts: list[str] | None = None,
+           dhcp_agents_per_network: int = 1) -> LabControl:
         """Build the namespaces, start server and agents, wait until every
         host's agent is alive. `in_process`: run server and agents (inproc
         only) in this process instead of a runtime process (e.g. inside vm-run,
@@ -67,7 +69,9 @@ class LabControl:
         `firewall`: security groups enforced by the L2 agents (iptables), as
         upstream's default; False for the noop driver. `auth`: noauth, or
         keystone (the embedded identity with the seed's admin and demo users).
-        `firewall_driver`: iptables (upstream's) or nftables, when `firewall`."""
+        `firewall_driver`: iptables (upstream's) or nftables, when `firewall`.
+        `dhcp_hosts`: the hosts running a DHCP agent (default: host1);
+        `dhcp_agents_per_network`: the server's option (DHCP HA with 2+)."""
         if in_process and transport != "inproc":
             raise ValueError("in_process needs the inproc transport")
         if transport not in ("inproc", "rabbit"):
@@ -84,6 +88,11 @@ class LabControl:
         if l3_hosts is not None and not set(l3_hosts) <= {f"host{i}" for i in
                                                            range(1, hosts + 1)}:
             raise ValueError(f"l3_hosts {l3_hosts} are not all lab hosts")
+        if dhcp_hosts is not None and not (dhcp_hosts and set(dhcp_hosts) <= {
+                f"host{i}" for i in range(1, hosts + 1)}):
+            raise ValueError(f"dhcp_hosts {dhcp_hosts} are not all lab hosts")
+        if dhcp_agents_per_network < 1:
+            raise ValueError("dhcp_agents_per_network must be at least 1")
         lab_dir = Path(lab_dir or default_lab_dir())
         if LabState.exists(lab_dir):
             raise LabError(f"a lab is already up in {lab_dir} (neutrino lab down first)")
@@ -92,7 +101,9 @@ class LabControl:
                          transport=transport, rabbit_url=rabbit_url,
                          control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port,
                          db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts,
-                         firewall=firewall, auth=auth, firewall_driver=firewall_driver)
+                         firewall=firewall, auth=auth, firewall_driver=firewall_driver,
+                         dhcp_agent_hosts=dhcp_hosts,
+                         dhcp_agents_per_network=dhcp_agents_per_network)
         if auth == "keystone":
             from neutrino.lab.identity import new_passwords
             state.passwords = new_passwords()
@@ -318,6 +329,31 @@ class LabControl:
     def start_dhcp_agent(self, host: str = "host1") -> int:
         return dhcp_agent_daemon(self.state, host).start(wait=30)
 
+    # --- pulling the plug on a host (neutrino.lab.power) ----------------------------
+    def stop_host(self, host: str, mode: str = "freeze") -> dict:
+        """Freeze (SIGSTOP) or kill (SIGKILL) every process of `host`, by
+        PID, and set its underlay links down, as a power loss would (rabbit
+        labs); returns {"mode", "pids", "stopped_at"}."""
+        from neutrino.lab import power
+        try:
+            return power.stop(self.state, host, mode)
+        except ValueError as exc:
+            raise LabError(str(exc)) from None
+
+    def start_host(self, host: str, timeout: float = 60.0) -> dict:
+        """Bring a stopped host back: resume (freeze) or restart (kill) its
+        agents, wait until they report, then set its links up."""
+        from neutrino.lab import power
+        try:
+            return power.start(self, host, timeout)
+        except (ValueError, TimeoutError) as exc:
+            raise LabError(str(exc)) from None
+
+    def host_stopped(self, host: str) -> dict | None:
+        """The stop record of `host` (mode, pids, stopped_at), None if running."""
+        from neutrino.lab import power
+        return power.stopped(self.state, host)
+
     def wait_dhcp_agents_alive(self, timeout: float = 60.0) -> None:
         want = set(self.state.dhcp_hosts())
         deadline = time.monotonic() + timeout
@@ -496,6 +532,8 @@ class LabControl:
         """Stop every process this lab started, delete its namespaces, its
         broker exchanges and its directory. Safe to call on a half-built lab."""
         state = self.state
+        from neutrino.lab import power
+        power.resume_all(state)      # a frozen host's processes must hear SIGTERM
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 self._runtime.stop()

@@ -66,6 +66,8 @@ class LabState:
     firewall_driver: str = "iptables"    # ... with "iptables" or "nftables"
     auth: str = "noauth"                 # "noauth" | "keystone" (the embedded identity)
     passwords: dict[str, str] = field(default_factory=dict)   # keystone: user -> password
+    dhcp_agent_hosts: list[str] | None = None   # hosts running a DHCP agent (None: host1)
+    dhcp_agents_per_network: int = 1            # the server's dhcp_agents_per_network
 
     # --- persistence ---------------------------------------------------------
     @property
@@ -166,6 +168,10 @@ class LabState:
             "DEFAULT": {"state_path": str(self.server_dir), "bind_host": "127.0.0.1",
                         "api_workers": "1", "transport_url": self.transport_url,
                         "agent_down_time": str(AGENT_DOWN_TIME),
+                        # a lab host can be stopped (`lab host stop`): its non-HA
+                        # routers move (upstream's default is false)
+                        "allow_automatic_l3agent_failover": "true",
+                        "dhcp_agents_per_network": str(self.dhcp_agents_per_network),
                         "auth_strategy": "keystone" if keystone else "noauth"},
             "ml2": {"type_drivers": "local,flat,vlan,vxlan", "tenant_network_types": "vxlan",
                     "mechanism_drivers": "linuxbridge,l2population" if self.l2pop
@@ -294,7 +300,8 @@ class LabState:
                 self.l3_agent_ini_path(host).write_text(self.l3_agent_ini(host))
                 # load balancers go where routers go (hosts with an L3 agent)
                 self.lb_agent_ini_path(host).write_text(self.lb_agent_ini(host))
-        self.dhcp_agent_ini_path("host1").write_text(self.dhcp_agent_ini("host1"))
+        for host in self.dhcp_agent_hosts or ["host1"]:
+            self.dhcp_agent_ini_path(host).write_text(self.dhcp_agent_ini(host))
         if "metadata_secret" not in self.extra:
             import secrets
             self.extra["metadata_secret"] = secrets.token_hex(16)

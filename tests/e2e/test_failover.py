@@ -1,0 +1,158 @@
+"""Losing a host (issue 17, parts 2-4): `neutrino lab host stop|start`
+pulls the plug on a lab host, DHCP with two agents per network keeps
+serving, and a non-HA router on a stopped host is moved by the server and
+forwards again within agent_down_time + 10 s.
+
+One 3-host lab over RabbitMQ (agents are processes there, so a host can be
+frozen) with DHCP agents on host1 and host2 and dhcp_agents_per_network 2.
+Every test brings back the hosts it stopped, in a finally."""
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+
+import pytest
+
+from neutrino.lab.state import AGENT_DOWN_TIME
+from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _rabbit_unreachable
+from neutrino.dataplane import netns as ns
+from tests.e2e.helpers import wait_for
+from tests.e2e.test_l3_routing import OUTSIDE, L3World
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def ha_lab(tmp_path_factory):
+    import os
+    if os.geteuid() != 0:
+        pytest.skip(NOT_ROOT)
+    reason = _rabbit_unreachable()
+    if reason:
+        pytest.skip(reason)
+    from neutrino.lab.control import LabControl
+    ctl = LabControl.up(hosts=3, transport="rabbit", rabbit_url=RABBIT_URL,
+                        lab_dir=tmp_path_factory.mktemp("lab-failover") / "lab",
+                        dhcp_hosts=["host1", "host2"], dhcp_agents_per_network=2)
+    try:
+        yield ctl
+    finally:
+        ctl.down()
+
+
+@pytest.fixture
+def world(ha_lab):
+    w = L3World(ha_lab, tag=secrets.token_hex(2))
+    stopped: list[str] = []
+    w.stopped = stopped
+    try:
+        yield w
+    finally:
+        for host in stopped:
+            with contextlib.suppress(Exception):
+                ha_lab.start_host(host)
+        w.cleanup()
+
+
+def stop(world, host, mode="freeze"):
+    world.stopped.append(host)
+    return world.lab.stop_host(host, mode)
+
+
+def start(world, host):
+    world.lab.start_host(host)
+    world.stopped.remove(host)
+
+
+def no_carrier(lab, host) -> list[bool]:
+    """Per host NIC: does the host see its cable pulled?"""
+    return ["NO-CARRIER" in ns.run(["ip", "-o", "link", "show", nic],
+                                   netns=lab.state.host_netns(host))
+            for nic in ("eth0", "eth1", "eth2")]
+
+
+def dhcp_ports(world, net):
+    return world.api.list("ports", network_id=net["id"], device_owner="network:dhcp")
+
+
+def test_host_stop_freezes_its_processes_and_cuts_its_links(world):
+    lab = world.lab
+    pid = lab.l3_agent_pid("host3")
+    record = stop(world, "host3")
+    assert pid in record["pids"]
+    with open(f"/proc/{pid}/stat") as f:
+        assert f.read().rsplit(")", 1)[1].split()[0] == "T"      # stopped
+    assert no_carrier(lab, "host3") == [True, True, True]
+    assert lab.host_stopped("host3") is not None
+    # the server notices: its agents turn dead after agent_down_time
+    wait_for(lambda: not any(a["alive"] for a in lab.api.list("agents", host="host3")),
+             timeout=AGENT_DOWN_TIME + 15, what="host3's agents dead")
+    start(world, "host3")
+    with open(f"/proc/{pid}/stat") as f:
+        assert f.read().rsplit(")", 1)[1].split()[0] != "T"
+    assert all(a["alive"] for a in lab.api.list("agents", host="host3"))
+    assert no_carrier(lab, "host3") == [False, False, False]
+    assert lab.host_stopped("host3") is None
+
+
+def test_two_dhcp_agents_serve_the_same_lease_and_survive_a_stopped_host(world):
+    lab = world.lab
+    net = world.network("dhcpha", cidr="10.77.0.0/24")
+    wait_for(lambda: len(dhcp_ports(world, net)) == 2, timeout=30, what="two DHCP ports")
+    ports = dhcp_ports(world, net)
+    assert sorted(p["binding:host_id"] for p in ports) == ["host1", "host2"]
+    servers = {p["binding:host_id"]: p["fixed_ips"][0]["ip_address"] for p in ports}
+    wait_for(lambda: all(p["status"] == "ACTIVE" for p in dhcp_ports(world, net)),
+             timeout=30, what="DHCP ports ACTIVE")
+    vm1 = world.instance("vm1", net, host="host3", wait=False)
+    lease = lab.instances.dhcp(vm1)
+    port = lab.api.show("ports", vm1.port_id)
+    assert lease["ip"] == port["fixed_ips"][0]["ip_address"]
+    # both dnsmasq are named as DNS servers, whichever answered
+    assert sorted(lease["dns"].split()) == sorted(servers.values())
+    # each dnsmasq alone gives that MAC the same address
+    for down, up in (("host1", "host2"), ("host2", "host1")):
+        stop(world, down)
+        again = lab.instances.dhcp(vm1)
+        assert again["ip"] == lease["ip"]
+        assert again["serverid"] == servers[up]
+        start(world, down)
+    # with host1 stopped, a new instance still gets its lease (from host2)
+    stop(world, "host1")
+    vm2 = world.instance("vm2", net, host="host3", wait=False)
+    got = lab.instances.dhcp(vm2)
+    want = lab.api.show("ports", vm2.port_id)
+    assert got["ip"] == want["fixed_ips"][0]["ip_address"]
+    assert got["serverid"] == servers["host2"]
+    start(world, "host1")
+
+
+def test_non_ha_router_of_a_stopped_host_forwards_again_from_another(world):
+    lab = world.lab
+    ext = world.external()
+    net, sub = world.tenant("fo", "10.78.0.0/24")
+    router = world.router("fo", ext=ext)
+    world.add_interface(router, sub)
+    old = world.router_host(router)
+    client_host = next(h for h in ("host3", "host2", "host1") if h != old)
+    vm = world.instance("vm", net, host=client_host)
+    wait_for(lambda: world.ping(vm, OUTSIDE), timeout=30, what="SNAT to the outside")
+    stopped_at = time.monotonic()
+    stop(world, old)
+    # moved by the server once the L3 agent is dead, and forwarding again
+    new = wait_for(lambda: (h := world.router_host(router)) != old and h,
+                   timeout=AGENT_DOWN_TIME + 10, what="router rescheduled")
+    wait_for(lambda: world.ping(vm, OUTSIDE), timeout=AGENT_DOWN_TIME + 10
+             - (time.monotonic() - stopped_at), interval=0.2,
+             what="forwarding from the new host")
+    took = time.monotonic() - stopped_at
+    print(f"router {router['id']} {old} -> {new}: forwarding again {took:.1f} s after "
+          f"the stop (agent_down_time {AGENT_DOWN_TIME} s)")
+    # the old host comes back: its copy of the router is removed and
+    # traffic keeps flowing through the new one
+    start(world, old)
+    old_ns = f"{lab.state.prefix}{old}-qrouter-{router['id']}"
+    wait_for(lambda: not ns.exists(old_ns), timeout=30, what="old router namespace gone")
+    assert world.router_host(router) == new
+    assert world.ping(vm, OUTSIDE)
