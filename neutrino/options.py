@@ -10,6 +10,7 @@ from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
 from neutrino.octavia.opts import QUOTA_OPTS as LBAAS_QUOTA_OPTS
 from neutrino.plugins.fwaas import opts as fwaas_opts
 from neutrino.plugins.l3.ha_opts import SERVER_OPTS as L3_HA_OPTS
+from neutrino.plugins.failover_opts import SERVER_OPTS as FAILOVER_OPTS
 from neutrino.plugins.fwaas.opts import QUOTA_OPTS as FWAAS_QUOTA_OPTS
 from neutrino.identity.opts import (IDENTITY, KEYSTONE_AUTHTOKEN, SECURITY_COMPLIANCE,
                                     resolve_identity)
@@ -52,6 +53,7 @@ DEFAULT = Section("DEFAULT", (
     Opt("dhcp_agents_per_network", int_range(1), 1,
         "Number of DHCP agents scheduled to serve each network with a DHCP subnet."),
     *L3_HA_OPTS,     # HA routers (neutrino.plugins.l3.ha_opts)
+    *FAILOVER_OPTS,  # agent failover (neutrino.plugins.failover_opts)
     Opt("dns_domain", string, "openstacklocal", "Domain for port host names (DHCP)."),
     Opt("max_dns_nameservers", int_range(0), 5, "Maximum DNS nameservers per subnet."),
     Opt("max_subnet_host_routes", int_range(0), 20, "Maximum host routes per subnet."),

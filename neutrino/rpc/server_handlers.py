@@ -223,6 +223,8 @@ def attach_bus(core, transport: Transport, prefix: str = DEFAULT_PREFIX,
         core.notifier.l2pop_hosts = l2pop_mod.network_hosts
     rpc = ServerRpc(core, transport, prefix, threads).start()
     core.notifier.before_network_change = rpc.dhcp.schedule_network_dhcp
+    from neutrino.rpc.failover import FailoverCheck
+    rpc.failover = FailoverCheck(core, rpc).start()   # dead agents' routers/networks move
     return rpc
 
 
