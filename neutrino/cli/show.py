@@ -14,6 +14,7 @@ from typing import Any
 
 from neutrino.agent.l2.firewall.show import nft_network, port_firewall
 from neutrino.agent.l2.firewall.show import render as render_firewall
+from neutrino.agent.l3 import ha_show
 from neutrino.agent.l3.fwaas import show as fwaas_show
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.netlink_model import Link
@@ -258,7 +259,7 @@ def render_hosts(hosts: list[dict]) -> list[str]:
     return lines
 
 
-def router_view(api, ident: str) -> dict[str, Any]:
+def router_view(api, ident: str, ha_confs: dict | None = None) -> dict[str, Any]:
     """The router's namespace (wherever its L3 agent made it): devices with
     addresses, routes, the NAT table as `iptables -t nat -S` prints it, and
     the FWaaS chains with the firewall groups of its ports."""
@@ -276,7 +277,8 @@ def router_view(api, ident: str) -> dict[str, Any]:
     return {"router": {k: router.get(k) for k in (
         "id", "name", "status", "admin_state_up", "external_gateway_info", "routes")},
         "l3_agent_hosts": [a["host"] for a in agents], "namespaces": spaces,
-        "firewall_groups": fwaas_show.groups(api, router["id"])}
+        "firewall_groups": fwaas_show.groups(api, router["id"]),
+        "ha_instances": ha_show.instances(router["id"], agents, ha_confs or {})}
 
 
 def render_router(view: dict[str, Any]) -> list[str]:
@@ -298,7 +300,22 @@ def render_router(view: dict[str, Any]) -> list[str]:
         lines += [f"    {line}" for line in ns["nat"]]
         lines += fwaas_show.render([], ns.get("firewall", {}))
     lines += fwaas_show.render(view.get("firewall_groups", []), {})
+    lines += ha_show.render(view.get("ha_instances", []))
     return lines
+
+
+def _ha_confs(args) -> dict:
+    """host -> its L3 agent's ha_confs directory: each lab host's, or this
+    machine's (--url)."""
+    from pathlib import Path
+    if args.url:
+        import socket
+
+        from neutrino.config import default_state_path
+        return {socket.gethostname(): Path(default_state_path()) / "ha_confs"}
+    from neutrino.lab.control import LabControl
+    state = LabControl.load(args.lab_dir).state
+    return {h: state.host_dir(h) / "ha_confs" for h in state.host_names()}
 
 
 def _lbaas_dirs(args) -> list:
@@ -320,7 +337,7 @@ def cmd_show(args) -> int:
         print(json.dumps(view, indent=2) if args.json else "\n".join(render_loadbalancer(view)))
         return 0
     if args.kind == "router":
-        view = router_view(api, args.id)
+        view = router_view(api, args.id, _ha_confs(args))
         print(json.dumps(view, indent=2) if args.json else "\n".join(render_router(view)))
         return 0
     if args.kind == "network":
