@@ -197,9 +197,8 @@ class L3Rpc:
         down = self.core.cfg.DEFAULT.agent_down_time
         routers = self.core.db.write(lambda conn: scheduling.schedule_unbound_routers(conn, down))
         for router_id in routers:
-            host = self.core.db.read(lambda conn, rid=router_id: scheduling.router_host(conn, rid))
-            self.core.notifier.resource_changed("router", router_id, -1,
-                                                hosts=(host,) if host else ())
+            hosts = self.core.db.read(lambda conn, rid=router_id: scheduling.router_hosts(conn, rid))
+            self.core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
         return routers
 
 

@@ -275,6 +275,5 @@ class FloatingIPPlugin:
 
     def _notify(self, view: dict, old_router: str | None = None) -> None:
         for router_id in {view.get("router_id"), old_router} - {None}:
-            host = self.core.db.read(lambda conn: scheduling.router_host(conn, router_id))
-            self.core.notifier.resource_changed("router", router_id, -1,
-                                                hosts=(host,) if host else ())
+            hosts = self.core.db.read(lambda conn: scheduling.router_hosts(conn, router_id))
+            self.core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
