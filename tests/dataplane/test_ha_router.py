@@ -145,6 +145,14 @@ def test_vrrp_failover_between_two_hosts(world):
         assert primary_vip(VRID) in nl.addresses("ha-" + world.ha_ports[master][:11])
     assert eventually(lambda: ping(world.vm, VIP), timeout=10)
 
+    # A restarted agent (a new HaRouters on the same files) converging the
+    # master again adopts its keepalived and leaves the VIPs where they are.
+    restarted = HaRouters(world.ha[master].root, VrrpOptions(advert_int=1), report=print)
+    world.routers[master].converge(world.router(master))
+    assert not restarted.ensure(world.router(master), world.routers[master].name)
+    assert restarted.pid(world.rid) == pids[master]
+    assert world.vip_on(master) and world.states()[master] == "active"
+
     # What the agents report: the master active, the other standby.
     for host in world.hosts:
         world.ha[host].watch({world.rid})
