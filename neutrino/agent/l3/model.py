@@ -117,7 +117,9 @@ class Router:
         """What keepalived moves for an HA router (None: not HA, or down)."""
         if not self.ha_dev or not self.admin_state_up:
             return None
-        vips = [(c, dev) for dev, cidrs in sorted(self.addresses().items()) for c in sorted(cidrs)]
+        # IPv4 only: IPv6 is off on an HA router's qr-/qg- (see router_ns)
+        vips = [(c, dev) for dev, cidrs in sorted(self.addresses().items())
+                for c in sorted(cidrs) if ":" not in c]
         routes = [(dest, hop, self.qg if dest == "0.0.0.0/0" else None)
                   for dest, hop in sorted(self.desired_routes().items())]
         return HaInstance(self.id, self.ha_vr_id, self.ha_dev, tuple(vips), tuple(routes))
