@@ -52,6 +52,7 @@ EXERCISED_BY = {
     "ext-gw-mode": "test_routers.py::test_router_gateway_enable_snat",
     "extraroute": "test_routers.py::test_router_extra_routes",
     "l3_agent_scheduler": "test_routers.py::test_router_l3_agents",
+    "l3-ha": "test_l3_ha.py::test_ha_router_network_ports_and_states",
     "dhcp_agent_scheduler": "test_dhcp_agents.py::test_network_dhcp_agents",
     "router": "test_routers.py::test_router_crud_and_interfaces",
     "filter-validation": "test_query.py::test_unknown_filter_400",
