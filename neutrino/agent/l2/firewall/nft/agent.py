@@ -6,11 +6,15 @@ Each converge renders the whole desired state (pure) and applies the
 difference as one `nft -f -` transaction. Between full resyncs the diff
 is against what the last successful apply left; a full resync (start,
 reconnect, error, [agent] resync_interval) reads the kernel's maps and
-sets (zones and port indices are kept) and the digest chain: a kernel
-that holds exactly the rendering is left alone (a restarted agent
-changes nothing), anything else gets both tables replaced in one
-transaction. (The digest names what was written; the rule count of every
-chain, read back with the rest, catches rules added or deleted by hand.)
+sets (zones and port indices are kept), its chain names and the digest
+chain: a kernel that holds exactly the rendering is left alone (a
+restarted agent changes nothing), anything else gets both tables
+replaced in one transaction. The rules themselves are not read back
+(listing 50,000 rules takes nft seconds): the namespace's nftables
+generation, which the kernel bumps on every commit by anyone, is kept
+after each apply, and a full resync that finds another commit since
+replaces the tables (a rule deleted by hand is put back). A restarted
+agent has no generation to compare and trusts the digest.
 
 As the iptables reconciler: before an apply, `before_apply` gets the
 filtered ports whose chains the kernel lacks (cold start, new port), so
@@ -28,7 +32,7 @@ from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, INET, STATE_PREFIX, TABLE,
+from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX, TABLE,
                                                    NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
 from neutrino.dataplane import conntrack as _conntrack
@@ -53,8 +57,9 @@ class NftConf:
 @dataclass
 class NftObserved:
     present: bool = False
-    chains: dict[tuple[str, str], int] = field(default_factory=dict)  # chain -> rule count
+    chains: set[tuple[str, str]] = field(default_factory=set)   # (family, chain)
     digest: str | None = None
+    generation: int | None = None
     zones: dict[str, int] = field(default_factory=dict)        # bridge -> zone
     marks: dict[str, int] = field(default_factory=dict)        # port -> index
     sets: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -66,12 +71,17 @@ def _element_text(e) -> str:
     return str(e)
 
 
-def counts(rendered: NftRendered) -> dict[tuple[str, str], int]:
-    """Every chain the tables should have -> its number of rules."""
-    out = {key: len(rules) for key, rules in rendered.chains.items()}
-    out.update({key: len(rules) for key, (_, rules) in BASE.items()})
-    out[(INET, STATE_PREFIX + rendered.digest())] = 0
-    return out
+def expected_chains(rendered: NftRendered) -> set[tuple[str, str]]:
+    """Every chain the tables should have."""
+    return {*rendered.chains, *BASE, (INET, STATE_PREFIX + rendered.digest())}
+
+
+def holds(observed: NftObserved, rendered: NftRendered, generation: int | None) -> bool:
+    """Whether the kernel still holds exactly `rendered` (see module doc)."""
+    return (observed.digest == rendered.digest()
+            and observed.chains == expected_chains(rendered)
+            and observed.sets == {n: m for n, (_, m) in rendered.sets.items()}
+            and (generation is None or observed.generation == generation))
 
 
 class NftKernel:
@@ -80,6 +90,7 @@ class NftKernel:
     def __init__(self, netns: str | None, background_conntrack: bool = False):
         self.netns = netns
         self.transactions = 0          # nft -f calls (tests, benchmarks)
+        self.generation: int | None = None    # the ruleset generation after our last commit
         self.timings: dict[str, float] = {}
         self.conntrack = _conntrack.Cleaner(netns, background=background_conntrack,
                                             name=f"conntrack-{netns or 'host'}")
@@ -97,14 +108,15 @@ class NftKernel:
         FirewallKernel(self.netns).ensure_bridge_netfilter()
 
     def observe(self) -> NftObserved:
-        chains = nftables.rule_counts(self.netns, INET, TABLE)
+        generation = nftables.generation(self.netns)     # first: a later commit shows
+        chains = nftables.chain_names(self.netns, INET, TABLE)
         if not chains:
-            return NftObserved()
-        obs = NftObserved(present=True, chains={(INET, c): n for c, n in chains.items()})
+            return NftObserved(generation=generation)
+        obs = NftObserved(present=True, chains={(INET, c) for c in chains},
+                          generation=generation)
         obs.digest = next((c[len(STATE_PREFIX):] for c in chains
                            if c.startswith(STATE_PREFIX)), None)
-        bridged = nftables.rule_counts(self.netns, BRIDGE, TABLE)
-        obs.chains.update({(BRIDGE, c): n for c, n in bridged.items()})
+        obs.chains |= {(BRIDGE, c) for c in nftables.chain_names(self.netns, BRIDGE, TABLE) or ()}
         for key, value in nftables.elements(self.netns, INET, TABLE, "map", "zones"):
             obs.zones[str(key)] = int(value)
         for key, value in nftables.elements(self.netns, INET, TABLE, "map", "egress"):
@@ -112,13 +124,15 @@ class NftKernel:
             if target.startswith("eg-"):
                 obs.marks[target[3:]] = int(key)
         obs.sets = {name: frozenset(_element_text(e) for e in elems)
-                    for name, elems in nftables.sets(self.netns, INET, TABLE).items()}
+                    for name, elems in nftables.sets(self.netns, INET, TABLE).items()
+                    if name not in CONST_SETS}
         return obs
 
     def apply(self, text: str, flows: list[ConntrackDelete]) -> None:
         started = time.monotonic()
         nftables.apply(self.netns, text)
         self.transactions += 1
+        self.generation = nftables.generation(self.netns)
         applied = time.monotonic()
         self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in flows)
         self.timings = {"nft": applied - started, "conntrack": time.monotonic() - applied}
@@ -143,6 +157,7 @@ class NftFirewall:
         self._logged: dict[str, str] = {}
         self.bad_ports: dict[str, str] = {}
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
+        self._generation: int | None = None       # the kernel's, right after our last apply
 
     @classmethod
     def from_config(cls, cfg, transport: Transport, host: str, prefix: str,
@@ -202,8 +217,9 @@ class NftFirewall:
             observed = self.kernel.observe()
             rendered = render(desired, assign_zones(nets, observed.zones), observed.marks)
             have = observed.chains
-            if observed.digest == rendered.digest() and observed.chains == counts(rendered):
+            if holds(observed, rendered, self._generation):
                 text, flows = "", []
+                self._generation = observed.generation
             else:
                 text = nft_plan.full_text(rendered)
                 flows = nft_plan.conntrack(desired, None, rendered, observed.sets)
@@ -229,6 +245,7 @@ class NftFirewall:
                 before_apply(missing)
         self.last = None          # unknown until the apply succeeded
         self.kernel.apply(text, flows)
+        self._generation = self.kernel.generation
         self.last = rendered
         self._forget_flows_of_removed(desired, rendered)
         done = time.monotonic()

@@ -127,7 +127,15 @@ class NftRendered:
     bad: dict[str, str] = field(default_factory=dict)       # port isolated here -> why
     groups_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # port -> gi/ge chain
 
+    _digest: str | None = field(default=None, repr=False, compare=False)
+
     def digest(self) -> str:
+        """A name for the whole rendering (computed once: render is done)."""
+        if self._digest is None:
+            self._digest = self._hash()
+        return self._digest
+
+    def _hash(self) -> str:
         h = hashlib.sha256()
         for part in (sorted(self.chains.items()),
                      sorted((k, sorted(v.items(), key=str)) for k, v in self.maps.items()),
