@@ -169,3 +169,15 @@ def test_full_text_replaces_both_tables_in_one_transaction():
     # sets and chains exist before the rules and map entries that name them
     first_rule = next(i for i, line in enumerate(lines) if line.startswith("add rule"))
     assert all(i < first_rule for i, line in enumerate(lines) if line.startswith("add set"))
+
+
+def test_a_rule_the_renderer_cannot_write_isolates_the_ports_of_its_groups_only():
+    d = desired()
+    other = "5e000000-0000-4000-8000-00000000000b"
+    d.rules = {**d.rules, other: (SgRule("ingress", "IPv4", "not-a-protocol"),)}
+    d.ports[P2] = FwPort(P2, NET, "fa:16:3e:00:00:02", "compute:x", True, ("10.0.0.2",), (),
+                         (other,))
+    r = rendered(d)
+    assert set(r.bad) == {P2}
+    assert r.chains[(INET, f"in-{P2}")] == ("drop",)
+    assert r.chains[(INET, f"in-{P1}")][-1] == f"goto {group_chains((G,))[0]}"

@@ -316,16 +316,17 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
         index = out.marks[p.id]
         try:
             chains = port_chains(p, desired, index)
+            if not p.isolated:
+                gi, ge = group_chains(p.security_groups)
+                if (INET, gi) not in out.chains:
+                    chains[(INET, gi)], chains[(INET, ge)] = group_rules(p, desired)
         except Exception as exc:  # noqa: BLE001 - a row the checks let through
             out.bad[p.id] = f"{type(exc).__name__}: {exc}"         # costs this port only
             p = p.isolate()
             chains = port_chains(p, desired, index)
         out.chains.update(chains)
         if not p.isolated:
-            gi, ge = group_chains(p.security_groups)
-            out.groups_of[p.id] = (gi, ge)
-            if (INET, gi) not in out.chains:
-                out.chains[(INET, gi)], out.chains[(INET, ge)] = group_rules(p, desired)
+            out.groups_of[p.id] = group_chains(p.security_groups)
         out.maps[(INET, "ingress")][index << 16] = f"jump {in_chain(p.id)}"
         out.maps[(INET, "egress")][index] = f"jump {eg_chain(p.id)}"
         out.maps[(BRIDGE, "port-in")][tap(p.id)] = f"jump {pi_chain(p.id)}"
