@@ -88,6 +88,7 @@ def test_two_servers_move_each_router_and_network_once(servers):
     on_node1 = [r["id"] for r in routers if router_hosts(api, r["id"]) == ["node1"]]
     assert on_node1
     nets = [network(api, cidr=f"10.{60 + i}.0.0/24")[0] for i in range(3)]
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     assert all(dhcp_hosts(api, n["id"]) == ["node1", "node2"] for n in nets)
     dhcp_agent(bus, "node3", prefix)
     silence(core, "node1")

@@ -113,6 +113,7 @@ def test_two_dhcp_agents_per_network_two_dhcp_ports_same_hosts_both_dns(envs):
     core, rpc, api, bus, prefix = envs(dhcp_agents_per_network="2")
     clients = [dhcp_agent(bus, h, prefix) for h in ("node1", "node2", "node3")]
     net, sub = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     assert len(dhcp_hosts(api, net["id"])) == 2
     serving = [c for c in clients if c.get_dhcp_state()["networks"]]
     assert len(serving) == 2
@@ -146,6 +147,7 @@ def test_one_dhcp_agent_per_network_by_default(envs):
     for h in ("node1", "node2"):
         dhcp_agent(bus, h, prefix)
     net, _ = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     assert len(dhcp_hosts(api, net["id"])) == 1
 
 
@@ -155,6 +157,7 @@ def test_network_moves_off_a_dead_dhcp_agent_and_its_port_goes(envs):
     core, rpc, api, bus, prefix = envs()
     c1 = dhcp_agent(bus, "node1", prefix)
     net, _ = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     assert dhcp_hosts(api, net["id"]) == ["node1"]
     port = c1.ensure_dhcp_port(net["id"])
     c2 = dhcp_agent(bus, "node2", prefix)
@@ -179,6 +182,7 @@ def test_two_agents_per_network_one_dies_a_third_takes_over(envs):
     for h in ("node1", "node2"):
         dhcp_agent(bus, h, prefix)
     net, _ = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     assert dhcp_hosts(api, net["id"]) == ["node1", "node2"]
     dhcp_agent(bus, "node3", prefix)
     silence(core, "node1")
@@ -190,6 +194,7 @@ def test_dhcp_failover_off_or_no_live_agent_moves_nothing(envs):
     core, rpc, api, bus, prefix = envs(allow_automatic_dhcp_failover="false")
     dhcp_agent(bus, "node1", prefix)
     net, _ = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     dhcp_agent(bus, "node2", prefix)
     silence(core, "node1")
     assert rpc.failover.run_once()["networks"] == []
@@ -198,6 +203,7 @@ def test_dhcp_failover_off_or_no_live_agent_moves_nothing(envs):
     core, rpc, api, bus, prefix = envs()
     dhcp_agent(bus, "node1", prefix)
     net, _ = network(api)
+    core.notifier.flush()     # DHCP scheduling runs on the notifier thread
     silence(core, "node1")          # the only DHCP agent: the server's view is suspect
     assert rpc.failover.run_once()["networks"] == []
     assert dhcp_hosts(api, net["id"]) == ["node1"]
@@ -310,3 +316,17 @@ def test_an_agent_that_did_not_run_for_a_while_resyncs_fully(monkeypatch):
         assert reports.acquire(timeout=5)
     life.stopped.set()
     assert life.freezes == 1 and triggers.full
+
+
+def test_ha_routers_are_left_to_vrrp(envs):
+    core, rpc, api, bus, prefix = envs(allow_automatic_l3agent_failover="true")
+    for h in ("node1", "node2", "node3"):
+        l3_agent(bus, h, prefix)
+    r = api.post("/v2.0/routers", json={"router": {"name": "ha", "ha": True}})
+    assert r.status_code == 201, r.text
+    router = r.json()["router"]
+    hosts = router_hosts(api, router["id"])
+    assert len(hosts) >= 2
+    silence(core, hosts[0])
+    assert rpc.failover.run_once()["routers"] == []
+    assert router_hosts(api, router["id"]) == hosts

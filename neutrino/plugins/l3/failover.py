@@ -50,7 +50,7 @@ def move_routers_off_dead_agents(conn: Connection, down_time: int) -> list[tuple
     live = scheduling.live_agents(conn, scheduling.L3_AGENT, down_time)
     moved = []
     for router_id, agent_id in _non_ha_bindings(conn, list(dead)):
-        target = scheduling._least_loaded(conn, live, RB)
+        target = scheduling.least_loaded(conn, live, RB)
         if target is None:
             break
         gone = conn.execute(delete(RB).where(RB.c.router_id == router_id,
