@@ -143,3 +143,46 @@ def test_l3_ha_default_from_config(make_api):
     m = api.project()
     router = m.create("routers", name=rand("r"))
     assert api.admin.show("routers", router["id"])["ha"] is True
+
+
+def test_concurrent_ha_routers_share_one_network(server_factory, db_url):
+    """Parallel first HA routers of a project (two API workers): one HA
+    network, distinct VRIDs, every router made; then parallel deletes take
+    the network with the last."""
+    import secrets
+
+    from tests.api.helpers import UNLIMITED_QUOTAS, two_worker_config
+    from tests.api.test_races import check_answers, together
+    server = server_factory(two_worker_config(db_url, DEFAULT={"api_workers": "2",
+                                                               "l3_ha": "true"},
+                                              quotas=UNLIMITED_QUOTAS))
+    project = secrets.token_hex(16)
+    headers = {"X-Project-Id": project, "X-Roles": "member", "X-User-Id": "ha"}
+    answers = together(server, [("POST", "routers", {"router": {"name": f"r{i}"}})
+                                for i in range(6)], headers)
+    assert check_answers(server, answers, {201: None}) == [201] * 6
+    admin = {"X-Project-Id": secrets.token_hex(16), "X-Roles": "admin", "X-User-Id": "a"}
+    import httpx
+    with httpx.Client(base_url=server.url + "/v2.0", headers=admin, timeout=60) as c:
+        nets = c.get("networks", params={"name": f"HA network tenant {project}"}).json()
+        assert len(nets["networks"]) == 1
+        routers = [r.json()["router"] for r in answers]
+        assert all(r["ha"] for r in (c.get(f"routers/{x['id']}").json()["router"]
+                                     for x in routers))
+    from neutrino.db import models
+    from sqlalchemy import create_engine, select
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            vr = models.ha_router_vrid_allocations
+            vrids = conn.execute(select(vr.c.vr_id).where(
+                vr.c.router_id.in_([r["id"] for r in routers]))).scalars().all()
+    finally:
+        engine.dispose()
+    assert len(vrids) == 6 and len(set(vrids)) == 6
+    answers = together(server, [("DELETE", f"routers/{r['id']}", None) for r in routers],
+                       headers)
+    assert check_answers(server, answers, {204: None}) == [204] * 6
+    with httpx.Client(base_url=server.url + "/v2.0", headers=admin, timeout=60) as c:
+        nets = c.get("networks", params={"name": f"HA network tenant {project}"}).json()
+        assert nets["networks"] == []

@@ -37,13 +37,19 @@ HN, VR = models.ha_router_networks, models.ha_router_vrid_allocations
 RB, A, R, RP = scheduling.RB, models.agents, models.routers, models.router_ports
 
 
-def ha_network_id(conn: Connection, project_id: str) -> str | None:
-    return conn.execute(select(HN.c.network_id).where(HN.c.project_id == project_id)).scalar()
+def ha_network_id(conn: Connection, project_id: str, lock: bool = False) -> str | None:
+    """`lock`: hold the project's row until commit, so that HA routers of one
+    project made and deleted in parallel see each other (the last one out
+    removes the network, nobody uses a network being removed)."""
+    stmt = select(HN.c.network_id).where(HN.c.project_id == project_id)
+    if lock and conn.dialect.name != "sqlite":      # SQLite: one writer at a time
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).scalar()
 
 
 def ensure_network(conn: Connection, core, project_id: str) -> str:
     """The project's HA network, made on first use."""
-    net_id = ha_network_id(conn, project_id)
+    net_id = ha_network_id(conn, project_id, lock=True)
     if net_id:
         return net_id
     cfg = core.cfg.DEFAULT
@@ -166,9 +172,9 @@ def unmake(conn: Connection, core, router_id: str, project_id: str) -> tuple[lis
     ports = core_ports(core)
     for row in rows:
         ports.delete_in(conn, row["id"])
+    net_id = ha_network_id(conn, project_id, lock=True)
     conn.execute(delete(RB).where(RB.c.router_id == router_id))
     conn.execute(delete(VR).where(VR.c.router_id == router_id))
-    net_id = ha_network_id(conn, project_id)
     others = conn.execute(select(R.c.id).where(R.c.project_id == project_id, R.c.ha,
                                                R.c.id != router_id).limit(1)).first()
     if net_id is None or others:
