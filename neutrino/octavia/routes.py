@@ -202,9 +202,15 @@ class OctaviaApi:
         return _json({"versions": versions})
 
     async def providers(self, request: Request) -> Response:
+        fields = [f for k, v in request.query_params.multi_items() if k == "fields"
+                  for f in v.split(",") if f]
+
         def run(ctx):
             self.svc.authorize(ctx, "provider", "get_all", ctx.project_id)
-            return {"providers": [{"name": PROVIDER, "description": PROVIDER_DESCRIPTION}]}
+            item = {"name": PROVIDER, "description": PROVIDER_DESCRIPTION}
+            if fields:
+                item = {k: v for k, v in item.items() if k in fields}
+            return {"providers": [item]}
         return await self.call(request, run)
 
     async def capabilities(self, request: Request) -> Response:

@@ -551,6 +551,8 @@ def test_providers_flavors_and_versions(api):
     me = api.member_a
     providers = expect(me.get(f"{LB}/providers"), 200)["providers"]
     assert [p["name"] for p in providers] == ["haproxy"]
+    assert expect(me.get(f"{LB}/providers", params={"fields": "name"}), 200) == {
+        "providers": [{"name": "haproxy"}]}
     assert expect(me.get(f"{LB}/flavors"), 200) == {"flavors": [], "flavors_links": []}
     fault(me.get(f"{LB}/flavors/5d1d1c5e-0000-4000-8000-000000000000"), 404)
     versions = expect(me.get("/load-balancer/"), 200)["versions"]
