@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.root,
 
 VIP = "10.82.1.1"
 VRID = 7
+ADVERT = 0.5        # seconds (VRRPv3): a standby takes over after about 2 s
 
 
 def ping(netns: str, ip: str) -> bool:
@@ -83,7 +84,7 @@ class HaWorld:
                 for net in ("ha", "int"):
                     nl.set_master(f"{host}{net}", f"br{net}")
                     nl.set_up(f"{host}{net}")
-        self.ha = {host: HaRouters(tmp_path / host, VrrpOptions(advert_int=1),
+        self.ha = {host: HaRouters(tmp_path / host, VrrpOptions(advert_int=ADVERT),
                                    report=self.reports[host].append)
                    for host in self.hosts}
 
@@ -147,7 +148,7 @@ def test_vrrp_failover_between_two_hosts(world):
 
     # A restarted agent (a new HaRouters on the same files) converging the
     # master again adopts its keepalived and leaves the VIPs where they are.
-    restarted = HaRouters(world.ha[master].root, VrrpOptions(advert_int=1), report=print)
+    restarted = HaRouters(world.ha[master].root, VrrpOptions(advert_int=ADVERT), report=print)
     world.routers[master].converge(world.router(master))
     assert not restarted.ensure(world.router(master), world.routers[master].name)
     assert restarted.pid(world.rid) == pids[master]
@@ -171,9 +172,10 @@ def test_vrrp_failover_between_two_hosts(world):
     assert world.reports[master][-1] == {world.rid: "standby"}
 
     # The next converge starts it again: it comes back standby (nopreempt).
+    assert eventually(lambda: world.ha[master].pid(world.rid) is None, timeout=10)
     assert world.ensure(master)
     assert eventually(lambda: world.states()[master] == "standby", timeout=10)
-    time.sleep(3.5)             # longer than the master-down interval
+    time.sleep(3 * ADVERT + 1)      # longer than the master-down interval
     assert world.states() == {master: "standby", other: "active"}
     assert ping(world.vm, VIP)
 
@@ -194,3 +196,43 @@ def test_config_change_reloads_and_stop_removes(world):
     assert world.ha["h1"].stop(world.rid, world.routers["h1"].name)
     assert world.ha["h1"].pid(world.rid) is None
     assert eventually(lambda: not world.vip_on("h1"), timeout=5)
+
+
+def pids_of(world, host):
+    d = world.ha[host].dir(world.rid)
+    return [int((d / name).read_text().split()[0]) for name in ("keepalived.pid", "vrrp.pid")]
+
+
+def set_uplinks(world, host, up: bool):
+    with Netlink(world.fabric) as nl:
+        for net in ("ha", "int"):
+            (nl.set_up if up else nl.set_down)(f"{host}{net}")
+
+
+def test_frozen_master_comes_back_as_backup(world):
+    """h2 (the higher HA address, which would win a tie between two masters)
+    is master, is frozen and cut off; h1 takes over. When h2 resumes, its
+    keepalived still believes it is master: the agent's freeze handling
+    restarts it as backup, and h1 keeps the router."""
+    assert world.ensure("h2")
+    assert eventually(lambda: world.states()["h2"] == "active")
+    assert world.ensure("h1")
+    assert eventually(lambda: world.states()["h1"] == "standby")
+    frozen = pids_of(world, "h2")
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        set_uplinks(world, "h2", False)
+        assert eventually(lambda: world.states()["h1"] == "active", timeout=15)
+        assert eventually(lambda: ping(world.vm, VIP), timeout=10)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert world.ha["h2"].restart_masters() == [world.rid]     # what the watcher does
+    set_uplinks(world, "h2", True)
+    assert world.ha["h2"].pid(world.rid) not in frozen
+    assert eventually(lambda: world.states()["h2"] == "standby", timeout=10)
+    time.sleep(3 * ADVERT + 1)
+    assert world.states() == {"h1": "active", "h2": "standby"}
+    assert world.vip_on("h1") and not world.vip_on("h2")
+    assert ping(world.vm, VIP)

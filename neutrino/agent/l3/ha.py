@@ -19,6 +19,17 @@ State detection: the notify script writes the state file; a watcher thread
 stats the state files of the HA routers every `poll` seconds (a stat per
 router, no netlink socket per namespace) and casts `update_ha_routers_states`
 with the states that changed (everything again after a full sync).
+
+Two ways a host comes back, and why neither may take the router back:
+  * its processes were killed (power loss): the namespace may still hold the
+    VIPs the dead master had; they are removed before a fresh keepalived
+    starts (BACKUP; it adds them again only if it becomes master);
+  * it was frozen (SIGSTOP, a hung host) for longer than a standby waits
+    before taking over: its keepalived resumes as a MASTER that has missed
+    the takeover, and two masters of equal priority settle by address, not
+    by who came back. The watcher sees the gap in its own polling and
+    restarts the keepalived of every router this host was master of (a
+    graceful stop, so it comes back BACKUP and sees the new master).
 """
 from __future__ import annotations
 
@@ -27,11 +38,13 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from neutrino.agent.l3 import keepalived as kc
 from neutrino.agent.l3.model import Router
+from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.process import Daemon
 
 LOG = logging.getLogger(__name__)
@@ -49,6 +62,8 @@ class HaRouters:
         self.binary = binary
         self._lock = threading.Lock()
         self._watched: set[str] = set()
+        self._netns: dict[str, str] = {}      # router id -> its namespace (restarts)
+        self._instances: dict = {}            # router id -> its HaInstance
         self._reported: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,6 +117,8 @@ class HaRouters:
         running = daemon.pid is not None
         with self._lock:
             self._watched.add(router.id)
+            self._netns[router.id] = netns
+            self._instances[router.id] = inst
         if old == text and running:
             return False
         if old != text:
@@ -112,8 +129,8 @@ class HaRouters:
             LOG.info("router %s: keepalived config changed, reloading", router.id)
             daemon.reload()
         else:
-            if not (d / "state").exists():
-                (d / "state").write_text("BACKUP\n")
+            clear_vips(netns, inst)      # a killed master's leftovers
+            (d / "state").write_text("BACKUP\n")
             daemon.start(settle=0.2)
             LOG.info("router %s: keepalived started (pid %s)", router.id, daemon.pid)
         return True
@@ -168,11 +185,61 @@ class HaRouters:
     def stop_watching(self) -> None:
         self._stop.set()
 
+    def freeze_gap(self) -> float:
+        """A polling gap longer than this was a freeze a standby noticed (its
+        master-down interval is about three adverts), not a scheduling hiccup."""
+        return max(3 * float(self.opts.advert_int) + 1.0, 5.0)
+
+    def restart_masters(self) -> list[str]:
+        """After a freeze: keepalived of the routers this host was master of
+        starts again as BACKUP (see the module's docstring)."""
+        with self._lock:
+            todo = [(rid, self._netns.get(rid)) for rid in sorted(self._watched)]
+        done = []
+        for rid, netns in todo:
+            if netns is None or self.state(rid) != "active":
+                continue
+            daemon = self._daemon(rid, netns)
+            if daemon.pid is None:
+                continue
+            LOG.warning("router %s: this host was frozen while master: keepalived restarts "
+                        "as backup", rid)
+            daemon.stop()
+            router_conf = self._instances.get(rid)
+            if router_conf is not None:
+                clear_vips(netns, router_conf)
+            (self.dir(rid) / "state").write_text("BACKUP\n")
+            daemon.start(settle=0.2)
+            done.append(rid)
+        return done
+
     def _loop(self) -> None:
+        last = time.monotonic()
         while not self._stop.wait(self.poll):
+            now = time.monotonic()
+            gap, last = now - last, now
             try:
+                if gap > self.freeze_gap():
+                    self.restart_masters()
                 self.report_changes()
             except Exception as exc:  # noqa: BLE001 - the next poll tries again
                 LOG.warning("HA state report failed: %s", exc)
                 with self._lock:
                     self._reported.clear()
+
+
+def clear_vips(netns: str, inst) -> None:
+    """Remove what only a master may hold (VIPs, virtual routes) from a
+    namespace whose keepalived is not running."""
+    from neutrino.agent.l3.keepalived import primary_vip
+    wanted = {(cidr, dev) for cidr, dev in inst.vips} | {(primary_vip(inst.vr_id),
+                                                           inst.interface)}
+    with Netlink(netns) as nl:
+        for cidr, dev in sorted(wanted):
+            with contextlib.suppress(Exception):
+                if cidr in nl.addresses(dev):
+                    nl.del_address(dev, cidr)
+        for dest, via, _dev in inst.routes:
+            with contextlib.suppress(Exception):
+                if any(r.dst == dest and r.gateway == via for r in nl.routes()):
+                    nl.del_route(dest, gateway=via)
