@@ -216,7 +216,8 @@ def cmd_status(args) -> int:
         state = ("alive" if agent["alive"] else "DEAD") if agent else "no agent"
         devices = agent["devices"] if agent else 0
         print(f"  {host['name']:<8} netns {host['netns']:<18} vtep {host['vtep_ip']:<13} "
-              f"linuxbridge agent: {state}, {devices} device(s)")
+              f"linuxbridge agent: {state}, {devices} device(s)"
+              + (f", STOPPED ({host['stopped']})" if host.get("stopped") else ""))
     return 0
 
 

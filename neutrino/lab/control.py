@@ -509,7 +509,9 @@ class LabControl:
                                     "devices": agent["configurations"].get("devices", 0)}
                           if agent else None,
                           "agent_pid": (self.agent_pid(host)
-                                        if self.state.transport != "inproc" else None)})
+                                        if self.state.transport != "inproc" else None),
+                          # `lab host stop`: "freeze" or "kill", None while running
+                          "stopped": (self.host_stopped(host) or {}).get("mode")})
         return {"lab_dir": self.state.lab_dir, "prefix": self.state.prefix,
                 "api_url": self.state.api_url, "api_up": api_ok,
                 "api_servers": self.state.server_urls(),

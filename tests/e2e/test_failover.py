@@ -4,7 +4,7 @@ serving, and a non-HA router on a stopped host is moved by the server and
 forwards again within agent_down_time + 10 s.
 
 One 3-host lab over RabbitMQ (agents are processes there, so a host can be
-frozen) with DHCP agents on host1 and host2 and dhcp_agents_per_network 2.
+frozen) with a DHCP agent on every host and dhcp_agents_per_network 2.
 Every test brings back the hosts it stopped, in a finally."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def ha_lab(tmp_path_factory):
     from neutrino.lab.control import LabControl
     ctl = LabControl.up(hosts=3, transport="rabbit", rabbit_url=RABBIT_URL,
                         lab_dir=tmp_path_factory.mktemp("lab-failover") / "lab",
-                        dhcp_hosts=["host1", "host2"], dhcp_agents_per_network=2)
+                        dhcp_hosts=["host1", "host2", "host3"], dhcp_agents_per_network=2)
     try:
         yield ctl
     finally:
@@ -85,6 +85,7 @@ def test_host_stop_freezes_its_processes_and_cuts_its_links(world):
         assert f.read().rsplit(")", 1)[1].split()[0] == "T"      # stopped
     assert no_carrier(lab, "host3") == [True, True, True]
     assert lab.host_stopped("host3") is not None
+    assert {h["name"]: h["stopped"] for h in lab.status()["hosts"]}["host3"] == "freeze"
     # the server notices: its agents turn dead after agent_down_time
     wait_for(lambda: not any(a["alive"] for a in lab.api.list("agents", host="host3")),
              timeout=AGENT_DOWN_TIME + 15, what="host3's agents dead")
@@ -96,36 +97,64 @@ def test_host_stop_freezes_its_processes_and_cuts_its_links(world):
     assert lab.host_stopped("host3") is None
 
 
+def serving(world, net) -> dict[str, str]:
+    """host -> DHCP port address, once the network has its two DHCP ports."""
+    wait_for(lambda: len(dhcp_ports(world, net)) == 2 and all(
+        p["status"] == "ACTIVE" for p in dhcp_ports(world, net)), timeout=30,
+        what="two ACTIVE DHCP ports")
+    return {p["binding:host_id"]: p["fixed_ips"][0]["ip_address"]
+            for p in dhcp_ports(world, net)}
+
+
 def test_two_dhcp_agents_serve_the_same_lease_and_survive_a_stopped_host(world):
     lab = world.lab
     net = world.network("dhcpha", cidr="10.77.0.0/24")
-    wait_for(lambda: len(dhcp_ports(world, net)) == 2, timeout=30, what="two DHCP ports")
-    ports = dhcp_ports(world, net)
-    assert sorted(p["binding:host_id"] for p in ports) == ["host1", "host2"]
-    servers = {p["binding:host_id"]: p["fixed_ips"][0]["ip_address"] for p in ports}
-    wait_for(lambda: all(p["status"] == "ACTIVE" for p in dhcp_ports(world, net)),
-             timeout=30, what="DHCP ports ACTIVE")
-    vm1 = world.instance("vm1", net, host="host3", wait=False)
+    servers = serving(world, net)
+    first, second = sorted(servers)
+    other = next(h for h in lab.state.host_names() if h not in servers)
+    vm1 = world.instance("vm1", net, host=other, wait=False)
     lease = lab.instances.dhcp(vm1)
     port = lab.api.show("ports", vm1.port_id)
     assert lease["ip"] == port["fixed_ips"][0]["ip_address"]
     # both dnsmasq are named as DNS servers, whichever answered
     assert sorted(lease["dns"].split()) == sorted(servers.values())
     # each dnsmasq alone gives that MAC the same address
-    for down, up in (("host1", "host2"), ("host2", "host1")):
+    for down, up in ((first, second), (second, first)):
         stop(world, down)
         again = lab.instances.dhcp(vm1)
         assert again["ip"] == lease["ip"]
         assert again["serverid"] == servers[up]
         start(world, down)
-    # with host1 stopped, a new instance still gets its lease (from host2)
-    stop(world, "host1")
-    vm2 = world.instance("vm2", net, host="host3", wait=False)
+    # with one stopped, a new instance still gets its lease (from the other)
+    stop(world, first)
+    vm2 = world.instance("vm2", net, host=other, wait=False)
     got = lab.instances.dhcp(vm2)
-    want = lab.api.show("ports", vm2.port_id)
-    assert got["ip"] == want["fixed_ips"][0]["ip_address"]
-    assert got["serverid"] == servers["host2"]
-    start(world, "host1")
+    assert got["ip"] == lab.api.show("ports", vm2.port_id)["fixed_ips"][0]["ip_address"]
+    assert got["serverid"] == servers[second]
+    start(world, first)
+
+
+def test_network_moves_off_a_stopped_dhcp_host_which_cleans_up_on_return(world):
+    lab = world.lab
+    net = world.network("dhcpfo", cidr="10.79.0.0/24")
+    servers = serving(world, net)
+    gone, stays = sorted(servers)
+    third = next(h for h in lab.state.host_names() if h not in servers)
+    old_ns = f"{lab.state.prefix}{gone}-qdhcp-{net['id']}"
+    assert ns.exists(old_ns)
+    stop(world, gone)
+    hosts = lambda: sorted(a["host"] for a in lab.api.request(   # noqa: E731
+        "GET", f"/v2.0/networks/{net['id']}/dhcp-agents")["agents"])
+    wait_for(lambda: hosts() == sorted([stays, third]), timeout=AGENT_DOWN_TIME + 15,
+             what=f"the network moved from {gone} to {third}")
+    now = serving(world, net)
+    assert sorted(now) == sorted([stays, third])
+    vm = world.instance("vm", net, host=third, wait=False)
+    assert lab.instances.dhcp(vm)["serverid"] in now.values()
+    start(world, gone)
+    # back: its dnsmasq and namespace for the network are removed
+    wait_for(lambda: not ns.exists(old_ns), timeout=30, what=f"{old_ns} removed")
+    assert hosts() == sorted([stays, third])
 
 
 def test_non_ha_router_of_a_stopped_host_forwards_again_from_another(world):
