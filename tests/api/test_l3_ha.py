@@ -119,6 +119,19 @@ def test_ha_network_goes_with_the_last_ha_router(api, hosts):
     expect(api.admin.get(f"networks/{net['id']}"), 404)
 
 
+def test_removing_an_instance_by_hand_takes_its_ha_port(api, hosts):
+    project = api.project().project_id
+    router = api.admin.create("routers", name=rand("r"), ha=True, project_id=project)
+    agents = expect(api.admin.get(f"routers/{router['id']}/l3-agents"), 200)["agents"]
+    gone = agents[0]
+    expect(api.admin.delete(f"agents/{gone['id']}/l3-routers/{router['id']}"), 204)
+    ports = ha_ports(api, router["id"])
+    assert len(ports) == 2 and gone["host"] not in {p["binding:host_id"] for p in ports}
+    assert gone["host"] not in {a["host"] for a in expect(
+        api.admin.get(f"routers/{router['id']}/l3-agents"), 200)["agents"]}
+    api.admin.remove("routers", router["id"])
+
+
 def test_change_ha_only_while_admin_down(api, hosts):
     m = api.project()
     router = m.create("routers", name=rand("r"))

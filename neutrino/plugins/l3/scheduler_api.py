@@ -130,11 +130,15 @@ class SchedulerOps:
         def txn(conn):
             agent = self._agent(conn, agent_id, scheduling.L3_AGENT)
             B = scheduling.RB
+            ha_port = conn.execute(select(B.c.ha_port_id).where(
+                B.c.agent_id == agent_id, B.c.router_id == router_id)).scalar()
             result = conn.execute(delete(B).where(B.c.agent_id == agent_id,
                                                   B.c.router_id == router_id))
             if not result.rowcount:
                 raise faults.NotFound(f"The router {router_id} is not hosted by the L3 agent "
                                       f"{agent_id}.")
+            if ha_port:     # an HA router's instance: its ha- port goes with it
+                self.routers.ports.delete_in(conn, ha_port)
             return agent["host"]
         host = self.core.db.write(txn)
         self.core.notifier.resource_changed("router", router_id, -1, hosts=(host,),
