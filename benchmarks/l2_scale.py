@@ -1,7 +1,8 @@
 """1,000 ports on one host: wired from scratch at agent start, and agent
 restart until all are ACTIVE again.
 
-1. N ports bound to host1 on one vxlan network (bulk POST, agent running:
+1. N ports bound to host1 on vxlan networks of at most 1,000 ports each
+   (a Linux bridge takes at most 1,024 ports) (bulk POST, agent running:
    they stay DOWN, no taps yet).
 2. The agent is killed (SIGKILL); its bridge and vxlan device are deleted
    (from scratch); N taps are plugged (veth pairs, peers in one pool
@@ -46,8 +47,8 @@ import re
 import signal
 import time
 
-from l2_common import make_taps, throwaway_lab, wait_count
-from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules, zone
+from l2_common import count_status, make_taps, throwaway_lab
+from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.conntrack import CtNetlink
@@ -77,7 +78,7 @@ def agent_log(lab) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def wait_full_sync(lab, already: int, n: int, timeout: float = 120.0) -> tuple[float, str]:
+def wait_full_sync(lab, already: int, n: int, timeout: float = 900.0) -> tuple[float, str]:
     """Seconds until a new 'full sync' log line covering n ports appears."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
@@ -86,6 +87,29 @@ def wait_full_sync(lab, already: int, n: int, timeout: float = 120.0) -> tuple[f
             return time.monotonic() - t0, lines[-1].group(0)
         time.sleep(0.02)
     raise TimeoutError("no full sync logged")
+
+
+PER_NETWORK = 1000      # a Linux bridge takes at most 1,024 ports (BR_MAX_PORTS)
+
+
+def wait_count(lab, nets: list[dict], status: str, n: int, timeout: float = 900.0) -> float:
+    """Seconds until `n` ports of the networks have `status`."""
+    t0 = time.monotonic()
+    while sum(count_status(lab, net["id"], status) for net in nets) < n:
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"{status}: not {n} ports after {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+def zone_of(host_ns: str, network_id: str, driver: str) -> int:
+    """The conntrack zone of one network's bridge."""
+    brq = "brq" + network_id[:11]
+    if driver == "nftables":
+        text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
+        return int(re.search(rf'"{brq}" : (\d+)', text).group(1))
+    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    return int(re.search(rf"--physdev-in {brq} .*--zone (\d+)", raw).group(1))
 
 
 def full_syncs(lab, n: int) -> int:
@@ -118,7 +142,7 @@ def rss_kib(pid: int | None) -> int:
     return 0
 
 
-def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
+def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int,
                           rss_idle: int, driver: str) -> None:
     n = len(ports)
     ids = [p["id"] for p in ports]
@@ -143,7 +167,7 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
     wait_full_sync(lab, before, n)
     cold = time.monotonic() - t0
     restore = fw_lines(lab)[fw_before:]
-    back = wait_count(lab, net["id"], "ACTIVE", n) + cold
+    back = wait_count(lab, nets, "ACTIVE", n) + cold
     print(f"cold restart (netfilter flushed): every filter in place {cold:.2f} s after agent "
           f"start ({filtered_ports(host_ns, ids, driver)}/{n} ports filtered), all ACTIVE again "
           f"{back:.2f} s; agent: {restore[-1] if restore else '?'}")
@@ -168,12 +192,14 @@ def security_group_phases(lab, net: dict, ports: list[dict], deletes: int,
 
     # 9. deletes, each port with a tracked flow
     victims = ports[-min(deletes, n):]
-    ct_zone = zone(host_ns, driver)
+    by_net: dict[str, int] = {}
+    for p in victims:
+        by_net.setdefault(p["network_id"], zone_of(host_ns, p["network_id"], driver))
     ips = {p["fixed_ips"][0]["ip_address"] for p in victims}
     script = "".join(
-        f"conntrack -I -p tcp -s 192.0.2.1 -d {ip} --sport {10000 + i} --dport 22 "
-        f"--state ESTABLISHED -t 600 -u SEEN_REPLY -w {ct_zone} >/dev/null 2>&1\n"
-        for i, ip in enumerate(sorted(ips)))
+        f"conntrack -I -p tcp -s 192.0.2.1 -d {p['fixed_ips'][0]['ip_address']} "
+        f"--sport {10000 + i} --dport 22 --state ESTABLISHED -t 600 -u SEEN_REPLY "
+        f"-w {by_net[p['network_id']]} >/dev/null 2>&1\n" for i, p in enumerate(victims))
     ns.run(["sh", "-s"], netns=host_ns, input=script, timeout=600)
 
     def tracked() -> int:
@@ -223,12 +249,16 @@ def main() -> None:
         api = lab.api
         print(f"firewall driver: {args.firewall_driver}")
         rss_idle = rss_kib(lab.agent_pid("host1")) if args.transport == "rabbit" else 0
-        net = api.create_network("scale", network_type="vxlan")
-        api.create_subnet(net["id"], "10.64.0.0/20" if n <= 4000 else "10.64.0.0/18")
+        nets = []
+        for k in range(-(-n // PER_NETWORK)):
+            nets.append(api.create_network("scale" if k == 0 else f"scale{k}",
+                                           network_type="vxlan"))
+            api.create_subnet(nets[-1]["id"], f"10.{64 + k}.0.0/20")
         t0 = time.monotonic()
         ports = []
         for start in range(0, n, 100):
-            body = {"ports": [{"network_id": net["id"], "binding:host_id": "host1",
+            body = {"ports": [{"network_id": nets[i // PER_NETWORK]["id"],
+                               "binding:host_id": "host1",
                                "device_owner": "compute:lab", "name": f"s{i}"}
                               for i in range(start, min(start + 100, n))]}
             ports += api.request("POST", "/v2.0/ports", body)["ports"]
@@ -238,8 +268,9 @@ def main() -> None:
         stop_agent(lab)
         host_ns = lab.state.host_netns("host1")
         with Netlink(host_ns) as nl:          # from scratch: no bridge, no vxlan device
-            nl.delete_link("brq" + net["id"][:11])
-            nl.delete_link(f"vxlan-{net['provider:segmentation_id']}")
+            for net in nets:
+                nl.delete_link("brq" + net["id"][:11])
+                nl.delete_link(f"vxlan-{net['provider:segmentation_id']}")
         t0 = time.monotonic()
         make_taps(lab, "host1", ids)
         print(f"{n} taps plugged (veth pairs) in {time.monotonic() - t0:.1f} s")
@@ -248,7 +279,7 @@ def main() -> None:
         t0 = time.monotonic()
         start_agent(lab)
         t_started = time.monotonic() - t0
-        wired = wait_count(lab, net["id"], "ACTIVE", n) + t_started
+        wired = wait_count(lab, nets, "ACTIVE", n) + t_started
         _, line = wait_full_sync(lab, before, n)
         print(f"wired from scratch: all {n} ACTIVE {wired:.2f} s after agent start "
               f"(process start {t_started:.2f} s); agent: {line}")
@@ -273,16 +304,16 @@ def main() -> None:
         bus = make_transport(lab.state.transport_url)
         try:
             ServerClient(bus, "host1", lab.state.control_exchange).update_device_status(down=ids)
-            wait_count(lab, net["id"], "DOWN", n)
+            wait_count(lab, nets, "DOWN", n)
         finally:
             bus.close()
         t0 = time.monotonic()
         start_agent(lab)
         t_started = time.monotonic() - t0
-        back = wait_count(lab, net["id"], "ACTIVE", n) + t_started
+        back = wait_count(lab, nets, "ACTIVE", n) + t_started
         print(f"restart with all {n} reported DOWN: all ACTIVE again {back:.2f} s after agent "
               f"start (process start {t_started:.2f} s)")
-        security_group_phases(lab, net, ports, args.deletes, rss_idle, args.firewall_driver)
+        security_group_phases(lab, nets, ports, args.deletes, rss_idle, args.firewall_driver)
 
 
 if __name__ == "__main__":
