@@ -10,15 +10,17 @@ floating IP to an instance on host1.
 1. failover, --kills times: the outside host pings the floating IP every
    10 ms; the host of the active instance is stopped (`lab host stop`,
    --mode kill: SIGKILL of its agents and keepalived by PID and its links
-   down, a power loss; or freeze: SIGSTOP); the outage is the number of
-   lost replies x 10 ms. Also the time until the server shows the other
-   instance active (its keepalived's report). The host then starts again
-   and the next round stops whichever host is active. p50/p95.
+   down, a power loss; or freeze: SIGSTOP); the outage is the longest
+   time between two replies (ping -D timestamps). Also the time until the
+   server shows the other instance active (its keepalived's report). The
+   host then starts again and the next round stops whichever host is
+   active. p50/p95.
 2. settle: --routers HA routers, each with a gateway on the external
    network (its address answers ping from outside only where the active
-   instance has it). Both L3 hosts are killed and started again; timed from
-   the start of both until every router shows one active and one standby
-   instance and every gateway address answers.
+   instance has it). Each L3 host in turn is killed (every router goes
+   active on the other) and started again: timed from its start until it
+   shows standby for every router (it takes none back), then every gateway
+   address is checked.
 
     sudo .venv/bin/python benchmarks/ha_failover.py [--kills 10] [--routers 50]
 """
@@ -37,7 +39,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from l2_common import pct, throwaway_lab  # noqa: E402
 
 from neutrino.dataplane import netns as ns  # noqa: E402
-from tests.e2e.helpers import PingCounter, wait_for  # noqa: E402
+from tests.e2e.helpers import wait_for  # noqa: E402
+from tests.e2e.test_ha_routers import Pinger  # noqa: E402
 from tests.e2e.test_l3_routing import L3World, outside_ping  # noqa: E402
 
 L3_HOSTS = ["host2", "host3"]
@@ -74,8 +77,7 @@ def failover_rounds(lab, world, kills: int, mode: str) -> None:
         before = states(lab.api, router["id"])
         active = next(h for h, s in before.items() if s == "active")
         other = next(h for h in before if h != active)
-        pinger = PingCounter(lab.lab.outside_ns, fip, count=int(10 / INTERVAL),
-                             interval=INTERVAL)
+        pinger = Pinger(lab.lab.outside_ns, fip, 10, INTERVAL)
         time.sleep(1)
         lab.stop_host(active, mode)
         t0 = time.monotonic()
@@ -83,12 +85,12 @@ def failover_rounds(lab, world, kills: int, mode: str) -> None:
             wait_for(lambda: states(lab.api, router["id"])[other] == "active", timeout=30,
                      interval=0.02, what=f"{other} active")
             flips.append(time.monotonic() - t0)
-            tx, rx = pinger.result(timeout=60)
+            gap, tx, rx = pinger.result(timeout=60)
         finally:
             lab.start_host(active)
-        outages.append((tx - rx) * INTERVAL)
-        print(f"  kill {i + 1}: {active} stopped ({mode}); outage {outages[-1]:.2f} s "
-              f"({tx - rx} of {tx} pings lost), {other} reported active after "
+        outages.append(gap)
+        print(f"  kill {i + 1}: {active} stopped ({mode}); outage {gap:.2f} s (longest time "
+              f"between replies; {tx - rx} of {tx} pings lost), {other} reported active after "
               f"{flips[-1]:.2f} s", flush=True)
         wait_for(lambda: settled(lab.api, router["id"]), timeout=120, what="settled")
         wait_for(lambda: outside_ping(lab, fip), timeout=30, what="FIP ping")
@@ -114,32 +116,49 @@ def answers(lab, ip: str) -> bool:
 def settle_round(lab, world, n: int) -> None:
     ext = external(world)
     t0 = time.monotonic()
-    ids = [world.router(f"s{i}", ext=ext, ha=True)["id"] for i in range(n)]
+    project = secrets.token_hex(16)       # one project: one HA network
+    lab.api.request("PUT", f"/v2.0/quotas/{project}", {"quota": {"router": -1}})
+    ids = [world.router(f"s{i}", ext=ext, project=project, ha=True)["id"] for i in range(n)]
     print(f"  {n} HA routers created in {time.monotonic() - t0:.1f} s", flush=True)
     gw = gateway_ips(lab, ids)
 
-    def all_settled() -> bool:
+    def all_settled(standby: str | None = None) -> bool:
+        def ok(rid):
+            got = states(lab.api, rid)
+            if standby is not None:
+                return got == {standby: "standby",
+                               next(h for h in L3_HOSTS if h != standby): "active"}
+            return sorted(got.values()) == ["active", "standby"]
         with ThreadPoolExecutor(8) as pool:
-            return all(pool.map(lambda rid: settled(lab.api, rid), ids))
+            return all(pool.map(ok, ids))
+
+    def all_answer() -> bool:
+        with ThreadPoolExecutor(8) as pool:
+            return all(pool.map(lambda ip: answers(lab, ip), gw.values()))
 
     t0 = time.monotonic()
     wait_for(all_settled, timeout=600, interval=0.5, what="routers settled")
+    wait_for(all_answer, timeout=600, interval=0.5, what="gateways answer")
     print(f"  first settle (cold): {time.monotonic() - t0:.1f} s", flush=True)
     for host in L3_HOSTS:
+        # host is killed: every router goes active on the other; then host
+        # restarts and must come back standby for all of them (nopreempt)
         lab.stop_host(host, "kill")
-    t0 = time.monotonic()
-    for host in L3_HOSTS:
+        t0 = time.monotonic()
+        other = next(h for h in L3_HOSTS if h != host)
+        wait_for(lambda: all(states(lab.api, rid)[other] == "active" for rid in ids),
+                 timeout=600, interval=0.5, what=f"all active on {other}")
+        moved = time.monotonic() - t0
+        t0 = time.monotonic()
         lab.start_host(host)
-    started = time.monotonic() - t0
-    wait_for(all_settled, timeout=600, interval=0.5, what="routers settled")
-    states_at = time.monotonic() - t0
-    with ThreadPoolExecutor(8) as pool:
-        wait_for(lambda: all(pool.map(lambda ip: answers(lab, ip), gw.values())),
-                 timeout=600, interval=0.5, what="gateways answer")
-    reach_at = time.monotonic() - t0
-    print(f"settle ({n} HA routers, both L3 hosts killed and started): agents back "
-          f"{started:.1f} s, one active + one standby each {states_at:.1f} s, every "
-          f"gateway answers {reach_at:.1f} s")
+        back = time.monotonic() - t0
+        wait_for(lambda: all_settled(standby=host), timeout=600, interval=0.5,
+                 what=f"{host} standby everywhere")
+        settle = time.monotonic() - t0
+        wait_for(all_answer, timeout=60, interval=0.5, what="gateways answer")
+        print(f"settle ({n} HA routers): {host} killed -> all active on {other} in "
+              f"{moved:.1f} s; {host} started (agents back {back:.1f} s) -> standby for all "
+              f"{n} in {settle:.1f} s, every gateway answering throughout the return", flush=True)
 
 
 def main() -> None:
