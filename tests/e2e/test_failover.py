@@ -9,6 +9,7 @@ Every test brings back the hosts it stopped, in a finally."""
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import time
 
@@ -25,7 +26,6 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def ha_lab(tmp_path_factory):
-    import os
     if os.geteuid() != 0:
         pytest.skip(NOT_ROOT)
     reason = _rabbit_unreachable()
@@ -61,8 +61,9 @@ def stop(world, host, mode="freeze"):
 
 
 def start(world, host):
-    world.lab.start_host(host)
+    done = world.lab.start_host(host)
     world.stopped.remove(host)
+    return done
 
 
 def no_carrier(lab, host) -> list[bool]:
@@ -95,6 +96,30 @@ def test_host_stop_freezes_its_processes_and_cuts_its_links(world):
     assert all(a["alive"] for a in lab.api.list("agents", host="host3"))
     assert no_carrier(lab, "host3") == [False, False, False]
     assert lab.host_stopped("host3") is None
+
+
+def test_host_stop_kill_is_a_power_loss_and_start_boots_its_agents(world):
+    lab = world.lab
+    net = world.network("kill", cidr="10.80.0.0/24")
+    servers = serving(world, net)
+    host = sorted(servers)[0]
+    before = lab.dhcp_agent_pid(host)
+    dnsmasq_pidfile = lab.state.host_dir(host) / "dhcp" / net["id"] / "pid"
+    old_dnsmasq = int(dnsmasq_pidfile.read_text())
+    record = stop(world, host, mode="kill")
+    assert before in record["pids"] and old_dnsmasq in record["pids"]
+    assert lab.dhcp_agent_pid(host) is None
+    assert not os.path.exists(f"/proc/{old_dnsmasq}/stat") or \
+        open(f"/proc/{old_dnsmasq}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    assert no_carrier(lab, host) == [True, True, True]
+    done = start(world, host)
+    assert lab.dhcp_agent_pid(host) not in (None, before)
+    assert lab.dhcp_agent_pid(host) in done["started"]
+    assert no_carrier(lab, host) == [False, False, False]
+    # the restarted DHCP agent brings its dnsmasq back
+    wait_for(lambda: dnsmasq_pidfile.exists() and int(dnsmasq_pidfile.read_text()) != old_dnsmasq
+             and os.path.exists(f"/proc/{int(dnsmasq_pidfile.read_text())}"), timeout=30,
+             what="dnsmasq started again")
 
 
 def serving(world, net) -> dict[str, str]:
