@@ -41,6 +41,7 @@ the inet table keeps the state.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
@@ -126,6 +127,7 @@ class NftRendered:
     marks: dict[str, int] = field(default_factory=dict)     # port -> index in the mark
     bad: dict[str, str] = field(default_factory=dict)       # port isolated here -> why
     groups_of: dict[str, tuple[str, str]] = field(default_factory=dict)  # port -> gi/ge chain
+    port_digests: dict[str, str] = field(default_factory=dict)  # port -> digest of its chains
 
     _digest: str | None = field(default=None, repr=False, compare=False)
 
@@ -136,9 +138,14 @@ class NftRendered:
         return self._digest
 
     def _hash(self) -> str:
+        """Ports by their (remembered) chain digests: their map entries follow
+        from their ids and indices, which those chains hold; then everything
+        shared. Hashing every rule again took 0.5 s at 5,000 ports."""
         h = hashlib.sha256()
-        for part in (sorted(self.chains.items()),
-                     sorted((k, sorted(v.items(), key=str)) for k, v in self.maps.items()),
+        for part in (sorted(self.port_digests.items()),
+                     sorted((k, v) for k, v in self.chains.items()
+                            if k[1].startswith(("gi-", "ge-"))),
+                     sorted(self.maps.get((INET, "zones"), {}).items()),
                      sorted((k, v, sorted(m)) for k, (v, m) in self.sets.items())):
             h.update(repr(part).encode())
         return h.hexdigest()[:24]
@@ -177,6 +184,7 @@ def assign_marks(port_ids, known: dict[str, int]) -> dict[str, int]:
 
 # ---------------------------------------------------------------- rules
 
+@functools.lru_cache(maxsize=1 << 17)
 def _net(address: str) -> str:
     net = ipaddress.ip_network(address, strict=False)
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
@@ -222,9 +230,17 @@ def _group_lines(port: FwPort, desired: FwDesired, direction: str) -> list[str]:
     return out
 
 
-def port_chains(port: FwPort, desired: FwDesired, index: int) -> dict[tuple[str, str], tuple]:
+@functools.lru_cache(maxsize=1 << 16)
+def _port_chains(port: FwPort, index: int) -> tuple[tuple, str]:
+    items = tuple(port_chains(port, index).items())
+    return items, hashlib.sha256(repr(items).encode()).hexdigest()[:24]
+
+
+def port_chains(port: FwPort, index: int) -> dict[tuple[str, str], tuple]:
     """The four chains of one filtered port (isolated: nothing in or out).
-    Only what names the port is here; the rest is its groups' chains."""
+    Only what names the port is here; the rest is its groups' chains.
+    Depends on the port alone: render() remembers it (a frozen value), so
+    a host of 5,000 ports re-renders only the ports that changed."""
     pid = port.id
     stamp_in = f"meta mark set meta mark & 0xffff0000 | 0x{index:08x}"
     stamp_out = f"meta mark set meta mark & 0x0000ffff | 0x{index << 16:08x}"
@@ -293,8 +309,13 @@ def members(desired: FwDesired, group_id: str, version: int) -> frozenset[str]:
     """A remote group's addresses of one version, merged into disjoint
     prefixes (an interval set refuses overlapping elements); unreadable
     ones skipped (a missing allow filters more, never less)."""
+    return _members(tuple(desired.members.get(group_id, ())), version)
+
+
+@functools.lru_cache(maxsize=1024)
+def _members(found: tuple, version: int) -> frozenset[str]:
     nets = []
-    for m in desired.members.get(group_id, ()):
+    for m in found:
         try:
             net = ipaddress.ip_network(m, strict=False)
         except (ValueError, TypeError):
@@ -315,7 +336,8 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
     for p in filtered:
         index = out.marks[p.id]
         try:
-            chains = port_chains(p, desired, index)
+            items, digest = _port_chains(p, index)
+            chains = dict(items)
             if not p.isolated:
                 gi, ge = group_chains(p.security_groups)
                 if (INET, gi) not in out.chains:
@@ -323,8 +345,10 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
         except Exception as exc:  # noqa: BLE001 - a row the checks let through
             out.bad[p.id] = f"{type(exc).__name__}: {exc}"         # costs this port only
             p = p.isolate()
-            chains = port_chains(p, desired, index)
+            items, digest = _port_chains(p, index)
+            chains = dict(items)
         out.chains.update(chains)
+        out.port_digests[p.id] = digest
         if not p.isolated:
             out.groups_of[p.id] = group_chains(p.security_groups)
         out.maps[(INET, "ingress")][index << 16] = f"jump {in_chain(p.id)}"
