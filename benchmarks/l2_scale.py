@@ -220,8 +220,8 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     chains_t = ct_t = None
     while chains_t is None or ct_t is None:
         now = time.monotonic() - t0
-        if now > 300:
-            raise TimeoutError(f"after 300 s: {chains_left(host_ns, victim_ids, driver)} "
+        if now > 900:
+            raise TimeoutError(f"after 900 s: {chains_left(host_ns, victim_ids, driver)} "
                                f"chains, {tracked()} flows left")
         if chains_t is None and chains_left(host_ns, victim_ids, driver) == 0:
             chains_t = time.monotonic() - t0
