@@ -158,7 +158,7 @@ def settle_round(lab, world, n: int) -> None:
         wait_for(all_answer, timeout=60, interval=0.5, what="gateways answer")
         print(f"settle ({n} HA routers): {host} killed -> all active on {other} in "
               f"{moved:.1f} s; {host} started (agents back {back:.1f} s) -> standby for all "
-              f"{n} in {settle:.1f} s, every gateway answering throughout the return", flush=True)
+              f"{n} in {settle:.1f} s; then every gateway answers", flush=True)
 
 
 def main() -> None:
