@@ -165,16 +165,14 @@ def test_load_balancer_through_the_api(stack):
             "subnet_id": subnet["id"]}})
         stack.wait_active(lb["id"])
     stack.post(f"{LB}/healthmonitors", {"healthmonitor": {
-        "pool_id": pool["id"], "type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1,
-        "max_retries_down": 1, "url_path": "/"}})
+        "pool_id": pool["id"], "type": "HTTP", "delay": 1, "timeout": 2, "max_retries": 1,
+        "max_retries_down": 2, "url_path": "/"}})
     stack.wait_active(lb["id"])
 
     vip = f"http://{lb['vip_address']}/"
     client_ns = stack.spaces["client"]
     assert client_port["fixed_ips"][0]["ip_address"] != lb["vip_address"]
     wait_for(lambda: _tries(stack, client_ns, vip), 30, "the VIP answering")
-    answers = [stack.get(client_ns, vip) for _ in range(10)]
-    assert sorted(answers) == ["web1"] * 5 + ["web2"] * 5
 
     def member_states():
         tree = stack.client.get(f"{LB}/loadbalancers/{lb['id']}/status").json()
@@ -182,6 +180,8 @@ def test_load_balancer_through_the_api(stack):
         return {m["address"]: m["operating_status"] for m in pools[0]["members"]}
     web1 = members["web1"]["fixed_ips"][0]["ip_address"]
     wait_for(lambda: set(member_states().values()) == {"ONLINE"}, 30, "members ONLINE")
+    answers = [stack.get(client_ns, vip) for _ in range(10)]
+    assert sorted(answers) == ["web1"] * 5 + ["web2"] * 5
     stack.stop_serving("web1")
     wait_for(lambda: member_states()[web1] == "ERROR", 30, "web1 ERROR in the API")
     assert stack.lb(lb["id"])["operating_status"] == "DEGRADED"
