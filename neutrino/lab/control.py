@@ -561,6 +561,7 @@ class LabControl:
                 self._delete_exchanges()
         _stop_dnsmasqs(state)
         _stop_metadata_proxies(state)
+        _stop_keepalived(state)
         _stop_lb_haproxies(state)
         # instance namespaces: recorded ones, and any left with our instance prefix
         # and the agents' router/DHCP namespaces (the agents are stopped by now)
@@ -602,6 +603,14 @@ def _stop_metadata_proxies(state: LabState) -> None:
     from neutrino.agent.metadata.proxy import stop_all
     for host in state.host_names():
         stop_all(str(state.host_dir(host)))
+
+
+def _stop_keepalived(state: LabState) -> None:
+    """The L3 agents' keepalived of HA routers (by verified PID)."""
+    from neutrino.agent.l3.ha import stop_all
+    for host in state.host_names():
+        with contextlib.suppress(Exception):
+            stop_all(state.host_dir(host) / "ha_confs")
 
 
 def _stop_lb_haproxies(state: LabState) -> None:

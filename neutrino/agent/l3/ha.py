@@ -243,3 +243,10 @@ def clear_vips(netns: str, inst) -> None:
             with contextlib.suppress(Exception):
                 if any(r.dst == dest and r.gateway == via for r in nl.routes()):
                     nl.del_route(dest, gateway=via)
+
+
+def stop_all(confs_path: str | os.PathLike[str]) -> list[str]:
+    """Stop every keepalived with its files under `confs_path` (by verified
+    PID; `neutrino lab down`), before their namespaces go."""
+    ha = HaRouters(confs_path, kc.VrrpOptions(), report=lambda _states: None)
+    return [rid for rid in sorted(ha.known()) if ha.stop(rid)]
