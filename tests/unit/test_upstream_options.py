@@ -181,7 +181,8 @@ def test_used_options_accept_upstream_typed_values():
                 ("DEFAULT", "interface_driver"), ("DEFAULT", "agent_mode"),
                 ("DEFAULT", "dhcp_driver"), ("DEFAULT", "dnsmasq_dns_servers"),
                 ("DEFAULT", "nova_metadata_protocol"),
-                ("DEFAULT", "metadata_proxy_socket_mode")}
+                ("DEFAULT", "metadata_proxy_socket_mode"),
+                ("DEFAULT", "l3_ha_net_cidr"), ("DEFAULT", "ha_vrrp_auth_type")}
     problems = []
     for fname, dotted in upstream.FILE_SCHEMAS.items():
         schema = upstream._schema(dotted)
