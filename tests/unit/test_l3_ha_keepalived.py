@@ -101,3 +101,22 @@ def test_advert_int_option():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_show_router_lists_every_instance(tmp_path):
+    from neutrino.agent.l3 import ha_show
+    (tmp_path / "h2" / RID).mkdir(parents=True)
+    (tmp_path / "h2" / RID / "state").write_text("MASTER\n")
+    agents = [{"id": "a2", "host": "h2", "alive": True, "ha_state": "active"},
+              {"id": "a3", "host": "h3", "alive": False, "ha_state": "standby"}]
+    items = ha_show.instances(RID, agents, {"h2": tmp_path / "h2", "h3": tmp_path / "h3"})
+    assert [(i["host"], i["ha_state"], i["keepalived_state"], i["keepalived_pid"])
+            for i in items] == [("h2", "active", "active", None),
+                                ("h3", "standby", None, None)]
+    lines = ha_show.render(items)
+    assert lines[0] == "  HA instances (VRRP)"
+    assert lines[1] == "    h2: ha_state active; keepalived active pid -"
+    assert lines[2] == "    h3: ha_state standby (agent dead); keepalived ? pid -"
+    # a router that is not HA: no instances section
+    assert ha_show.instances(RID, [{"id": "a", "host": "h", "alive": True}], {}) == []
+    assert ha_show.render([]) == []
