@@ -199,3 +199,19 @@ def test_concurrent_ha_routers_share_one_network(server_factory, db_url):
     with httpx.Client(base_url=server.url + "/v2.0", headers=admin, timeout=60) as c:
         nets = c.get("networks", params={"name": f"HA network tenant {project}"}).json()
         assert nets["networks"] == []
+
+
+def test_ha_network_type_from_config(make_api):
+    api = make_api({"DEFAULT": {"l3_ha_network_type": "vlan",
+                                "l3_ha_network_physical_name": "physnet1",
+                                "l3_ha_net_cidr": "169.254.128.0/24"}})
+    project = api.project().project_id
+    router = api.admin.create("routers", name=rand("r"), ha=True, project_id=project)
+    net = ha_network(api, project)
+    assert (net["provider:network_type"], net["provider:physical_network"]) == ("vlan",
+                                                                                "physnet1")
+    assert 1000 <= net["provider:segmentation_id"] <= 1500
+    assert [s["cidr"] for s in api.admin.list("subnets", {"network_id": net["id"]})] == [
+        "169.254.128.0/24"]
+    api.admin.remove("routers", router["id"])
+    assert ha_network(api, project) is None
