@@ -88,7 +88,8 @@ def test_remote_group_sets_are_merged_prefixes():
 def test_rule_translation():
     assert rule_line(SgRule("ingress", "IPv4", "icmp", 8, 0)) == \
         "meta nfproto ipv4 icmp type 8 icmp code 0 return"
-    assert rule_line(SgRule("ingress", "IPv6", "icmp")) == "meta nfproto ipv6 meta l4proto 58 return"
+    assert rule_line(SgRule("ingress", "IPv6", "icmp")) == \
+        "meta nfproto ipv6 meta l4proto 58 return"
     assert rule_line(SgRule("egress", "IPv4", "udp", 1000, 2000, "0.0.0.0/0")) == \
         "meta nfproto ipv4 udp dport 1000-2000 return"
     assert rule_line(SgRule("ingress", "IPv4", "tcp", 1, 65535)) == \

@@ -32,8 +32,8 @@ from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX, TABLE,
-                                                   NftRendered, assign_zones, eg_chain,
+from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX,
+                                                   TABLE, NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
 from neutrino.dataplane import conntrack as _conntrack
 from neutrino.dataplane import nftables
