@@ -93,7 +93,7 @@ def cloud(tmp_path_factory):
                     check=False)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        assert "security groups on, auth keystone" in up.stdout
+        assert "security groups on (iptables), auth keystone" in up.stdout
         c.openrc("admin")
         c.openrc("demo")
         yield c
