@@ -16,6 +16,7 @@ import logging
 import socket
 import struct
 import threading
+import time
 
 from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
 from neutrino.agent.l3.keepalived import PRIMARY_VIP_RANGE
@@ -27,6 +28,7 @@ from neutrino.dataplane.netlink import Netlink
 
 LOG = logging.getLogger(__name__)
 OUR_DEVICES = ("qr-", "qg-", "ha-")
+GARP_SPACING = 1.0      # seconds between gratuitous ARP rounds
 
 
 def router_ns(prefix: str, router_id: str) -> str:
@@ -102,8 +104,14 @@ class RouterNamespace:
         return changed
 
     def _announce(self, addrs) -> None:
-        for dev, mac, ip in addrs:
-            garp(self.name, dev, mac, ip, self.garp_count)
+        """`send_arp_for_ha` rounds, spaced as arping spaces them (about a
+        second), every new address once per round: frames sent back to back
+        all go before a just-wired tap forwards, or are lost together."""
+        for n in range(self.garp_count):
+            if n:
+                time.sleep(GARP_SPACING)
+            for dev, mac, ip in addrs:
+                garp(self.name, dev, mac, ip, 1)
 
     def _devices(self, rn: Netlink, router: Router, host_links: dict | None) -> bool:
         changed = False
