@@ -397,3 +397,31 @@ def test_default_group_rules_checked_at_start():
     with pytest.raises(ConfigError, match="egress_source_ipv6_address"):
         load_server_config([], {"default_fwg_rules": {
             "egress_source_ipv6_address": "10.0.0.0/8"}})
+
+
+def test_ha_router_every_instance_is_told_and_must_confirm(api, notices):
+    """An HA router runs on several L3 agents, each enforcing its groups: a
+    change is announced to every instance's host, and the group is ACTIVE
+    only once each of them applied it (a failover must not find an old
+    policy on the new master)."""
+    from tests.api.test_l3_ha import l3_agent as ha_l3_agent
+    for _ in range(2):
+        ha_l3_agent(api, rand("ha-host"))
+    m = api.project()
+    router = api.admin.create("routers", name=rand("r"), ha=True, project_id=m.project_id)
+    _, sub = m.net_with_subnet("10.179.0.0/24")
+    port = expect(m.put(f"routers/{router['id']}/add_router_interface",
+                        {"subnet_id": sub["id"]}), 200)["port_id"]
+    hosts = api.core.db.read(lambda conn: scheduling.router_hosts(conn, router["id"]))
+    assert len(hosts) >= 2
+    notices.calls.clear()
+    g = group(m, ingress_firewall_policy_id=policy(m, firewall_rules=[rule(m)["id"]])["id"],
+              ports=[port])
+    assert ("router", router["id"], tuple(hosts)) in notices.calls
+    versions = {h: wire_of(api, h, router["id"], port)["version"] for h in hosts}
+    assert len(set(versions.values())) == 1
+    for h in hosts[:-1]:
+        report(api, h, g["id"], versions[h])
+        assert show(m, GROUPS, g["id"])["status"] == "PENDING_CREATE"
+    report(api, hosts[-1], g["id"], versions[hosts[-1]])
+    assert show(m, GROUPS, g["id"])["status"] == "ACTIVE"

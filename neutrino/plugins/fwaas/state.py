@@ -145,16 +145,17 @@ def routers_of_ports(conn, port_ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def router_hosts(conn, router_ids: Iterable[str]) -> dict[str, str]:
-    """{router_id: host of its L3 agent} for the scheduled ones."""
+def router_hosts(conn, router_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """{router_id: hosts of its L3 agents} for the scheduled ones (an HA
+    router has several: every instance enforces, and reports, the groups)."""
     rb, a = scheduling.RB, models.agents
-    out = {}
+    out: dict[str, set[str]] = {}
     for part in listing.chunks(sorted(set(router_ids))):
         for rid, host in conn.execute(select(rb.c.router_id, a.c.host)
                                       .join(a, a.c.id == rb.c.agent_id)
                                       .where(rb.c.router_id.in_(part))):
-            out[rid] = host
-    return out
+            out.setdefault(rid, set()).add(host)
+    return {rid: tuple(sorted(hosts)) for rid, hosts in out.items()}
 
 
 def groups_routers(conn, group_ids: Iterable[str]) -> set[str]:
@@ -211,8 +212,8 @@ def refresh_status(conn, group_ids: Iterable[str], new: Iterable[str] = (),
             reports.setdefault(r.firewall_group_id, {})[r.host] = (r.version, r.status)
     out = {}
     for gid, g in info.items():
-        hosts = {hosts_of_router[port_router[p]] for p in g["ports"]
-                 if p in port_router and port_router[p] in hosts_of_router}
+        hosts = {h for p in g["ports"] if p in port_router
+                 for h in hosts_of_router.get(port_router[p], ())}
         # a port whose router has no agent yet: nobody can confirm it
         if any(p not in port_router or port_router[p] not in hosts_of_router
                for p in g["ports"]):
@@ -246,5 +247,4 @@ def notify_routers(core, router_ids: Iterable[str]) -> None:
         return
     hosts = core.db.read(lambda conn: router_hosts(conn, ids))
     for rid in ids:
-        host = hosts.get(rid)
-        core.notifier.resource_changed("router", rid, -1, hosts=(host,) if host else ())
+        core.notifier.resource_changed("router", rid, -1, hosts=hosts.get(rid, ()))
