@@ -192,9 +192,8 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
 
     # 9. deletes, each port with a tracked flow
     victims = ports[-min(deletes, n):]
-    by_net: dict[str, int] = {}
-    for p in victims:
-        by_net.setdefault(p["network_id"], zone_of(host_ns, p["network_id"], driver))
+    by_net = {net_id: zone_of(host_ns, net_id, driver)
+              for net_id in {p["network_id"] for p in victims}}
     ips = {p["fixed_ips"][0]["ip_address"] for p in victims}
     script = "".join(
         f"conntrack -I -p tcp -s 192.0.2.1 -d {p['fixed_ips'][0]['ip_address']} "
