@@ -132,6 +132,19 @@ class AgentThreads:
             thread.join(timeout)
 
 
+def report_state(client, agent_state: Callable[[bool], dict], registered: threading.Event,
+                 agent_type: str, host: str, log: logging.Logger = LOG) -> bool:
+    """One heartbeat: a call (the server's answer awaited) until the server
+    has registered the agent, casts after. True on the registering one: the
+    server may have just scheduled work to the agent."""
+    first = not registered.is_set()
+    client.report_state(agent_state(first), wait=first)
+    if first:
+        registered.set()
+        log.info("registered with the server as %s on %s", agent_type, host)
+    return first
+
+
 def leave_bus(transport: Transport, topic: str, owned: bool) -> None:
     """Stop listening on the agent's topic; close the connection if the
     agent made it (an all-in-one shares its in-process bus)."""

@@ -25,7 +25,7 @@ from neutrino.agent.dhcp.model import METADATA_IP, MetadataFlags, NetDesired
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.metadata.proxy import ProxySpec, RateLimit
 from neutrino.agent.dhcp.plan import plan
-from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
+from neutrino.agent.threads import AgentThreads, Triggers, leave_bus, report_state
 from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, DhcpClient
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import DnsmasqConf
@@ -77,7 +77,7 @@ class DhcpAgent:
         self._cond = self.lifecycle.cond
         self._stop = self.lifecycle.stopped
         self.triggers = Triggers(self._cond)   # network ids
-        self._registered = False
+        self.registered = threading.Event()   # set by the first report the server answered
         self._serving: set[str] = set()       # networks whose dnsmasq we saw running
 
     # ------------------------------------------------------------ lifecycle
@@ -244,11 +244,7 @@ class DhcpAgent:
         return state
 
     def report(self) -> None:
-        if not self._registered:
-            self.client.report_state(self.agent_state(True), wait=True)
-            self._registered = True
-            LOG.info("registered with the server as %s on %s", DHCP_AGENT_TYPE, self.host)
+        if report_state(self.client, self.agent_state, self.registered, DHCP_AGENT_TYPE,
+                        self.host, LOG):
             self.request_full_resync()    # the server may have just scheduled networks to us
-        else:
-            self.client.report_state(self.agent_state(False))
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
 from collections.abc import Callable
 
+from neutrino.agent import ns_port
 from neutrino.agent.dhcp.model import NetObserved, namespace
 from neutrino.agent.dhcp.plan import Op
 from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, haproxy_config
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import (DnsmasqConf, DnsmasqProcess, stop_strays,
                                         write_if_changed)
-from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.process import pid_cmdline
-from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 LOG = logging.getLogger(__name__)
 FILE_NAMES = ("host", "addn_hosts", "opts")
@@ -51,8 +49,7 @@ class Driver:
         return proc
 
     def taps(self) -> set[str]:
-        with FastLinks(self.agent_netns) as fl:
-            return {link.name for link in fl.dump() if link.name.startswith("tap")}
+        return ns_port.host_taps(self.agent_netns)
 
     def known_networks(self) -> set[str]:
         """Networks with something of ours left: a namespace or a state dir
@@ -70,23 +67,7 @@ class Driver:
         ns = self.netns(network_id)
         obs.netns_exists = _netns.exists(ns)
         if obs.netns_exists:
-            # The raw netlink dumps: a full resync observes every network,
-            # and pyroute2 costs tens of ms per namespace.
-            with FastLinks(ns) as fl:
-                links = fl.dump()
-            index = None
-            for link in links:
-                if link.name.startswith("ns-"):
-                    obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
-                    if link.name == dev:
-                        index = link.index
-            if index is not None:
-                obs.addresses = {f"{ip}/{plen}" for idx, ip, plen in ipv4_addresses(ns)
-                                 if idx == index}
-                if want_v6:
-                    with Netlink(ns) as nl:
-                        obs.addresses |= {a for a in nl.addresses(dev, socket.AF_INET6)
-                                          if not a.startswith("fe80:")}
+            obs.ns_devices, obs.addresses, _ = ns_port.observe(ns, dev, want_v6)
         ndir = self.conf.network_dir(network_id)
         obs.has_state_dir = ndir.is_dir()
         for name in FILE_NAMES:
@@ -112,32 +93,8 @@ class Driver:
             kind = op[0]
             if kind == "create_netns":
                 _netns.create(ns, exist_ok=True)
-            elif kind == "delete_dev":
-                with Netlink(ns) as nl:
-                    nl.delete_link(op[1])
-            elif kind == "delete_tap":
-                with Netlink(self.agent_netns) as nl:
-                    nl.delete_link(op[1])
-            elif kind == "create_veth":
-                _, tap, dev, mac, mtu = op
-                with Netlink(self.agent_netns) as nl:
-                    # The tap gets the port's MAC with fe: like a VIF; the L2
-                    # agent enslaves it to the network's bridge.
-                    nl.create_veth(tap, dev, peer_netns=ns, mac="fe" + mac[2:],
-                                   peer_mac=mac, mtu=mtu)
-                    nl.set_up(tap)
-                with Netlink(ns) as nl:
-                    nl.set_up(dev)
-            elif kind == "set_dev":
-                _, dev, mac, mtu = op
-                with Netlink(ns) as nl:
-                    nl.set_mac(dev, mac)
-                    nl.set_mtu(dev, mtu)
-                    nl.set_up(dev)
-            elif kind == "address":
-                _, action, dev, cidr = op
-                with Netlink(ns) as nl:
-                    (nl.add_address if action == "add" else nl.del_address)(dev, cidr)
+            elif kind in ns_port.PORT_OPS:
+                ns_port.apply(op, ns, self.agent_netns)
             elif kind == "write":
                 write_if_changed(self.conf.path(network_id, op[1]), op[2])
             elif kind == "start":

@@ -2,10 +2,8 @@
 
 Ops, in the order they must run:
   ("create_netns",)
-  ("delete_dev", name)                 stale ns- device in the namespace
-  ("create_veth", tap, dev, mac, mtu)  (recreated whole if either end is missing)
-  ("set_dev", dev, mac, mtu)           MAC/MTU drifted
-  ("address", "add"|"del", dev, cidr)
+  the port's ops (neutrino.agent.ns_port): delete_dev, delete_tap,
+  create_veth, set_dev, address
   ("write", file_name, text)
   ("start", argv) | ("restart", argv) | ("reload",)
   ("proxy", "ensure"|"stop")           the metadata haproxy (isolated metadata)
@@ -16,9 +14,9 @@ opts change is a SIGHUP, never a restart.
 """
 from __future__ import annotations
 
-from neutrino.agent.dhcp.model import NetDesired, NetObserved, tap_name
+from neutrino.agent import ns_port
+from neutrino.agent.dhcp.model import NetDesired, NetObserved
 from neutrino.dataplane.dnsmasq import DnsmasqConf
-from neutrino.dataplane.netlink_model import normalize_mac
 
 Op = tuple
 
@@ -29,10 +27,7 @@ def teardown(observed: NetObserved, network_id: str = "") -> list[Op]:
         ops.append(("proxy", "stop"))       # before its namespace goes
     if observed.pid is not None:
         ops.append(("stop",))
-    for dev in sorted(observed.ns_devices):
-        tap = tap_name(dev[3:])       # ns-<11> <-> tap<11>
-        if tap in observed.taps:
-            ops.append(("delete_tap", tap))
+    ops += ns_port.teardown(observed.ns_devices, observed.taps)
     if observed.netns_exists:
         ops.append(("delete_netns",))
     if observed.has_state_dir:
@@ -47,29 +42,12 @@ def plan(desired: NetDesired | None, observed: NetObserved, conf: DnsmasqConf,
     if desired is None or not desired.wanted or desired.dhcp_port is None:
         return teardown(observed)
     ops: list[Op] = []
-    port = desired.dhcp_port
-    dev, tap = desired.interface(), desired.tap()
-    mtu = desired.network.mtu
     if not observed.netns_exists:
         ops.append(("create_netns",))
-    for stale in sorted(set(observed.ns_devices) - {dev}):
-        ops.append(("delete_dev", stale))
-        if tap_name(stale[3:]) in observed.taps:
-            ops.append(("delete_tap", tap_name(stale[3:])))
-    have = observed.ns_devices.get(dev)
-    addresses = observed.addresses
-    if have is None or tap not in observed.taps:
-        if tap in observed.taps:
-            ops.append(("delete_tap", tap))
-        ops.append(("create_veth", tap, dev, port.mac_address, mtu))
-        addresses = set()
-    elif have[0] != normalize_mac(port.mac_address) or have[1] != mtu or not have[2]:
-        ops.append(("set_dev", dev, port.mac_address, mtu))
-    want = desired.cidrs()
-    for cidr in sorted(addresses - want):
-        ops.append(("address", "del", dev, cidr))
-    for cidr in sorted(want - addresses):
-        ops.append(("address", "add", dev, cidr))
+    ops += ns_port.plan(observed.ns_devices, observed.taps, observed.addresses,
+                        dev=desired.interface(), tap=desired.tap(),
+                        mac=desired.dhcp_port.mac_address, mtu=desired.network.mtu,
+                        want=desired.cidrs())[0]
     changed = False
     for name, text in sorted(desired.files(conf).items()):
         if observed.files.get(name) != text:

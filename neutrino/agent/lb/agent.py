@@ -29,7 +29,7 @@ from neutrino.agent.lb.driver import ConfigRejected, Driver
 from neutrino.agent.lb.haproxy_config import render
 from neutrino.agent.lb.model import LbDesired, Vip
 from neutrino.agent.lb.plan import plan
-from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
+from neutrino.agent.threads import AgentThreads, Triggers, leave_bus, report_state
 from neutrino.rpc.bus import Transport, make_transport
 from neutrino.rpc.client import ServerClient, host_topic, server_target, status_target
 
@@ -82,8 +82,7 @@ class LbAgent:
         self.cycles = 0
         self.lifecycle = AgentThreads(self.host)   # namespaces are per load balancer
         self.triggers = Triggers(self.lifecycle.cond)
-        self._registered = False
-        self._registered_event = threading.Event()
+        self.registered = threading.Event()        # set by the first report the server answered
 
     # ------------------------------------------------------------ lifecycle
 
@@ -117,7 +116,7 @@ class LbAgent:
         self.triggers.request_full()
 
     def _reconcile_loop(self) -> None:
-        self._registered_event.wait(5.0 if self.report_interval > 0 else 0)
+        self.registered.wait(5.0 if self.report_interval > 0 else 0)
         self.lifecycle.reconcile(self.triggers, self.sync, self.resync_interval, "LB")
 
     # ------------------------------------------------------------ the worker
@@ -280,11 +279,6 @@ class LbAgent:
         return state
 
     def report(self) -> None:
-        first = not self._registered
-        ServerClient(self.transport, self.host, self.prefix).report_state(
-            self.agent_state(first), wait=first)
-        if first:
-            self._registered = True
-            self._registered_event.set()
-            LOG.info("registered with the server as %s on %s", LB_AGENT_TYPE, self.host)
+        if report_state(ServerClient(self.transport, self.host, self.prefix), self.agent_state,
+                        self.registered, LB_AGENT_TYPE, self.host, LOG):
             self.request_full_resync()

@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from neutrino.agent import ns_port
 from neutrino.agent.l3.router_ns import garp
 from neutrino.agent.lb import stats as lbstats
 from neutrino.agent.lb.model import NS_MARKER, LbObserved, Paths, namespace
@@ -33,7 +34,6 @@ from neutrino.dataplane.dnsmasq import write_if_changed
 from neutrino.dataplane.netlink import Netlink
 from neutrino.dataplane.process import (Daemon, ProcessError, pid_cmdline, running_pid,
                                         stop_process)
-from neutrino.dataplane.rtnl_fast import FastLinks, ipv4_addresses
 
 LOG = logging.getLogger(__name__)
 
@@ -72,8 +72,7 @@ class Driver:
         return self.daemon(lb_id).pid
 
     def taps(self) -> set[str]:
-        with FastLinks(self.host_netns) as fl:
-            return {link.name for link in fl.dump() if link.name.startswith("tap")}
+        return ns_port.host_taps(self.host_netns)
 
     def known(self) -> set[str]:
         """Load balancers with something of ours left (a namespace or a state
@@ -92,24 +91,12 @@ class Driver:
         ns = self.netns(lb_id)
         obs.netns_exists = _netns.exists(ns)
         if obs.netns_exists:
-            # raw netlink dumps and /proc: a restarted agent observes every load
-            # balancer, and pyroute2 costs tens of ms per namespace
-            with FastLinks(ns) as fl:
-                links = fl.dump()
-            index = None
-            for link in links:
-                if link.name.startswith("ns-"):
-                    obs.ns_devices[link.name] = (link.mac, link.mtu, link.up)
-                    if link.name == dev:
-                        index = link.index
-            if index is not None:
-                obs.addresses = {f"{ip}/{plen}" for idx, ip, plen in ipv4_addresses(ns)
-                                 if idx == index}
+            obs.ns_devices, obs.addresses, present = ns_port.observe(ns, dev, v6)
+            if present:
+                # /proc, not pyroute2: a restarted agent observes every load balancer
                 obs.default_gw = _ipv4_default_gateway(ns)
                 if v6:
                     with Netlink(ns) as nl:
-                        obs.addresses |= {a for a in nl.addresses(dev, socket.AF_INET6)
-                                          if not a.startswith("fe80:")}
                         for route in nl.routes(family=socket.AF_INET6):
                             if route.dst == "::/0" and route.gateway:
                                 obs.default_gw = route.gateway
@@ -248,34 +235,10 @@ class Driver:
                 for key in ("net.ipv6.conf.default.accept_dad", "net.ipv6.conf.all.accept_dad"):
                     with contextlib.suppress(OSError):
                         _netns.sysctl_set(key, "0", ns)
-            elif kind == "delete_dev":
-                with Netlink(ns) as nl:
-                    nl.delete_link(op[1])
-            elif kind == "delete_tap":
-                with Netlink(self.host_netns) as nl:
-                    nl.delete_link(op[1])
-            elif kind == "create_veth":
-                _, tap, dev, mac, mtu = op
-                with Netlink(self.host_netns) as nl:
-                    # the tap gets the port's MAC with fe: like a VIF; the Linux
-                    # bridge agent enslaves it to the network's bridge
-                    nl.create_veth(tap, dev, peer_netns=ns, mac="fe" + mac[2:],
-                                   peer_mac=mac, mtu=mtu)
-                    nl.set_up(tap)
-                with Netlink(ns) as nl:
-                    nl.set_up(dev)
-            elif kind == "set_dev":
-                _, dev, mac, mtu = op
-                with Netlink(ns) as nl:
-                    nl.set_mac(dev, mac)
-                    nl.set_mtu(dev, mtu)
-                    nl.set_up(dev)
-            elif kind == "address":
-                _, action, dev, cidr = op
-                with Netlink(ns) as nl:
-                    (nl.add_address if action == "add" else nl.del_address)(dev, cidr)
-                if action == "add" and ":" not in cidr and vip is not None:
-                    self.announce(ns, dev, vip.mac_address, cidr.split("/")[0], vip.tap)
+            elif kind in ns_port.PORT_OPS:
+                ns_port.apply(op, ns, self.host_netns)
+                if kind == "address" and op[1] == "add" and ":" not in op[3] and vip is not None:
+                    self.announce(ns, op[2], vip.mac_address, op[3].split("/")[0], vip.tap)
             elif kind == "route":
                 _, gateway, dst = op
                 with Netlink(ns) as nl:
