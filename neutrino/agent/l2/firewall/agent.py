@@ -24,13 +24,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from neutrino.agent.l2.firewall import checks
+from neutrino.agent.l2.firewall.source import BadPorts, fetch_state
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import (FAMILIES, SG_CHAIN, WRAP, FwConf, FwDesired,
                                               Observed, egress_chain, ingress_chain, spoof_chain)
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
 from neutrino.rpc.bus import Transport
-from neutrino.rpc.client import server_target
 
 LOG = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class Firewall:
         self._ports: frozenset[str] = frozenset()
         self.stats: dict[str, float] = {}
         self._checked_bad: dict[str, str] = {}     # port -> why, from the last fetch
-        self._logged: dict[str, str] = {}          # what has been logged at ERROR
+        self._bad_log = BadPorts(host)             # what has been logged at ERROR
         # Ports of this host isolated (nothing allowed) because their data is
         # bad: the L2 agent keeps their taps off the bridge and reports ERROR.
         self.bad_ports: dict[str, str] = {}
@@ -66,23 +65,13 @@ class Firewall:
         self.kernel.close()
 
     def fetch(self) -> FwDesired:
-        state = self.transport.call(server_target(self.prefix), "get_firewall_state",
-                                    {"host": self.host}, timeout=self.timeout)
-        clean, self._checked_bad, dropped = checks.check(state)
-        for note in dropped:
-            LOG.error("firewall: ignoring bad data from the server: %s", note)
-        return FwDesired.from_wire(clean)
+        desired, self._checked_bad = fetch_state(self.transport, self.host, self.prefix,
+                                                 self.timeout)
+        return desired
 
     def _note_bad(self, bad: dict[str, str]) -> None:
         """Log each port that turns bad (or changes reason) once, at ERROR."""
-        for pid, why in sorted(bad.items()):
-            if self._logged.get(pid) != why:
-                LOG.error("firewall: port %s on host %s is isolated (status ERROR): %s",
-                          pid, self.host, why)
-        for pid in sorted(set(self._logged) - set(bad)):
-            LOG.info("firewall: port %s on host %s is filtered normally again", pid, self.host)
-        self._logged = dict(bad)
-        self.bad_ports = dict(bad)
+        self.bad_ports = self._bad_log.note(bad)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:

@@ -28,17 +28,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from neutrino.agent.l2.firewall import checks
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
+from neutrino.agent.l2.firewall.source import BadPorts, fetch_state
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX,
                                                    TABLE, NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
 from neutrino.dataplane import conntrack as _conntrack
 from neutrino.dataplane import nftables
 from neutrino.rpc.bus import Transport
-from neutrino.rpc.client import server_target
 
 LOG = logging.getLogger(__name__)
 REPLACE_ABOVE = 1000     # diff lines past which a whole replace may be the smaller transaction
@@ -154,7 +153,7 @@ class NftFirewall:
         self._ports: frozenset[str] = frozenset()
         self.stats: dict[str, float] = {}
         self._checked_bad: dict[str, str] = {}
-        self._logged: dict[str, str] = {}
+        self._bad_log = BadPorts(host)
         self.bad_ports: dict[str, str] = {}
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
         self._generation: int | None = None       # the kernel's, right after our last apply
@@ -171,22 +170,12 @@ class NftFirewall:
         self.kernel.close()
 
     def fetch(self) -> FwDesired:
-        state = self.transport.call(server_target(self.prefix), "get_firewall_state",
-                                    {"host": self.host}, timeout=self.timeout)
-        clean, self._checked_bad, dropped = checks.check(state)
-        for note in dropped:
-            LOG.error("firewall: ignoring bad data from the server: %s", note)
-        return FwDesired.from_wire(clean)
+        desired, self._checked_bad = fetch_state(self.transport, self.host, self.prefix,
+                                                 self.timeout)
+        return desired
 
     def _note_bad(self, bad: dict[str, str]) -> None:
-        for pid, why in sorted(bad.items()):
-            if self._logged.get(pid) != why:
-                LOG.error("firewall: port %s on host %s is isolated (status ERROR): %s",
-                          pid, self.host, why)
-        for pid in sorted(set(self._logged) - set(bad)):
-            LOG.info("firewall: port %s on host %s is filtered normally again", pid, self.host)
-        self._logged = dict(bad)
-        self.bad_ports = dict(bad)
+        self.bad_ports = self._bad_log.note(bad)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:
