@@ -24,11 +24,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from neutrino.agent.l2.firewall.source import BadPorts, fetch_state
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import (FAMILIES, SG_CHAIN, WRAP, FwConf, FwDesired,
                                               Observed, egress_chain, ingress_chain, spoof_chain)
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
+from neutrino.agent.l2.firewall.source import ServerView, forget_removed
 from neutrino.rpc.bus import Transport
 
 LOG = logging.getLogger(__name__)
@@ -43,14 +43,10 @@ class Firewall:
         self.prefix = prefix
         self.timeout = timeout
         self.kernel = kernel or FirewallKernel(netns, background_conntrack=True)
-        self.desired: FwDesired | None = None
+        self.server = ServerView(transport, host, prefix, timeout)
         self.last: Rendered | None = None
-        self._dirty = True
         self._bridge_nf = False
-        self._ports: frozenset[str] = frozenset()
         self.stats: dict[str, float] = {}
-        self._checked_bad: dict[str, str] = {}     # port -> why, from the last fetch
-        self._bad_log = BadPorts(host)             # what has been logged at ERROR
         # Ports of this host isolated (nothing allowed) because their data is
         # bad: the L2 agent keeps their taps off the bridge and reports ERROR.
         self.bad_ports: dict[str, str] = {}
@@ -59,43 +55,28 @@ class Firewall:
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
 
     def mark_dirty(self) -> None:
-        self._dirty = True
+        self.server.mark_dirty()
 
     def close(self) -> None:
         self.kernel.close()
 
-    def fetch(self) -> FwDesired:
-        desired, self._checked_bad = fetch_state(self.transport, self.host, self.prefix,
-                                                 self.timeout)
-        return desired
-
     def _note_bad(self, bad: dict[str, str]) -> None:
         """Log each port that turns bad (or changes reason) once, at ERROR."""
-        self.bad_ports = self._bad_log.note(bad)
+        self.bad_ports = self.server.log.note(bad)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
         before the kernel changes with the filtered ports whose chains it lacks."""
         started = time.monotonic()
-        port_ids = frozenset(port_ids)
-        fetch = refetch or self._dirty or self.desired is None
-        if not (fetch or full) and self.last is not None and port_ids == self._ports:
+        view = self.server.refresh(port_ids, refetch, full, self.last is not None)
+        if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
-        self._ports = port_ids
-        if fetch:
-            self._dirty = False
-            try:
-                self.desired = self.fetch()
-            except Exception:
-                self._dirty = True
-                raise
+        desired, bad = view
         fetched = time.monotonic()
         if self.conf.enabled and not self._bridge_nf:
             self.kernel.ensure_bridge_netfilter()
             self._bridge_nf = True
-        desired = self.desired.restrict(port_ids)
-        bad = {p: why for p, why in self._checked_bad.items() if p in desired.ports}
         last = None if full else self.last
         nets = {p.network_id for p in desired.ports.values()}
         if last is None:
@@ -142,17 +123,8 @@ class Firewall:
 
 
     def _forget_flows_of_removed(self, desired: FwDesired, rendered: Rendered) -> None:
-        """The flows of ports filtered before and gone now (deleted, unbound,
-        port security off) go to the cleaner: their chains are gone already."""
-        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
-               for p in desired.ports.values()
-               if p.filtered and p.network_id in rendered.zones}
-        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
-        self._flows_of = now
-        if gone:
-            self.kernel.conntrack.submit([(v, zone, ip, None) for v, zone, ip in gone]
-                                         + [(v, zone, None, ip) for v, zone, ip in gone])
-
+        self._flows_of = forget_removed(self._flows_of, desired, rendered.zones,
+                                        self.kernel.conntrack)
 
 def unfiltered(desired: FwDesired, observed: Observed, rendered: Rendered) -> set[str]:
     """Ports to be filtered whose chains (ingress, egress, spoofing, in every

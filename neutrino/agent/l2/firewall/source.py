@@ -1,13 +1,15 @@
 """What both firewall drivers' reconcilers (firewall/agent.py: iptables,
-firewall/nft/agent.py: nftables) take from the server and report about
-it: the host's firewall state, checked by checks.py before anything is
-rendered, and the ports isolated for bad data, each logged once."""
+firewall/nft/agent.py: nftables) share: their view of the server's state
+for the host (fetched when marked dirty, checked by checks.py before
+anything is rendered, restricted to the ports bound here), the ports
+isolated for bad data, each logged once, and the flows of ports that
+left."""
 from __future__ import annotations
 
 import logging
 
 from neutrino.agent.l2.firewall import checks
-from neutrino.agent.l2.firewall.model import FwDesired
+from neutrino.agent.l2.firewall.model import FAMILIES, FwDesired
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import server_target
 
@@ -42,3 +44,54 @@ class BadPorts:
             LOG.info("firewall: port %s on host %s is filtered normally again", pid, self.host)
         self.logged = dict(bad)
         return dict(bad)
+
+
+class ServerView:
+    """The desired firewall of one host as the server last said, refetched
+    when marked dirty (a security-group notification, a port change)."""
+
+    def __init__(self, transport: Transport, host: str, prefix: str, timeout: float):
+        self.transport, self.host, self.prefix, self.timeout = transport, host, prefix, timeout
+        self.desired: FwDesired | None = None
+        self.dirty = True
+        self.ports: frozenset[str] = frozenset()
+        self.checked_bad: dict[str, str] = {}      # port -> why, from the last fetch
+        self.log = BadPorts(host)
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    def refresh(self, port_ids, refetch: bool, full: bool,
+                applied: bool) -> tuple[FwDesired, dict[str, str]] | None:
+        """(the desired state of `port_ids`, those of them isolated and why);
+        None when nothing of ours can have changed since the last apply
+        (`applied`: there was one): a kernel poll."""
+        port_ids = frozenset(port_ids)
+        fetch = refetch or self.dirty or self.desired is None
+        if not (fetch or full) and applied and port_ids == self.ports:
+            return None
+        self.ports = port_ids
+        if fetch:
+            self.dirty = False
+            try:
+                self.desired, self.checked_bad = fetch_state(self.transport, self.host,
+                                                             self.prefix, self.timeout)
+            except Exception:
+                self.dirty = True
+                raise
+        desired = self.desired.restrict(port_ids)
+        return desired, {p: why for p, why in self.checked_bad.items() if p in desired.ports}
+
+
+def forget_removed(flows_of: dict[str, list[tuple[int, int, str]]], desired: FwDesired,
+                   zones: dict[str, int], cleaner) -> dict[str, list[tuple[int, int, str]]]:
+    """The flows of ports filtered before and gone now (deleted, unbound,
+    port security off) go to the conntrack cleaner: their filters are gone
+    already. Returns the filtered ports' flows as of now, for next time."""
+    now = {p.id: [(v, zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
+           for p in desired.ports.values() if p.filtered and p.network_id in zones}
+    gone = [f for pid in set(flows_of) - set(now) for f in flows_of[pid]]
+    if gone:
+        cleaner.submit([(v, zone, ip, None) for v, zone, ip in gone]
+                       + [(v, zone, None, ip) for v, zone, ip in gone])
+    return now

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from neutrino.agent.l2.firewall.apply import FirewallKernel
-from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
+from neutrino.agent.l2.firewall.model import ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.source import BadPorts, fetch_state
+from neutrino.agent.l2.firewall.source import ServerView, forget_removed
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX,
                                                    TABLE, NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
@@ -146,14 +146,10 @@ class NftFirewall:
         self.prefix = prefix
         self.timeout = timeout
         self.kernel = kernel or NftKernel(netns, background_conntrack=True)
-        self.desired: FwDesired | None = None
+        self.server = ServerView(transport, host, prefix, timeout)
         self.last: NftRendered | None = None
-        self._dirty = True
         self._bridge_nf = False
-        self._ports: frozenset[str] = frozenset()
         self.stats: dict[str, float] = {}
-        self._checked_bad: dict[str, str] = {}
-        self._bad_log = BadPorts(host)
         self.bad_ports: dict[str, str] = {}
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
         self._generation: int | None = None       # the kernel's, right after our last apply
@@ -164,42 +160,27 @@ class NftFirewall:
         return cls(NftConf.from_config(cfg), transport, host, prefix, netns)
 
     def mark_dirty(self) -> None:
-        self._dirty = True
+        self.server.mark_dirty()
 
     def close(self) -> None:
         self.kernel.close()
 
-    def fetch(self) -> FwDesired:
-        desired, self._checked_bad = fetch_state(self.transport, self.host, self.prefix,
-                                                 self.timeout)
-        return desired
-
     def _note_bad(self, bad: dict[str, str]) -> None:
-        self.bad_ports = self._bad_log.note(bad)
+        self.bad_ports = self.server.log.note(bad)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
         before the kernel changes with the filtered ports whose chains it lacks."""
         started = time.monotonic()
-        port_ids = frozenset(port_ids)
-        fetch = refetch or self._dirty or self.desired is None
-        if not (fetch or full) and self.last is not None and port_ids == self._ports:
-            return False
-        self._ports = port_ids
-        if fetch:
-            self._dirty = False
-            try:
-                self.desired = self.fetch()
-            except Exception:
-                self._dirty = True
-                raise
+        view = self.server.refresh(port_ids, refetch, full, self.last is not None)
+        if view is None:
+            return False          # a kernel poll: nothing of ours changed since the last apply
+        desired, bad = view
         fetched = time.monotonic()
         if self.conf.enabled and not self._bridge_nf:
             self.kernel.ensure_bridge_netfilter()
             self._bridge_nf = True
-        desired = self.desired.restrict(port_ids)
-        bad = {p: why for p, why in self._checked_bad.items() if p in desired.ports}
         nets = {p.network_id for p in desired.ports.values()}
         last = None if full else self.last
         if last is None:
@@ -247,12 +228,5 @@ class NftFirewall:
         return True
 
     def _forget_flows_of_removed(self, desired: FwDesired, rendered: NftRendered) -> None:
-        """The flows of ports filtered before and gone now go to the cleaner."""
-        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
-               for p in desired.ports.values()
-               if p.filtered and p.network_id in rendered.zones}
-        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
-        self._flows_of = now
-        if gone:
-            self.kernel.conntrack.submit([(v, zone, ip, None) for v, zone, ip in gone]
-                                         + [(v, zone, None, ip) for v, zone, ip in gone])
+        self._flows_of = forget_removed(self._flows_of, desired, rendered.zones,
+                                        self.kernel.conntrack)
