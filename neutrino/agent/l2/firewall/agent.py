@@ -28,13 +28,13 @@ from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import (FAMILIES, SG_CHAIN, WRAP, FwConf, FwDesired,
                                               Observed, egress_chain, ingress_chain, spoof_chain)
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
-from neutrino.agent.l2.firewall.source import ServerView, forget_removed
+from neutrino.agent.l2.firewall.source import Reconciler, ServerView, forget_removed
 from neutrino.rpc.bus import Transport
 
 LOG = logging.getLogger(__name__)
 
 
-class Firewall:
+class Firewall(Reconciler):
     def __init__(self, conf: FwConf, transport: Transport, host: str, prefix: str,
                  netns: str | None, timeout: float = 30.0, kernel: FirewallKernel | None = None):
         self.conf = conf
@@ -45,7 +45,6 @@ class Firewall:
         self.kernel = kernel or FirewallKernel(netns, background_conntrack=True)
         self.server = ServerView(transport, host, prefix, timeout)
         self.last: Rendered | None = None
-        self._bridge_nf = False
         self.stats: dict[str, float] = {}
         # Ports of this host isolated (nothing allowed) because their data is
         # bad: the L2 agent keeps their taps off the bridge and reports ERROR.
@@ -53,30 +52,18 @@ class Firewall:
         # Filtered ports as last applied -> their (version, zone, address):
         # a port that leaves takes its flows with it.
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
-
-    def mark_dirty(self) -> None:
-        self.server.mark_dirty()
-
-    def close(self) -> None:
-        self.kernel.close()
-
-    def _note_bad(self, bad: dict[str, str]) -> None:
-        """Log each port that turns bad (or changes reason) once, at ERROR."""
-        self.bad_ports = self.server.log.note(bad)
+        self._filtered_now: dict[str, list[tuple[int, int, str]]] = {}
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
         before the kernel changes with the filtered ports whose chains it lacks."""
         started = time.monotonic()
-        view = self.server.refresh(port_ids, refetch, full, self.last is not None)
+        view = self._refresh(port_ids, refetch, full)
         if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
         desired, bad = view
         fetched = time.monotonic()
-        if self.conf.enabled and not self._bridge_nf:
-            self.kernel.ensure_bridge_netfilter()
-            self._bridge_nf = True
         last = None if full else self.last
         nets = {p.network_id for p in desired.ports.values()}
         if last is None:
@@ -105,10 +92,19 @@ class Firewall:
             missing = unfiltered(desired, observed, rendered)
             if missing:
                 before_apply(missing)
+        gone = self._flows_of_removed(desired, rendered)
+        if gone and result.conntrack:
+            # a removed port's whole-address filters cover its pairs with the others
+            addrs = {(v, zone, ip) for v, zone, ip, _ in gone if ip}
+            result.conntrack = [c for c in result.conntrack
+                                if (c.version, c.zone, c.src) not in addrs
+                                and (c.version, c.zone, c.dst) not in addrs]
         self.last = None          # unknown until the apply succeeded
         self.kernel.apply(result)
         self.last = rendered
-        self._forget_flows_of_removed(desired, rendered)
+        self._flows_of = self._filtered_now
+        if gone:
+            self.kernel.conntrack.submit(gone)
         done = time.monotonic()
         self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
                       "apply": done - rendered_at, "total": done - started}
@@ -122,9 +118,26 @@ class Firewall:
         return True
 
 
+    def _flows_of_removed(self, desired: FwDesired, rendered: Rendered
+                          ) -> list[tuple[int, int, str | None, str | None]]:
+        """Conntrack filters for the flows of ports filtered before and gone
+        now (deleted, unbound, port security off): all flows of their
+        addresses in their zone (their chains go in this apply)."""
+        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
+               for p in desired.ports.values()
+               if p.filtered and p.network_id in rendered.zones}
+        self._filtered_now = now
+        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
+        return ([(v, zone, ip, None) for v, zone, ip in gone]
+                + [(v, zone, None, ip) for v, zone, ip in gone])
+
     def _forget_flows_of_removed(self, desired: FwDesired, rendered: Rendered) -> None:
-        self._flows_of = forget_removed(self._flows_of, desired, rendered.zones,
-                                        self.kernel.conntrack)
+        """Hand the flows of ports that left to the cleaner (see above)."""
+        gone = self._flows_of_removed(desired, rendered)
+        self._flows_of = self._filtered_now
+        if gone:
+            self.kernel.conntrack.submit(gone)
+
 
 def unfiltered(desired: FwDesired, observed: Observed, rendered: Rendered) -> set[str]:
     """Ports to be filtered whose chains (ingress, egress, spoofing, in every

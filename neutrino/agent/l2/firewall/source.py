@@ -95,3 +95,32 @@ def forget_removed(flows_of: dict[str, list[tuple[int, int, str]]], desired: FwD
         cleaner.submit([(v, zone, ip, None) for v, zone, ip in gone]
                        + [(v, zone, None, ip) for v, zone, ip in gone])
     return now
+
+
+class Reconciler:
+    """What both drivers' reconcilers do alike around their own converge():
+    they hold `server` (a ServerView), `kernel` (with `close()`,
+    `ensure_bridge_netfilter()`), `conf` (`enabled`), `last` (their last
+    applied rendering) and `bad_ports`, which the L2 agent reads."""
+
+    server: ServerView
+    bad_ports: dict[str, str]
+    _bridge_nf = False
+
+    def mark_dirty(self) -> None:
+        self.server.mark_dirty()
+
+    def close(self) -> None:
+        self.kernel.close()
+
+    def _note_bad(self, bad: dict[str, str]) -> None:
+        """Log each port that turns bad (or changes reason) once, at ERROR."""
+        self.bad_ports = self.server.log.note(bad)
+
+    def _refresh(self, port_ids, refetch: bool, full: bool):
+        """ServerView.refresh(), and br_netfilter on before the first apply."""
+        view = self.server.refresh(port_ids, refetch, full, self.last is not None)
+        if view is not None and self.conf.enabled and not self._bridge_nf:
+            self.kernel.ensure_bridge_netfilter()
+            self._bridge_nf = True
+        return view

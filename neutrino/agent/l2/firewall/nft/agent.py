@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.source import ServerView, forget_removed
+from neutrino.agent.l2.firewall.source import Reconciler, ServerView, forget_removed
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX,
                                                    TABLE, NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
@@ -137,7 +137,7 @@ class NftKernel:
         self.timings = {"nft": applied - started, "conntrack": time.monotonic() - applied}
 
 
-class NftFirewall:
+class NftFirewall(Reconciler):
     def __init__(self, conf: NftConf, transport: Transport, host: str, prefix: str,
                  netns: str | None, timeout: float = 30.0, kernel: NftKernel | None = None):
         self.conf = conf
@@ -148,7 +148,6 @@ class NftFirewall:
         self.kernel = kernel or NftKernel(netns, background_conntrack=True)
         self.server = ServerView(transport, host, prefix, timeout)
         self.last: NftRendered | None = None
-        self._bridge_nf = False
         self.stats: dict[str, float] = {}
         self.bad_ports: dict[str, str] = {}
         self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
@@ -159,28 +158,16 @@ class NftFirewall:
                     netns: str | None) -> NftFirewall:
         return cls(NftConf.from_config(cfg), transport, host, prefix, netns)
 
-    def mark_dirty(self) -> None:
-        self.server.mark_dirty()
-
-    def close(self) -> None:
-        self.kernel.close()
-
-    def _note_bad(self, bad: dict[str, str]) -> None:
-        self.bad_ports = self.server.log.note(bad)
-
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
         before the kernel changes with the filtered ports whose chains it lacks."""
         started = time.monotonic()
-        view = self.server.refresh(port_ids, refetch, full, self.last is not None)
+        view = self._refresh(port_ids, refetch, full)
         if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
         desired, bad = view
         fetched = time.monotonic()
-        if self.conf.enabled and not self._bridge_nf:
-            self.kernel.ensure_bridge_netfilter()
-            self._bridge_nf = True
         nets = {p.network_id for p in desired.ports.values()}
         last = None if full else self.last
         if last is None:
