@@ -20,6 +20,7 @@ them; `Cleaner(background=False)` runs each batch at once (tests, tools).
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import socket
@@ -127,6 +128,7 @@ def parse_flow(version: int, buf, a: int, b: int) -> Flow | None:
     return Flow(version, zone, proto, src, dst, entry_id, tuple_orig)
 
 
+@functools.lru_cache(maxsize=1 << 16)   # a batch names the same few thousand addresses
 def _canonical(address: str | None) -> str | None:
     if not address:
         return None
