@@ -107,6 +107,16 @@ class Reconciler:
     bad_ports: dict[str, str]
     _bridge_nf = False
 
+    def _hold(self, conf, transport: Transport, host: str, prefix: str, timeout: float,
+              kernel) -> None:
+        """The fields every reconciler has (its __init__ adds its own)."""
+        self.conf, self.kernel = conf, kernel
+        self.transport, self.host, self.prefix, self.timeout = transport, host, prefix, timeout
+        self.server = ServerView(transport, host, prefix, timeout)
+        self.stats: dict[str, float] = {}
+        self.bad_ports = {}       # isolated for bad data: the L2 agent keeps their taps off
+        self._flows_of: dict[str, list[tuple[int, int, str]]] = {}   # port -> its flows
+
     def mark_dirty(self) -> None:
         self.server.mark_dirty()
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
-from neutrino.agent.l2.firewall.source import Reconciler, ServerView, forget_removed
+from neutrino.agent.l2.firewall.source import Reconciler, forget_removed
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, STATE_PREFIX,
                                                    TABLE, NftRendered, assign_zones, eg_chain,
                                                    in_chain, render)
@@ -140,17 +140,9 @@ class NftKernel:
 class NftFirewall(Reconciler):
     def __init__(self, conf: NftConf, transport: Transport, host: str, prefix: str,
                  netns: str | None, timeout: float = 30.0, kernel: NftKernel | None = None):
-        self.conf = conf
-        self.transport = transport
-        self.host = host
-        self.prefix = prefix
-        self.timeout = timeout
-        self.kernel = kernel or NftKernel(netns, background_conntrack=True)
-        self.server = ServerView(transport, host, prefix, timeout)
+        self._hold(conf, transport, host, prefix, timeout,
+                   kernel or NftKernel(netns, background_conntrack=True))
         self.last: NftRendered | None = None
-        self.stats: dict[str, float] = {}
-        self.bad_ports: dict[str, str] = {}
-        self._flows_of: dict[str, list[tuple[int, int, str]]] = {}
         self._generation: int | None = None       # the kernel's, right after our last apply
 
     @classmethod
