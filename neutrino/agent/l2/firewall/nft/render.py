@@ -153,33 +153,31 @@ class NftRendered:
 
 # ---------------------------------------------------------------- assignments
 
+def _allocate(keys, have: dict, first: int, last: int) -> dict:
+    """key -> number: the one it has, else the lowest free from `first`."""
+    out = {k: have[k] for k in sorted(keys) if k in have}
+    taken, free = set(out.values()), first
+    for k in sorted(keys):
+        if k not in out:
+            while free in taken:
+                free += 1
+            if free > last:
+                raise ValueError(f"more than {last - first + 1} to number on one host")
+            out[k] = free
+            taken.add(free)
+    return out
+
+
 def assign_zones(network_ids, known: dict[str, int]) -> dict[str, int]:
     """One conntrack zone per network: the one it has (`known`: bridge ->
     zone, from the kernel or the last apply), else the lowest free one."""
-    zones = {net: known[bridge(net)] for net in sorted(network_ids) if bridge(net) in known}
-    used, free = set(zones.values()), ZONE_BASE
-    for net in sorted(network_ids):
-        if net not in zones:
-            while free in used:
-                free += 1
-            zones[net] = free
-            used.add(free)
-    return zones
+    by_bridge = _allocate({bridge(n) for n in network_ids}, known, ZONE_BASE, 0xFFFF)
+    return {n: by_bridge[bridge(n)] for n in network_ids}
 
 
 def assign_marks(port_ids, known: dict[str, int]) -> dict[str, int]:
     """A stable index per filtered port (1..65535): kept while the port is."""
-    marks = {p: known[p] for p in sorted(port_ids) if p in known}
-    used, free = set(marks.values()), 1
-    for p in sorted(port_ids):
-        if p not in marks:
-            while free in used:
-                free += 1
-            if free > MAX_INDEX:
-                raise ValueError(f"more than {MAX_INDEX} filtered ports on one host")
-            marks[p] = free
-            used.add(free)
-    return marks
+    return _allocate(port_ids, known, 1, MAX_INDEX)
 
 
 # ---------------------------------------------------------------- rules
