@@ -182,3 +182,15 @@ def test_a_rule_the_renderer_cannot_write_isolates_the_ports_of_its_groups_only(
     assert set(r.bad) == {P2}
     assert r.chains[(INET, f"in-{P2}")] == ("drop",)
     assert r.chains[(INET, f"in-{P1}")][-1] == f"goto {group_chains((G,))[0]}"
+
+
+def test_many_addresses_leaving_a_group_are_cut_by_address_not_by_pair():
+    d = desired()
+    d.members = {G: tuple(f"10.{i}.7.1" for i in range(200))}      # no two merge
+    old = render(d, assign_zones({NET}, {}), {})
+    d2 = desired()
+    d2.members = {G: ()}
+    new = render(d2, old.zones, old.marks)
+    flows = nft_plan.conntrack(d2, old, new)
+    assert len(flows) == 200                    # one per address, not 200 x ports
+    assert {f.src for f in flows} == set(d.members[G]) and {f.dst for f in flows} == {None}

@@ -20,6 +20,10 @@ from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesire
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, MAPS,
                                                    STATE_PREFIX, TABLE, NftRendered, key_text)
 
+# Past this many addresses leaving a remote group in one apply, their flows
+# are cut by address in the zone (one filter each) instead of one filter
+# per (address, port): 1,000 ports deleted on a host of 5,000 made 4 million.
+PAIRS_PER_PORT = 64
 SET_DECL = {4: "type ipv4_addr; flags interval;", 6: "type ipv6_addr; flags interval;"}
 
 
@@ -112,6 +116,7 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
     removed = {name: have_sets[name] - m for name, (_, m) in new.sets.items()
                if name in have_sets and have_sets[name] - m}
     out: list[ConntrackDelete] = []
+    wide: set[tuple[str, int, str]] = set()      # (set, zone, direction) cut by address
     for port in sorted(desired.ports.values(), key=lambda p: p.id):
         if not port.filtered or port.network_id not in new.zones:
             continue
@@ -130,6 +135,15 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
                 if not any(f"{where} @{name} " in r for r in after):
                     continue
                 v = int(name[2])
+                if len(gone) > PAIRS_PER_PORT:     # many left (ports deleted): by address
+                    if (name, zone, key) not in wide:
+                        wide.add((name, zone, key))
+                        side = "src" if key == "dst" else "dst"
+                        out += [ConntrackDelete(v, zone, **{side: m}) for m in sorted(gone)
+                                if "/" not in m]
+                    out += [ConntrackDelete(v, zone, **{key: ip}) for ip in port.ips(v)
+                            if any("/" in m for m in gone)]
+                    continue
                 for member in sorted(gone):
                     for ip in port.ips(v):
                         if "/" in member:     # a CIDR: all the port's flows that way
