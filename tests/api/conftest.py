@@ -56,6 +56,9 @@ BASE_OVERRIDES: dict[str, dict[str, str]] = {
             "mechanism_drivers": "linuxbridge"},
     "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
     "ml2_type_vlan": {"network_vlan_ranges": "physnet1:1000:1500,physnet2"},
+    # few idle connections per app (bursts still get max_overflow): PostgreSQL
+    # allows 100 connections to all the session's apps and servers together
+    "database": {"max_pool_size": "2"},
     "ml2_type_flat": {"flat_networks": "*"},
     "quotas": {"quota_network": "10000", "quota_subnet": "10000", "quota_port": "100000",
                "quota_security_group": "1000", "quota_security_group_rule": "10000",
@@ -217,6 +220,7 @@ class AppFactory:
                     policy if isinstance(policy, str) else sorted((policy or {}).items()),
                     sorted((s, sorted(v.items())) for s, v in base.items())))
         if key in self.apps:
+            self._used(key)
             return self.apps[key]
         from starlette.testclient import TestClient
 
@@ -242,7 +246,22 @@ class AppFactory:
         client = TestClient(app)
         api = Api(client, app, core, self.backend)
         self.apps[key] = api
+        self._used(key)
         return api
+
+    WARM = 4    # apps whose database pools stay open
+
+    def _used(self, key) -> None:
+        """Close the idle pooled connections of all but the WARM most recently
+        used apps: every distinct configuration is an app with its own pool,
+        and on PostgreSQL/MariaDB dozens of idle pools exceed the server's
+        connection limit (max_connections 100). A disposed pool reopens on
+        demand, so an app a module still holds keeps working."""
+        self.recent = [k for k in getattr(self, "recent", []) if k != key] + [key]
+        if self.backend == "sqlite":
+            return
+        for old in self.recent[:-self.WARM]:   # (an app used since reopened its pool)
+            self.apps[old].core.db.dispose()
 
     def close(self):
         for api in self.apps.values():

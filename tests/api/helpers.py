@@ -227,7 +227,9 @@ def two_worker_config(db_url: str, **sections: dict[str, str]) -> dict[str, dict
     """A real server with two API workers (so requests race across processes)
     on db_url, every network type, vxlan tenant networks; plus `sections`."""
     return {"DEFAULT": {"api_workers": "2"},
-            "database": {"connection": db_url},
+            # 2 idle connections per worker: servers of several modules may be
+            # up at once, and PostgreSQL allows 100 connections in all
+            "database": {"connection": db_url, "max_pool_size": "2"},
             "ml2": {"tenant_network_types": "vxlan", "type_drivers": "local,flat,vlan,vxlan"},
             "ml2_type_vxlan": {"vni_ranges": "1000:99999"},
             **sections}
