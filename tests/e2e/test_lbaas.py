@@ -278,12 +278,11 @@ def _answers(netns: str, ip: str) -> bool:
 
 
 
+@pytest.mark.parametrize("lab", ["rabbit"], indirect=True)   # agents are processes there
 def test_lb_agent_restart_adopts_haproxy_without_a_blip(farm, lab):
     """SIGKILL the agent serving the load balancer and start it again: its
     haproxy keeps running (same master pid) and serving (0 failed requests
     meanwhile), and the restarted agent applies the next change."""
-    if lab.state.transport == "inproc":
-        pytest.skip("agents are processes only with --transport rabbit")
     oc, lb = farm.octavia, farm.lb
     farm.set_pool(lb_algorithm="ROUND_ROBIN", session_persistence=None)
     lbns = lb_namespace(lb["id"])

@@ -299,9 +299,8 @@ def test_port_security_disabled_lets_everything_through(w):
     assert f"{W}-i{p.port_id[:10]}" not in save and f"{W}-i{a.port_id[:10]}" in save
 
 
+@pytest.mark.parametrize("fwlab", ["inproc", "rabbit"], indirect=True)   # iptables labs
 def test_seed_chain_structure_in_iptables_save(w):
-    if w.lab.state.firewall_driver == "nftables":
-        pytest.skip("iptables driver's chains (the nftables ones: tests/dataplane)")
     net = vxlan_net(w, "seed", dhcp=True)
     a = w.vm("a", net, fixed_ips=[{"ip_address": "10.81.0.41"}])
     host1 = w.host_ns("host1")
