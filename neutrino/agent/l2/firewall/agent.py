@@ -28,7 +28,7 @@ from neutrino.agent.l2.firewall.apply import FirewallKernel
 from neutrino.agent.l2.firewall.model import (FAMILIES, SG_CHAIN, WRAP, FwConf, FwDesired,
                                               Observed, egress_chain, ingress_chain, spoof_chain)
 from neutrino.agent.l2.firewall.plan import JUMPS, Rendered, assign_zones, plan, render
-from neutrino.agent.l2.firewall.source import Reconciler, ServerView, forget_removed
+from neutrino.agent.l2.firewall.source import Reconciler, ServerView, removed_flows
 from neutrino.rpc.bus import Transport
 
 LOG = logging.getLogger(__name__)
@@ -123,13 +123,8 @@ class Firewall(Reconciler):
         """Conntrack filters for the flows of ports filtered before and gone
         now (deleted, unbound, port security off): all flows of their
         addresses in their zone (their chains go in this apply)."""
-        now = {p.id: [(v, rendered.zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
-               for p in desired.ports.values()
-               if p.filtered and p.network_id in rendered.zones}
-        self._filtered_now = now
-        gone = [f for pid in set(self._flows_of) - set(now) for f in self._flows_of[pid]]
-        return ([(v, zone, ip, None) for v, zone, ip in gone]
-                + [(v, zone, None, ip) for v, zone, ip in gone])
+        self._filtered_now, filters = removed_flows(self._flows_of, desired, rendered.zones)
+        return filters
 
     def _forget_flows_of_removed(self, desired: FwDesired, rendered: Rendered) -> None:
         """Hand the flows of ports that left to the cleaner (see above)."""

@@ -83,17 +83,25 @@ class ServerView:
         return desired, {p: why for p, why in self.checked_bad.items() if p in desired.ports}
 
 
-def forget_removed(flows_of: dict[str, list[tuple[int, int, str]]], desired: FwDesired,
-                   zones: dict[str, int], cleaner) -> dict[str, list[tuple[int, int, str]]]:
-    """The flows of ports filtered before and gone now (deleted, unbound,
-    port security off) go to the conntrack cleaner: their filters are gone
-    already. Returns the filtered ports' flows as of now, for next time."""
+def removed_flows(flows_of: dict[str, list[tuple[int, int, str]]], desired: FwDesired,
+                  zones: dict[str, int]):
+    """(the filtered ports' (version, zone, address) as of now, the conntrack
+    filters for every flow of the addresses of ports filtered before and gone
+    now: deleted, unbound, port security off)."""
     now = {p.id: [(v, zones[p.network_id], ip) for v in FAMILIES for ip in p.ips(v)]
            for p in desired.ports.values() if p.filtered and p.network_id in zones}
     gone = [f for pid in set(flows_of) - set(now) for f in flows_of[pid]]
-    if gone:
-        cleaner.submit([(v, zone, ip, None) for v, zone, ip in gone]
-                       + [(v, zone, None, ip) for v, zone, ip in gone])
+    return now, ([(v, zone, ip, None) for v, zone, ip in gone]
+                 + [(v, zone, None, ip) for v, zone, ip in gone])
+
+
+def forget_removed(flows_of: dict[str, list[tuple[int, int, str]]], desired: FwDesired,
+                   zones: dict[str, int], cleaner) -> dict[str, list[tuple[int, int, str]]]:
+    """The removed ports' flows go to the conntrack cleaner (their filters
+    are gone already). Returns the filtered ports' flows as of now."""
+    now, filters = removed_flows(flows_of, desired, zones)
+    if filters:
+        cleaner.submit(filters)
     return now
 
 
