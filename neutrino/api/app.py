@@ -361,6 +361,8 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
               + api.scheduler_routes() + [openapi.route(auth)])
     from neutrino.plugins.fwaas.routes import install as install_fwaas
     routes += install_fwaas(api)    # FWaaS v2: its controllers, then its actions
+    from neutrino.plugins import features
+    routes += features.install(api)  # the catalogue's collections and actions
     for collection in api.controllers:
         routes += api.resource_routes(collection)
     routes += list(extra_routes) + list(auth.routes)  # the embedded identity, if any

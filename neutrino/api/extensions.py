@@ -59,8 +59,9 @@ _EXTENSIONS = [
 
 
 def extensions(enabled_extra: tuple[str, ...] = ()) -> list[dict]:
+    from neutrino.plugins import features   # each feature lists its own aliases
     return [{"alias": alias, "name": name, "description": desc, "updated": UPDATED,
-             "links": []} for alias, name, desc in _EXTENSIONS]
+             "links": []} for alias, name, desc in [*_EXTENSIONS, *features.extensions()]]
 
 
 def by_alias() -> dict[str, dict]:

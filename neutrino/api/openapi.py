@@ -621,6 +621,8 @@ def document(identity: bool = False, token_auth: bool = False) -> dict:
     paths.update(_quota_paths())
     from neutrino.plugins.fwaas.openapi import extend as fwaas_paths
     fwaas_paths(schemas, paths)     # FWaaS v2 under /v2.0/fwaas/
+    from neutrino.plugins import features
+    features.openapi(schemas, paths)  # the catalogue's collections
     from neutrino.octavia.openapi import extend as octavia_paths
     octavia_paths(schemas, paths)   # the Octavia v2 API (/v2/lbaas, /load-balancer)
     if identity:

@@ -326,6 +326,8 @@ DEFAULT_RULES.update(_OCTAVIA_RULES)
 
 class Enforcer:
     def __init__(self, overrides: Mapping[str, str] | None = None):
+        from neutrino.plugins import features     # their defaults join upstream's
+        DEFAULT_RULES.update(features.policy_rules())
         self.rules: dict[str, Compiled] = {}
         for name, text in {**DEFAULT_RULES, **(overrides or {})}.items():
             try:

@@ -12,10 +12,21 @@ from neutrino.api.attributes import Attr
 class Resource:
     singular: str
     collection: str
-    attrs: tuple[Attr, ...]
+    base_attrs: tuple[Attr, ...]
     not_found: str            # fault class name for a missing id
     tags: bool = True         # standard-attr-tag
     has_owner: bool = True
+
+    @property
+    def attrs(self) -> tuple[Attr, ...]:
+        """The core attributes and those the loaded features add
+        (neutrino.plugins.extend); resolved once, on first use."""
+        cache = self.__dict__.get("_attrs")
+        if cache is None:
+            from neutrino.plugins import extend
+            cache = self.base_attrs + extend.extra_attrs(self.collection)
+            object.__setattr__(self, "_attrs", cache)
+        return cache
 
     def attr(self, name: str) -> Attr | None:
         return self._index().get(name)

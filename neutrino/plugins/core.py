@@ -49,6 +49,8 @@ class Core:
 
     @classmethod
     def build(cls, cfg, db: Database, policy: Enforcer, notifier=None) -> "Core":
+        from neutrino.plugins import features
+        features.load()     # a feature that cannot load stops the start, not a request
         core = cls(cfg=cfg, db=db, policy=policy, segments=SegmentManager(cfg),
                    mech=MechanismManager(cfg), quotas=QuotaEngine(cfg),
                    notifier=notifier or NullNotifier())

@@ -9,7 +9,7 @@ from neutrino.api.policy import Context
 from neutrino.api.query import Query
 from neutrino.api.resources import NETWORK
 from neutrino.db import models
-from neutrino.plugins import listing
+from neutrino.plugins import extend, listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
                                    network_scope, set_tags)
 from neutrino.plugins.ml2.segments import PROVIDER_KEYS, segments_for
@@ -82,8 +82,9 @@ class NetworkPlugin:
         for net_id, sub_id in _SUBNET_IDS.rows(conn, ids):
             subnets.setdefault(net_id, []).append(sub_id)
         tags = listing.tags_for(conn, ids)
-        return [_view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
-                for r in rows]
+        return extend.views("networks", conn, [
+            _view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
+            for r in rows])
 
     def get(self, ctx: Context, network_id: str) -> dict:
         def txn(conn):
@@ -94,6 +95,7 @@ class NetworkPlugin:
         n = models.networks
         where = listing.column_clauses(NETWORK, n, query.filters)
         where += listing.tag_clauses(n, query.tags)
+        where += extend.filter_clauses("networks", n, query.filters)
         scope = network_scope(ctx)
         if scope is not None:
             where.append(scope)
@@ -141,7 +143,7 @@ class NetworkPlugin:
             tags = sorted(set(body.get("tags") or []))
             if tags:
                 set_tags(conn, "networks", net_id, tags)
-            return _view(row, seg, [], tags)
+            return extend.created("networks", conn, ctx, body, _view(row, seg, [], tags))
         view = core.db.write(txn)
         core.notifier.resource_changed("network", net_id, view["revision_number"])
         return view
@@ -179,6 +181,7 @@ class NetworkPlugin:
                 self._check_unshare(conn, row)
             if values:
                 conn.execute(update(n).where(n.c.id == network_id).values(**values))
+            if extend.updated("networks", conn, ctx, body, current, {}) or values:
                 bump_revision(conn, n, network_id)
             return self._views(conn, [get_network_row(conn, ctx, network_id)])[0]
         view = core.db.write(txn)
@@ -205,6 +208,7 @@ class NetworkPlugin:
             view = self._views(conn, [row])[0]
             if authorize is not None:
                 authorize(view, {})
+            extend.deleting("networks", conn, ctx, view)
             ports = conn.execute(_PORTS_OF, {"net": network_id}).all()
             in_use = [pid for pid, owner in ports if owner not in NETWORK_DELETE_OWNERS]
             if in_use:

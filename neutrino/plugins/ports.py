@@ -15,7 +15,7 @@ from neutrino.api.query import Query
 from neutrino.api.resources import PORT
 from neutrino.db import models
 from neutrino.db.engine import RetryTransaction
-from neutrino.plugins import listing
+from neutrino.plugins import extend, listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import allocator as ipam
@@ -80,8 +80,9 @@ def port_views(conn: Connection, rows) -> list[dict]:
     for pid, mac, ip in _PAIRS.rows(conn, ids):
         pairs.setdefault(pid, []).append({"ip_address": ip, "mac_address": mac})
     tags = listing.tags_for(conn, ids)
-    return [_view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
-                  tags.get(r["id"], [])) for r in rows]
+    return extend.views("ports", conn, [
+        _view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
+              tags.get(r["id"], [])) for r in rows])
 
 
 def _net_target(row) -> dict:
@@ -190,6 +191,7 @@ class PortPlugin:
         filters = dict(query.filters)
         where = listing.column_clauses(PORT, p, filters)
         where += listing.tag_clauses(p, query.tags)
+        where += extend.filter_clauses("ports", p, filters)
         ipa = models.ip_allocations
         for spec in filters.get("fixed_ips", []):
             where.append(self._fixed_ip_clause(spec))
@@ -349,6 +351,7 @@ class PortPlugin:
             set_tags(conn, "ports", port_id, tags)
         # The view is built from what was written: no read-back.
         view = _view(values, fixed, groups, pairs, tags)
+        extend.created("ports", conn, ctx, body, view)
         if values["binding_host"]:
             view = self._bind(conn, values, view)
         return view
@@ -512,9 +515,11 @@ class PortPlugin:
                 values.update(binding_vif_type="unbound", binding_vif_details="{}")
             new.update(values)
             conn.execute(_UPDATE_PORT, {"pid": port_id, **values})
-            return _view(new, fixed, current["security_groups"] if groups is None else groups,
+            view = _view(new, fixed, current["security_groups"] if groups is None else groups,
                          current["allowed_address_pairs"] if pairs is None else pairs,
                          current["tags"])
+            extend.updated("ports", conn, ctx, body, current, view)
+            return view
         view = core.db.write(retry_if_parent_vanished(txn))
         self._remember(view, body)
         self._notify(view, tuple(h for h in old_host if h), old_groups)
@@ -558,6 +563,8 @@ class PortPlugin:
                 tagged = bool(current["tags"])  # current: its revision is the row's
             if row["device_owner"] in L3_OWNERS:
                 raise faults.L3PortInUse(port_id=port_id, device_owner=row["device_owner"])
+            if extend.of("ports"):
+                extend.deleting("ports", conn, ctx, self._current(conn, row))
             psg = models.port_security_groups
             groups[:] = [g for (g,) in conn.execute(
                 select(psg.c.security_group_id).where(psg.c.port_id == port_id))]

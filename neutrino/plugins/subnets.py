@@ -14,7 +14,7 @@ from neutrino.api.policy import Context
 from neutrino.api.query import Query
 from neutrino.api.resources import SUBNET
 from neutrino.db import models
-from neutrino.plugins import listing
+from neutrino.plugins import extend, listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import pools as P
@@ -134,9 +134,10 @@ class SubnetPlugin:
             for part in listing.chunks(net_ids):
                 external.update(dict(conn.execute(select(n.c.id, n.c.external)
                                                   .where(n.c.id.in_(part))).all()))
-        return [self._view(r, pools.get(r["id"], []), dns.get(r["id"], []),
-                           routes.get(r["id"], []), tags.get(r["id"], []),
-                           bool(external.get(r["network_id"]))) for r in rows]
+        return extend.views("subnets", conn, [
+            self._view(r, pools.get(r["id"], []), dns.get(r["id"], []),
+                       routes.get(r["id"], []), tags.get(r["id"], []),
+                       bool(external.get(r["network_id"]))) for r in rows])
 
     @staticmethod
     def _view(r, pools, dns, routes, tags, external) -> dict:
@@ -169,6 +170,7 @@ class SubnetPlugin:
         filters = dict(query.filters)
         where = listing.column_clauses(SUBNET, s, filters)
         where += listing.tag_clauses(s, query.tags)
+        where += extend.filter_clauses("subnets", s, filters)
         if "dns_nameservers" in filters:
             dn = models.dns_nameservers
             where.append(exists().where(dn.c.subnet_id == s.c.id,
@@ -214,7 +216,8 @@ class SubnetPlugin:
                 network = get_network_row(conn, ctx, body["network_id"], lock=True)
             if authorize is not None:
                 authorize(network_policy_target(network))  # before validation, as upstream
-            return self._create(conn, body, owner, subnet_id, network, bumped)
+            view = self._create(conn, body, owner, subnet_id, network, bumped)
+            return extend.created("subnets", conn, ctx, body, view)
         view = core.db.write(txn)
         core.notifier.resource_changed("network", view["network_id"], -1)
         return view
@@ -300,10 +303,10 @@ class SubnetPlugin:
 
         def txn(conn):
             row = self._row(conn, ctx, subnet_id)
+            netrow = get_network_row(conn, _ADMIN, row["network_id"])
+            current = self._views(conn, [row], {netrow["id"]: netrow["external"]})[0]
             if authorize is not None:
-                netrow = get_network_row(conn, _ADMIN, row["network_id"])
-                authorize(self._views(conn, [row], {netrow["id"]: netrow["external"]})[0],
-                          network_policy_target(netrow))
+                authorize(current, network_policy_target(netrow))
             net = ipaddress.ip_network(row["cidr"])
             values = {k: body[k] for k in ("name", "description", "enable_dhcp") if k in body}
             gateway = row["gateway_ip"]
@@ -334,6 +337,7 @@ class SubnetPlugin:
             if values:
                 conn.execute(update(s).where(s.c.id == subnet_id).values(**values))
             self._write_details(conn, subnet_id, net, ranges, dns, routes)
+            extend.updated("subnets", conn, ctx, body, current, {})
             bump_revision(conn, s, subnet_id)
             return self._views(conn, [self._row(conn, ctx, subnet_id)])[0]
         view = core.db.write(txn)
@@ -355,9 +359,11 @@ class SubnetPlugin:
             holders: list[tuple[str, str]] = []
             pools, dns, routes, tags = subnet_details(conn, [subnet_id], True, holders)
             tags = tags.get(subnet_id, [])
+            view = self._view(row, pools.get(subnet_id, []), dns.get(subnet_id, []),
+                              routes.get(subnet_id, []), tags, bool(row["net_external"]))
+            if extend.of("subnets"):
+                extend.views("subnets", conn, [view])
             if authorize is not None:
-                view = self._view(row, pools.get(subnet_id, []), dns.get(subnet_id, []),
-                                  routes.get(subnet_id, []), tags, bool(row["net_external"]))
                 authorize(view, {"network:project_id": row["net_project_id"],
                                  "network:shared": row["net_shared"],
                                  "network:router:external": row["net_external"]})
@@ -370,6 +376,7 @@ class SubnetPlugin:
                 busy = any(owner not in AUTO_DELETE_OWNERS for _, owner in holders)
             if busy:
                 raise faults.SubnetInUse(subnet_id=subnet_id)
+            extend.deleting("subnets", conn, ctx, view)
             if holders:
                 conn.execute(delete(ipa).where(ipa.c.subnet_id == subnet_id))
                 for port_id in sorted({h[0] for h in holders}):  # their fixed_ips changed

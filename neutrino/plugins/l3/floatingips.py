@@ -13,7 +13,7 @@ from neutrino.api.policy import Context, admin_context
 from neutrino.api.query import Query
 from neutrino.db import models
 from neutrino.db.engine import RetryTransaction
-from neutrino.plugins import listing
+from neutrino.plugins import extend, listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
 from neutrino.plugins.l3 import scheduling
 from neutrino.plugins.ports import PortPlugin, port_views
@@ -51,7 +51,8 @@ class FloatingIPPlugin:
 
     def _views(self, conn, rows):
         tags = listing.tags_for(conn, [r["id"] for r in rows])
-        return [self._view(r, tags.get(r["id"], [])) for r in rows]
+        return extend.views("floatingips", conn,
+                            [self._view(r, tags.get(r["id"], [])) for r in rows])
 
     def _row(self, conn, ctx: Context, fip_id: str):
         stmt = select(FIP).where(FIP.c.id == fip_id)
@@ -74,6 +75,7 @@ class FloatingIPPlugin:
         if "fixed_port_id" in filters:
             where.append(FIP.c.fixed_port_id.in_(filters["fixed_port_id"]))
         where += listing.tag_clauses(FIP, query.tags)
+        where += extend.filter_clauses("floatingips", FIP, filters)
         if not ctx.is_admin:
             where.append(FIP.c.project_id == ctx.project_id)
         return self.core.db.read(lambda conn: self._views(
@@ -124,7 +126,8 @@ class FloatingIPPlugin:
                 raise self._already(row) from None
             if body.get("tags"):
                 set_tags(conn, "floatingips", fip_id, body["tags"])
-            return self._view(row, sorted(set(body.get("tags") or [])))
+            return extend.created("floatingips", conn, ctx, body,
+                                  self._view(row, sorted(set(body.get("tags") or []))))
         view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(view)
         return view
@@ -222,6 +225,8 @@ class FloatingIPPlugin:
             values["revision_number"] = row["revision_number"] + 1
             values["updated_at"] = listing.now()
             conn.execute(update(FIP).where(FIP.c.id == fip_id).values(**values))
+            if extend.of("floatingips"):
+                extend.updated("floatingips", conn, ctx, body, self._views(conn, [row])[0], {})
             return self._views(conn, [{**row, **values}])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify(view, before.get("router_id"))
@@ -230,6 +235,8 @@ class FloatingIPPlugin:
     def delete(self, ctx: Context, fip_id: str) -> None:
         def txn(conn):
             row = self._row(conn, ctx, fip_id)
+            if extend.of("floatingips"):
+                extend.deleting("floatingips", conn, ctx, self._views(conn, [row])[0])
             port = conn.execute(select(P).where(P.c.id == row["floating_port_id"])).mappings().first()
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == fip_id))
             conn.execute(delete(FIP).where(FIP.c.id == fip_id))

@@ -13,7 +13,7 @@ from neutrino.api.attributes import UNSET, is_uuid
 from neutrino.api.policy import Context, admin_context
 from neutrino.api.query import Query
 from neutrino.db import models
-from neutrino.plugins import listing
+from neutrino.plugins import extend, listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, get_network_row, set_tags
 from neutrino.plugins.ipam import allocator as ipam
 from neutrino.plugins.l3 import ha, scheduling
@@ -93,7 +93,7 @@ class RouterPlugin:
                 "created_at": listing.iso(r["created_at"]),
                 "updated_at": listing.iso(r["updated_at"]),
                 "revision_number": r["revision_number"]})
-        return out
+        return extend.views("routers", conn, out)
 
     def get(self, ctx: Context, router_id: str) -> dict:
         return self.core.db.read(lambda conn: self._views(conn, [self._row(conn, ctx, router_id)])[0])
@@ -102,6 +102,7 @@ class RouterPlugin:
         from neutrino.api.resources import ROUTER
         where = listing.column_clauses(ROUTER, R, query.filters)
         where += listing.tag_clauses(R, query.tags)
+        where += extend.filter_clauses("routers", R, query.filters)
         if not ctx.is_admin:
             where.append(R.c.project_id == ctx.project_id)
         return self.core.db.read(lambda conn: self._views(
@@ -134,6 +135,7 @@ class RouterPlugin:
                 ha_ports.extend(ha.schedule(conn, self.core, router_id, owner))
             else:
                 scheduling.schedule_router(conn, router_id, self.down_time)
+            extend.created("routers", conn, ctx, body, {"id": router_id, "project_id": owner})
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify_ports(ha_ports)
@@ -148,6 +150,8 @@ class RouterPlugin:
         def txn(conn):
             hosts[:], ha_ports[:], gone[:] = [], [], []
             row = self._row(conn, ctx, router_id, lock=True)
+            if extend.of("routers"):
+                extend.updated("routers", conn, ctx, body, self._views(conn, [row])[0], {})
             if "ha" in body and bool(body["ha"]) != row["ha"]:
                 hosts.extend(scheduling.router_hosts(conn, router_id))
                 self._change_ha(conn, row, bool(body["ha"]), ha_ports, gone)
@@ -204,6 +208,8 @@ class RouterPlugin:
             if conn.execute(select(RP.c.port_id).where(
                     RP.c.router_id == router_id, RP.c.port_type == IF_OWNER).limit(1)).first():
                 raise faults.RouterInUse(router_id=router_id, reason="still has ports")
+            if extend.of("routers"):
+                extend.deleting("routers", conn, ctx, self._views(conn, [row])[0])
             hosts = scheduling.router_hosts(conn, router_id)
             if row["gw_port_id"]:
                 deleted_ports.append(self._clear_gateway(conn, row))
