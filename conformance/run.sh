@@ -2,7 +2,7 @@
 # conformance/run.sh: upstream tempest + neutron-tempest-plugin + octavia-tempest-plugin
 # against neutrino.
 #
-#   conformance/run.sh [--selection core|wide|l3|fwaas|octavia|all] [--concurrency N] [--keep]
+#   conformance/run.sh [--selection core|wide|l3|fwaas|octavia|ext|all] [--concurrency N] [--keep]
 #                      [--network-node|--no-network-node] [-- EXTRA_REGEX...]
 #
 # 1. A venv with the pinned tempest, neutron-tempest-plugin and
@@ -25,7 +25,8 @@
 # neutron_tempest_plugin.fwaas.api; octavia = octavia_tempest_plugin.tests.api.v2
 # (load balancers, listeners, pools, members, health monitors, L7 policies and
 # rules, providers, amphorae), run with its own tempest-octavia.conf
-# (provision.py octavia_conf); all = wide + l3 + fwaas + octavia.
+# (provision.py octavia_conf); ext = the modules of the extensions of issue 16
+# (X_* below); all = wide + l3 + fwaas + octavia + ext.
 # Network node (default for l3, fwaas, octavia and all, needs root): the server
 # runs with a Linux bridge agent and an L3 agent on a simulated host
 # (network_node.py), since tempest waits for router ports (and firewall groups)
@@ -129,6 +130,18 @@ FWAAS="^neutron_tempest_plugin\.fwaas\.api\."
 # flavors, flavor profiles and availability zones (admin CRUD) are left out:
 # neutrino does not offer them (README.md)
 OCTAVIA="^octavia_tempest_plugin\.tests\.api\.v2\.(test_load_balancer|test_listener|test_pool|test_member|test_healthmonitor|test_l7policy|test_l7rule|test_provider|test_amphora)\."
+# The extensions of issue 16: one variable per feature (each a full regex, or empty)
+X_POOLS=""   # address scopes, subnet pools, network-ip-availability
+X_RBAC=""    # rbac-policies, address groups, stateless and shared security groups
+X_QOS=""     # qos and its rule types
+X_TRUNK=""   # trunks and the port attribute extensions
+X_L3X=""     # port forwarding, conntrack helpers, flavors, metering, FIP extras
+X_DNS=""     # dns integration, extra DHCP options, availability zones
+X_SEG=""     # segments, segment ranges, auto-allocated topology, service types
+EXT=
+for x in "$X_POOLS" "$X_RBAC" "$X_QOS" "$X_TRUNK" "$X_L3X" "$X_DNS" "$X_SEG"; do
+    [ -n "$x" ] && EXT="${EXT:+$EXT|}$x"
+done
 # REGEX runs with tempest.conf, OREGEX (octavia-tempest-plugin) with tempest-octavia.conf
 REGEX= OREGEX=
 add() {   # add() REGEX: to the run whose plugin the regex names
@@ -141,7 +154,8 @@ case "$SELECTION" in
     l3) add "$L3" ;;
     fwaas) add "$FWAAS" ;;
     octavia) add "$OCTAVIA" ;;
-    all) add "$WIDE|$L3|$FWAAS"; add "$OCTAVIA" ;;
+    ext) add "${EXT:-^$}" ;;
+    all) add "$WIDE|$L3|$FWAAS"; add "$OCTAVIA"; [ -z "$EXT" ] || add "$EXT" ;;
     *) add "$SELECTION" ;;
 esac
 for extra in ${EXTRA[@]+"${EXTRA[@]}"}; do add "$extra"; done
