@@ -161,7 +161,7 @@ esac
 for extra in ${EXTRA[@]+"${EXTRA[@]}"}; do add "$extra"; done
 
 if [ "$NODE" = auto ]; then
-    case "$SELECTION" in l3|fwaas|octavia|all) NODE=yes ;; *) NODE=no ;; esac
+    case "$SELECTION" in l3|fwaas|octavia|ext|all) NODE=yes ;; *) NODE=no ;; esac
 fi
 if [ "$NODE" = yes ] && [ "$(id -u)" != 0 ]; then
     log "no network node (needs root): router interface cleanups will wait for ACTIVE and fail"
