@@ -8,6 +8,7 @@ from __future__ import annotations
 from neutrino.config import (Opt, Schema, Section, choice, default_state_path,
                              int_range, string, to_bool, to_list)
 from neutrino.octavia.opts import QUOTA_OPTS as LBAAS_QUOTA_OPTS
+from neutrino.dashboard.opts import DASHBOARD
 from neutrino.plugins.fwaas import opts as fwaas_opts
 from neutrino.plugins.l3.ha_opts import SERVER_OPTS as L3_HA_OPTS
 from neutrino.plugins.failover_opts import SERVER_OPTS as FAILOVER_OPTS
@@ -167,7 +168,7 @@ OSLO_MIDDLEWARE = Section("oslo_middleware", (
 SERVER_SCHEMA = Schema(
     (DEFAULT, DATABASE, ML2, ML2_FLAT, ML2_VLAN, ML2_VXLAN, QUOTAS, OSLO_POLICY,
      OSLO_MIDDLEWARE, KEYSTONE_AUTHTOKEN, IDENTITY, SECURITY_COMPLIANCE,
-     fwaas_opts.DEFAULT_FWG_RULES),
+     fwaas_opts.DEFAULT_FWG_RULES, DASHBOARD),
     ignored_sections=("oslo_concurrency", "nova", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "securitygroup", "agent",
                       "placement", "experimental"),

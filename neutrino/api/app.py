@@ -372,6 +372,8 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
                                                        405: _method_not_allowed},
                     middleware=[Middleware(BodySizeLimit, max_bytes=limit)])
     app.state.api = api
+    from neutrino.dashboard.routes import install as install_dashboard
+    install_dashboard(app, core, auth)   # /dashboard/ ([dashboard] enabled)
     return app
 
 

@@ -183,6 +183,8 @@ class LabState:
             "quotas": {"quota_network": "-1", "quota_subnet": "-1", "quota_port": "-1",
                        "quota_security_group": "-1", "quota_security_group_rule": "-1"},
             "oslo_policy": {"policy_file": ""},
+            # the dashboard may create/delete/ping this lab's instances (admin only)
+            "dashboard": {"lab_dir": str(self.lab_dir)},
             # keystone: the embedded identity, asked for explicitly; the bootstrap
             # admin gets the lab's admin password (the runtime adds the demo user)
             **({"identity": {"embedded": "true", "admin_password": self.passwords["admin"]}}

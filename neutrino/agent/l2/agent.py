@@ -121,6 +121,8 @@ class LinuxBridgeAgent:
     def start(self) -> LinuxBridgeAgent:
         self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
         self.transport.on_reconnect(self.request_full_resync)
+        from neutrino.dashboard import inspect as dashboard_inspect   # "under the hood" RPC
+        dashboard_inspect.serve(self.transport, self.host, self.netns, self.prefix)
         self._monitor = LinkMonitor(self.netns, self._on_link_event).start()
         self.lifecycle.spawn("lb-reconciler", self._reconcile_loop)
         if self.report_interval > 0:

@@ -1,0 +1,157 @@
+"""Change events for the dashboard: "a <resource> changed", pushed to every
+open page as server-sent events.
+
+Sources: the change notifications the plugins send the agents
+(core.notifier.resource_changed, teed here) and every successful API write
+(a middleware: creations that concern no agent, e.g. a router without
+gateway, notify no one). With a bus (rabbit, or the lab's inproc bus) each
+event is published on the fanout topic `<prefix>.dashboard` and every API
+worker delivers what it hears to its own pages, so a page sees changes made
+through any worker. Without a bus (a server with no agents) delivery is
+within the process.
+
+An event names only the resource type, never an id: the page re-reads
+through the API with its own token, so it learns nothing policy would hide.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+_STOP = object()
+
+
+class EventHub:
+    def __init__(self, transport=None, prefix: str = "neutrino"):
+        self.transport = transport
+        self.topic = f"{prefix}.dashboard"
+        self._clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
+        self._lock = threading.Lock()
+        self._out: queue.SimpleQueue | None = None
+        self._subscribed = False
+
+    # --- producing --------------------------------------------------------------
+    def changed(self, resource: str) -> None:
+        """Called on API threads: never waits for a broker."""
+        event = {"resource": resource, "at": time.time()}
+        if self.transport is None:
+            self.deliver(event)
+            return
+        if self._out is None:
+            with self._lock:
+                if self._out is None:
+                    self._out = queue.SimpleQueue()
+                    threading.Thread(target=self._send, name="dashboard-events",
+                                     daemon=True).start()
+        self._out.put(event)
+
+    def _send(self) -> None:
+        while True:
+            event = self._out.get()
+            if event is _STOP:
+                return
+            try:
+                self.transport.publish(self.topic, "dashboard_changed", event)
+            except Exception:  # noqa: BLE001 - a page resyncs on its next event or poll
+                LOG.warning("dashboard event %s not published", event["resource"], exc_info=True)
+
+    # --- consuming ----------------------------------------------------------------
+    def _on_bus(self, method: str, payload: dict) -> None:
+        if method == "dashboard_changed":
+            self.deliver(payload)
+
+    def deliver(self, event: dict) -> None:
+        with self._lock:
+            clients = list(self._clients)
+        for loop, q in clients:
+            try:
+                loop.call_soon_threadsafe(q.put_nowait, event)
+            except RuntimeError:      # the page's loop is gone
+                self.remove((loop, q))
+
+    def add(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        """A new page listening (on the running event loop)."""
+        if self.transport is not None and not self._subscribed:
+            with self._lock:
+                if not self._subscribed:
+                    self.transport.subscribe(self.topic, self._on_bus)
+                    self._subscribed = True
+        client = (asyncio.get_running_loop(), asyncio.Queue(maxsize=1000))
+        with self._lock:
+            self._clients.add(client)
+        return client
+
+    def remove(self, client) -> None:
+        with self._lock:
+            self._clients.discard(client)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._clients)
+
+
+class TeeNotifier:
+    """Wraps core.notifier: the agents get every notification as before,
+    and the dashboard hears of it too. Attribute reads and writes go to the
+    wrapped notifier (attach_bus and the L3 RPC set hooks on it)."""
+
+    def __init__(self, inner, hub: EventHub):
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_hub", hub)
+
+    def resource_changed(self, resource: str, resource_id: str, revision: int,
+                         hosts=None, **extra: Any) -> None:
+        self._inner.resource_changed(resource, resource_id, revision, hosts, **extra)
+        try:
+            self._hub.changed(resource)
+        except Exception:  # noqa: BLE001 - never fail the API call for the dashboard
+            LOG.exception("dashboard event for %s not queued", resource)
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._inner, name, value)
+
+
+_WRITE = {"POST", "PUT", "DELETE", "PATCH"}
+_API_PREFIXES = ("/v2.0/", "/v2/lbaas/", "/v2/")
+
+
+def resource_of(path: str) -> str:
+    """'/v2.0/routers/x/add_router_interface' -> 'routers'."""
+    for prefix in ("/v2.0/", "/v2/lbaas/", "/v2/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix):].split("/")
+            return rest[0] or "unknown"
+    return "unknown"
+
+
+class WriteEvents:
+    """ASGI middleware: a successful write under /v2.0 (or Octavia's /v2)
+    is an event, whatever resource it touched (the extensions' too)."""
+
+    def __init__(self, app, hub: EventHub):
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") not in _WRITE \
+                or not scope.get("path", "").startswith(_API_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        status = {}
+
+        async def watch(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status.get("code", 500) < 400:
+            self.hub.changed(resource_of(scope["path"]))
