@@ -20,6 +20,13 @@ import importlib
 from types import ModuleType
 
 FEATURES: tuple[str, ...] = (
+    "neutrino.plugins.rbac.feature",
+    "neutrino.plugins.subnetpools",
+    "neutrino.plugins.qos",
+    "neutrino.plugins.trunk",
+    "neutrino.plugins.dns",
+    "neutrino.plugins.portforwarding",
+    "neutrino.plugins.segments",
 )
 
 _LOADED: list[ModuleType] = []

@@ -75,6 +75,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                  "ip_version": net.version})
     from neutrino.rpc.fwaas_handlers import attach_firewall_groups
     attach_firewall_groups(conn, by_id)     # FWaaS: each port's firewall group, or null
+    from neutrino.plugins.subnetpools.l3_scopes import attach_address_scopes
+    attach_address_scopes(conn, by_id)      # each port's address scope per IP family
     segs = segments_for(conn, sorted({p["network_id"] for p in by_id.values()}))
     for p in by_id.values():
         p["segment"] = segs.get(p["network_id"])
@@ -91,6 +93,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
             fips.setdefault(r.router_id, []).append(
                 {"id": r.id, "floating_ip_address": r.floating_ip_address,
                  "fixed_ip_address": r.fixed_ip_address, "status": r.status})
+    from neutrino.rpc.l3x_wire import port_forwardings
+    pfs = port_forwardings(conn, ids)       # floating IP port forwardings (DNAT)
     out = []
     for r in rows:
         mine = ports.get(r["id"], [])
@@ -99,7 +103,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                     "admin_state_up": r["admin_state_up"], "enable_snat": r["enable_snat"],
                     "gw_port": gw, "interfaces": [p for p in mine if p["type"] == IF_OWNER],
                     "routes": routes.get(r["id"], []),
-                    "floating_ips": fips.get(r["id"], []) if gw else [], "ha": r["ha"]})
+                    "floating_ips": fips.get(r["id"], []) if gw else [], "ha": r["ha"],
+                    "port_forwardings": pfs.get(r["id"], []) if gw else []})
         if r["ha"]:
             ha_wire(conn, out[-1], by_id.get(r["ha_port_id"]))
     return {"host": host, "routers": out}

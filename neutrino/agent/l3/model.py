@@ -41,6 +41,35 @@ class Port:
         return dev_name("tap", self.id)
 
 
+@dataclass(frozen=True)
+class PortForward:
+    """A floating IP port forwarding: protocol and external port range of
+    `fip` to the internal address and port range (one internal port: all
+    external ports go to it; same sizes: port by port)."""
+    id: str
+    fip: str
+    protocol: str
+    external: tuple[int, int]
+    internal_ip: str
+    internal: tuple[int, int]
+
+    @classmethod
+    def from_wire(cls, d: dict) -> PortForward:
+        return cls(d["id"], d["floating_ip_address"], d["protocol"],
+                   (d["external_port_start"], d["external_port_end"]),
+                   d["internal_ip_address"], (d["internal_port_start"], d["internal_port_end"]))
+
+    def dnat_rule(self) -> str:
+        """The rule in the router's fip-pf chain. A range to a range keeps
+        the offset (DNAT's /base port form), so external port N goes to
+        internal port N - external start + internal start."""
+        (elo, ehi), (ilo, ihi) = self.external, self.internal
+        dport = str(elo) if elo == ehi else f"{elo}:{ehi}"
+        to = f"{self.internal_ip}:{ilo}" if ilo == ihi else f"{self.internal_ip}:{ilo}-{ihi}/{elo}"
+        return (f"-d {self.fip}/32 -p {self.protocol} -m {self.protocol} --dport {dport} "
+                f"-j DNAT --to-destination {to}")
+
+
 @dataclass
 class Router:
     id: str
@@ -55,6 +84,7 @@ class Router:
     ha: bool = False
     ha_port: Port | None = None
     ha_vr_id: int | None = None
+    port_forwards: list[PortForward] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, d: dict) -> Router:
@@ -79,7 +109,9 @@ class Router:
                          for f in d.get("floating_ips", ())},
                    ha=bool(d.get("ha")) and bool(d.get("ha_port")) and bool(d.get("ha_vr_id")),
                    ha_port=port(d["ha_port"]) if d.get("ha_port") else None,
-                   ha_vr_id=d.get("ha_vr_id"))
+                   ha_vr_id=d.get("ha_vr_id"),
+                   port_forwards=[PortForward.from_wire(p)
+                                  for p in d.get("port_forwardings", ())])
 
     @property
     def qg(self) -> str | None:
@@ -129,6 +161,7 @@ class Router:
         out = {name: set(p.cidrs) for name, p in self.devices().items()}
         if self.gw:
             out[self.qg] |= {f"{fip}/32" for fip, _ in self.active_fips().values()}
+            out[self.qg] |= {f"{pf.fip}/32" for pf in self.active_port_forwards()}
         return out
 
     def active_fips(self) -> dict[str, tuple[str, str]]:
@@ -139,6 +172,14 @@ class Router:
         nets = [ipaddress.ip_interface(c).network for p in self.interfaces for c in p.cidrs]
         return {fid: (fip, fixed) for fid, (fip, fixed) in self.fips.items()
                 if any(ipaddress.ip_address(fixed) in n for n in nets)}
+
+    def active_port_forwards(self) -> list[PortForward]:
+        """The port forwardings this router can serve (as active_fips)."""
+        if not self.gw or not self.admin_state_up:
+            return []
+        nets = [ipaddress.ip_interface(c).network for p in self.interfaces for c in p.cidrs]
+        return [pf for pf in self.port_forwards
+                if any(ipaddress.ip_address(pf.internal_ip) in n for n in nets)]
 
     def desired_routes(self) -> dict[str, str]:
         """destination -> gateway: the default route and the extra routes
@@ -180,6 +221,13 @@ def nat_tables(router: Router, metadata_port: int | None = METADATA_PORT,
         nat.add(f"{w}-PREROUTING", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
         nat.add(f"{w}-OUTPUT", f"-d {fip}/32 -j DNAT --to-destination {fixed}")
         nat.add(f"{w}-float-snat", f"-s {fixed}/32 -j SNAT --to-source {fip}")
+    forwards = sorted(router.active_port_forwards(), key=lambda pf: (pf.fip, pf.id))
+    if forwards:    # upstream's port forwarding chain, before the 1:1 floating IPs' DNAT
+        nat.chain(f"{w}-fip-pf")
+        for chain in ("PREROUTING", "OUTPUT"):
+            nat.chains[f"{w}-{chain}"].insert(0, f"-j {w}-fip-pf")
+        for pf in forwards:
+            nat.add(f"{w}-fip-pf", pf.dnat_rule())
     nat.add(f"{w}-snat", f"-j {w}-float-snat")
     if qg and router.enable_snat:
         gw_ip = router.gw_ip

@@ -1,0 +1,78 @@
+"""Feature: floating IP port forwarding (floating-ip-port-forwarding,
+-description, -detail, -port-ranges, expose-port-forwarding-in-fip).
+
+/v2.0/floatingips/{floatingip_id}/port_forwardings[/{id}] on the generic
+Controller (bound per request to the floating IP); the L3 agent realises
+them as DNAT rules in the router's namespace (neutrino.agent.l3.model).
+"""
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from neutrino.api.controller import Controller
+from neutrino.plugins.portforwarding.hooks import FLOATINGIP_EXTENSION
+from neutrino.plugins.portforwarding.plugin import PortForwardingPlugin
+from neutrino.plugins.portforwarding.resource import PORT_FORWARDING
+
+EXTENSIONS = [
+    ("floating-ip-port-forwarding", "Floating IP Port Forwarding",
+     "Allows a floating IP to forward protocol ports to internal addresses"),
+    ("floating-ip-port-forwarding-description", "Floating IP Port Forwarding new attribute "
+     "description", "Add a description field to Port Forwarding rules"),
+    ("floating-ip-port-forwarding-detail", "Floating IP Port Forwarding Detail",
+     "Add id and internal_port_id to the port forwardings of a floating IP's view"),
+    ("floating-ip-port-forwarding-port-ranges", "Floating IP Port Forwarding support port "
+     "ranges", "Add the internal_port_range and external_port_range attributes to port "
+     "forwardings"),
+    ("expose-port-forwarding-in-fip", "Expose port forwarding in floating IP",
+     "Expose the port forwardings of a floating IP in its view"),
+]
+
+RESOURCE_EXTENSIONS = [FLOATINGIP_EXTENSION]
+
+_PARENT_OWNER = "project_id:%(ext_parent_owner)s"
+POLICY_RULES = {
+    "get_floatingip_port_forwarding":
+        f"rule:admin_only or (role:reader and {_PARENT_OWNER})",
+    **{f"{action}_floatingip_port_forwarding":
+       f"rule:admin_only or (role:member and {_PARENT_OWNER})"
+       for action in ("create", "update", "delete")},
+    # the generic Controller checks <action>_port_forwarding: upstream's names decide
+    **{f"{action}_port_forwarding": f"rule:{action}_floatingip_port_forwarding"
+       for action in ("get", "create", "update", "delete")},
+}
+
+
+def install(api) -> list[Route]:
+    core = api.core
+    d = core.cfg.DEFAULT
+    ports = api.plugins["ports"]
+
+    def controller(request: Request) -> Controller:
+        plugin = PortForwardingPlugin(core, ports, request.path_params["fip"])
+        return Controller(PORT_FORWARDING, plugin, core.policy, d.pagination_max_limit,
+                          d.max_filter_values, d.max_allowed_address_pair)
+
+    async def collection_ep(request: Request):
+        ctl = controller(request)
+        if request.method == "GET":
+            params = list(request.query_params.multi_items())
+            url = str(request.base_url).rstrip("/") + request.url.path
+            return await api.call(request, ctl.list, params, url)
+        return await api.call(request, ctl.create, status=201, needs_body=True)
+
+    async def member_ep(request: Request):
+        ctl = controller(request)
+        pf_id = request.path_params["id"]
+        if request.method == "GET":
+            params = list(request.query_params.multi_items())
+            return await api.call(request, ctl.show, pf_id, params)
+        if request.method == "PUT":
+            return await api.call(request, lambda ctx, i, body: ctl.update(ctx, i, body),
+                                  pf_id, needs_body=True)
+        return await api.call(request, ctl.delete, pf_id, status=204)
+
+    base = "/v2.0/floatingips/{fip}/port_forwardings"
+    return [Route(base, collection_ep, methods=["GET", "POST"]),
+            Route(base + "/{id}", member_ep, methods=["GET", "PUT", "DELETE"])]

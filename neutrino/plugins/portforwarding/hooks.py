@@ -1,0 +1,58 @@
+"""What port forwardings add to floating IPs (expose-port-forwarding-in-fip,
+floating-ip-port-forwarding-detail): the `port_forwardings` list in every
+view, the router of a floating IP used by port forwardings as its
+`router_id`, and the two refusals of upstream: a floating IP with port
+forwardings cannot be associated with a port, nor deleted (409)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from neutrino.api import faults
+from neutrino.db import l3x_models as lm
+from neutrino.plugins import listing
+from neutrino.plugins.extend import ResourceExtension
+from neutrino.api.attributes import Attr
+from neutrino.plugins.portforwarding.resource import ports_view
+
+PF = lm.portforwardings
+
+
+class FipInUseByPortForwarding(faults.InUse):
+    message = "Floating IP {id} in use by Port Forwarding resources."
+
+
+def _views(conn, views: list[dict]) -> None:
+    found: dict[str, list] = {}
+    for part in listing.chunks([v["id"] for v in views]):
+        for r in conn.execute(select(PF).where(PF.c.floatingip_id.in_(part))
+                              .order_by(PF.c.id)).mappings():
+            found.setdefault(r["floatingip_id"], []).append(r)
+    for v in views:
+        rows = found.get(v["id"], [])
+        v["port_forwardings"] = [{"id": r["id"], "internal_port_id": r["internal_port_id"],
+                                  "internal_ip_address": r["internal_ip_address"],
+                                  "protocol": r["protocol"], **ports_view(r)} for r in rows]
+        if rows and v.get("port_id") is None:
+            v["router_id"] = rows[0]["router_id"]
+
+
+def _in_use(conn, fip_id: str) -> bool:
+    return conn.execute(select(PF.c.id).where(PF.c.floatingip_id == fip_id).limit(1)
+                        ).first() is not None
+
+
+def _update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
+    if body.get("port_id") and _in_use(conn, current["id"]):
+        raise FipInUseByPortForwarding(id=current["id"])
+    return False
+
+
+def _delete(conn, ctx, view: dict) -> None:
+    if _in_use(conn, view["id"]):
+        raise FipInUseByPortForwarding(id=view["id"])
+
+
+FLOATINGIP_EXTENSION = ResourceExtension(
+    "floatingips", "expose-port-forwarding-in-fip",
+    attrs=(Attr("port_forwardings", filter=False, sort=False),),
+    views=_views, update=_update, delete=_delete)
