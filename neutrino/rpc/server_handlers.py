@@ -19,7 +19,7 @@ from neutrino.plugins import listing
 from neutrino.plugins.agents import AgentPlugin
 from neutrino.plugins.ml2 import l2pop as l2pop_mod
 from neutrino.plugins.ml2.mech import VIF_BRIDGE, VIF_FAILED
-from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.ml2.segments import segments_for_host
 from neutrino.plugins.ports import PortPlugin
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import DEFAULT_PREFIX, server_target, status_target
@@ -60,8 +60,12 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
               "admin_state_up": r.admin_state_up, "status": r.status,
               "device_owner": r.device_owner, "revision_number": r.revision_number,
               "fixed_ips": ips.get(r.id, [])} for r in rows]
+    from neutrino.rpc.qos_handlers import attach_qos    # each port's limits and DSCP mark
+    attach_qos(conn, ports)
+    from neutrino.plugins.trunk import wire as trunk_wire
+    trunk_wire.add_subports(conn, ports)   # parents: their VLAN subports
     net_ids = sorted({r.network_id for r in rows})
-    segs = segments_for(conn, net_ids)
+    segs = segments_for_host(conn, net_ids, host)   # multi-segment: the host's
     fdb = l2pop_mod.remote_fdb(conn, host, net_ids) if l2pop else {}
     networks = []
     for part in listing.chunks(net_ids):
