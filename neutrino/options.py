@@ -141,6 +141,7 @@ QUOTAS = Section("quotas", (
     Opt("quota_floatingip", int_range(-1), 50, "Floating IPs per project."),
     Opt("quota_security_group", int_range(-1), 10, "Security groups per project."),
     Opt("quota_security_group_rule", int_range(-1), 100, "Security group rules per project."),
+    Opt("quota_rbac_policy", int_range(-1), 10, "RBAC policies per project."),
     *FWAAS_QUOTA_OPTS,   # neutron-fwaas's quota_firewall_* (neutrino/plugins/fwaas/opts.py)
     Opt("quota_driver", string, "", "Accepted for compatibility; quotas live in the database.",
         ignored=True),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, literal, select, update
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
@@ -79,23 +79,47 @@ def set_tags(conn: Connection, resource_type: str, resource_id: str, tags) -> No
                                    "resource_type": resource_type} for tag in unique])
 
 
+def rbac_network_shared(table, project):
+    """SQL: `table`'s network is shared with `project` (a string or a
+    bindparam) by an RBAC policy (the wildcard ones are the shared column)."""
+    from neutrino.plugins.rbac import registry
+    return registry.shared_clause("network", table, project)
+
+
+def rbac_network_visible(table, project):
+    """SQL: an RBAC policy shares `table`'s network with `project` or makes
+    it an external network it may use."""
+    from neutrino.plugins.rbac import registry
+    return registry.shared_clause("network", table, project,
+                                  (registry.SHARED, registry.EXTERNAL))
+
+
 def network_scope(ctx: Context):
-    """Networks a non-admin may see: own, shared and external."""
+    """Networks a non-admin may see: own, shared with everyone, or granted
+    to its project by an RBAC policy (shared or external)."""
     n = models.networks
     if ctx.is_admin:
         return None
-    return (n.c.project_id == ctx.project_id) | n.c.shared | n.c.external
+    return (n.c.project_id == ctx.project_id) | n.c.shared | rbac_network_visible(
+        n, ctx.project_id)
 
 
 _N = models.networks
 # Prebuilt statements: building a select per call costs more than running it.
-_NET_BY_ID = select(_N).where(_N.c.id == bindparam("id"))
-_NET_BY_ID_SCOPED = _NET_BY_ID.where(
-    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)
+# `rbac_shared`: shared with the caller's project by a policy of its own.
+_NET_BY_ID = select(_N, literal(False).label("rbac_shared")).where(_N.c.id == bindparam("id"))
+_NET_BY_ID_SCOPED = select(
+    _N, rbac_network_shared(_N, bindparam("project")).label("rbac_shared")).where(
+    _N.c.id == bindparam("id"),
+    (_N.c.project_id == bindparam("project")) | _N.c.shared
+    | rbac_network_visible(_N, bindparam("project")))
 _NET_LOCK = {False: _NET_BY_ID.with_for_update(), True: _NET_BY_ID_SCOPED.with_for_update()}
 
 
 def get_network_row(conn: Connection, ctx: Context, network_id: str, lock: bool = False):
+    """The network as `ctx` sees it: `shared` is True when it is shared with
+    the caller's project, by a wildcard or by a policy naming the project
+    (upstream's network dict does the same)."""
     scoped = not ctx.is_admin
     if lock and conn.dialect.name != "sqlite":
         stmt = _NET_LOCK[scoped]
@@ -104,7 +128,23 @@ def get_network_row(conn: Connection, ctx: Context, network_id: str, lock: bool 
     row = conn.execute(stmt, {"id": network_id, "project": ctx.project_id}).mappings().first()
     if row is None:
         raise faults.NetworkNotFound(net_id=network_id)
+    if row["rbac_shared"] and not row["shared"]:
+        return {**row, "shared": True}
     return row
+
+
+def caller_shared(conn: Connection, ctx: Context, rows) -> list:
+    """List rows with `shared` as the caller sees it (see get_network_row):
+    one query for the rows shared with its project by a policy naming it."""
+    rows = list(rows)
+    if ctx.is_admin or not rows:
+        return rows
+    ask = [r["id"] for r in rows if not r["shared"] and r["project_id"] != ctx.project_id]
+    if not ask:
+        return rows
+    from neutrino.plugins.rbac import registry
+    granted = registry.granted_ids(conn, "network", ask, ctx.project_id)
+    return [{**r, "shared": True} if r["id"] in granted else r for r in rows]
 
 
 def network_policy_target(row) -> dict:

@@ -10,8 +10,8 @@ from neutrino.api.query import Query
 from neutrino.api.resources import NETWORK
 from neutrino.db import models
 from neutrino.plugins import extend, listing
-from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
-                                   network_scope, set_tags)
+from neutrino.plugins.core import (Core, bump_revision, caller_shared, check_owner,
+                                   get_network_row, network_scope, set_tags)
 from neutrino.plugins.ml2.segments import PROVIDER_KEYS, segments_for
 
 AUTO_DELETE_OWNERS = ("network:dhcp",)
@@ -111,7 +111,8 @@ class NetworkPlugin:
                                         s.c.id.in_(query.filters["subnets"])))
 
         def txn(conn):
-            return self._views(conn, listing.run_list(conn, NETWORK, n, query, where))
+            return self._views(conn, caller_shared(
+                conn, ctx, listing.run_list(conn, NETWORK, n, query, where)))
         return self.core.db.read(txn)
 
     # --- writes ----------------------------------------------------------
@@ -120,13 +121,14 @@ class NetworkPlugin:
             authorize({})
         core = self.core
         owner = check_owner(ctx, body)
-        requested = core.segments.provider_request(body)
+        requested = core.segments.segments_request(body)   # several: multi-provider
         net_id = listing.new_id()
 
         def txn(conn):
             core.quotas.check(conn, owner, "network")
-            seg, picked = core.segments.choose(conn, requested)
-            max_mtu = core.segments.mtu(seg)
+            chosen = [core.segments.choose(conn, r, owner) for r in requested]
+            seg = chosen[0][0]
+            max_mtu = min(core.segments.mtu(s) for s, _ in chosen)
             mtu = body.get("mtu") or max_mtu
             if mtu > max_mtu:
                 raise faults.invalid_input(f"Requested MTU is too big, maximum is {max_mtu}")
@@ -139,7 +141,8 @@ class NetworkPlugin:
                 port_security_enabled=body["port_security_enabled"],
                 created_at=ts, updated_at=ts, revision_number=1)
             conn.execute(_INSERT_NETWORK, row)
-            core.segments.insert(conn, net_id, seg, picked)
+            for index, (one, picked) in enumerate(chosen):
+                core.segments.insert(conn, net_id, one, picked, index)
             tags = sorted(set(body.get("tags") or []))
             if tags:
                 set_tags(conn, "networks", net_id, tags)

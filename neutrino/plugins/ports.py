@@ -19,10 +19,12 @@ from neutrino.plugins import extend, listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
                                    network_policy_target, set_tags)
 from neutrino.plugins.ipam import allocator as ipam
-from neutrino.plugins.ml2.segments import segments_for
+from neutrino.plugins.ml2.segments import segment_for_host
+from neutrino.plugins.segments import ipam as segment_ipam
 from neutrino.plugins.port_owners import (UnsupportedPortDeviceOwner,
                                           check_router_device_id)
 from neutrino.plugins.races import retry_if_parent_vanished
+from neutrino.plugins.rbac import registry as rbac_registry
 from neutrino.plugins.secgroups import ensure_default_group, check_groups_usable
 
 
@@ -121,7 +123,7 @@ def _view(r, fixed_ips, groups, pairs, tags) -> dict:
         "admin_state_up": r["admin_state_up"], "status": r["status"],
         "device_id": r["device_id"], "device_owner": r["device_owner"],
         "fixed_ips": sorted(fixed_ips, key=lambda f: (":" in f["ip_address"], f["subnet_id"])),
-        "allowed_address_pairs": pairs, "extra_dhcp_opts": [],
+        "allowed_address_pairs": pairs,
         "security_groups": sorted(groups), "description": r["description"],
         "binding:vnic_type": r["binding_vnic_type"],
         "binding:profile": _json(r["binding_profile"]),
@@ -290,7 +292,8 @@ class PortPlugin:
         net, subnets, ranges = found
         if authorize is not None:
             authorize(network_policy_target(net))
-        if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]):
+        if not (ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]
+                or rbac_registry.is_shared_with(conn, "network", net["id"], ctx.project_id)):
             raise faults.HTTPForbidden(
                 f"Tenant {ctx.project_id} not allowed to create port on this network")
         check_router_device_id(conn, ctx, device_owner, body.get("device_id") or "", owner)
@@ -340,7 +343,8 @@ class PortPlugin:
                 raise faults.MacAddressInUse(net_id=net["id"], mac=mac) from None
             raise RetryTransaction("generated MAC collided") from None
         fixed = self._allocate(conn, net["id"], port_id, mac, body.get("fixed_ips"),
-                               device_owner, layout=(subnets, ranges))
+                               device_owner, layout=(subnets, ranges),
+                               host=values["binding_host"])
         if groups:
             conn.execute(_INSERT_PSG, [{"port_id": port_id, "security_group_id": g}
                                        for g in groups])
@@ -357,11 +361,14 @@ class PortPlugin:
         return view
 
     def _allocate(self, conn, network_id, port_id, mac, fixed_ips, device_owner,
-                  keep: list[dict] = (), layout=None) -> list[dict]:
+                  keep: list[dict] = (), layout=None, host: str | None = None) -> list[dict]:
         """Allocate the addresses asked for (or the defaults); returns the
         new fixed_ips as [{subnet_id, ip_address}]. `layout`: the network's
         (subnets, ranges) when the caller has read them."""
         subnets, ranges = layout or ipam.network_subnets_and_ranges(conn, network_id)
+        # service types and routed networks (segments) narrow the subnets
+        subnets = segment_ipam.usable_subnets(conn, network_id, subnets, device_owner, host,
+                                              fixed_ips)
         is_router = device_owner in ("network:router_interface", "network:router_gateway")
         if fixed_ips is None:
             wanted = ipam.default_fixed_ips(subnets, mac, is_router)
@@ -422,7 +429,7 @@ class PortPlugin:
         return [{"ip_address": r["ip_address"], "mac_address": r["mac_address"]} for r in rows]
 
     def _bind(self, conn, row, view) -> dict:
-        seg = segments_for(conn, [row["network_id"]]).get(row["network_id"])
+        seg = segment_for_host(conn, row["network_id"], row["binding_host"])
         binding = self.core.mech.bind(conn, view, seg, row["binding_host"])
         p = models.ports
         conn.execute(update(p).where(p.c.id == row["id"]).values(**binding.columns()))
@@ -490,6 +497,12 @@ class PortPlugin:
             fixed = current["fixed_ips"]
             if body.get("fixed_ips") is not None:
                 fixed = self._replace_ips(conn, row, mac, body["fixed_ips"], fixed)
+            elif (values.get("binding_host") and not fixed
+                  and segment_ipam.is_routed(conn, row["network_id"])):
+                # routed network: the allocation deferred until bound
+                fixed = self._allocate(conn, row["network_id"], port_id, mac, None,
+                                       values.get("device_owner", row["device_owner"]),
+                                       host=values["binding_host"])
             if groups is not None:
                 check_groups_usable(conn, ctx, row["project_id"], groups)
                 psg = models.port_security_groups
@@ -506,7 +519,7 @@ class PortPlugin:
             new = {**row, **values}
             if new["binding_host"] and ("binding_host" in values or "binding_vnic_type" in values
                                         or new["binding_vif_type"] == "binding_failed"):
-                seg = segments_for(conn, [row["network_id"]]).get(row["network_id"])
+                seg = segment_for_host(conn, row["network_id"], new["binding_host"])
                 binding = self.core.mech.bind(conn, {**current, "id": port_id,
                                                      "binding:vnic_type": new["binding_vnic_type"]},
                                               seg, new["binding_host"])
@@ -543,7 +556,7 @@ class PortPlugin:
         if len(fixed_ips) > self.core.cfg.DEFAULT.max_fixed_ips_per_port:
             raise faults.invalid_input("Exceeded maximum amount of fixed ips per port.")
         added = self._allocate(conn, row["network_id"], row["id"], mac, fixed_ips,
-                               row["device_owner"], keep=keep)
+                               row["device_owner"], keep=keep, host=row["binding_host"])
         return keep + added
 
     # --- delete --------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
-from neutrino.db import fwaas_models, models
+from neutrino.db import fwaas_models, models, rbac_models
 from neutrino.db.engine import before_commit
 from neutrino.db.upsert import upsert
 
@@ -36,10 +36,11 @@ COUNTED = {
     "firewall_group": fwaas_models.firewall_groups,
     "firewall_policy": fwaas_models.firewall_policies,
     "firewall_rule": fwaas_models.firewall_rules,
+    "rbac_policy": rbac_models.rbac_policies,
 }
 RESOURCES = ("network", "subnet", "port", "router", "floatingip",
              "security_group", "security_group_rule",
-             "firewall_group", "firewall_policy", "firewall_rule")
+             "firewall_group", "firewall_policy", "firewall_rule", "rbac_policy")
 
 
 _Q = models.quotas

@@ -16,9 +16,11 @@ from neutrino.api.resources import SUBNET
 from neutrino.db import models
 from neutrino.plugins import extend, listing
 from neutrino.plugins.core import (Core, bump_revision, check_owner, get_network_row,
-                                   network_policy_target, set_tags)
+                                   network_policy_target, rbac_network_shared,
+                                   rbac_network_visible, set_tags)
 from neutrino.plugins.ipam import pools as P
 from neutrino.plugins.networks import AUTO_DELETE_OWNERS, check_mtu_for_subnets
+from neutrino.plugins.subnetpools import allocation
 
 
 def _details_statement(holders: bool = False):
@@ -85,7 +87,8 @@ _S, _N = models.subnets, models.networks
 # SubnetPlugin._scope with the project as a parameter: built once.
 _ROW = select(_S).where(_S.c.id == bindparam("id"))
 _SCOPE = (_S.c.project_id == bindparam("project")) | exists().where(
-    _N.c.id == _S.c.network_id, _N.c.shared | (_N.c.project_id == bindparam("project")))
+    _N.c.id == _S.c.network_id, _N.c.shared | (_N.c.project_id == bindparam("project"))
+    | rbac_network_shared(_N, bindparam("project")))
 _ROW_SCOPED = _ROW.where(_SCOPE)
 # For delete: the subnet with its network's policy columns, both rows locked
 # (the network as get_network_row(lock=True) would; the subnet is going).
@@ -99,11 +102,13 @@ _ROW_NET = select(_S, *_NET_COLS).join(_N, _N.c.id == _S.c.network_id).where(
 _BUMP_READ = update(_N).where(_N.c.id == bindparam("nid")).values(
     revision_number=_N.c.revision_number + 1, updated_at=bindparam("ts")).returning(*_N.c)
 _BUMP_READ = {False: _BUMP_READ, True: _BUMP_READ.where(
-    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)}
+    (_N.c.project_id == bindparam("project")) | _N.c.shared
+    | rbac_network_visible(_N, bindparam("project")))}
 _N2 = _N.alias("scope_net")  # the scope's own network, not correlated to the join's
 _ROW_NET_LOCK = {False: _ROW_NET, True: _ROW_NET.where(
     (_S.c.project_id == bindparam("project")) | exists().where(
-        _N2.c.id == _S.c.network_id, _N2.c.shared | (_N2.c.project_id == bindparam("project"))))}
+        _N2.c.id == _S.c.network_id, _N2.c.shared | (_N2.c.project_id == bindparam("project"))
+        | rbac_network_shared(_N2, bindparam("project"))))}
 _ROW_NET_LOCK = {k: {False: v, True: v.with_for_update()} for k, v in _ROW_NET_LOCK.items()}
 
 
@@ -120,7 +125,7 @@ class SubnetPlugin:
             return None
         s, n = models.subnets, models.networks
         visible_net = exists().where(n.c.id == s.c.network_id, (n.c.shared) | (
-            n.c.project_id == ctx.project_id))
+            n.c.project_id == ctx.project_id) | rbac_network_shared(n, ctx.project_id))
         return (s.c.project_id == ctx.project_id) | visible_net
 
     def _views(self, conn: Connection, rows, external: dict | None = None) -> list[dict]:
@@ -216,21 +221,25 @@ class SubnetPlugin:
                 network = get_network_row(conn, ctx, body["network_id"], lock=True)
             if authorize is not None:
                 authorize(network_policy_target(network))  # before validation, as upstream
-            view = self._create(conn, body, owner, subnet_id, network, bumped)
+            view = self._create(conn, body, owner, subnet_id, network, bumped, ctx)
             return extend.created("subnets", conn, ctx, body, view)
         view = core.db.write(txn)
         core.notifier.resource_changed("network", view["network_id"], -1)
         return view
 
     def _create(self, conn, body: dict, owner: str, subnet_id: str, network,
-                bumped: bool) -> dict:
+                bumped: bool, ctx: Context = _ADMIN) -> dict:
         core = self.core
         cfg = core.cfg.DEFAULT
-        if body.get("subnetpool_id"):
-            raise faults.invalid_input("subnet pools are not supported")
-        if body.get("cidr") is None:
-            raise faults.HTTPBadRequest("a cidr must be specified in the absence of a subnet pool")
-        net = P.parse_cidr(body["cidr"], body["ip_version"])
+        if body.get("cidr") is not None:
+            net = P.parse_cidr(body["cidr"], body["ip_version"])
+            body = {**body, "cidr": str(net)}
+        # the CIDR from a subnet pool (subnetpool_id, use_default_subnetpool)
+        cidr, pool_id = allocation.allocate(conn, ctx, body, network["id"], owner)
+        if pool_id is None:
+            allocation.check_affinity(conn, network["id"], net.version, None)
+        else:
+            net = P.parse_cidr(str(cidr), body["ip_version"])
         gateway = (P.default_gateway(net) if body.get("gateway_ip", a.UNSET) is a.UNSET
                    else P.check_gateway(net, body["gateway_ip"]))
         if body.get("allocation_pools"):
@@ -254,7 +263,7 @@ class SubnetPlugin:
             description=body["description"], ip_version=net.version, cidr=str(net),
             gateway_ip=gateway, enable_dhcp=body["enable_dhcp"],
             ipv6_ra_mode=body.get("ipv6_ra_mode"),
-            ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=None,
+            ipv6_address_mode=body.get("ipv6_address_mode"), subnetpool_id=pool_id,
             created_at=ts, updated_at=ts, revision_number=0)
         conn.execute(_INSERT_SUBNET, row)
         self._write_details(conn, subnet_id, net, ranges, dns, routes, fresh=True)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from neutrino.api import faults
 from neutrino.db import models
 from neutrino.db.engine import RetryTransaction
+from neutrino.plugins.core import rbac_network_visible
 from neutrino.plugins.ipam import pools as P
 
 SAMPLE = 8
@@ -47,7 +48,8 @@ _NET_SUBNETS_POOLS = (
     .where(_N.c.id == bindparam("network"))
     .order_by(_S.c.created_at, _S.c.id))
 _NET_SUBNETS_POOLS_SCOPED = _NET_SUBNETS_POOLS.where(
-    (_N.c.project_id == bindparam("project")) | _N.c.shared | _N.c.external)
+    (_N.c.project_id == bindparam("project")) | _N.c.shared
+    | rbac_network_visible(_N, bindparam("project")))
 _NET_COLUMNS = tuple(c.name for c in _N.c)
 
 

@@ -45,16 +45,20 @@ class ObjectType:
     table: object                   # the object's Table: id and project_id columns
     actions: tuple[str, ...]
     in_use: InUse | None
+    # changed(conn, object_id): a policy of the object was added, changed or
+    # removed through /v2.0/rbac-policies (refresh caches, bump revisions)
+    changed: Callable[[Connection, str], None] | None = None
 
 
 _TYPES: dict[str, ObjectType] = {}
 
 
 def register_object_type(object_type: str, table, actions=(SHARED,),
-                         in_use: InUse | None = None) -> None:
+                         in_use: InUse | None = None,
+                         changed: Callable[[Connection, str], None] | None = None) -> None:
     """Let RBAC policies grant `actions` on rows of `table` (idempotent:
     modules are imported again by tests)."""
-    _TYPES[object_type] = ObjectType(object_type, table, tuple(actions), in_use)
+    _TYPES[object_type] = ObjectType(object_type, table, tuple(actions), in_use, changed)
 
 
 def object_types() -> dict[str, ObjectType]:
@@ -110,6 +114,24 @@ def shared_ids(conn: Connection, object_type: str, ids, action: str = SHARED) ->
     for i in range(0, len(ids), 500):          # bounded IN lists
         out.update(r[0] for r in conn.execute(
             _WILDCARDS, {"type": object_type, "action": action, "ids": ids[i:i + 500]}))
+    return out
+
+
+_GRANTED = select(RBAC.c.object_id).where(
+    RBAC.c.object_type == bindparam("type"), RBAC.c.action == bindparam("action"),
+    RBAC.c.target_project.in_(bindparam("targets", expanding=True)),
+    RBAC.c.object_id.in_(bindparam("ids", expanding=True)))
+
+
+def granted_ids(conn: Connection, object_type: str, ids, project_id: str,
+                action: str = SHARED) -> set[str]:
+    """Of `ids`, those granted to `project_id` (by name or by "*")."""
+    ids = list(ids)
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        out.update(r[0] for r in conn.execute(
+            _GRANTED, {"type": object_type, "action": action, "ids": ids[i:i + 500],
+                       "targets": [WILDCARD, project_id]}))
     return out
 
 
