@@ -26,6 +26,7 @@ from neutrino.agent import startup
 from neutrino.agent.l2.apply import Kernel
 from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
 from neutrino.agent.l2.plan import plan
+from neutrino.agent.l2.trunk.plan import missing_subports, plan_subports
 from neutrino.agent.threads import AgentThreads, leave_bus
 from neutrino.agent_options import parse_mappings
 from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
@@ -98,6 +99,11 @@ class LinuxBridgeAgent:
             from neutrino.agent.l2.firewall.agent import make_firewall
             fw = make_firewall(cfg, self.transport, self.host, self.prefix, netns)
             self.firewall = fw if fw.conf.enabled else None
+        # QoS (bandwidth limits, DSCP marks on the taps): only on a real kernel
+        self.qos = None
+        if kernel is None:
+            from neutrino.agent.l2.qos.agent import QosAgent
+            self.qos = QosAgent(netns)
         self.desired: Desired | None = None
         self.known_status: dict[str, str] = {}
         self.last_plan: Plan | None = None
@@ -230,18 +236,38 @@ class LinuxBridgeAgent:
         if full or self.desired is None:
             state = self.client.get_host_state()
             self.desired = Desired.from_wire(state)
+            if self.qos is not None:
+                self.qos.learn(state, True)
             self.known_status = {p.id: p.status for p in self.desired.ports.values()}
         elif ports or networks:
             state = self.client.get_host_state(ports, networks)
             self.desired.merge(state, set(ports), set(networks))
+            if self.qos is not None:
+                self.qos.learn(state, False, set(ports), set(networks))
             for p in state.get("ports", ()):
                 self.known_status[p["id"]] = p["status"]
             for pid in list(self.known_status):
                 if pid not in self.desired.ports:
                     del self.known_status[pid]
+        # trunk subports bound with their parent: fetch them too (once each
+        # until the next full sync: one that is not bound here stays away)
+        asked = self.__dict__.setdefault("_subports_asked", set())
+        if full:
+            asked.clear()
+        missing = missing_subports(self.desired) - asked
+        asked |= missing
+        if missing:
+            state = self.client.get_host_state(missing, ())
+            self.desired.merge(state, set(missing), set())
+            for p in state.get("ports", ()):
+                self.known_status[p["id"]] = p["status"]
         desired = self.desired
         fetched = time.monotonic()
         observed = self.kernel.observe()
+        trunk_ops = plan_subports(desired, observed)
+        if trunk_ops:   # subport devices first: the plan below wires them as taps
+            self.kernel.apply(trunk_ops)
+            observed = self.kernel.observe()
         if self._unknown_taps_due(observed, desired, full):
             self.request_full_resync()
         forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
@@ -264,6 +290,8 @@ class LinuxBridgeAgent:
         outcome = self.kernel.apply(result.ops)
         applied = time.monotonic()
         failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
+        if self.qos is not None:
+            self.qos.converge(result.wired - failed_ports, observed, full)
         up = [pid for pid in sorted(result.wired - failed_ports)
               if self.known_status.get(pid) != "ACTIVE"]
         down = [pid for pid in sorted(result.unwired | failed_ports)

@@ -87,6 +87,8 @@ class PortSpec:
     fixed_ips: tuple[tuple[str, str], ...] = ()    # (subnet_id, ip_address)
     device_owner: str = ""
     status: str = "DOWN"                          # the server's view when fetched
+    # a trunk's parent: its subports as (port id, VLAN id) (neutrino.agent.l2.trunk)
+    subports: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> PortSpec:
@@ -94,7 +96,9 @@ class PortSpec:
                    admin_state_up=bool(d.get("admin_state_up", True)),
                    fixed_ips=tuple((f["subnet_id"], f["ip_address"])
                                    for f in d.get("fixed_ips", ())),
-                   device_owner=d.get("device_owner", ""), status=d.get("status", "DOWN"))
+                   device_owner=d.get("device_owner", ""), status=d.get("status", "DOWN"),
+                   subports=tuple((s["port_id"], int(s["segmentation_id"]))
+                                  for s in d.get("trunk_subports", ())))
 
 
 @dataclass
