@@ -64,8 +64,8 @@ export class Forms {
       try {
         const result = await submit(new FormData(f), f);
         this.app.showError(null);
+        f.reset();     // the next object starts from the defaults
         if (out) out.textContent = result || '';
-        f.querySelectorAll('input[type=text], input:not([type])').forEach((i) => { i.value = ''; });
       } catch (e) {
         this.app.showError(e);
         if (out) out.textContent = '';

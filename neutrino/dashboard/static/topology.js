@@ -29,7 +29,10 @@ export function buildElements(d) {
   const have = new Set();
   const node = (id, data, classes) => {
     have.add(id);
-    nodes.push({ group: 'nodes', data: { id, ...data }, classes });
+    // boxes as wide as their label's longest line (about 6.5 px a character at 10-11 px)
+    const longest = Math.max(...String(data.label).split('\n').map((l) => l.length));
+    nodes.push({ group: 'nodes', data: { id, w: Math.max(60, Math.round(longest * 6.5 + 16)),
+      ...data }, classes });
   };
   const edge = (source, target, data = {}, classes = '') => {
     if (!have.has(source) || !have.has(target)) return;
