@@ -101,11 +101,8 @@ SUBNET = Resource("subnet", "subnets", (
     Attr("ipv6_address_mode", post=True, default=None, column="ipv6_address_mode",
          validate=lambda v: None if v is None else a.values(
              "slaac", "dhcpv6-stateful", "dhcpv6-stateless")(v)),
-    Attr("service_types", post=True, default=[], filter=False, sort=False,
-         convert=a.service_types),
-    Attr("segment_id", post=True, default=None, filter=False, sort=False, visible=False,
-         validate=a.uuid_or_none),
-    Attr("router:external", filter=False, sort=False),
+    # service_types, segment_id and router:external (filterable): added by
+    # neutrino.plugins.segments (subnet-service-types, segment, subnet-external-network)
     # Filter only: a subnet is shared when its network is.
     Attr("shared", visible=False, sort=False, convert=a.to_boolean),
     *a.standard_attrs(),
@@ -114,8 +111,10 @@ SUBNET = Resource("subnet", "subnets", (
 PORT = Resource("port", "ports", (
     _ID, _NAME, _DESC, *a.owner_attrs(), _ADMIN_UP,
     Attr("network_id", post=True, validate=a.uuid_check, column="network_id"),
+    # null on update: a new random MAC (port-mac-address-regenerate, neutrino.plugins.port_attrs)
     Attr("mac_address", post=True, put=True, default=None, convert=a.to_mac,
-         validate=a.mac_check, policy=True, column="mac_address"),
+         validate=lambda v: None if v is None else a.mac_check(v), policy=True,
+         column="mac_address"),
     Attr("fixed_ips", post=True, put=True, default=None, policy=True, sort=False,
          validate=a.fixed_ips),
     Attr("device_id", post=True, put=True, default="", validate=a.string(255),
@@ -129,7 +128,6 @@ PORT = Resource("port", "ports", (
          convert=a.to_boolean, column="port_security_enabled"),
     Attr("allowed_address_pairs", post=True, put=True, default=None, policy=True,
          filter=False, sort=False, convert=a.address_pairs),
-    Attr("extra_dhcp_opts", filter=False, sort=False, visible=False),
     Attr("binding:host_id", post=True, put=True, default="", policy=True,
          validate=a.string(255), column="binding_host"),
     Attr("binding:vnic_type", post=True, put=True, default="normal", policy=True,
@@ -140,7 +138,6 @@ PORT = Resource("port", "ports", (
          validate=a.dict_or_none, filter=False, sort=False),
     Attr("binding:vif_type", policy=True, column="binding_vif_type"),
     Attr("binding:vif_details", policy=True, filter=False, sort=False),
-    Attr("ip_allocation", filter=False, sort=False, visible=False),
     *a.standard_attrs(),
 ), not_found="PortNotFound")
 
@@ -148,7 +145,7 @@ SECURITY_GROUP = Resource("security_group", "security-groups", (
     _ID, _SG_NAME, _DESC, *a.owner_attrs(),
     Attr("stateful", post=True, put=True, default=True, convert=a.to_boolean, column="stateful"),
     Attr("security_group_rules", filter=False, sort=False),
-    Attr("shared", filter=False, sort=False),
+    Attr("shared", sort=False),       # filtered by the plugin (an RBAC view)
     *a.standard_attrs(),
 ), not_found="SecurityGroupNotFound")
 
@@ -192,6 +189,7 @@ AGENT = Resource("agent", "agents", (
     Attr("configurations", filter=False, sort=False),
     Attr("resource_versions", filter=False, sort=False),
     Attr("load", column="load", convert=a.to_int),
+    Attr("resources_synced", filter=False, sort=False),   # agent-resources-synced
     # Timestamp filters are parsed (400 on garbage), as the standard attributes'.
     Attr("created_at", column="created_at", convert=a.to_datetime),
     Attr("started_at", column="started_at", convert=a.to_datetime),

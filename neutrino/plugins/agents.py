@@ -28,6 +28,7 @@ class AgentPlugin:
                 "configurations": json.loads(r["configurations"] or "{}"),
                 "resource_versions": json.loads(r["resource_versions"] or "{}"),
                 "alive": alive, "load": r["load"],
+                "resources_synced": None,   # no placement reports (agent-resources-synced)
                 "created_at": r["created_at"].strftime("%Y-%m-%d %H:%M:%S"),
                 "started_at": r["started_at"].strftime("%Y-%m-%d %H:%M:%S"),
                 "heartbeat_timestamp": r["heartbeat_timestamp"].strftime("%Y-%m-%d %H:%M:%S")}
@@ -88,6 +89,8 @@ class AgentPlugin:
                 return self._view(self._row(conn, agent_id)), True
             if state.get("start_flag"):
                 values["started_at"] = ts
+            if "availability_zone" in state:     # (an agent's zone may change on restart)
+                values["availability_zone"] = state["availability_zone"]
             conn.execute(update(A).where(A.c.id == row["id"]).values(**values))
             return self._view(self._row(conn, row["id"])), bool(state.get("start_flag"))
         return self.core.db.write(txn)

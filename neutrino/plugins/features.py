@@ -24,8 +24,10 @@ FEATURES: tuple[str, ...] = (
     "neutrino.plugins.subnetpools",
     "neutrino.plugins.qos",
     "neutrino.plugins.trunk",
+    "neutrino.plugins.port_attrs",
     "neutrino.plugins.dns",
     "neutrino.plugins.portforwarding",
+    "neutrino.plugins.l3extras",
     "neutrino.plugins.segments",
 )
 

@@ -70,8 +70,10 @@ class QuotaOps:
             raise faults.HTTPBadRequest("Unable to find 'quota' in request body")
         values = {}
         force = str(body["quota"].get("force", False)).lower() in ("true", "1")
+        if "check_limit" in body["quota"]:   # quota-check-limit: true checks even with force
+            force = force and not a.to_boolean(body["quota"]["check_limit"])
         for key, value in body["quota"].items():
-            if key == "force":  # quota-check-limit
+            if key in ("force", "check_limit"):  # quota-check-limit
                 continue
             if key not in RESOURCES:
                 raise faults.HTTPBadRequest(f"Unrecognized attribute(s) '{key}'")

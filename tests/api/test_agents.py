@@ -7,7 +7,8 @@ from tests.api.helpers import expect, rand
 
 AGENT_KEYS = {"id", "agent_type", "binary", "topic", "host", "admin_state_up",
               "availability_zone", "description", "configurations", "resource_versions",
-              "alive", "load", "created_at", "started_at", "heartbeat_timestamp"}
+              "alive", "load", "created_at", "started_at", "heartbeat_timestamp",
+              "resources_synced"}
 
 
 def test_agent_list_show_update_delete(api):

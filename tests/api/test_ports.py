@@ -14,7 +14,11 @@ PORT_KEYS_MEMBER = {
     "extra_dhcp_opts", "security_groups", "description", "binding:vnic_type",
     "port_security_enabled", "tags", "created_at", "updated_at", "revision_number",
 }
+# the port attribute extensions (neutrino.plugins.port_attrs)
+PORT_KEYS_MEMBER |= {"numa_affinity_policy", "device_profile", "data_plane_status",
+                     "propagate_uplink_status", "ip_allocation"}
 BINDING_ADMIN = {"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}
+BINDING_ADMIN |= {"resource_request"}   # admin-only too (port-resource-request)
 
 
 def post_port(persona, network_id, **attrs):

@@ -1,0 +1,101 @@
+"""The port attribute extensions (neutrino.plugins.port_attrs) through the
+API: defaults, create/update, validation (400, nothing written), policy
+(data_plane_status, resource_request), MAC regeneration, ip_allocation
+and its filter, agents' resources_synced and quotas' check_limit."""
+from __future__ import annotations
+
+import re
+
+from tests.api.helpers import expect
+
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def test_defaults_and_create(api):
+    m = api.project()
+    net = m.network()
+    p = m.port(net["id"])
+    assert {k: p[k] for k in ("numa_affinity_policy", "device_profile", "data_plane_status",
+                              "propagate_uplink_status", "ip_allocation")} == {
+        "numa_affinity_policy": None, "device_profile": None, "data_plane_status": None,
+        "propagate_uplink_status": True, "ip_allocation": "immediate"}
+    assert "resource_request" not in p            # admin only
+    assert api.admin.show("ports", p["id"])["resource_request"] is None
+    q = m.port(net["id"], numa_affinity_policy="socket", device_profile="dp1",
+               propagate_uplink_status=False, fixed_ips=[])
+    assert (q["numa_affinity_policy"], q["device_profile"], q["propagate_uplink_status"],
+            q["ip_allocation"], q["fixed_ips"]) == ("socket", "dp1", False, "none", [])
+    assert m.show("ports", q["id"]) == q
+    for bad in ({"numa_affinity_policy": "sometimes"}, {"propagate_uplink_status": "maybe"},
+                {"device_profile": "x" * 256}, {"data_plane_status": "ACTIVE"},
+                {"ip_allocation": "none"}, {"resource_request": {}}):
+        expect(m.post("ports", {"port": {"network_id": net["id"], **bad}}), 400)
+    assert len(m.list("ports")) == 2
+    ids = {x["id"] for x in m.list("ports", params={"ip_allocation": "none"})}
+    assert ids == {q["id"]}
+    ids = {x["id"] for x in m.list("ports", params={"ip_allocation": "immediate"})}
+    assert ids == {p["id"]}
+
+
+def test_updates_and_policy(api):
+    m = api.project()
+    p = m.port(m.network()["id"])
+    up = m.update("ports", p["id"], numa_affinity_policy="required")
+    assert up["numa_affinity_policy"] == "required" and up["revision_number"] > p[
+        "revision_number"]
+    assert m.update("ports", p["id"], numa_affinity_policy=None)["numa_affinity_policy"] is None
+    expect(m.put(f"ports/{p['id']}", {"port": {"numa_affinity_policy": "bad"}}), 400)
+    for ro in ({"device_profile": "x"}, {"propagate_uplink_status": False}):
+        expect(m.put(f"ports/{p['id']}", {"port": ro}), 400)
+    # data_plane_status: admins and data plane integrators only
+    expect(m.put(f"ports/{p['id']}", {"port": {"data_plane_status": "DOWN"}}), 403)
+    assert api.admin.update("ports", p["id"], data_plane_status="DOWN")[
+        "data_plane_status"] == "DOWN"
+    integrator = api.as_project(m, "member,data_plane_integrator")
+    assert integrator.update("ports", p["id"], data_plane_status="ACTIVE")[
+        "data_plane_status"] == "ACTIVE"
+    expect(api.admin.put(f"ports/{p['id']}", {"port": {"data_plane_status": "UP"}}), 400)
+    assert m.show("ports", p["id"])["data_plane_status"] == "ACTIVE"
+
+
+def test_mac_regenerate(api):
+    m = api.project()
+    p = m.port(m.network()["id"])
+    expect(m.put(f"ports/{p['id']}", {"port": {"mac_address": None}}), 403)   # admin only
+    new = api.admin.update("ports", p["id"], mac_address=None)["mac_address"]
+    assert MAC_RE.match(new) and new != p["mac_address"]
+    assert m.show("ports", p["id"])["mac_address"] == new
+    host = api.register_agent()
+    api.admin.update("ports", p["id"], **{"binding:host_id": host})
+    expect(api.admin.put(f"ports/{p['id']}", {"port": {"mac_address": None}}), 409)
+    assert m.show("ports", p["id"])["mac_address"] == new
+
+
+def test_agents_resources_synced(api):
+    api.register_agent()
+    agents = api.admin.list("agents")
+    assert agents and all(a["resources_synced"] is None for a in agents)
+
+
+def test_quota_check_limit(api):
+    m = api.project()
+    for _ in range(2):
+        m.network()
+    path = f"quotas/{m.project_id}"
+    expect(api.admin.put(path, {"quota": {"network": 1, "check_limit": True}}), 400)
+    expect(api.admin.put(path, {"quota": {"network": 1, "check_limit": True, "force": True}}),
+           400)
+    expect(api.admin.put(path, {"quota": {"network": 1, "check_limit": "nope"}}), 400)
+    assert expect(api.admin.put(path, {"quota": {"network": 1, "check_limit": False,
+                                                 "force": True}}), 200)["quota"]["network"] == 1
+    assert expect(api.admin.put(path, {"quota": {"network": 5, "check_limit": True}}),
+                  200)["quota"]["network"] == 5
+
+
+def test_extensions_listed(api):
+    aliases = {e["alias"] for e in expect(api.admin.get("extensions"), 200)["extensions"]}
+    assert {"trunk", "trunk-details", "port-mac-address-regenerate", "port-mac-override",
+            "port-numa-affinity-policy", "port-numa-affinity-policy-socket",
+            "port-device-profile", "port-resource-request", "port-resource-request-groups",
+            "data-plane-status", "uplink-status-propagation", "ip_allocation",
+            "agent-resources-synced", "quota-check-limit"} <= aliases
