@@ -1,0 +1,17 @@
+"""Trunk subports on a real 802.1Q kernel, run under vm-run because this
+machine's kernel has no CONFIG_VLAN_8021Q. The inner tests are
+tests/dataplane/trunk_in_vm/; see <repo>/../shared/tools/vm-run/README.md."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.vm_run import INSIDE, run_in_vm
+
+pytestmark = pytest.mark.root
+
+
+@pytest.mark.skipif(INSIDE, reason="already inside vm-run")
+def test_trunk_subport_ping_inside_vm():
+    run_in_vm("tests/dataplane/trunk_in_vm/test_trunk_ping.py", passed=2, timeout=300,
+              what="trunk tests")
