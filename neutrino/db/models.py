@@ -60,6 +60,15 @@ segments = Table(
     # "vlan:physnet1:100", "vxlan::5000", "flat:physnet1:"; NULL for local.
     # Unique: two networks never share a segment, whatever the race.
     Column("alloc_key", String(128), unique=True),
+    # segment extension (migration 0015): the network's first segment (index
+    # 0) is the one the provider:* attributes show; timestamps NULL on rows
+    # older than 0015 (their network's are shown).
+    Column("segment_index", Integer, nullable=False, default=0, server_default="0"),
+    Column("name", NAME),
+    Column("description", String(255), nullable=False, default="", server_default=""),
+    Column("created_at", DateTime),
+    Column("updated_at", DateTime),
+    Column("revision_number", Integer, nullable=False, default=0, server_default="0"),
 )
 
 subnets = Table(

@@ -12,7 +12,8 @@ NETWORK_KEYS = {
     "provider:physical_network", "provider:segmentation_id", "is_default",
     "availability_zone_hints", "availability_zones", "ipv4_address_scope",
     "ipv6_address_scope", "description", "tags", "created_at", "updated_at",
-    "revision_number",
+    "revision_number", "dns_domain",
+    "l2_adjacency",
 }
 PROVIDER = {"provider:network_type", "provider:physical_network", "provider:segmentation_id"}
 

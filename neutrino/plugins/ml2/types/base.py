@@ -80,9 +80,11 @@ class TypeDriver:
         """Check an admin-given (partial) segment; return it normalized."""
         raise NotImplementedError
 
-    def allocate(self, conn: Connection, partial: dict | None) -> dict | None:
+    def allocate(self, conn: Connection, partial: dict | None, ranges=None) -> dict | None:
         """A free segment for a tenant network (partial: admin gave only
-        some fields); None when none is free."""
+        some fields); None when none is free. `ranges`: network segment
+        ranges replacing the configured ones (vlan: {physnet: [(lo, hi)]},
+        vxlan: [(lo, hi)])."""
         return None
 
     def in_use_error(self, seg: dict) -> faults.NeutronError:

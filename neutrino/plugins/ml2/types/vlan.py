@@ -41,9 +41,12 @@ class VlanTypeDriver(TypeDriver):
                 f"segmentation_id out of range ({MIN_VLAN} through {MAX_VLAN})")
         return segment("vlan", physnet, vid)
 
-    def allocate(self, conn, partial):
+    def allocate(self, conn, partial, ranges_by_physnet=None):
+        """`ranges_by_physnet`: network segment ranges to use instead of
+        network_vlan_ranges."""
         want = (partial or {}).get("physical_network")
-        for physnet, ranges in self.ranges.items():
+        source = self.ranges if ranges_by_physnet is None else ranges_by_physnet
+        for physnet, ranges in source.items():
             if not ranges or (want and physnet != want):
                 continue
             used = set()

@@ -23,11 +23,13 @@ class VxlanTypeDriver(TypeDriver):
                 f"segmentation_id out of range ({MIN_VNI} through {MAX_VNI})")
         return segment("vxlan", None, vni)
 
-    def allocate(self, conn, partial):
+    def allocate(self, conn, partial, ranges=None):
+        """`ranges`: network segment ranges to use instead of vni_ranges."""
+        ranges = self.ranges if ranges is None else ranges
         used = set()
-        for lo, hi in self.ranges:
+        for lo, hi in ranges:
             used |= used_ids(conn, "vxlan", None, lo, hi)
-        vni = pick_free(self.ranges, used)
+        vni = pick_free(ranges, used)
         return None if vni is None else segment("vxlan", None, vni)
 
     def in_use_error(self, seg):

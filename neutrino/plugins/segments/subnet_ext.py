@@ -1,0 +1,129 @@
+"""Subnets' segment_id (segment, subnet-segmentid-writable) and
+service_types (subnet-service-types), with upstream's association rules:
+a network's subnets are all on segments or none is; an existing subnet may
+be put on a segment only while it is its network's only subnet and the
+network has one segment, and never moved off or to another one."""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, insert, select
+
+from neutrino.api import attributes as a
+from neutrino.api.attributes import Attr
+from neutrino.db import models
+from neutrino.db import seg_models as sm
+from neutrino.plugins.extend import ResourceExtension
+from neutrino.plugins.segments import faults as sf
+
+SS, SST = sm.subnet_segments, sm.subnet_service_types
+
+
+def _segment_of_network(conn, segment_id: str, network_id: str) -> None:
+    s = models.segments
+    net = conn.execute(select(s.c.network_id).where(s.c.id == segment_id)).scalar()
+    if net is None:
+        raise sf.SegmentNotFound(segment_id=segment_id)
+    if net != network_id:
+        raise sf.NetworkIdsDontMatch(subnet_network=network_id, segment_id=segment_id)
+
+
+def _check_all_or_none(conn, network_id: str) -> None:
+    s = models.subnets
+    total, on_segments = conn.execute(
+        select(func.count(s.c.id), func.count(SS.c.subnet_id))
+        .select_from(s.outerjoin(SS, SS.c.subnet_id == s.c.id))
+        .where(s.c.network_id == network_id)).one()
+    if on_segments and on_segments != total:
+        raise sf.SubnetsNotAllAssociatedWithSegments(network_id=network_id)
+
+
+def _write_types(conn, subnet_id: str, types: list[str]) -> None:
+    conn.execute(delete(SST).where(SST.c.subnet_id == subnet_id))
+    unique = sorted(set(types))
+    if unique:
+        conn.execute(insert(SST), [{"subnet_id": subnet_id, "service_type": t} for t in unique])
+
+
+def _views(conn, views: list[dict]) -> None:
+    ids = [v["id"] for v in views]
+    segs = dict(conn.execute(select(SS.c.subnet_id, SS.c.segment_id)
+                             .where(SS.c.subnet_id.in_(ids))).all())
+    types: dict[str, list[str]] = {}
+    for sid, t in conn.execute(select(SST.c.subnet_id, SST.c.service_type)
+                               .where(SST.c.subnet_id.in_(ids))
+                               .order_by(SST.c.service_type)):
+        types.setdefault(sid, []).append(t)
+    for view in views:
+        view["segment_id"] = segs.get(view["id"])
+        view["service_types"] = types.get(view["id"], [])
+
+
+def _create(conn, ctx, body: dict, view: dict) -> None:
+    segment_id = body.get("segment_id")
+    if segment_id is not None:
+        _segment_of_network(conn, segment_id, view["network_id"])
+        conn.execute(insert(SS), {"subnet_id": view["id"], "segment_id": segment_id})
+    _check_all_or_none(conn, view["network_id"])
+    _write_types(conn, view["id"], body.get("service_types") or [])
+    view["segment_id"] = segment_id
+    view["service_types"] = sorted(set(body.get("service_types") or []))
+
+
+def _update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
+    changed = False
+    network_id = current["network_id"]
+    if "segment_id" in body and body["segment_id"] != current.get("segment_id"):
+        if current.get("segment_id") is not None:
+            raise sf.SubnetSegmentAssociationChangeNotAllowed()
+        s = models.subnets
+        if conn.execute(select(func.count(s.c.id)).where(s.c.network_id == network_id)
+                        ).scalar() > 1:
+            raise sf.SubnetsNotAllAssociatedWithSegments(network_id=network_id)
+        seg = models.segments
+        if conn.execute(select(func.count(seg.c.id)).where(seg.c.network_id == network_id)
+                        ).scalar() > 1:
+            raise sf.NoUpdateSubnetWhenMultipleSegmentsOnNetwork(network_id=network_id)
+        _segment_of_network(conn, body["segment_id"], network_id)
+        conn.execute(insert(SS), {"subnet_id": current["id"], "segment_id": body["segment_id"]})
+        view["segment_id"] = body["segment_id"]
+        changed = True
+    if "service_types" in body and sorted(set(body["service_types"] or [])) != sorted(
+            current.get("service_types") or []):
+        _write_types(conn, current["id"], body["service_types"] or [])
+        view["service_types"] = sorted(set(body["service_types"] or []))
+        changed = True
+    return changed
+
+
+def _filters(table, filters: dict) -> list:
+    out = []
+    values = [v for v in filters.get("segment_id") or [] if v not in (None, "", "None", "null")]
+    if "segment_id" in filters:
+        if values:
+            out.append(table.c.id.in_(select(SS.c.subnet_id).where(SS.c.segment_id.in_(values))))
+        else:   # segment_id=None: the subnets on no segment
+            out.append(table.c.id.notin_(select(SS.c.subnet_id)))
+    return out
+
+
+SUBNETS = ResourceExtension(
+    "subnets", "segment",
+    attrs=(Attr("segment_id", post=True, put=True, default=None, policy=True, sort=False,
+                validate=a.uuid_or_none),
+           Attr("service_types", post=True, put=True, default=[], filter=False, sort=False,
+                convert=a.service_types)),
+    views=_views, create=_create, update=_update, filters=_filters)
+
+
+def _external_filter(table, filters: dict) -> list:
+    values = {a.to_boolean(v) for v in filters.get("router:external") or []}
+    if not values or values == {True, False}:
+        return []
+    n = models.networks
+    return [table.c.network_id.in_(select(n.c.id).where(n.c.external.is_(values.pop())))]
+
+
+# subnet-external-network: the core shows router:external; this makes it a filter
+SUBNET_EXTERNAL = ResourceExtension(
+    "subnets", "subnet-external-network",
+    attrs=(Attr("router:external", filter=True, sort=False, convert=a.to_boolean),),
+    filters=_external_filter)
