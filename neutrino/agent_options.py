@@ -164,8 +164,12 @@ L3_FWAAS = Section("fwaas", (
     Opt("firewall_l2_driver", string, "noop", "Accepted for compatibility.", ignored=True),
 ))
 
+AZ_OPT = Opt("availability_zone", string, "nova",
+             "The availability zone this agent reports (GET /v2.0/availability_zones; "
+             "networks' availability_zones are their DHCP agents' zones).")
 L3_AGENT_SCHEMA = Schema(
-    (L3_DEFAULT, AGENT, metadata_options.RATE_LIMITING, L3_FWAAS),
+    (L3_DEFAULT, Section("agent", AGENT.opts + (AZ_OPT,)), metadata_options.RATE_LIMITING,
+     L3_FWAAS),
     ignored_sections=("oslo_concurrency", "oslo_messaging_rabbit",
                       "oslo_messaging_notifications", "ovs"),
 )
@@ -222,6 +226,7 @@ DHCP_AGENT_SECTION = Section("agent", (
         "Seconds between checks that every dnsmasq is alive (0: never)."),
     Opt("namespace_prefix", string, "",
         "Prefix of the qdhcp- namespace names (the lab uses it to keep hosts apart)."),
+    AZ_OPT,
 ))
 
 DHCP_AGENT_SCHEMA = Schema(

@@ -25,8 +25,6 @@ _EXTENSIONS = [
      "Provides IP address substring filtering when listing ports"),
     ("net-mtu", "Network MTU", "Provides MTU attribute for a network resource."),
     ("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network resource."),
-    ("network-availability-zone", "Network Availability Zone",
-     "Availability zone support for network."),
     ("pagination", "Pagination support", "Extension that indicates that pagination is enabled."),
     ("port-security", "Port Security", "Provides port security"),
     ("project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."),

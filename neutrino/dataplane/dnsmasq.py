@@ -53,6 +53,22 @@ class Port:
     mac_address: str
     fixed_ips: tuple[tuple[str, str], ...]            # (subnet_id, ip_address)
     device_owner: str = ""
+    # dns_assignment from the server: (ip_address, hostname, fqdn)
+    names: tuple[tuple[str, str, str], ...] = ()
+    # extra_dhcp_opts: (opt_name, opt_value, ip_version)
+    options: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def tag(self) -> str:
+        return f"port-{self.id}"
+
+    def name_of(self, ip: str, domain: str) -> tuple[str, str]:
+        """(hostname, FQDN without its dot) of one address: the server's
+        dns_assignment, else host-<address> in the agent's domain."""
+        for addr, host, fqdn in self.names:
+            if addr == ip:
+                return host.rstrip("."), fqdn.rstrip(".")
+        return hostname(ip), f"{hostname(ip)}.{domain}"
 
 
 @dataclass(frozen=True)
@@ -93,30 +109,52 @@ def _ip_for_file(ip: str) -> str:
 
 
 def host_file(net: DhcpNetwork, conf: DnsmasqConf) -> str:
-    """`mac,host-a-b-c-d.<domain>,ip` per (port, address in a served subnet).
-    DHCPv6-stateless subnets list the MAC without an address (options only)."""
+    """`mac[,set:port-<id>],<fqdn>,ip` per (port, address in a served
+    subnet): the name is the port's dns_assignment (host-a-b-c-d.<domain>
+    without one); the tag, for ports with extra DHCP options, selects their
+    lines in the opts file. DHCPv6-stateless subnets list the MAC without an
+    address (options only)."""
     by_id = {s.id: s for s in net.dhcp_subnets}
     lines = []
     for port in sorted(net.ports, key=lambda p: p.id):
+        tag = f"set:{port.tag}," if port.options else ""
         for subnet_id, ip in port.fixed_ips:
             subnet = by_id.get(subnet_id)
             if subnet is None:
                 continue
-            name = f"{hostname(ip)}.{conf.domain}"
+            name = port.name_of(ip, conf.domain)[1]
             if subnet.ip_version == 6 and subnet.ipv6_address_mode == DHCPV6_STATELESS:
-                lines.append(f"{port.mac_address},{name}")
+                lines.append(f"{port.mac_address},{tag}{name}")
             else:
-                lines.append(f"{port.mac_address},{name},{_ip_for_file(ip)}")
+                lines.append(f"{port.mac_address},{tag}{name},{_ip_for_file(ip)}")
     return "".join(line + "\n" for line in lines)
 
 
 def addn_hosts_file(net: DhcpNetwork, conf: DnsmasqConf) -> str:
-    """DNS names of the ports, so instances can resolve each other."""
+    """DNS names of the ports (FQDN and hostname), so instances resolve
+    each other by the names the API shows in dns_assignment."""
     served = {s.id for s in net.dhcp_subnets}
-    lines = [f"{ip}\t{hostname(ip)}.{conf.domain} {hostname(ip)}"
-             for port in sorted(net.ports, key=lambda p: p.id)
-             for subnet_id, ip in port.fixed_ips if subnet_id in served]
+    lines = []
+    for port in sorted(net.ports, key=lambda p: p.id):
+        for subnet_id, ip in port.fixed_ips:
+            if subnet_id in served:
+                host, fqdn = port.name_of(ip, conf.domain)
+                lines.append(f"{ip}\t{fqdn} {host}" if fqdn != host else f"{ip}\t{fqdn}")
     return "".join(line + "\n" for line in lines)
+
+
+def port_option_lines(net: DhcpNetwork) -> list[str]:
+    """extra_dhcp_opts: `tag:port-<id>,option:<name>,<value>` (a numeric
+    IPv4 option goes by its number, IPv6 ones as option6:, as upstream)."""
+    lines = []
+    for port in sorted(net.ports, key=lambda p: p.id):
+        for name, value, version in port.options:
+            if version == 6:
+                option = f"option6:{name}"
+            else:
+                option = name if name.isdigit() else f"option:{name}"
+            lines.append(f"tag:{port.tag},{option},{value}")
+    return lines
 
 
 def all_dhcp_ips(net: DhcpNetwork) -> dict[str, list[str]]:
@@ -161,6 +199,7 @@ def opts_file(net: DhcpNetwork, dhcp_port: Port | None) -> str:
         elif s.dns_nameservers:
             servers = ",".join(f"[{a}]" for a in s.dns_nameservers)
             lines.append(f"{tag},option6:dns-server,{servers}")
+    lines += port_option_lines(net)
     return "".join(line + "\n" for line in lines)
 
 

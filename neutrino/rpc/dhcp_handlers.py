@@ -24,6 +24,7 @@ from sqlalchemy import select
 from neutrino.api.policy import admin_context
 from neutrino.db import models
 from neutrino.plugins import listing
+from neutrino.plugins.dns import dhcp_names
 from neutrino.plugins.l3 import scheduling
 from neutrino.plugins.ml2.mech import VIF_BRIDGE
 
@@ -97,6 +98,7 @@ def network_payload(conn, network_ids: list[str]) -> list[dict]:
             if r.port_id in ports:
                 ports[r.port_id]["fixed_ips"].append({"subnet_id": r.subnet_id,
                                                       "ip_address": r.ip_address})
+    dhcp_names.add_names_and_options(conn, ports)
     return [out[i] for i in sorted(out)]
 
 
@@ -106,6 +108,7 @@ class DhcpRpc:
     def __init__(self, core, ports):
         self.core = core
         self.ports = ports
+        dhcp_names.remember(core)     # the domain of the names in get_dhcp_state
 
     @property
     def per_network(self) -> int:

@@ -17,6 +17,8 @@ PORT_KEYS_MEMBER = {
 # the port attribute extensions (neutrino.plugins.port_attrs)
 PORT_KEYS_MEMBER |= {"numa_affinity_policy", "device_profile", "data_plane_status",
                      "propagate_uplink_status", "ip_allocation"}
+# dns-integration, dns-domain-ports (neutrino.plugins.dns)
+PORT_KEYS_MEMBER |= {"dns_name", "dns_domain", "dns_assignment"}
 BINDING_ADMIN = {"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}
 BINDING_ADMIN |= {"resource_request"}   # admin-only too (port-resource-request)
 

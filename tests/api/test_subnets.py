@@ -11,6 +11,7 @@ SUBNET_KEYS = {
     "enable_dhcp", "ipv6_ra_mode", "ipv6_address_mode", "gateway_ip", "cidr",
     "allocation_pools", "host_routes", "dns_nameservers", "description", "router:external",
     "service_types", "tags", "created_at", "updated_at", "revision_number",
+    "dns_publish_fixed_ip",
 }
 
 

@@ -232,7 +232,7 @@ class DhcpAgent:
     def agent_state(self, start_flag: bool) -> dict[str, Any]:
         served = [d for d in self.desired.values() if d.wanted]
         state = {"agent_type": DHCP_AGENT_TYPE, "binary": DHCP_BINARY, "host": self.host,
-                 "topic": DHCP_TOPIC,
+                 "topic": DHCP_TOPIC, "availability_zone": self.cfg.agent.availability_zone,
                  "configurations": {
                      "dhcp_driver": self.cfg.DEFAULT.dhcp_driver,
                      "dhcp_lease_duration": 86400, "log_agent_heartbeats": False,

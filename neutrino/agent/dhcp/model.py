@@ -93,7 +93,11 @@ def namespace(prefix: str, network_id: str) -> str:
 def _port(wire: dict) -> Port:
     return Port(id=wire["id"], mac_address=wire["mac_address"],
                 fixed_ips=tuple((f["subnet_id"], f["ip_address"]) for f in wire["fixed_ips"]),
-                device_owner=wire.get("device_owner", ""))
+                device_owner=wire.get("device_owner", ""),
+                names=tuple((a["ip_address"], a["hostname"], a["fqdn"])
+                            for a in wire.get("dns_assignment", ())),
+                options=tuple((o["opt_name"], o["opt_value"], o["ip_version"])
+                              for o in wire.get("extra_dhcp_opts", ())))
 
 
 def _subnet(wire: dict) -> Subnet:

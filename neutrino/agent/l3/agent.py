@@ -274,7 +274,7 @@ class L3Agent:
     def agent_state(self, start_flag: bool) -> dict[str, Any]:
         routers = self.routers.values()
         state = {"agent_type": L3_AGENT_TYPE, "binary": L3_BINARY, "host": self.host,
-                 "topic": "l3_agent",
+                 "topic": "l3_agent", "availability_zone": self.cfg.agent.availability_zone,
                  "configurations": {
                      "agent_mode": self.cfg.DEFAULT.agent_mode,
                      "interface_driver": self.cfg.DEFAULT.interface_driver,
