@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "neutrino.plugins.portforwarding",
     "neutrino.plugins.l3extras",
     "neutrino.plugins.segments",
+    "neutrino.plugins.auto_allocate",
 )
 
 _LOADED: list[ModuleType] = []

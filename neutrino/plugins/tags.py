@@ -16,8 +16,9 @@ class TagOps:
     def __init__(self, core, controller):
         self.core = core
         self.ctl = controller
-        self.table = metadata.tables[{"security-groups": "security_groups"}.get(
-            controller.r.collection, controller.r.collection)]
+        self.table = metadata.tables[{"security-groups": "security_groups",
+                                      "policies": "qos_policies"}.get(
+            controller.r.collection, controller.r.collection.replace("-", "_"))]
         self.kind = controller.r.collection.replace("-", "_")
 
     def _tags(self, conn, rid):
