@@ -71,7 +71,7 @@ NETWORK = Resource("network", "networks", (
     Attr("availability_zones", filter=False, sort=False),
     Attr("ipv4_address_scope", filter=False, sort=False),
     Attr("ipv6_address_scope", filter=False, sort=False),
-    Attr("is_default", filter=False, sort=False),
+    # is_default: added by neutrino.plugins.auto_allocate
     *a.standard_attrs(),
 ), not_found="NetworkNotFound")
 

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from neutrino.api import attributes as a
 from neutrino.api import faults
 from neutrino.api.policy import Context
 from neutrino.api.query import Query
@@ -17,6 +18,7 @@ from neutrino.db.engine import RetryTransaction
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, set_tags
 from neutrino.plugins.races import retry_if_parent_vanished
+from neutrino.plugins.rbac import registry as rbac_registry
 
 PROTOCOLS = {
     "ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "icmp": 1, "icmpv6": 58,
@@ -30,6 +32,22 @@ IPV6_ONLY_PROTOCOLS = {"icmpv6", "ipv6-icmp", "ipv6-encap", "ipv6-frag", "ipv6-n
                        "ipv6-opts", "ipv6-route", "41", "43", "44", "58", "59", "60"}
 
 SG, RULE = models.security_groups, models.security_group_rules
+SG_TYPE = "security_group"       # its RBAC object type (rbac-security-groups)
+
+
+def _group_in_use(conn: Connection, group_id: str, target: str) -> bool:
+    """A port of `target` ("*": of another project than the owner) is in
+    the group: its grant cannot go."""
+    owner = conn.execute(select(SG.c.project_id).where(SG.c.id == group_id)).scalar()
+    if owner is None or owner == target:
+        return False
+    p, psg = models.ports, models.port_security_groups
+    who = p.c.project_id != owner if target == "*" else p.c.project_id == target
+    return conn.execute(select(p.c.id).join(psg, psg.c.port_id == p.c.id).where(
+        psg.c.security_group_id == group_id, who).limit(1)).first() is not None
+
+
+rbac_registry.register_object_type(SG_TYPE, SG, in_use=_group_in_use)
 _DEFAULT_OF = select(SG.c.id).where(SG.c.default_for == bindparam("project"))
 
 
@@ -41,7 +59,8 @@ def _rule_values(project_id, group_id, direction, ethertype, remote_group=None, 
             "port_range_max": kw.get("port_range_max"),
             "remote_ip_prefix": kw.get("remote_ip_prefix"),
             "normalized_cidr": kw.get("normalized_cidr"),
-            "remote_address_group_id": None, "description": kw.get("description", ""),
+            "remote_address_group_id": kw.get("remote_address_group_id"),
+            "description": kw.get("description", ""),
             "created_at": ts, "updated_at": ts, "revision_number": 0}
 
 
@@ -79,7 +98,8 @@ def check_groups_usable(conn: Connection, ctx: Context, owner: str, groups: list
     stmt = select(SG.c.id, SG.c.project_id, SG.c.stateful).where(SG.c.id.in_(groups))
     found = {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
     for gid in groups:
-        if gid not in found or (not ctx.is_admin and found[gid][0] != owner):
+        if gid not in found or (not ctx.is_admin and found[gid][0] != owner
+                                and not rbac_registry.is_shared_with(conn, SG_TYPE, gid, owner)):
             raise faults.SecurityGroupNotFound(id=gid)
     if len({stateful for _, stateful in found.values()}) > 1:
         raise faults.Conflict("Cannot apply both stateful and stateless security groups on the "
@@ -124,8 +144,12 @@ class SecurityGroupPlugin:
                 "updated_at": listing.iso(r["updated_at"]),
                 "revision_number": r["revision_number"]}
 
-    def _views(self, conn, rows) -> list[dict]:
+    def _views(self, conn, rows, ctx: Context | None = None) -> list[dict]:
         ids = [r["id"] for r in rows]
+        # `shared`: granted to the caller's project (or to all) by RBAC
+        shared = (rbac_registry.granted_ids(conn, SG_TYPE, ids, ctx.project_id)
+                  if ctx is not None and ctx.project_id
+                  else rbac_registry.shared_ids(conn, SG_TYPE, ids))
         rules: dict[str, list] = {}
         defaults = {r["id"] for r in rows if r["default_for"]}
         for part in listing.chunks(ids):
@@ -136,15 +160,18 @@ class SecurityGroupPlugin:
         return [{"id": r["id"], "name": r["name"], "description": r["description"],
                  "tenant_id": r["project_id"], "project_id": r["project_id"],
                  "security_group_rules": rules.get(r["id"], []), "stateful": r["stateful"],
-                 "shared": False, "tags": tags.get(r["id"], []),
+                 "shared": r["id"] in shared, "tags": tags.get(r["id"], []),
                  "created_at": listing.iso(r["created_at"]),
                  "updated_at": listing.iso(r["updated_at"]),
                  "revision_number": r["revision_number"]} for r in rows]
 
-    def _row(self, conn, ctx, group_id, lock: bool = False):
+    def _row(self, conn, ctx, group_id, lock: bool = False, shared: bool = False):
+        """The group if the caller owns it (`shared`: or may read it through
+        an RBAC grant)."""
         stmt = select(SG).where(SG.c.id == group_id)
         if not ctx.is_admin:
-            stmt = stmt.where(SG.c.project_id == ctx.project_id)
+            stmt = stmt.where(rbac_registry.visible_clause(SG_TYPE, SG, ctx.project_id)
+                              if shared else SG.c.project_id == ctx.project_id)
         if lock and conn.dialect.name != "sqlite":
             stmt = stmt.with_for_update()
         row = conn.execute(stmt).mappings().first()
@@ -154,7 +181,8 @@ class SecurityGroupPlugin:
 
     # --- groups ----------------------------------------------------------------
     def get(self, ctx: Context, group_id: str) -> dict:
-        return self.core.db.read(lambda conn: self._views(conn, [self._row(conn, ctx, group_id)])[0])
+        return self.core.db.read(lambda conn: self._views(
+            conn, [self._row(conn, ctx, group_id, shared=True)], ctx)[0])
 
     def list(self, ctx: Context, query: Query) -> list[dict]:
         if ctx.project_id:
@@ -162,9 +190,14 @@ class SecurityGroupPlugin:
         where = listing.column_clauses(SECURITY_GROUP, SG, query.filters)
         where += listing.tag_clauses(SG, query.tags)
         if not ctx.is_admin:
-            where.append(SG.c.project_id == ctx.project_id)
+            where.append(rbac_registry.visible_clause(SG_TYPE, SG, ctx.project_id))
+        if "shared" in query.filters:        # security-groups-shared-filtering
+            granted = rbac_registry.shared_clause(SG_TYPE, SG, ctx.project_id or "*")
+            wanted = {bool(a.to_boolean(v)) for v in query.filters["shared"]}
+            if len(wanted) == 1:
+                where.append(granted if wanted.pop() else ~granted)
         return self.core.db.read(lambda conn: self._views(
-            conn, listing.run_list(conn, SECURITY_GROUP, SG, query, where)))
+            conn, listing.run_list(conn, SECURITY_GROUP, SG, query, where), ctx))
 
     def create(self, ctx: Context, body: dict) -> dict:
         owner = check_owner(ctx, body)
@@ -184,7 +217,7 @@ class SecurityGroupPlugin:
                                          for e in ("IPv4", "IPv6")])
             if body.get("tags"):
                 set_tags(conn, "security_groups", gid, body["tags"])
-            return self._views(conn, [self._row(conn, ctx, gid)])[0]
+            return self._views(conn, [self._row(conn, ctx, gid)], ctx)[0]
         return self.core.db.write(txn)
 
     def update(self, ctx: Context, group_id: str, body: dict) -> dict:
@@ -203,7 +236,7 @@ class SecurityGroupPlugin:
             if values:
                 conn.execute(update(SG).where(SG.c.id == group_id).values(**values))
             bump_revision(conn, SG, group_id)
-            return self._views(conn, [self._row(conn, ctx, group_id)])[0]
+            return self._views(conn, [self._row(conn, ctx, group_id)], ctx)[0]
         view = self.core.db.write(txn)
         self.core.notifier.resource_changed("security_group", group_id, view["revision_number"])
         return view
@@ -223,6 +256,7 @@ class SecurityGroupPlugin:
                 .limit(1)).first()
             conn.execute(delete(RULE).where(RULE.c.remote_group_id == group_id))
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == group_id))
+            rbac_registry.delete_object(conn, SG_TYPE, group_id)
             conn.execute(delete(SG).where(SG.c.id == group_id))
             return bool(remote_users)
         self.core.db.write(txn)
@@ -291,10 +325,11 @@ class SecurityGroupPlugin:
                 f"Port range not allowed for protocol {protocol}")
         prefix = body.get("remote_ip_prefix")
         normalized = None
+        if sum(1 for k in ("remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+               if body.get(k) is not None) > 1:
+            raise faults.HTTPBadRequest("Only remote_ip_prefix or remote_group_id or "
+                                        "remote_address_group_id may be provided.")
         if prefix is not None:
-            if body.get("remote_group_id"):
-                raise faults.HTTPBadRequest(
-                    "Only remote_ip_prefix or remote_group_id may be provided.")
             try:
                 net = ipaddress.ip_network(prefix, strict=False)
             except (ValueError, TypeError):
@@ -322,9 +357,16 @@ class SecurityGroupPlugin:
                 # as a random id, so this is no existence oracle.
                 self._row(conn, ctx if ctx.is_admin else Context.make(
                     group["project_id"], roles=("member",)), remote)
+            address_group = body.get("remote_address_group_id")
+            if address_group:
+                # visible to the rule's project: its own or shared with it
+                from neutrino.plugins.rbac.address_groups import visible_row
+                visible_row(conn, ctx, address_group,
+                            project="" if ctx.is_admin else group["project_id"])
             self.core.quotas.check(conn, group["project_id"], "security_group_rule")
             values = _rule_values(group["project_id"], group["id"], body["direction"],
                                   fields["ethertype"], remote,
+                                  remote_address_group_id=address_group,
                                   description=body.get("description") or "",
                                   **{k: v for k, v in fields.items() if k != "ethertype"})
             self._check_duplicate(conn, values)
@@ -338,7 +380,7 @@ class SecurityGroupPlugin:
 
     def _check_duplicate(self, conn, v):
         keys = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max",
-                "remote_group_id", "normalized_cidr")
+                "remote_group_id", "normalized_cidr", "remote_address_group_id")
         for row in conn.execute(select(RULE).where(
                 RULE.c.security_group_id == v["security_group_id"])).mappings():
             if all(row[k] == v[k] for k in keys):

@@ -49,14 +49,25 @@ def firewall_state(conn, host: str) -> dict[str, Any]:
         port["security_groups"].sort()
     groups = sorted({g for port in ports.values() for g in port["security_groups"]})
     rules: dict[str, list[dict]] = {g: [] for g in groups}
+    address_groups: set[str] = set()
     for part in listing.chunks(groups):
         for r in conn.execute(select(rule).where(rule.c.security_group_id.in_(part))
                               .order_by(rule.c.created_at, rule.c.id)).mappings():
-            rules[r["security_group_id"]].append({k: r[k] for k in RULE_FIELDS})
+            one = {k: r[k] for k in RULE_FIELDS}
+            if r["remote_address_group_id"]:
+                # An address group filters as a remote group whose members
+                # are its CIDRs: the same ipset / nftables set machinery.
+                one["remote_group_id"] = r["remote_address_group_id"]
+                address_groups.add(r["remote_address_group_id"])
+            rules[r["security_group_id"]].append(one)
     remote = sorted({r["remote_group_id"] for rs in rules.values() for r in rs
-                     if r["remote_group_id"]})
+                     if r["remote_group_id"]} - address_groups)
+    members = group_members(conn, remote)
+    if address_groups:
+        from neutrino.plugins.rbac.address_groups import addresses_of
+        members.update(addresses_of(conn, sorted(address_groups)))
     return {"host": host, "ports": list(ports.values()), "security_groups": rules,
-            "members": group_members(conn, remote)}
+            "members": members}
 
 
 def group_members(conn, group_ids: list[str]) -> dict[str, list[str]]:

@@ -1,14 +1,31 @@
 """The rbac helper's catalogue entry (neutrino.plugins.features): the
-rbac-policies collection, networks as an RBAC object type, their policy
-defaults (upstream's neutron/conf/policies/rbac.py) and the quota."""
+rbac-policies and address-groups collections, networks, security groups
+and address groups as RBAC object types, their policy defaults (upstream's
+neutron/conf/policies/rbac.py and address_group.py)."""
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.routing import Route
+
 from neutrino.plugins.rbac import networks
+from neutrino.plugins.rbac.address_groups import ADDRESS_GROUP, AddressGroupPlugin
 from neutrino.plugins.rbac.policies import RBAC_POLICY, RbacPolicyPlugin
 
 EXTENSIONS = [
     ("rbac-policies", "RBAC Policies",
      "Allows creation and modification of policies that control tenant access to resources."),
+    ("rbac-security-groups", "Add security_group type to network RBAC",
+     "Add security_group type to network RBAC"),
+    ("address-group", "Address group", "Support address group"),
+    ("rbac-address-group", "Add address_group type to RBAC",
+     "Add address_group type to network RBAC"),
+    ("security-groups-remote-address-group",
+     "Remote address group id field for security group rules",
+     "Add new field of remote address group id in SG rules"),
+    ("security-groups-shared-filtering", "Security group filtering on the shared field",
+     "Support filtering security groups on the shared field"),
+    ("port-security-groups-filtering", "Port filtering on security groups",
+     "Provides security groups filtering when listing ports"),
 ]
 
 RESOURCE_EXTENSIONS = [networks.NETWORK_GRANTS]
@@ -25,22 +42,67 @@ POLICY_RULES = {
     "update_rbac_policy:target_tenant": f"rule:restrict_wildcard and ({_MEMBER})",
     "get_rbac_policy": _READER,
     "delete_rbac_policy": _MEMBER,
+    # address groups: readers of the owner, and projects it is shared with
+    "shared_address_groups": "field:address_groups:shared=True",
+    "create_address_group": _MEMBER,
+    "create_address_group:shared": "rule:admin_only",
+    "get_address_group": f"{_READER} or rule:shared_address_groups",
+    # upstream's `shared` of an address group is not visible (it only
+    # serves the rule above)
+    "get_address_group:shared": "!",
+    "update_address_group": _MEMBER,
+    "delete_address_group": _MEMBER,
+    "add_addresses": _MEMBER,
+    "remove_addresses": _MEMBER,
+    # security groups shared by RBAC are readable by their targets
+    "shared_security_groups": "field:security_groups:shared=True",
+    "get_security_group": f"{_READER} or rule:shared_security_groups",
 }
 
 
-def install(api) -> list:
+def _controller(api, res, plugin):
     from neutrino.api.controller import Controller
-    core = api.core
-    d = core.cfg.DEFAULT
-    plugin = RbacPolicyPlugin(core)
-    api.plugins[RBAC_POLICY.collection] = plugin
-    api.controllers[RBAC_POLICY.collection] = Controller(
-        RBAC_POLICY, plugin, core.policy, d.pagination_max_limit, d.max_filter_values,
+    d = api.core.cfg.DEFAULT
+    api.plugins[res.collection] = plugin
+    api.controllers[res.collection] = Controller(
+        res, plugin, api.core.policy, d.pagination_max_limit, d.max_filter_values,
         d.max_allowed_address_pair)
-    return []
+
+
+def install(api) -> list:
+    core = api.core
+    _controller(api, RBAC_POLICY, RbacPolicyPlugin(core))
+    groups = AddressGroupPlugin(core)
+    _controller(api, ADDRESS_GROUP, groups)
+
+    def action(name: str, add: bool):
+        def run(ctx, group_id, body):
+            def authorize(row) -> None:
+                core.policy.enforce(ctx, name, {"project_id": row["project_id"],
+                                                "tenant_id": row["project_id"]})
+            view = groups.change_addresses(ctx, group_id, body, add, authorize)
+            return {"address_group": view}
+
+        async def endpoint(request: Request):
+            return await api.call(request, run, request.path_params["id"], needs_body=True)
+        return Route(f"/v2.0/address-groups/{{id}}/{name}", endpoint, methods=["PUT"])
+
+    return [action("add_addresses", True), action("remove_addresses", False)]
 
 
 def openapi(schemas: dict, paths: dict) -> None:
     from neutrino.api import openapi as oa
-    schemas.update(oa.resource_schemas(RBAC_POLICY))
-    paths.update(oa._resource_paths(RBAC_POLICY))
+    for res in (RBAC_POLICY, ADDRESS_GROUP):
+        schemas.update(oa.resource_schemas(res))
+        paths.update(oa._resource_paths(res))
+    body = oa._object({"addresses": {"type": "array", "items": {"type": "string"}}},
+                      ("addresses",))
+    for name, summary in (("add_addresses", "Add addresses to an address group"),
+                          ("remove_addresses", "Remove addresses from an address group")):
+        paths[f"/v2.0/address-groups/{{id}}/{name}"] = {
+            "parameters": [oa._path_param("id")],
+            "put": {"operationId": f"{name}_address_group", "tags": ["address_groups"],
+                    "summary": summary, "requestBody": oa._json_body(body),
+                    "responses": {"200": oa._ok("the address group",
+                                                oa._ref("AddressGroup")),
+                                  **oa._errors(400, 401, 403, 404, 413)}}}

@@ -133,6 +133,8 @@ class RbacPolicyPlugin:
 
         def txn(conn):
             self._check_object(conn, ctx, ot, body["object_id"])
+            if ot.check_grant is not None:
+                ot.check_grant(conn, body["object_id"], body["target_tenant"], body["action"])
             self.core.quotas.check(conn, owner, "rbac_policy")
             pid = registry.grant(conn, ot.name, body["object_id"], owner,
                                  body["target_tenant"], body["action"])
@@ -158,6 +160,8 @@ class RbacPolicyPlugin:
                 if ot is not None:
                     self._check_object(conn, ctx, ot, row["object_id"])
                 self._check_removable(conn, row)
+                if ot is not None and ot.check_grant is not None:
+                    ot.check_grant(conn, row["object_id"], target, row["action"])
                 dup = conn.execute(select(RBAC.c.id).where(
                     RBAC.c.object_type == row["object_type"],
                     RBAC.c.object_id == row["object_id"], RBAC.c.action == row["action"],

@@ -48,6 +48,9 @@ class ObjectType:
     # changed(conn, object_id): a policy of the object was added, changed or
     # removed through /v2.0/rbac-policies (refresh caches, bump revisions)
     changed: Callable[[Connection, str], None] | None = None
+    # check_grant(conn, object_id, target_project, action): raise a
+    # NeutronError to refuse a grant (upstream's BEFORE_CREATE validators)
+    check_grant: Callable[[Connection, str, str, str], None] | None = None
 
 
 _TYPES: dict[str, ObjectType] = {}
@@ -55,10 +58,13 @@ _TYPES: dict[str, ObjectType] = {}
 
 def register_object_type(object_type: str, table, actions=(SHARED,),
                          in_use: InUse | None = None,
-                         changed: Callable[[Connection, str], None] | None = None) -> None:
+                         changed: Callable[[Connection, str], None] | None = None,
+                         check_grant: Callable[[Connection, str, str, str], None] | None = None
+                         ) -> None:
     """Let RBAC policies grant `actions` on rows of `table` (idempotent:
     modules are imported again by tests)."""
-    _TYPES[object_type] = ObjectType(object_type, table, tuple(actions), in_use, changed)
+    _TYPES[object_type] = ObjectType(object_type, table, tuple(actions), in_use, changed,
+                                     check_grant)
 
 
 def object_types() -> dict[str, ObjectType]:
