@@ -51,6 +51,7 @@ EXERCISED_BY = {
     "subnet-service-types": "test_segments.py::test_subnet_service_types",
     "subnet-external-network": "test_segments.py::test_subnet_router_external_filter",
     "network-segment-range": "test_segment_ranges.py::test_range_crud",
+    "auto-allocated-topology": "test_auto_allocate.py::test_get_me_a_network",
     "qos": "test_qos.py::test_policy_crud_and_defaults",
     "qos-bw-limit-direction": "test_qos.py::test_rule_validation_and_policy",
     "qos-default": "test_qos.py::test_default_policy_per_project",
