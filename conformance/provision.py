@@ -115,6 +115,18 @@ def _public_network(url: str, token: str) -> str | None:
         return None
 
 
+def _default_subnetpool(url: str, token: str) -> None:
+    """A shared default IPv4 subnet pool, as devstack's
+    shared-default-subnetpool-v4, for get-me-a-network
+    (test_auto_allocated_topology skips without one)."""
+    try:
+        _post(url + "/v2.0/subnetpools", token, {"subnetpool": {
+            "name": "shared-default-subnetpool-v4", "prefixes": ["10.0.0.0/16"],
+            "default_prefixlen": 26, "shared": True, "is_default": True}})
+    except urllib.error.HTTPError as exc:
+        print(f"no default subnet pool: HTTP {exc.code} {exc.read()[:200]!r}")
+
+
 def _get(url: str, token: str) -> dict:
     req = urllib.request.Request(url, headers={"X-Auth-Token": token})
     with urllib.request.urlopen(req, timeout=30) as resp:
@@ -206,6 +218,8 @@ def cmd_tempest_conf(args) -> int:
         aliases = sorted(e["alias"] for e in json.load(resp)["extensions"])
 
     public = _public_network(url, token) if "external-net" in aliases else None
+    if "auto-allocated-topology" in aliases and "default-subnetpools" in aliases:
+        _default_subnetpool(url, token)
 
     conf = configparser.ConfigParser(interpolation=None)
     conf.optionxform = str
@@ -243,7 +257,9 @@ def cmd_tempest_conf(args) -> int:
                                    "provider_vlans": "physnet1",
                                    "max_mtu": "1500",
                                    "firewall_driver": "iptables_hybrid",
-                                   "specify_floating_ip_address_available": "true"},
+                                   "specify_floating_ip_address_available": "true",
+                                   # every DHCP and L3 agent reports the default zone
+                                   "agent_availability_zone": "nova"},
         "service_available": {"neutron": "true", "nova": "false", "glance": "false",
                               "cinder": "false", "swift": "false", "horizon": "false",
                               "keystone": "true"},

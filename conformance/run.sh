@@ -87,6 +87,8 @@ api_workers = 2
 auth_strategy = keystone
 state_path = $WORK/state
 log_file = $WORK/server.log
+# as upstream's gate: a non-default domain, so that ports keep their dns_name
+dns_domain = openstackgate.local
 
 [ml2]
 type_drivers = local,flat,vlan,vxlan
@@ -95,7 +97,8 @@ mechanism_drivers = linuxbridge
 extension_drivers = port_security
 
 [ml2_type_vxlan]
-vni_ranges = 1000:9999
+# devstack's: test_network_segment_range expects tenant VNIs within 1..2000
+vni_ranges = 1001:2000
 
 [ml2_type_vlan]
 network_vlan_ranges = physnet1:1000:1999
@@ -136,8 +139,8 @@ X_RBAC=""    # rbac-policies, address groups, stateless and shared security grou
 X_QOS=""     # qos and its rule types
 X_TRUNK="^${NTP}\.(test_trunk|test_trunk_details|test_trunk_negative|admin\.test_ports|admin\.test_quotas_negative)\."   # trunks and the port attribute extensions
 X_L3X=""     # port forwarding, conntrack helpers, flavors, metering, FIP extras
-X_DNS=""     # dns integration, extra DHCP options, availability zones
-X_SEG=""     # segments, segment ranges, auto-allocated topology, service types
+X_DNS="^(${NTP}\.(test_availability_zones|admin\.test_agent_availability_zone|test_ports|test_networks|test_revisions)|tempest\.api\.network\.test_extra_dhcp_options)\."     # dns integration, extra DHCP options, availability zones
+X_SEG="^(${NTP}\.(admin\.test_network_segment_range|test_auto_allocated_topology|test_service_type_management|test_subnets|test_timestamp|test_revisions)|tempest\.api\.network\.test_service_providers)\."     # segments, segment ranges, auto-allocated topology, service types
 EXT=
 for x in "$X_POOLS" "$X_RBAC" "$X_QOS" "$X_TRUNK" "$X_L3X" "$X_DNS" "$X_SEG"; do
     [ -n "$x" ] && EXT="${EXT:+$EXT|}$x"

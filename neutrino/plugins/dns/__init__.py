@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from neutrino.api import attributes as a
 from neutrino.api.attributes import Attr
-from neutrino.plugins.dns import az, settings
+from neutrino.plugins.dns import api_doc, az, settings
 from neutrino.plugins.dns.dhcp_opts import EXTRA_DHCP_OPTS
 from neutrino.plugins.dns.names import NETWORK_DNS, PORT_DNS, PORT_DNS_DOMAIN, SUBNET_DNS
 from neutrino.plugins.extend import ResourceExtension
@@ -39,8 +39,14 @@ NETWORK_HA = ResourceExtension(
 RESOURCE_EXTENSIONS = [PORT_DNS, PORT_DNS_DOMAIN, EXTRA_DHCP_OPTS, NETWORK_DNS, SUBNET_DNS,
                        az.NETWORK_AZ, NETWORK_HA]
 POLICY_RULES = dict(az.POLICY_RULES)
+api_doc.attribute_types()    # before the core resources' schemas are built
 
 
 def install(api) -> list:
     settings.remember(api.core)
     return az.install(api)
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins.dns import api_doc
+    api_doc.extend(schemas, paths)
