@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from neutrino.agent.l3 import address_scopes
 from neutrino.agent.l3.fwaas.model import FirewallGroup
 from neutrino.agent.l3.keepalived import HaInstance
 from neutrino.dataplane.iptables import Table
@@ -35,6 +36,8 @@ class Port:
     cidrs: tuple[str, ...]     # "10.0.0.1/24": this router's addresses on the port
     mtu: int | None
     firewall_group: FirewallGroup | None = None     # FWaaS v2 (neutrino.agent.l3.fwaas)
+    # (("4", scope id or None), ("6", ...)): neutrino.agent.l3.address_scopes
+    address_scopes: tuple = ()
 
     @property
     def tap(self) -> str:
@@ -94,7 +97,8 @@ class Router:
             fwg = p.get("firewall_group")
             return Port(p["id"], p["mac_address"],
                         tuple(f"{f['ip_address']}/{f['prefixlen']}" for f in p["fixed_ips"]),
-                        p.get("mtu"), FirewallGroup.from_wire(fwg, groups) if fwg else None)
+                        p.get("mtu"), FirewallGroup.from_wire(fwg, groups) if fwg else None,
+                        tuple(sorted((p.get("address_scopes") or {}).items())))
         gw = d.get("gw_port")
         gw_gateway = None
         if gw:
@@ -242,6 +246,7 @@ def nat_tables(router: Router, metadata_port: int | None = METADATA_PORT,
     mangle.chain(f"{w}-mark")
     if qg:
         mangle.add(f"{w}-mark", f"-i {qg} -j MARK --set-xmark {EXTERNAL_MARK}")
+    address_scopes.add_rules(router, nat, mangle)
     if metadata_port is None:
         return [nat, mangle]
     mark = f"{metadata_mark}/0xffff"
