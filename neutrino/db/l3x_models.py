@@ -94,9 +94,12 @@ flavor_profile_bindings = Table(
            primary_key=True),
 )
 
-# l3-flavors: a router's flavor (none: the default L3 service)
-router_flavors = Table(
-    "router_flavors", metadata,
+# A router's attributes of the L3 extensions: its availability zone hints
+# (router_availability_zone, JSON list) and its flavor (l3-flavors; none: the
+# default L3 service).
+router_extra_attributes = Table(
+    "router_extra_attributes", metadata,
     Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
-    Column("flavor_id", UUID, ForeignKey("flavors.id"), nullable=False, index=True),
+    Column("availability_zone_hints", String(255)),
+    Column("flavor_id", UUID, ForeignKey("flavors.id"), index=True),
 )

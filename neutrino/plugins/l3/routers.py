@@ -162,7 +162,10 @@ class RouterPlugin:
                 info = body["external_gateway_info"] or {}
                 self._update_gateway(conn, row, info, ctx)
             if "routes" in body:  # null clears, as upstream
-                self._set_routes(conn, router_id, body["routes"] or [])
+                routes = body["routes"]
+                if callable(routes):    # extraroute-atomic: a change of the current ones
+                    routes = routes(self._views(conn, [row])[0]["routes"])
+                self._set_routes(conn, router_id, routes or [])
             bump_revision(conn, R, router_id)
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))

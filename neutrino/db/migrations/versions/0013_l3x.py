@@ -1,5 +1,5 @@
 """L3 extensions: port forwardings, conntrack helpers, metering labels and
-rules, service flavors and profiles, router flavors
+rules, service flavors and profiles, routers' AZ hints and flavors
 
 Revision ID: 0013
 Revises: 0012
@@ -118,18 +118,20 @@ def upgrade() -> None:
                                 name=op.f('pk_flavor_profile_bindings')),
     )
     op.create_table(
-        'router_flavors',
+        'router_extra_attributes',
         sa.Column('router_id', _UUID, nullable=False),
-        sa.Column('flavor_id', _UUID, nullable=False),
-        _fk('router_flavors', 'router_id', 'routers'),
-        _fk('router_flavors', 'flavor_id', 'flavors', None),
-        sa.PrimaryKeyConstraint('router_id', name=op.f('pk_router_flavors')),
+        sa.Column('availability_zone_hints', sa.String(length=255), nullable=True),
+        sa.Column('flavor_id', _UUID, nullable=True),
+        _fk('router_extra_attributes', 'router_id', 'routers'),
+        _fk('router_extra_attributes', 'flavor_id', 'flavors', None),
+        sa.PrimaryKeyConstraint('router_id', name=op.f('pk_router_extra_attributes')),
     )
-    op.create_index(op.f('ix_router_flavors_flavor_id'), 'router_flavors', ['flavor_id'])
+    op.create_index(op.f('ix_router_extra_attributes_flavor_id'), 'router_extra_attributes',
+                    ['flavor_id'])
 
 
 def downgrade() -> None:
-    for table in ('router_flavors', 'flavor_profile_bindings', 'service_profiles', 'flavors',
+    for table in ('router_extra_attributes', 'flavor_profile_bindings', 'service_profiles', 'flavors',
                   'metering_label_rules', 'metering_labels', 'conntrack_helpers',
                   'portforwardings'):
         op.drop_table(table)
