@@ -99,3 +99,35 @@ def test_extensions_listed(api):
             "port-device-profile", "port-resource-request", "port-resource-request-groups",
             "data-plane-status", "uplink-status-propagation", "ip_allocation",
             "agent-resources-synced", "quota-check-limit"} <= aliases
+
+
+def test_resource_request_from_qos_minimum_rules(api):
+    admin = api.admin
+    aliases = {e["alias"] for e in expect(admin.get("extensions"), 200)["extensions"]}
+    if "qos-bw-minimum-ingress" not in aliases:
+        import pytest
+        pytest.skip("the QoS feature (minimum bandwidth rules) is not served by this tree")
+    policy = expect(admin.post("qos/policies", {"policy": {"name": "min", "shared": True}}),
+                    201)["policy"]
+    for direction, kbps in (("egress", 1000), ("ingress", 2000)):
+        expect(admin.post(f"qos/policies/{policy['id']}/minimum_bandwidth_rules",
+                          {"minimum_bandwidth_rule": {"direction": direction,
+                                                      "min_kbps": kbps}}), 201)
+    expect(admin.post(f"qos/policies/{policy['id']}/minimum_packet_rate_rules",
+                      {"minimum_packet_rate_rule": {"direction": "any", "min_kpps": 500}}), 201)
+    net = admin.network(**{"provider:network_type": "vlan",
+                           "provider:physical_network": "physnet1"})
+    port = admin.port(net["id"], qos_policy_id=policy["id"])
+    request = admin.show("ports", port["id"])["resource_request"]
+    assert request == port["resource_request"]
+    groups = {tuple(g["required"]): g for g in request["request_groups"]}
+    assert groups[("CUSTOM_PHYSNET_PHYSNET1", "CUSTOM_VNIC_TYPE_NORMAL")]["resources"] == {
+        "NET_BW_EGR_KILOBIT_PER_SEC": 1000, "NET_BW_IGR_KILOBIT_PER_SEC": 2000}
+    assert groups[("CUSTOM_VNIC_TYPE_NORMAL",)]["resources"] == {
+        "NET_PACKET_RATE_KILOPACKET_PER_SEC": 500}
+    assert sorted(request["same_subtree"]) == sorted(g["id"] for g in groups.values())
+    assert admin.update("ports", port["id"], qos_policy_id=None)["resource_request"] is None
+    # the network's policy counts for the ports that have none of their own
+    admin.update("networks", net["id"], qos_policy_id=policy["id"])
+    other = admin.port(net["id"])
+    assert admin.show("ports", other["id"])["resource_request"]["request_groups"]

@@ -3,12 +3,11 @@ non-default value): numa_affinity_policy (port-numa-affinity-policy and
 its -socket value), device_profile, data_plane_status (admins and data
 plane integrators set it), propagate_uplink_status, ip_allocation
 (immediate, or none for a port created with fixed_ips []),
-resource_request (admin-only; Linux bridge ports have no placement
-request: always null), MAC regeneration (mac_address null on update),
-resources_synced on agents and check_limit on quota updates. Shims with
+resource_request (admin-only; from the QoS minimum rules:
+resource_request.py), MAC regeneration (mac_address null on update),
+resources_synced on agents and check_limit on quota updates. A shim with
 nothing to serve on Linux bridge: port-mac-override (direct-physical
-ports only), port-resource-request-groups (the groups format of the same
-null request)."""
+ports only)."""
 from __future__ import annotations
 
 from sqlalchemy import and_, exists, not_, or_, select, update
@@ -20,6 +19,7 @@ from neutrino.db import models
 from neutrino.db import trunk_models as tm
 from neutrino.plugins import listing
 from neutrino.plugins.extend import ResourceExtension
+from neutrino.plugins.port_attrs import resource_request
 from neutrino.plugins.port_owners import UnsupportedPortDeviceOwner
 
 EXTENSIONS = [
@@ -96,13 +96,14 @@ def _rows(conn, ids: list[str]) -> dict[str, dict]:
 def _show(view: dict, row: dict | None) -> None:
     for key in _SHOWN:
         view[key] = DEFAULTS[key] if row is None else row[key]
-    view["resource_request"] = None
 
 
 def _views(conn, views: list[dict]) -> None:
     rows = _rows(conn, [v["id"] for v in views])
+    wanted = resource_request.requests(conn, views)
     for v in views:
         _show(v, rows.get(v["id"]))
+        v["resource_request"] = wanted.get(v["id"])
 
 
 def _write(conn, port_id: str, values: dict, existing: bool) -> None:
@@ -119,10 +120,13 @@ def _created(conn, ctx, body: dict, view: dict) -> None:
         values["ip_allocation"] = NONE
     _write(conn, view["id"], values, existing=False)
     _show(view, {**DEFAULTS, **values})
+    view["resource_request"] = resource_request.requests(conn, [view]).get(view["id"])
 
 
 def _updated(conn, ctx, body: dict, current: dict, view: dict) -> bool:
     changed = False
+    if {"qos_policy_id", "binding:vnic_type"} & set(body):
+        view["resource_request"] = resource_request.requests(conn, [view]).get(view["id"])
     if "mac_address" in body and body["mac_address"] is None:
         _regenerate_mac(conn, current, view)
         changed = True
