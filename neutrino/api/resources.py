@@ -169,7 +169,7 @@ SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
     Attr("remote_ip_prefix", post=True, default=None, convert=a.to_ip_prefix,
          column="remote_ip_prefix"),
     Attr("normalized_cidr", column="normalized_cidr"),
-    Attr("belongs_to_default_sg", filter=False, sort=False),
+    Attr("belongs_to_default_sg", sort=False),   # filtered by the plugin
     *a.standard_attrs(),
 ), not_found="SecurityGroupRuleNotFound", tags=False)
 

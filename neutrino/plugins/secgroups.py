@@ -79,12 +79,23 @@ def ensure_default_group(conn: Connection, project_id: str) -> str:
             created_at=ts, updated_at=ts, revision_number=0))
     except IntegrityError:
         raise RetryTransaction("default security group created concurrently") from None
-    rules = []
-    for ethertype in ("IPv4", "IPv6"):
-        rules.append(_rule_values(project_id, group_id, "egress", ethertype))
-        rules.append(_rule_values(project_id, group_id, "ingress", ethertype, group_id))
-    conn.execute(RULE.insert(), rules)
+    rules = template_values(conn, project_id, group_id, default_group=True)
+    if rules:
+        conn.execute(RULE.insert(), rules)
     return group_id
+
+
+def template_values(conn: Connection, project_id: str, group_id: str,
+                    default_group: bool) -> list[dict]:
+    """The rules a new group gets from /v2.0/default-security-group-rules."""
+    from neutrino.plugins.secgroup_defaults import PARENT, template_rules
+    out = []
+    for t in template_rules(conn, default_group):
+        remote = group_id if t.pop("remote_group_id") == PARENT else None
+        t.pop("description")        # the template's, not the rule's
+        out.append(_rule_values(project_id, group_id, t.pop("direction"), t.pop("ethertype"),
+                                remote, **t))
+    return out
 
 
 def check_groups_usable(conn: Connection, ctx: Context, owner: str, groups: list[str]) -> None:
@@ -207,14 +218,16 @@ class SecurityGroupPlugin:
         def txn(conn):
             ensure_default_group(conn, owner)
             self.core.quotas.check(conn, owner, "security_group")
-            self.core.quotas.check(conn, owner, "security_group_rule", delta=2)  # its egress rules
             gid = listing.new_id()
+            rules = template_values(conn, owner, gid, default_group=False)
+            if rules:
+                self.core.quotas.check(conn, owner, "security_group_rule", delta=len(rules))
             ts = listing.now()
             conn.execute(insert(SG).values(
                 id=gid, project_id=owner, name=body["name"], description=body["description"],
                 stateful=body["stateful"], created_at=ts, updated_at=ts, revision_number=0))
-            conn.execute(RULE.insert(), [_rule_values(owner, gid, "egress", e)
-                                         for e in ("IPv4", "IPv6")])
+            if rules:
+                conn.execute(RULE.insert(), rules)
             if body.get("tags"):
                 set_tags(conn, "security_groups", gid, body["tags"])
             return self._views(conn, [self._row(conn, ctx, gid)], ctx)[0]
@@ -280,6 +293,12 @@ class SecurityGroupPlugin:
         where = listing.column_clauses(SECURITY_GROUP_RULE, RULE, query.filters)
         if not ctx.is_admin:
             where.append(RULE.c.project_id == ctx.project_id)
+        if "belongs_to_default_sg" in query.filters:
+            wanted = {bool(a.to_boolean(v)) for v in query.filters["belongs_to_default_sg"]}
+            if len(wanted) == 1:
+                in_default = RULE.c.security_group_id.in_(
+                    select(SG.c.id).where(SG.c.default_for.is_not(None)))
+                where.append(in_default if wanted.pop() else ~in_default)
 
         def txn(conn):
             rows = listing.run_list(conn, SECURITY_GROUP_RULE, RULE, query, where)

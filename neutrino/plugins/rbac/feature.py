@@ -10,6 +10,7 @@ from starlette.routing import Route
 from neutrino.plugins.rbac import networks
 from neutrino.plugins.rbac.address_groups import ADDRESS_GROUP, AddressGroupPlugin
 from neutrino.plugins.rbac.policies import RBAC_POLICY, RbacPolicyPlugin
+from neutrino.plugins.secgroup_defaults import DEFAULT_SG_RULE, DefaultRulePlugin
 
 EXTENSIONS = [
     ("rbac-policies", "RBAC Policies",
@@ -26,6 +27,13 @@ EXTENSIONS = [
      "Support filtering security groups on the shared field"),
     ("port-security-groups-filtering", "Port filtering on security groups",
      "Provides security groups filtering when listing ports"),
+    ("security-groups-default-rules", "Default rules for security groups",
+     "Configure set of security group rules used as default rules for every new security "
+     "group"),
+    ("security-groups-rules-belongs-to-default-sg",
+     "Security group rule belongs to the project's default security group",
+     "Flag to determine if the security group rule belongs to the project's default "
+     "security group"),
 ]
 
 RESOURCE_EXTENSIONS = [networks.NETWORK_GRANTS]
@@ -57,6 +65,11 @@ POLICY_RULES = {
     # security groups shared by RBAC are readable by their targets
     "shared_security_groups": "field:security_groups:shared=True",
     "get_security_group": f"{_READER} or rule:shared_security_groups",
+    # the templates: admins write, everyone reads
+    "create_default_security_group_rule": "rule:admin_only",
+    "get_default_security_group_rule": "role:reader",
+    "update_default_security_group_rule": "rule:admin_only",
+    "delete_default_security_group_rule": "rule:admin_only",
 }
 
 
@@ -74,6 +87,8 @@ def install(api) -> list:
     _controller(api, RBAC_POLICY, RbacPolicyPlugin(core))
     groups = AddressGroupPlugin(core)
     _controller(api, ADDRESS_GROUP, groups)
+    _controller(api, DEFAULT_SG_RULE,
+                DefaultRulePlugin(core, api.plugins["security-groups"].validate_rule))
 
     def action(name: str, add: bool):
         def run(ctx, group_id, body):
@@ -92,7 +107,7 @@ def install(api) -> list:
 
 def openapi(schemas: dict, paths: dict) -> None:
     from neutrino.api import openapi as oa
-    for res in (RBAC_POLICY, ADDRESS_GROUP):
+    for res in (RBAC_POLICY, ADDRESS_GROUP, DEFAULT_SG_RULE):
         schemas.update(oa.resource_schemas(res))
         paths.update(oa._resource_paths(res))
     body = oa._object({"addresses": {"type": "array", "items": {"type": "string"}}},

@@ -34,6 +34,24 @@ def upgrade() -> None:
     op.create_index(op.f('ix_rbac_policies_project_id'), 'rbac_policies', ['project_id'])
     op.create_index('ix_rbac_policies_target', 'rbac_policies',
                     ['object_type', 'target_project'])
+    # Networks already shared or external keep their audience: their
+    # wildcard grants (the columns become caches of these rows).
+    conn = op.get_bind()
+    nets = sa.table('networks', sa.column('id'), sa.column('project_id'),
+                    sa.column('shared'), sa.column('external'))
+    rbac = sa.table('rbac_policies', *(sa.column(c) for c in (
+        'id', 'project_id', 'object_type', 'object_id', 'action', 'target_project')))
+    rows = []
+    for nid, project, shared, external in conn.execute(
+            sa.select(nets.c.id, nets.c.project_id, nets.c.shared, nets.c.external)
+            .where(sa.or_(nets.c.shared == sa.true(), nets.c.external == sa.true()))):
+        for flag, action in ((shared, 'access_as_shared'), (external, 'access_as_external')):
+            if flag:
+                rows.append({'id': str(uuid.uuid4()), 'project_id': project,
+                             'object_type': 'network', 'object_id': nid, 'action': action,
+                             'target_project': '*'})
+    if rows:
+        conn.execute(rbac.insert(), rows)
     op.create_table(
         'address_groups',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -77,13 +95,15 @@ def upgrade() -> None:
     seed = []
     for ethertype in ('IPv4', 'IPv6'):
         seed.append(dict(direction='egress', remote_group_id=None, used_in_default_sg=True,
-                         used_in_non_default_sg=True, ethertype=ethertype))
+                         used_in_non_default_sg=True, ethertype=ethertype,
+                         description='Legacy default SG rule for egress traffic'))
         seed.append(dict(direction='ingress', remote_group_id='PARENT',
                          used_in_default_sg=True, used_in_non_default_sg=False,
-                         ethertype=ethertype))
+                         ethertype=ethertype,
+                         description='Legacy default SG rule for ingress traffic'))
     op.bulk_insert(rules, [dict(r, id=str(uuid.uuid4()), protocol=None, port_range_min=None,
                                 port_range_max=None, remote_ip_prefix=None,
-                                remote_address_group_id=None, description='')
+                                remote_address_group_id=None)
                            for r in seed])
 
 
