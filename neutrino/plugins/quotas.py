@@ -81,7 +81,11 @@ class QuotaEngine:
             return 0
         return conn.execute(stmt, {"project": project_id}).scalar_one()
 
-    def check(self, conn: Connection, project_id: str, resource: str, delta: int = 1) -> None:
+    def check(self, conn: Connection, project_id: str, resource: str, delta: int = 1,
+              exempt: int = 0) -> None:
+        """`exempt`: rows this transaction adds besides the `delta` checked
+        (a project's default security group made with its first group, as
+        upstream, which counts before making it)."""
         limit = self.limit(conn, project_id, resource)
         if limit < 0:
             return
@@ -92,7 +96,7 @@ class QuotaEngine:
 
         def recount(conn_: Connection) -> None:
             self._lock(conn_, project_id, resource)
-            if self.used(conn_, project_id, resource) > limit:  # own rows included
+            if self.used(conn_, project_id, resource) - exempt > limit:  # own rows included
                 raise faults.OverQuota(overs=[resource])
         if not before_commit(conn, ("quota", project_id, resource), recount):
             # Not a Database transaction: lock now, before the insert.

@@ -216,8 +216,11 @@ class SecurityGroupPlugin:
             raise faults.SecurityGroupDefaultAlreadyExists()
 
         def txn(conn):
+            # As upstream: the quota is checked before the project's default
+            # group is made (with its first group), which it does not count.
+            fresh = conn.execute(_DEFAULT_OF, {"project": owner}).first() is None
+            self.core.quotas.check(conn, owner, "security_group", exempt=int(fresh))
             ensure_default_group(conn, owner)
-            self.core.quotas.check(conn, owner, "security_group")
             gid = listing.new_id()
             rules = template_values(conn, owner, gid, default_group=False)
             if rules:

@@ -50,3 +50,13 @@ def test_group_delete_takes_its_policies(api):
     pol = grant(owner, sg["id"], user.project_id)
     owner.remove("security-groups", sg["id"])
     expect(owner.get(f"rbac-policies/{pol['id']}"), 404)
+
+
+def test_first_group_of_a_fresh_project_fits_a_quota_of_one(api):
+    # upstream counts before making the project's default group
+    project = api.project()
+    expect(api.admin.put(f"quotas/{project.project_id}", {"quota": {"security_group": 1}}), 200)
+    expect(api.admin.post("security-groups", {"security_group": {
+        "name": "one", "project_id": project.project_id}}), 201)
+    expect(api.admin.post("security-groups", {"security_group": {
+        "name": "two", "project_id": project.project_id}}), 409, "OverQuota")
