@@ -135,8 +135,8 @@ FWAAS="^neutron_tempest_plugin\.fwaas\.api\."
 OCTAVIA="^octavia_tempest_plugin\.tests\.api\.v2\.(test_load_balancer|test_listener|test_pool|test_member|test_healthmonitor|test_l7policy|test_l7rule|test_provider|test_amphora)\."
 # The extensions of issue 16: one variable per feature (each a full regex, or empty)
 X_POOLS=""   # address scopes, subnet pools, network-ip-availability
-X_RBAC=""    # rbac-policies, address groups, stateless and shared security groups
-X_QOS=""     # qos and its rule types
+X_RBAC="^${NTP}\.(admin\.test_shared_network_extension|test_address_groups|admin\.test_default_security_group_rules|test_security_groups|test_security_groups_negative|admin\.test_security_groups)\."    # rbac-policies, address groups, stateless and shared security groups
+X_QOS="^${NTP}\.(test_qos|test_qos_negative)\."     # qos and its rule types
 X_TRUNK="^${NTP}\.(test_trunk|test_trunk_details|test_trunk_negative|admin\.test_ports|admin\.test_quotas_negative)\."   # trunks and the port attribute extensions
 X_L3X=""     # port forwarding, conntrack helpers, flavors, metering, FIP extras
 X_DNS="^(${NTP}\.(test_availability_zones|admin\.test_agent_availability_zone|test_ports|test_networks|test_revisions)|tempest\.api\.network\.test_extra_dhcp_options)\."     # dns integration, extra DHCP options, availability zones

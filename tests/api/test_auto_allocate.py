@@ -79,8 +79,9 @@ def test_get_me_a_network(api, default_ext, default_pool):
     ports = m.list("ports", {"device_id": router["id"],
                              "device_owner": "network:router_interface"})
     assert [p["fixed_ips"][0]["subnet_id"] for p in ports] == [sub["id"]]
-    # the same topology after
+    # the same topology after; "None" is the caller's project (as upstream)
     assert expect(m.get(f"{AAT}/{m.project_id}"), 200)[KEY]["id"] == topo["id"]
+    assert expect(m.get(f"{AAT}/None"), 200)[KEY]["id"] == topo["id"]
     assert auto_resources(m) == (1, 1, 1)
     # other projects: theirs only; an admin may look at any
     expect(api.member_b.get(f"{AAT}/{m.project_id}"), 403)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.api.helpers import expect, new_project, next_vni, rand
 
-NSR = "network_segment_ranges"
+NSR = "network-segment-ranges"
 
 
 def vni_block(n: int) -> tuple[int, int]:
@@ -72,8 +72,12 @@ def test_project_networks_allocate_from_their_range(api):
     assert seen["used"] == {str(v): project for v in vnis} and seen["available"] == []
     # in use: no deletion, no bound reaching an allocated id
     expect(api.admin.delete(f"{NSR}/{r['id']}"), 409, "NetworkSegmentRangeReferencedByProject")
-    expect(api.admin.put(f"{NSR}/{r['id']}", {"network_segment_range": {"minimum": lo}}), 409,
-           "NetworkSegmentRangeReferencedByProject")
+    expect(api.admin.put(f"{NSR}/{r['id']}", {"network_segment_range": {"minimum": lo + 1}}),
+           409, "NetworkSegmentRangeReferencedByProject")
+    expect(api.admin.put(f"{NSR}/{r['id']}", {"network_segment_range": {"maximum": hi - 1}}),
+           409, "NetworkSegmentRangeReferencedByProject")
+    # bounds on the allocated ids themselves keep them all
+    assert api.admin.update(NSR, r["id"], minimum=lo, maximum=hi + 1)["maximum"] == hi + 1
     for n in nets:
         member.remove("networks", n["id"])
     api.admin.remove(NSR, r["id"])

@@ -40,6 +40,12 @@ def _answer(network_id: str, project_id: str) -> dict:
                                         "project_id": project_id}}
 
 
+def _project(ctx: Context, project_id: str) -> str:
+    # as upstream: clients without a project id in hand send "None", meaning
+    # the caller's own project
+    return ctx.project_id if project_id == "None" else project_id
+
+
 class AutoAllocator:
     def __init__(self, api):
         self.api = api
@@ -61,6 +67,7 @@ class AutoAllocator:
         return ext, pools
 
     def get(self, ctx: Context, project_id: str, params: list[tuple[str, str]]) -> dict:
+        project_id = _project(ctx, project_id)
         self.core.policy.enforce(ctx, "get_auto_allocated_topology",
                                  {"project_id": project_id, "tenant_id": project_id})
         fields = [v for k, v in params if k == "fields"]
@@ -135,6 +142,7 @@ class AutoAllocator:
             pass
 
     def delete(self, ctx: Context, project_id: str) -> None:
+        project_id = _project(ctx, project_id)
         self.core.policy.enforce(ctx, "delete_auto_allocated_topology",
                                  {"project_id": project_id, "tenant_id": project_id})
         row = self.core.db.read(lambda conn: conn.execute(

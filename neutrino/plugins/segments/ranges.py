@@ -51,22 +51,42 @@ def range_source(conn, network_type: str, project_id: str | None, driver):
     """SegmentManager.range_source: the project's ranges, then the shared
     ones (the configured defaults and the admins' shared rows)."""
     rows = conn.execute(select(R).where(R.c.network_type == network_type,
-                                        R.c.is_default.is_(False),
-                                        or_(R.c.shared, R.c.project_id == project_id))
-                        ).mappings().all()
-    own = [r for r in rows if not r["shared"]]
+                                        R.c.is_default.is_(False))).mappings().all()
+    own = [r for r in rows if not r["shared"] and r["project_id"] == project_id]
     shared = [r for r in rows if r["shared"]]
+    # ids of a project's range are that project's: the shared ranges skip them
+    private = [r for r in rows if not r["shared"]]
 
-    def shape(rs, base=None):
+    def shape(rs, base=None, minus=()):
+        out: dict = {}
         if network_type == "vxlan":
-            return list(base or []) + [(r["minimum"], r["maximum"]) for r in rs]
-        out = {k: list(v) for k, v in (base or {}).items()}
+            base = {"": base or []}
+        for physnet, spans in (base or {}).items():
+            out.setdefault(physnet, []).extend(spans)
         for r in rs:
             out.setdefault(r["physical_network"], []).append((r["minimum"], r["maximum"]))
-        return out
+        for r in minus:
+            if r["physical_network"] in out:
+                out[r["physical_network"]] = _subtract(out[r["physical_network"]],
+                                                       r["minimum"], r["maximum"])
+        return out[""] if network_type == "vxlan" and "" in out else (
+            [] if network_type == "vxlan" else out)
     if own:
         yield shape(own)
-    yield shape(shared, driver.ranges)
+    yield shape(shared, driver.ranges, private)
+
+
+def _subtract(spans: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    out = []
+    for a, b in spans:
+        if b < lo or a > hi:
+            out.append((a, b))
+            continue
+        if a < lo:
+            out.append((a, lo - 1))
+        if b > hi:
+            out.append((hi + 1, b))
+    return out
 
 
 class NetworkSegmentRangePlugin:
@@ -219,10 +239,8 @@ class NetworkSegmentRangePlugin:
             lo = body.get("minimum", r["minimum"])
             hi = body.get("maximum", r["maximum"])
             low, high = self._lowest_highest(conn, r)
-            # Neutron 25: a new bound that reaches an allocated id is refused
-            # (the allocations must stay strictly inside)
-            if low is not None and (("minimum" in body and lo >= low)
-                                    or ("maximum" in body and hi <= high)):
+            # a new range must still hold every allocated id
+            if low is not None and (lo > low or hi < high):
                 raise sf.NetworkSegmentRangeReferencedByProject(range_id=range_id)
             rng = {"network_type": r["network_type"], "physical_network": r["physical_network"],
                    "minimum": lo, "maximum": hi}

@@ -50,7 +50,8 @@ def _range_bound(value: Any) -> str | None:
     return None
 
 
-NETWORK_SEGMENT_RANGE = Resource("network_segment_range", "network_segment_ranges", (
+# served at /v2.0/network-segment-ranges (upstream routes the collection hyphenated)
+NETWORK_SEGMENT_RANGE = Resource("network_segment_range", "network-segment-ranges", (
     Attr("id", column="id"),
     Attr("name", post=True, put=True, default="", validate=a.string(255), column="name"),
     Attr("description", post=True, put=True, default="", validate=a.string(255),
