@@ -28,6 +28,7 @@ FEATURES: tuple[str, ...] = (
     "neutrino.plugins.dns",
     "neutrino.plugins.portforwarding",
     "neutrino.plugins.l3extras",
+    "neutrino.plugins.conntrack_helpers",
     "neutrino.plugins.segments",
     "neutrino.plugins.auto_allocate",
 )

@@ -93,8 +93,9 @@ def routers_state(conn, host: str) -> dict[str, Any]:
             fips.setdefault(r.router_id, []).append(
                 {"id": r.id, "floating_ip_address": r.floating_ip_address,
                  "fixed_ip_address": r.fixed_ip_address, "status": r.status})
-    from neutrino.rpc.l3x_wire import port_forwardings
+    from neutrino.rpc.l3x_wire import conntrack_helpers, port_forwardings
     pfs = port_forwardings(conn, ids)       # floating IP port forwardings (DNAT)
+    helpers = conntrack_helpers(conn, ids)  # CT --helper rules
     out = []
     for r in rows:
         mine = ports.get(r["id"], [])
@@ -104,7 +105,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                     "gw_port": gw, "interfaces": [p for p in mine if p["type"] == IF_OWNER],
                     "routes": routes.get(r["id"], []),
                     "floating_ips": fips.get(r["id"], []) if gw else [], "ha": r["ha"],
-                    "port_forwardings": pfs.get(r["id"], []) if gw else []})
+                    "port_forwardings": pfs.get(r["id"], []) if gw else [],
+                    "conntrack_helpers": helpers.get(r["id"], [])})
         if r["ha"]:
             ha_wire(conn, out[-1], by_id.get(r["ha_port_id"]))
     return {"host": host, "routers": out}

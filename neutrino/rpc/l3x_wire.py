@@ -4,6 +4,7 @@
                         "external_port_start", "external_port_end",
                         "internal_ip_address", "internal_port_start",
                         "internal_port_end"}]
+  "conntrack_helpers": [{"protocol", "port", "helper"}]
 """
 from __future__ import annotations
 
@@ -26,4 +27,16 @@ def port_forwardings(conn, router_ids: list[str]) -> dict[str, list[dict]]:
                                    "external_port_start", "external_port_end",
                                    "internal_ip_address", "internal_port_start",
                                    "internal_port_end")})
+    return out
+
+
+def conntrack_helpers(conn, router_ids: list[str]) -> dict[str, list[dict]]:
+    """"conntrack_helpers": [{"protocol", "port", "helper"}] per router."""
+    CTH = lm.conntrack_helpers
+    out: dict[str, list[dict]] = {}
+    for part in listing.chunks(router_ids):
+        for r in conn.execute(select(CTH).where(CTH.c.router_id.in_(part))
+                              .order_by(CTH.c.id)).mappings():
+            out.setdefault(r["router_id"], []).append(
+                {"protocol": r["protocol"], "port": r["port"], "helper": r["helper"]})
     return out

@@ -88,6 +88,8 @@ class Router:
     ha_port: Port | None = None
     ha_vr_id: int | None = None
     port_forwards: list[PortForward] = field(default_factory=list)
+    # l3-conntrack-helper: (protocol, port, helper) (neutrino.agent.l3.conntrack_helpers)
+    conntrack_helpers: list[tuple[str, int, str]] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, d: dict) -> Router:
@@ -115,7 +117,9 @@ class Router:
                    ha_port=port(d["ha_port"]) if d.get("ha_port") else None,
                    ha_vr_id=d.get("ha_vr_id"),
                    port_forwards=[PortForward.from_wire(p)
-                                  for p in d.get("port_forwardings", ())])
+                                  for p in d.get("port_forwardings", ())],
+                   conntrack_helpers=[(c["protocol"], c["port"], c["helper"])
+                                      for c in d.get("conntrack_helpers", ())])
 
     @property
     def qg(self) -> str | None:

@@ -18,6 +18,7 @@ import struct
 import threading
 import time
 
+from neutrino.agent.l3 import conntrack_helpers
 from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
 from neutrino.agent.l3.keepalived import PRIMARY_VIP_RANGE
 from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
@@ -92,7 +93,8 @@ class RouterNamespace:
             changed |= self._addresses(rn, router, new_addrs)
             changed |= self._routes(rn, router)
         changed |= bool(self.iptables.apply(nat_tables(router, self.metadata_port,
-                                                       self.metadata_mark)))
+                                                       self.metadata_mark)
+                                            + [conntrack_helpers.raw_table(router)]))
         for ip in self._dropped_fips:
             # Established flows keep their NAT in conntrack after the rules
             # go: forget them, so a disassociated floating IP is unreachable
