@@ -1,6 +1,7 @@
 """Trunks (a parent port and its VLAN subports) and the optional port
 attributes of the port extensions (NUMA affinity policy, device profile,
-data plane status, uplink status propagation, IP allocation).
+data plane status, uplink status propagation, IP allocation) and the
+inactive port bindings (binding-extended).
 
 On neutrino.db.models.metadata; imported where used (not from models.py).
 A port is the parent of at most one trunk (unique trunks.port_id) and a
@@ -10,7 +11,7 @@ cascade: 409 PortInUseAsTrunkParent), subports go with their trunk.
 """
 from __future__ import annotations
 
-from sqlalchemy import (Boolean, Column, ForeignKey, Integer, String, Table,
+from sqlalchemy import (Boolean, Column, ForeignKey, Integer, String, Table, Text,
                         UniqueConstraint)
 
 from neutrino.db.models import NAME, PROJECT, UUID, _standard, metadata
@@ -46,4 +47,16 @@ port_attrs = Table(
     Column("data_plane_status", String(16)),
     Column("propagate_uplink_status", Boolean, nullable=False, default=True),
     Column("ip_allocation", String(16), nullable=False, default="immediate"),
+)
+
+# binding-extended: a port's inactive bindings (its active one stays on the
+# ports row, where everything else reads it).
+port_bindings = Table(
+    "port_bindings", metadata,
+    Column("port_id", UUID, ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    Column("vif_type", String(64), nullable=False),
+    Column("vif_details", Text, nullable=False),
+    Column("vnic_type", String(64), nullable=False),
+    Column("profile", Text, nullable=False),
 )

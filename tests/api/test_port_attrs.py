@@ -98,7 +98,7 @@ def test_extensions_listed(api):
             "port-numa-affinity-policy", "port-numa-affinity-policy-socket",
             "port-device-profile", "port-resource-request", "port-resource-request-groups",
             "data-plane-status", "uplink-status-propagation", "ip_allocation",
-            "agent-resources-synced", "quota-check-limit"} <= aliases
+            "agent-resources-synced", "quota-check-limit", "binding-extended"} <= aliases
 
 
 def test_resource_request_from_qos_minimum_rules(api):
@@ -131,3 +131,44 @@ def test_resource_request_from_qos_minimum_rules(api):
     admin.update("networks", net["id"], qos_policy_id=policy["id"])
     other = admin.port(net["id"])
     assert admin.show("ports", other["id"])["resource_request"]["request_groups"]
+
+
+def test_binding_extended(api):
+    admin, m = api.admin, api.project()
+    h1, h2 = api.register_agent(), api.register_agent()
+    p = m.port(m.network()["id"])
+    path = f"ports/{p['id']}/bindings"
+    assert expect(admin.get(path), 200) == {"bindings": []}
+    expect(m.get(path), 403)                                   # admin only
+    expect(admin.get("ports/00000000-0000-4000-8000-000000000000/bindings"), 404,
+           "PortNotFound")
+    # an unbound port: the first binding is its active one
+    b1 = expect(admin.post(path, {"binding": {"host": h1}}), 201)["binding"]
+    assert (b1["host"], b1["status"], b1["vif_type"], b1["vnic_type"]) == (
+        h1, "ACTIVE", "bridge", "normal")
+    assert admin.show("ports", p["id"])["binding:host_id"] == h1
+    expect(admin.post(path, {"binding": {"host": h1}}), 409, "PortBindingAlreadyExists")
+    b2 = expect(admin.post(path, {"binding": {"host": h2, "profile": {"a": 1}}}),
+                201)["binding"]
+    assert (b2["status"], b2["vif_type"], b2["profile"]) == ("INACTIVE", "bridge", {"a": 1})
+    assert admin.show("ports", p["id"])["binding:host_id"] == h1
+    listed = expect(admin.get(path), 200)["bindings"]
+    assert [(b["host"], b["status"]) for b in listed] == [(h1, "ACTIVE"), (h2, "INACTIVE")]
+    assert [b["host"] for b in expect(admin.get(path, params={"status": "INACTIVE"}),
+                                      200)["bindings"]] == [h2]
+    assert expect(admin.get(f"{path}/{h2}"), 200)["binding"] == b2
+    for bad in ({"binding": {}}, {"binding": {"host": h2, "vnic_type": "x"}}, {"nope": 1},
+                {"binding": {"host": "h", "vif_type": "ovs"}}):
+        expect(admin.post(path, bad), 400)
+    # live migration: activate the target host's binding
+    expect(admin.put(f"{path}/{h1}/activate"), 409, "PortBindingAlreadyActive")
+    expect(admin.put(f"{path}/nohost/activate"), 404, "PortBindingNotFound")
+    expect(m.put(f"{path}/{h2}/activate"), 403)
+    act = expect(admin.put(f"{path}/{h2}/activate"), 200)["binding"]
+    assert (act["host"], act["status"], act["profile"]) == (h2, "ACTIVE", {"a": 1})
+    port = admin.show("ports", p["id"])
+    assert (port["binding:host_id"], port["status"]) == (h2, "DOWN")
+    assert expect(admin.get(f"{path}/{h1}"), 200)["binding"]["status"] == "INACTIVE"
+    expect(admin.delete(f"{path}/{h1}"), 204)
+    expect(admin.delete(f"{path}/{h1}"), 404, "PortBindingNotFound")
+    assert [b["host"] for b in expect(admin.get(path), 200)["bindings"]] == [h2]

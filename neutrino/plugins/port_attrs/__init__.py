@@ -5,7 +5,8 @@ plane integrators set it), propagate_uplink_status, ip_allocation
 (immediate, or none for a port created with fixed_ips []),
 resource_request (admin-only; from the QoS minimum rules:
 resource_request.py), MAC regeneration (mac_address null on update),
-resources_synced on agents and check_limit on quota updates. A shim with
+resources_synced on agents, check_limit on quota updates and the
+port's bindings (binding-extended: bindings.py). A shim with
 nothing to serve on Linux bridge: port-mac-override (direct-physical
 ports only)."""
 from __future__ import annotations
@@ -19,7 +20,7 @@ from neutrino.db import models
 from neutrino.db import trunk_models as tm
 from neutrino.plugins import listing
 from neutrino.plugins.extend import ResourceExtension
-from neutrino.plugins.port_attrs import resource_request
+from neutrino.plugins.port_attrs import bindings, resource_request
 from neutrino.plugins.port_owners import UnsupportedPortDeviceOwner
 
 EXTENSIONS = [
@@ -45,13 +46,20 @@ EXTENSIONS = [
      "Stores success/failure of last sync to Placement"),
     ("quota-check-limit", "Quota engine limit check",
      "Support for checking the resource usage before applying a new quota limit"),
+    ("binding-extended", "Port Bindings Extended",
+     "Expose port bindings of a virtual port to external application"),
 ]
 
 POLICY_RULES = {
     "admin_or_data_plane_int": "rule:context_is_admin or role:data_plane_integrator",
     "update_port:data_plane_status": "rule:admin_or_data_plane_int",
     "get_port:resource_request": "rule:admin_only",
+    **bindings.POLICY_RULES,
 }
+
+
+def install(api) -> list:
+    return bindings.routes(api)      # binding-extended
 
 NUMA_POLICIES = ("required", "preferred", "legacy", "socket")
 IMMEDIATE, NONE = "immediate", "none"

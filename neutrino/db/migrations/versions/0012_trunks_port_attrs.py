@@ -1,4 +1,4 @@
-"""trunks, their subports, and the optional port attributes
+"""trunks, their subports, the optional port attributes, inactive port bindings
 
 Revision ID: 0012
 Revises: 0011
@@ -60,9 +60,22 @@ def upgrade() -> None:
                                 name=op.f('fk_port_attrs_port_id_ports')),
         sa.PrimaryKeyConstraint('port_id', name=op.f('pk_port_attrs')),
     )
+    op.create_table(
+        'port_bindings',
+        sa.Column('port_id', sa.String(length=36), nullable=False),
+        sa.Column('host', sa.String(length=255), nullable=False),
+        sa.Column('vif_type', sa.String(length=64), nullable=False),
+        sa.Column('vif_details', sa.Text(), nullable=False),
+        sa.Column('vnic_type', sa.String(length=64), nullable=False),
+        sa.Column('profile', sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(['port_id'], ['ports.id'], ondelete='CASCADE',
+                                name=op.f('fk_port_bindings_port_id_ports')),
+        sa.PrimaryKeyConstraint('port_id', 'host', name=op.f('pk_port_bindings')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('port_bindings')
     op.drop_table('port_attrs')
     op.drop_index(op.f('ix_trunk_subports_trunk_id'), table_name='trunk_subports')
     op.drop_table('trunk_subports')
