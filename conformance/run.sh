@@ -134,11 +134,11 @@ FWAAS="^neutron_tempest_plugin\.fwaas\.api\."
 # neutrino does not offer them (README.md)
 OCTAVIA="^octavia_tempest_plugin\.tests\.api\.v2\.(test_load_balancer|test_listener|test_pool|test_member|test_healthmonitor|test_l7policy|test_l7rule|test_provider|test_amphora)\."
 # The extensions of issue 16: one variable per feature (each a full regex, or empty)
-X_POOLS=""   # address scopes, subnet pools, network-ip-availability
+X_POOLS="^(${NTP}\.(test_subnetpools|test_subnetpools_negative|test_subnetpool_prefix_ops|test_address_scopes|test_address_scopes_negative|test_network_ip_availability|test_network_ip_availability_negative|admin\.test_tag)|tempest\.api\.network\.(test_subnetpools_extensions|test_tags))\."   # address scopes, subnet pools, network-ip-availability
 X_RBAC="^${NTP}\.(admin\.test_shared_network_extension|test_address_groups|admin\.test_default_security_group_rules|test_security_groups|test_security_groups_negative|admin\.test_security_groups)\."    # rbac-policies, address groups, stateless and shared security groups
 X_QOS="^${NTP}\.(test_qos|test_qos_negative)\."     # qos and its rule types
 X_TRUNK="^${NTP}\.(test_trunk|test_trunk_details|test_trunk_negative|admin\.test_ports|admin\.test_quotas_negative)\."   # trunks and the port attribute extensions
-X_L3X=""     # port forwarding, conntrack helpers, flavors, metering, FIP extras
+X_L3X="^(${NTP}\.(test_port_forwardings|test_port_forwarding_negative|test_conntrack_helper|test_floating_ips|test_routers|test_routers_negative|test_metering_extensions|test_metering_negative|test_flavors_extensions|admin\.test_routers_flavors)|tempest\.api\.network\.(test_floating_ips|test_routers|admin\.test_routers_dvr|admin\.test_metering_extensions))\."     # port forwarding, conntrack helpers, flavors, metering, FIP extras
 X_DNS="^(${NTP}\.(test_availability_zones|admin\.test_agent_availability_zone|test_ports|test_networks|test_revisions)|tempest\.api\.network\.test_extra_dhcp_options)\."     # dns integration, extra DHCP options, availability zones
 X_SEG="^(${NTP}\.(admin\.test_network_segment_range|test_auto_allocated_topology|test_service_type_management|test_subnets|test_timestamp|test_revisions)|tempest\.api\.network\.test_service_providers)\."     # segments, segment ranges, auto-allocated topology, service types
 EXT=

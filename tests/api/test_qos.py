@@ -234,3 +234,42 @@ def test_floatingip_policy(api):
                            qos_policy_id=pol["id"])
     assert fip["qos_policy_id"] == pol["id"]
     assert api.admin.update("floatingips", fip["id"], qos_policy_id=None)["qos_policy_id"] is None
+
+
+def test_rbac_sharing(api):
+    owner, target, other = api.project(), api.project(), api.project()
+    pol = policy(api.admin, project_id=owner.project_id)
+    expect(target.get(f"{P}/{pol['id']}"), 404)
+    grant = expect(api.admin.post("rbac-policies", {"rbac_policy": {
+        "object_type": "qos_policy", "object_id": pol["id"], "action": "access_as_shared",
+        "target_tenant": target.project_id}}), 201)["rbac_policy"]
+    # the target sees it as shared and may attach it; others still do not see it
+    assert pshow(target, pol["id"])["shared"] is True
+    assert pshow(owner, pol["id"])["shared"] is False
+    expect(other.get(f"{P}/{pol['id']}"), 404)
+    net = target.network(qos_policy_id=pol["id"])
+    # the grant cannot go while the target's network uses the policy
+    expect(api.admin.delete(f"rbac-policies/{grant['id']}"), 409)
+    # shared=True is the wildcard grant; it cannot be removed while used...
+    assert pupdate(api.admin, pol["id"], shared=True)["shared"] is True
+    assert pshow(other, pol["id"])["shared"] is True
+    wildcards = [r for r in api.admin.list("rbac-policies", params={"object_id": pol["id"]})
+                 if r["target_tenant"] == "*"]
+    assert len(wildcards) == 1
+    # ... except that the target's own grant still covers its network
+    assert pupdate(api.admin, pol["id"], shared=False)["shared"] is False
+    expect(other.get(f"{P}/{pol['id']}"), 404)
+    target.remove("networks", net["id"])
+    expect(api.admin.delete(f"rbac-policies/{grant['id']}"), 204)
+    expect(target.get(f"{P}/{pol['id']}"), 404)
+    # a wildcard grant made through rbac-policies shows as shared
+    expect(api.admin.post("rbac-policies", {"rbac_policy": {
+        "object_type": "qos_policy", "object_id": pol["id"], "action": "access_as_shared",
+        "target_tenant": "*"}}), 201)
+    assert pshow(api.admin, pol["id"])["shared"] is True
+    other_net = other.network(qos_policy_id=pol["id"])
+    expect(api.admin.put(f"{P}/{pol['id']}", {"policy": {"shared": False}}), 409,
+           "RbacPolicyInUse")
+    other.remove("networks", other_net["id"])
+    api.admin.delete(f"{P}/{pol['id']}")
+    assert api.admin.list("rbac-policies", params={"object_id": pol["id"]}) == []

@@ -4,6 +4,7 @@ floating IPs; the L2 agent enforces bandwidth limits and DSCP marks on the
 taps (neutrino.agent.l2.qos)."""
 from __future__ import annotations
 
+from neutrino.plugins.qos import sharing  # noqa: F401  (the RBAC object type)
 from neutrino.plugins.qos.bindings import RESOURCE_EXTENSIONS  # noqa: F401
 from neutrino.plugins.qos.policy_rules import RULES as POLICY_RULES  # noqa: F401
 

@@ -20,27 +20,17 @@ OBJECT_TYPE = "qos_policy"
 
 
 def _rbac_clause(project_id: str):
-    """Policies shared with `project_id` by an RBAC entry, when the rbac
-    registry is there (None otherwise)."""
-    try:
-        from neutrino.plugins.rbac import registry
-    except ImportError:
-        return None
-    try:
-        return registry.shared_clause(OBJECT_TYPE, QP, project_id)
-    except Exception:   # noqa: BLE001 - object type not registered (yet)
-        return None
+    """Policies granted to `project_id` (or to every project) by RBAC."""
+    from neutrino.plugins.rbac import registry
+    return registry.shared_clause(OBJECT_TYPE, QP, project_id)
 
 
 def scope(ctx: Context):
     """None for admins; else own, shared and RBAC-shared policies."""
     if ctx.is_admin:
         return None
-    clauses = [QP.c.project_id == ctx.project_id, QP.c.shared]
-    rbac = _rbac_clause(ctx.project_id)
-    if rbac is not None:
-        clauses.append(rbac)
-    return or_(*clauses)
+    return or_(QP.c.project_id == ctx.project_id, QP.c.shared,
+               _rbac_clause(ctx.project_id))
 
 
 def policy_row(conn, ctx: Context | None, policy_id: str, lock: bool = False):
@@ -65,16 +55,14 @@ def visible_policy_ids(conn, ctx: Context, ids: list[str]) -> set[str]:
     return {r[0] for r in conn.execute(stmt)}
 
 
-def shared_for(conn, ctx: Context, rows) -> dict[str, bool]:
-    """`shared` as the caller sees it: the wildcard entry, or (non-admins)
-    an RBAC entry for their project."""
+def shared_for(conn, ctx: Context | None, rows) -> dict[str, bool]:
+    """`shared` as the caller sees it, as upstream: the wildcard grant, or
+    a grant to the caller's project."""
+    from neutrino.plugins.rbac import registry
     out = {r["id"]: bool(r["shared"]) for r in rows}
-    if ctx is None or ctx.is_admin:
-        return out
-    rbac = _rbac_clause(ctx.project_id)
     pending = [i for i, s in out.items() if not s]
-    if rbac is not None and pending:
-        for (pid,) in conn.execute(select(QP.c.id).where(QP.c.id.in_(pending), rbac)):
+    if ctx is not None and ctx.project_id and pending:
+        for pid in registry.granted_ids(conn, OBJECT_TYPE, pending, ctx.project_id):
             out[pid] = True
     return out
 

@@ -12,9 +12,10 @@ from neutrino.db import models
 from neutrino.db.engine import RetryTransaction
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core, bump_revision, check_owner, set_tags
-from neutrino.plugins.qos import common
+from neutrino.plugins.qos import common, sharing
 from neutrino.plugins.qos import faults as qf
 from neutrino.plugins.qos.resources import POLICY
+from neutrino.plugins.rbac import registry
 
 QP, QD = common.QP, common.QD
 _FIELDS = ("name", "description", "shared")
@@ -101,6 +102,8 @@ class QosPolicyPlugin:
             conn.execute(insert(QP).values(
                 id=pid, project_id=owner, created_at=ts, updated_at=ts, revision_number=0,
                 **{k: body[k] for k in _FIELDS}))
+            if body["shared"]:
+                registry.set_shared(conn, common.OBJECT_TYPE, pid, owner, True)
             if body.get("is_default"):
                 self._set_default(conn, owner, pid, True)
             if body.get("tags"):
@@ -112,8 +115,8 @@ class QosPolicyPlugin:
         def txn(conn):
             row = common.policy_row(conn, ctx, policy_id, lock=True)
             values = {k: body[k] for k in _FIELDS if k in body}
-            if values.get("shared") is False and row["shared"]:
-                self._check_unshare(conn, row)
+            if "shared" in values and values["shared"] != row["shared"]:
+                self._share(conn, row, values["shared"])
             if values:
                 conn.execute(update(QP).where(QP.c.id == policy_id).values(**values))
             if "is_default" in body:
@@ -122,19 +125,15 @@ class QosPolicyPlugin:
             return self._view(conn, ctx, policy_id)
         return self.core.db.write(txn)
 
-    def _check_unshare(self, conn, row) -> None:
-        """Other projects' objects using it keep it shared (409), as
-        upstream's removal of the policy's wildcard RBAC entry."""
-        tables = {"network": models.networks, "port": models.ports,
-                  "floatingip": models.floatingips, "router": models.routers}
-        for binding, key, kind in _USERS:
-            t = tables[kind]
-            used = conn.execute(select(t.c.id).join(binding, binding.c[key] == t.c.id).where(
-                binding.c.policy_id == row["id"], t.c.project_id != row["project_id"])
-                .limit(1)).first()
-            if used:
-                raise RbacPolicyInUse(object_id=row["id"],
-                                      details=f"{kind} {used[0]} uses the policy")
+    def _share(self, conn, row, shared: bool) -> None:
+        """`shared` written: the wildcard grant added or removed; removal
+        is refused while other projects' objects use the policy and no
+        grant of their own covers them, as upstream's RBAC."""
+        if not registry.set_shared(conn, common.OBJECT_TYPE, row["id"], row["project_id"],
+                                   shared):
+            user = sharing.policy_users(conn, row["id"], registry.WILDCARD, row["project_id"])
+            raise RbacPolicyInUse(object_id=row["id"],
+                                  details=f"QoS policy {row['id']} is used by {user}")
 
     def delete(self, ctx: Context, policy_id: str) -> None:
         def txn(conn):
@@ -145,6 +144,7 @@ class QosPolicyPlugin:
                 if used:
                     raise qf.QosPolicyInUse(policy_id=policy_id, object_type=kind,
                                             object_id=used[0])
+            registry.delete_object(conn, common.OBJECT_TYPE, policy_id)
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == policy_id))
             conn.execute(delete(QP).where(QP.c.id == policy_id))
         self.core.db.write(txn)

@@ -18,7 +18,7 @@ INT_MAX = v.INT32_MAX
 
 POLICY = Resource("policy", "policies", (
     Attr("id", column="id"),
-    Attr("name", post=True, put=True, default="", validate=a.string(255), column="name"),
+    Attr("name", post=True, put=True, default="", validate=a.name_string(255), column="name"),
     Attr("description", post=True, put=True, default="", validate=a.string(255),
          column="description"),
     *a.owner_attrs(),
