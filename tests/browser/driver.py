@@ -141,16 +141,40 @@ class Page:
                 el.clear()
                 el.send_keys(value)
         if submit:
-            before = self.js("return window.dash.version")
+            before = form.get_attribute("data-done") or "0"
             form.find_element("css selector", "button[type=submit]").click()
-            self.wait(lambda: self.js("return window.dash.version") > before
-                      or self.error(), 30, f"the {name} form to be applied")
+            self.wait(lambda: (form.get_attribute("data-done") or "0") != before, 60,
+                      f"the {name} form to be applied")
             assert not self.error(), f"{name}: {self.error()} (form: {self.form_data(name)})"
 
     def form_data(self, name: str) -> list:
         return self.js("return [...new FormData(document.querySelector("
                        "`form[data-form='${arguments[0]}']`)).entries()]", name)
 
+    def click(self, css: str) -> None:
+        """Click what `css` finds, again if a redraw replaced it meanwhile."""
+        from selenium.common.exceptions import (NoSuchElementException,
+                                                StaleElementReferenceException)
+
+        def once():
+            try:
+                self.d.find_element("css selector", css).click()
+                return True
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False
+        self.wait(once, 10, f"{css} to click")
+
     def select(self, node_id: str) -> None:
-        btn = self.d.find_element("css selector", f"#objects button[data-node='{node_id}']")
-        btn.click()
+        """Click the object in the list (redrawn on every change: retry a stale one)."""
+        from selenium.common.exceptions import (NoSuchElementException,
+                                                StaleElementReferenceException)
+
+        def click():
+            try:
+                self.d.find_element("css selector",
+                                    f"#objects button[data-node='{node_id}']").click()
+                return True
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False
+        self.wait(click, 10, f"{node_id} in the list")
+        self.wait(lambda: self.js("return window.dash.selected") == node_id, 5, "the selection")

@@ -166,13 +166,13 @@ def test_seed_topology_through_the_page(lab, seed, browser):
     out = page.wait(lambda: page.form("ping").find_element("css selector", "output").text,
                     30, "the ping result")
     assert out.startswith("OK") and vm_b_ip in out, out
-    page.fit_and_shot = page.js("window.dash.graph.fit()")
+    page.js("window.dash.graph.fit()")
     page.shot("seed-topology")
 
     # --- a port's kernel objects: its tap on the network's bridge, the MAC learned -----
     port = lab.api.show("ports", ports["vm-a"])
     page.select(f"port:{port['id']}")
-    page.d.find_element("css selector", "#panel .hood-btn").click()
+    page.click("#panel .hood-btn")
     pre = page.wait(lambda: page.d.find_elements("css selector", "#panel pre.kernel"), 30,
                     "the under-the-hood view")
     text = pre[0].text
@@ -183,13 +183,13 @@ def test_seed_topology_through_the_page(lab, seed, browser):
     assert f"bridge {bridge}" in text and tap in text
     page.shot("port-under-the-hood")
     # a second look says what changed underneath (here: nothing, or learned entries)
-    page.d.find_element("css selector", "#panel .hood-btn").click()
+    page.click("#panel .hood-btn")
     page.wait(lambda: page.d.find_elements("css selector", "#panel .diff-summary"), 30,
               "the diff since the last look")
 
     # the router: its namespace with the gateway's SNAT rule
     page.select(f"router:{router['id']}")
-    page.d.find_element("css selector", "#panel .hood-btn").click()
+    page.click("#panel .hood-btn")
     pre = page.wait(lambda: page.d.find_elements("css selector", "#panel pre.kernel"), 30,
                     "the router's namespace")
     assert any("SNAT" in p.text and f"qrouter-{router['id']}" in p.text for p in pre), \
@@ -201,7 +201,7 @@ def test_seed_topology_through_the_page(lab, seed, browser):
     from selenium.webdriver.support.ui import Select
     Select(page.d.find_element("id", "project-role")).select_by_value("member")
     before = page.js("return window.dash.version")
-    page.d.find_element("css selector", "#project-switch button").click()
+    page.click("#project-switch button")
     page.wait(lambda: page.js("return window.dash.version") > before, 20, "the switch")
     page.wait(lambda: page.has_node(f"network:{ext['id']}"), 10, "the external network")
     for hidden in (f"network:{subnets['net-a']['network_id']}", f"router:{router['id']}",

@@ -10,7 +10,7 @@ const $ = (s) => document.querySelector(s);
 
 export const dash = {
   config: null, who: null, data: null, graph: null, panel: null, forms: null,
-  version: 0, lastEventAt: 0, lastRenderAt: 0, renders: [], selected: null,
+  version: 0, lastEventAt: 0, lastRenderAt: 0, renders: [], eventTimes: [], selected: null,
 };
 window.dash = dash;   // for the browser tests and the curious
 
@@ -134,6 +134,8 @@ async function start() {
   stopListening?.();
   stopListening = listen((evt) => {
     dash.lastEventAt = Date.now();
+    dash.eventTimes.push(dash.lastEventAt);
+    if (dash.eventTimes.length > 100) dash.eventTimes.shift();
     dash.lastEvent = evt;
     refresh();
   }, setLive);

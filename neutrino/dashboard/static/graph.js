@@ -50,6 +50,9 @@ function style() {
   ];
 }
 
+const GROUP_OVER = 6;             // more ports than this under one subnet: a grid
+const CELL = { w: 96, h: 46 };    // room for a port and its two-line label
+
 export class Graph {
   constructor(container, onSelect) {
     if (typeof cytoscapeDagre === 'function') cytoscape.use(cytoscapeDagre);
@@ -61,19 +64,61 @@ export class Graph {
       .addEventListener('change', () => this.cy.style(style()));
   }
 
+  // dagre lays out the graph as a tree: external networks, routers, tenant
+  // networks, subnets, ports. A subnet with many ports would make one rank
+  // hundreds of nodes wide, so its ports (those hanging from it alone) are
+  // placed by Cytoscape's grid layout in a box that dagre reserves under it.
   layout() {
-    this.cy.layout({ name: 'dagre', rankDir: 'TB', nodeSep: 18, rankSep: 60, edgeSep: 8,
-      animate: false, fit: true, padding: 20 }).run();
+    const started = performance.now();
+    const cy = this.cy;
+    const groups = new Map();
+    cy.nodes('.instance, .port, .dhcp').forEach((n) => {
+      const from = n.incomers('edge').sources('.subnet');
+      if (from.length !== 1) return;
+      const list = groups.get(from.id()) || [];
+      list.push(n);
+      groups.set(from.id(), list);
+    });
+    const boxes = [];
+    let grouped = cy.collection();
+    for (const [sid, ports] of groups) {
+      if (ports.length <= GROUP_OVER) continue;
+      // taller than wide: sibling subnets sit side by side in the tree
+      const cols = Math.max(2, Math.ceil(Math.sqrt(ports.length) / 1.5));
+      const rows = Math.ceil(ports.length / cols);
+      const box = { subnet: cy.getElementById(sid), ports: cy.collection(ports), cols, rows,
+        w: cols * CELL.w, h: rows * CELL.h + 34 };
+      box.subnet.style({ width: box.w, height: box.h });   // the room dagre keeps for it
+      boxes.push(box);
+      grouped = grouped.union(box.ports);
+    }
+    const backbone = cy.elements().difference(grouped).difference(grouped.connectedEdges());
+    backbone.layout({ name: 'dagre', rankDir: 'TB', nodeSep: 18, rankSep: 60, edgeSep: 8,
+      animate: false, fit: false }).run();
+    for (const box of boxes) {
+      const c = box.subnet.position();
+      box.subnet.removeStyle('width height');
+      box.subnet.position({ x: c.x, y: c.y - box.h / 2 + 8 });
+      box.ports.layout({ name: 'grid', cols: box.cols, rows: box.rows, fit: false,
+        avoidOverlap: true, condense: true, animate: false,
+        boundingBox: { x1: c.x - box.w / 2, y1: c.y - box.h / 2 + 34, w: box.w, h: box.h - 34 },
+      }).run();
+    }
+    cy.fit(undefined, 20);
     this.clamp();
+    this.layoutMs = performance.now() - started;
   }
 
   clamp() {   // a handful of objects must not be drawn huge
     if (this.cy.zoom() > 1.2) { this.cy.zoom(1.2); this.cy.center(); }
   }
 
-  // Apply {nodes, edges}: returns true if the layout ran (something came or went).
+  // Apply {nodes, edges}. A new object is drawn at once next to what it
+  // hangs from; the layout of the whole graph follows a moment later (dagre
+  // on hundreds of nodes takes longer than the change took to arrive).
   update({ nodes, edges }) {
     const cy = this.cy;
+    const first = cy.elements().empty();
     const want = new Map([...nodes, ...edges].map((e) => [e.data.id, e]));
     let structural = false;
     cy.batch(() => {
@@ -91,13 +136,26 @@ export class Graph {
         }
       }
       if (fresh.length) {
-        cy.add(fresh.filter((e) => e.group === 'nodes'));
+        const parentOf = new Map(edges.map((e) => [e.data.target, e.data.source]));
+        let i = 0;
+        cy.add(fresh.filter((e) => e.group === 'nodes').map((e) => {
+          const parent = cy.getElementById(parentOf.get(e.data.id) || '');
+          const at = parent.nonempty() ? parent.position() : { x: 0, y: 0 };
+          i += 1;
+          return { ...e, position: { x: at.x + 30 * (i % 5), y: at.y + 70 } };
+        }));
         cy.add(fresh.filter((e) => e.group === 'edges'));
         structural = true;
       }
     });
-    if (structural) this.layout();
+    if (structural && first) this.layout();
+    else if (structural) this.relayoutSoon();
     return structural;
+  }
+
+  relayoutSoon() {
+    clearTimeout(this.pending);
+    this.pending = setTimeout(() => this.layout(), 300);   // a burst of changes: one layout
   }
 
   select(id) {
@@ -106,8 +164,10 @@ export class Graph {
     const el = this.cy.getElementById(id);
     if (el.nonempty()) {
       el.select();
-      if (!this.cy.extent || this.cy.zoom() > 0) this.cy.animate({ center: { eles: el } },
-        { duration: 150 });
+      // close enough to read it and its neighbours, however big the graph
+      const around = el.closedNeighborhood();
+      const zoom = Math.max(this.cy.zoom(), 0.9);
+      this.cy.animate({ zoom: Math.min(zoom, 1.5), center: { eles: around } }, { duration: 150 });
     }
   }
 

@@ -29,9 +29,10 @@ export function buildElements(d) {
   const have = new Set();
   const node = (id, data, classes) => {
     have.add(id);
-    // boxes as wide as their label's longest line (about 6.5 px a character at 10-11 px)
+    // boxes as wide as their label's longest line (a character: ~6 px at 11 px, ~5.5 at 10)
     const longest = Math.max(...String(data.label).split('\n').map((l) => l.length));
-    nodes.push({ group: 'nodes', data: { id, w: Math.max(60, Math.round(longest * 6.5 + 16)),
+    const em = classes === 'subnet' ? 5.6 : 6.2;
+    nodes.push({ group: 'nodes', data: { id, w: Math.max(60, Math.round(longest * em + 14)),
       ...data }, classes });
   };
   const edge = (source, target, data = {}, classes = '') => {
