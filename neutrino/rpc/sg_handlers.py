@@ -5,7 +5,9 @@
               fixed_ips: [ip], allowed_address_pairs: [{ip_address, mac_address}],
               security_groups: [id]}],
    "security_groups": {group id: [rule, ...]},   the groups those ports are in
-   "members": {group id: [ip or cidr, ...]}}     the groups their rules name as remote
+   "members": {group id: [ip or cidr, ...]},     the groups their rules name as remote
+                                                 (and address groups: their CIDRs)
+   "stateless": [group id]}                      those of stateful=false
 
 A handful of queries whatever the number of ports (chunked IN lists), so a
 host with 1,000 ports refetches it in well under a second.
@@ -66,8 +68,13 @@ def firewall_state(conn, host: str) -> dict[str, Any]:
     if address_groups:
         from neutrino.plugins.rbac.address_groups import addresses_of
         members.update(addresses_of(conn, sorted(address_groups)))
+    stateless: list[str] = []
+    sg = models.security_groups
+    for part in listing.chunks(groups):
+        stateless += [g for (g,) in conn.execute(select(sg.c.id).where(
+            sg.c.id.in_(part), sg.c.stateful == False))]  # noqa: E712
     return {"host": host, "ports": list(ports.values()), "security_groups": rules,
-            "members": members}
+            "members": members, "stateless": sorted(stateless)}
 
 
 def group_members(conn, group_ids: list[str]) -> dict[str, list[str]]:

@@ -75,3 +75,9 @@ def test_templates_make_the_groups_rules(api):
     expect(admin.get(f"{DR}/{t1['id']}"), 404, "DefaultSecurityGroupRuleNotFound")
     later = api.project().create("security-groups", name="db")
     assert all(r["port_range_min"] != 2201 for r in later["security_group_rules"])
+
+
+def test_admin_listing_a_new_projects_groups_makes_its_default(api):
+    project = api.project().project_id
+    [default] = api.admin.list("security-groups", {"project_id": project, "name": "default"})
+    assert default["project_id"] == project

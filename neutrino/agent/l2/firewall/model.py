@@ -134,19 +134,27 @@ class FwDesired:
     ports: dict[str, FwPort] = field(default_factory=dict)
     rules: dict[str, tuple[SgRule, ...]] = field(default_factory=dict)   # group -> rules
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)    # group -> addresses
+    # stateless groups (stateful=false): their ports are filtered without
+    # conntrack, return traffic passes only through their own rules
+    stateless: frozenset[str] = frozenset()
 
     @classmethod
     def from_wire(cls, state: dict[str, Any]) -> FwDesired:
         return cls(ports={p["id"]: FwPort.from_wire(p) for p in state.get("ports", ())},
                    rules={gid: tuple(SgRule.from_wire(r) for r in rules)
                           for gid, rules in state.get("security_groups", {}).items()},
-                   members={gid: tuple(ips) for gid, ips in state.get("members", {}).items()})
+                   members={gid: tuple(ips) for gid, ips in state.get("members", {}).items()},
+                   stateless=frozenset(state.get("stateless", ())))
 
     def restrict(self, port_ids) -> FwDesired:
         """Only the given ports (those the L2 agent has bound here)."""
         keep = set(port_ids)
         return FwDesired(ports={k: v for k, v in self.ports.items() if k in keep},
-                         rules=self.rules, members=self.members)
+                         rules=self.rules, members=self.members, stateless=self.stateless)
+
+    def is_stateless(self, port: FwPort) -> bool:
+        """A port of stateless groups (the API refuses to mix both kinds)."""
+        return not port.isolated and any(g in self.stateless for g in port.security_groups)
 
 
 @dataclass(frozen=True)

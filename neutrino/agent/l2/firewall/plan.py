@@ -14,7 +14,9 @@ prints them so the kernel can be diffed line by line:
   o<port>:   DHCP client; -> s<port> (IP/MAC pairs, else drop); DHCP server
              spoofing drop; RELATED,ESTABLISHED; egress rules; INVALID drop;
              -> sg-fallback
-  raw:       per network a conntrack zone (-j CT --zone N) for its bridge and taps
+  raw:       per network a conntrack zone (-j CT --zone N) for its bridge and taps;
+             before them, -j CT --notrack for the taps of stateless groups' ports
+             (whose i/o chains then have no RELATED,ESTABLISHED or INVALID line)
 Remote-group rules match an ipset per (group, IP version), so a membership
 change only changes the set. ebtables (nat PREROUTING) drops frames of a
 filtered tap whose source MAC, or ARP sender IP, is not the port's.
@@ -63,6 +65,7 @@ C_DROP_ALL = '-m comment --comment "Default drop rule for unmatched traffic."'
 C_RA = '-m comment --comment "Drop IPv6 Router Advts from VM Instance."'
 C_ICMP6 = '-m comment --comment "Allow IPv6 ICMP traffic."'
 C_ZONE = '-m comment --comment "Set zone for network."'
+C_NOTRACK = '-m comment --comment "Stateless security group: no connection tracking."'
 
 # Builtin chain -> our jumps, in order, at the top of it (never flushed: not ours).
 JUMPS = {
@@ -202,8 +205,12 @@ def _port_chains(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
         chains[i] = [f"-A {i} {C_FALLBACK} -j {FALLBACK}"]
         chains[o] = [f"-A {o} {C_FALLBACK} -j {FALLBACK}"]
         return
+    # Stateless groups (upstream's iptables driver): no session or INVALID
+    # lines, replies pass only through the groups' own rules.
+    stateful = not desired.is_stateless(port)
     ing = chains.setdefault(i, [])
-    ing.append(f"-A {i} -m state --state RELATED,ESTABLISHED {C_SESSION} -j RETURN")
+    if stateful:
+        ing.append(f"-A {i} -m state --state RELATED,ESTABLISHED {C_SESSION} -j RETURN")
     if version == 4:
         for ip in port.ips(4):
             ing.append(f"-A {i} -d {_host(ip)} -p udp -m udp --sport 67 --dport 68 -j RETURN")
@@ -213,7 +220,8 @@ def _port_chains(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
             ing.append(f"-A {i} -p ipv6-icmp -m icmp6 --icmpv6-type {t} -j RETURN")
         ing.append(f"-A {i} -p udp -m udp --sport 547 --dport 546 -j RETURN")
     ing += [f"-A {i} {line}" for line in _group_lines(port, desired, conf, version, "ingress")]
-    ing.append(f"-A {i} -m state --state INVALID {C_INVALID} -j DROP")
+    if stateful:
+        ing.append(f"-A {i} -m state --state INVALID {C_INVALID} -j DROP")
     ing.append(f"-A {i} {C_FALLBACK} -j {FALLBACK}")
 
     egr = chains.setdefault(o, [])
@@ -232,9 +240,11 @@ def _port_chains(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
         egr.append(f"-A {o} -p ipv6-icmp {C_ICMP6} -j RETURN")
         egr.append(f"-A {o} -p udp -m udp --sport 546 --dport 547 {C_DHCP} -j RETURN")
         egr.append(f"-A {o} -p udp -m udp --sport 547 --dport 546 {C_DHCP_SPOOF} -j DROP")
-    egr.append(f"-A {o} -m state --state RELATED,ESTABLISHED {C_SESSION} -j RETURN")
+    if stateful:
+        egr.append(f"-A {o} -m state --state RELATED,ESTABLISHED {C_SESSION} -j RETURN")
     egr += [f"-A {o} {line}" for line in _group_lines(port, desired, conf, version, "egress")]
-    egr.append(f"-A {o} -m state --state INVALID {C_INVALID} -j DROP")
+    if stateful:
+        egr.append(f"-A {o} -m state --state INVALID {C_INVALID} -j DROP")
     egr.append(f"-A {o} {C_FALLBACK} -j {FALLBACK}")
 
     spoof = chains.setdefault(s, [])
@@ -296,6 +306,11 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
 
         raw: dict[str, list[str]] = {f"{WRAP}-PREROUTING": [], f"{WRAP}-OUTPUT": []}
         pre = raw[f"{WRAP}-PREROUTING"]
+        # first: a packet's first CT target decides (later ones leave it be)
+        for p in filtered:
+            if desired.is_stateless(p):
+                pre.append(f"-A {WRAP}-PREROUTING -m physdev --physdev-in {tap(p.id)} "
+                           f"{C_NOTRACK} -j CT --notrack")
         for net in sorted({p.network_id for p in ports}):
             zone, br = zones[net], bridge(net)
             pre.append(f"-A {WRAP}-PREROUTING -m physdev --physdev-in {br} {C_ZONE} "

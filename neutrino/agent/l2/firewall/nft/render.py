@@ -13,7 +13,9 @@ Two tables per host, both named `neutrino`:
                        port the frame leaves by, into the mark's high 16 bits
   inet neutrino     stateful filtering (conntrack runs here, br_netfilter
                     passes bridged IP packets through the inet hooks):
-    prerouting (raw):  ct zone set iifname map @zones (one zone per network,
+    prerouting (raw):  mark low bits vmap @untracked -> untrack: `notrack` for
+                       the ports of stateless groups; then
+                       ct zone set iifname map @zones (one zone per network,
                        keyed by its bridge, as upstream's `-i brq` rule)
     forward:           mark high bits vmap @ingress -> in-<port>,
                        mark low bits vmap @egress -> eg-<port>
@@ -65,6 +67,7 @@ CONST_SETS = {
 # Maps: (family, name) -> (declaration, key format)
 MAPS = {
     (INET, "zones"): "typeof iifname : ct zone",
+    (INET, "untracked"): "type mark : verdict",
     (INET, "ingress"): "type mark : verdict",
     (INET, "egress"): "type mark : verdict",
     (BRIDGE, "port-in"): "type ifname : verdict",
@@ -73,7 +76,8 @@ MAPS = {
 # The base chains: never change, created with the table.
 BASE = {
     (INET, "prerouting"): ("type filter hook prerouting priority raw; policy accept;",
-                           ["ct zone set iifname map @zones"]),
+                           ["meta mark & 0x0000ffff vmap @untracked",
+                            "ct zone set iifname map @zones"]),
     (INET, "forward"): ("type filter hook forward priority filter; policy accept;",
                         ["meta mark & 0xffff0000 vmap @ingress",
                          "meta mark & 0x0000ffff vmap @egress"]),
@@ -85,6 +89,11 @@ BASE = {
                           ["oifname vmap @port-out"]),
 }
 STATE_PREFIX = "state-"      # an empty chain whose name is the digest of the rest
+# Ports of stateless groups: @untracked (by the index the bridge table
+# stamped: iifname is the bridge here) sends their packets here (prerouting,
+# raw priority), before any conntrack zone is set.
+UNTRACK = (INET, "untrack")
+UNTRACK_RULES = ("notrack",)
 
 
 def in_chain(port_id: str) -> str:
@@ -142,7 +151,9 @@ class NftRendered:
         from their ids and indices, which those chains hold; then everything
         shared. Hashing every rule again took 0.5 s at 5,000 ports."""
         h = hashlib.sha256()
+        h.update(b"untracked-1")      # since the untracked map: once a full rewrite
         for part in (sorted(self.port_digests.items()),
+                     sorted(self.maps.get((INET, "untracked"), {}).items()),
                      sorted((k, v) for k, v in self.chains.items()
                             if k[1].startswith(("gi-", "ge-"))),
                      sorted(self.maps.get((INET, "zones"), {}).items()),
@@ -278,7 +289,16 @@ def port_chains(port: FwPort, index: int) -> dict[tuple[str, str], tuple]:
 
 def group_rules(port: FwPort, desired: FwDesired) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The ingress and egress chains of the port's combination of groups:
-    what the iptables driver's i/o chains hold that does not name the port."""
+    what the iptables driver's i/o chains hold that does not name the port.
+    Stateless groups: no conntrack state lines (their packets are untracked)."""
+    if desired.is_stateless(port):
+        ing, egr = _rules(port, desired)
+        drop = ("ct state established,related return", "ct state invalid drop")
+        return (tuple(r for r in ing if r not in drop), tuple(r for r in egr if r not in drop))
+    return _rules(port, desired)
+
+
+def _rules(port: FwPort, desired: FwDesired) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ing = ("ct state established,related return",
            "ip daddr 255.255.255.255 udp sport 67 udp dport 68 return",
            "icmpv6 type @icmp6-in return",
@@ -329,6 +349,7 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
     out = NftRendered(zones=dict(zones))
     out.marks = assign_marks([p.id for p in filtered], known_marks)
     out.maps = {key: {} for key in MAPS}
+    out.chains[UNTRACK] = UNTRACK_RULES
     for net in sorted({p.network_id for p in ports}):
         out.maps[(INET, "zones")][bridge(net)] = str(zones[net])
     for p in filtered:
@@ -353,6 +374,8 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
         out.maps[(INET, "egress")][index] = f"jump {eg_chain(p.id)}"
         out.maps[(BRIDGE, "port-in")][tap(p.id)] = f"jump {pi_chain(p.id)}"
         out.maps[(BRIDGE, "port-out")][tap(p.id)] = f"jump {po_chain(p.id)}"
+        if desired.is_stateless(p):
+            out.maps[(INET, "untracked")][index] = f"goto {UNTRACK[1]}"
         if not p.isolated:
             for gid in p.security_groups:
                 for rule in desired.rules.get(gid, ()):
