@@ -93,11 +93,11 @@ def test_port_dns_name_and_assignment(named):
      "be 1-63 characters long, each of which can only be alphanumeric or a hyphen"),
     ("a.123", "'a.123' not a valid PQDN or FQDN. Reason: TLD '123' must not be all numeric"),
     ("vm.other.org.", "The dns_name passed is a FQDN. Its higher level labels must be equal "
-     "to the dns_domain option in neutron.conf, that has been set to 'example.org.'. It must "
-     "also include one or more valid DNS labels to the left of 'example.org.'"),
+     "to the dns_domain option in neutron.conf, that has been set to 'example.org'. It must "
+     "also include one or more valid DNS labels to the left of 'example.org'"),
     ("example.org.", "The dns_name passed is a FQDN. Its higher level labels must be equal "
-     "to the dns_domain option in neutron.conf, that has been set to 'example.org.'. It must "
-     "also include one or more valid DNS labels to the left of 'example.org.'"),
+     "to the dns_domain option in neutron.conf, that has been set to 'example.org'. It must "
+     "also include one or more valid DNS labels to the left of 'example.org'"),
 ])
 def test_port_dns_name_refused(named, value, reason):
     m = named.project()

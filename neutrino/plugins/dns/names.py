@@ -146,7 +146,7 @@ def _check_port_body(conn, body: dict) -> tuple[str, bool]:
     domain = settings.dns_domain(conn)
     enabled = settings.names_enabled(domain)
     if enabled and body.get("dns_name"):
-        check_name_with_domain(body["dns_name"], domain, domain)
+        check_name_with_domain(body["dns_name"], domain, settings.configured_domain(conn))
     return domain, enabled
 
 

@@ -11,7 +11,8 @@ _BY_ENGINE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def remember(core) -> None:
-    _BY_ENGINE[core.db.engine] = fqdn_domain(core.cfg.DEFAULT.dns_domain)
+    raw = core.cfg.DEFAULT.dns_domain
+    _BY_ENGINE[core.db.engine] = (fqdn_domain(raw), raw)
 
 
 def fqdn_domain(value: str | None) -> str:
@@ -21,10 +22,19 @@ def fqdn_domain(value: str | None) -> str:
     return value if value.endswith(".") else value + "."
 
 
-def dns_domain(conn) -> str:
+def _of(conn) -> tuple[str, str]:
     engine = conn.engine
     engine = getattr(engine, "_proxied", engine)    # execution_options() wrappers
-    return _BY_ENGINE.get(engine, DEFAULT_DOMAIN)
+    return _BY_ENGINE.get(engine, (DEFAULT_DOMAIN, "openstacklocal"))
+
+
+def dns_domain(conn) -> str:
+    return _of(conn)[0]
+
+
+def configured_domain(conn) -> str:
+    """[DEFAULT] dns_domain as written (upstream's messages quote it so)."""
+    return _of(conn)[1]
 
 
 def names_enabled(domain: str) -> bool:
