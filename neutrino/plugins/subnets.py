@@ -87,8 +87,8 @@ _S, _N = models.subnets, models.networks
 # SubnetPlugin._scope with the project as a parameter: built once.
 _ROW = select(_S).where(_S.c.id == bindparam("id"))
 _SCOPE = (_S.c.project_id == bindparam("project")) | exists().where(
-    _N.c.id == _S.c.network_id, _N.c.shared | (_N.c.project_id == bindparam("project"))
-    | rbac_network_shared(_N, bindparam("project")))
+    _N.c.id == _S.c.network_id, _N.c.shared | _N.c.external
+    | (_N.c.project_id == bindparam("project")) | rbac_network_shared(_N, bindparam("project")))
 _ROW_SCOPED = _ROW.where(_SCOPE)
 # For delete: the subnet with its network's policy columns, both rows locked
 # (the network as get_network_row(lock=True) would; the subnet is going).
@@ -107,7 +107,8 @@ _BUMP_READ = {False: _BUMP_READ, True: _BUMP_READ.where(
 _N2 = _N.alias("scope_net")  # the scope's own network, not correlated to the join's
 _ROW_NET_LOCK = {False: _ROW_NET, True: _ROW_NET.where(
     (_S.c.project_id == bindparam("project")) | exists().where(
-        _N2.c.id == _S.c.network_id, _N2.c.shared | (_N2.c.project_id == bindparam("project"))
+        _N2.c.id == _S.c.network_id, _N2.c.shared | _N2.c.external
+        | (_N2.c.project_id == bindparam("project"))
         | rbac_network_shared(_N2, bindparam("project"))))}
 _ROW_NET_LOCK = {k: {False: v, True: v.with_for_update()} for k, v in _ROW_NET_LOCK.items()}
 
@@ -124,7 +125,8 @@ class SubnetPlugin:
         if ctx.is_admin:
             return None
         s, n = models.subnets, models.networks
-        visible_net = exists().where(n.c.id == s.c.network_id, (n.c.shared) | (
+        # subnet-external-network: the subnets of external networks are visible
+        visible_net = exists().where(n.c.id == s.c.network_id, n.c.shared | n.c.external | (
             n.c.project_id == ctx.project_id) | rbac_network_shared(n, ctx.project_id))
         return (s.c.project_id == ctx.project_id) | visible_net
 

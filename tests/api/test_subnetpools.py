@@ -320,3 +320,34 @@ def test_network_ip_availability(api):
     assert expect(m.get("network-ip-availabilities"), 200)["network_ip_availabilities"] == []
     expect(admin.get("network-ip-availabilities/6a9e3c67-1bd2-4e49-9a6a-9c6c28a2b7aa"), 404,
            "NetworkNotFound")
+
+
+def test_rbac_sharing_of_pools_and_scopes(api):
+    admin, m, other = api.admin, api.project(), api.project()
+    p = pool(admin, prefixes=["10.15.0.0/16"], default_prefixlen=24)
+    expect(m.get(f"{POOLS}/{p['id']}"), 404)
+    expect(admin.post("rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": p["id"], "action": "access_as_shared",
+        "target_tenant": m.project_id}}), 201)
+    seen = m.show(POOLS, p["id"])
+    assert seen["shared"] is False            # shared with one project, not with all
+    # the shared filter means "shared with me", as upstream's RBAC objects
+    assert p["id"] in {x["id"] for x in m.list(POOLS, params={"shared": "true"})}
+    assert p["id"] not in {x["id"] for x in m.list(POOLS, params={"shared": "false"})}
+    sub = pool_subnet(m, m.network()["id"], p["id"])
+    assert sub["cidr"] == "10.15.0.0/24"
+    expect(other.get(f"{POOLS}/{p['id']}"), 404)
+    # a pool in a scope the target cannot see is not shared with it
+    s = scope(m)
+    scoped = pool(m, prefixes=["10.16.0.0/16"], address_scope_id=s["id"])
+    expect(m.post("rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": scoped["id"], "action": "access_as_shared",
+        "target_tenant": other.project_id}}), 400,
+        "IllegalSubnetPoolAssociationToAddressScope")
+    expect(m.post("rbac-policies", {"rbac_policy": {
+        "object_type": "address_scope", "object_id": s["id"], "action": "access_as_shared",
+        "target_tenant": other.project_id}}), 201)
+    assert other.show(SCOPES, s["id"])["id"] == s["id"]
+    expect(m.post("rbac-policies", {"rbac_policy": {
+        "object_type": "subnetpool", "object_id": scoped["id"], "action": "access_as_shared",
+        "target_tenant": other.project_id}}), 201)

@@ -355,3 +355,18 @@ def test_subnet_name_unique_not_required(api):
     api.member_a.subnet(net["id"], "10.66.0.0/24", name=name)
     api.member_a.subnet(net["id"], "10.67.0.0/24", name=name)
     assert len(api.member_a.list("subnets", params={"name": name})) == 2
+
+
+def test_subnets_of_external_networks_are_visible(api):
+    """subnet-external-network: every project sees (not changes) the
+    subnets of external networks, as upstream."""
+    admin, m = api.admin, api.project()
+    net = admin.network(**{"router:external": True})
+    sub = admin.subnet(net["id"], "198.51.100.0/24")
+    assert [s["id"] for s in m.list("subnets", params={"network_id": net["id"]})] == [sub["id"]]
+    assert m.show("subnets", sub["id"])["router:external"] is True
+    expect(m.put(f"subnets/{sub['id']}", {"subnet": {"name": "x"}}), 403)
+    expect(m.delete(f"subnets/{sub['id']}"), 403)
+    private = admin.network()
+    hidden = admin.subnet(private["id"], "198.51.100.0/24")
+    expect(m.get(f"subnets/{hidden['id']}"), 404)

@@ -23,6 +23,19 @@ def scope(table, ctx: Context, object_type: str):
                registry.shared_clause(object_type, table, ctx.project_id))
 
 
+def shared_filter(table, ctx: Context, object_type: str, values: list):
+    """The `shared` filter, as upstream's RBAC objects: shared with the
+    caller (the column, a wildcard grant, or a grant to its project)."""
+    project = registry.WILDCARD if ctx.is_admin else ctx.project_id
+    shared = or_(table.c.shared, registry.shared_clause(object_type, table, project))
+    want = {bool(v) for v in values}
+    if want == {True}:
+        return shared
+    if want == {False}:
+        return ~shared
+    return None
+
+
 def shared_view(conn, object_type: str, rows) -> dict[str, bool]:
     """`shared` as users see it: the column or a wildcard grant."""
     wild = registry.shared_ids(conn, object_type, [r["id"] for r in rows if not r["shared"]])
@@ -54,7 +67,8 @@ def _pool_in_use(conn, pool_id: str, target: str) -> bool:
 
 
 registry.register_object_type("address_scope", AS, in_use=_scope_in_use)
-registry.register_object_type("subnetpool", SP, in_use=_pool_in_use)
+registry.register_object_type("subnetpool", SP, in_use=_pool_in_use,
+                              check_grant=lambda *args: check_pool_grant(*args))
 
 
 def find(conn, table, ctx: Context, rid: str, not_found, object_type: str,

@@ -92,7 +92,11 @@ class SubnetPoolPlugin:
         return self.core.db.read(lambda conn: self._view(conn, ctx, pid))
 
     def list(self, ctx: Context, query: Query) -> list[dict]:
-        where = listing.column_clauses(SUBNETPOOL, SP, query.filters)
+        where = listing.column_clauses(SUBNETPOOL, SP, query.filters, skip=("shared",))
+        if "shared" in query.filters:
+            clause = common.shared_filter(SP, ctx, "subnetpool", query.filters["shared"])
+            if clause is not None:
+                where.append(clause)
         where += listing.tag_clauses(SP, query.tags)
         scoped = common.scope(SP, ctx, "subnetpool")
         if scoped is not None:

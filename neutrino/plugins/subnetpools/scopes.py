@@ -38,7 +38,11 @@ class AddressScopePlugin:
         return self.core.db.read(lambda conn: views(conn, [common.scope_row(conn, ctx, sid)])[0])
 
     def list(self, ctx: Context, query: Query) -> list[dict]:
-        where = listing.column_clauses(ADDRESS_SCOPE, AS, query.filters)
+        where = listing.column_clauses(ADDRESS_SCOPE, AS, query.filters, skip=("shared",))
+        if "shared" in query.filters:
+            clause = common.shared_filter(AS, ctx, "address_scope", query.filters["shared"])
+            if clause is not None:
+                where.append(clause)
         where += listing.tag_clauses(AS, query.tags)
         scoped = common.scope(AS, ctx, "address_scope")
         if scoped is not None:
