@@ -61,6 +61,10 @@ POLICY_RULES = {
 def install(api) -> list:
     return bindings.routes(api)      # binding-extended
 
+
+def openapi(schemas: dict, paths: dict) -> None:
+    bindings.openapi(schemas, paths)
+
 NUMA_POLICIES = ("required", "preferred", "legacy", "socket")
 IMMEDIATE, NONE = "immediate", "none"
 PA, P = tm.port_attrs, models.ports

@@ -235,3 +235,47 @@ def routes(api) -> list:
     return [Route("/v2.0/ports/{id}/bindings", collection, methods=["GET", "POST"]),
             Route("/v2.0/ports/{id}/bindings/{host}/activate", activate, methods=["PUT"]),
             Route("/v2.0/ports/{id}/bindings/{host}", member, methods=["GET", "DELETE"])]
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.api import openapi as oa
+    obj = {"type": "object"}
+    schemas["PortBinding"] = oa._object(
+        {"host": {"type": "string"}, "vif_type": {"type": "string"}, "vif_details": obj,
+         "vnic_type": {"type": "string", "enum": list(VNIC_TYPES)}, "profile": obj,
+         "status": {"type": "string", "enum": [ACTIVE, INACTIVE]},
+         "project_id": {"type": "string"}}, closed=False)
+    one = oa._object({"binding": oa._ref("PortBinding")}, ("binding",))
+    many = oa._object({"bindings": {"type": "array", "items": oa._ref("PortBinding")}},
+                      ("bindings",))
+    new = oa._object({"binding": oa._object(
+        {"host": {"type": "string", "minLength": 1, "maxLength": 255},
+         "vnic_type": {"type": "string", "enum": list(VNIC_TYPES)}, "profile": obj},
+        ("host",))}, ("binding",))
+    port, host = oa._path_param("id"), oa._path_param("host", {"type": "string"})
+    tag = ["port_bindings"]
+    paths["/v2.0/ports/{id}/bindings"] = {
+        "parameters": [port],
+        "get": {"operationId": "list_port_bindings", "tags": tag, "summary": "List a port's "
+                "bindings", "responses": {"200": oa._ok("the bindings", many),
+                                          **oa._errors(401, 403, 404)}},
+        "post": {"operationId": "create_port_binding", "tags": tag,
+                 "summary": "Bind a port to another host (inactive unless it is unbound)",
+                 "requestBody": oa._json_body(new),
+                 "responses": {"201": oa._ok("the binding", one),
+                               **oa._errors(400, 401, 403, 404, 409, 413)}}}
+    paths["/v2.0/ports/{id}/bindings/{host}"] = {
+        "parameters": [port, host],
+        "get": {"operationId": "show_port_binding", "tags": tag, "summary": "Show a binding",
+                "responses": {"200": oa._ok("the binding", one),
+                              **oa._errors(401, 403, 404)}},
+        "delete": {"operationId": "delete_port_binding", "tags": tag,
+                   "summary": "Delete a binding",
+                   "responses": {"204": {"description": "deleted"},
+                                 **oa._errors(401, 403, 404)}}}
+    paths["/v2.0/ports/{id}/bindings/{host}/activate"] = {
+        "parameters": [port, host],
+        "put": {"operationId": "activate_port_binding", "tags": tag,
+                "summary": "Make a binding the active one",
+                "responses": {"200": oa._ok("the binding", one),
+                              **oa._errors(401, 403, 404, 409)}}}
