@@ -31,6 +31,7 @@ def serve(transport, host: str, netns: str | None, prefix: str) -> None:
             raise ValueError(f"unknown method {method!r}")
         return describe(host, netns, payload)
     try:
+        import neutrino.cli.show  # noqa: F401 - imported now, not on the first (timed) call
         transport.serve(target(host, prefix), handler, threads=2)
     except Exception:  # noqa: BLE001 - the agent works without it; the panel says "no answer"
         LOG.exception("dashboard inspection not served on host %s", host)

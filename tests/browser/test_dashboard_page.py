@@ -1,0 +1,145 @@
+"""The page itself in headless Chromium (noauth server, no lab): phone width,
+keyboard navigation, the system's dark setting, the topology built from API
+data, and the project switcher acting as another project."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.conftest import start_server
+from tests.api.helpers import new_project, rand
+from tests.browser.driver import Page, chrome
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = start_server(str(tmp_path_factory.mktemp("dash-page")), {"DEFAULT": {"api_workers": "1"}})
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def network(url: str, name: str, project: str | None = None, **extra) -> dict:
+    headers = {"X-Project-Id": project, "X-Roles": "member"} if project else {}
+    r = httpx.post(url + "/v2.0/networks", headers=headers,
+                   json={"network": {"name": name, **extra}})
+    assert r.status_code == 201, r.text
+    return r.json()["network"]
+
+
+def test_phone_width_keyboard_and_dark(server):
+    net = network(server.url, rand("phone"))
+    driver = chrome(390, 844)
+    try:   # (a desktop window is at least 500 px wide: emulate the phone's viewport)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        page = Page(driver, server.url).open()
+        page.ready()
+        page.wait(lambda: page.has_node(f"network:{net['id']}"), 10, "the network")
+        # one column: the graph above the panel, nothing wider than the screen
+        graph = driver.find_element("id", "graph-pane").rect
+        side = driver.find_element("id", "side").rect
+        assert side["y"] >= graph["y"] + graph["height"] - 1, (graph, side)
+        assert page.js("return window.innerWidth") == 390
+        assert page.js("return document.documentElement.scrollWidth") <= 390
+        # dark: the system's setting, no switch needed
+        assert page.js("return getComputedStyle(document.body).backgroundColor") == \
+            "rgb(21, 23, 26)"
+        page.shot("phone-dark")
+
+        # keyboard: Tab from the filter reaches the object list; Enter selects, Escape clears
+        from selenium.webdriver.common.keys import Keys
+        page.d.find_element("id", "filter").send_keys(net["name"])
+        page.wait(lambda: len(page.d.find_elements("css selector", "#objects button")) == 1, 10,
+                  "the filtered list")
+        page.d.switch_to.active_element.send_keys(Keys.TAB)
+        focused = page.d.switch_to.active_element
+        assert focused.get_attribute("data-node") == f"network:{net['id']}"
+        focused.send_keys(Keys.ENTER)
+        page.wait(lambda: page.js("return window.dash.selected") == f"network:{net['id']}", 5,
+                  "the selection")
+        assert net["name"] in page.d.find_element("id", "panel").text
+        page.d.switch_to.active_element.send_keys(Keys.ESCAPE)
+        page.wait(lambda: page.js("return window.dash.selected") is None, 5, "no selection")
+    finally:
+        driver.quit()
+
+
+def test_topology_edges_from_api_objects(server, browser):
+    """buildElements, the page's pure mapping, on objects shaped as the API returns them."""
+    page = Page(browser, server.url).open()
+    page.ready()
+    out = page.d.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      import('./static/topology.js').then((m) => {
+        const d = {
+          networks: [{id: 'e', name: 'public', 'router:external': true, status: 'ACTIVE'},
+                     {id: 'n', name: 'private', status: 'ACTIVE'}],
+          subnets: [{id: 's', network_id: 'n', cidr: '10.0.0.0/24'}],
+          routers: [{id: 'r', name: 'r1', status: 'ACTIVE', external_gateway_info: {
+            network_id: 'e', enable_snat: false,
+            external_fixed_ips: [{ip_address: '203.0.113.5'}]}}],
+          ports: [
+            {id: 'ri', device_owner: 'network:router_interface', device_id: 'r',
+             network_id: 'n', fixed_ips: [{subnet_id: 's', ip_address: '10.0.0.1'}]},
+            {id: 'gw', device_owner: 'network:router_gateway', device_id: 'r',
+             network_id: 'e', fixed_ips: []},
+            {id: 'vm', device_owner: 'compute:nova', network_id: 'n', status: 'DOWN',
+             fixed_ips: [{subnet_id: 's', ip_address: '10.0.0.7'}]},
+            {id: 'dh', device_owner: 'network:dhcp', network_id: 'n', status: 'ACTIVE',
+             fixed_ips: [{subnet_id: 's', ip_address: '10.0.0.2'}]},
+            {id: 'bare', device_owner: '', network_id: 'n', status: 'DOWN', fixed_ips: []}],
+          floatingips: [{id: 'f', floating_network_id: 'e', floating_ip_address: '203.0.113.9',
+                         port_id: 'vm', fixed_ip_address: '10.0.0.7', status: 'ACTIVE'}],
+          loadbalancers: [{id: 'lb', vip_subnet_id: 's', operating_status: 'ONLINE'}],
+          firewall_groups: [{id: 'fw', ports: ['ri'], status: 'ACTIVE'},
+                            {id: 'idle', ports: [], status: 'INACTIVE'}],
+          instances: [{name: 'vm1', port_id: 'vm'}],
+        };
+        const el = m.buildElements(d);
+        done({nodes: el.nodes.map((n) => [n.data.id, n.data.kind, n.data.label]),
+              edges: el.edges.map((e) => [e.data.id, e.data.label || ''])});
+      });
+    """)
+    nodes = {n[0]: (n[1], n[2]) for n in out["nodes"]}
+    edges = dict(out["edges"])
+    assert set(nodes) == {"network:e", "network:n", "subnet:s", "router:r", "port:vm",
+                          "port:dh", "port:bare", "floatingip:f", "loadbalancer:lb",
+                          "firewall_group:fw"}
+    assert nodes["port:vm"] == ("instance", "vm1\n10.0.0.7")
+    assert nodes["port:dh"][0] == "dhcp"
+    assert edges["network:e>router:r"] == "gw 203.0.113.5 no SNAT"
+    assert edges["router:r>subnet:s"] == "10.0.0.1"
+    assert edges["floatingip:f>port:vm"] == "10.0.0.7"
+    for e in ("network:n>subnet:s", "subnet:s>port:vm", "subnet:s>port:dh",
+              "network:n>port:bare", "network:e>floatingip:f", "subnet:s>loadbalancer:lb",
+              "firewall_group:fw>router:r"):
+        assert e in edges, e
+
+
+def test_project_switcher_acts_as_that_project(server, browser):
+    mine, theirs = new_project(), new_project()
+    own = network(server.url, rand("own"), project=mine)
+    other = network(server.url, rand("other"), project=theirs)
+    shared = network(server.url, rand("shared"), shared=True)
+    page = Page(browser, server.url).open()
+    page.ready()
+    page.wait(lambda: page.has_node(f"network:{other['id']}"), 10, "the admin's view")
+    box = page.d.find_element("id", "project-id")
+    box.clear()
+    box.send_keys(mine)
+    from selenium.webdriver.support.ui import Select
+    Select(page.d.find_element("id", "project-role")).select_by_value("member")
+    page.click("#project-switch button")
+    page.wait(lambda: page.has_node(f"network:{own['id']}")
+              and not page.has_node(f"network:{other['id']}"), 10, "the member's view")
+    assert page.has_node(f"network:{shared['id']}")
+    # a member cannot look under the hood: the button is not offered, and the API says 403
+    page.select(f"network:{own['id']}")
+    assert not page.d.find_elements("css selector", "#panel .hood-btn")
+    r = httpx.get(server.url + f"/dashboard/api/inspect/network/{own['id']}",
+                  headers={"X-Project-Id": mine, "X-Roles": "member"})
+    assert r.status_code == 403
