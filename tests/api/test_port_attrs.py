@@ -172,3 +172,21 @@ def test_binding_extended(api):
     expect(admin.delete(f"{path}/{h1}"), 204)
     expect(admin.delete(f"{path}/{h1}"), 404, "PortBindingNotFound")
     assert [b["host"] for b in expect(admin.get(path), 200)["bindings"]] == [h2]
+
+
+def test_ip_allocation_deferred_on_routed_networks(api):
+    from tests.api.test_segments import routed_network
+    net, _, _, _, s2 = routed_network(api)
+    host2 = api.register_agent(interface_mappings={"physnet2": "eth2"})
+    bound = api.admin.port(net["id"], **{"binding:host_id": host2})
+    assert bound["ip_allocation"] == "immediate"
+    p = api.admin.port(net["id"])
+    assert (p["fixed_ips"], p["ip_allocation"]) == ([], "deferred")
+    assert api.admin.show("ports", p["id"])["ip_allocation"] == "deferred"
+    ids = {x["id"] for x in api.admin.list("ports", params={"ip_allocation": "deferred",
+                                                            "network_id": net["id"]})}
+    assert ids == {p["id"]}
+    up = api.admin.update("ports", p["id"], **{"binding:host_id": host2})
+    assert [f["subnet_id"] for f in up["fixed_ips"]] == [s2["id"]]
+    assert up["ip_allocation"] == "immediate"
+    assert api.admin.show("ports", p["id"])["ip_allocation"] == "immediate"

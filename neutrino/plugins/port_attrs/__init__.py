@@ -2,7 +2,8 @@
 non-default value): numa_affinity_policy (port-numa-affinity-policy and
 its -socket value), device_profile, data_plane_status (admins and data
 plane integrators set it), propagate_uplink_status, ip_allocation
-(immediate, or none for a port created with fixed_ips []),
+(immediate; none for a port created with fixed_ips []; deferred for an
+unbound port of a routed network until its host is known),
 resource_request (admin-only; from the QoS minimum rules:
 resource_request.py), MAC regeneration (mac_address null on update),
 resources_synced on agents, check_limit on quota updates and the
@@ -66,7 +67,7 @@ def openapi(schemas: dict, paths: dict) -> None:
     bindings.openapi(schemas, paths)
 
 NUMA_POLICIES = ("required", "preferred", "legacy", "socket")
-IMMEDIATE, NONE = "immediate", "none"
+IMMEDIATE, DEFERRED, NONE = "immediate", "deferred", "none"
 PA, P = tm.port_attrs, models.ports
 # column -> its value when a port has no row
 DEFAULTS = {"numa_affinity_policy": None, "device_profile": None, "data_plane_status": None,
@@ -130,6 +131,9 @@ def _created(conn, ctx, body: dict, view: dict) -> None:
                                    "propagate_uplink_status") if k in body}
     if body.get("fixed_ips") == []:     # asked for no address at all
         values["ip_allocation"] = NONE
+    elif (body.get("fixed_ips") is None and not body.get("binding:host_id")
+          and not view["fixed_ips"] and _routed(conn, view["network_id"])):
+        values["ip_allocation"] = DEFERRED   # routed network: addresses come with the host
     _write(conn, view["id"], values, existing=False)
     _show(view, {**DEFAULTS, **values})
     view["resource_request"] = resource_request.requests(conn, [view]).get(view["id"])
@@ -143,12 +147,24 @@ def _updated(conn, ctx, body: dict, current: dict, view: dict) -> bool:
         _regenerate_mac(conn, current, view)
         changed = True
     values = {k: body[k] for k in ("numa_affinity_policy", "data_plane_status") if k in body}
+    if (body.get("binding:host_id") and current.get("ip_allocation") == DEFERRED
+            and view["fixed_ips"]):
+        values["ip_allocation"] = IMMEDIATE   # bound: its host's segment gave it addresses
     if values:
         row = _rows(conn, [view["id"]]).get(view["id"])
         _write(conn, view["id"], values, existing=row is not None)
         _show(view, {**DEFAULTS, **(row or {}), **values})
         changed = True
     return changed
+
+
+def _routed(conn, network_id: str) -> bool:
+    """A routed network (subnets on segments, neutrino.plugins.segments)."""
+    try:
+        from neutrino.plugins.segments.ipam import is_routed
+    except ImportError:
+        return False
+    return is_routed(conn, network_id)
 
 
 def _regenerate_mac(conn, current: dict, view: dict) -> None:
