@@ -64,6 +64,7 @@ EXERCISED_BY = {
     "qos-pps": "test_qos.py::test_rule_crud",
     "qos-pps-minimum": "test_qos.py::test_rule_crud",
     "qos-fip": "test_qos.py::test_floatingip_policy",
+    "qos-gateway-ip": "test_qos.py::test_floatingip_policy",
     "fwaas_v2": "test_fwaas.py::test_rule_crud",
     "standard-attr-fwaas-v2": "test_fwaas.py::test_standard_attributes_and_tags",
     "agent": "test_agents.py::test_agent_list_show_update_delete",
@@ -98,6 +99,23 @@ EXERCISED_BY = {
     "stateful-security-group": "test_secgroups.py::test_stateful_flag",
     "security-groups-normalized-cidr": "test_secgroups.py::test_normalized_cidr",
     "tag-creation": "test_tags.py::test_tags_on_create",
+    # trunks and the port attribute extensions
+    "trunk": "test_trunk.py::test_trunk_crud_and_subports",
+    "trunk-details": "test_trunk.py::test_trunk_details_and_ports_in_use",
+    "binding-extended": "test_port_attrs.py::test_binding_extended",
+    "agent-resources-synced": "test_port_attrs.py::test_agents_resources_synced",
+    "data-plane-status": "test_port_attrs.py::test_updates_and_policy",
+    "ip_allocation": "test_port_attrs.py::test_ip_allocation_deferred_on_routed_networks",
+    "port-device-profile": "test_port_attrs.py::test_defaults_and_create",
+    "port-mac-address-regenerate": "test_port_attrs.py::test_mac_regenerate",
+    "port-mac-override": "test_port_attrs.py::test_extensions_listed",
+    "port-numa-affinity-policy": "test_port_attrs.py::test_updates_and_policy",
+    "port-numa-affinity-policy-socket": "test_port_attrs.py::test_defaults_and_create",
+    "port-resource-request": "test_port_attrs.py::test_resource_request_from_qos_minimum_rules",
+    "port-resource-request-groups":
+        "test_port_attrs.py::test_resource_request_from_qos_minimum_rules",
+    "quota-check-limit": "test_port_attrs.py::test_quota_check_limit",
+    "uplink-status-propagation": "test_port_attrs.py::test_defaults_and_create",
 }
 
 
