@@ -184,7 +184,9 @@ def address_pairs(value: Any) -> list:
             for p in value]
 
 
-SERVICE_TYPE_PREFIXES = ("network:", "neutron:", "compute:")
+# neutron-lib adds the compute prefix to its list as a string, so a type
+# starting with any of its characters passes ("test:x" does): the same here
+SERVICE_TYPE_PREFIXES = ("network:", "neutron:") + tuple("compute:")
 
 
 def service_types(value: Any) -> Any:
@@ -205,7 +207,7 @@ def service_types(value: Any) -> Any:
 def gateway_info(value: Any) -> dict | None:
     """external_gateway_info: type:dict_or_nodata with key specs network_id
     (uuid, required), external_fixed_ips (fixed_ips), enable_snat
-    (converted to boolean)."""
+    (converted to boolean), qos_policy_id (uuid or null, qos-gateway-ip)."""
     if not value:
         return None
     reason = v.validate_dict(value)
@@ -213,13 +215,15 @@ def gateway_info(value: Any) -> dict | None:
         reason = v.verify_dict_keys(["network_id"], value, strict=False)
     if reason is None:
         extra = [k for k in value if k not in ("network_id", "external_fixed_ips",
-                                              "enable_snat")]
+                                              "enable_snat", "qos_policy_id")]
         if extra:
             reason = "Unexpected keys supplied: %s" % ", ".join(extra)
     if reason is None:
         reason = v.validate_uuid(value["network_id"])
     if reason is None and "external_fixed_ips" in value:
         reason = v.validate_fixed_ips(value["external_fixed_ips"])
+    if reason is None and "qos_policy_id" in value:     # qos-gateway-ip
+        reason = v.validate_uuid_or_none(value["qos_policy_id"])
     if reason:
         raise faults.HTTPBadRequest(
             f"Invalid input for external_gateway_info. Reason: {reason}.")

@@ -24,6 +24,11 @@ POLICY_RULES = {
 }
 
 
+def openapi(schemas, paths) -> None:
+    from neutrino.plugins.auto_allocate.openapi_doc import extend
+    extend(schemas, paths)
+
+
 def install(api) -> list[Route]:
     allocator = AutoAllocator(api)
 
