@@ -169,3 +169,20 @@ def test_network_delete_takes_its_policies(api):
     pol = grant(owner, net["id"], other.project_id)
     owner.remove("networks", net["id"])
     show(owner, pol["id"], 404)
+
+
+def test_external_wildcard_in_use_by_a_projects_router(api):
+    user = api.project()
+    net = api.admin.network()
+    api.admin.subnet(net["id"], "10.42.0.0/24")
+    wild = grant(api.admin, net["id"], "*", action="access_as_external")
+    assert api.admin.show("networks", net["id"])["router:external"] is True
+    router = user.create("routers", name="r",
+                         external_gateway_info={"network_id": net["id"]})
+    expect(api.admin.delete(f"{RBAC}/{wild['id']}"), 409, "RbacPolicyInUse")
+    own = grant(api.admin, net["id"], user.project_id, action="access_as_external")
+    remove(api.admin, wild["id"])              # the project keeps its own grant
+    expect(api.admin.delete(f"{RBAC}/{own['id']}"), 409, "RbacPolicyInUse")
+    user.update("routers", router["id"], external_gateway_info={})
+    remove(api.admin, own["id"])
+    assert api.admin.show("networks", net["id"])["router:external"] is False

@@ -24,23 +24,49 @@ N, P, S = models.networks, models.ports, models.subnets
 _SERVICE_OWNERS = ("network:dhcp",)
 
 
-def network_in_use(conn, network_id: str, target: str) -> bool:
-    """Whether `target` ("*": any project but the owner) has ports or
-    subnets on the network."""
+def _users(conn, network_id: str, action: str) -> set[str]:
+    """Projects using the network: with ports or subnets on it (shared use),
+    or with routers whose gateway is on it or floating IPs from it
+    (external use)."""
+    if action == registry.EXTERNAL:
+        r, f = models.routers, models.floatingips
+        users = {p for (p,) in conn.execute(select(r.c.project_id).join(
+            P, P.c.id == r.c.gw_port_id).where(P.c.network_id == network_id))}
+        users |= {p for (p,) in conn.execute(select(f.c.project_id).where(
+            f.c.floating_network_id == network_id))}
+        return users
+    users = {p for (p,) in conn.execute(select(P.c.project_id).where(
+        P.c.network_id == network_id, P.c.device_owner.notin_(_SERVICE_OWNERS)))}
+    users |= {p for (p,) in conn.execute(select(S.c.project_id).where(
+        S.c.network_id == network_id))}
+    return users
+
+
+def network_in_use(conn, network_id: str, target: str, action: str = registry.SHARED) -> bool:
+    """Whether `target` still uses the network the way `action` allows;
+    "*": a project other than the owner without a grant of its own, or the
+    default external network (get-me-a-network needs its wildcard)."""
     owner = conn.execute(select(N.c.project_id).where(N.c.id == network_id)).scalar()
     if owner is None or target == owner:
         return False
-    if target == registry.WILDCARD:
-        port_cond, subnet_cond = P.c.project_id != owner, S.c.project_id != owner
-    else:
-        port_cond, subnet_cond = P.c.project_id == target, S.c.project_id == target
-    port = conn.execute(select(P.c.id).where(
-        P.c.network_id == network_id, port_cond,
-        P.c.device_owner.notin_(_SERVICE_OWNERS)).limit(1)).first()
-    if port is not None:
+    users = _users(conn, network_id, action) - {owner, ""}
+    if target != registry.WILDCARD:
+        return target in users
+    if action == registry.EXTERNAL and _is_default_external(conn, network_id):
         return True
-    return conn.execute(select(S.c.id).where(S.c.network_id == network_id,
-                                             subnet_cond).limit(1)).first() is not None
+    own = {t for (t,) in conn.execute(select(RBAC.c.target_project).where(
+        RBAC.c.object_type == "network", RBAC.c.object_id == network_id,
+        RBAC.c.action == action, RBAC.c.target_project != registry.WILDCARD))}
+    return bool(users - own)
+
+
+def _is_default_external(conn, network_id: str) -> bool:
+    try:
+        from neutrino.db.seg_models import default_external_networks as D
+    except ImportError:         # auto-allocated-topology not served
+        return False
+    return conn.execute(select(D.c.network_id).where(
+        D.c.network_id == network_id)).first() is not None
 
 
 def network_changed(conn, network_id: str) -> None:

@@ -17,10 +17,12 @@ in_use(conn, object_id, target_project) -> bool says whether `target_project`
 still uses the object (ports on a network, rules of a group...); the target
 "*" asks "does any project other than the owner use it". A grant is refused
 removal (409) while its target uses the object and no other grant still
-covers that target.
+covers that target. A callback with an `action` parameter is also told which
+action the grant gives (networks: shared use and external use differ).
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -181,6 +183,8 @@ def check_removable(conn: Connection, object_type: str, object_id: str, action: 
     ot = _TYPES.get(object_type)
     if ot is None or ot.in_use is None:
         return True
+    if "action" in inspect.signature(ot.in_use).parameters:
+        return not ot.in_use(conn, object_id, target, action=action)
     return not ot.in_use(conn, object_id, target)
 
 
