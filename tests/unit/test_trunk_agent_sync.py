@@ -29,9 +29,27 @@ def test_parent_update_brings_its_subports(setup):  # noqa: F811
     assert ("ACTIVE", [PORT_2]) in server.wait_reports(4)
     # nothing changed: no fetch, nothing to do
     assert agent.sync(full=False).ops == [] and len(server.fetches) == 3
-    # the subport leaves the trunk (and this host)
-    del server.ports[PORT_2]
+    # the parent is unbound from this host, its subports with it in the
+    # same transaction: only the parent is notified
+    del server.ports[PORT_2], server.ports[PORT_1]
+    agent.sync(full=False, ports={PORT_1})
+    assert server.fetches[3:] == [{"host": "h1", "ports": [PORT_1], "networks": []},
+                                  {"host": "h1", "ports": [PORT_2], "networks": []}]
+    assert agent.desired.ports == {}
+    assert tap_name(PORT_2) not in kernel.links
+    assert kernel.links[tap_name(PORT_1)].master is None
+
+
+def test_removed_subport_loses_its_device(setup):  # noqa: F811
+    server, agent, kernel = setup
+    server.bind(PORT_1)
+    server.bind(PORT_2)
+    server.ports[PORT_1]["trunk_subports"] = [{"port_id": PORT_2, "segmentation_id": 7}]
+    kernel.links[tap_name(PORT_1)] = link(tap_name(PORT_1))
+    agent.sync(full=True)
+    assert kernel.links[tap_name(PORT_2)].vlan_id == 7
+    del server.ports[PORT_2]                    # remove_subports unbinds it
     server.ports[PORT_1]["trunk_subports"] = []
     agent.sync(full=False, ports={PORT_1, PORT_2})
-    assert tap_name(PORT_2) not in kernel.links
-    assert tap_name(PORT_1) in kernel.links
+    assert tap_name(PORT_2) not in kernel.links and PORT_2 not in agent.desired.ports
+    assert kernel.links[tap_name(PORT_1)].master == "brq" + NET_A[:11]

@@ -233,6 +233,11 @@ class LinuxBridgeAgent:
              networks: set[str] = frozenset()) -> Plan:
         """One cycle: fetch what is dirty, observe, plan, apply, report."""
         started = time.monotonic()
+        # subports of the parents refetched now: those no parent claims
+        # afterwards are refetched too (unbound with their trunk or parent)
+        former = set() if self.desired is None or full else {
+            sid for pid in ports if pid in self.desired.ports
+            for sid, _ in self.desired.ports[pid].subports}
         if full or self.desired is None:
             state = self.client.get_host_state()
             self.desired = Desired.from_wire(state)
@@ -256,11 +261,17 @@ class LinuxBridgeAgent:
             asked.clear()
         missing = missing_subports(self.desired) - asked
         asked |= missing
+        claimed = {sid for p in self.desired.ports.values() for sid, _ in p.subports}
+        missing |= (former - claimed) & set(self.desired.ports)
         if missing:
             state = self.client.get_host_state(missing, ())
             self.desired.merge(state, set(missing), set())
+            if getattr(self, "qos", None) is not None:
+                self.qos.learn(state, False, set(missing), set())
             for p in state.get("ports", ()):
                 self.known_status[p["id"]] = p["status"]
+            for pid in missing - set(self.desired.ports):
+                self.known_status.pop(pid, None)
         desired = self.desired
         fetched = time.monotonic()
         observed = self.kernel.observe()

@@ -224,6 +224,7 @@ class TrunkPlugin:
             return self._views(conn, [self._row(conn, ctx, tid)])[0]
         view = self.core.db.write(txn)
         binding.notify(self.core, changed)
+        self._notify_parent(view["port_id"])
         return view
 
     def update(self, ctx: Context, trunk_id: str, body: dict) -> dict:
@@ -250,8 +251,10 @@ class TrunkPlugin:
             conn.execute(delete(S).where(S.c.trunk_id == trunk_id))
             conn.execute(delete(T).where(T.c.id == trunk_id))
             self._touch_parent(conn, row["port_id"])
-        self.core.db.write(txn)
+            return row["port_id"]
+        parent = self.core.db.write(txn)
         binding.notify(self.core, changed)
+        self._notify_parent(parent)
 
     def _subports_body(self, body) -> list[dict]:
         if not isinstance(body, dict) or "sub_ports" not in body:
@@ -289,8 +292,7 @@ class TrunkPlugin:
             return self._views(conn, [self._row(conn, ctx, trunk_id)])[0]
         view = self.core.db.write(txn)
         binding.notify(self.core, changed)
-        parent = view["port_id"]
-        self._notify_parent(parent)
+        self._notify_parent(view["port_id"])
         return view
 
     def add_subports(self, ctx, trunk_id, body, authorize) -> dict:
