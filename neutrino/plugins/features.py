@@ -29,6 +29,7 @@ FEATURES: tuple[str, ...] = (
     "neutrino.plugins.portforwarding",
     "neutrino.plugins.l3extras",
     "neutrino.plugins.conntrack_helpers",
+    "neutrino.plugins.metering",
     "neutrino.plugins.segments",
     "neutrino.plugins.auto_allocate",
 )

@@ -542,6 +542,18 @@ class PortPlugin:
         """Keep the addresses asked for again, free the others, allocate new;
         returns the port's fixed_ips afterwards."""
         ipa = models.ip_allocations
+        # As upstream (_get_changed_ips_for_port): an entry naming only a
+        # subnet reuses an address the port already has there.
+        named = {f.get("ip_address") for f in fixed_ips if f.get("ip_address")}
+        spare = [c for c in current if c["ip_address"] not in named]
+        fixed_ips = list(fixed_ips)
+        for i, f in enumerate(fixed_ips):
+            if f.get("subnet_id") and not f.get("ip_address") and set(f) <= {
+                    "subnet_id", "ip_address"}:
+                cur = next((c for c in spare if c["subnet_id"] == f["subnet_id"]), None)
+                if cur is not None:
+                    spare.remove(cur)
+                    fixed_ips[i] = {"subnet_id": cur["subnet_id"], "ip_address": cur["ip_address"]}
         wanted = {(f.get("subnet_id"), f.get("ip_address")) for f in fixed_ips}
         keep = []
         for cur in current:

@@ -93,9 +93,10 @@ def routers_state(conn, host: str) -> dict[str, Any]:
             fips.setdefault(r.router_id, []).append(
                 {"id": r.id, "floating_ip_address": r.floating_ip_address,
                  "fixed_ip_address": r.fixed_ip_address, "status": r.status})
-    from neutrino.rpc.l3x_wire import conntrack_helpers, port_forwardings
+    from neutrino.rpc.l3x_wire import conntrack_helpers, metering_labels, port_forwardings
     pfs = port_forwardings(conn, ids)       # floating IP port forwardings (DNAT)
     helpers = conntrack_helpers(conn, ids)  # CT --helper rules
+    meters = metering_labels(conn, {r["id"]: r["project_id"] for r in rows})
     out = []
     for r in rows:
         mine = ports.get(r["id"], [])
@@ -106,7 +107,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                     "routes": routes.get(r["id"], []),
                     "floating_ips": fips.get(r["id"], []) if gw else [], "ha": r["ha"],
                     "port_forwardings": pfs.get(r["id"], []) if gw else [],
-                    "conntrack_helpers": helpers.get(r["id"], [])})
+                    "conntrack_helpers": helpers.get(r["id"], []),
+                    "metering_labels": meters.get(r["id"], []) if gw else []})
         if r["ha"]:
             ha_wire(conn, out[-1], by_id.get(r["ha_port_id"]))
     return {"host": host, "routers": out}

@@ -37,6 +37,7 @@ def test_floatingip_pools(api, setup):
     second = api.admin.subnet(ext["id"], "198.51.101.0/24")
     api.admin.subnet(ext["id"], "2001:db8:198::/64", ip_version=6)
     pools = expect(m.get("floatingip_pools"), 200)["floatingip_pools"]
+    assert expect(m.get("floatingip-pools"), 200)["floatingip_pools"] == pools
     mine = [p for p in pools if p["network_id"] == ext["id"]]
     assert sorted(p["subnet_id"] for p in mine) == sorted([ext_sub["id"], second["id"]])
     pool = next(p for p in mine if p["subnet_id"] == second["id"])

@@ -29,6 +29,7 @@ from typing import Any
 from neutrino.agent.l3.fwaas.extension import FwaasExtension, firewall_only
 from neutrino.agent.l3.ha import HaRouters
 from neutrino.agent.l3.keepalived import VrrpOptions
+from neutrino.agent.l3.meter_report import MeterReport
 from neutrino.agent.l3.model import Router
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.metadata.proxy import ProxyManager, ProxySpec, RateLimit
@@ -80,6 +81,8 @@ class L3Agent:
         self.rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
         fwaas = getattr(cfg, "fwaas", None)
         self.fwaas = FwaasExtension(enabled=fwaas.enabled if fwaas is not None else True)
+        # metering: the labels' traffic, read and reported at each heartbeat
+        self.meter_report = MeterReport(self.host, self.ns_prefix, d.state_path)
         self.ha = HaRouters(
             getattr(d, "ha_confs_path", "") or os.path.join(d.state_path, "ha_confs"),
             VrrpOptions(getattr(d, "ha_vrrp_advert_int", 2),
@@ -289,6 +292,10 @@ class L3Agent:
         return state
 
     def report(self) -> None:
+        try:
+            self.meter_report.collect(dict(self.routers))
+        except Exception as exc:  # noqa: BLE001 - the heartbeat must go on
+            LOG.error("metering report failed: %s", exc)
         first = not self._registered
         ServerClient(self.transport, self.host, self.prefix).report_state(
             self.agent_state(first), wait=first)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from neutrino.agent.l3 import address_scopes
 from neutrino.agent.l3.fwaas.model import FirewallGroup
 from neutrino.agent.l3.keepalived import HaInstance
+from neutrino.agent.l3.metering import MeterLabel
 from neutrino.dataplane.iptables import Table
 
 NS_PREFIX = "qrouter-"
@@ -90,6 +91,8 @@ class Router:
     port_forwards: list[PortForward] = field(default_factory=list)
     # l3-conntrack-helper: (protocol, port, helper) (neutrino.agent.l3.conntrack_helpers)
     conntrack_helpers: list[tuple[str, int, str]] = field(default_factory=list)
+    # metering: the labels metering this router (neutrino.agent.l3.metering)
+    metering_labels: list[MeterLabel] = field(default_factory=list)
 
     @classmethod
     def from_wire(cls, d: dict) -> Router:
@@ -119,7 +122,9 @@ class Router:
                    port_forwards=[PortForward.from_wire(p)
                                   for p in d.get("port_forwardings", ())],
                    conntrack_helpers=[(c["protocol"], c["port"], c["helper"])
-                                      for c in d.get("conntrack_helpers", ())])
+                                      for c in d.get("conntrack_helpers", ())],
+                   metering_labels=[MeterLabel.from_wire(m)
+                                    for m in d.get("metering_labels", ())])
 
     @property
     def qg(self) -> str | None:

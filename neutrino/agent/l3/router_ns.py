@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 
-from neutrino.agent.l3 import conntrack_helpers
+from neutrino.agent.l3 import conntrack_helpers, metering
 from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
 from neutrino.agent.l3.keepalived import PRIMARY_VIP_RANGE
 from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
@@ -70,7 +70,8 @@ class RouterNamespace:
         self.metadata_mark = metadata_mark
         # FWaaS (neutrino.agent.l3.fwaas) writes FORWARD and its own chains
         # of the filter table: ours leave them alone.
-        self.iptables = IptablesManager(self.name, foreign=FOREIGN_TO_L3)
+        self.iptables = IptablesManager(self.name, foreign=FOREIGN_TO_L3 + (metering.PREFIX,))
+        self.meter = metering.MeterTables(self.name)     # its own writer: counters kept
 
     def converge(self, router: Router, host_links: dict | None = None) -> bool:
         """Make the namespace match `router`; returns True if anything changed.
@@ -95,6 +96,7 @@ class RouterNamespace:
         changed |= bool(self.iptables.apply(nat_tables(router, self.metadata_port,
                                                        self.metadata_mark)
                                             + [conntrack_helpers.raw_table(router)]))
+        changed |= self.meter.apply(router.metering_labels, router.qg, router.admin_state_up)
         for ip in self._dropped_fips:
             # Established flows keep their NAT in conntrack after the rules
             # go: forget them, so a disassociated floating IP is unreachable

@@ -59,7 +59,9 @@ def install(api) -> list[Route]:
                 request.path_params["id"], needs_body=True)
         return endpoint
 
+    # the api-ref's path, and the one clients build from the collection name
     return [Route("/v2.0/floatingip_pools", pools_ep, methods=["GET"]),
+            Route("/v2.0/floatingip-pools", pools_ep, methods=["GET"]),
             Route("/v2.0/routers/{id}/add_extraroutes", extraroute_ep(True), methods=["PUT"]),
             Route("/v2.0/routers/{id}/remove_extraroutes", extraroute_ep(False),
                   methods=["PUT"])]
