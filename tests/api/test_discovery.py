@@ -47,6 +47,7 @@ EXERCISED_BY = {
     "multi-provider": "test_segments.py::test_multi_provider_create",
     "subnet-segmentid-writable": "test_segments.py::test_subnet_segment_id_writable",
     "l2_adjacency": "test_segments.py::test_subnets_on_segments",
+    "segments-peer-subnet-host-routes": "test_segments.py::test_peer_subnet_host_routes",
     "service-type": "test_segments.py::test_service_providers",
     "subnet-service-types": "test_segments.py::test_subnet_service_types",
     "subnet-external-network": "test_segments.py::test_subnet_router_external_filter",

@@ -147,6 +147,23 @@ def test_subnets_on_segments(api):
     api.admin.remove("segments", seg2["id"])
 
 
+def test_peer_subnet_host_routes(api):
+    net, seg1, seg2, s1, s2 = routed_network(api)
+    assert s1["host_routes"] == [] and s2["host_routes"] == [
+        {"destination": "10.1.0.0/24", "nexthop": "10.2.0.1"}]
+    first = api.admin.show("subnets", s1["id"])
+    assert first["host_routes"] == [{"destination": "10.2.0.0/24", "nexthop": "10.1.0.1"}]
+    assert first["revision_number"] > s1["revision_number"]
+    # another subnet on segment 1: routes to segment 2 only
+    s3 = api.admin.subnet(net["id"], "10.3.0.0/24", segment_id=seg1["id"])
+    assert s3["host_routes"] == [{"destination": "10.2.0.0/24", "nexthop": "10.3.0.1"}]
+    assert sorted(r["destination"] for r in api.admin.show("subnets", s2["id"])[
+        "host_routes"]) == ["10.1.0.0/24", "10.3.0.0/24"]
+    api.admin.remove("subnets", s2["id"])
+    assert api.admin.show("subnets", s1["id"])["host_routes"] == []
+    assert api.admin.show("subnets", s3["id"])["host_routes"] == []
+
+
 def test_subnet_segment_id_writable(api):
     net, sub = api.admin.net_with_subnet("10.9.0.0/24", net=vlan_net(api))
     assert sub["segment_id"] is None
@@ -251,7 +268,8 @@ def test_service_providers(api):
 
 @pytest.mark.parametrize("alias", ["segment", "standard-attr-segment", "multi-provider",
                                    "network-segment-range", "subnet-segmentid-writable",
-                                   "l2_adjacency", "service-type", "subnet-service-types",
+                                   "l2_adjacency", "service-type",
+                                   "segments-peer-subnet-host-routes", "subnet-service-types",
                                    "subnet-external-network"])
 def test_extensions_listed(api, alias):
     expect(api.member_a.get(f"extensions/{alias}"), 200)

@@ -26,6 +26,8 @@ EXTENSIONS = [
     ("subnet-segmentid-writable", "Subnet SegmentID (writable)",
      "Provides a writable segment_id attribute for a subnet resource."),
     ("l2_adjacency", "L2 Adjacency", "Display L2 Adjacency for Neutron Networks."),
+    ("segments-peer-subnet-host-routes", "Segments peer-subnet host routes",
+     "Add host routes to subnets on a routed network (segments)"),
     ("service-type", "Neutron Service Type Management",
      "API for retrieving service providers for Neutron advanced services"),
     ("subnet-service-types", "Subnet service types",

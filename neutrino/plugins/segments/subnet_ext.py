@@ -11,6 +11,7 @@ from neutrino.api import attributes as a
 from neutrino.api.attributes import Attr
 from neutrino.db import models
 from neutrino.db import seg_models as sm
+from neutrino.plugins.core import bump_revision
 from neutrino.plugins.extend import ResourceExtension
 from neutrino.plugins.segments import faults as sf
 
@@ -57,11 +58,58 @@ def _views(conn, views: list[dict]) -> None:
         view["service_types"] = types.get(view["id"], [])
 
 
+def _peers(conn, network_id: str) -> list[dict]:
+    """The network's subnets that are on segments."""
+    s = models.subnets
+    return [dict(r) for r in conn.execute(
+        select(s.c.id, s.c.cidr, s.c.ip_version, s.c.gateway_ip, SS.c.segment_id)
+        .join(SS, SS.c.subnet_id == s.c.id).where(s.c.network_id == network_id)).mappings()]
+
+
+def _add_peer_routes(conn, view: dict, segment_id: str) -> None:
+    """segments-peer-subnet-host-routes: a new subnet on a segment and the
+    subnets of the network's other segments (same IP version) get host routes
+    to each other through their own gateways."""
+    hr = models.host_routes
+    have = {(r[0], r[1], r[2]) for r in conn.execute(
+        select(hr.c.subnet_id, hr.c.destination, hr.c.nexthop)
+        .where(hr.c.subnet_id.in_([p["id"] for p in _peers(conn, view["network_id"])])))}
+    for peer in _peers(conn, view["network_id"]):
+        if (peer["id"] == view["id"] or peer["segment_id"] == segment_id
+                or peer["ip_version"] != view["ip_version"]):
+            continue
+        if view.get("gateway_ip") and (view["id"], peer["cidr"], view["gateway_ip"]) not in have:
+            conn.execute(insert(hr), {"subnet_id": view["id"], "destination": peer["cidr"],
+                                      "nexthop": view["gateway_ip"]})
+            view["host_routes"] = [*view.get("host_routes", []), {
+                "destination": peer["cidr"], "nexthop": view["gateway_ip"]}]
+        if peer["gateway_ip"] and (peer["id"], view["cidr"], peer["gateway_ip"]) not in have:
+            conn.execute(insert(hr), {"subnet_id": peer["id"], "destination": view["cidr"],
+                                      "nexthop": peer["gateway_ip"]})
+            bump_revision(conn, models.subnets, peer["id"])
+
+
+def _deleting(conn, ctx, view: dict) -> None:
+    """The peers' routes to a deleted routed subnet go with it."""
+    if view.get("segment_id") is None:
+        return
+    hr = models.host_routes
+    for peer in _peers(conn, view["network_id"]):
+        if peer["id"] == view["id"] or not peer["gateway_ip"]:
+            continue
+        gone = conn.execute(delete(hr).where(hr.c.subnet_id == peer["id"],
+                                             hr.c.destination == view["cidr"],
+                                             hr.c.nexthop == peer["gateway_ip"])).rowcount
+        if gone:
+            bump_revision(conn, models.subnets, peer["id"])
+
+
 def _create(conn, ctx, body: dict, view: dict) -> None:
     segment_id = body.get("segment_id")
     if segment_id is not None:
         _segment_of_network(conn, segment_id, view["network_id"])
         conn.execute(insert(SS), {"subnet_id": view["id"], "segment_id": segment_id})
+        _add_peer_routes(conn, view, segment_id)
     _check_all_or_none(conn, view["network_id"])
     _write_types(conn, view["id"], body.get("service_types") or [])
     view["segment_id"] = segment_id
@@ -111,7 +159,7 @@ SUBNETS = ResourceExtension(
                 validate=a.uuid_or_none),
            Attr("service_types", post=True, put=True, default=[], filter=False, sort=False,
                 convert=a.service_types)),
-    views=_views, create=_create, update=_update, filters=_filters)
+    views=_views, create=_create, update=_update, delete=_deleting, filters=_filters)
 
 
 def _external_filter(table, filters: dict) -> list:
