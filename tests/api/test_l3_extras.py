@@ -121,3 +121,15 @@ def test_router_port_ip_cannot_change(api, setup):
     # the same addresses again, or other attributes: fine
     expect(api.admin.put(f"ports/{rport['id']}", {"port": {"fixed_ips": before}}), 200)
     expect(api.admin.put(f"ports/{rport['id']}", {"port": {"name": "x"}}), 200)
+
+
+def test_gateway_on_an_external_network_without_subnets(api):
+    """Upstream makes the gateway port without addresses (the RBAC tests of
+    external networks set such gateways)."""
+    bare = api.admin.network(**{"router:external": True})
+    r = api.admin.create("routers", name=rand("r"), external_gateway_info={
+        "network_id": bare["id"]})
+    assert r["external_gateway_info"]["network_id"] == bare["id"]
+    assert r["external_gateway_info"]["external_fixed_ips"] == []
+    off = api.admin.update("routers", r["id"], external_gateway_info={})
+    assert off["external_gateway_info"] is None

@@ -245,7 +245,9 @@ class RouterPlugin:
         port = self.ports.create_in(conn, admin_context(), {
             "network_id": net["id"], "device_owner": GW_OWNER, "device_id": router_id,
             "fixed_ips": fixed, "security_groups": [], "port_security_enabled": False}, "")
-        if not port["fixed_ips"]:
+        # As upstream: an external network without subnets gives a gateway
+        # port without addresses (the agent wires no gateway until one comes).
+        if not port["fixed_ips"] and ext_subnets:
             raise bad_router(f"No IP address could be allocated on external network {net['id']}")
         conn.execute(insert(RP).values(router_id=router_id, port_id=port["id"],
                                        port_type=GW_OWNER))
