@@ -15,6 +15,7 @@ NETWORK_KEYS = {
     "revision_number", "dns_domain",
     "l2_adjacency",
 }
+NETWORK_KEYS |= {"qos_policy_id"}    # qos (neutrino.plugins.qos)
 PROVIDER = {"provider:network_type", "provider:physical_network", "provider:segmentation_id"}
 
 

@@ -19,6 +19,8 @@ PORT_KEYS_MEMBER |= {"numa_affinity_policy", "device_profile", "data_plane_statu
                      "propagate_uplink_status", "ip_allocation"}
 # dns-integration, dns-domain-ports (neutrino.plugins.dns)
 PORT_KEYS_MEMBER |= {"dns_name", "dns_domain", "dns_assignment"}
+# qos, qos-port-network-policy (neutrino.plugins.qos)
+PORT_KEYS_MEMBER |= {"qos_policy_id", "qos_network_policy_id"}
 BINDING_ADMIN = {"binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details"}
 BINDING_ADMIN |= {"resource_request"}   # admin-only too (port-resource-request)
 

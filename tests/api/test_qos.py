@@ -235,6 +235,25 @@ def test_floatingip_policy(api):
     assert fip["qos_policy_id"] == pol["id"]
     assert api.admin.update("floatingips", fip["id"], qos_policy_id=None)["qos_policy_id"] is None
 
+    # qos-gateway-ip: the router gateway's policy, kept while the gateway is
+    router = api.admin.create("routers", name="r", external_gateway_info={
+        "network_id": ext["id"], "qos_policy_id": pol["id"]})
+    assert router["external_gateway_info"]["qos_policy_id"] == pol["id"]
+    expect(api.admin.delete(f"{P}/{pol['id']}"), 409, "QosPolicyInUse")
+    router = api.admin.update("routers", router["id"], external_gateway_info={
+        "network_id": ext["id"], "enable_snat": False})
+    assert router["external_gateway_info"]["qos_policy_id"] == pol["id"]
+    expect(api.admin.put(f"routers/{router['id']}", {"router": {"external_gateway_info": {
+        "network_id": ext["id"], "qos_policy_id": "nope"}}}), 400)
+    router = api.admin.update("routers", router["id"], external_gateway_info={
+        "network_id": ext["id"], "qos_policy_id": None})
+    assert router["external_gateway_info"]["qos_policy_id"] is None
+    api.admin.update("routers", router["id"], external_gateway_info={
+        "network_id": ext["id"], "qos_policy_id": pol["id"]})
+    assert api.admin.update("routers", router["id"],
+                            external_gateway_info=None)["external_gateway_info"] is None
+    expect(api.admin.delete(f"{P}/{pol['id']}"), 204)
+
 
 def test_rbac_sharing(api):
     owner, target, other = api.project(), api.project(), api.project()
@@ -271,5 +290,10 @@ def test_rbac_sharing(api):
     expect(api.admin.put(f"{P}/{pol['id']}", {"policy": {"shared": False}}), 409,
            "RbacPolicyInUse")
     other.remove("networks", other_net["id"])
+    # as upstream, the owner's own objects keep it shared too
+    own_net = owner.network(qos_policy_id=pol["id"])
+    expect(api.admin.put(f"{P}/{pol['id']}", {"policy": {"shared": False}}), 409,
+           "RbacPolicyInUse")
+    owner.remove("networks", own_net["id"])
     api.admin.delete(f"{P}/{pol['id']}")
     assert api.admin.list("rbac-policies", params={"object_id": pol["id"]}) == []

@@ -43,4 +43,6 @@ EXTENSIONS = [
      "API to enable GET, PUT and DELETE operations on QoS minimum packet rate rule without "
      "specifying policy ID"),
     ("qos-fip", "Floating IP QoS", "The floating IP Quality of Service extension"),
+    ("qos-gateway-ip", "Router gateway IP QoS",
+     "The Router gateway IP Quality of Service extension"),
 ]

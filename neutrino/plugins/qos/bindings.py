@@ -1,6 +1,6 @@
-"""qos_policy_id on ports, networks and floating IPs (qos,
-qos-port-network-policy's qos_network_policy_id, qos-fip), as resource
-extensions written in the resource's own transaction.
+"""qos_policy_id on ports, networks, floating IPs and router gateways (qos,
+qos-port-network-policy's qos_network_policy_id, qos-fip, qos-gateway-ip),
+as resource extensions written in the resource's own transaction.
 
 A new network without a policy gets its project's default policy
 (qos-default). Attaching needs a policy the caller can see (else 404);
@@ -202,4 +202,43 @@ FLOATINGIPS = ResourceExtension(
     "floatingips", "qos-fip", attrs=(_policy_attr(),), views=_fip_views, create=_fip_create,
     update=_fip_update, filters=_filters(common.FIP_B, "fip_id"))
 
-RESOURCE_EXTENSIONS = [PORTS, NETWORKS, FLOATINGIPS]
+
+
+# --- router gateways (qos-gateway-ip: external_gateway_info.qos_policy_id) ------------------
+
+def _gw_views(conn, views: list[dict]) -> None:
+    own = _bound(conn, common.GW_B, "router_id",
+                 [v["id"] for v in views if v.get("external_gateway_info")])
+    for v in views:
+        if v.get("external_gateway_info"):
+            v["external_gateway_info"]["qos_policy_id"] = own.get(v["id"])
+
+
+def _gw_create(conn, ctx, body: dict, view: dict) -> None:
+    pid = (body.get("external_gateway_info") or {}).get("qos_policy_id")
+    if pid:
+        _attachable(conn, ctx, pid)
+        _write(conn, common.GW_B, "router_id", view["id"], pid)
+
+
+def _gw_update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
+    """A cleared gateway takes its policy along; a gateway given without
+    qos_policy_id keeps the current one, as upstream."""
+    if "external_gateway_info" not in body:
+        return False
+    info = body["external_gateway_info"] or {}
+    old = (current.get("external_gateway_info") or {}).get("qos_policy_id")
+    new = info.get("qos_policy_id", old) if info else None
+    if new == old:
+        return False
+    _may_detach(conn, ctx, old)
+    if new:
+        _attachable(conn, ctx, new)
+    _write(conn, common.GW_B, "router_id", current["id"], new)
+    return True
+
+
+ROUTERS = ResourceExtension("routers", "qos-gateway-ip", views=_gw_views, create=_gw_create,
+                            update=_gw_update)
+
+RESOURCE_EXTENSIONS = [PORTS, NETWORKS, FLOATINGIPS, ROUTERS]

@@ -20,14 +20,15 @@ USERS = ((common.NET_B, "network_id", models.networks), (common.PORT_B, "port_id
 
 
 def policy_users(conn, policy_id: str, target: str, owner: str) -> str | None:
-    """A "<kind> <id>" of `target` using the policy; "*": any project but
-    the owner and those with a grant of their own (upstream's check)."""
+    """A "<kind> <id>" of `target` using the policy; "*": any project
+    without a grant of its own — the owner's objects too, as upstream's
+    QoS (a policy its owner attached to a network stays shared)."""
     granted = select(RBAC.c.target_project).where(
         RBAC.c.object_type == common.OBJECT_TYPE, RBAC.c.object_id == policy_id,
         RBAC.c.action == registry.SHARED)
     for binding, key, table in USERS:
-        cond = ((table.c.project_id != owner) & table.c.project_id.not_in(granted)
-                if target == registry.WILDCARD else table.c.project_id == target)
+        cond = (table.c.project_id.not_in(granted) if target == registry.WILDCARD
+                else table.c.project_id == target)
         used = conn.execute(select(table.c.id).join(binding, binding.c[key] == table.c.id)
                             .where(binding.c.policy_id == policy_id, cond).limit(1)).first()
         if used:
@@ -37,7 +38,7 @@ def policy_users(conn, policy_id: str, target: str, owner: str) -> str | None:
 
 def policy_in_use(conn, policy_id: str, target: str) -> bool:
     owner = conn.execute(select(QP.c.project_id).where(QP.c.id == policy_id)).scalar()
-    if owner is None or target == owner:
+    if owner is None or target == owner:     # (the owner never needs a grant)
         return False
     return policy_users(conn, policy_id, target, owner) is not None
 
