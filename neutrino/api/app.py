@@ -60,7 +60,12 @@ def reject_nul(request: Request, body: Any) -> None:
 
 
 def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=JSON)
+    try:
+        data = orjson.dumps(body)
+    except TypeError:      # integers past 64 bits (IPv6 address counts): the slow encoder
+        import json
+        data = json.dumps(body, separators=(",", ":")).encode()
+    return Response(data, status_code=status, media_type=JSON)
 
 
 def fault_response(exc: faults.NeutronError) -> Response:

@@ -351,3 +351,12 @@ def test_rbac_sharing_of_pools_and_scopes(api):
     expect(m.post("rbac-policies", {"rbac_policy": {
         "object_type": "subnetpool", "object_id": scoped["id"], "action": "access_as_shared",
         "target_tenant": other.project_id}}), 201)
+
+
+def test_ip_availability_of_ipv6_counts_past_64_bits(api):
+    admin, m = api.admin, api.project()
+    net = m.network()
+    m.subnet(net["id"], "2001:db8:77::/64", ip_version=6)
+    got = expect(admin.get(f"network-ip-availabilities/{net['id']}"), 200)[
+        "network_ip_availability"]
+    assert got["total_ips"] == 2 ** 64 - 2     # the pool: ::2 to the last address (exact)
