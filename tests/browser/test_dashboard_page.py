@@ -143,3 +143,50 @@ def test_project_switcher_acts_as_that_project(server, browser):
     r = httpx.get(server.url + f"/dashboard/api/inspect/network/{own['id']}",
                   headers={"X-Project-Id": mine, "X-Roles": "member"})
     assert r.status_code == 403
+
+
+def test_rule_and_delete_actions(server, browser):
+    """A security group rule made and deleted with the page; a network deleted
+    from its panel; a refused delete shows the API's message."""
+    project = new_project()
+    page = Page(browser, server.url).open()
+    page.ready()
+    box = page.d.find_element("id", "project-id")
+    box.clear()
+    box.send_keys(project)
+    page.click("#project-switch button")
+    page.wait(lambda: page.js("return window.dash.who && window.dash.who.project_id")
+              == project, 10, "the switch")
+    member = {"X-Project-Id": project, "X-Roles": "admin"}
+    groups = httpx.get(server.url + "/v2.0/security-groups", headers=member,
+                       params={"project_id": project}).json()["security_groups"]
+    group = next(g for g in groups if g["name"] == "default")
+    page.fill("rule", {"group": group["id"], "direction": "ingress", "protocol": "tcp",
+                       "ports": "22", "remote": "198.51.100.0/24"})
+    rules = httpx.get(server.url + "/v2.0/security-group-rules", headers=member,
+                      params={"security_group_id": group["id"], "protocol": "tcp"}).json()
+    rule = rules["security_group_rules"]
+    assert [(r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"]) for r in rule] \
+        == [(22, 22, "198.51.100.0/24")]
+    item = page.wait(lambda: [li for li in page.d.find_elements("css selector", "ul.rules li")
+                              if "198.51.100.0/24" in li.text], 10, "the rule in the list")
+    item[0].find_element("css selector", "button").click()
+    page.wait(lambda: not httpx.get(server.url + f"/v2.0/security-group-rules/{rule[0]['id']}",
+                                    headers=member).status_code == 200, 10, "the rule deleted")
+
+    # a network with a port cannot go: the API's 409 message is shown
+    net = network(server.url, rand("busy"), project=project)
+    port = httpx.post(server.url + "/v2.0/ports", headers=member,
+                      json={"port": {"network_id": net["id"], "device_owner": "compute:nova",
+                                     "device_id": "x"}})
+    assert port.status_code == 201, port.text
+    page.select(f"network:{net['id']}")
+    page.click("#panel button.danger")
+    page.wait(lambda: page.error(), 10, "the refusal")
+    assert "in use" in page.error() and net["id"] in page.error(), page.error()
+    httpx.delete(server.url + f"/v2.0/ports/{port.json()['port']['id']}", headers=member)
+    page.select(f"network:{net['id']}")
+    page.click("#panel button.danger")
+    page.wait(lambda: not page.has_node(f"network:{net['id']}"), 10, "the network gone")
+    assert httpx.get(server.url + f"/v2.0/networks/{net['id']}",
+                     headers=member).status_code == 404
