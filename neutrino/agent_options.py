@@ -212,6 +212,9 @@ DHCP_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
     Opt("dnsmasq_lease_max", int_range(1), 16777216,
         "Maximum number of leases per dnsmasq (--dhcp-lease-max)."),
     Opt("dhcp_domain", string, "openstacklocal", "Domain of the instances' host names."),
+    Opt("dns_domain", string, "",
+        "Upstream's name of dhcp_domain (neutron.conf's [DEFAULT] dns_domain, which upstream's "
+        "DHCP agent reads): when set, it is the domain instead of dhcp_domain."),
     Opt("num_sync_threads", int_range(1), 4,
         "Networks converged in parallel during a full resync."),
     Opt("resync_interval", int_range(1), 5,

@@ -51,7 +51,8 @@ class DhcpAgent:
             d.transport_url, **({"client_name": f"dhcp-agent:{self.host}"}
                                 if not d.transport_url.startswith("inproc") else {}))
         self.client = DhcpClient(self.transport, self.host, self.prefix)
-        self.conf = DnsmasqConf(state_path=d.state_path, domain=d.dhcp_domain,
+        domain = (d.dns_domain or d.dhcp_domain).rstrip(".")    # dnsmasq wants no dot
+        self.conf = DnsmasqConf(state_path=d.state_path, domain=domain,
                                 dns_servers=tuple(d.dnsmasq_dns_servers),
                                 lease_max=d.dnsmasq_lease_max, binary=d.dnsmasq_binary,
                                 extra=("--log-facility=-", "--log-dhcp"))
