@@ -106,6 +106,12 @@ network_vlan_ranges = physnet1:1000:1999
 [ml2_type_flat]
 flat_networks = *
 
+[quotas]
+# as neutron-tempest-plugin's gate jobs: a class's routers are removed only
+# at its end (RoutersTest makes 12)
+quota_router = 100
+quota_floatingip = 500
+
 [oslo_policy]
 policy_file = $WORK/policy.yaml
 

@@ -30,6 +30,7 @@ FEATURES: tuple[str, ...] = (
     "neutrino.plugins.l3extras",
     "neutrino.plugins.conntrack_helpers",
     "neutrino.plugins.metering",
+    "neutrino.plugins.flavors",
     "neutrino.plugins.segments",
     "neutrino.plugins.auto_allocate",
 )
