@@ -297,3 +297,21 @@ def test_rbac_sharing(api):
     owner.remove("networks", own_net["id"])
     api.admin.delete(f"{P}/{pol['id']}")
     assert api.admin.list("rbac-policies", params={"object_id": pol["id"]}) == []
+
+
+def test_minimum_above_limit_conflicts(api):
+    pol = policy(api.admin)
+    limit = add_rule(api.admin, pol["id"], "bandwidth_limit", max_kbps=1000)
+    err = add_rule(api.admin, pol["id"], "minimum_bandwidth", 409, min_kbps=2000)
+    assert err["NeutronError"]["type"] == "QoSRuleParameterConflict"
+    assert err["NeutronError"]["message"] == (
+        f"Unable to add the rule with value 2000 to the policy {pol['id']} as the existing "
+        "rule of type bandwidth_limit restricts the bandwidth to 1000.")
+    # another direction is another limit
+    add_rule(api.admin, pol["id"], "minimum_bandwidth", min_kbps=2000, direction="ingress")
+    minimum = add_rule(api.admin, pol["id"], "minimum_bandwidth", min_kbps=500)
+    expect(api.admin.put(f"{P}/{pol['id']}/bandwidth_limit_rules/{limit['id']}",
+                         {"bandwidth_limit_rule": {"max_kbps": 100}}), 409,
+           "QoSRuleParameterConflict")
+    expect(api.admin.put(f"{P}/{pol['id']}/minimum_bandwidth_rules/{minimum['id']}",
+                         {"minimum_bandwidth_rule": {"min_kbps": 900}}), 200)

@@ -41,3 +41,9 @@ class PolicyRemoveAuthorizationError(NeutronError):
 
 class QosRuleTypeNotFound(NotFound):
     message = "QoS rule type {rule_type} could not be found."
+
+
+class QoSRuleParameterConflict(Conflict):
+    message = ("Unable to add the rule with value {rule_value} to the policy {policy_id} as "
+               "the existing rule of type {existing_rule} restricts the bandwidth to "
+               "{existing_value}.")

@@ -106,6 +106,25 @@ class RulePlugin:
             raise qf.QoSRulesConflict(new_rule_type=rtype, rule_id=other[0],
                                       policy_id=policy_id)
 
+    def _check_bandwidth(self, conn, policy_id: str, values: dict, direction: str) -> None:
+        """check_bandwidth_rule_conflict: a minimum above the limit of the
+        same direction (either way round) is refused."""
+        if "max_kbps" in values:
+            other, field = "minimum_bandwidth", "min_kbps"
+            clash = lambda existing: existing > values["max_kbps"]  # noqa: E731
+        elif "min_kbps" in values:
+            other, field = "bandwidth_limit", "max_kbps"
+            clash = lambda existing: existing < values["min_kbps"]  # noqa: E731
+        else:
+            return
+        found = conn.execute(select(QR.c[field]).where(
+            QR.c.qos_policy_id == policy_id, QR.c.type == other,
+            QR.c.direction == direction)).first()
+        if found is not None and clash(found[0]):
+            raise qf.QoSRuleParameterConflict(
+                rule_value=values.get("max_kbps", values.get("min_kbps")),
+                policy_id=policy_id, existing_rule=other, existing_value=found[0])
+
     def _changed(self, conn, policy_id: str) -> list:
         """After a rule change: the policy's revision, the ports it reaches
         (refused if the Linux bridge agent there cannot enforce it)."""
@@ -121,6 +140,7 @@ class RulePlugin:
             self._check_conflict(conn, self.policy_id, direction, None)
             rid = listing.new_id()
             values = {k: body[k] for k in self.rtype.fields}
+            self._check_bandwidth(conn, self.policy_id, values, direction)
             try:
                 conn.execute(insert(QR).values(id=rid, qos_policy_id=self.policy_id,
                                                type=self.rtype.type, direction=direction,
@@ -140,6 +160,9 @@ class RulePlugin:
             if self.rtype.directions and "direction" in body:
                 self._check_conflict(conn, row["qos_policy_id"], body["direction"], rule_id)
                 values["direction"] = body["direction"]
+            self._check_bandwidth(conn, row["qos_policy_id"],
+                                  {k: v for k, v in values.items() if k != "direction"},
+                                  values.get("direction", row["direction"]))
             if values:
                 conn.execute(update(QR).where(QR.c.id == rule_id).values(**values))
             ports = self._changed(conn, row["qos_policy_id"])

@@ -1,0 +1,72 @@
+"""The L2 agent's QoS plan: what the server's wire form becomes on a tap
+(tbf arguments, ifb redirect, the nftables DSCP table) and which taps a
+cycle reprograms."""
+from __future__ import annotations
+
+from neutrino.agent.l2.qos.agent import QosAgent
+from neutrino.agent.l2.qos.plan import (Limit, QosSpec, clear_commands, nft_script, plan,
+                                        set_commands)
+
+PORT = "11111111-2222-3333-4444-555555555555"
+TAP, IFB = "tap11111111-22", "qos11111111-22"
+
+
+def test_wire_form_to_spec():
+    assert QosSpec.from_wire(None) is None
+    assert QosSpec.from_wire({"policy_id": "p", "egress": None, "ingress": None,
+                              "dscp_mark": None}) is None
+    spec = QosSpec.from_wire({"policy_id": "p", "egress": {"max_kbps": 10000,
+                                                           "max_burst_kbps": 0},
+                              "ingress": None, "dscp_mark": 26})
+    assert spec == QosSpec(egress=Limit(10000, 0), dscp_mark=26)
+    assert spec.qdiscs() == {"ingress"}
+
+
+def test_burst_defaults_to_80_percent_and_never_below_two_frames():
+    assert Limit(10000, 0).tbf() == ["tbf", "rate", "10000kbit", "burst", "1000000b",
+                                     "latency", "50ms"]
+    assert Limit(10000, 100).tbf()[4] == "12500b"
+    assert Limit(1, 0).tbf()[4] == "3000b"
+
+
+def test_commands_per_direction():
+    ingress = set_commands(TAP, IFB, QosSpec(ingress=Limit(1000, 0)))
+    assert [argv[:6] for argv, _ in ingress] == [["tc", "qdisc", "replace", "dev", TAP,
+                                                  "root"]]
+    egress = [argv for argv, must in set_commands(TAP, IFB, QosSpec(egress=Limit(1000, 0)))]
+    assert ["ip", "link", "add", IFB, "type", "ifb"] in egress
+    assert egress[-1][-5:] == ["mirred", "egress", "redirect", "dev", IFB]
+    # a DSCP-only spec needs no qdisc: the mark is an nftables chain
+    assert set_commands(TAP, IFB, QosSpec(dscp_mark=10)) == []
+    assert all(not must for _argv, must in clear_commands(TAP, IFB))
+
+
+def test_nft_table_marks_both_families():
+    script = nft_script({TAP: 26})
+    assert f'chain {TAP} {{' in script and f'device "{TAP}"' in script
+    assert "ip dscp set 26" in script and "ip6 dscp set 26" in script
+    assert script.startswith("table netdev neutrino-qos {}\ndelete table netdev neutrino-qos\n")
+
+
+def test_plan_reprograms_only_what_changed():
+    a, b = QosSpec(egress=Limit(1, 0)), QosSpec(ingress=Limit(2, 0))
+    assert plan({"t1": a, "t2": None}, {"t1": a}) == {}
+    assert plan({"t1": b}, {"t1": a}) == {"t1": b}
+    assert plan({"t1": None}, {"t1": a}) == {"t1": None}      # policy removed
+    assert plan({}, {"t1": a}) == {"t1": None}                # port unwired
+    assert plan({"t1": a}, {"t1": a}, broken={"t1"}) == {"t1": a}
+    assert plan({"t2": None}, {}) == {}                       # never ours: untouched
+
+
+def test_learn_merges_partial_answers():
+    agent = QosAgent(None)
+    wire = {"policy_id": "p", "egress": None, "ingress": {"max_kbps": 5, "max_burst_kbps": 0},
+            "dscp_mark": None}
+    agent.learn({"ports": [{"id": "a", "network_id": "n1", "qos": wire},
+                           {"id": "b", "network_id": "n2", "qos": None}]}, True)
+    assert agent.wanted == {"a": QosSpec(ingress=Limit(5, 0)), "b": None}
+    # the network of "a" changed: its ports come again (here: "a" is gone)
+    agent.learn({"ports": []}, False, set(), {"n1"})
+    assert agent.wanted == {"b": None}
+    agent.learn({"ports": [{"id": "b", "network_id": "n2", "qos": wire}]}, False, {"b"}, set())
+    assert agent.wanted == {"b": QosSpec(ingress=Limit(5, 0))}
