@@ -140,3 +140,36 @@ def test_login_through_the_embedded_identity(server_factory):
 def test_write_paths_name_their_resource(path, resource):
     from neutrino.dashboard.events import resource_of
     assert resource_of(path) == resource
+
+
+def test_events_reach_the_page_whichever_worker_made_the_change(server_factory):
+    """Two API workers on RabbitMQ: the page's stream is held by one of them,
+    the writes land on both; every change reaches the page (through the
+    fanout topic <control_exchange>.dashboard)."""
+    from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
+    reason = _rabbit_unreachable()
+    if reason:
+        pytest.skip(reason)
+    import secrets
+    server = server_factory({"DEFAULT": {"api_workers": "2", "transport_url": RABBIT_URL,
+                                         "control_exchange": f"dash-{secrets.token_hex(4)}"}})
+    got: list = []
+    ready, stop = threading.Event(), threading.Event()
+    t = threading.Thread(target=_listen, args=(server.url, {}, got, ready, stop), daemon=True)
+    t.start()
+    assert ready.wait(10), got
+    time.sleep(0.5)     # the worker's subscription is declared on the broker
+    n = 20
+    for _ in range(n):  # a new connection each: the kernel spreads them over both workers
+        r = httpx.post(server.url + "/v2.0/networks", json={"network": {"name": rand("w")}},
+                       headers={"Connection": "close"})
+        assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 10
+    count = 0
+    while time.monotonic() < deadline:
+        count = sum(1 for g in got if g[0] == "event" and g[1]["resource"] == "network")
+        if count >= n:
+            break
+        time.sleep(0.05)
+    stop.set()
+    assert count == n, f"{count} of {n} changes reached the page\n{server.log_tail()}"
