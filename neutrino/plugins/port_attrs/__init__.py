@@ -177,7 +177,8 @@ def _regenerate_mac(conn, current: dict, view: dict) -> None:
                                          device_owner=current["device_owner"])
     if view["binding:vif_type"] not in ("unbound", "binding_failed"):
         raise faults.Conflict(f"Port {view['id']} is bound: its MAC cannot change")
-    base = binding.CORE.cfg.DEFAULT.base_mac if binding.CORE is not None else "fa:16:3e:00:00:00"
+    core = binding.core_for(conn)
+    base = core.cfg.DEFAULT.base_mac if core is not None else "fa:16:3e:00:00:00"
     for _ in range(16):
         mac = ipam.random_mac(base)
         if not conn.execute(select(P.c.id).where(P.c.network_id == view["network_id"],

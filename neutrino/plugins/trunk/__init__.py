@@ -31,7 +31,7 @@ def install(api) -> list[Route]:
     from neutrino.plugins.trunk.plugin import TrunkPlugin
     from neutrino.plugins.trunk.resources import TRUNK
     core = api.core
-    binding.CORE = core
+    binding.register(core)
     plugin = TrunkPlugin(core)
     d = core.cfg.DEFAULT
     api.plugins["trunks"] = plugin

@@ -4,6 +4,8 @@ unbound when it is not or when they leave the trunk — what upstream's
 trunk server RPC (update_subport_bindings) and remove_subports do."""
 from __future__ import annotations
 
+import weakref
+
 from sqlalchemy import select, update
 
 from neutrino.db import models
@@ -14,9 +16,25 @@ from neutrino.plugins.ml2.segments import segments_for
 SUBPORT_OWNER = "trunk:subport"
 P = models.ports
 
-# The core (its mechanism drivers) of the server process, for the port
-# update hook, which gets no core (set by the trunk feature's install()).
-CORE = None
+# The cores (their mechanism drivers) of this process, for the port update
+# hook, which gets none (registered by the trunk feature's install()); a
+# process may hold several (tests), each on its own connection pool.
+_CORES: list = []
+
+
+def register(core) -> None:
+    _CORES.append(weakref.ref(core))
+
+
+def core_for(conn):
+    """The core whose database `conn` is a connection of."""
+    alive = [c for c in (ref() for ref in _CORES) if c is not None]
+    _CORES[:] = [weakref.ref(c) for c in alive]
+    pool = getattr(conn.engine, "pool", None)
+    for core in reversed(alive):
+        if getattr(core.db.engine, "pool", None) is pool:
+            return core
+    return alive[-1] if alive else None
 
 
 def set_bindings(conn, core, trunk_id: str, port_ids: list[str], host: str,

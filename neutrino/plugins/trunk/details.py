@@ -53,7 +53,7 @@ def _updated(conn, ctx, body: dict, current: dict, view: dict) -> bool:
     # Agents learn of the subports from the parent's trunk details (the L2
     # agent fetches subports it does not know yet); no notification here,
     # the transaction is not committed yet.
-    binding.set_bindings(conn, binding.CORE, trunk.id, binding.subport_ids(conn, trunk.id),
+    binding.set_bindings(conn, binding.core_for(conn), trunk.id, binding.subport_ids(conn, trunk.id),
                          host)
     return False
 
