@@ -162,7 +162,7 @@ class NetworkPlugin:
                 authorize(current, {})
             for key in PROVIDER_KEYS:
                 attr = f"provider:{key}"
-                if attr in body and body[attr] != current[attr]:
+                if attr in body and body[attr] != current.get(attr):   # multi-segment: absent
                     raise faults.invalid_input("Plugin does not support updating the "
                                                "following provider network attributes: "
                                                f"{attr}")

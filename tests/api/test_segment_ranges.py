@@ -45,6 +45,7 @@ def test_range_crud(api):
         "description": "for one project"}
     assert r["used"] == {} and r["available"] == list(range(lo, hi + 1))
     assert api.admin.show(NSR, r["id"]) == r
+    assert api.admin.show("network_segment_ranges", r["id"]) == r   # openstacksdk's spelling
     assert [x["id"] for x in api.admin.list(NSR, {"id": r["id"]})] == [r["id"]]
     up = api.admin.update(NSR, r["id"], name="renamed", maximum=hi + 1)
     assert (up["name"], up["maximum"]) == ("renamed", hi + 1)

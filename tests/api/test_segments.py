@@ -273,3 +273,14 @@ def test_service_providers(api):
                                    "subnet-external-network"])
 def test_extensions_listed(api, alias):
     expect(api.member_a.get(f"extensions/{alias}"), 200)
+
+
+def test_routed_network_update_and_delete(api):
+    net, seg1, seg2, s1, s2 = routed_network(api)
+    up = api.admin.update("networks", net["id"], name="renamed")
+    assert up["name"] == "renamed" and len(up["segments"]) == 2
+    expect(api.admin.put(f"networks/{net['id']}", {"network": {
+        "provider:segmentation_id": 5}}), 400)
+    api.admin.remove("networks", net["id"])
+    assert api.admin.list("segments", {"network_id": net["id"]}) == []
+    assert api.admin.list("subnets", {"network_id": net["id"]}) == []

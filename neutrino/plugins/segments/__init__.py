@@ -40,6 +40,7 @@ RESOURCE_EXTENSIONS = [network_ext.NETWORKS, network_ext.L2_ADJACENCY, subnet_ex
                        subnet_ext.SUBNET_EXTERNAL]
 
 _ADMIN = "rule:admin_only"
+ALIAS = "network_segment_ranges"
 POLICY_RULES = {
     "get_service_provider": "rule:admin_only or role:reader",
     "create_network:segments": _ADMIN,
@@ -68,6 +69,9 @@ def install(api) -> list[Route]:
         api.plugins[res.collection] = plugin
         api.controllers[res.collection] = Controller(
             res, plugin, core.policy, d.pagination_max_limit, d.max_filter_values)
+    # upstream answers at both spellings (tempest uses the hyphen, openstacksdk
+    # the underscore)
+    api.controllers[ALIAS] = api.controllers[NETWORK_SEGMENT_RANGE.collection]
     providers = Controller(SERVICE_PROVIDER, ServiceProviderPlugin(), core.policy,
                            d.pagination_max_limit, d.max_filter_values)
 
