@@ -169,7 +169,7 @@ class Dashboard:
             net = ctls["networks"].show(ctx, rid, [])["network"]
             ports = ctls["ports"].list(ctx, [("network_id", rid)], "")["ports"]
             agents = ctls["agents"].list(ctx, [("agent_type", "Linux bridge agent")], "")
-            hosts = sorted({a["host"] for a in agents["agents"]})
+            hosts = sorted({a["host"] for a in agents["agents"] if a.get("alive", True)})
             req = {"kind": "network", "network_id": rid,
                    "ports": [{"id": p["id"], "status": p["status"],
                               "device_owner": p["device_owner"]} for p in ports]}
