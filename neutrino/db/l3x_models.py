@@ -22,8 +22,10 @@ portforwardings = Table(
            nullable=False, index=True),
     Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), nullable=False,
            index=True),
-    Column("internal_port_id", UUID, ForeignKey("ports.id", ondelete="CASCADE"),
-           nullable=False, index=True),
+    # SET NULL, not CASCADE: the floating IP sweep (after a port delete) then
+    # removes the forwardings and tells their routers' agents
+    Column("internal_port_id", UUID, ForeignKey("ports.id", ondelete="SET NULL"),
+           index=True),
     Column("internal_ip_address", IP, nullable=False),
     Column("internal_port_start", Integer, nullable=False),
     Column("internal_port_end", Integer, nullable=False),

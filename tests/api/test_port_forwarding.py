@@ -175,3 +175,21 @@ def test_parent_owner_policy(api, setup):
                       {"port_forwarding": {"description": "x"}}), 403)
     admin_view = expect(api.admin.get(f"{pfs(fip['id'])}/{pf['id']}"), 200)
     assert admin_view["port_forwarding"] == pf
+
+
+def test_deleted_internal_port_takes_its_forwardings(api, setup):
+    """The port's deletion removes its forwardings and tells their router's
+    agents (the floating IP sweep after a port delete)."""
+    from neutrino.rpc.l3_handlers import L3Rpc
+    m, ext, net, router, fip = setup
+    p1, p2 = m.port(net["id"]), m.port(net["id"])
+    make(m, fip["id"], internal_port_id=p1["id"], internal_port=22, external_port=22,
+         protocol="tcp")
+    keep = make(m, fip["id"], internal_port_id=p2["id"], internal_port=22, external_port=23,
+                protocol="tcp")
+    m.remove("ports", p1["id"])
+    fips = L3Rpc(api.core, api.app.state.api.plugins["ports"]).fips
+    fips.sweep_orphans()          # (also run by the port delete's notification)
+    assert expect(m.get(pfs(fip["id"])), 200)["port_forwardings"] == [keep]
+    assert m.show("floatingips", fip["id"])["port_forwardings"][0]["id"] == keep["id"]
+    assert fips.sweep_orphans() == []

@@ -85,3 +85,8 @@ def install(api) -> list[Route]:
     base = "/v2.0/routers/{router}/conntrack_helpers"
     return [Route(base, collection_ep, methods=["GET", "POST"]),
             Route(base + "/{id}", member_ep, methods=["GET", "PUT", "DELETE"])]
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins import l3x_openapi
+    l3x_openapi.sub_collection(schemas, paths, CONNTRACK_HELPER, "routers", "router")

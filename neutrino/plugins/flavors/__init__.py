@@ -111,3 +111,10 @@ def install(api) -> list[Route]:
     base = "/v2.0/flavors/{id}/service_profiles"
     return [Route(base, collection_ep, methods=["GET", "POST"]),
             Route(base + "/{sp}", member_ep, methods=["DELETE"])]
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins import l3x_openapi
+    for res in (FLAVOR, SERVICE_PROFILE):
+        l3x_openapi.collection(schemas, paths, res)
+    l3x_openapi.flavor_bindings(paths)

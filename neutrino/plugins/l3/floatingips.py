@@ -265,9 +265,11 @@ class FloatingIPPlugin:
         it): clear the rest of the association, DOWN, and tell their routers'
         agents, which then drop the NAT rules. Returns the routers told."""
         orphan = and_(FIP.c.fixed_port_id.is_(None), FIP.c.router_id.is_not(None))
+        from neutrino.plugins.portforwarding.plugin import sweep_orphans as sweep_forwardings
+        swept = sweep_forwardings(self.core)      # port forwardings whose port was deleted
         if not self.core.db.read(lambda conn: conn.execute(
                 select(FIP.c.id).where(orphan).limit(1)).first()):
-            return []       # the usual case: one indexed read, no write
+            return swept    # the usual case: one indexed read, no write
 
         def txn(conn):
             routers = sorted({r[0] for r in conn.execute(select(FIP.c.router_id).where(orphan))})
@@ -278,7 +280,7 @@ class FloatingIPPlugin:
         routers = self.core.db.write(txn)
         for router_id in routers:
             self._notify({"router_id": router_id})
-        return routers
+        return routers + [r for r in swept if r not in routers]
 
     def _notify(self, view: dict, old_router: str | None = None) -> None:
         for router_id in {view.get("router_id"), old_router} - {None}:

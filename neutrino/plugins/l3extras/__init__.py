@@ -65,3 +65,8 @@ def install(api) -> list[Route]:
             Route("/v2.0/routers/{id}/add_extraroutes", extraroute_ep(True), methods=["PUT"]),
             Route("/v2.0/routers/{id}/remove_extraroutes", extraroute_ep(False),
                   methods=["PUT"])]
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins import l3x_openapi
+    l3x_openapi.l3extras(schemas, paths)

@@ -32,3 +32,9 @@ def install(api) -> list:
         api.controllers[key] = Controller(res, plugin, core.policy, d.pagination_max_limit,
                                           d.max_filter_values, d.max_allowed_address_pair)
     return []
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins import l3x_openapi
+    for res in (METERING_LABEL, METERING_LABEL_RULE):
+        l3x_openapi.collection(schemas, paths, res, PREFIX)

@@ -76,3 +76,8 @@ def install(api) -> list[Route]:
     base = "/v2.0/floatingips/{fip}/port_forwardings"
     return [Route(base, collection_ep, methods=["GET", "POST"]),
             Route(base + "/{id}", member_ep, methods=["GET", "PUT", "DELETE"])]
+
+
+def openapi(schemas: dict, paths: dict) -> None:
+    from neutrino.plugins import l3x_openapi
+    l3x_openapi.sub_collection(schemas, paths, PORT_FORWARDING, "floatingips", "fip")

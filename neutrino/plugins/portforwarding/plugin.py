@@ -291,3 +291,23 @@ def _overlap(a, b, kind: str) -> bool:
 def _shown(row, kind: str):
     lo, hi = row[f"{kind}_start"], row[f"{kind}_end"]
     return lo if lo == hi else f"{lo}:{hi}"
+
+
+def sweep_orphans(core) -> list[str]:
+    """Port forwardings whose internal port was deleted (internal_port_id
+    went NULL with it): removed, and their routers' agents told, which then
+    drop the DNAT rules. Returns the routers told."""
+    orphan = PF.c.internal_port_id.is_(None)
+    if not core.db.read(lambda conn: conn.execute(select(PF.c.id).where(orphan).limit(1))
+                        .first()):
+        return []
+
+    def txn(conn):
+        routers = sorted({r[0] for r in conn.execute(select(PF.c.router_id).where(orphan))})
+        conn.execute(delete(PF).where(orphan))
+        return routers
+    routers = core.db.write(txn)
+    for router_id in routers:
+        hosts = core.db.read(lambda conn, rid=router_id: scheduling.router_hosts(conn, rid))
+        core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
+    return routers

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column('id', _UUID, nullable=False),
         sa.Column('floatingip_id', _UUID, nullable=False),
         sa.Column('router_id', _UUID, nullable=False),
-        sa.Column('internal_port_id', _UUID, nullable=False),
+        sa.Column('internal_port_id', _UUID, nullable=True),
         sa.Column('internal_ip_address', sa.String(length=64), nullable=False),
         sa.Column('internal_port_start', sa.Integer(), nullable=False),
         sa.Column('internal_port_end', sa.Integer(), nullable=False),
@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column('description', sa.String(length=255), nullable=False),
         _fk('portforwardings', 'floatingip_id', 'floatingips'),
         _fk('portforwardings', 'router_id', 'routers'),
-        _fk('portforwardings', 'internal_port_id', 'ports'),
+        _fk('portforwardings', 'internal_port_id', 'ports', 'SET NULL'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_portforwardings')),
         sa.UniqueConstraint('floatingip_id', 'protocol', 'external_port_start',
                             name=op.f('uq_portforwardings_floatingip_id_protocol_'
