@@ -54,3 +54,22 @@ def test_segment_ranges_and_providers_with_the_cli(osc):
     osc.run("network", "segment", "range", "delete", "ten")
     providers = osc.json("network", "service", "provider", "list")
     assert {p["Service Type"] for p in providers} >= {"L3_ROUTER_NAT", "FIREWALL_V2"}
+
+
+def test_get_me_a_network_with_the_cli(osc):
+    osc.run("network", "create", "--external", "--provider-network-type", "flat",
+            "--provider-physical-network", "physnet1", "public")
+    osc.run("subnet", "create", "--network", "public", "--subnet-range", "198.51.100.0/24",
+            "public-v4")
+    osc.run("network", "set", "--default", "public")
+    assert osc.json("network", "show", "public")["is_default"] is True
+    osc.run("subnet", "pool", "create", "--default", "--share", "--pool-prefix",
+            "10.200.0.0/16", "--default-prefix-length", "26", "default-v4")
+    project = ["--project", "0" * 32]      # noauth: OSC has no project of its own
+    topo = osc.json("network", "auto", "allocated", "topology", "create", *project)
+    net = osc.json("network", "show", topo["id"])
+    assert net["name"] == "auto_allocated_network"
+    assert osc.json("network", "auto", "allocated", "topology", "create",
+                    *project)["id"] == topo["id"]
+    osc.run("network", "auto", "allocated", "topology", "delete", *project)
+    assert osc.run("network", "show", topo["id"], check=False).returncode != 0
