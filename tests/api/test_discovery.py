@@ -42,6 +42,15 @@ def test_unknown_extension_404(api):
 
 # Every alias GET /v2.0/extensions lists is exercised by these tests.
 EXERCISED_BY = {
+    "rbac-policies": "test_rbac_policies.py::test_network_shared_with_one_project_usable_by_it_invisible_to_a_third",
+    "rbac-security-groups": "test_rbac_secgroups.py::test_group_shared_with_one_project",
+    "rbac-address-group": "test_address_groups.py::test_shared_by_rbac_and_rules",
+    "address-group": "test_address_groups.py::test_lifecycle_and_actions",
+    "security-groups-remote-address-group": "test_address_groups.py::test_shared_by_rbac_and_rules",
+    "security-groups-shared-filtering": "test_rbac_secgroups.py::test_group_shared_with_one_project",
+    "port-security-groups-filtering": "test_rbac_secgroups.py::test_group_shared_with_one_project",
+    "security-groups-default-rules": "test_default_sg_rules.py::test_templates_make_the_groups_rules",
+    "security-groups-rules-belongs-to-default-sg": "test_default_sg_rules.py::test_templates_make_the_groups_rules",
     "segment": "test_segments.py::test_segment_crud_and_network_views",
     "standard-attr-segment": "test_segments.py::test_segment_crud_and_network_views",
     "multi-provider": "test_segments.py::test_multi_provider_create",
@@ -117,6 +126,14 @@ EXERCISED_BY = {
         "test_port_attrs.py::test_resource_request_from_qos_minimum_rules",
     "quota-check-limit": "test_port_attrs.py::test_quota_check_limit",
     "uplink-status-propagation": "test_port_attrs.py::test_defaults_and_create",
+    "address-scope": "test_subnetpools.py::test_address_scope_crud_and_rules",
+    "subnet_allocation": "test_subnetpools.py::test_subnets_from_a_pool",
+    "default-subnetpools": "test_subnetpools.py::test_default_pool",
+    "subnetpool-prefix-ops": "test_subnetpools.py::test_prefixes_only_grow_and_prefix_actions",
+    "subnet_onboard": "test_subnetpools.py::test_network_address_scopes_and_onboarding",
+    "network-ip-availability": "test_subnetpools.py::test_network_ip_availability",
+    "rbac-address-scope": "test_subnetpools.py::test_rbac_sharing_of_pools_and_scopes",
+    "rbac-subnetpool": "test_subnetpools.py::test_rbac_sharing_of_pools_and_scopes",
 }
 
 
