@@ -42,7 +42,9 @@ def test_unknown_extension_404(api):
 
 # Every alias GET /v2.0/extensions lists is exercised by these tests.
 EXERCISED_BY = {
-    "rbac-policies": "test_rbac_policies.py::test_network_shared_with_one_project_usable_by_it_invisible_to_a_third",
+    "rbac-policies": ("test_rbac_policies.py::"
+                      "test_network_shared_with_one_project_usable_by_it_invisible_to_a_third"),
+
     "rbac-security-groups": "test_rbac_secgroups.py::test_group_shared_with_one_project",
     "rbac-address-group": "test_address_groups.py::test_shared_by_rbac_and_rules",
     "address-group": "test_address_groups.py::test_lifecycle_and_actions",
@@ -50,7 +52,8 @@ EXERCISED_BY = {
     "security-groups-shared-filtering": "test_rbac_secgroups.py::test_group_shared_with_one_project",
     "port-security-groups-filtering": "test_rbac_secgroups.py::test_group_shared_with_one_project",
     "security-groups-default-rules": "test_default_sg_rules.py::test_templates_make_the_groups_rules",
-    "security-groups-rules-belongs-to-default-sg": "test_default_sg_rules.py::test_templates_make_the_groups_rules",
+    "security-groups-rules-belongs-to-default-sg":
+        "test_default_sg_rules.py::test_templates_make_the_groups_rules",
     "segment": "test_segments.py::test_segment_crud_and_network_views",
     "standard-attr-segment": "test_segments.py::test_segment_crud_and_network_views",
     "multi-provider": "test_segments.py::test_multi_provider_create",
