@@ -44,7 +44,6 @@ def test_unknown_extension_404(api):
 EXERCISED_BY = {
     "rbac-policies": ("test_rbac_policies.py::"
                       "test_network_shared_with_one_project_usable_by_it_invisible_to_a_third"),
-
     "rbac-security-groups": "test_rbac_secgroups.py::test_group_shared_with_one_project",
     "rbac-address-group": "test_address_groups.py::test_shared_by_rbac_and_rules",
     "address-group": "test_address_groups.py::test_lifecycle_and_actions",
