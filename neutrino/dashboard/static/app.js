@@ -98,6 +98,14 @@ export function select(id) {
     b.setAttribute('aria-pressed', String(b.dataset.node === id)));
 }
 
+function settling() {
+  const d = dash.data;
+  if (!d) return false;
+  return d.ports.some((p) => p.status === 'BUILD'
+      || (p.status === 'DOWN' && p['binding:host_id'] && p.admin_state_up !== false))
+    || d.floatingips.some((f) => f.port_id && f.status !== 'ACTIVE');
+}
+
 function setLive(state) {
   const el = $('#live');
   el.dataset.state = state;
@@ -140,9 +148,16 @@ async function start() {
     refresh();
   }, setLive);
   // Port status changes reported by agents are not change notifications:
-  // a slow re-read catches them (and anything a lost event missed).
+  // for 20 s after a change, while a bound port or an associated floating
+  // IP is not ACTIVE yet, re-read every second; otherwise every 10 s (which
+  // also catches anything a lost event missed).
   clearInterval(poller);
-  poller = setInterval(() => { if (!document.hidden) refresh(); }, 10000);
+  let ticks = 0;
+  poller = setInterval(() => {
+    ticks += 1;
+    if (document.hidden) return;
+    if (ticks % 10 === 0 || (Date.now() - dash.lastEventAt < 20000 && settling())) refresh();
+  }, 1000);
 }
 
 function loggedOut() {
