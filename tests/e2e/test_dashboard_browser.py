@@ -195,6 +195,32 @@ def test_seed_topology_through_the_page(lab, seed, browser):
     assert any("SNAT" in p.text and f"qrouter-{router['id']}" in p.text for p in pre), \
         [p.text for p in pre]
 
+    # the network: its bridge with the vxlan device, dnsmasq and its hosts file; then a
+    # new port on it shows up underneath as a "+" line of the hosts file
+    net_a = subnets["net-a"]["network_id"]
+    bridge_a = "brq" + net_a[:11]
+    page.select(f"network:{net_a}")
+
+    def look() -> dict:
+        page.click("#panel .hood-btn")     # (the old view goes at once: "asking the agents")
+        page.wait(lambda: page.js("const h = document.querySelector('#panel .hood h3');"
+                                  "return h && !h.textContent.startsWith('asking')") and
+                  page.d.find_elements("css selector", "#panel pre.kernel[data-host='host1']"),
+                  30, "the network's view")
+        pre = page.d.find_element("css selector", "#panel pre.kernel[data-host='host1']")
+        return {"text": pre.text, "added": [e.text for e in
+                                            pre.find_elements("css selector", "span.add")]}
+    first = look()
+    assert f"bridge {bridge_a}" in first["text"] and "vxlan-" in first["text"], first["text"]
+    vm_a_mac = lab.api.show("ports", ports["vm-a"])["mac_address"]
+    assert "dnsmasq pid" in first["text"] and vm_a_mac in first["text"], first["text"]
+    extra = lab.api.create("ports", {"network_id": net_a, "name": n("extra")})
+    added = page.wait(lambda: [line for line in look()["added"] if extra["mac_address"] in line],
+                      30, "the new port's line in dnsmasq's hosts file, marked new")
+    assert added[0].startswith("+"), added
+    page.shot("network-what-changed")
+    lab.api.delete("ports", extra["id"])
+
     # --- a member of another project sees neither network nor router -----------------
     page.d.find_element("id", "project-id").clear()
     page.d.find_element("id", "project-id").send_keys(secrets.token_hex(16))
