@@ -1,6 +1,7 @@
 """The L3 extensions' part of a router's wire form (get_routers):
 
-  "port_forwardings": [{"id", "floating_ip_address", "protocol",
+  "port_forwardings": [{"id", "floatingip_id", "status" (the floating IP's),
+                        "floating_ip_address", "protocol",
                         "external_port_start", "external_port_end",
                         "internal_ip_address", "internal_port_start",
                         "internal_port_end"}]
@@ -20,11 +21,12 @@ def port_forwardings(conn, router_ids: list[str]) -> dict[str, list[dict]]:
     PF, FIP = lm.portforwardings, models.floatingips
     out: dict[str, list[dict]] = {}
     for part in listing.chunks(router_ids):
-        for r in conn.execute(select(PF, FIP.c.floating_ip_address)
+        for r in conn.execute(select(PF, FIP.c.floating_ip_address, FIP.c.status)
                               .join(FIP, FIP.c.id == PF.c.floatingip_id)
                               .where(PF.c.router_id.in_(part)).order_by(PF.c.id)).mappings():
             out.setdefault(r["router_id"], []).append(
-                {k: r[k] for k in ("id", "floating_ip_address", "protocol",
+                {k: r[k] for k in ("id", "floatingip_id", "status", "floating_ip_address",
+                                   "protocol",
                                    "external_port_start", "external_port_end",
                                    "internal_ip_address", "internal_port_start",
                                    "internal_port_end")})

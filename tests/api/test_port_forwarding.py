@@ -193,3 +193,21 @@ def test_deleted_internal_port_takes_its_forwardings(api, setup):
     assert expect(m.get(pfs(fip["id"])), 200)["port_forwardings"] == [keep]
     assert m.show("floatingips", fip["id"])["port_forwardings"][0]["id"] == keep["id"]
     assert fips.sweep_orphans() == []
+
+
+def test_floating_ip_status_follows_the_agent(api, setup):
+    """DOWN until an L3 agent has a forwarding of it in effect, ACTIVE then,
+    DOWN again once its last forwarding is gone."""
+    from neutrino.rpc.l3_handlers import L3Rpc
+    m, ext, net, router, fip = setup
+    rpc = L3Rpc(api.core, api.app.state.api.plugins["ports"])
+    port = m.port(net["id"])
+    rpc.update_floatingip_statuses({fip["id"]: "ACTIVE"})     # no forwarding yet: ignored
+    assert m.show("floatingips", fip["id"])["status"] == "DOWN"
+    pf = make(m, fip["id"], internal_port_id=port["id"], internal_port=22, external_port=22,
+              protocol="tcp")
+    assert m.show("floatingips", fip["id"])["status"] == "DOWN"
+    rpc.update_floatingip_statuses({fip["id"]: "ACTIVE"})
+    assert m.show("floatingips", fip["id"])["status"] == "ACTIVE"
+    expect(m.delete(f"{pfs(fip['id'])}/{pf['id']}"), 204)
+    assert m.show("floatingips", fip["id"])["status"] == "DOWN"

@@ -75,6 +75,8 @@ def test_port_forwarding_outside_2222_reaches_instance_22(l3, lab):
         assert (f"-A neutron-l3-agent-fip-pf -d {fip_ip}/32 -p tcp -m tcp --dport 2222 "
                 f"-j DNAT --to-destination {inst.ip}:22") in nat_rules(rns)
         assert banner(lab, fip_ip, 22).startswith("error")     # only what is forwarded
+        wait_for(lambda: lab.api.show("floatingips", fip["id"])["status"] == "ACTIVE",
+                 timeout=15, what="FIP ACTIVE (its forwarding in effect)")
         shown = lab.api.show("floatingips", fip["id"])
         assert shown["port_forwardings"][0]["external_port"] == 2222
         assert shown["router_id"] == router["id"]
@@ -82,6 +84,7 @@ def test_port_forwarding_outside_2222_reaches_instance_22(l3, lab):
         wait_for(lambda: not any(fip_ip in r for r in nat_rules(rns)), timeout=20,
                  what="port forwarding rules removed")
         assert banner(lab, fip_ip, 2222).startswith("error")
+        assert lab.api.show("floatingips", fip["id"])["status"] == "DOWN"
     finally:
         server.kill()
         server.wait()

@@ -81,6 +81,10 @@ class L3Agent:
         self.rate_limit = RateLimit.from_config(getattr(cfg, "metadata_rate_limiting", None))
         fwaas = getattr(cfg, "fwaas", None)
         self.fwaas = FwaasExtension(enabled=fwaas.enabled if fwaas is not None else True)
+        # qos-fip, qos-gateway-ip: tc on the gateway device (router id -> wire)
+        from neutrino.agent.l3.fip_qos import FipQos
+        self.fip_qos = FipQos()
+        self.qos_wire: dict[str, list | None] = {}
         # metering: the labels' traffic, read and reported at each heartbeat
         self.meter_report = MeterReport(self.host, self.ns_prefix, d.state_path)
         self.ha = HaRouters(
@@ -140,6 +144,9 @@ class L3Agent:
                 continue
             routers[router.id] = router
             statuses.update((f["id"], f["status"]) for f in wire.get("floating_ips", ()))
+            self.qos_wire[router.id] = wire.get("qos")     # qos-fip, qos-gateway-ip
+            statuses.update((p["floatingip_id"], p["status"])   # port forwarding FIPs
+                            for p in wire.get("port_forwardings", ()) if p.get("floatingip_id"))
         # Level-triggered: the server's word, fresh each fetch (it resets a
         # floating IP to DOWN when its association changes).
         self.fip_status = statuses
@@ -173,6 +180,7 @@ class L3Agent:
                     if not desired[rid].ha and rid in ha_known:
                         self.ha.stop(rid)       # no longer HA: its VIPs go first
                     ns.converge(desired[rid], host_links)
+                    self.fip_qos.converge(ns.name, desired[rid].qg, self.qos_wire.get(rid))
                     if desired[rid].ha:
                         self.ha.ensure(desired[rid], ns.name)
                     self._metadata_proxy(rid, ns.name)
@@ -182,6 +190,7 @@ class L3Agent:
                     self.ha.stop(rid)
                     ns.destroy()
                     self.fwaas.forget(rid)
+                    self.fip_qos.forget(ns.name)
             except Exception as exc:  # noqa: BLE001 - the others still converge
                 LOG.error("router %s: %s", rid, exc, exc_info=LOG.isEnabledFor(logging.DEBUG))
                 errors[rid] = exc
@@ -265,6 +274,13 @@ class L3Agent:
             active = router.active_fips() if rid not in errors else {}
             for fid in router.fips:
                 status = "ACTIVE" if fid in active else "DOWN"
+                if self.fip_status.get(fid) != status:
+                    statuses[fid] = status
+            # a floating IP used by port forwardings: ACTIVE once one is in effect
+            forwarding = {pf.fip_id for pf in router.active_port_forwards()} \
+                if rid not in errors else set()
+            for fid in {pf.fip_id for pf in router.port_forwards if pf.fip_id}:
+                status = "ACTIVE" if fid in forwarding else "DOWN"
                 if self.fip_status.get(fid) != status:
                     statuses[fid] = status
         if statuses:

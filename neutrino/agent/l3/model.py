@@ -56,12 +56,14 @@ class PortForward:
     external: tuple[int, int]
     internal_ip: str
     internal: tuple[int, int]
+    fip_id: str = ""            # the floating IP's id (its status is reported)
 
     @classmethod
     def from_wire(cls, d: dict) -> PortForward:
         return cls(d["id"], d["floating_ip_address"], d["protocol"],
                    (d["external_port_start"], d["external_port_end"]),
-                   d["internal_ip_address"], (d["internal_port_start"], d["internal_port_end"]))
+                   d["internal_ip_address"], (d["internal_port_start"], d["internal_port_end"]),
+                   d.get("floatingip_id", ""))
 
     def dnat_rule(self) -> str:
         """The rule in the router's fip-pf chain. A range to a range keeps

@@ -253,8 +253,10 @@ class FloatingIPPlugin:
         def txn(conn):
             for fip_id, status in statuses.items():
                 stmt = update(FIP).where(FIP.c.id == fip_id, FIP.c.status != status)
-                if status == "ACTIVE":
-                    stmt = stmt.where(FIP.c.fixed_port_id.is_not(None))
+                if status == "ACTIVE":   # associated, or used by port forwardings
+                    from neutrino.db.l3x_models import portforwardings as PF
+                    stmt = stmt.where(FIP.c.fixed_port_id.is_not(None) | FIP.c.id.in_(
+                        select(PF.c.floatingip_id).where(PF.c.floatingip_id == fip_id)))
                 conn.execute(stmt.values(status=status, updated_at=listing.now(),
                                          revision_number=FIP.c.revision_number + 1))
         if statuses:

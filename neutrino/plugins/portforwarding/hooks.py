@@ -9,12 +9,13 @@ from sqlalchemy import select
 
 from neutrino.api import faults
 from neutrino.db import l3x_models as lm
+from neutrino.db import models
 from neutrino.plugins import listing
 from neutrino.plugins.extend import ResourceExtension
 from neutrino.api.attributes import Attr
 from neutrino.plugins.portforwarding.resource import ports_view
 
-PF = lm.portforwardings
+PF, FIP = lm.portforwardings, models.floatingips
 
 
 class FipInUseByPortForwarding(faults.InUse):
@@ -24,7 +25,9 @@ class FipInUseByPortForwarding(faults.InUse):
 def _views(conn, views: list[dict]) -> None:
     found: dict[str, list] = {}
     for part in listing.chunks([v["id"] for v in views]):
-        for r in conn.execute(select(PF).where(PF.c.floatingip_id.in_(part))
+        for r in conn.execute(select(PF, FIP.c.status.label("fip_status"))
+                              .join(FIP, FIP.c.id == PF.c.floatingip_id)
+                              .where(PF.c.floatingip_id.in_(part))
                               .order_by(PF.c.id)).mappings():
             found.setdefault(r["floatingip_id"], []).append(r)
     for v in views:
@@ -33,7 +36,10 @@ def _views(conn, views: list[dict]) -> None:
                                   "internal_ip_address": r["internal_ip_address"],
                                   "protocol": r["protocol"], **ports_view(r)} for r in rows]
         if rows and v.get("port_id") is None:
+            # in use by its forwardings: their router, and the status the
+            # agent reported (the core shows an unassociated one DOWN)
             v["router_id"] = rows[0]["router_id"]
+            v["status"] = rows[0]["fip_status"]
 
 
 def _in_use(conn, fip_id: str) -> bool:

@@ -203,9 +203,10 @@ class PortForwardingPlugin:
 
     def delete(self, ctx: Context, pf_id: str) -> None:
         def txn(conn):
-            self._fip(conn, ctx, lock=True)
+            fip = self._fip(conn, ctx, lock=True)
             row = self._row(conn, pf_id)
             conn.execute(delete(PF).where(PF.c.id == pf_id))
+            _down_if_unused(conn, fip)
             return row["router_id"]
         self._notify(self.core.db.write(txn))
 
@@ -284,6 +285,15 @@ class PortForwardingPlugin:
             self.core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
 
 
+def _down_if_unused(conn, fip) -> None:
+    """A floating IP left with neither an association nor port forwardings
+    is DOWN (as a disassociated one)."""
+    if fip["fixed_port_id"] is None and fip["status"] != "DOWN" and conn.execute(
+            select(PF.c.id).where(PF.c.floatingip_id == fip["id"]).limit(1)).first() is None:
+        conn.execute(update(FIP).where(FIP.c.id == fip["id"]).values(
+            status="DOWN", updated_at=listing.now(), revision_number=FIP.c.revision_number + 1))
+
+
 def _overlap(a, b, kind: str) -> bool:
     return (a[f"{kind}_start"] <= b[f"{kind}_end"]) and (b[f"{kind}_start"] <= a[f"{kind}_end"])
 
@@ -303,9 +313,12 @@ def sweep_orphans(core) -> list[str]:
         return []
 
     def txn(conn):
-        routers = sorted({r[0] for r in conn.execute(select(PF.c.router_id).where(orphan))})
+        gone = conn.execute(select(PF.c.router_id, PF.c.floatingip_id).where(orphan)).all()
         conn.execute(delete(PF).where(orphan))
-        return routers
+        for fip in conn.execute(select(FIP).where(FIP.c.id.in_(sorted({g[1] for g in gone})))
+                                ).mappings().all():
+            _down_if_unused(conn, fip)
+        return sorted({g[0] for g in gone})
     routers = core.db.write(txn)
     for router_id in routers:
         hosts = core.db.read(lambda conn, rid=router_id: scheduling.router_hosts(conn, rid))
