@@ -107,16 +107,17 @@ class IptablesManager:
     namespace owns (see differs)."""
 
     def __init__(self, netns: str | None, prefixes: tuple[str, ...] = ("neutron-",),
-                 foreign: tuple[str, ...] = ()):
+                 foreign: tuple[str, ...] = (), ipv6: bool = False):
         if netns is None:
             raise ValueError("iptables is only ever managed inside a namespace we created")
         self.netns = netns
+        self.tool = "ip6tables" if ipv6 else "iptables"    # -save / -restore
         self.prefixes = prefixes
         self.foreign = foreign
         self.restores = 0      # how many times a table was rewritten (tests, benchmarks)
 
     def save(self) -> dict[str, dict[str, list[str]]]:
-        return parse_save(_netns.run(["iptables-save"], netns=self.netns))
+        return parse_save(_netns.run([f"{self.tool}-save"], netns=self.netns))
 
     def apply(self, tables: list[Table]) -> list[str]:
         """Converge; returns the names of the tables rewritten."""
@@ -128,7 +129,7 @@ class IptablesManager:
                 parts.append(restore_input(table, current, self.prefixes, self.foreign))
                 changed.append(table.name)
         if parts:
-            _netns.run(["iptables-restore", "--noflush"], netns=self.netns,
+            _netns.run([f"{self.tool}-restore", "--noflush"], netns=self.netns,
                        input="".join(parts))
             self.restores += 1
             LOG.debug("iptables in %s: rewrote %s", self.netns, ", ".join(changed))

@@ -71,3 +71,18 @@ def test_scope_marks_isolation_and_no_snat_from_the_gateway_scope():
     assert f"-i qr-22222222-00 -j MARK --set-xmark {none}" in mangle.chains[
         "neutron-l3-agent-scope"]
     assert not any("ACCEPT" in r for r in nat.chains["neutron-l3-agent-snat"])
+
+
+def test_ipv6_scopes_isolated_in_ip6tables_mangle():
+    from neutrino.agent.l3.address_scopes import ipv6_mangle
+    router = _router({"a": "s1", "b": "s1"}, None)
+    assert ipv6_mangle(router).chains == {}            # no IPv6 scope: nothing
+    for port, scope in zip(router.interfaces, ("v6a", "v6b")):
+        object.__setattr__(port, "address_scopes", (("4", None), ("6", scope)))
+    table = ipv6_mangle(router)
+    assert table.chains["neutron-l3-agent-scope-out"][-2:] == [
+        "-o qr-11111111-00 -m mark ! --mark 0x4010000/0xffff0000 -j DROP",
+        "-o qr-22222222-00 -m mark ! --mark 0x4020000/0xffff0000 -j DROP"]
+    # the IPv4 tables are unchanged by IPv6 scopes
+    nat, mangle, _ = nat_tables(router)
+    assert "neutron-l3-agent-scope" not in mangle.chains

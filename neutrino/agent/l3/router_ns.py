@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 
-from neutrino.agent.l3 import conntrack_helpers, metering
+from neutrino.agent.l3 import address_scopes, conntrack_helpers, metering
 from neutrino.agent.l3.fwaas.model import FOREIGN_TO_L3
 from neutrino.agent.l3.keepalived import PRIMARY_VIP_RANGE
 from neutrino.agent.l3.model import (METADATA_MARK, METADATA_PORT, NS_PREFIX, Router,
@@ -97,6 +97,7 @@ class RouterNamespace:
                                                        self.metadata_mark)
                                             + [conntrack_helpers.raw_table(router)]))
         changed |= self.meter.apply(router.metering_labels, router.qg, router.admin_state_up)
+        changed |= address_scopes.converge_ipv6(self, router)   # IPv6 scopes (ip6tables)
         for ip in self._dropped_fips:
             # Established flows keep their NAT in conntrack after the rules
             # go: forget them, so a disassociated floating IP is unreachable
