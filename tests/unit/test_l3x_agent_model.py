@@ -59,3 +59,25 @@ def test_conntrack_helper_raw_table():
         "-p udp -m udp --dport 69 -j CT --helper tftp"]
     empty = raw_table(router()).chains
     assert empty["neutron-l3-agent-cth"] == [] and empty["neutron-l3-agent-PREROUTING"] == []
+
+
+def test_metering_chains():
+    from neutrino.agent.l3.metering import MeterLabel, mangle_table
+    lab = MeterLabel.from_wire({"id": "0123456789abcdef", "project_id": "p", "rules": [
+        {"direction": "ingress", "excluded": False, "remote_ip_prefix": "10.0.0.1/24"},
+        {"direction": "ingress", "excluded": True, "remote_ip_prefix": "10.0.0.7/32"},
+        {"direction": "egress", "excluded": False, "source_ip_prefix": "10.1.0.0/16",
+         "destination_ip_prefix": "0.0.0.0/0"},
+        {"direction": "egress", "excluded": False, "remote_ip_prefix": "2001:db8::/64"}]})
+    t = mangle_table([lab], "qg-x").chains
+    assert t["FORWARD"] == ["-j neutron-meter-FORWARD"]
+    assert t["neutron-meter-FORWARD"] == ["-j neutron-meter-r-0123456789a"]
+    assert t["neutron-meter-r-0123456789a"] == [       # excluded first; IPv6 not counted
+        "-i qg-x -s 10.0.0.7/32 -j RETURN",
+        "-o qg-x -s 10.1.0.0/16 -d 0.0.0.0/0 -j neutron-meter-l-0123456789a",
+        "-i qg-x -s 10.0.0.0/24 -j neutron-meter-l-0123456789a"]
+    assert t["neutron-meter-l-0123456789a"] == ["-j RETURN"]
+    # no gateway, router down or no labels: only the (empty) top chain
+    for table in (mangle_table([lab], None), mangle_table([lab], "qg-x", up=False),
+                  mangle_table([], "qg-x")):
+        assert table.chains == {"FORWARD": [], "neutron-meter-FORWARD": []}

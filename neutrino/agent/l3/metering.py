@@ -77,7 +77,9 @@ def mangle_table(labels: list[MeterLabel], qg: str | None, up: bool = True) -> T
         t.add(TOP, f"-j {label.rules_chain}")
         t.chain(label.rules_chain)
         t.add(label.count_chain, "-j RETURN")
-        ordered = sorted(label.rules, key=lambda r: (not r[1], r))   # excluded first
+        # excluded first (RETURN before counting), then a stable order
+        ordered = sorted(label.rules, key=lambda r: (not r[1], r[0],
+                                                     *[p or "" for p in r[2:]]))
         for rule in ordered:
             match = _match(qg, rule)
             if match is None:
