@@ -175,7 +175,8 @@ class SubnetPoolPlugin:
         current = [px.net(c) for c in common.pool_prefixes(conn, [pid])[pid]]
         merged = {k: row[k] for k in _FIELDS}
         merged.update({k: body[k] for k in _FIELDS if k in body})
-        merged["prefixes"] = body.get("prefixes") or [str(n) for n in current]
+        merged["prefixes"] = (body["prefixes"] if body.get("prefixes") is not None
+                              else [str(n) for n in current])
         spec = read_pool(merged)
         if "prefixes" in body:
             if not px.covers_all(spec["prefixes"], current):
