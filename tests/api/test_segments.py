@@ -264,6 +264,8 @@ def test_service_providers(api):
     assert [p["service_type"] for p in only] == ["FIREWALL_V2"]
     assert api.member_a.list("service-providers", {"fields": "name"})[0].keys() == {"name"}
     expect(api.member_a.post("service-providers", {"service_provider": {}}), 405)
+    paged = api.member_a.list("service-providers", {"limit": "1", "marker": "x"})
+    assert len(paged) == len(body["service_providers"])     # one page: no ids to page by
 
 
 @pytest.mark.parametrize("alias", ["segment", "standard-attr-segment", "multi-provider",
