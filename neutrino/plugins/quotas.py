@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.engine import Connection
 
 from neutrino.api import faults
-from neutrino.db import fwaas_models, models, rbac_models
+from neutrino.db import fwaas_models, models, pools_models, rbac_models
 from neutrino.db.engine import before_commit
 from neutrino.db.upsert import upsert
 
@@ -37,10 +37,12 @@ COUNTED = {
     "firewall_policy": fwaas_models.firewall_policies,
     "firewall_rule": fwaas_models.firewall_rules,
     "rbac_policy": rbac_models.rbac_policies,
+    "subnetpool": pools_models.subnetpools,    # upstream's: no option, default_quota (-1)
 }
 RESOURCES = ("network", "subnet", "port", "router", "floatingip",
              "security_group", "security_group_rule",
-             "firewall_group", "firewall_policy", "firewall_rule", "rbac_policy")
+             "firewall_group", "firewall_policy", "firewall_rule", "rbac_policy",
+             "subnetpool")
 
 
 _Q = models.quotas

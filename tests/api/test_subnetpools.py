@@ -360,3 +360,15 @@ def test_ip_availability_of_ipv6_counts_past_64_bits(api):
     got = expect(admin.get(f"network-ip-availabilities/{net['id']}"), 200)[
         "network_ip_availability"]
     assert got["total_ips"] == 2 ** 64 - 2     # the pool: ::2 to the last address (exact)
+
+
+def test_subnetpool_quota(api):
+    """Quota `subnetpool`, as upstream's tracked resource (default_quota: -1)."""
+    admin, m = api.admin, api.project()
+    assert expect(m.get(f"quotas/{m.project_id}"), 200)["quota"]["subnetpool"] == -1
+    expect(admin.put(f"quotas/{m.project_id}", {"quota": {"subnetpool": 1}}), 200)
+    pool(m, prefixes=["10.17.0.0/16"])
+    name = rand("sp")
+    expect(m.post(POOLS, {"subnetpool": {"name": name, "prefixes": ["10.18.0.0/16"]}}), 409,
+           "OverQuota", "Quota exceeded for resources: ['subnetpool'].")
+    assert m.list(POOLS, params={"name": name}) == []

@@ -153,6 +153,7 @@ class SubnetPoolPlugin:
 
         def txn(conn):
             pid, ts = listing.new_id(), listing.now()
+            self.core.quotas.check(conn, owner, "subnetpool")
             if spec["is_default"]:
                 self._check_default(conn, spec["ip_version"], None)
             self._check_scope(conn, ctx, spec["address_scope_id"], pid, spec["prefixes"],
