@@ -111,6 +111,8 @@ def routers_state(conn, host: str) -> dict[str, Any]:
                     "metering_labels": meters.get(r["id"], []) if gw else []})
         if r["ha"]:
             ha_wire(conn, out[-1], by_id.get(r["ha_port_id"]))
+    from neutrino.rpc.qos_handlers import attach_router_qos    # qos-fip, qos-gateway-ip
+    attach_router_qos(conn, out)
     return {"host": host, "routers": out}
 
 

@@ -60,3 +60,44 @@ def attach_qos(conn, ports: list[dict]) -> None:
                                           "max_burst_kbps": row["max_burst_kbps"]}
     for p in ports:
         p["qos"] = wires.get(policies.get(p["id"], ""))
+
+
+def _limits(conn, policy_ids: list[str]) -> dict[str, dict]:
+    """{policy id: {"egress": limit | None, "ingress": limit | None}}."""
+    r = qm.qos_rules
+    out: dict[str, dict] = {}
+    for part in listing.chunks(sorted(set(policy_ids))):
+        for row in conn.execute(select(r).where(r.c.qos_policy_id.in_(part),
+                                                r.c.type == "bandwidth_limit")).mappings():
+            out.setdefault(row["qos_policy_id"], {"egress": None, "ingress": None})[
+                row["direction"]] = {"max_kbps": row["max_kbps"],
+                                     "max_burst_kbps": row["max_burst_kbps"]}
+    return out
+
+
+def attach_router_qos(conn, routers: list[dict]) -> None:
+    """Every router dict of get_routers gains "qos": the bandwidth limits of
+    its floating IPs (qos-fip) and gateway addresses (qos-gateway-ip), as
+    [{"ip", "egress", "ingress"}] (neutrino.agent.l3.fip_qos)."""
+    fb, gb = qm.qos_fip_policy_bindings, qm.qos_router_gw_policy_bindings
+    fip_ids = [f["id"] for r in routers for f in r.get("floating_ips", ())]
+    router_ids = [r["id"] for r in routers if r.get("gw_port")]
+    fip_pol: dict[str, str] = {}
+    gw_pol: dict[str, str] = {}
+    for part in listing.chunks(fip_ids):
+        fip_pol.update(conn.execute(select(fb.c.fip_id, fb.c.policy_id)
+                                    .where(fb.c.fip_id.in_(part))).all())
+    for part in listing.chunks(router_ids):
+        gw_pol.update(conn.execute(select(gb.c.router_id, gb.c.policy_id)
+                                   .where(gb.c.router_id.in_(part))).all())
+    limits = _limits(conn, [*fip_pol.values(), *gw_pol.values()])
+    for router in routers:
+        out = []
+        for fip in router.get("floating_ips", ()):
+            lim = limits.get(fip_pol.get(fip["id"], ""))
+            if lim:
+                out.append({"ip": fip["floating_ip_address"], **lim})
+        lim = limits.get(gw_pol.get(router["id"], ""))
+        if lim and router.get("gw_port"):
+            out += [{"ip": f["ip_address"], **lim} for f in router["gw_port"]["fixed_ips"]]
+        router["qos"] = out

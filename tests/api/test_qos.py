@@ -315,3 +315,27 @@ def test_minimum_above_limit_conflicts(api):
            "QoSRuleParameterConflict")
     expect(api.admin.put(f"{P}/{pol['id']}/minimum_bandwidth_rules/{minimum['id']}",
                          {"minimum_bandwidth_rule": {"min_kbps": 900}}), 200)
+
+
+def test_router_wire_carries_floating_ip_and_gateway_limits(api):
+    """What the L3 agents get with each router (get_routers)."""
+    from neutrino.rpc.qos_handlers import attach_router_qos
+    pol = policy(api.admin, shared=True)
+    add_rule(api.admin, pol["id"], "bandwidth_limit", max_kbps=3000)
+    add_rule(api.admin, pol["id"], "dscp_marking", dscp_mark=8)     # not for routers
+    ext = api.admin.network(**{"router:external": True})
+    api.admin.subnet(ext["id"], "198.51.100.0/24")
+    fip = api.admin.create("floatingips", floating_network_id=ext["id"],
+                           qos_policy_id=pol["id"])
+    plain = api.admin.create("floatingips", floating_network_id=ext["id"])
+    router = api.admin.create("routers", name="r", external_gateway_info={
+        "network_id": ext["id"], "qos_policy_id": pol["id"]})
+    gw_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+    wire = [{"id": router["id"], "gw_port": {"fixed_ips": [{"ip_address": gw_ip}]},
+             "floating_ips": [{"id": f["id"], "floating_ip_address": f["floating_ip_address"]}
+                              for f in (fip, plain)]}]
+    api.core.db.read(lambda conn: attach_router_qos(conn, wire))
+    limit = {"max_kbps": 3000, "max_burst_kbps": 0}
+    assert wire[0]["qos"] == [
+        {"ip": fip["floating_ip_address"], "egress": limit, "ingress": None},
+        {"ip": gw_ip, "egress": limit, "ingress": None}]

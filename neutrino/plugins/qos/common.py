@@ -129,3 +129,21 @@ def notify_ports(core, ports) -> None:
     for pid, _net, host, rev in ports:
         if host:
             core.notifier.resource_changed("port", pid, rev, hosts=(host,))
+
+
+def affected_routers(conn, policy_ids: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """(router id, its L3 agents' hosts) of the routers whose floating IPs
+    or gateway hold one of `policy_ids` (qos-fip, qos-gateway-ip)."""
+    from neutrino.plugins.l3 import scheduling
+    fip = models.floatingips
+    ids = {r[0] for r in conn.execute(select(fip.c.router_id).join(
+        FIP_B, FIP_B.c.fip_id == fip.c.id).where(FIP_B.c.policy_id.in_(policy_ids),
+                                                 fip.c.router_id.is_not(None)))}
+    ids |= {r[0] for r in conn.execute(select(GW_B.c.router_id)
+                                       .where(GW_B.c.policy_id.in_(policy_ids)))}
+    return [(rid, tuple(sorted(scheduling.router_hosts(conn, rid)))) for rid in sorted(ids)]
+
+
+def notify_routers(core, routers) -> None:
+    for rid, hosts in routers:
+        core.notifier.resource_changed("router", rid, -1, hosts=hosts)

@@ -125,13 +125,13 @@ class RulePlugin:
                 rule_value=values.get("max_kbps", values.get("min_kbps")),
                 policy_id=policy_id, existing_rule=other, existing_value=found[0])
 
-    def _changed(self, conn, policy_id: str) -> list:
+    def _changed(self, conn, policy_id: str) -> tuple[list, list]:
         """After a rule change: the policy's revision, the ports it reaches
         (refused if the Linux bridge agent there cannot enforce it)."""
         bump_revision(conn, QP, policy_id)
         ports = common.affected_ports(conn, [policy_id], bound_only=True)
         common.check_supported(conn, policy_id, ports)
-        return ports
+        return ports, common.affected_routers(conn, [policy_id])
 
     def create(self, ctx: Context, body: dict) -> dict:
         def txn(conn):
@@ -147,10 +147,11 @@ class RulePlugin:
                                                **values))
             except IntegrityError:    # created concurrently: the retry answers 409
                 raise RetryTransaction("QoS rule created concurrently") from None
-            ports = self._changed(conn, self.policy_id)
-            return self._view(conn, self._row(conn, ctx, rid)), ports
-        view, ports = self.core.db.write(txn)
+            changed = self._changed(conn, self.policy_id)
+            return self._view(conn, self._row(conn, ctx, rid)), changed
+        view, (ports, routers) = self.core.db.write(txn)
         common.notify_ports(self.core, ports)
+        common.notify_routers(self.core, routers)
         return view
 
     def update(self, ctx: Context, rule_id: str, body: dict) -> dict:
@@ -165,10 +166,11 @@ class RulePlugin:
                                   values.get("direction", row["direction"]))
             if values:
                 conn.execute(update(QR).where(QR.c.id == rule_id).values(**values))
-            ports = self._changed(conn, row["qos_policy_id"])
-            return self._view(conn, self._row(conn, ctx, rule_id)), ports
-        view, ports = self.core.db.write(txn)
+            changed = self._changed(conn, row["qos_policy_id"])
+            return self._view(conn, self._row(conn, ctx, rule_id)), changed
+        view, (ports, routers) = self.core.db.write(txn)
         common.notify_ports(self.core, ports)
+        common.notify_routers(self.core, routers)
         return view
 
     def delete(self, ctx: Context, rule_id: str) -> None:
@@ -176,4 +178,6 @@ class RulePlugin:
             row = self._row(conn, ctx, rule_id, lock=True)
             conn.execute(delete(QR).where(QR.c.id == rule_id))
             return self._changed(conn, row["qos_policy_id"])
-        common.notify_ports(self.core, self.core.db.write(txn))
+        ports, routers = self.core.db.write(txn)
+        common.notify_ports(self.core, ports)
+        common.notify_routers(self.core, routers)
