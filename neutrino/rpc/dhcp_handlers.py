@@ -178,9 +178,11 @@ class DhcpRpc:
         """Create, or complete, the DHCP port; None (on the bus: {}) if the
         network has no DHCP subnet (or is gone)."""
         s = models.subnets
-        dhcp_subnets = self.core.db.read(lambda conn: [r[0] for r in conn.execute(
-            select(s.c.id).where(s.c.network_id == network_id, s.c.enable_dhcp)
-            .order_by(s.c.created_at, s.c.id))])
+        from neutrino.plugins.segments.ipam import host_subnets
+        dhcp_subnets = self.core.db.read(lambda conn: host_subnets(conn, network_id, [
+            r[0] for r in conn.execute(
+                select(s.c.id).where(s.c.network_id == network_id, s.c.enable_dhcp)
+                .order_by(s.c.created_at, s.c.id))], host))   # routed: the host's segment's
         if not dhcp_subnets:
             return None
         port = self._find_port(host, network_id)

@@ -286,3 +286,18 @@ def test_routed_network_update_and_delete(api):
     api.admin.remove("networks", net["id"])
     assert api.admin.list("segments", {"network_id": net["id"]}) == []
     assert api.admin.list("subnets", {"network_id": net["id"]}) == []
+
+
+def test_dhcp_port_serves_its_hosts_segment(api):
+    from neutrino.plugins.ports import PortPlugin
+    from neutrino.rpc.dhcp_handlers import DhcpRpc
+    net, seg1, seg2, s1, s2 = routed_network(api)
+    dhcp = DhcpRpc(api.core, PortPlugin(api.core))
+    host2 = api.register_agent(interface_mappings={"physnet2": "eth2"})
+    port = dhcp.ensure_dhcp_port(host2, net["id"])
+    assert [f["subnet_id"] for f in port["fixed_ips"]] == [s2["id"]]
+    assert port["binding:vif_type"] == "bridge"
+    assert dhcp.ensure_dhcp_port(host2, net["id"])["id"] == port["id"]      # stable
+    # a host on none of its segments serves none of its subnets
+    lost = api.register_agent(interface_mappings={"physnet3": "eth3"})
+    assert dhcp.ensure_dhcp_port(lost, net["id"]) is None

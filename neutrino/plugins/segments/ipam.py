@@ -77,3 +77,18 @@ def is_routed(conn, network_id: str) -> bool:
     s = models.subnets
     return conn.execute(select(SS.c.subnet_id).join(s, s.c.id == SS.c.subnet_id)
                         .where(s.c.network_id == network_id).limit(1)).first() is not None
+
+
+def host_subnets(conn, network_id: str, subnet_ids: list[str], host: str) -> list[str]:
+    """Of `subnet_ids` (a network's), those a port bound to `host` may have
+    addresses in: all of them on a network without segments, else those of
+    the segments mapped on the host (a DHCP port serves its host's segment)."""
+    if not subnet_ids:
+        return subnet_ids
+    segment = dict(conn.execute(select(SS.c.subnet_id, SS.c.segment_id)
+                                .where(SS.c.subnet_id.in_(subnet_ids))).all())
+    if not segment:
+        return subnet_ids
+    segs = all_segments_for(conn, [network_id]).get(network_id, [])
+    mapped = {s["id"] for s in host_segments(conn, segs, host)}
+    return [sid for sid in subnet_ids if segment.get(sid) in mapped]
