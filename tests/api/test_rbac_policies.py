@@ -186,3 +186,15 @@ def test_external_wildcard_in_use_by_a_projects_router(api):
     user.update("routers", router["id"], external_gateway_info={})
     remove(api.admin, own["id"])
     assert api.admin.show("networks", net["id"])["router:external"] is False
+
+
+def test_wildcard_narrowed_to_the_project_using_it(api):
+    user, other = api.project(), api.project()
+    net = api.admin.network()
+    api.admin.subnet(net["id"], "10.43.0.0/24")
+    wild = grant(api.admin, net["id"], "*", action="access_as_external")
+    user.create("routers", name="r", external_gateway_info={"network_id": net["id"]})
+    expect(api.admin.put(f"{RBAC}/{wild['id']}", {"rbac_policy": {
+        "target_tenant": other.project_id}}), 409, "RbacPolicyInUse")
+    assert change(api.admin, wild["id"], target_tenant=user.project_id)["target_tenant"] == \
+        user.project_id
