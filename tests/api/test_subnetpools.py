@@ -372,3 +372,45 @@ def test_subnetpool_quota(api):
     expect(m.post(POOLS, {"subnetpool": {"name": name, "prefixes": ["10.18.0.0/16"]}}), 409,
            "OverQuota", "Quota exceeded for resources: ['subnetpool'].")
     assert m.list(POOLS, params={"name": name}) == []
+
+
+def test_router_wire_carries_address_scopes(api):
+    """What the L3 agent reads: each router port's scope per IP family; a
+    pool's scope change tells the router's agent."""
+    from neutrino.plugins.l3 import scheduling
+    from neutrino.rpc.l3_handlers import routers_state
+    host = rand("l3host")
+    api.agents.report_state({"agent_type": "L3 agent", "host": host,
+                             "binary": "neutrino-l3-agent", "topic": "l3_agent",
+                             "configurations": {}, "start_flag": True})
+    m = api.project()
+    s = scope(m)
+    p = pool(m, prefixes=["10.19.0.0/16"], default_prefixlen=24)
+    router = m.create("routers", name=rand("r"))
+    scoped = pool_subnet(m, m.network()["id"], p["id"])
+    _, plain = m.net_with_subnet("10.20.0.0/24")
+    ports = {}
+    for sub in (scoped, plain):
+        ports[sub["id"]] = expect(m.put(f"routers/{router['id']}/add_router_interface",
+                                        {"subnet_id": sub["id"]}), 200)["port_id"]
+    host = api.core.db.read(lambda conn: scheduling.router_host(conn, router["id"]))
+
+    def wire() -> dict[str, dict]:
+        state = api.core.db.read(lambda conn: routers_state(conn, host))
+        mine = next(r for r in state["routers"] if r["id"] == router["id"])
+        return {q["id"]: q["address_scopes"] for q in mine["interfaces"]}
+    assert wire() == {ports[scoped["id"]]: {"4": None, "6": None},
+                      ports[plain["id"]]: {"4": None, "6": None}}
+    told = []
+
+    class Recorder:
+        def resource_changed(self, *args, **kw):
+            told.append((*args, kw.get("hosts")))
+    real, api.core.notifier = api.core.notifier, Recorder()
+    try:
+        m.update(POOLS, p["id"], address_scope_id=s["id"])
+    finally:
+        api.core.notifier = real
+    assert told == [("router", router["id"], -1, (host,))]
+    assert wire() == {ports[scoped["id"]]: {"4": s["id"], "6": None},
+                      ports[plain["id"]]: {"4": None, "6": None}}
