@@ -144,6 +144,9 @@ def test_dscp_mark_seen_by_tcpdump(server):
         pytest.skip("tcpdump is not installed (./bootstrap installs it)")
     client, host_ns, start_agent, make_ns = server
     mark = _policy(client, "dscp_marking", dscp_mark=26)
+    # with an egress limit too: the mark survives the trip through the ifb
+    _post(client, f"/v2.0/qos/policies/{mark}/bandwidth_limit_rules",
+          {"bandwidth_limit_rule": {"max_kbps": 50000, "direction": "egress"}})
     (sender, inst_a, _ip_a), (_other, inst_b, ip_b) = _instances(client, host_ns, make_ns, {}, {})
     # the network's policy applies to its ports
     _put(client, f"/v2.0/networks/{sender['network_id']}", {"network": {"qos_policy_id": mark}})
@@ -154,8 +157,8 @@ def test_dscp_mark_seen_by_tcpdump(server):
     _wait(lambda: _active(client, sender["id"]) and _active(client, _other["id"]),
           "the ports to be ACTIVE")
     _wait(lambda: "tap" + sender["id"][:11] in ns.run(
-        ["nft", "list", "table", "netdev", "neutrino-qos"], netns=host_ns, check=False),
-        "the DSCP chain of the sender's tap")
+        ["nft", "list", "table", "bridge", "neutrino-qos"], netns=host_ns, check=False),
+        "the DSCP rule of the sender's tap")
     # echo requests as each receiver sees them (replies copy the request's TOS)
     a_to_b = _requests_seen(inst_b, inst_a, ip_b)
     b_to_a = _requests_seen(inst_a, inst_b, sender["fixed_ips"][0]["ip_address"])

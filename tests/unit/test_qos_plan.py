@@ -43,9 +43,10 @@ def test_commands_per_direction():
 
 def test_nft_table_marks_both_families():
     script = nft_script({TAP: 26})
-    assert f'chain {TAP} {{' in script and f'device "{TAP}"' in script
-    assert "ip dscp set 26" in script and "ip6 dscp set 26" in script
-    assert script.startswith("table netdev neutrino-qos {}\ndelete table netdev neutrino-qos\n")
+    assert "type filter hook prerouting priority filter;" in script
+    assert f'iifname "{TAP}" ip dscp set 26' in script
+    assert f'iifname "{TAP}" ip6 dscp set 26' in script
+    assert script.startswith("table bridge neutrino-qos {}\ndelete table bridge neutrino-qos\n")
 
 
 def test_plan_reprograms_only_what_changed():

@@ -79,7 +79,7 @@ class QosAgent:
         changes = plan(wanted, have, broken)
         for tap, spec in changes.items():
             self._program(tap, spec, observed, keep=tap in wanted)
-        self._mark(wanted, observed, full or bool(changes))
+        self._mark(wanted, observed, full)
 
     def _program(self, tap: str, spec: QosSpec | None, observed: dict, keep: bool) -> None:
         ifb = ifb_name_of(tap)
@@ -100,8 +100,10 @@ class QosAgent:
         else:
             self.applied.pop(tap, None)
 
-    def _mark(self, wanted: dict[str, QosSpec | None], observed: dict, check: bool) -> None:
-        """The DSCP marks: the whole nft table rewritten when they change."""
+    def _mark(self, wanted: dict[str, QosSpec | None], observed: dict, check: bool,
+              force: bool = False) -> None:
+        """The DSCP marks: the whole nft table rewritten when they change
+        (or, `check`, when the kernel lost them)."""
         marks = {tap: s.dscp_mark for tap, s in wanted.items()
                  if s is not None and s.dscp_mark is not None and tap in observed}
         if marks == self.marks and not check:
@@ -114,7 +116,7 @@ class QosAgent:
             if marks:
                 self._run(["nft", "-f", "-"], True, input=nft_script(marks))
             else:
-                self._run(["nft", "delete", "table", "netdev", NFT_TABLE], False)
+                self._run(["nft", "delete", "table", "bridge", NFT_TABLE], False)
         except ns.CommandError as exc:
             LOG.error("QoS DSCP marks failed: %s", exc)
             self.marks = None
@@ -122,9 +124,9 @@ class QosAgent:
         self.marks = marks
 
     def _table_matches(self, marks: dict[str, int]) -> bool:
-        shown = ns.run(["nft", "list", "table", "netdev", NFT_TABLE], netns=self.netns,
+        shown = ns.run(["nft", "list", "table", "bridge", NFT_TABLE], netns=self.netns,
                        check=False)
-        return all(f"chain {tap} {{" in shown for tap in marks)
+        return all(f'iifname "{tap}" ip dscp set' in shown for tap in marks)
 
 
 def ifb_name_of(tap: str) -> str:

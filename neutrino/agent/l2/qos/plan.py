@@ -10,9 +10,9 @@ leaves the host through the tap).
   ifb device "qos<port id[:11]>" whose root qdisc is the token bucket —
   upstream polices on the tap's ingress qdisc instead; this kernel has no
   police action, and shaping drops less than policing (a deviation);
-- DSCP mark: an nftables netdev chain on the tap's ingress hook sets the
-  DSCP field of IPv4 and IPv6 packets (table netdev neutrino-qos, one chain
-  per tap; upstream uses an iptables mangle chain per port).
+- DSCP mark: rules in the nftables table `bridge neutrino-qos` set the
+  DSCP field of the IPv4 and IPv6 packets a tap sends, as the bridge
+  receives them (upstream uses an iptables mangle chain per port).
 """
 from __future__ import annotations
 
@@ -109,12 +109,16 @@ def set_commands(tap: str, ifb: str, spec: QosSpec) -> list[tuple[list[str], boo
 
 
 def nft_script(marks: dict[str, int]) -> str:
-    """The whole netdev table: one ingress chain per marked tap."""
-    lines = [f"table netdev {NFT_TABLE} {{}}", f"delete table netdev {NFT_TABLE}",
-             f"table netdev {NFT_TABLE} {{"]
+    """The whole table: the bridge's prerouting hook marks what each
+    marked tap sends ({tap: mark}). The bridge family, not the tap's netdev
+    ingress hook: an egress limit hands the tap's traffic to the ifb, whose
+    re-injection skips the tap's ingress hooks but not the bridge's."""
+    lines = [f"table bridge {NFT_TABLE} {{}}", f"delete table bridge {NFT_TABLE}",
+             f"table bridge {NFT_TABLE} {{", "  chain prerouting {",
+             "    type filter hook prerouting priority filter;"]
     for tap, mark in sorted(marks.items()):
-        lines += [f"  chain {tap} {{",
-                  f'    type filter hook ingress device "{tap}" priority filter;',
-                  f"    ip dscp set {mark}", f"    ip6 dscp set {mark}", "  }"]
+        lines += [f'    iifname "{tap}" ip dscp set {mark}',
+                  f'    iifname "{tap}" ip6 dscp set {mark}']
+    lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
