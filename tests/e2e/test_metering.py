@@ -1,0 +1,78 @@
+"""Metering end to end: a label made through the API meters its project's
+router; traffic from the outside host to a floating IP behind it shows up
+in the report of the router's L3 agent (<state_path>/metering/report.json
+on its host, written at each heartbeat), and traffic the label excludes
+does not."""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import pytest
+
+from tests.e2e.helpers import wait_for
+from tests.e2e.test_l3_routing import L3World, OUTSIDE, outside_ping, router_ready
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def l3(lab):
+    want = set(lab.state.host_names())
+    wait_for(lambda: want <= {a["host"] for a in lab.api.list("agents", agent_type="L3 agent")
+                              if a["alive"]}, timeout=60, what="L3 agents alive")
+    w = L3World(lab, tag=secrets.token_hex(2))
+    labels: list[str] = []
+    w.labels = labels
+    try:
+        yield w
+    finally:
+        for label_id in labels:
+            lab.api.request("DELETE", f"/v2.0/metering/metering-labels/{label_id}")
+        w.cleanup()
+        time.sleep(0.3)
+
+
+def report(lab, host: str) -> dict:
+    path = lab.state.host_dir(host) / "metering" / "report.json"
+    try:
+        return json.loads(path.read_text())["labels"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def label(lab, l3, name, *rules) -> str:
+    lab_ = lab.api.request("POST", "/v2.0/metering/metering-labels", {
+        "metering_label": {"name": f"{name}-{l3.tag}"}})["metering_label"]
+    l3.labels.append(lab_["id"])
+    for direction, excluded, prefix in rules:
+        lab.api.request("POST", "/v2.0/metering/metering-label-rules", {
+            "metering_label_rule": {"metering_label_id": lab_["id"], "direction": direction,
+                                    "excluded": excluded, "remote_ip_prefix": prefix}})
+    return lab_["id"]
+
+
+def test_label_traffic_reported_by_the_l3_agent(l3, lab):
+    ext = l3.external()
+    net, sub = l3.tenant("mt", "10.85.1.0/24", network_type="vxlan")
+    router = l3.router("r", ext=ext)
+    l3.add_interface(router, sub)
+    host = l3.router_host(router)
+    inst = l3.instance("a", net, host=host)
+    l3.allow_ingress(inst, {"protocol": "icmp"})
+    fip = l3.fip(ext, inst.port_id)
+    fip_ip = fip["floating_ip_address"]
+    counted = label(lab, l3, "in", ("ingress", False, "0.0.0.0/0"))
+    excluded = label(lab, l3, "ex", ("ingress", False, "0.0.0.0/0"),
+                     ("ingress", True, f"{OUTSIDE}/32"))
+    router_ready(l3, router, "10.85.1.1", fip_ip)
+    assert wait_for(lambda: outside_ping(lab, fip_ip), timeout=30, what="ping the FIP")
+    for _ in range(5):
+        outside_ping(lab, fip_ip)
+    got = wait_for(lambda: report(lab, host).get(counted, {}).get("pkts", 0) >= 5,
+                   timeout=60, what="the label's packets in the agent's report")
+    assert got
+    entry = report(lab, host)[counted]
+    assert entry["bytes"] >= 5 * 84 and entry["host"] == host
+    assert report(lab, host).get(excluded, {}).get("pkts", 0) == 0
