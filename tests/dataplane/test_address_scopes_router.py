@@ -1,8 +1,8 @@
 """Address scopes in a router namespace on a real kernel: a router built by
 RouterNamespace from a Router model (as the L3 agent builds it), three
 internal subnets — 10.91.1.0/24 and 10.91.2.0/24 in address scope S1,
-10.91.3.0/24 in scope S2, with IPv6 subnets scoped the same way — and a gateway on 203.0.113.0/24, itself in S1
-or unscoped. Each instance runs a TCP server that answers with the source
+10.91.3.0/24 in scope S2, with IPv6 subnets scoped the same way — and a
+gateway on 203.0.113.0/24, itself in S1 or unscoped. Each instance runs a TCP server that answers with the source
 address it sees, so the tests read NAT (or its absence) off real packets:
 subnets of one scope talk with their own addresses, another scope is cut
 off, and traffic to the external network keeps its source address only
