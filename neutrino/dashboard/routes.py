@@ -23,6 +23,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
 KEEPALIVE = 15.0   # seconds between SSE comments, so proxies keep the stream open
+# A stream ends after this long and the page reconnects at once: an endless
+# response would hold up the server's graceful shutdown (uvicorn waits for
+# every response to finish).
+STREAM_LIFETIME = 20.0
 
 
 def _json(body, status: int = 200) -> Response:
@@ -144,15 +148,18 @@ class Dashboard:
         _loop, queue = client
 
         async def stream():
+            loop = asyncio.get_running_loop()
+            end = loop.time() + STREAM_LIFETIME
             try:
                 yield b"retry: 1000\n: connected\n\n"
-                while True:
+                while (left := end - loop.time()) > 0:
                     try:
-                        event = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                        event = await asyncio.wait_for(queue.get(), min(KEEPALIVE, left))
                     except asyncio.TimeoutError:
                         yield b": keepalive\n\n"
                         continue
                     yield b"event: changed\ndata: " + orjson.dumps(event) + b"\n\n"
+                yield b": reconnect\n\n"
             finally:
                 self.hub.remove(client)
 

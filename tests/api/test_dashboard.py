@@ -173,3 +173,17 @@ def test_events_reach_the_page_whichever_worker_made_the_change(server_factory):
         time.sleep(0.05)
     stop.set()
     assert count == n, f"{count} of {n} changes reached the page\n{server.log_tail()}"
+
+
+def test_the_event_stream_ends_by_itself(api, monkeypatch):
+    """An endless response would hold up the server's graceful shutdown: each
+    stream ends after STREAM_LIFETIME and the page reconnects."""
+    from neutrino.dashboard import routes
+    monkeypatch.setattr(routes, "STREAM_LIFETIME", 0.5)
+    started = time.monotonic()
+    resp = api.admin.get("/dashboard/api/events")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/event-stream")
+    assert resp.text.startswith("retry: 1000\n: connected\n\n")
+    assert resp.text.endswith(": reconnect\n\n")
+    assert time.monotonic() - started < 5

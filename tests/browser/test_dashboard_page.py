@@ -52,7 +52,8 @@ def test_phone_width_keyboard_and_dark(server):
 
         # keyboard: Tab from the filter reaches the object list; Enter selects, Escape clears
         from selenium.webdriver.common.keys import Keys
-        page.d.find_element("id", "filter").send_keys(net["name"])
+        page.click("#filter")          # (scrolled into view: below the graph on a phone)
+        page.d.switch_to.active_element.send_keys(net["name"])
         page.wait(lambda: len(page.d.find_elements("css selector", "#objects button")) == 1, 10,
                   "the filtered list")
         page.d.switch_to.active_element.send_keys(Keys.TAB)

@@ -69,19 +69,25 @@ export async function list(path, key) {
 }
 
 // Server-sent events over fetch (so the credentials go in headers, not the
-// URL); reconnects with a short back-off. onEvent(evt), onState('live'|'down').
+// URL). The server ends each stream after a while (so it can shut down):
+// then it reconnects at once; after an error, with a short back-off.
+// onEvent(evt), onState('live' | 'down' | 'back'): 'back' is live again
+// after an error (events may have been missed: re-read).
 export function listen(onEvent, onState) {
   let stopped = false;
   let controller = null;
   async function run() {
     let delay = 250;
+    let failed = false;
     while (!stopped) {
       controller = new AbortController();
       try {
+        const opened = Date.now();
         const resp = await fetch(new URL('dashboard/api/events', base),
           { headers: session.headers(), signal: controller.signal, cache: 'no-store' });
         if (!resp.ok) throw new Error(`events: ${resp.status}`);
-        onState('live');
+        onState(failed ? 'back' : 'live');
+        failed = false;
         delay = 250;
         const reader = resp.body.getReader();
         const decoder = new TextDecoder();
@@ -101,9 +107,12 @@ export function listen(onEvent, onState) {
             }
           }
         }
+        // the server ended the stream: reconnect now (unless it ends them at once)
+        if (Date.now() - opened > 1000) continue;
       } catch (e) {
         if (stopped) return;
       }
+      failed = true;
       onState('down');
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);

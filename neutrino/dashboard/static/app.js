@@ -10,7 +10,7 @@ const $ = (s) => document.querySelector(s);
 
 export const dash = {
   config: null, who: null, data: null, graph: null, panel: null, forms: null,
-  version: 0, lastEventAt: 0, lastRenderAt: 0, renders: [], eventTimes: [], selected: null,
+  version: 0, lastEventAt: 0, lastRenderAt: 0, renders: [], eventTimes: [], selected: null, generation: 0,
 };
 window.dash = dash;   // for the browser tests and the curious
 
@@ -44,8 +44,11 @@ export async function refresh() {
     do {
       again = false;
       const started = performance.now();
+      const generation = dash.generation;
       try {
-        dash.data = await loadAll();
+        const data = await loadAll();
+        if (generation !== dash.generation) { again = true; continue; }   // read as someone else
+        dash.data = data;
       } catch (e) {
         if (e.status === 401) { loggedOut(); return; }
         showError(e);
@@ -107,6 +110,7 @@ function settling() {
 }
 
 function setLive(state) {
+  if (state === 'back') { state = 'live'; refresh(); }   // back after a gap: re-read
   const el = $('#live');
   el.dataset.state = state;
   el.textContent = state === 'live' ? 'live' : 'reconnecting…';
@@ -115,6 +119,7 @@ function setLive(state) {
 let stopListening = null;
 let poller = null;
 async function start() {
+  dash.generation += 1;     // a new user or project: reads begun before it are dropped
   try {
     dash.who = await get('dashboard/api/whoami');
   } catch (e) {
