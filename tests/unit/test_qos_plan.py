@@ -71,3 +71,24 @@ def test_learn_merges_partial_answers():
     assert agent.wanted == {"b": None}
     agent.learn({"ports": [{"id": "b", "network_id": "n2", "qos": wire}]}, False, {"b"}, set())
     assert agent.wanted == {"b": QosSpec(ingress=Limit(5, 0))}
+
+
+def test_router_gateway_shaping_commands():
+    from neutrino.agent.l3.fip_qos import commands, ifb_of, spec_of
+    wire = [{"ip": "203.0.113.20", "egress": {"max_kbps": 1000, "max_burst_kbps": 0},
+             "ingress": None},
+            {"ip": "203.0.113.10", "egress": None, "ingress": {"max_kbps": 2000,
+                                                               "max_burst_kbps": 0}},
+            {"ip": "2001:db8::5", "egress": {"max_kbps": 1, "max_burst_kbps": 0},
+             "ingress": None},                                   # IPv4 only: NAT'd addresses
+            {"ip": "203.0.113.30", "egress": None, "ingress": None}]
+    spec = spec_of(wire)
+    assert [ip for ip, _e, _i in spec] == ["203.0.113.10", "203.0.113.20"]
+    qg = "qg-aaaaaaaa-bb"
+    cmds = [" ".join(argv) for argv in commands(qg, spec)]
+    assert f"tc filter add dev {qg} parent 1: protocol ip prio 1 u32 match ip src " \
+           "203.0.113.20/32 flowid 1:10" in cmds
+    assert f"tc filter add dev {ifb_of(qg)} parent 1: protocol ip prio 1 u32 match ip dst " \
+           "203.0.113.10/32 flowid 1:10" in cmds
+    assert cmds[-1].endswith(f"mirred egress redirect dev {ifb_of(qg)}")
+    assert commands(qg, spec_of([])) == []
