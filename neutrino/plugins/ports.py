@@ -503,6 +503,9 @@ class PortPlugin:
                 fixed = self._allocate(conn, row["network_id"], port_id, mac, None,
                                        values.get("device_owner", row["device_owner"]),
                                        host=values["binding_host"])
+            elif values.get("binding_host") and fixed:
+                segment_ipam.check_host_fits(conn, row["network_id"], port_id, fixed,
+                                             values["binding_host"])
             if groups is not None:
                 check_groups_usable(conn, ctx, row["project_id"], groups)
                 psg = models.port_security_groups

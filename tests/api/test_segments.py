@@ -199,6 +199,12 @@ def test_routed_network_ports_take_their_hosts_segment(api):
     assert p3["fixed_ips"] == []
     bound = api.admin.update("ports", p3["id"], **{"binding:host_id": host2})
     assert [f["subnet_id"] for f in bound["fixed_ips"]] == [s2["id"]]
+    # a port with an address on segment 2 cannot move to a host of segment 1
+    expect(api.admin.put(f"ports/{p2['id']}", {"port": {"binding:host_id": host1}}), 409,
+           "HostNotCompatibleWithFixedIps")
+    host2b = api.register_agent(interface_mappings={"physnet2": "eth9"})
+    assert api.admin.update("ports", p2["id"], **{"binding:host_id": host2b})[
+        "binding:vif_type"] == "bridge"
     # a host on neither segment; addresses from two segments
     lost = api.register_agent(interface_mappings={"physnet3": "eth3"})
     expect(api.admin.post("ports", {"port": {"network_id": net["id"],

@@ -81,3 +81,8 @@ def range_error(network_type: str, lo: int, hi: int, error: str):
     if network_type == "vlan":
         return NetworkVlanRangeError(vlan_range=f"{lo}:{hi}", error=error)
     return NetworkTunnelRangeError(tunnel_range=f"{lo}:{hi}", error=error)
+
+
+class HostNotCompatibleWithFixedIps(Conflict):
+    message = ("Host {host} is not connected to a segment where the existing fixed_ips on "
+               "port {port_id} will function given the routed network topology.")

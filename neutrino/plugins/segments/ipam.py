@@ -92,3 +92,12 @@ def host_subnets(conn, network_id: str, subnet_ids: list[str], host: str) -> lis
     segs = all_segments_for(conn, [network_id]).get(network_id, [])
     mapped = {s["id"] for s in host_segments(conn, segs, host)}
     return [sid for sid in subnet_ids if segment.get(sid) in mapped]
+
+
+def check_host_fits(conn, network_id: str, port_id: str, fixed_ips: list[dict],
+                    host: str) -> None:
+    """A port with addresses on a routed network may move only to a host
+    mapping their segment (409 HostNotCompatibleWithFixedIps, as upstream)."""
+    ids = [f["subnet_id"] for f in fixed_ips]
+    if host_subnets(conn, network_id, ids, host) != ids:
+        raise sf.HostNotCompatibleWithFixedIps(host=host, port_id=port_id)
