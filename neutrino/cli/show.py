@@ -273,6 +273,9 @@ def router_view(api, ident: str, ha_confs: dict | None = None) -> dict[str, Any]
         view["routes"] = _netns.run(["ip", "-4", "route"], netns=name).splitlines()
         view["nat"] = _netns.run(["iptables", "-t", "nat", "-S"], netns=name).splitlines()
         view["firewall"] = fwaas_show.chains(name)
+        # address scopes: the mangle rules marking and isolating them
+        view["scopes"] = [line for line in _netns.run(
+            ["iptables", "-t", "mangle", "-S"], netns=name).splitlines() if "-scope" in line]
         spaces.append(view)
     return {"router": {k: router.get(k) for k in (
         "id", "name", "status", "admin_state_up", "external_gateway_info", "routes")},
@@ -298,6 +301,9 @@ def render_router(view: dict[str, Any]) -> list[str]:
         lines += [f"    {line}" for line in ns["routes"]]
         lines.append("  iptables -t nat -S")
         lines += [f"    {line}" for line in ns["nat"]]
+        if ns.get("scopes"):
+            lines.append("  address scopes: iptables -t mangle -S")
+            lines += [f"    {line}" for line in ns["scopes"]]
         lines += fwaas_show.render([], ns.get("firewall", {}))
     lines += fwaas_show.render(view.get("firewall_groups", []), {})
     lines += ha_show.render(view.get("ha_instances", []))

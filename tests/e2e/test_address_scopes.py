@@ -87,6 +87,11 @@ def test_one_scope_routes_without_nat_other_subnets_are_isolated_and_snated(l3, 
         assert "-A neutron-l3-agent-scope-out" in rules
         assert "-j ACCEPT" in next(r for r in rules.splitlines()
                                    if r.startswith("-A neutron-l3-agent-snat -o qg-"))
+        # `neutrino show router` lists the scope rules
+        from neutrino.cli.show import render_router, router_view
+        shown = "\n".join(render_router(router_view(api, router["id"])))
+        assert "address scopes: iptables -t mangle -S" in shown
+        assert "-A neutron-l3-agent-scope-out" in shown
     finally:
         if route:
             ns.run(["ip", "route", "del", "10.83.0.0/16"], netns=lab.lab.outside_ns,
