@@ -270,3 +270,17 @@ def test_cli_change_appears_in_the_open_page(lab, seed, browser):
     # the page showed it within a second of the command's end (in practice,
     # before the CLI process had even exited)
     assert latency < 1.0, f"{latency:.3f} s"
+
+
+@pytest.mark.parametrize("lab", ["inproc", "rabbit"], indirect=True)
+def test_under_the_hood_answers_from_every_host(lab, seed):
+    """The agent RPC behind the panel, on both buses (rabbit: the agents are
+    separate processes): every host's agent describes its side of a network."""
+    net = lab.api.create_network(seed.name("hood"))
+    lab.api.create_subnet(net["id"], "10.92.0.0/24")
+    view = lab.api.request("GET", f"/dashboard/api/inspect/network/{net['id']}")
+    hosts = {h["host"]: h for h in view["hosts"]}
+    assert set(hosts) == set(lab.state.host_names()), view
+    for name, h in hosts.items():
+        assert not h.get("error"), h
+        assert h["lines"] and h["lines"][0].startswith(name), h["lines"]
