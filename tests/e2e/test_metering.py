@@ -68,11 +68,13 @@ def test_label_traffic_reported_by_the_l3_agent(l3, lab):
                      ("ingress", True, f"{OUTSIDE}/32"))
     router_ready(l3, router, "10.85.1.1", fip_ip)
     assert wait_for(lambda: outside_ping(lab, fip_ip), timeout=30, what="ping the FIP")
-    for _ in range(5):
+
+    def reported() -> bool:
+        # pinging on: the labels' chains may come after the floating IP
         outside_ping(lab, fip_ip)
-    got = wait_for(lambda: report(lab, host).get(counted, {}).get("pkts", 0) >= 5,
-                   timeout=60, what="the label's packets in the agent's report")
-    assert got
+        return report(lab, host).get(counted, {}).get("pkts", 0) >= 5
+    assert wait_for(reported, timeout=60, interval=0.5,
+                    what="the label's packets in the agent's report")
     entry = report(lab, host)[counted]
     assert entry["bytes"] >= 5 * 84 and entry["host"] == host
     assert report(lab, host).get(excluded, {}).get("pkts", 0) == 0
