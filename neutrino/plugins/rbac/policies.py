@@ -159,6 +159,9 @@ class RbacPolicyPlugin:
                 ot = registry.get(row["object_type"])
                 if ot is not None:
                     self._check_object(conn, ctx, ot, row["object_id"])
+                counts_new = ot is None or ot.update_counts_new_target
+                if not counts_new:
+                    self._check_removable(conn, row)
                 if ot is not None and ot.check_grant is not None:
                     ot.check_grant(conn, row["object_id"], target, row["action"])
                 dup = conn.execute(select(RBAC.c.id).where(
@@ -169,9 +172,10 @@ class RbacPolicyPlugin:
                     raise DuplicateRbacPolicy()
                 conn.execute(update(RBAC).where(RBAC.c.id == policy_id)
                              .values(target_project=target))
-                # the old target loses this grant; the new one already counts
-                # (a wildcard narrowed to the one project using the object)
-                self._check_removable(conn, row)
+                if counts_new:
+                    # the old target loses this grant; the new one already
+                    # counts (a wildcard narrowed to the one project using it)
+                    self._check_removable(conn, row)
                 if ot is not None and ot.changed is not None:
                     ot.changed(conn, row["object_id"])
             return view(self._row(conn, ctx, policy_id))

@@ -53,6 +53,10 @@ class ObjectType:
     # check_grant(conn, object_id, target_project, action): raise a
     # NeutronError to refuse a grant (upstream's BEFORE_CREATE validators)
     check_grant: Callable[[Connection, str, str, str], None] | None = None
+    # changing a grant's target: does the new target count when the old one's
+    # use is checked (networks, as upstream) or not (upstream's OVO-based
+    # types validate the update as a delete of the old target)
+    update_counts_new_target: bool = True
 
 
 _TYPES: dict[str, ObjectType] = {}
@@ -61,12 +65,12 @@ _TYPES: dict[str, ObjectType] = {}
 def register_object_type(object_type: str, table, actions=(SHARED,),
                          in_use: InUse | None = None,
                          changed: Callable[[Connection, str], None] | None = None,
-                         check_grant: Callable[[Connection, str, str, str], None] | None = None
-                         ) -> None:
+                         check_grant: Callable[[Connection, str, str, str], None] | None = None,
+                         update_counts_new_target: bool = True) -> None:
     """Let RBAC policies grant `actions` on rows of `table` (idempotent:
     modules are imported again by tests)."""
     _TYPES[object_type] = ObjectType(object_type, table, tuple(actions), in_use, changed,
-                                     check_grant)
+                                     check_grant, update_counts_new_target)
 
 
 def object_types() -> dict[str, ObjectType]:
