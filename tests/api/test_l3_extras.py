@@ -133,3 +133,21 @@ def test_gateway_on_an_external_network_without_subnets(api):
     assert r["external_gateway_info"]["external_fixed_ips"] == []
     off = api.admin.update("routers", r["id"], external_gateway_info={})
     assert off["external_gateway_info"] is None
+
+
+def test_router_scheduled_in_its_hinted_zone(api):
+    """router_availability_zone: a router with hints goes to an L3 agent of
+    one of those zones (the least loaded there), its availability_zones say so."""
+    zone = rand("az")
+    host = rand("l3az")
+    api.agents.report_state({"agent_type": "L3 agent", "host": host,
+                             "binary": "neutrino-l3-agent", "topic": "l3_agent",
+                             "availability_zone": zone, "configurations": {},
+                             "start_flag": True})
+    m = api.project()
+    for _ in range(2):
+        r = m.create("routers", name=rand("r"), availability_zone_hints=[zone])
+        assert r["availability_zone_hints"] == [zone]
+        assert r["availability_zones"] == [zone]
+        agents = expect(api.admin.get(f"routers/{r['id']}/l3-agents"), 200)["agents"]
+        assert [a["host"] for a in agents] == [host]

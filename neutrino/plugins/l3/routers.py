@@ -130,12 +130,13 @@ class RouterPlugin:
                 self._set_gateway(conn, router_id, info, ctx)
             if body.get("tags"):
                 set_tags(conn, "routers", router_id, body["tags"])
+            # the extensions' rows first: scheduling reads availability zone hints
+            extend.created("routers", conn, ctx, body, {"id": router_id, "project_id": owner})
             if is_ha:
                 ha.make_ha(conn, self.core, router_id, owner)
                 ha_ports.extend(ha.schedule(conn, self.core, router_id, owner))
             else:
                 scheduling.schedule_router(conn, router_id, self.down_time)
-            extend.created("routers", conn, ctx, body, {"id": router_id, "project_id": owner})
             return self._views(conn, [self._row(conn, admin_context(), router_id)])[0]
         view = self.core.db.write(retry_if_parent_vanished(txn))
         self._notify_ports(ha_ports)

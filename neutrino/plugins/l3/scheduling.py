@@ -4,6 +4,8 @@ A router has one binding; an HA router one per instance (neutrino.plugins.l3.ha
 schedules those)."""
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select
@@ -61,7 +63,13 @@ def schedule_router(conn: Connection, router_id: str, down_time: int) -> str | N
         return host
     if conn.execute(select(models.routers.c.ha).where(models.routers.c.id == router_id)).scalar():
         return None
-    agent = least_loaded(conn, live_agents(conn, L3_AGENT, down_time), RB)
+    agents = live_agents(conn, L3_AGENT, down_time)
+    zones = _az_hints(conn, router_id)
+    if zones:   # router_availability_zone: only agents of the hinted zones, as upstream
+        inside = {row[0] for row in conn.execute(select(A.c.id).where(
+            A.c.agent_type == L3_AGENT, A.c.availability_zone.in_(zones)))}
+        agents = [a for a in agents if a.id in inside]
+    agent = least_loaded(conn, agents, RB)
     if agent is None:
         return None
     try:
@@ -69,6 +77,13 @@ def schedule_router(conn: Connection, router_id: str, down_time: int) -> str | N
     except IntegrityError:
         raise RetryTransaction("router scheduled concurrently") from None
     return agent.host
+
+
+def _az_hints(conn: Connection, router_id: str) -> list[str]:
+    from neutrino.db.l3x_models import router_extra_attributes as RX
+    raw = conn.execute(select(RX.c.availability_zone_hints).where(
+        RX.c.router_id == router_id)).scalar()
+    return json.loads(raw) if raw else []
 
 
 def schedule_unbound_routers(conn: Connection, down_time: int) -> list[str]:
