@@ -7,8 +7,9 @@ Sources: the change notifications the plugins send the agents
 gateway, notify no one). With a bus (rabbit, or the lab's inproc bus) each
 event is published on the fanout topic `<prefix>.dashboard` and every API
 worker delivers what it hears to its own pages, so a page sees changes made
-through any worker. Without a bus (a server with no agents) delivery is
-within the process.
+through any worker. Without a bus (a server with no agents: inproc://, its
+workers separate processes) the workers of one server reach each other
+through Unix datagram sockets in a directory of their own (SocketFanout).
 
 An event names only the resource type, never an id: the page re-reads
 through the API with its own token, so it learns nothing policy would hide.
@@ -16,10 +17,16 @@ through the API with its own token, so it learns nothing policy would hide.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
+import os
 import queue
+import socket
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -79,7 +86,12 @@ class EventHub:
         if self.transport is not None and not self._subscribed:
             with self._lock:
                 if not self._subscribed:
-                    self.transport.subscribe(self.topic, self._on_bus)
+                    try:
+                        self.transport.subscribe(self.topic, self._on_bus)
+                    except Exception:  # noqa: BLE001 - pages of this worker still hear its own
+                        LOG.warning("dashboard events: cannot listen on %s; pages see this "
+                                    "worker's changes only", self.topic, exc_info=True)
+                        self.transport = None
                     self._subscribed = True
         client = (asyncio.get_running_loop(), asyncio.Queue(maxsize=1000))
         with self._lock:
@@ -93,6 +105,59 @@ class EventHub:
     @property
     def listeners(self) -> int:
         return len(self._clients)
+
+
+class SocketFanout:
+    """publish/subscribe between the worker processes of one server, for
+    servers without a bus: each subscriber binds a datagram socket in a
+    directory named after the server's state_path; a publish sends to every
+    socket there (a socket nobody reads any more is removed)."""
+
+    def __init__(self, key: str):
+        digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+        # short: a Unix socket path has at most 107 bytes
+        self.dir = Path(tempfile.gettempdir()) / f"neutrino-dash-{os.getuid()}-{digest}"
+        self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._out.setblocking(False)
+        self._lock = threading.Lock()
+
+    def _ours(self) -> bool:
+        """The directory is ours alone (in a shared /tmp anyone could have
+        made it first)."""
+        st = self.dir.lstat()
+        return self.dir.is_dir() and st.st_uid == os.getuid() and st.st_mode & 0o077 == 0
+
+    def subscribe(self, topic: str, handler) -> None:
+        self.dir.mkdir(mode=0o700, exist_ok=True)     # made by the first page's worker
+        if not self._ours():
+            raise PermissionError(f"{self.dir} is not this user's own directory")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        path = self.dir / f"{os.getpid()}-{id(self)}.sock"
+        path.unlink(missing_ok=True)
+        sock.bind(str(path))
+
+        def run():
+            while True:
+                data = sock.recv(65536)
+                try:
+                    msg = json.loads(data)
+                    handler(msg["method"], msg["payload"])
+                except Exception:  # noqa: BLE001 - a bad datagram never stops the reader
+                    LOG.debug("dashboard datagram dropped", exc_info=True)
+        threading.Thread(target=run, name="dashboard-fanout", daemon=True).start()
+
+    def publish(self, topic: str, method: str, payload: dict) -> None:
+        if not self.dir.is_dir() or not self._ours():
+            return                                    # no page open on any worker yet
+        data = json.dumps({"method": method, "payload": payload}).encode()
+        for path in self.dir.glob("*.sock"):
+            try:
+                with self._lock:
+                    self._out.sendto(data, str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                path.unlink(missing_ok=True)      # its process is gone
+            except BlockingIOError:
+                pass                              # a reader far behind: it re-reads anyway
 
 
 class TeeNotifier:

@@ -48,9 +48,14 @@ class Dashboard:
         notifier = core.notifier
         transport = getattr(notifier, "transport", None)
         prefix = getattr(notifier, "prefix", None) or core.cfg.DEFAULT.control_exchange
-        self.hub = EventHub(transport, prefix)
+        if transport is None:    # no bus: the server's own workers, over Unix sockets
+            from neutrino.dashboard.events import SocketFanout
+            self.hub = EventHub(SocketFanout(str(core.cfg.DEFAULT.state_path)), prefix)
+        else:
+            self.hub = EventHub(transport, prefix)
         core.notifier = TeeNotifier(notifier, self.hub)
         self.inspector = Inspector(transport, prefix, float(opts.inspect_timeout))
+        self.bus = transport is not None
         self.lab = None
         if opts.lab_dir:
             from neutrino.dashboard.lab import LabActions
@@ -80,7 +85,7 @@ class Dashboard:
         return _json({"auth_strategy": cfg.DEFAULT.auth_strategy,
                       "default_project_id": cfg.DEFAULT.default_project_id,
                       "lab": self.lab is not None,
-                      "live": "bus" if self.hub.transport is not None else "process"})
+                      "live": "bus" if self.bus else "workers"})
 
     async def whoami(self, request: Request) -> Response:
         def who(ctx):

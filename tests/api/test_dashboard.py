@@ -142,17 +142,21 @@ def test_write_paths_name_their_resource(path, resource):
     assert resource_of(path) == resource
 
 
-def test_events_reach_the_page_whichever_worker_made_the_change(server_factory):
-    """Two API workers on RabbitMQ: the page's stream is held by one of them,
-    the writes land on both; every change reaches the page (through the
-    fanout topic <control_exchange>.dashboard)."""
-    from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
-    reason = _rabbit_unreachable()
-    if reason:
-        pytest.skip(reason)
+@pytest.mark.parametrize("bus", ["rabbit", "none"])
+def test_events_reach_the_page_whichever_worker_made_the_change(server_factory, bus):
+    """Two API workers: the page's stream is held by one of them, the writes
+    land on both; every change reaches the page (rabbit: through the fanout
+    topic <control_exchange>.dashboard; no bus, transport_url = inproc://:
+    through the workers' Unix sockets)."""
     import secrets
-    server = server_factory({"DEFAULT": {"api_workers": "2", "transport_url": RABBIT_URL,
-                                         "control_exchange": f"dash-{secrets.token_hex(4)}"}})
+    conf = {"api_workers": "2"}
+    if bus == "rabbit":
+        from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
+        reason = _rabbit_unreachable()
+        if reason:
+            pytest.skip(reason)
+        conf.update(transport_url=RABBIT_URL, control_exchange=f"dash-{secrets.token_hex(4)}")
+    server = server_factory({"DEFAULT": conf})
     got: list = []
     ready, stop = threading.Event(), threading.Event()
     t = threading.Thread(target=_listen, args=(server.url, {}, got, ready, stop), daemon=True)

@@ -93,3 +93,19 @@ def test_a_silent_host_is_reported_not_waited_for():
     finally:
         server.close()
         agent.close()
+
+
+def test_workers_without_a_bus_reach_each_other_over_unix_sockets(tmp_path):
+    import threading
+    from neutrino.dashboard.events import SocketFanout
+    key = str(tmp_path / "state")
+    a, b = SocketFanout(key), SocketFanout(key)     # two workers of one server
+    other = SocketFanout(str(tmp_path / "another-server"))
+    got, done = [], threading.Event()
+    b.subscribe("t.dashboard", lambda method, payload: (got.append((method, payload)),
+                                                        done.set()))
+    other.publish("t.dashboard", "dashboard_changed", {"resource": "elsewhere"})
+    a.publish("t.dashboard", "dashboard_changed", {"resource": "port"})
+    assert done.wait(2)
+    assert got == [("dashboard_changed", {"resource": "port"})]
+    assert a.dir == b.dir != other.dir and a.dir.stat().st_mode & 0o777 == 0o700
