@@ -211,3 +211,20 @@ def test_floating_ip_status_follows_the_agent(api, setup):
     assert m.show("floatingips", fip["id"])["status"] == "ACTIVE"
     expect(m.delete(f"{pfs(fip['id'])}/{pf['id']}"), 204)
     assert m.show("floatingips", fip["id"])["status"] == "DOWN"
+
+
+def test_forwardings_follow_the_ports_addresses(api, setup):
+    """As upstream: a forwarding to an address its port no longer has goes."""
+    m, ext, net, router, fip = setup
+    port = m.port(net["id"])
+    sub_id = port["fixed_ips"][0]["subnet_id"]
+    port = m.update("ports", port["id"], fixed_ips=port["fixed_ips"] + [{"subnet_id": sub_id}])
+    ip1, ip2 = (f["ip_address"] for f in port["fixed_ips"])
+    make(m, fip["id"], internal_port_id=port["id"], internal_ip_address=ip1,
+         internal_port=22, external_port=22, protocol="tcp")
+    second = make(m, fip["id"], internal_port_id=port["id"], internal_ip_address=ip2,
+                  internal_port=22, external_port=23, protocol="tcp")
+    m.update("ports", port["id"], fixed_ips=[{"subnet_id": sub_id, "ip_address": ip2}])
+    assert expect(m.get(pfs(fip["id"])), 200)["port_forwardings"] == [second]
+    m.update("ports", port["id"], name="renamed")          # no address change: kept
+    assert expect(m.get(pfs(fip["id"])), 200)["port_forwardings"] == [second]

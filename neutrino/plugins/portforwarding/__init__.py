@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from neutrino.api.controller import Controller
-from neutrino.plugins.portforwarding.hooks import FLOATINGIP_EXTENSION
+from neutrino.plugins.portforwarding.hooks import FLOATINGIP_EXTENSION, PORT_EXTENSION
 from neutrino.plugins.portforwarding.plugin import PortForwardingPlugin
 from neutrino.plugins.portforwarding.resource import PORT_FORWARDING
 
@@ -29,7 +29,8 @@ EXTENSIONS = [
      "Expose the port forwardings of a floating IP in its view"),
 ]
 
-RESOURCE_EXTENSIONS = [FLOATINGIP_EXTENSION]
+RESOURCE_EXTENSIONS = [FLOATINGIP_EXTENSION, PORT_EXTENSION]
+CORE: dict = {}     # the server's Core (set by install): hooks notify through it
 
 _PARENT_OWNER = "project_id:%(ext_parent_owner)s"
 POLICY_RULES = {
@@ -46,6 +47,7 @@ POLICY_RULES = {
 
 def install(api) -> list[Route]:
     core = api.core
+    CORE["core"] = core
     d = core.cfg.DEFAULT
     ports = api.plugins["ports"]
 

@@ -5,7 +5,7 @@ view, the router of a floating IP used by port forwardings as its
 forwardings cannot be associated with a port, nor deleted (409)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from neutrino.api import faults
 from neutrino.db import l3x_models as lm
@@ -62,3 +62,30 @@ FLOATINGIP_EXTENSION = ResourceExtension(
     "floatingips", "expose-port-forwarding-in-fip",
     attrs=(Attr("port_forwardings", filter=False, sort=False),),
     views=_views, update=_update, delete=_delete)
+
+
+def _port_update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
+    """As upstream: the port forwardings to an address the port no longer
+    has go with it (their floating IP DOWN if it has no other). Their
+    routers' agents are told at once (the periodic resync is the backstop
+    should one read before this transaction commits)."""
+    if "fixed_ips" not in body:
+        return False
+    kept = {f["ip_address"] for f in view.get("fixed_ips") or ()}
+    stale = conn.execute(select(PF.c.id, PF.c.router_id, PF.c.floatingip_id).where(
+        PF.c.internal_port_id == current["id"])).all()
+    stale = [r for r in stale if conn.execute(select(PF.c.internal_ip_address).where(
+        PF.c.id == r[0])).scalar() not in kept]
+    if not stale:
+        return False
+    from neutrino.plugins.portforwarding.plugin import _down_if_unused, notify_routers
+    conn.execute(delete(PF).where(PF.c.id.in_([r[0] for r in stale])))
+    for fip in conn.execute(select(FIP).where(FIP.c.id.in_({r[2] for r in stale}))
+                            ).mappings().all():
+        _down_if_unused(conn, fip)
+    notify_routers(conn, {r[1] for r in stale})
+    return False
+
+
+PORT_EXTENSION = ResourceExtension("ports", "floating-ip-port-forwarding",
+                                   update=_port_update)

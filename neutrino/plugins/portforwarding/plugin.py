@@ -324,3 +324,14 @@ def sweep_orphans(core) -> list[str]:
         hosts = core.db.read(lambda conn, rid=router_id: scheduling.router_hosts(conn, rid))
         core.notifier.resource_changed("router", router_id, -1, hosts=hosts)
     return routers
+
+
+def notify_routers(conn, router_ids) -> None:
+    """Tell the routers' agents, from inside a transaction (see hooks)."""
+    from neutrino.plugins.portforwarding import CORE
+    core = CORE.get("core")
+    if core is None:
+        return
+    for router_id in sorted(router_ids):
+        core.notifier.resource_changed("router", router_id, -1,
+                                       hosts=scheduling.router_hosts(conn, router_id))
