@@ -339,3 +339,15 @@ def test_router_wire_carries_floating_ip_and_gateway_limits(api):
     assert wire[0]["qos"] == [
         {"ip": fip["floating_ip_address"], "egress": limit, "ingress": None},
         {"ip": gw_ip, "egress": limit, "ingress": None}]
+
+
+def test_policy_tags_at_both_paths(api):
+    pol = policy(api.admin, tags=["a"])
+    assert pol["tags"] == ["a"]
+    expect(api.admin.put(f"policies/{pol['id']}/tags", {"tags": ["b", "c"]}), 200)
+    assert expect(api.admin.get(f"{P}/{pol['id']}/tags"), 200)["tags"] == ["b", "c"]
+    expect(api.admin.put(f"{P}/{pol['id']}/tags/d"), 201)
+    expect(api.admin.get(f"policies/{pol['id']}/tags/d"), 204)
+    assert [p["id"] for p in plist(api.admin, params={"tags": "d"})] == [pol["id"]]
+    assert pshow(api.admin, pol["id"])["revision_number"] == 2
+    expect(api.project().get(f"policies/{pol['id']}/tags"), 404)

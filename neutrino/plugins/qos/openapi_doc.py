@@ -2,6 +2,7 @@
 under its policy, the alias rules and the rule types."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from neutrino.plugins.qos.resources import ALIASED, POLICY, RULE_TYPES
@@ -9,10 +10,16 @@ from neutrino.plugins.qos.resources import ALIASED, POLICY, RULE_TYPES
 
 def extend(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
     from neutrino.api import openapi as oa
-    from neutrino.plugins.qos.routes import alias_resource
+    from neutrino.plugins.qos.routes import TAGS_BASE, alias_resource
     schemas.update(oa.resource_schemas(POLICY))
     for path, item in oa._resource_paths(POLICY).items():
         paths[path.replace("/v2.0/", "/v2.0/qos/", 1)] = item
+    for path, item in oa._tag_paths(POLICY, TAGS_BASE).items():    # upstream's tag URLs
+        item = copy.deepcopy(item)
+        for op in item.values():
+            if isinstance(op, dict) and "operationId" in op:
+                op["operationId"] += "_by_tag_extension_path"
+        paths[path] = item
     policy_param = oa._path_param("policy_id", description="the QoS policy's id")
     for rtype in RULE_TYPES.values():
         res = rtype.resource

@@ -17,6 +17,7 @@ from neutrino.plugins.qos.rule_types import RuleTypes
 from neutrino.plugins.qos.rules import RulePlugin
 
 PREFIX = "qos/"
+TAGS_BASE = "/v2.0/policies"
 
 
 def alias_resource(rtype: RuleType) -> Resource:
@@ -53,6 +54,9 @@ def install(api) -> list[Route]:
         return await api.call(request, types.show, request.path_params["rule_type"])
     routes += [Route("/v2.0/qos/rule-types", types_ep, methods=["GET"]),
                Route("/v2.0/qos/rule-types/{rule_type}", type_ep, methods=["GET"])]
+    # the tag extension names its parents without their API prefix:
+    # upstream's tags of a QoS policy are at /v2.0/policies/{id}/tags
+    routes += api.tag_routes(api.controllers[key], TAGS_BASE)
     return routes
 
 
