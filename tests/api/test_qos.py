@@ -351,3 +351,19 @@ def test_policy_tags_at_both_paths(api):
     assert [p["id"] for p in plist(api.admin, params={"tags": "d"})] == [pol["id"]]
     assert pshow(api.admin, pol["id"])["revision_number"] == 2
     expect(api.project().get(f"policies/{pol['id']}/tags"), 404)
+
+
+def test_wildcard_narrowed_to_the_using_project_conflicts(api):
+    """As upstream's object RBAC: a target update is checked as the old
+    target's removal, before the new grant counts."""
+    user = api.project()
+    pol = policy(api.admin)
+    wild = expect(api.admin.post("rbac-policies", {"rbac_policy": {
+        "object_type": "qos_policy", "object_id": pol["id"], "action": "access_as_shared",
+        "target_tenant": "*"}}), 201)["rbac_policy"]
+    net = user.network(qos_policy_id=pol["id"])
+    expect(api.admin.put(f"rbac-policies/{wild['id']}",
+                         {"rbac_policy": {"target_tenant": user.project_id}}), 409)
+    user.remove("networks", net["id"])
+    expect(api.admin.put(f"rbac-policies/{wild['id']}",
+                         {"rbac_policy": {"target_tenant": user.project_id}}), 200)

@@ -52,5 +52,9 @@ def policy_changed(conn, policy_id: str) -> None:
     bump_revision(conn, QP, policy_id)
 
 
+# update_counts_new_target=False: narrowing a grant is checked as removing
+# the old target first, as upstream's object RBAC (a wildcard cannot become a
+# grant to the one project using the policy)
 registry.register_object_type(common.OBJECT_TYPE, QP, (registry.SHARED,),
-                              in_use=policy_in_use, changed=policy_changed)
+                              in_use=policy_in_use, changed=policy_changed,
+                              update_counts_new_target=False)
