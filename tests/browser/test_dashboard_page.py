@@ -169,9 +169,11 @@ def test_rule_and_delete_actions(server, browser):
     rule = rules["security_group_rules"]
     assert [(r["port_range_min"], r["port_range_max"], r["remote_ip_prefix"]) for r in rule] \
         == [(22, 22, "198.51.100.0/24")]
-    item = page.wait(lambda: [li for li in page.d.find_elements("css selector", "ul.rules li")
-                              if "198.51.100.0/24" in li.text], 10, "the rule in the list")
-    item[0].find_element("css selector", "button").click()
+    button = f"ul.rules button[data-rule='{rule[0]['id']}']"
+    page.wait(lambda: "198.51.100.0/24" in page.js(
+        "const b = document.querySelector(arguments[0]); return b ? b.parentNode.textContent : ''",
+        button), 10, "the rule in the list")
+    page.click(button)      # (the list is redrawn on every change: clicked again if stale)
     page.wait(lambda: not httpx.get(server.url + f"/v2.0/security-group-rules/{rule[0]['id']}",
                                     headers=member).status_code == 200, 10, "the rule deleted")
 

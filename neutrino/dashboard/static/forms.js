@@ -25,7 +25,7 @@ export class Forms {
   }
 
   select(name, aria, fill) {
-    const sel = h('select', { name, 'aria-label': aria });
+    const sel = h('select', { name, 'aria-label': aria, className: 'context' });
     this.selects[name + ':' + aria] = [sel, fill];
     if (this.data) this.fillOne(sel, fill);
     return sel;
@@ -64,7 +64,12 @@ export class Forms {
       try {
         const result = await submit(new FormData(f), f);
         this.app.showError(null);
-        f.reset();     // the next object starts from the defaults
+        // the next object starts from the defaults, in the same context
+        // (network, router, group: the selects keep their choice)
+        const keep = [...f.querySelectorAll('select.context')].map((sel) => [sel, sel.value]);
+        f.reset();
+        keep.forEach(([sel, value]) => { sel.value = value; });
+        this.renderRules();
         if (out) out.textContent = result || '';
       } catch (e) {
         this.app.showError(e);
@@ -196,7 +201,7 @@ export class Forms {
       `${r.direction} ${r.ethertype} ${r.protocol || 'any'}`
       + `${r.port_range_min ? ' ' + r.port_range_min + (r.port_range_max !== r.port_range_min ? '-' + r.port_range_max : '') : ''}`
       + `${r.remote_ip_prefix ? ' from ' + r.remote_ip_prefix : ''}${r.remote_group_id ? ' group ' + r.remote_group_id.slice(0, 8) : ''} `,
-      h('button', { type: 'button', 'aria-label': 'delete rule', on: { click: async () => {
+      h('button', { type: 'button', 'aria-label': 'delete rule', 'data-rule': r.id, on: { click: async () => {
         try { await del(`v2.0/security-group-rules/${r.id}`); this.app.showError(null); }
         catch (e) { this.app.showError(e); }
         await this.app.refresh();
