@@ -97,11 +97,13 @@ flavor_profile_bindings = Table(
 )
 
 # A router's attributes of the L3 extensions: its availability zone hints
-# (router_availability_zone, JSON list) and its flavor (l3-flavors; none: the
+# (router_availability_zone, JSON list), `distributed` (dvr) and its flavor (l3-flavors; none: the
 # default L3 service).
 router_extra_attributes = Table(
     "router_extra_attributes", metadata,
     Column("router_id", UUID, ForeignKey("routers.id", ondelete="CASCADE"), primary_key=True),
     Column("availability_zone_hints", String(255)),
+    # dvr: hosted centrally like any router (docs/api.md), kept as asked
+    Column("distributed", Boolean, nullable=False, default=False),
     Column("flavor_id", UUID, ForeignKey("flavors.id"), index=True),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.api.helpers import expect, rand
 
 SINGLE = "neutron.services.l3_router.service_providers.single_node.SingleNodeDriver"
-DVR = "neutron.services.l3_router.service_providers.dvr.DvrDriver"
+UNKNOWN = "neutron.services.l3_router.service_providers.nope.NopeDriver"
 
 
 def flavor(persona, status=201, **attrs):
@@ -54,7 +54,7 @@ def test_refusals_and_policy(api):
     flavor(a, 400, name="x", service_type="NOPE")
     err = profile(a, 400, driver="", metainfo="")
     assert err["type"] == "ServiceProfileEmpty"
-    err = profile(a, 404, driver=DVR)
+    err = profile(a, 404, driver=UNKNOWN)
     assert err["type"] == "ServiceProfileDriverNotFound"
     m = api.project()
     expect(m.post("flavors", {"flavor": {"name": "x", "service_type": "L3_ROUTER_NAT"}}), 403)

@@ -87,18 +87,30 @@ def test_extraroute_atomic(api, setup):
 
 
 def test_dvr_attribute(api, setup):
+    """distributed: admin only, kept as asked (the router is hosted
+    centrally), changed only while the router is down."""
     m, ext, ext_sub, net, sub, router = setup
     assert "distributed" not in router                        # admin only
-    admin_view = api.admin.show("routers", router["id"])
-    assert admin_view["distributed"] is False
-    err = expect(api.admin.post("routers", {"router": {"name": rand("r"), "distributed": True}}),
+    assert api.admin.show("routers", router["id"])["distributed"] is False
+    dvr = api.admin.create("routers", name=rand("r"), distributed=True)
+    assert dvr["distributed"] is True
+    assert api.admin.show("routers", dvr["id"])["distributed"] is True
+    # up: no conversion either way (router-admin-state-down-before-update)
+    err = expect(api.admin.put(f"routers/{dvr['id']}", {"router": {"distributed": False}}),
                  400, "BadRequest")
-    assert "Distributed virtual routers are not supported" in err["message"]
+    assert "admin_state_up to False" in err["message"]
     plain = api.admin.create("routers", name=rand("r"), distributed=False)
-    assert plain["distributed"] is False
     expect(api.admin.put(f"routers/{plain['id']}", {"router": {"distributed": True}}), 400,
            "BadRequest")
+    # down: converted, and back
+    api.admin.update("routers", plain["id"], admin_state_up=False)
+    assert api.admin.update("routers", plain["id"], distributed=True)["distributed"] is True
+    assert api.admin.update("routers", plain["id"], admin_state_up=True)["distributed"] is True
+    api.admin.update("routers", plain["id"], admin_state_up=False)
+    assert api.admin.update("routers", plain["id"], distributed=False)["distributed"] is False
+    # members may neither set nor see it
     expect(m.post("routers", {"router": {"name": rand("r"), "distributed": False}}), 403)
+    expect(m.put(f"routers/{router['id']}", {"router": {"distributed": True}}), 403)
 
 
 def test_router_availability_zones(api, setup):

@@ -9,10 +9,12 @@ L3 = "L3_ROUTER_NAT"
 # the service plugin types a flavor may be for: the services neutrino runs
 SERVICE_TYPES = (L3, "FLAVORS", "METERING", "QOS", "TRUNK", "FIREWALL_V2", "SEGMENTS",
                  "PORTFORWARDING", "NETWORK_PLUGIN")
-# the L3 service providers a profile may name: legacy (single node) and HA
-# routers; there is no DVR driver (docs/api.md)
+# the L3 service providers a profile may name: legacy (single node), HA and
+# DVR routers (hosted centrally, as distributed routers are: docs/api.md)
 DRIVERS = ("neutron.services.l3_router.service_providers.single_node.SingleNodeDriver",
-           "neutron.services.l3_router.service_providers.ha.HaDriver")
+           "neutron.services.l3_router.service_providers.ha.HaDriver",
+           "neutron.services.l3_router.service_providers.dvr.DvrDriver",
+           "neutron.services.l3_router.service_providers.dvrha.DvrHaDriver")
 
 
 def service_type(value):

@@ -1,8 +1,7 @@
 """Feature: the smaller L3 extensions — fip-port-details, floatingip-pools,
 extraroute-atomic, l3-port-ip-change-not-allowed,
 router-admin-state-down-before-update (a router changes mode only while
-down: already the rule of neutrino.plugins.l3.routers), dvr (served, always
-False, see router_attrs) and router_availability_zone."""
+down), dvr (distributed routers hosted centrally, see router_attrs) and router_availability_zone."""
 from __future__ import annotations
 
 from starlette.requests import Request
@@ -27,7 +26,7 @@ EXTENSIONS = [
      "Update Extension", "Ensure that the admin state of a router is down "
      "(admin_state_up=False) before updating the distributed attribute"),
     ("dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual "
-     "Routers (neutrino: distributed is always False)"),
+     "Routers"),
     ("router_availability_zone", "Router Availability Zone",
      "Availability zone support for router."),
 ]

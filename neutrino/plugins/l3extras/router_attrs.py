@@ -1,9 +1,10 @@
 """Router attributes of the L3 extensions.
 
-dvr: `distributed` (admin only, as upstream's policy) is always False.
-Distributed virtual routing needs the OVS agents' per-compute-host routing;
-neutrino's L3 agent runs legacy (centralized) routers, so asking for True is
-a 400 and says why (documented in docs/api.md).
+dvr: `distributed` (admin only, as upstream's policy) is kept as asked, and
+changes only while the router is down (router-admin-state-down-before-update).
+A distributed router is hosted centrally like any other: the Linux bridge L3
+agent has no per-compute-host data path, so the API and the traffic behave
+and only DVR's east-west shortcut is absent (docs/api.md).
 
 router_availability_zone: `availability_zone_hints` are kept (and must name
 zones of L3 agents: 404 AvailabilityZoneNotFound otherwise, as upstream);
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from neutrino.api import attributes as a
 from neutrino.api import faults
@@ -31,29 +32,32 @@ class AvailabilityZoneNotFound(faults.NotFound):
     message = "AvailabilityZone {availability_zone} could not be found."
 
 
-def _refuse_distributed(body: dict) -> None:
-    if body.get("distributed"):
-        raise faults.BadRequest(
-            resource="router",
-            msg="Distributed virtual routers are not supported: the Linux bridge L3 agent "
-                "runs centralized routers only (distributed must be False)")
+def _set(conn, router_id: str, **values) -> None:
+    """Write the router's row of extra attributes (made on first use)."""
+    if conn.execute(select(RX.c.router_id).where(RX.c.router_id == router_id)).first():
+        conn.execute(update(RX).where(RX.c.router_id == router_id).values(**values))
+    else:
+        conn.execute(insert(RX).values(router_id=router_id, **values))
 
 
 def _views(conn, views: list[dict]) -> None:
     ids = [v["id"] for v in views]
     hints: dict[str, list] = {}
     zones: dict[str, set] = {}
+    distributed: dict[str, bool] = {}
     for part in listing.chunks(ids):
-        for rid, raw in conn.execute(select(RX.c.router_id, RX.c.availability_zone_hints)
-                                     .where(RX.c.router_id.in_(part))):
+        for rid, raw, dvr in conn.execute(select(RX.c.router_id, RX.c.availability_zone_hints,
+                                                 RX.c.distributed)
+                                          .where(RX.c.router_id.in_(part))):
             hints[rid] = json.loads(raw) if raw else []
+            distributed[rid] = bool(dvr)
         for rid, zone in conn.execute(
                 select(RB.c.router_id, A.c.availability_zone).join(A, A.c.id == RB.c.agent_id)
                 .where(RB.c.router_id.in_(part), A.c.availability_zone.is_not(None))):
             if zone:
                 zones.setdefault(rid, set()).add(zone)
     for v in views:
-        v["distributed"] = False
+        v["distributed"] = distributed.get(v["id"], False)
         v["availability_zone_hints"] = hints.get(v["id"], [])
         v["availability_zones"] = sorted(zones.get(v["id"], ()))
 
@@ -67,18 +71,33 @@ def _check_hints(conn, hints) -> None:
 
 
 def _create(conn, ctx, body: dict, view: dict) -> None:
-    _refuse_distributed(body)
     hints = body.get("availability_zone_hints") or []
+    values = {}
     if hints:
         _check_hints(conn, hints)
-        conn.execute(insert(RX).values(router_id=view["id"],
-                                       availability_zone_hints=json.dumps(hints)))
+        values["availability_zone_hints"] = json.dumps(hints)
+    if body.get("distributed"):
+        values["distributed"] = True
+    if values:
+        _set(conn, view["id"], **values)
     _views(conn, [view])
 
 
 def _update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
-    _refuse_distributed(body)
-    return False
+    """router-admin-state-down-before-update: `distributed` changes only
+    while the router is administratively down (as `ha`)."""
+    if "distributed" not in body or bool(body["distributed"]) == bool(
+            current.get("distributed")):
+        return False
+    if current["admin_state_up"]:
+        verb = "upgrade" if body["distributed"] else "downgrade"
+        raise faults.BadRequest(
+            resource="router",
+            msg=f"Cannot {verb} active router to "
+                f"{'distributed' if body['distributed'] else 'centralized'}. Please set router "
+                f"admin_state_up to False prior to {verb}")
+    _set(conn, current["id"], distributed=bool(body["distributed"]))
+    return True
 
 
 ROUTER_EXTENSION = ResourceExtension(

@@ -121,6 +121,7 @@ def upgrade() -> None:
         'router_extra_attributes',
         sa.Column('router_id', _UUID, nullable=False),
         sa.Column('availability_zone_hints', sa.String(length=255), nullable=True),
+        sa.Column('distributed', sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column('flavor_id', _UUID, nullable=True),
         _fk('router_extra_attributes', 'router_id', 'routers'),
         _fk('router_extra_attributes', 'flavor_id', 'flavors', None),
