@@ -9,7 +9,7 @@ upstream's PolicyRemoveAuthorizationError). A port the Linux bridge agent
 binds cannot get a policy with rules it does not enforce (409)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from neutrino.api import attributes as a
 from neutrino.api.attributes import Attr
