@@ -136,6 +136,27 @@ EXERCISED_BY = {
     "network-ip-availability": "test_subnetpools.py::test_network_ip_availability",
     "rbac-address-scope": "test_subnetpools.py::test_rbac_sharing_of_pools_and_scopes",
     "rbac-subnetpool": "test_subnetpools.py::test_rbac_sharing_of_pools_and_scopes",
+    # L3 extensions (port forwarding, conntrack helpers, metering, flavors, extras)
+    "floating-ip-port-forwarding": "test_port_forwarding.py::test_life_cycle_and_fip_view",
+    "floating-ip-port-forwarding-description":
+        "test_port_forwarding.py::test_life_cycle_and_fip_view",
+    "floating-ip-port-forwarding-detail": "test_port_forwarding.py::test_life_cycle_and_fip_view",
+    "floating-ip-port-forwarding-port-ranges":
+        "test_port_forwarding.py::test_port_ranges_and_default_address",
+    "expose-port-forwarding-in-fip": "test_port_forwarding.py::test_life_cycle_and_fip_view",
+    "l3-conntrack-helper": "test_conntrack_helpers.py::test_life_cycle_and_router_view",
+    "expose-l3-conntrack-helper": "test_conntrack_helpers.py::test_life_cycle_and_router_view",
+    "metering": "test_metering.py::test_label_and_rule_crud",
+    "metering_source_and_destination_fields": "test_metering.py::test_label_and_rule_crud",
+    "fip-port-details": "test_l3_extras.py::test_fip_port_details",
+    "floatingip-pools": "test_l3_extras.py::test_floatingip_pools",
+    "extraroute-atomic": "test_l3_extras.py::test_extraroute_atomic",
+    "l3-port-ip-change-not-allowed": "test_l3_extras.py::test_router_port_ip_cannot_change",
+    "router-admin-state-down-before-update": "test_l3_extras.py::test_dvr_attribute",
+    "dvr": "test_l3_extras.py::test_dvr_attribute",
+    "router_availability_zone": "test_l3_extras.py::test_router_scheduled_in_its_hinted_zone",
+    "flavors": "test_flavors.py::test_flavor_and_profile_crud",
+    "l3-flavors": "test_flavors.py::test_router_with_flavor",
 }
 
 
