@@ -259,7 +259,9 @@ def cmd_tempest_conf(args) -> int:
                                    "firewall_driver": "iptables_hybrid",
                                    "specify_floating_ip_address_available": "true",
                                    # every DHCP and L3 agent reports the default zone
-                                   "agent_availability_zone": "nova"},
+                                   "agent_availability_zone": "nova",
+                                   # admins may share QoS policies (only test_qos reads it)
+                                   "create_shared_resources": "true"},
         "service_available": {"neutron": "true", "nova": "false", "glance": "false",
                               "cinder": "false", "swift": "false", "horizon": "false",
                               "keystone": "true"},
