@@ -62,7 +62,7 @@ BASE_OVERRIDES: dict[str, dict[str, str]] = {
     "ml2_type_flat": {"flat_networks": "*"},
     "quotas": {"quota_network": "10000", "quota_subnet": "10000", "quota_port": "100000",
                "quota_security_group": "1000", "quota_security_group_rule": "10000",
-               "quota_router": "1000", "quota_floatingip": "1000"},
+               "quota_router": "1000", "quota_floatingip": "1000", "quota_rbac_policy": "10000"},
 }
 
 _unavailable: dict[str, str] = {}

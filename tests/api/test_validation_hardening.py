@@ -168,8 +168,6 @@ def test_port_security_enabled_null_400(api):
                                          "valid IP address."),
     ({"security_groups": "default"}, "Invalid input for security_groups. Reason: 'default' "
                                      "is not a list."),
-    ({"mac_address": None}, "Invalid input for mac_address. Reason: 'None' is not a valid "
-                            "MAC address."),
     ({"binding:profile": "x"}, "Invalid input for binding:profile. Reason: 'x' is not a "
                                "dictionary."),
     ({"name": "a\nb"}, "Invalid input for name. Reason: 'a\nb' is not a valid string."),
@@ -182,6 +180,14 @@ def test_port_attribute_types(api, attrs, message):
     expect(post(api.member_a, "ports", network_id=net["id"], **attrs), 400, "HTTPBadRequest",
            message)
     assert api.member_a.list("ports", params={"network_id": net["id"]}) == before
+
+
+def test_port_mac_address_null_is_generated(api):
+    """port-mac-address-regenerate makes mac_address nullable (upstream's
+    mac_address_or_none): null on create is a generated MAC, not a 400."""
+    net, _ = api.member_a.net_with_subnet("10.204.0.0/24")
+    port = expect(post(api.member_a, "ports", network_id=net["id"], mac_address=None), 201)
+    assert port["port"]["mac_address"].startswith("fa:16:3e:")
 
 
 # --- networks and subnets --------------------------------------------------------------
