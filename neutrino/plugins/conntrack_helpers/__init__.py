@@ -6,11 +6,10 @@ the router namespace's raw table (neutrino.agent.l3.conntrack_helpers)."""
 from __future__ import annotations
 
 from sqlalchemy import select
-from starlette.requests import Request
 from starlette.routing import Route
 
 from neutrino.api.attributes import Attr
-from neutrino.api.controller import Controller
+from neutrino.api import subcollections
 from neutrino.db import l3x_models as lm
 from neutrino.plugins import listing
 from neutrino.plugins.conntrack_helpers.plugin import ConntrackHelperPlugin
@@ -56,35 +55,9 @@ POLICY_RULES = {
 
 def install(api) -> list[Route]:
     core = api.core
-    d = core.cfg.DEFAULT
-
-    def controller(request: Request) -> Controller:
-        plugin = ConntrackHelperPlugin(core, request.path_params["router"])
-        return Controller(CONNTRACK_HELPER, plugin, core.policy, d.pagination_max_limit,
-                          d.max_filter_values, d.max_allowed_address_pair)
-
-    async def collection_ep(request: Request):
-        ctl = controller(request)
-        if request.method == "GET":
-            params = list(request.query_params.multi_items())
-            url = str(request.base_url).rstrip("/") + request.url.path
-            return await api.call(request, ctl.list, params, url)
-        return await api.call(request, ctl.create, status=201, needs_body=True)
-
-    async def member_ep(request: Request):
-        ctl = controller(request)
-        cth_id = request.path_params["id"]
-        if request.method == "GET":
-            params = list(request.query_params.multi_items())
-            return await api.call(request, ctl.show, cth_id, params)
-        if request.method == "PUT":
-            return await api.call(request, lambda ctx, i, body: ctl.update(ctx, i, body),
-                                  cth_id, needs_body=True)
-        return await api.call(request, ctl.delete, cth_id, status=204)
-
-    base = "/v2.0/routers/{router}/conntrack_helpers"
-    return [Route(base, collection_ep, methods=["GET", "POST"]),
-            Route(base + "/{id}", member_ep, methods=["GET", "PUT", "DELETE"])]
+    return subcollections.routes(api, "/v2.0/routers/{router}/conntrack_helpers", "router",
+                                 CONNTRACK_HELPER,
+                                 lambda router_id: ConntrackHelperPlugin(core, router_id))
 
 
 def openapi(schemas: dict, paths: dict) -> None:

@@ -7,10 +7,9 @@ them as DNAT rules in the router's namespace (neutrino.agent.l3.model).
 """
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.routing import Route
 
-from neutrino.api.controller import Controller
+from neutrino.api import subcollections
 from neutrino.plugins.portforwarding.hooks import FLOATINGIP_EXTENSION, PORT_EXTENSION
 from neutrino.plugins.portforwarding.plugin import PortForwardingPlugin
 from neutrino.plugins.portforwarding.resource import PORT_FORWARDING
@@ -48,36 +47,10 @@ POLICY_RULES = {
 def install(api) -> list[Route]:
     core = api.core
     CORE["core"] = core
-    d = core.cfg.DEFAULT
     ports = api.plugins["ports"]
-
-    def controller(request: Request) -> Controller:
-        plugin = PortForwardingPlugin(core, ports, request.path_params["fip"])
-        return Controller(PORT_FORWARDING, plugin, core.policy, d.pagination_max_limit,
-                          d.max_filter_values, d.max_allowed_address_pair)
-
-    async def collection_ep(request: Request):
-        ctl = controller(request)
-        if request.method == "GET":
-            params = list(request.query_params.multi_items())
-            url = str(request.base_url).rstrip("/") + request.url.path
-            return await api.call(request, ctl.list, params, url)
-        return await api.call(request, ctl.create, status=201, needs_body=True)
-
-    async def member_ep(request: Request):
-        ctl = controller(request)
-        pf_id = request.path_params["id"]
-        if request.method == "GET":
-            params = list(request.query_params.multi_items())
-            return await api.call(request, ctl.show, pf_id, params)
-        if request.method == "PUT":
-            return await api.call(request, lambda ctx, i, body: ctl.update(ctx, i, body),
-                                  pf_id, needs_body=True)
-        return await api.call(request, ctl.delete, pf_id, status=204)
-
-    base = "/v2.0/floatingips/{fip}/port_forwardings"
-    return [Route(base, collection_ep, methods=["GET", "POST"]),
-            Route(base + "/{id}", member_ep, methods=["GET", "PUT", "DELETE"])]
+    return subcollections.routes(api, "/v2.0/floatingips/{fip}/port_forwardings", "fip",
+                                 PORT_FORWARDING,
+                                 lambda fip_id: PortForwardingPlugin(core, ports, fip_id))
 
 
 def openapi(schemas: dict, paths: dict) -> None:
