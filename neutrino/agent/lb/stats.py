@@ -132,6 +132,11 @@ def statuses(lb: dict, rows: dict[tuple[str, str], dict[str, str]] | None) -> di
         if not (lb_up and listener.get("admin_state_up", True)):
             listeners[listener["id"]] = "OFFLINE"
             continue
+        if row is None and running:
+            # not (yet) in haproxy's stats, e.g. read across a reload: Octavia
+            # reports a listener missing from the amphora's health message OFFLINE
+            listeners[listener["id"]] = "OFFLINE"
+            continue
         status = (row or {}).get("status", "").upper()
         if row is None or status not in ("OPEN", "FULL"):
             listeners[listener["id"]] = "ERROR"
