@@ -55,7 +55,11 @@ def test_an_address_group_rule_lets_exactly_the_listed_addresses_in(w):
         g = w.group("from-ag")
         w.rule(g["id"], protocol="icmp", remote_address_group_id=ag["id"])
         _only(w, a, g["id"])
-        assert eventually(lambda: ping(w, b, a.ip), "b (listed) to reach a")
+        # Until the agent applies the new groups, a's default group still
+        # lets c (a member of it) in: wait for c to be cut off, then check
+        # that b (listed) passes and c stays refused.
+        assert eventually(lambda: not ping(w, c, a.ip, count=1), "c (not listed) cut off")
+        assert ping(w, b, a.ip), "b (listed) to reach a"
         assert not ping(w, c, a.ip, count=2)                    # not listed
         w.api.request("PUT", f"/v2.0/address-groups/{ag['id']}/add_addresses",
                       {"addresses": [f"{c.ip}/32"]})
