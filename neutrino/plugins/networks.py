@@ -75,16 +75,18 @@ class NetworkPlugin:
         self.core = core
 
     # --- reads -----------------------------------------------------------
-    def _views(self, conn: Connection, rows) -> list[dict]:
+    def _views(self, conn: Connection, rows, extended: bool = True) -> list[dict]:
+        """`extended`: with the features' keys (a delete's policy check and
+        hooks need only the core's, and each feature costs a query)."""
         ids = [r["id"] for r in rows]
         segs = segments_for(conn, ids)
         subnets: dict[str, list[str]] = {}
         for net_id, sub_id in _SUBNET_IDS.rows(conn, ids):
             subnets.setdefault(net_id, []).append(sub_id)
         tags = listing.tags_for(conn, ids)
-        return extend.views("networks", conn, [
-            _view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
-            for r in rows])
+        views = [_view(r, segs.get(r["id"]), subnets.get(r["id"], []), tags.get(r["id"], []))
+                 for r in rows]
+        return extend.views("networks", conn, views) if extended else views
 
     def get(self, ctx: Context, network_id: str) -> dict:
         def txn(conn):
@@ -208,7 +210,7 @@ class NetworkPlugin:
 
         def txn(conn):
             row = get_network_row(conn, ctx, network_id, lock=True)
-            view = self._views(conn, [row])[0]
+            view = self._views(conn, [row], extended=False)[0]
             if authorize is not None:
                 authorize(view, {})
             extend.deleting("networks", conn, ctx, view)

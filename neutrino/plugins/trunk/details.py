@@ -3,7 +3,7 @@ trunk cannot be deleted (409, as upstream); a parent's binding host change
 carries its subports along (same transaction)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, literal, select, union_all
 
 from neutrino.api.attributes import Attr
 from neutrino.db import models
@@ -58,13 +58,18 @@ def _updated(conn, ctx, body: dict, current: dict, view: dict) -> bool:
     return False
 
 
+# Parent or subport of a trunk, in one prebuilt statement: every port delete runs it.
+_TRUNK_ROLE = union_all(
+    select(T.c.id, literal(True).label("parent")).where(T.c.port_id == bindparam("pid")),
+    select(S.c.trunk_id, literal(False).label("parent")).where(S.c.port_id == bindparam("pid")))
+
+
 def _deleting(conn, ctx, view: dict) -> None:
-    row = conn.execute(select(T.c.id).where(T.c.port_id == view["id"])).first()
+    row = conn.execute(_TRUNK_ROLE, {"pid": view["id"]}).first()
+    if row is not None and row[1]:
+        raise tf.PortInUseAsTrunkParent(port_id=view["id"], trunk_id=row[0])
     if row is not None:
-        raise tf.PortInUseAsTrunkParent(port_id=view["id"], trunk_id=row.id)
-    row = conn.execute(select(S.c.trunk_id).where(S.c.port_id == view["id"])).first()
-    if row is not None:
-        raise tf.PortInUseAsSubPort(port_id=view["id"], trunk_id=row.trunk_id)
+        raise tf.PortInUseAsSubPort(port_id=view["id"], trunk_id=row[0])
 
 
 TRUNK_DETAILS = ResourceExtension(
