@@ -149,13 +149,9 @@ SECURITY_GROUP = Resource("security_group", "security-groups", (
     *a.standard_attrs(),
 ), not_found="SecurityGroupNotFound")
 
-SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
-    _ID, _DESC, *a.owner_attrs(),
-    Attr("security_group_id", post=True, validate=a.uuid_check, column="security_group_id"),
-    # Not UUID-validated: upstream answers 404 (group not found) for any bad
-    # id; "" (which upstream would try to store) is refused.
-    Attr("remote_group_id", post=True, default=None, validate=a.remote_group,
-         column="remote_group_id"),
+# What a security group rule matches; the default rules' templates
+# (neutrino/plugins/secgroup_defaults.py) have the same.
+RULE_MATCH_ATTRS = (
     Attr("remote_address_group_id", post=True, default=None, validate=a.uuid_or_none,
          column="remote_address_group_id"),
     Attr("direction", post=True, validate=a.values("ingress", "egress"), column="direction"),
@@ -168,6 +164,16 @@ SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
          validate=a.values("IPv4", "IPv6"), column="ethertype"),
     Attr("remote_ip_prefix", post=True, default=None, convert=a.to_ip_prefix,
          column="remote_ip_prefix"),
+)
+
+SECURITY_GROUP_RULE = Resource("security_group_rule", "security-group-rules", (
+    _ID, _DESC, *a.owner_attrs(),
+    Attr("security_group_id", post=True, validate=a.uuid_check, column="security_group_id"),
+    # Not UUID-validated: upstream answers 404 (group not found) for any bad
+    # id; "" (which upstream would try to store) is refused.
+    Attr("remote_group_id", post=True, default=None, validate=a.remote_group,
+         column="remote_group_id"),
+    *RULE_MATCH_ATTRS,
     Attr("normalized_cidr", column="normalized_cidr"),
     Attr("belongs_to_default_sg", sort=False),   # filtered by the plugin
     *a.standard_attrs(),

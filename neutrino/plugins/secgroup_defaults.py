@@ -19,7 +19,7 @@ from neutrino.api import faults
 from neutrino.api.attributes import Attr
 from neutrino.api.policy import Context
 from neutrino.api.query import Query
-from neutrino.api.resources import Resource
+from neutrino.api.resources import RULE_MATCH_ATTRS, Resource
 from neutrino.db.rbac_models import default_security_group_rules as DR
 from neutrino.plugins import listing
 from neutrino.plugins.core import Core
@@ -46,18 +46,7 @@ DEFAULT_SG_RULE = Resource("default_security_group_rule", "default-security-grou
     Attr("description", post=True, default="", validate=a.string(255), column="description"),
     Attr("remote_group_id", post=True, default=None, validate=_remote_group,
          column="remote_group_id"),
-    Attr("remote_address_group_id", post=True, default=None, validate=a.uuid_or_none,
-         column="remote_address_group_id"),
-    Attr("direction", post=True, validate=a.values("ingress", "egress"), column="direction"),
-    Attr("protocol", post=True, default=None, column="protocol"),
-    Attr("port_range_min", post=True, default=None, convert=a.to_port_or_none,
-         column="port_range_min"),
-    Attr("port_range_max", post=True, default=None, convert=a.to_port_or_none,
-         column="port_range_max"),
-    Attr("ethertype", post=True, default="IPv4", convert=a.to_ethertype,
-         validate=a.values("IPv4", "IPv6"), column="ethertype"),
-    Attr("remote_ip_prefix", post=True, default=None, convert=a.to_ip_prefix,
-         column="remote_ip_prefix"),
+    *RULE_MATCH_ATTRS,
     Attr("used_in_default_sg", post=True, default=False, convert=a.to_boolean,
          column="used_in_default_sg"),
     Attr("used_in_non_default_sg", post=True, default=True, convert=a.to_boolean,
