@@ -68,7 +68,9 @@ def make_database(kind: str) -> tuple[str, callable]:
     return "", lambda: None
 
 
-def write_config(state: str, port: int, url: str, workers: int, quota: int = -1) -> str:
+def write_config(state: str, port: int, url: str, workers: int, quota: int = -1,
+                 extra: tuple[str, ...] = ()) -> str:
+    """`extra`: "section.option=value" lines added to the file."""
     conf = os.path.join(state, "neutron.conf")
     with open(conf, "w") as f:
         f.write(f"""[DEFAULT]
@@ -88,11 +90,15 @@ quota_network = {quota}
 quota_subnet = {quota}
 quota_port = {quota}
 """)
+        for item in extra:
+            key, _, value = item.partition("=")
+            section, _, option = key.partition(".")
+            f.write(f"[{section}]\n{option} = {value}\n")
     return conf
 
 
 @contextlib.contextmanager
-def running_server(db: str, workers: int, quota: int = -1):
+def running_server(db: str, workers: int, quota: int = -1, extra: tuple[str, ...] = ()):
     """A neutrino-server on a fresh database of kind `db`; yields its base URL.
     The server is stopped by PID and the database dropped afterwards."""
     # A SIGTERM (e.g. from `timeout`) still stops the server and drops the database.
@@ -100,7 +106,7 @@ def running_server(db: str, workers: int, quota: int = -1):
     state = tempfile.mkdtemp(prefix="neutrino-bench-")
     url, drop = make_database(db)
     port = free_port()
-    conf = write_config(state, port, url, workers, quota)
+    conf = write_config(state, port, url, workers, quota, extra)
     server = None
     try:
         if url:
@@ -137,9 +143,11 @@ def main() -> int:
     ap.add_argument("--json-out", default="")
     ap.add_argument("--quota", type=int, default=-1,
                     help="limit of every quota (-1: unlimited, no quota check on creates)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.OPTION=VALUE",
+                    help="a server option, e.g. dashboard.enabled=false (repeatable)")
     args = ap.parse_args()
 
-    with running_server(args.db, args.workers, args.quota) as base, \
+    with running_server(args.db, args.workers, args.quota, tuple(args.set)) as base, \
             tempfile.TemporaryDirectory(prefix="neutrino-apibench-") as tmp:
         out = os.path.join(tmp, "result.json")
         cmd = [sys.executable, os.path.join(SHARED, "bench", "apibench.py"), "--url", base,

@@ -343,6 +343,11 @@ def main() -> int:
                   f"{'-' if active_at is None else f'{active_at:.1f} s'}, every host's fdb "
                   f"equal to the truth after {'-' if fdb_at is None else f'{fdb_at:.1f} s'}")
             measure(api, world, fleet, args, host_names, host_idx)
+            fetched = collections.Counter()
+            for h in fleet.hosts:
+                fetched.update(h.fetches)
+            print(f"  state fetches by the hosts so far: " + ", ".join(
+                f"{k} {v:,}" for k, v in sorted(fetched.items())))
             totals = [sum(c.values()) for c in fleet.messages()]
             print(f"  messages delivered per host so far: min {min(totals):,}, p50 "
                   f"{pct(totals, .5):,.0f}, max {max(totals):,} (total {sum(totals):,})")

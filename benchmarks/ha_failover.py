@@ -41,7 +41,7 @@ from l2_common import pct, throwaway_lab  # noqa: E402
 from neutrino.dataplane import netns as ns  # noqa: E402
 from tests.e2e.helpers import wait_for  # noqa: E402
 from tests.e2e.test_ha_routers import Pinger  # noqa: E402
-from tests.e2e.test_l3_routing import L3World, outside_ping  # noqa: E402
+from tests.e2e.l3_helpers import L3World, outside_ping  # noqa: E402
 
 L3_HOSTS = ["host2", "host3"]
 INTERVAL = 0.01

@@ -21,9 +21,15 @@ group, whose remote-group rule puts an ipset in play):
    agent start -> every filter back (one restore per IP version; the ports
    go DOWN meanwhile) and all ACTIVE again.
 8. one rule POSTed to the default group -> in all N ingress chains.
-9. 1,000 ports deleted (taps unplugged, concurrent API DELETEs), each with
-   a tracked flow in its network's zone -> their iptables and ebtables
-   chains and their conntrack entries all gone.
+9. 1,000 ports deleted, each with a tracked flow in its network's zone:
+   their taps unplugged at once (the VMs destroyed; one batched kernel
+   request, timed apart), then 1,000 API DELETEs from 8 clients; from the
+   first DELETE until their chains (iptables/ebtables or nft) and conntrack
+   entries are all gone (nftables: chains timed from the kernel's events,
+   `nft monitor`, then checked in the kernel itself: listing them every
+   50 ms took a core; iptables: chain names polled every 0.5 s; flows
+   polled every 0.25 s), the DELETEs' own time printed apart, and the CPU
+   time of the busiest processes meanwhile (this lab's and the machine's).
 10. agent memory: RSS with no port vs with N ports, per port.
 
 With --transport rabbit (default) the agent is its own process, so times
@@ -32,6 +38,10 @@ runtime, so "agent start" restarts the server too.
 
     .venv/bin/python benchmarks/l2_scale.py [--ports 1000] [--transport rabbit|inproc]
         [--firewall-driver iptables|nftables] [--deletes 1000]
+        [--deletes-only] [--profile PREFIX]
+
+--deletes-only skips phases 4-8 and 10; --profile samples the server and
+the agents with py-spy during phase 9 (which slows them: not a figure).
 
 Reference (issue #4): Neutron 25.2.3, 1,000 ports plugged ~16 min; restart
 with 200 ports 164 s. Targets: 1,000 ports < 5 s; restart resync < 5 s.
@@ -42,6 +52,8 @@ state gone < 3 s.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import concurrent.futures
 import re
 import signal
@@ -49,11 +61,12 @@ import time
 
 from l2_common import count_status, make_taps, throwaway_lab
 from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules
+from l2_watch import GoneWatch, awaited_chains, chain_key
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.conntrack import CtNetlink
 from neutrino.dataplane.netlink import Netlink
-from neutrino.dataplane.rtnl_fast import FastLinks, LinkChange
+from neutrino.dataplane.rtnl_fast import FastLinks
 
 SYNC_LINE = re.compile(r"full sync: (\d+) port\(s\) bound, (\d+) wired, (\d+) op\(s\) in ([\d.]+) s")
 
@@ -142,8 +155,115 @@ def rss_kib(pid: int | None) -> int:
     return 0
 
 
+def profiled(lab, out: str | None):
+    """py-spy sampling the server, the L2 and the DHCP agent (when asked)."""
+    import subprocess
+    if not out:
+        return []
+    pids = {"server": lab.runtime_pid(), "l2": lab.agent_pid("host1"),
+            "dhcp": lab.dhcp_agent_pid("host1"), "bench": os.getpid()}
+    idle = ["--idle", "--threads"] if os.environ.get("L2_SCALE_PROFILE_IDLE") else []
+    # (py-spy slows the sampled processes: the figures of a profiled run are not the figures)
+    return [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking", "-r", "50", "-f", "raw", *idle,
+                              "-p", str(pid), "-o", f"{out}-{name}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for name, pid in pids.items() if pid]
+
+
+LINK_GROUP = 0x4E75          # the victims' taps, deleted in one request
+IFLA_GROUP = 27
+
+
+def unplug(host_ns: str, taps: set[str]) -> None:
+    """Delete the taps (veth pairs) at once, as many VMs destroyed together:
+    one RTM_DELLINK by link group is one batch in the kernel
+    (unregister_netdevice_many), where deleting them one by one waits for an
+    RCU grace period each (~17-44 ms under load: 17-44 s for 1,000)."""
+    import socket
+    import struct
+    from neutrino.dataplane import rtnl_fast as rt
+    with FastLinks(host_ns) as fl:
+        victims = [link.index for link in fl.dump() if link.name in taps]
+        sock = fl._sock
+        for start in range(0, len(victims), 256):
+            out = bytearray()
+            seqs = set()
+            for index in victims[start:start + 256]:
+                seq = fl._next_seq()
+                seqs.add(seq)
+                body = rt._IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, 0, 0) + rt._attr(
+                    IFLA_GROUP, struct.pack("=I", LINK_GROUP))
+                out += rt._NLMSGHDR.pack(rt._NLMSGHDR.size + len(body), rt.RTM_SETLINK,
+                                         rt.NLM_F_REQUEST | rt.NLM_F_ACK, seq, 0) + body
+            sock.send(out)
+            _acks(fl, seqs)
+        seq = fl._next_seq()
+        body = rt._IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + rt._attr(
+            IFLA_GROUP, struct.pack("=I", LINK_GROUP))
+        sock.send(rt._NLMSGHDR.pack(rt._NLMSGHDR.size + len(body), rt.RTM_DELLINK,
+                                    rt.NLM_F_REQUEST | rt.NLM_F_ACK, seq, 0) + body)
+        _acks(fl, {seq})
+        left = [link.name for link in fl.dump() if link.name in taps]
+        assert not left, f"{len(left)} taps not unplugged"
+
+
+def _acks(fl, seqs: set[int]) -> None:
+    from neutrino.dataplane import rtnl_fast as rt
+    while seqs:
+        n = fl._recv()
+        buf = memoryview(fl._buf)
+        for kind, _flags, seq, a, _b in rt._iter_messages(buf, n):
+            if kind == rt.NLMSG_ERROR and seq in seqs:
+                seqs.discard(seq)
+                err = -rt._ERRMSG.unpack_from(buf, a)[0]
+                assert not err, f"netlink error {err}"
+        buf.release()
+
+
+def cpu_times() -> dict[int, tuple[float, str]]:
+    """CPU seconds (user + system) of every process, with its command line."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        out[int(pid)] = ((int(stat[11]) + int(stat[12])) / tick, cmd)
+    return out
+
+
+def cpu_report(before: dict, after: dict, lab_dir: str, top: int = 8) -> str:
+    """The processes that burnt most CPU between two cpu_times(): this lab's
+    (server, agents, dnsmasq: their command lines name the lab directory) and others."""
+    used = sorted(((t - before.get(pid, (0.0, ""))[0], pid, cmd)
+                   for pid, (t, cmd) in after.items()), reverse=True)
+    ours = [f"{d:.1f} s {cmd.split(' --')[0][-32:]}|{lab_dir in cmd}"
+            for d, _pid, cmd in used[:top] if d > 0.05]
+    return "; ".join(ours)
+
+
+def settle(max_wait: float = 30.0) -> float:
+    """Wait until the machine idles (< 0.3 CPU-s per second, every process)
+    so a burst is measured, not the tail of the phase before (dnsmasq and
+    the DHCP agent after wiring 5,000 ports). Returns the seconds waited."""
+    started = time.monotonic()
+    before = cpu_times()
+    while time.monotonic() - started < max_wait:
+        time.sleep(1.0)
+        after = cpu_times()
+        busy = sum(t - before.get(pid, (0.0, ""))[0] for pid, (t, _) in after.items())
+        before = after
+        if busy < 0.3:
+            break
+    return time.monotonic() - started
+
+
 def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int,
-                          rss_idle: int, driver: str) -> None:
+                          rss_idle: int, driver: str, profile: str | None = None) -> None:
     n = len(ports)
     ids = [p["id"] for p in ports]
     host_ns = lab.state.host_netns("host1")
@@ -189,8 +309,14 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     rss = rss_kib(lab.agent_pid("host1"))
     print(f"agent memory: RSS {rss / 1024:.1f} MiB with {n} ports, {rss_idle / 1024:.1f} MiB "
           f"with none: {(rss - rss_idle) / n:.1f} KiB per port")
+    delete_phase(lab, ports, deletes, driver, profile)
 
-    # 9. deletes, each port with a tracked flow
+
+def delete_phase(lab, ports: list[dict], deletes: int, driver: str,
+                 profile: str | None) -> None:
+    """9. deletes, each port with a tracked flow."""
+    n = len(ports)
+    host_ns = lab.state.host_netns("host1")
     victims = ports[-min(deletes, n):]
     by_net = {net_id: zone_of(host_ns, net_id, driver)
               for net_id in {p["network_id"] for p in victims}}
@@ -209,28 +335,78 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     taps = {"tap" + p["id"][:11] for p in victims}
     victim_ids = [p["id"] for p in victims]
 
+    waited = settle()
+    spies = profiled(lab, profile)
+    # the kernel tells when the chains go (listing them every 50 ms cost a
+    # core); conntrack's events drop some of a burst, so flows are polled
+    # (nftables only: under iptables-nft's restores `nft monitor` cost 1.8 s
+    # of CPU and missed ebtables-nft's chain deletions; their names are polled
+    # every 0.5 s there, from `nft list chains` when iptables is iptables-nft)
+    chain_watch = (GoneWatch(host_ns, ["nft", "monitor", "destroy", "chains"],
+                             awaited_chains(victim_ids), chain_key)
+                   if driver == "nftables" else None)
+    time.sleep(1 if spies else 0.5)
+    if chain_watch is not None and chain_watch.proc.poll() is not None:
+        raise RuntimeError(f"{chain_watch.proc.args} exited: {chain_watch.last_line}")
+    load = open("/proc/loadavg").read().split()[0]
+    # The hypervisor destroys the VMs (their taps go), then Nova deletes
+    # their ports: the unplug is timed apart, the clock starts at the first DELETE.
+    t_unplug = time.monotonic()
+    unplug(host_ns, taps)
+    t_unplug = time.monotonic() - t_unplug
+    cpu0 = cpu_times()
     t0 = time.monotonic()
-    with FastLinks(host_ns) as fl:          # the hypervisor unplugs the VMs' taps
-        fl.apply([LinkChange(link.index, delete=True) for link in fl.dump()
-                  if link.name in taps])
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda p: lab.api.delete("ports", p["id"]), victims))
     api_t = time.monotonic() - t0
+    cpu_api = cpu_times()
+    # chains: from the watch's last event, checked in the kernel (a kernel
+    # already clean while the watch still waits, an event it did not see,
+    # is timed by the poll and says so); flows: polled every 0.25 s
     chains_t = ct_t = None
+    polled_at = time.monotonic()
+    poll_every = 0.5 if chain_watch is None else 2.0     # with a watch: its fallback
+    how = ("chains from kernel events" if chain_watch else "chains polled every 0.5 s"
+           ) + ", flows polled every 0.25 s"
     while chains_t is None or ct_t is None:
-        now = time.monotonic() - t0
-        if now > 900:
+        if time.monotonic() - t0 > 900:
             raise TimeoutError(f"after 900 s: {chains_left(host_ns, victim_ids, driver)} "
                                f"chains, {tracked()} flows left")
-        if chains_t is None and chains_left(host_ns, victim_ids, driver) == 0:
-            chains_t = time.monotonic() - t0
         if ct_t is None and tracked() == 0:
             ct_t = time.monotonic() - t0
-        time.sleep(0.05)
-    print(f"{len(victims)} port deletes (taps unplugged, {len(victims)} API DELETEs in "
+        events_done = chain_watch is not None and chain_watch.done.is_set()
+        poll_due = ((chain_watch is None or ct_t is not None)
+                    and time.monotonic() - polled_at >= poll_every)
+        if chains_t is None and (events_done or poll_due):
+            polled_at = time.monotonic()
+            if chains_left(host_ns, victim_ids, driver) == 0:
+                if chain_watch is not None and chain_watch.done_at is not None:
+                    chains_t = chain_watch.done_at - t0
+                else:
+                    chains_t = time.monotonic() - t0
+                    if chain_watch is not None:
+                        how += (f" (chains polled: {len(chain_watch.left)} events unseen, "
+                                f"e.g. {sorted(chain_watch.left)[:1]})")
+        if chains_t is None or ct_t is None:
+            if chains_t is None and chain_watch is not None and not chain_watch.done.is_set():
+                chain_watch.done.wait(0.25)
+            else:
+                time.sleep(0.25)
+    if chain_watch is not None:
+        chain_watch.stop()
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(30)
+    print(f"{len(victims)} taps unplugged in one batch in {t_unplug:.2f} s; then "
+          f"{len(victims)} port deletes ({len(victims)} API DELETEs in "
           f"{api_t:.2f} s, 8 clients): all their chains gone {chains_t:.2f} s, all their "
           f"{flows} tracked flows gone {ct_t:.2f} s after the first delete; both "
-          f"{max(chains_t, ct_t):.2f} s")
+          f"{max(chains_t, ct_t):.2f} s (load average {load} at the start, after {waited:.0f} s "
+          f"for the machine to idle; times {how})")
+    print("CPU time during the DELETEs (|True: this lab's):",
+          cpu_report(cpu0, cpu_api, str(lab.state.lab_dir)))
+    print("CPU time from the last DELETE to all gone:",
+          cpu_report(cpu_api, cpu_times(), str(lab.state.lab_dir)))
 
 
 def main() -> None:
@@ -240,6 +416,10 @@ def main() -> None:
     ap.add_argument("--keep-logs", help="copy the lab logs to this directory")
     ap.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables")
     ap.add_argument("--deletes", type=int, default=1000, help="ports deleted in phase 9")
+    ap.add_argument("--deletes-only", action="store_true",
+                    help="after wiring, skip phases 4-8 and 10 (restarts, one rule, memory)")
+    ap.add_argument("--profile", metavar="PREFIX",
+                    help="py-spy the server and agents during phase 9 into PREFIX-*.txt")
     args = ap.parse_args()
     n = args.ports
     extra = {} if args.firewall_driver == "iptables" else {
@@ -282,6 +462,9 @@ def main() -> None:
         _, line = wait_full_sync(lab, before, n)
         print(f"wired from scratch: all {n} ACTIVE {wired:.2f} s after agent start "
               f"(process start {t_started:.2f} s); agent: {line}")
+        if args.deletes_only:
+            delete_phase(lab, ports, args.deletes, args.firewall_driver, args.profile)
+            return
 
         before = full_syncs(lab, n)
         stop_agent(lab)
@@ -312,7 +495,8 @@ def main() -> None:
         back = wait_count(lab, nets, "ACTIVE", n) + t_started
         print(f"restart with all {n} reported DOWN: all ACTIVE again {back:.2f} s after agent "
               f"start (process start {t_started:.2f} s)")
-        security_group_phases(lab, nets, ports, args.deletes, rss_idle, args.firewall_driver)
+        security_group_phases(lab, nets, ports, args.deletes, rss_idle, args.firewall_driver,
+                              profile=args.profile)
 
 
 if __name__ == "__main__":

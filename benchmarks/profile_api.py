@@ -2,11 +2,14 @@
 """Where does an API call spend its time? Runs the apibench operations
 in-process (Controller calls, no HTTP) against SQLite or PostgreSQL, one at
 a time, and prints per phase: statements and transactions per call, and
-microseconds of server CPU per call. With --profile PHASE, the top
-functions of that phase by cumulative time (cProfile).
+microseconds per call, wall and CPU (this process's: the server's work
+without HTTP; CPU time moves little with the machine's load). With
+--profile PHASE, the top functions of that phase by cumulative time
+(cProfile, CPU time).
 
     .venv/bin/python benchmarks/profile_api.py --db postgresql
     .venv/bin/python benchmarks/profile_api.py --db sqlite --profile port_create
+    .venv/bin/python benchmarks/profile_api.py --db sqlite --sql port_create
 """
 from __future__ import annotations
 
@@ -55,16 +58,19 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--profile", default="", help="phase to profile with cProfile")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--sql", default="", help="print the statements of one call of this phase")
     args = ap.parse_args()
     state = tempfile.mkdtemp(prefix="neutrino-profile-")
     url, drop = make_database(args.db)
     try:
         core, api, ctx = build(url, state)
         counts = {"stmts": 0, "txns": 0}
+        shown: list[str] = []
 
         @event.listens_for(core.db.engine, "before_cursor_execute")
-        def _count(*_a):
+        def _count(_conn, _cursor, statement, *_a):
             counts["stmts"] += 1
+            shown.append(statement)
 
         @event.listens_for(core.db.engine, "begin")
         def _begin(*_a):
@@ -92,21 +98,24 @@ def main() -> int:
             ("net_delete", lambda i: c["networks"].delete(ctx, nets[i])),
         ]
         print(f"# {args.db}, n={n}, serial, in-process (no HTTP)")
-        print(f"{'phase':18} {'stmts/op':>9} {'txns/op':>8} {'us/op':>8}")
+        print(f"{'phase':18} {'stmts/op':>9} {'txns/op':>8} {'us/op':>8} {'cpu us/op':>10}")
         for name, fn in phases:
             reps = 20 if name == "port_list_all" else n
             counts.update(stmts=0, txns=0)
-            prof = cProfile.Profile() if name == args.profile else None
-            t0 = time.perf_counter()
+            prof = cProfile.Profile(time.process_time) if name == args.profile else None
+            t0, c0 = time.perf_counter(), time.process_time()
             if prof:
                 prof.enable()
             for i in range(reps):
+                shown.clear()
                 fn(i)
+                if i == reps // 2 and name == args.sql:
+                    print("\n".join(" ".join(st.split())[:300] for st in shown))
             if prof:
                 prof.disable()
-            dt = time.perf_counter() - t0
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
             print(f"{name:18} {counts['stmts'] / reps:9.1f} {counts['txns'] / reps:8.1f}"
-                  f" {dt / reps * 1e6:8.0f}", flush=True)
+                  f" {dt / reps * 1e6:8.0f} {cpu / reps * 1e6:10.0f}", flush=True)
             if prof:
                 pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
                 pstats.Stats(prof).sort_stats("tottime").print_stats(args.top)

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.machine import missing
+
 REPO = Path(__file__).resolve().parents[1]
 VM_RUN = REPO.parent / "shared" / "tools" / "vm-run" / "vm-run"
 VM_FAILED = 125   # vm-run: the VM itself failed (console log on stderr)
 TIMED_OUT = 124
-INSIDE = os.environ.get("VM_RUN") == "1"
 
 
 def run_in_vm(inner: str, passed: int, timeout: int, what: str) -> None:
     """pytest `inner` (a path under the repository) inside the VM; assert
     that `passed` tests passed there."""
     if not os.access(VM_RUN, os.X_OK):
-        pytest.skip(f"vm-run cannot start: {VM_RUN} is missing or not executable")
+        missing(f"{VM_RUN} is missing or not executable (../shared beside the repository)")
     python = REPO / ".venv" / "bin" / "python"
     if not python.exists():
         python = Path(sys.executable)

@@ -9,6 +9,7 @@ own trigger state (what is dirty); this holds only the mechanics."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from typing import Callable
@@ -18,6 +19,16 @@ from neutrino.rpc.bus import Transport
 
 LOG = logging.getLogger(__name__)
 MAX_BACKOFF = 10.0
+# A periodic full resync comes after 80-100 % of resync_interval, drawn anew
+# each time: agents started together (a rack after a power cut, a fleet)
+# would otherwise fetch their whole state from the server in the same second
+# forever after. Never later than the interval, which is the promise.
+RESYNC_JITTER = 0.2
+
+
+def next_full_resync(now: float, resync_interval: float) -> float:
+    """When the next periodic full resync is due."""
+    return now + resync_interval * (1.0 - RESYNC_JITTER * random.random())
 
 
 class Triggers:
@@ -95,7 +106,7 @@ class AgentThreads:
         or the resync timer, then `sync(full, ids)`. Any error makes the next
         pass a full one, after a backoff that doubles up to MAX_BACKOFF."""
         self._triggers.append(triggers)
-        next_full = time.monotonic() + resync_interval
+        next_full = next_full_resync(time.monotonic(), resync_interval)
         backoff = 0.0
         while not self.stopped.is_set():
             with self.cond:
@@ -121,7 +132,7 @@ class AgentThreads:
                     triggers.full = True
                 self.stopped.wait(backoff)
             if full:
-                next_full = time.monotonic() + resync_interval
+                next_full = next_full_resync(time.monotonic(), resync_interval)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Set the stop event, wake the worker, join every thread."""

@@ -1,6 +1,8 @@
 """An OpenAPI 3 description of the API neutrino serves, built from the
-attribute maps (api/resources.py) and the routes of api/app.py and
-identity/{api,admin_api}.py. Served at GET /openapi.json; tests/fuzz drives
+attribute maps (api/resources.py) and the routes of api/app.py; the
+identity's, FWaaS's, Octavia's and the feature catalogue's parts come from
+identity/openapi.py, plugins/fwaas/openapi.py, octavia/openapi.py and
+plugins/features.py. Served at GET /openapi.json; tests/fuzz drives
 schemathesis with it. Upstream Neutron has none: it is neutrino's own.
 
 Attr says what may be posted, updated, filtered and sorted; the JSON type of
@@ -490,121 +492,6 @@ def _discovery_paths() -> dict[str, dict]:
     }
 
 
-# --- the identity subset (Keystone v3, errors in Keystone's format) -----------------------
-
-_ID_REF = _object({"id": {"type": "string"}, "name": {"type": "string"}}, closed=False)
-
-
-def _identity_paths() -> dict[str, dict]:
-    v3, tag = "/identity/v3", ["identity"]
-    user = _object({"id": {"type": "string"}, "name": {"type": "string"},
-                    "domain": _ID_REF, "password": {"type": "string"}}, closed=False)
-    auth = _object({"auth": _object({
-        "identity": _object({
-            "methods": _array({"type": "string", "enum": ["password", "token"]}, minItems=1),
-            "password": _object({"user": user}, ("user",), closed=False),
-            "token": _object({"id": {"type": "string"}}, ("id",), closed=False)},
-            ("methods",), closed=False),
-        "scope": _object({"project": _object({"id": {"type": "string"},
-                                              "name": {"type": "string"},
-                                              "domain": _ID_REF}, closed=False),
-                          "domain": _ID_REF, "system": {"type": "object"}}, closed=False)},
-        ("identity",), closed=False)}, ("auth",), closed=False)
-    subject = {"name": "X-Subject-Token", "in": "header", "required": True,
-               "schema": {"type": "string"}}
-    nocatalog = _query("nocatalog", {"type": "string"}, "leave the catalog out")
-    token_body = _object({"token": {"type": "object"}}, closed=False)
-    errs = lambda *c: _errors(*c, keystone=True)  # noqa: E731
-    paths: dict[str, dict] = {}
-    version = {"operationId": "identity_version", "tags": tag, "security": [],
-               "responses": {"200": _ok("v3", _object({"version": {"type": "object"}},
-                                                      closed=False))}}
-    versions = {"operationId": "identity_versions", "tags": tag, "security": [],
-                "responses": {"300": _ok("the versions", {"type": "object"})}}
-    paths["/identity"] = {"get": versions}
-    paths["/identity/"] = {"get": {**versions, "operationId": "identity_versions_slash"}}
-    paths[v3] = {"get": version}
-    paths[v3 + "/"] = {"get": {**version, "operationId": "identity_version_slash"}}
-    paths[v3 + "/auth/tokens"] = {
-        "post": {"operationId": "issue_token", "tags": tag, "security": [],
-                 "summary": "Password or token authentication",
-                 "parameters": [nocatalog], "requestBody": _json_body(auth),
-                 "responses": {"201": _ok("the token (in X-Subject-Token)", token_body),
-                               **errs(400, 401, 403, 404, 413, 429)}},
-        "get": {"operationId": "validate_token", "tags": tag,
-                "parameters": [subject, nocatalog],
-                "responses": {"200": _ok("the token", token_body), **errs(401, 403, 404)}},
-        "head": {"operationId": "check_token", "tags": tag, "parameters": [subject],
-                 "responses": {"200": _ok("valid"), **errs(401, 403, 404)}},
-        "delete": {"operationId": "revoke_token", "tags": tag, "parameters": [subject],
-                   "responses": {"204": _ok("revoked"), **errs(401, 403, 404)}}}
-    for what in ("catalog", "projects", "domains"):
-        paths[f"{v3}/auth/{what}"] = {"get": {
-            "operationId": f"auth_{what}", "tags": tag,
-            "responses": {"200": _ok(what, {"type": "object"}), **errs(401, 403)}}}
-    kinds = {"project": "projects", "user": "users", "role": "roles", "domain": "domains"}
-    filters = [_query("name", {"type": "string"}), _query("domain_id", {"type": "string"}),
-               _query("enabled", {"type": "boolean"})]
-    ident = _path_param("id")
-    for kind, plural in kinds.items():
-        paths[f"{v3}/{plural}"] = {"get": {
-            "operationId": f"list_identity_{plural}", "tags": tag, "parameters": filters,
-            "responses": {"200": _ok(plural, {"type": "object"}), **errs(401, 403)}}}
-        paths[f"{v3}/{plural}/{{id}}"] = {"parameters": [ident], "get": {
-            "operationId": f"show_identity_{kind}", "tags": tag,
-            "responses": {"200": _ok(kind, {"type": "object"}), **errs(401, 403, 404)}}}
-    paths[f"{v3}/users/{{id}}/projects"] = {"parameters": [ident], "get": {
-        "operationId": "list_user_projects", "tags": tag,
-        "responses": {"200": _ok("projects", {"type": "object"}), **errs(401, 403)}}}
-    paths[f"{v3}/role_assignments"] = {"get": {
-        "operationId": "list_role_assignments", "tags": tag,
-        "parameters": [_query("user.id", {"type": "string"}),
-                       _query("scope.project.id", {"type": "string"}),
-                       _query("scope.domain.id", {"type": "string"}),
-                       _query("include_names", {"type": "string"})],
-        "responses": {"200": _ok("assignments", {"type": "object"}), **errs(401, 403)}}}
-    # The admin write side (identity/admin_api.py).
-    text = {"type": "string", "maxLength": 255}
-    bodies = {
-        "project": (_object({"name": text, "domain_id": text, "description": text,
-                             "enabled": {"type": "boolean"}}, ("name",), closed=False),
-                    _object({"enabled": {"type": "boolean"}}, closed=False)),
-        "user": (_object({"name": text, "password": {"type": "string"}, "domain_id": text,
-                          "default_project_id": text, "email": text, "description": text,
-                          "enabled": {"type": "boolean"}}, ("name",), closed=False),
-                 _object({"password": {"type": "string"}, "enabled": {"type": "boolean"}},
-                         closed=False)),
-        "role": (_object({"name": text, "description": text}, ("name",), closed=False), None),
-    }
-    for kind, (create, patch) in bodies.items():
-        plural = kinds[kind]
-        paths[f"{v3}/{plural}"]["post"] = {
-            "operationId": f"create_identity_{kind}", "tags": tag,
-            "requestBody": _json_body(_object({kind: create}, (kind,), closed=False)),
-            "responses": {"201": _ok("created", {"type": "object"}),
-                          **errs(400, 401, 403, 404, 409, 413)}}
-        member = paths[f"{v3}/{plural}/{{id}}"]
-        if patch is not None:
-            member["patch"] = {
-                "operationId": f"update_identity_{kind}", "tags": tag,
-                "requestBody": _json_body(_object({kind: patch}, (kind,), closed=False)),
-                "responses": {"200": _ok("updated", {"type": "object"}),
-                              **errs(400, 401, 403, 404, 413)}}
-        member["delete"] = {"operationId": f"delete_identity_{kind}", "tags": tag,
-                            "responses": {"204": _ok("deleted"), **errs(401, 403, 404, 409)}}
-    for plural, kind in (("projects", "project"), ("domains", "domain")):
-        base = f"{v3}/{plural}/{{target}}/users/{{user}}/roles"
-        where = [_path_param("target"), _path_param("user")]
-        paths[base] = {"parameters": where, "get": {
-            "operationId": f"list_{kind}_user_roles", "tags": tag,
-            "responses": {"200": _ok("roles", {"type": "object"}), **errs(401, 403, 404)}}}
-        paths[base + "/{role}"] = {"parameters": where + [_path_param("role")], **{
-            method: {"operationId": f"{verb}_{kind}_user_role", "tags": tag,
-                     "responses": {"204": _ok(verb), **errs(401, 403, 404)}}
-            for method, verb in (("put", "grant"), ("head", "check"), ("delete", "revoke"))}}
-    return paths
-
-
 # --- the document ----------------------------------------------------------------------------
 
 def document(identity: bool = False, token_auth: bool = False) -> dict:
@@ -626,7 +513,8 @@ def document(identity: bool = False, token_auth: bool = False) -> dict:
     from neutrino.octavia.openapi import extend as octavia_paths
     octavia_paths(schemas, paths)   # the Octavia v2 API (/v2/lbaas, /load-balancer)
     if identity:
-        paths.update(_identity_paths())
+        from neutrino.identity.openapi import paths as identity_paths
+        paths.update(identity_paths())
     schemas["NeutronError"] = _object({"NeutronError": _object({
         "type": {"type": "string"}, "message": {"type": "string"},
         "detail": {"type": "string"}}, ("type", "message", "detail"), closed=False)},

@@ -222,7 +222,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_down(args) -> int:
-    from neutrino.lab.control import LabControl, LabError
+    from neutrino.lab.control import LabControl
+    from neutrino.lab.errors import LabError
     try:
         ctl = LabControl.load(args.lab_dir)
     except LabError as exc:
@@ -318,7 +319,7 @@ def cmd_host_exec(args) -> int:
 
 
 def cmd_host_stop(args) -> int:
-    from neutrino.lab.control import LabError
+    from neutrino.lab.errors import LabError
     try:
         record = _control(args).stop_host(args.host, args.mode)
     except LabError as exc:
@@ -330,7 +331,7 @@ def cmd_host_stop(args) -> int:
 
 
 def cmd_host_start(args) -> int:
-    from neutrino.lab.control import LabError
+    from neutrino.lab.errors import LabError
     try:
         done = _control(args).start_host(args.host, timeout=args.timeout)
     except LabError as exc:

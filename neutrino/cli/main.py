@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s %(message)s")
     from neutrino.lab.api import ApiError
-    from neutrino.lab.control import LabError
+    from neutrino.lab.errors import LabError
     try:
         return args.func(args) or 0
     except (LabError, ApiError, KeyError, ValueError) as exc:

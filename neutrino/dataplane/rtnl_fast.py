@@ -227,6 +227,33 @@ class FastLinks:
             raise NetlinkSocketError(errno.EIO, "netlink socket closed")
         return n
 
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of `names` are links here: one RTM_GETLINK by name each,
+        batched (a dump of a host with 5,000 taps costs ~100 ms of parsing)."""
+        names = sorted(set(names))
+        found: set[str] = set()
+        for start in range(0, len(names), _BATCH):
+            by_seq: dict[int, str] = {}
+            out = bytearray()
+            for name in names[start:start + _BATCH]:
+                seq = self._next_seq()
+                by_seq[seq] = name
+                body = (_IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+                        + _attr(IFLA_IFNAME, name.encode() + b"\0")
+                        + _attr(IFLA_EXT_MASK, struct.pack("=I", RTEXT_FILTER_SKIP_STATS)))
+                out += _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK,
+                                      NLM_F_REQUEST, seq, 0) + body
+            self._sock.send(out)
+            while by_seq:
+                n = self._recv()
+                buf = memoryview(self._buf)
+                for kind, _flags, seq, _a, _b in _iter_messages(buf, n):
+                    name = by_seq.pop(seq, None)
+                    if name is not None and kind == RTM_NEWLINK:
+                        found.add(name)
+                buf.release()
+        return found
+
     def dump(self) -> list[Link]:
         """Every link of the namespace, as netlink_model.Link."""
         seq = self._next_seq()

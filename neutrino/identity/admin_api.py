@@ -72,6 +72,13 @@ class AdminApi:
             return fn(request, raw, *args)
         return await self.api._run(request, run)
 
+    def _existing(self, kind: str, request) -> str:
+        """The id in the path, of a `kind` that exists (else Keystone's 404)."""
+        ident = request.path_params["id"]
+        if self.store.get(kind, ident) is None:
+            raise NotFound(f"Could not find {kind}: {ident}.")
+        return ident
+
     # --- projects ------------------------------------------------------------------
     def _create_project(self, request, raw) -> Response:
         p = _body(raw, "project")
@@ -83,9 +90,7 @@ class AdminApi:
         return _json({"project": self.api._project(request, row)}, 201)
 
     def _project_member(self, request, raw) -> Response:
-        pid = request.path_params["id"]
-        if self.store.get("project", pid) is None:
-            raise NotFound(f"Could not find project: {pid}.")
+        pid = self._existing("project", request)
         if request.method == "DELETE":
             self.store.delete_project(pid)
             return Response(status_code=204)
@@ -107,9 +112,7 @@ class AdminApi:
         return _json({"user": self.api._user(request, row)}, 201)
 
     def _user_member(self, request, raw) -> Response:
-        uid = request.path_params["id"]
-        if self.store.get("user", uid) is None:
-            raise NotFound(f"Could not find user: {uid}.")
+        uid = self._existing("user", request)
         if request.method == "DELETE":
             self.store.delete_user(uid)
             return Response(status_code=204)
@@ -129,9 +132,7 @@ class AdminApi:
         return _json({"role": self.api._role(request, row)}, 201)
 
     def _delete_role(self, request, raw) -> Response:
-        rid = request.path_params["id"]
-        if self.store.get("role", rid) is None:
-            raise NotFound(f"Could not find role: {rid}.")
+        rid = self._existing("role", request)
         self.store.delete_role(rid)
         return Response(status_code=204)
 

@@ -371,35 +371,38 @@ class IdentityStore:
                                                 user_domain)["id"])
         return Scope("domain", self._domain(conn, domain)["id"])
 
+    def _assignment(self, conn, user: str, role: str, project: str | None,
+                    domain: str | None, user_domain: str | None) -> dict[str, str]:
+        """The assignments row of (user, role, project or domain), by names
+        or ids; NotFound names the first that does not exist."""
+        uid = self._named(conn, m.users, "user", user, user_domain)["id"]
+        target = self._target(conn, project, domain, user_domain)
+        rid = self._role(conn, role)["id"]
+        return {"user_id": uid, "target_type": target.kind, "target_id": target.id,
+                "role_id": rid}
+
     def assign(self, user: str, role: str, project: str | None = None,
                domain: str | None = None, user_domain: str | None = None) -> None:
         def fn(conn):
-            uid = self._named(conn, m.users, "user", user, user_domain)["id"]
-            target = self._target(conn, project, domain, user_domain)
-            rid = self._role(conn, role)["id"]
+            row = self._assignment(conn, user, role, project, domain, user_domain)
             a = m.assignments
             exists = conn.execute(select(a).where(
-                a.c.user_id == uid, a.c.target_type == target.kind, a.c.target_id == target.id,
-                a.c.role_id == rid)).first()
+                *(a.c[k] == v for k, v in row.items()))).first()
             if exists is None:
-                conn.execute(insert(a).values(user_id=uid, target_type=target.kind,
-                                              target_id=target.id, role_id=rid))
+                conn.execute(insert(a).values(**row))
         self._insert(fn)
 
     def unassign(self, user: str, role: str, project: str | None = None,
                  domain: str | None = None, user_domain: str | None = None) -> None:
         def fn(conn):
-            uid = self._named(conn, m.users, "user", user, user_domain)["id"]
-            target = self._target(conn, project, domain, user_domain)
-            rid = self._role(conn, role)["id"]
+            row = self._assignment(conn, user, role, project, domain, user_domain)
             a = m.assignments
             gone = conn.execute(delete(a).where(
-                a.c.user_id == uid, a.c.target_type == target.kind,
-                a.c.target_id == target.id, a.c.role_id == rid)).rowcount
+                *(a.c[k] == v for k, v in row.items()))).rowcount
             if not gone:
                 raise NotFound("Could not find role assignment.")
-            self._revoke(conn, user_id=uid,
-                         project_id=target.id if target.kind == "project" else None)
+            self._revoke(conn, user_id=row["user_id"], project_id=(
+                row["target_id"] if row["target_type"] == "project" else None))
         self.db.write(fn)
 
     # --- revocation events -------------------------------------------------------

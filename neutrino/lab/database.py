@@ -36,13 +36,8 @@ def create(backend: str, prefix: str) -> str:
     if backend not in MAINTENANCE:
         raise ValueError(f"database must be one of {', '.join(BACKENDS)}")
     name = f"neutrino_lab_{prefix.rstrip('-')}_{secrets.token_hex(3)}"
-    engine = _engine(backend)
-    try:
-        with engine.connect() as conn:
-            extra = "" if backend == "postgresql" else " CHARACTER SET utf8mb4"
-            conn.exec_driver_sql(f"CREATE DATABASE {_quote(backend, name)}{extra}")
-    finally:
-        engine.dispose()
+    extra = "" if backend == "postgresql" else " CHARACTER SET utf8mb4"
+    _execute(backend, f"CREATE DATABASE {_quote(backend, name)}{extra}")
     return make_url(MAINTENANCE[backend]).set(database=name).render_as_string(
         hide_password=False)
 
@@ -64,10 +59,15 @@ def drop(backend: str, url: str) -> None:
     name = make_url(url).database or ""
     if not name.startswith("neutrino_lab_"):
         raise ValueError(f"refusing to drop {name!r}: not a lab database")
+    force = " WITH (FORCE)" if backend == "postgresql" else ""
+    _execute(backend, f"DROP DATABASE IF EXISTS {_quote(backend, name)}{force}")
+
+
+def _execute(backend: str, sql: str) -> None:
+    """One statement on the server's maintenance database."""
     engine = _engine(backend)
     try:
         with engine.connect() as conn:
-            force = " WITH (FORCE)" if backend == "postgresql" else ""
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_quote(backend, name)}{force}")
+            conn.exec_driver_sql(sql)
     finally:
         engine.dispose()

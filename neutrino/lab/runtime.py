@@ -27,50 +27,35 @@ from neutrino.lab.state import LabState, broker_address
 LOG = logging.getLogger(__name__)
 
 
-def agent_daemon(state: LabState, host: str) -> Daemon:
-    """The agent process of `host` (rabbit labs), identified by its config path."""
-    ini = state.agent_ini_path(host)
+def _agent_process(state: LabState, host: str, ini, name: str, *kind: str) -> Daemon:
+    """An agent process of `host` (rabbit labs), identified by its config path;
+    `kind`: neutrino.cli.agents' subcommand (none for the L2 agent)."""
     hdir = state.host_dir(host)
-    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "--config-file", str(ini)],
-                  pidfile=hdir / "agent.pid", netns=state.host_netns(host),
-                  cmdline_match=str(ini), log_file=hdir / "agent.stdout")
+    return Daemon([sys.executable, "-m", "neutrino.cli.agents", *kind, "--config-file", str(ini)],
+                  pidfile=hdir / f"{name}.pid", netns=state.host_netns(host),
+                  cmdline_match=str(ini), log_file=hdir / f"{name}.stdout")
+
+
+def agent_daemon(state: LabState, host: str) -> Daemon:
+    """The (L2) agent process of `host`."""
+    return _agent_process(state, host, state.agent_ini_path(host), "agent")
 
 
 def l3_agent_daemon(state: LabState, host: str) -> Daemon:
-    """The L3 agent process of `host` (rabbit labs)."""
-    ini = state.l3_agent_ini_path(host)
-    hdir = state.host_dir(host)
-    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "l3", "--config-file", str(ini)],
-                  pidfile=hdir / "l3-agent.pid", netns=state.host_netns(host),
-                  cmdline_match=str(ini), log_file=hdir / "l3-agent.stdout")
+    return _agent_process(state, host, state.l3_agent_ini_path(host), "l3-agent", "l3")
 
 
 def metadata_agent_daemon(state: LabState, host: str) -> Daemon:
-    """The metadata agent process of `host` (rabbit labs)."""
-    ini = state.metadata_agent_ini_path(host)
-    hdir = state.host_dir(host)
-    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "metadata", "--config-file",
-                   str(ini)], pidfile=hdir / "metadata-agent.pid",
-                  netns=state.host_netns(host), cmdline_match=str(ini),
-                  log_file=hdir / "metadata-agent.stdout")
+    return _agent_process(state, host, state.metadata_agent_ini_path(host), "metadata-agent",
+                          "metadata")
 
 
 def dhcp_agent_daemon(state: LabState, host: str) -> Daemon:
-    """The DHCP agent process of `host` (rabbit labs)."""
-    ini = state.dhcp_agent_ini_path(host)
-    hdir = state.host_dir(host)
-    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "dhcp", "--config-file",
-                   str(ini)], pidfile=hdir / "dhcp-agent.pid", netns=state.host_netns(host),
-                  cmdline_match=str(ini), log_file=hdir / "dhcp-agent.stdout")
+    return _agent_process(state, host, state.dhcp_agent_ini_path(host), "dhcp-agent", "dhcp")
 
 
 def lb_agent_daemon(state: LabState, host: str) -> Daemon:
-    """The LB agent process of `host` (rabbit labs)."""
-    ini = state.lb_agent_ini_path(host)
-    hdir = state.host_dir(host)
-    return Daemon([sys.executable, "-m", "neutrino.cli.agents", "lb", "--config-file",
-                   str(ini)], pidfile=hdir / "lb-agent.pid", netns=state.host_netns(host),
-                  cmdline_match=str(ini), log_file=hdir / "lb-agent.stdout")
+    return _agent_process(state, host, state.lb_agent_ini_path(host), "lb-agent", "lb")
 
 
 class LabRuntime:

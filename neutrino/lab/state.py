@@ -203,6 +203,15 @@ class LabState:
                 f"state_path = {hdir}",
                 f"log_file = {hdir / (log_name + '.log')}"]
 
+    def _agent_section(self, host: str) -> list[str]:
+        """The [agent] section of the L3, DHCP and LB agents' files: the
+        lab's report interval, and the host's prefix on their namespaces."""
+        return ["",
+                "[agent]",
+                f"report_interval = {AGENT_REPORT_INTERVAL}",
+                f"namespace_prefix = {self.prefix}{host}-",
+                ""]
+
     def agent_ini(self, host: str) -> str:
         info = self.host_info(host)
         return "\n".join([
@@ -239,11 +248,7 @@ class LabState:
             # HA routers: VRRPv3 adverts every 0.5 s, so a lost master is replaced
             # in about 2 s (upstream's default of 2 s takes about 7)
             "ha_vrrp_advert_int = 0.5",
-            "",
-            "[agent]",
-            f"report_interval = {AGENT_REPORT_INTERVAL}",
-            f"namespace_prefix = {self.prefix}{host}-",
-            "",
+            *self._agent_section(host),
         ])
 
     def l3_agent_ini_path(self, host: str) -> Path:
@@ -258,11 +263,7 @@ class LabState:
             "resync_interval = 5",
             # upstream's default is false; devstack-like labs serve isolated networks
             "enable_isolated_metadata = true",
-            "",
-            "[agent]",
-            f"report_interval = {AGENT_REPORT_INTERVAL}",
-            f"namespace_prefix = {self.prefix}{host}-",
-            "",
+            *self._agent_section(host),
         ])
 
     # --- extra API servers (--servers N) ---------------------------------------------
@@ -344,11 +345,7 @@ class LabState:
         return "\n".join([
             *self._agent_default(host, "lb-agent"),
             "interface_driver = linuxbridge",
-            "",
-            "[agent]",
-            f"report_interval = {AGENT_REPORT_INTERVAL}",
-            f"namespace_prefix = {self.prefix}{host}-",
-            "",
+            *self._agent_section(host),
         ])
 
     def lb_agent_ini_path(self, host: str) -> Path:

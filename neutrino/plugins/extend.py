@@ -14,7 +14,11 @@ Contracts for hook writers:
 - `views` sets this extension's keys in every given view (batch: one query
   for all of them, never one per view);
 - `create`/`update` write the extension's rows from `body` (already
-  converted and validated by its Attrs) and set its keys in `view`;
+  converted and validated by its Attrs) and set its keys in `view`. An
+  extension without `create` gets `views` called on each new resource: a
+  query per create for rows that cannot exist yet, so an extension whose
+  keys a new resource shows without reading (no rows of its own yet, or
+  rows it can derive from `body`) gives a `create` that sets them;
   `update` returns True when it changed something, so the core bumps the
   revision even if no core column changed. Port views are cached by
   (id, revision_number): anything that changes what a port shows outside a

@@ -70,7 +70,9 @@ _PAIRS = listing.ChildQuery(models.allowed_address_pairs.c.port_id,
                             models.allowed_address_pairs.c.ip_address)
 
 
-def port_views(conn: Connection, rows) -> list[dict]:
+def port_views(conn: Connection, rows, extended: bool = True) -> list[dict]:
+    """`extended`: with the features' keys (a delete's policy check and
+    hooks need only the core's, and each feature costs a query)."""
     ids = [r["id"] for r in rows]
     ips: dict[str, list] = {}
     sgs: dict[str, list] = {}
@@ -82,9 +84,9 @@ def port_views(conn: Connection, rows) -> list[dict]:
     for pid, mac, ip in _PAIRS.rows(conn, ids):
         pairs.setdefault(pid, []).append({"ip_address": ip, "mac_address": mac})
     tags = listing.tags_for(conn, ids)
-    return extend.views("ports", conn, [
-        _view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
-              tags.get(r["id"], [])) for r in rows])
+    views = [_view(r, ips.get(r["id"], []), sgs.get(r["id"], []), pairs.get(r["id"], []),
+                   tags.get(r["id"], [])) for r in rows]
+    return extend.views("ports", conn, views) if extended else views
 
 
 def _net_target(row) -> dict:
@@ -584,18 +586,18 @@ class PortPlugin:
             # too) either waits and then finds no port (404), or goes first
             # and this sees a router's port (409 L3PortInUse).
             row = self._row(conn, ctx, port_id, lock=True)
-            tagged = True
+            # The cached view, else the core's alone: the policy check and the
+            # delete hooks use no feature's keys (each would be a query).
+            current = (self.cache.get((row["id"], row["revision_number"]))
+                       or port_views(conn, [row], extended=False)[0])
             if authorize is not None:
-                current = self._current(conn, row)
                 authorize(current, _net_target(row))
-                tagged = bool(current["tags"])  # current: its revision is the row's
+            tagged = bool(current["tags"])  # current: its revision is the row's
             if row["device_owner"] in L3_OWNERS:
                 raise faults.L3PortInUse(port_id=port_id, device_owner=row["device_owner"])
             if extend.of("ports"):
-                extend.deleting("ports", conn, ctx, self._current(conn, row))
-            psg = models.port_security_groups
-            groups[:] = [g for (g,) in conn.execute(
-                select(psg.c.security_group_id).where(psg.c.port_id == port_id))]
+                extend.deleting("ports", conn, ctx, current)
+            groups[:] = current["security_groups"]
             self.delete_in(conn, port_id, tagged)
             return row
         row = core.db.write(txn)

@@ -52,11 +52,21 @@ class ServerClient:
         self.timeout = timeout
 
     def get_host_state(self, ports: Iterable[str] | None = None,
-                       networks: Iterable[str] | None = None) -> dict:
+                       networks: Iterable[str] | None = None,
+                       tables_held: Iterable[str] = (), tables: Iterable[str] = ()) -> dict:
+        """`tables_held`: networks whose l2population table the agent has
+        and needs only when it asks for the network itself (a port fetch
+        then costs O(1), not O(ports on the network)); their entries come
+        back without "l2pop". `tables`: networks whose entry and table
+        alone it asks for (an fdb notice), without their ports."""
         payload: dict = {"host": self.host}
         if ports is not None or networks is not None:
             payload["ports"] = sorted(ports or ())
             payload["networks"] = sorted(networks or ())
+        if tables_held:
+            payload["tables_held"] = sorted(tables_held)
+        if tables:
+            payload["tables"] = sorted(tables)
         return self.transport.call(server_target(self.prefix), "get_host_state", payload,
                                    timeout=self.timeout)
 

@@ -30,15 +30,24 @@ LOG = logging.getLogger(__name__)
 
 
 def host_state(conn, host: str, port_ids: list[str] | None = None,
-               network_ids: list[str] | None = None, l2pop: bool = False) -> dict[str, Any]:
+               network_ids: list[str] | None = None, l2pop: bool = False,
+               tables_held=(), tables=()) -> dict[str, Any]:
     """Ports bound to `host` (all, or those listed and those on the listed
     networks) with their networks' segment and MTU (and, with `l2pop`, the
-    vxlan networks' remote forwarding tables). A few queries whatever
-    the number of ports: agents ask for all of it on every resync."""
+    vxlan networks' remote forwarding tables, but for those in
+    `tables_held` and not in `network_ids`: the agent has them, and fdb
+    notices tell it when to fetch them again). `tables`: networks whose
+    entry and table alone are asked (an fdb notice: the host's own ports
+    there did not change), for those the host still serves. A few queries
+    whatever the number of ports: agents ask for all of it on every resync."""
     p, ipa, n = models.ports, models.ip_allocations, models.networks
     # HA routers' ports are wired on the host of every instance (l3-ha)
     where = [or_(p.c.binding_host == host, p.c.id.in_(ha_router_ports(host))),
              p.c.binding_vif_type == VIF_BRIDGE]
+    served: set[str] = set()     # of `tables`
+    for part in listing.chunks(sorted(set(tables) - set(network_ids or ()))):
+        served |= {nid for (nid,) in conn.execute(
+            select(p.c.network_id).where(*where, p.c.network_id.in_(part)).distinct())}
     if port_ids is not None or network_ids is not None:
         scope = []
         for part in listing.chunks(list(port_ids or ())):
@@ -46,7 +55,8 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
         for part in listing.chunks(list(network_ids or ())):
             scope.append(p.c.network_id.in_(part))
         if not scope:
-            return {"host": host, "ports": [], "networks": []}
+            return {"host": host, "ports": [],       # only forwarding tables asked
+                    "networks": network_entries(conn, host, sorted(served), l2pop)}
         where.append(or_(*scope))
     rows = conn.execute(select(p.c.id, p.c.network_id, p.c.mac_address, p.c.admin_state_up,
                                p.c.status, p.c.device_owner, p.c.revision_number)
@@ -64,9 +74,20 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
     attach_qos(conn, ports)
     from neutrino.plugins.trunk import wire as trunk_wire
     trunk_wire.add_subports(conn, ports)   # parents: their VLAN subports
-    net_ids = sorted({r.network_id for r in rows})
+    net_ids = sorted({r.network_id for r in rows} | served)
+    skip = set(tables_held) - set(network_ids or ()) - served
+    return {"host": host, "ports": ports,
+            "networks": network_entries(conn, host, net_ids, l2pop, skip)}
+
+
+def network_entries(conn, host: str, net_ids: list[str], l2pop: bool,
+                    without_table=frozenset()) -> list[dict[str, Any]]:
+    """The networks' segment on `host` and MTU, with their l2population
+    tables (but for `without_table`) when `l2pop`."""
+    n = models.networks
     segs = segments_for_host(conn, net_ids, host)   # multi-segment: the host's
-    fdb = l2pop_mod.remote_fdb(conn, host, net_ids) if l2pop else {}
+    fdb = l2pop_mod.remote_fdb(conn, host, [i for i in net_ids if i not in without_table]) \
+        if l2pop else {}
     networks = []
     for part in listing.chunks(net_ids):
         for r in conn.execute(select(n.c.id, n.c.mtu, n.c.admin_state_up)
@@ -80,7 +101,7 @@ def host_state(conn, host: str, port_ids: list[str] | None = None,
                              "segmentation_id": seg.get("segmentation_id")})
             if r.id in fdb:
                 networks[-1]["l2pop"] = fdb[r.id]
-    return {"host": host, "ports": ports, "networks": networks}
+    return networks
 
 
 def ha_router_ports(host: str):
@@ -119,7 +140,8 @@ class ServerRpc:
     def dispatch(self, method: str, payload: dict) -> dict | None:
         if method == "get_host_state":
             return self.get_host_state(payload["host"], payload.get("ports"),
-                                       payload.get("networks"))
+                                       payload.get("networks"), payload.get("tables_held", ()),
+                                       payload.get("tables", ()))
         if method == "update_device_status":
             self.update_device_status(payload["host"], payload.get("up", ()),
                                       payload.get("down", ()), payload.get("build", ()),
@@ -132,6 +154,10 @@ class ServerRpc:
         if method == "get_firewall_state":
             from neutrino.rpc.sg_handlers import firewall_state
             return self.core.db.read(lambda conn: firewall_state(conn, payload["host"]))
+        if method == "get_group_members":
+            from neutrino.rpc.sg_handlers import members_of
+            groups = [str(g) for g in payload.get("groups", ())]
+            return {"members": self.core.db.read(lambda conn: members_of(conn, groups))}
         if method == "get_routers":
             return self.l3.get_routers(payload["host"])
         if method == "update_firewall_group_statuses":
@@ -152,10 +178,11 @@ class ServerRpc:
             return self.core.db.read(lambda conn: get_ports(conn, payload["filters"]))
         raise ValueError(f"unknown method {method!r}")
 
-    def get_host_state(self, host: str, port_ids=None, network_ids=None) -> dict:
+    def get_host_state(self, host: str, port_ids=None, network_ids=None,
+                       tables_held=(), tables=()) -> dict:
         l2pop = self.core.mech.l2population
         return self.core.db.read(lambda conn: host_state(conn, host, port_ids, network_ids,
-                                                         l2pop))
+                                                         l2pop, tables_held, tables))
 
     def update_device_status(self, host: str, up, down, build, error=()) -> None:
         if build:

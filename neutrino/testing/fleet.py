@@ -155,7 +155,17 @@ class SimulatedHost:
         self.agent = LinuxBridgeAgent(cfg, transport, kernel=self.kernel)
         self.auto_plug = auto_plug
         self.delivered: collections.Counter = collections.Counter()   # resource -> messages
+        self.fetches: collections.Counter = collections.Counter()     # what it asked for
         self._lock = threading.Lock()
+        fetch = self.agent.client.get_host_state
+
+        def counted(ports=None, networks=None, tables_held=(), tables=()):
+            kind = ("full" if ports is None and networks is None
+                    else "networks" if networks else "ports" if ports else "tables")
+            with self._lock:
+                self.fetches[kind] += 1
+            return fetch(ports, networks, tables_held, tables)
+        self.agent.client.get_host_state = counted
 
     def start(self) -> SimulatedHost:
         """LinuxBridgeAgent.start() without the netlink link monitor. The

@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import Api, Persona  # noqa: F401  (re-exported for tests)
+from tests.machine import missing
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -110,11 +111,11 @@ class Databases:
         self.tmp = tempfile.mkdtemp(prefix="neutrino-api-tests-")
 
     def available(self, backend: str) -> None:
-        """pytest.skip with the reason when the backend's server is unreachable."""
+        """Fail, with the reason, when the backend's server is unreachable."""
         if backend == "sqlite":
             return
         if backend in _unavailable:
-            pytest.skip(_unavailable[backend])
+            missing(_unavailable[backend])
         try:
             engine = _maintenance_engine(backend)
             with engine.connect() as conn:
@@ -124,7 +125,7 @@ class Databases:
             where = MAINTENANCE[backend].split("@")[-1]
             _unavailable[backend] = (f"{backend} server not reachable at {where}: "
                                      f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
-            pytest.skip(_unavailable[backend])
+            missing(_unavailable[backend])
 
     def create(self, backend: str) -> str:
         """A new empty database; returns its SQLAlchemy URL."""

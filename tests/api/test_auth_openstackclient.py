@@ -16,7 +16,7 @@ from tests.api.conftest import BIN
 from tests.api.helpers import rand
 
 OPENSTACK = BIN / "openstack"
-pytestmark = pytest.mark.skipif(not OPENSTACK.exists(), reason="python-openstackclient missing")
+pytestmark = pytest.mark.missing(not OPENSTACK.exists(), reason="python-openstackclient missing")
 
 
 def neutrino_cli(conf: str, *args: str) -> str:

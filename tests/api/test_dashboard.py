@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import expect, fault, rand
+from tests.machine import missing
 
 ADMIN_PASSWORD = "dash-admin-pw"
 
@@ -154,7 +155,7 @@ def test_events_reach_the_page_whichever_worker_made_the_change(server_factory, 
         from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
         reason = _rabbit_unreachable()
         if reason:
-            pytest.skip(reason)
+            missing(reason)
         conf.update(transport_url=RABBIT_URL, control_exchange=f"dash-{secrets.token_hex(4)}")
     server = server_factory({"DEFAULT": conf})
     got: list = []

@@ -6,6 +6,7 @@ entry, and the hosts off that network hear nothing of it (fan-out is
 O(hosts concerned), not O(all hosts))."""
 from __future__ import annotations
 
+import collections
 import time
 import uuid
 import warnings
@@ -82,6 +83,7 @@ def test_port_change_reaches_active_and_only_the_hosts_concerned(fleet):
     assert wait_for(lambda: hosts["sim1"].kernel.remote_macs(vni)
                     == {(first["sim0"]["mac_address"], vtep_of(0))})
     before = {h: sim.messages() for h, sim in hosts.items()}
+    fetched = {h: collections.Counter(sim.fetches) for h, sim in hosts.items()}
 
     port = create_port(client, net["id"], "sim0")
     # ACTIVE through the real handlers: the agent wired the tap it was told of
@@ -95,3 +97,11 @@ def test_port_change_reaches_active_and_only_the_hosts_concerned(fleet):
     assert told["sim0"] >= 1 and told["sim1"] >= 1
     assert told["sim2"] == told["sim3"] == told["sim4"] == 0, told
     assert hosts["sim2"].kernel.remote_macs(vni) == set()
+    # sim0 fetched its new port without the network's table (it holds it)
+    # and kept it: sim1's port is still in its fdb
+    assert hosts["sim0"].kernel.remote_macs(vni) == {(first["sim1"]["mac_address"], vtep_of(1))}
+    # what each fetched: sim0 its new port (not the network), sim1 the
+    # network's table alone (not the network's ports)
+    new_fetches = {h: collections.Counter(sim.fetches) - fetched[h] for h, sim in hosts.items()}
+    assert new_fetches["sim0"]["ports"] >= 1 and new_fetches["sim1"]["tables"] >= 1, new_fetches
+    assert new_fetches["sim0"]["networks"] == new_fetches["sim1"]["networks"] == 0, new_fetches

@@ -23,7 +23,7 @@ from tests.api.octavia_helpers import Octavia
 
 OPENSTACK = Path(sys.executable).parent / "openstack"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = pytest.mark.missing(
     not OPENSTACK.exists() or subprocess.run(
         [sys.executable, "-c", "import octaviaclient"], capture_output=True).returncode,
     reason="python-openstackclient or python-octaviaclient not installed")

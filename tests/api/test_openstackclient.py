@@ -31,7 +31,7 @@ from tests.api.conftest import free_port
 
 OPENSTACK = Path(sys.executable).parent / "openstack"
 
-pytestmark = pytest.mark.skipif(not OPENSTACK.exists(),
+pytestmark = pytest.mark.missing(not OPENSTACK.exists(),
                                 reason=f"python-openstackclient not installed ({OPENSTACK})")
 
 

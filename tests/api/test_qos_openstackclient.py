@@ -10,7 +10,7 @@ import pytest
 
 from tests.api.test_openstackclient import OPENSTACK, Osc
 
-pytestmark = pytest.mark.skipif(not OPENSTACK.exists(),
+pytestmark = pytest.mark.missing(not OPENSTACK.exists(),
                                 reason=f"python-openstackclient not installed ({OPENSTACK})")
 
 

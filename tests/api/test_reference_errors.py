@@ -33,7 +33,7 @@ DEVIATIONS = {
         "Invalid input for operation: segmentation_id out of range (1 through 16777215)."),
 }
 
-pytestmark = pytest.mark.skipif(not (PROBE.exists() and REFERENCE.exists()),
+pytestmark = pytest.mark.missing(not (PROBE.exists() and REFERENCE.exists()),
                                 reason=f"{PROBE} or {REFERENCE} not found (shared/ must sit "
                                        "beside the repository)")
 

@@ -11,7 +11,7 @@ import pytest
 from tests.api.test_openstackclient import (OPENSTACK, admin_osc, osc_home,  # noqa: F401
                                             server)
 
-pytestmark = pytest.mark.skipif(not OPENSTACK.exists(),
+pytestmark = pytest.mark.missing(not OPENSTACK.exists(),
                                 reason=f"python-openstackclient not installed ({OPENSTACK})")
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.machine import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -44,7 +45,7 @@ def record(name: str, data: dict) -> None:
 def chrome(width: int = 1280, height: int = 800):
     reason = skip_reason()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service

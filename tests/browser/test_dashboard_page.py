@@ -59,6 +59,12 @@ def test_phone_width_keyboard_and_dark(server):
         page.d.switch_to.active_element.send_keys(Keys.TAB)
         focused = page.d.switch_to.active_element
         assert focused.get_attribute("data-node") == f"network:{net['id']}"
+        # a change elsewhere in the cloud re-renders the list: the focus stays on the object
+        version = page.js("return window.dash.version")
+        network(server.url, rand("other"))
+        page.wait(lambda: page.js("return window.dash.version") > version, 10, "a re-render")
+        focused = page.d.switch_to.active_element
+        assert focused.get_attribute("data-node") == f"network:{net['id']}"
         focused.send_keys(Keys.ENTER)
         page.wait(lambda: page.js("return window.dash.selected") == f"network:{net['id']}", 5,
                   "the selection")

@@ -11,20 +11,22 @@ import secrets
 import shutil
 
 import pytest
+from tests.machine import missing
 
 NOT_ROOT_REASON = ("needs root (euid 0): creating network namespaces and links "
                    "requires CAP_SYS_ADMIN and CAP_NET_ADMIN")
 
-# The VLAN tests need an 802.1Q kernel; they run inside vm-run, driven by
-# test_vlan_vm.py, and are not collected on the host.
+# The VLAN and trunk tests need an 802.1Q kernel; they run inside vm-run,
+# driven by test_vlan_vm.py and test_trunk_vm.py, and are not collected on
+# the host.
 if os.environ.get("VM_RUN") != "1":
-    collect_ignore_glob = ["vlan_in_vm/*"]
+    collect_ignore_glob = ["vlan_in_vm/*", "trunk_in_vm/*"]
 
 
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return
-    skip = pytest.mark.skip(reason=NOT_ROOT_REASON)
+    skip = pytest.mark.missing(True, reason=NOT_ROOT_REASON)
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
@@ -32,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
 
 def _require_root() -> None:
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT_REASON)
+        missing(NOT_ROOT_REASON)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from neutrino.dataplane.dnsmasq import (DhcpNetwork, DnsmasqConf, DnsmasqProcess
 from tests.dataplane.conftest import have
 
 pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not (have("dnsmasq") and have("udhcpc") and have("busybox")),
+              pytest.mark.missing(not (have("dnsmasq") and have("udhcpc") and have("busybox")),
                                  reason="needs dnsmasq, busybox and its udhcpc")]
 
 SUB = Subnet(id="5b1d2c36-0000-4000-8000-000000000001", cidr="10.77.0.0/24",

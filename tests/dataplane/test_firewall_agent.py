@@ -32,14 +32,19 @@ def _post(client, path, body):
     return r.json()
 
 
-def test_restart_adopts_and_full_resync_repairs(server):
-    client, host_ns, start_agent, driver = server
+def _ports(client, cidr: str, hosts) -> list[dict]:
+    """A network with a subnet of `cidr` and an instance port bound to each of `hosts`."""
     net = _post(client, "/v2.0/networks", {"network": {"name": "n"}})["network"]
     _post(client, "/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
-                                               "cidr": "10.91.0.0/24", "enable_dhcp": False}})
-    ports = [_post(client, "/v2.0/ports", {"port": {
-        "network_id": net["id"], "binding:host_id": HOST, "device_owner": "compute:x"}})["port"]
-        for _ in range(3)]
+                                               "cidr": cidr, "enable_dhcp": False}})
+    return [_post(client, "/v2.0/ports", {"port": {
+        "network_id": net["id"], "binding:host_id": host, "device_owner": "compute:x"}})["port"]
+        for host in hosts]
+
+
+def test_restart_adopts_and_full_resync_repairs(server):
+    client, host_ns, start_agent, driver = server
+    ports = _ports(client, "10.91.0.0/24", (HOST, HOST, HOST))
     agent = start_agent()
     if driver == "nftables":
         _nft_story(client, host_ns, start_agent, agent, ports)
@@ -79,6 +84,33 @@ def test_restart_adopts_and_full_resync_repairs(server):
     assert f"{W}-i{ports[0]['id'][:10]}" in ns.run(["iptables-save"], netns=host_ns)
 
 
+def test_jumps_leave_the_bridge_prerouting_chain_by_position_others_stay(tmp_path, netns):
+    """iptables driver: ports' ebtables jumps leave nat PREROUTING by rule
+    number, from the kernel's list: a rule someone else put ahead of them
+    after the agent started stays, so do the other ports' jumps, and the
+    apply needs no whole-state resync to get there."""
+    with server_with_l2_agent(tmp_path, netns, "fweb", HOST, "iptables") as (
+            client, _core, host_ns, start_agent):
+        ports = _ports(client, "10.94.0.0/24", (HOST,) * 4)
+        agent = start_agent()
+        foreign = "-A PREROUTING -i foreign0 -j ACCEPT"
+        ns.run(["ebtables", "-t", "nat", "-I", "PREROUTING", "1", "-i", "foreign0", "-j",
+                "ACCEPT"], netns=host_ns)
+        before = _quiet(agent.firewall.server.fetches)
+        taps = ["tap" + p["id"][:11] for p in ports]
+        for p in ports[1:3]:
+            assert client.delete(f"/v2.0/ports/{p['id']}").status_code == 204
+        _until("the deleted ports' jumps and chains stayed", lambda: not any(
+            t in ns.run(["ebtables-save"], netns=host_ns) for t in taps[1:3]))
+        prerouting = [line for line in ns.run(["ebtables-save"], netns=host_ns).splitlines()
+                      if line.startswith("-A PREROUTING")]
+        assert prerouting[0] == foreign
+        for t in (taps[0], taps[3]):
+            assert sum(f"-i {t} " in line for line in prerouting) == 2, prerouting
+        assert len(prerouting) == 5
+        assert agent.firewall.server.fetches["state"] == before["state"]
+
+
 def _nft(host_ns: str, family: str = "inet") -> str:
     return ns.run(["nft", "-a", "list", "table", family, "neutrino"], netns=host_ns)
 
@@ -116,3 +148,57 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
         assert time.monotonic() < deadline, "stale nftables chains stayed"
         time.sleep(0.1)
     assert f"chain in-{ports[0]['id']} {{" in _nft(host_ns)
+
+
+def _set_members(host_ns: str, driver: str, group: str) -> str:
+    if driver == "iptables":
+        return ns.run(["ipset", "list", "NIPv4" + group[:26]], netns=host_ns)
+    return _nft(host_ns).split(f"set rg4-{group} {{")[1].split("}")[0]
+
+
+def _quiet(counters: dict, still: float = 1.0, timeout: float = 15.0) -> dict:
+    """`counters` once they stayed unchanged for `still` seconds."""
+    seen, since, deadline = dict(counters), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() - since < still:
+        assert time.monotonic() < deadline, f"the agent kept fetching: {counters}"
+        time.sleep(0.05)
+        if dict(counters) != seen:
+            seen, since = dict(counters), time.monotonic()
+    return seen
+
+
+def _until(what: str, done, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_deletes_drop_ports_and_refetch_members_alone(server):
+    """A port deleted here loses its chains and its address leaves the
+    remote-group set; a member deleted on another host leaves it too. Neither
+    makes the agent fetch the host's whole firewall state again (a burst of
+    deletes on a host of 5,000 ports): only the group's members."""
+    client, host_ns, start_agent, driver = server
+    ports = _ports(client, "10.92.0.0/24", (HOST, HOST, HOST, "elsewhere"))
+    group = ports[0]["security_groups"][0]
+    ip = [p["fixed_ips"][0]["ip_address"] for p in ports]
+    agent = start_agent()
+    assert all(a in _set_members(host_ns, driver, group) for a in ip)
+    # notices of the start (ports bound, ACTIVE) may still come: counted once quiet
+    before = _quiet(agent.firewall.server.fetches)
+
+    assert client.delete(f"/v2.0/ports/{ports[2]['id']}").status_code == 204
+    chain = f"{W}-i{ports[2]['id'][:10]}" if driver == "iptables" else f"in-{ports[2]['id']}"
+    kernel = (lambda: ns.run(["iptables-save"], netns=host_ns)) if driver == "iptables" \
+        else (lambda: _nft(host_ns))
+    _until("the deleted port's chain stayed", lambda: chain not in kernel())
+    _until("its address stayed in the group's set",
+           lambda: ip[2] not in _set_members(host_ns, driver, group))
+    assert client.delete(f"/v2.0/ports/{ports[3]['id']}").status_code == 204
+    _until("the other host's member stayed in the set",
+           lambda: ip[3] not in _set_members(host_ns, driver, group))
+    members = _set_members(host_ns, driver, group)
+    assert ip[0] in members and ip[1] in members
+    assert agent.firewall.server.fetches["state"] == before["state"]
+    assert agent.firewall.server.fetches["members"] >= before["members"] + 2

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from neutrino.agent.l2.firewall.apply import FirewallKernel
-from neutrino.agent.l2.firewall.model import FwConf, FwDesired, FwPort, SgRule, set_name
+from neutrino.agent.l2.firewall.model import (FwConf, FwDesired, FwPort, SgRule, group_chain,
+                                              set_name)
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
 from neutrino.agent.l2.firewall.nft import render as nft_render
 from neutrino.agent.l2.firewall.nft.agent import NftKernel
@@ -203,7 +204,9 @@ def test_ipv6_members_reach_each_other_others_do_not(host):
         assert f"ip6 saddr @{nft_render.nft_set(G, 6)}" in host.nft_list()
         return
     save6 = ns.run(["ip6tables-save"], netns=host.ns)
-    assert f"-A neutron-linuxbri-i{pid(1)[:10]} -m set --match-set {set_name(G, 6)} src" in save6
+    gi = group_chain("ingress", f"stateful|{G}")          # the group's rules, shared
+    assert f"-A neutron-linuxbri-i{pid(1)[:10]} -j {gi}" in save6
+    assert f"-A {gi} -m set --match-set {set_name(G, 6)} src" in save6
 
 
 def test_membership_change_only_changes_the_set(host):
@@ -291,8 +294,9 @@ def test_rogue_dhcp_reply_from_an_instance_is_dropped(host):
     assert "offer" not in got
     if host.driver == "nftables":
         return
+    go = group_chain("egress", f"stateful|{G}")          # a's egress tail, shared
     drops = [line for line in ns.run(["iptables-save", "-c"], netns=host.ns).splitlines()
-             if "Prevent DHCP Spoofing by VM." in line and f"o{pid(1)[:10]}" in line]
+             if "Prevent DHCP Spoofing by VM." in line and go in line]
     assert drops and not drops[0].startswith("[0:")
 
 
@@ -325,3 +329,34 @@ def test_removed_rule_cuts_an_established_connection(host):
         server.kill()
         got = server.communicate()[0]
     assert "one" in got and "two" not in got
+
+
+def test_a_rule_goes_once_into_the_groups_shared_chain_and_reaches_only_its_ports(netns):
+    """iptables: the ports of one combination of groups jump to one chain
+    holding their rules, so a rule added to a group is one line in one chain
+    however many ports; it lets traffic reach the group's ports only."""
+    host = Host(netns, "iptables")
+    cli = host.add(9, groups=(OTHER,))
+    for n in (1, 2, 3):
+        host.add(n)                                  # G
+    host.add(4, groups=(OTHER,))
+    host.converge()
+    assert not ping(cli, "10.90.0.1") and not ping(cli, "10.90.0.4")
+    host.rules[G] += (SgRule("ingress", "IPv4", "icmp", remote_ip_prefix="10.90.0.9/32"),)
+    restores = host.kernel.restores
+    p, _ = host.converge()
+    gi = group_chain("ingress", f"stateful|{G}")
+    edits = [line for line in p.iptables[4].splitlines() if line.startswith("-")]
+    assert edits == [f"-I {gi} 3 -s 10.90.0.9/32 -p icmp -j RETURN"]
+    assert host.kernel.restores == restores + 1
+    assert all(ping(cli, f"10.90.0.{n}") for n in (1, 2, 3))     # G's ports: the rule
+    assert not ping(cli, "10.90.0.4")                           # OTHER's port: no such rule
+    save = ns.run(["iptables-save"], netns=host.ns)
+    assert save.count("-s 10.90.0.9/32 -p icmp -j RETURN") == 1
+    assert all(f"-A neutron-linuxbri-i{pid(n)[:10]} -j {gi}" in save for n in (1, 2, 3))
+    shown = port_firewall(host.ns, pid(2))["iptables"]["IPv4"]   # `neutrino show port`
+    assert f"-A {gi} -s 10.90.0.9/32 -p icmp -j RETURN" in shown
+    # the rule removed: gone from the one chain, and G's ports no longer reachable
+    host.rules[G] = host.rules[G][:-1]
+    host.converge()
+    assert not ping(cli, "10.90.0.1")

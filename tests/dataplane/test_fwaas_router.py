@@ -183,10 +183,12 @@ class World:
             with Netlink(self.outside) as nl:
                 nl.set_up("eth0")
                 nl.add_address("eth0", f"{EXT}.254/24")
-        for side in self.inst:      # servers listening (asked from inside)
-            deadline = time.monotonic() + 10
+        # servers listening (asked from inside); a loaded machine takes seconds to start Python
+        for side, server in zip(self.inst, self.servers):
+            deadline = time.monotonic() + 30
             while tcp(self.inst[side], "127.0.0.1", 22) != "ok":
-                assert time.monotonic() < deadline, "echo server did not start"
+                assert server.poll() is None, f"echo server exited {server.returncode}"
+                assert time.monotonic() < deadline, "echo server did not start in 30 s"
                 time.sleep(0.1)
 
     def ip(self, side: str, version: int = 4) -> str:

@@ -24,7 +24,7 @@ from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
 
 pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(shutil.which("keepalived") is None,
+              pytest.mark.missing(shutil.which("keepalived") is None,
                                  reason="keepalived is not installed (./bootstrap)")]
 
 VIP = "10.82.1.1"

@@ -26,7 +26,7 @@ from tests.dataplane.helpers import server_with_l2_agent
 from tests.dataplane.lb_env import SERVER
 
 pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not have("haproxy"), reason="needs haproxy")]
+              pytest.mark.missing(not have("haproxy"), reason="needs haproxy")]
 HOST = "lbhost"
 LB = "/v2/lbaas"
 

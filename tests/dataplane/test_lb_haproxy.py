@@ -18,7 +18,7 @@ from tests.dataplane.lb_env import (BRIDGE, VIP, LbWorld, RequestLoop, http_moni
                                     member, new_ids, pid_alive)
 
 pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not have("haproxy"), reason="needs haproxy")]
+              pytest.mark.missing(not have("haproxy"), reason="needs haproxy")]
 
 
 @pytest.fixture

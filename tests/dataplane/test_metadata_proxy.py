@@ -23,7 +23,7 @@ from neutrino.dataplane.process import pid_cmdline
 from tests.dataplane.conftest import have
 
 pytestmark = [pytest.mark.root,
-              pytest.mark.skipif(not have("haproxy") or not have("curl"),
+              pytest.mark.missing(not have("haproxy") or not have("curl"),
                                  reason="needs haproxy and curl")]
 ROUTER = "0b3c5d1e-1111-4c1e-9b7e-000000000001"
 

@@ -271,3 +271,18 @@ def test_missing_namespace_is_an_error_not_a_new_namespace():
     with pytest.raises(NetnsError):
         Netlink("nt-does-not-exist-xyz")
     assert "nt-does-not-exist-xyz" not in ns.list_netns()
+
+
+def test_fast_links_existing_names_the_links_that_are_there(netns):
+    """FastLinks.existing: a lookup by name each (the DHCP agent's partial
+    sync asks for its own taps only, not a dump of a host's VM taps)."""
+    from neutrino.dataplane.rtnl_fast import FastLinks
+    name = netns()
+    with Netlink(name) as nl:
+        for i in range(300):            # more than one batch of requests
+            nl.ensure_bridge(f"brx{i}")
+    wanted = [f"brx{i}" for i in range(300)] + ["tapmissing", "brx300"]
+    with FastLinks(name) as fl:
+        assert fl.existing(wanted) == {f"brx{i}" for i in range(300)}
+        assert fl.existing(["brx7", "brx300"]) == {"brx7"}
+        assert fl.existing([]) == set()

@@ -9,6 +9,7 @@ import pytest
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -130,6 +131,6 @@ def test_sysctl_inside_namespace_only(netns):
 
 def test_sysctl_set_refuses_initial_namespace():
     if not ns.in_init_netns():
-        pytest.skip("test process does not run in the initial netns")
+        missing("test process does not run in the initial netns")
     with pytest.raises(ns.NetnsError):
         ns.sysctl_set("net.ipv4.ip_forward", 1)

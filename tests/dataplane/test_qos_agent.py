@@ -14,6 +14,7 @@ from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
 from tests.dataplane.conftest import have
 from tests.dataplane.helpers import server_with_l2_agent
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -106,7 +107,7 @@ def _iperf(client_ns: str, server_ns: str, server_ip: str, reverse: bool = False
 
 def test_bandwidth_limit_holds_under_iperf3(server):
     if not have("iperf3"):
-        pytest.skip("iperf3 is not installed (./bootstrap installs it)")
+        missing("iperf3 is not installed (./bootstrap installs it)")
     client, host_ns, start_agent, make_ns = server
     egress = _policy(client, "bandwidth_limit", max_kbps=10000, direction="egress")
     (limited, inst_a, _ip_a), (_free, inst_b, ip_b) = _instances(
@@ -141,7 +142,7 @@ def test_bandwidth_limit_holds_under_iperf3(server):
 
 def test_dscp_mark_seen_by_tcpdump(server):
     if not have("tcpdump"):
-        pytest.skip("tcpdump is not installed (./bootstrap installs it)")
+        missing("tcpdump is not installed (./bootstrap installs it)")
     client, host_ns, start_agent, make_ns = server
     mark = _policy(client, "dscp_marking", dscp_mark=26)
     # with an egress limit too: the mark survives the trip through the ifb

@@ -15,6 +15,7 @@ from neutrino.agent.l3.fip_qos import FipQos, ifb_of
 from neutrino.dataplane import netns as ns
 from tests.dataplane.conftest import have
 from tests.dataplane.test_fwaas_router import EXT, FIP, World
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -50,7 +51,7 @@ def _limit(kbps: int) -> dict:
 
 def test_floating_ip_limits_hold_under_iperf3(world):
     if not have("iperf3"):
-        pytest.skip("iperf3 is not installed (./bootstrap installs it)")
+        missing("iperf3 is not installed (./bootstrap installs it)")
     w = world
     router = w.router()
     qos = FipQos()

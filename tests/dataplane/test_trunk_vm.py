@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vm_run import INSIDE, run_in_vm
+from tests.vm_run import run_in_vm
 
 pytestmark = pytest.mark.root
 
 
-@pytest.mark.skipif(INSIDE, reason="already inside vm-run")
 def test_trunk_subport_ping_inside_vm():
     run_in_vm("tests/dataplane/trunk_in_vm/test_trunk_ping.py", passed=2, timeout=300,
               what="trunk tests")

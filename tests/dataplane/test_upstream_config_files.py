@@ -21,7 +21,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.dataplane.upstream_files import (BIN, PgDatabase, Proc, config_args, rabbit_or_skip,
+from tests.dataplane.upstream_files import (BIN, PgDatabase, Proc, config_args, require_rabbit,
                                             upstream_file, wait_for)
 
 pytestmark = pytest.mark.root
@@ -76,7 +76,7 @@ def agent_overrides(tag: str, host: str, state: str, log: str) -> dict:
 
 def test_every_command_starts_on_upstream_files(tmp_path, netns):
     from neutrino.lab.relay import BrokerRelay
-    rabbit_or_skip()
+    require_rabbit()
     tag = "up" + secrets.token_hex(3)
     db = PgDatabase()
     procs: list[Proc] = []

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vm_run import INSIDE, run_in_vm
+from tests.vm_run import run_in_vm
 
 pytestmark = pytest.mark.root
 
 
-@pytest.mark.skipif(INSIDE, reason="already inside vm-run")
 def test_vlan_ping_inside_vm():
     run_in_vm("tests/dataplane/vlan_in_vm/test_vlan_ping.py", passed=2, timeout=300,
               what="VLAN tests")

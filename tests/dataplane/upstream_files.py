@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.machine import missing
 
 BIN = Path(sys.executable).parent
 PG_MAINTENANCE = os.environ.get("NEUTRINO_TEST_PG_URL",
@@ -91,12 +92,12 @@ def wait_for(check, timeout: float, what: str, proc: Proc | None = None):
         time.sleep(0.3)
 
 
-def rabbit_or_skip() -> None:
+def require_rabbit() -> None:
     import socket
     try:
         socket.create_connection(RABBIT, timeout=3).close()
     except OSError as exc:
-        pytest.skip(f"RabbitMQ not reachable at {RABBIT[0]}:{RABBIT[1]}: {exc}")
+        missing(f"RabbitMQ not reachable at {RABBIT[0]}:{RABBIT[1]}: {exc}")
 
 
 class PgDatabase:
@@ -111,10 +112,10 @@ class PgDatabase:
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
-        except Exception as exc:  # noqa: BLE001 - unreachable server: skip with the reason
+        except Exception as exc:  # noqa: BLE001 - unreachable server: fail with the reason
             self.engine.dispose()
-            pytest.skip(f"PostgreSQL not reachable ({PG_MAINTENANCE.split('@')[-1]}): "
-                        f"{str(exc).splitlines()[0]}")
+            missing(f"PostgreSQL not reachable ({PG_MAINTENANCE.split('@')[-1]}): "
+                    f"{str(exc).splitlines()[0]}")
         self.url = make_url(PG_MAINTENANCE).set(database=self.name).render_as_string(
             hide_password=False)
 

@@ -30,6 +30,7 @@ import httpx
 import pytest
 
 from tests.distributed.services import MariaDBServer, PostgresCluster, RabbitNode
+from tests.machine import missing
 
 NOT_ROOT = "needs root: network namespaces for the agents' hosts"
 
@@ -38,7 +39,7 @@ NOT_ROOT = "needs root: network namespaces for the agents' hosts"
 def rabbit():
     reason = RabbitNode.unavailable()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     node = RabbitNode()
     try:
         yield node.start()
@@ -49,7 +50,7 @@ def rabbit():
 def _database_fixture(cls):
     reason = cls.unavailable()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     server = cls()
     try:
         yield server.start()
@@ -293,7 +294,7 @@ class Cloud:
 
 def _cloud(request, rabbit, db, backend: str):
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT)
+        missing(NOT_ROOT)
     marker = request.node.get_closest_marker("cloud")
     cloud = Cloud(rabbit, db, backend, **(marker.kwargs if marker else {}))
     try:

@@ -7,7 +7,7 @@ temporary directory. The machine's own brokers and databases (5672, 5432,
 3306, their data and configuration files) are never read nor touched: each
 service is told explicitly not to use /etc (no config files, own env file,
 `--no-defaults`). A missing binary gives `unavailable()`, the exact reason
-for pytest.skip.
+the test fails with (tests/machine.py).
 """
 from __future__ import annotations
 

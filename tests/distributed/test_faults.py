@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: network namespaces")
+pytestmark = pytest.mark.missing(os.geteuid() != 0, reason="needs root: network namespaces")
 
 
 def _clean_failure(response_or_exc) -> bool:

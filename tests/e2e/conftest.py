@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.e2e.helpers import World
+from tests.machine import missing
 
 # The VLAN e2e test needs an 802.1Q kernel: it runs inside vm-run, driven by
 # test_l2_vlan_vm.py, and is not collected on the host.
@@ -37,10 +38,24 @@ def _rabbit_unreachable() -> str | None:
     return None
 
 
+def _postgres_unreachable() -> str | None:
+    from sqlalchemy import create_engine
+
+    from neutrino.lab.database import MAINTENANCE
+    try:
+        engine = create_engine(MAINTENANCE["postgresql"])
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL unreachable at {MAINTENANCE['postgresql']}: {exc!r}"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     if os.geteuid() == 0:
         return
-    skip = pytest.mark.skip(reason=NOT_ROOT)
+    skip = pytest.mark.missing(True, reason=NOT_ROOT)
     for item in items:
         if "e2e" in str(item.fspath):
             item.add_marker(skip)
@@ -50,11 +65,11 @@ def pytest_collection_modifyitems(config, items):
 def lab(request, tmp_path_factory):
     """A running 2-host lab (LabControl)."""
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT)
+        missing(NOT_ROOT)
     if request.param == "rabbit":
         reason = _rabbit_unreachable()
         if reason:
-            pytest.skip(reason)
+            missing(reason)
     from neutrino.lab.control import LabControl
     lab_dir = tmp_path_factory.mktemp(f"lab-{request.param}") / "lab"
     ctl = LabControl.up(hosts=2, transport=request.param, lab_dir=lab_dir,
@@ -63,6 +78,15 @@ def lab(request, tmp_path_factory):
         yield ctl
     finally:
         ctl.down()
+
+
+@pytest.fixture
+def l3(lab):
+    """An L3World (World plus routers and floating IPs) once every host's L3
+    agent is alive; removed afterwards."""
+    from tests.e2e.l3_helpers import l3_world
+    with l3_world(lab) as w:
+        yield w
 
 
 @pytest.fixture

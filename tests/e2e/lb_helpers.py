@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from neutrino.dataplane import netns as ns
 from neutrino.lab.api import ApiError
-from tests.e2e.helpers import World, wait_for
+from tests.e2e.helpers import wait_for
+from tests.e2e.l3_helpers import L3World
 
-OUTSIDE = "203.0.113.254"
 LBAAS = "/v2/lbaas"
 LB_AGENT_TYPE = "Loadbalancer agent"
 
@@ -273,44 +273,15 @@ def wait_lb_agents(lab, timeout: float = 60.0) -> list[dict]:
 
 # ------------------------------------------------------------------ world
 
-class LbWorld(World):
-    """World plus an external network, routers, floating IPs and load
-    balancers, removed first on cleanup (load balancers by cascade delete)."""
+class LbWorld(L3World):
+    """L3World plus load balancers (removed first on cleanup, by cascade
+    delete) and the backends' servers."""
 
     def __init__(self, lab, tag):
         super().__init__(lab, tag)
         self.octavia = Octavia(lab)
-        self.routers: list[str] = []
-        self.fips: list[str] = []
         self.lbs: list[str] = []
         self.backends = Backends()
-
-    def external(self) -> dict:
-        net = self.network("ext", cidr=None, network_type="flat", physical_network="external",
-                           **{"router:external": True})
-        net["subnet"] = self.subnet(net["id"], "203.0.113.0/24", gateway_ip=OUTSIDE,
-                                    enable_dhcp=False, allocation_pools=[
-                                        {"start": "203.0.113.10", "end": "203.0.113.200"}])
-        return net
-
-    def tenant(self, name: str, cidr: str, **provider) -> tuple[dict, dict]:
-        net = self.network(name, cidr=None, **provider)
-        return net, self.subnet(net["id"], cidr, enable_dhcp=False)
-
-    def router(self, name: str, ext: dict, *subnets: dict) -> dict:
-        router = self.api.create("routers", {"name": f"{name}-{self.tag}",
-                                             "external_gateway_info": {"network_id": ext["id"]}})
-        self.routers.append(router["id"])
-        for sub in subnets:
-            self.api.request("PUT", f"/v2.0/routers/{router['id']}/add_router_interface",
-                             {"subnet_id": sub["id"]})
-        return router
-
-    def fip(self, ext: dict, port_id: str) -> dict:
-        fip = self.api.create("floatingips", {"floating_network_id": ext["id"],
-                                              "port_id": port_id})
-        self.fips.append(fip["id"])
-        return fip
 
     def loadbalancer(self, name: str, subnet: dict, **extra) -> dict:
         lb = self.octavia.create("loadbalancer", {"name": f"{name}-{self.tag}",
@@ -325,17 +296,6 @@ class LbWorld(World):
                 self.octavia.delete("loadbalancer", lb_id, cascade="true")
             with contextlib.suppress(Exception):
                 self.octavia.wait_gone(lb_id)
-        for fip in self.fips:
-            with contextlib.suppress(Exception):
-                self.api.delete("floatingips", fip, missing_ok=True)
-        for rid in self.routers:
-            with contextlib.suppress(Exception):
-                for port in self.api.list("ports", device_id=rid,
-                                          device_owner="network:router_interface"):
-                    self.api.request("PUT", f"/v2.0/routers/{rid}/remove_router_interface",
-                                     {"port_id": port["id"]})
-            with contextlib.suppress(Exception):
-                self.api.delete("routers", rid, missing_ok=True)
         super().cleanup()
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.e2e.test_security_groups import SgWorld, eventually, ping, vxlan_net
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.root
 @pytest.fixture(scope="module", params=["iptables", "nftables"])
 def aglab(request, tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces")
+        missing("needs root: network namespaces")
     from neutrino.lab.control import LabControl
     ctl = LabControl.up(hosts=2, transport="inproc", firewall=True,
                         lab_dir=tmp_path_factory.mktemp(f"lab-ag-{request.param}") / "lab",

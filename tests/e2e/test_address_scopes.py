@@ -8,29 +8,14 @@ the gateway address on its way out."""
 from __future__ import annotations
 
 import contextlib
-import secrets
-import time
 
 import pytest
 
 from neutrino.dataplane import netns as ns
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import OUTSIDE, L3World, router_ready, whoami
+from tests.e2e.l3_helpers import OUTSIDE, router_ready, whoami
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def l3(lab):
-    want = set(lab.state.host_names())
-    wait_for(lambda: want <= {a["host"] for a in lab.api.list("agents", agent_type="L3 agent")
-                              if a["alive"]}, timeout=60, what="L3 agents alive")
-    w = L3World(lab, tag=secrets.token_hex(2))
-    try:
-        yield w
-    finally:
-        w.cleanup()
-        time.sleep(0.3)
 
 
 def test_one_scope_routes_without_nat_other_subnets_are_isolated_and_snated(l3, lab):

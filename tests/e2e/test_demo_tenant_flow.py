@@ -18,6 +18,7 @@ import pytest
 
 from neutrino.dataplane import netns as ns
 from tests.e2e.helpers import wait_for
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -84,9 +85,9 @@ def ssh_banner(cloud: Cloud, ip: str) -> str:
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces")
+        missing("needs root: network namespaces")
     if not OPENSTACK.exists():
-        pytest.skip(f"python-openstackclient missing ({OPENSTACK})")
+        missing(f"python-openstackclient missing ({OPENSTACK})")
     lab_dir = tmp_path_factory.mktemp("demo-flow") / "lab"
     c = Cloud(lab_dir)
     up = c.neutrino("lab", "up", "--hosts", "2", "--port", "0", "--auth", "keystone",

@@ -6,9 +6,17 @@ from __future__ import annotations
 import pytest
 
 from neutrino.dataplane.process import Daemon
-from tests.e2e.test_dhcp_agent import serving
+from tests.e2e.test_dhcp_agent import dhcp_port, serving
 
 pytestmark = pytest.mark.root
+
+
+def wired(world, lab, net_id: str) -> None:
+    """dnsmasq runs before the L2 agent has put its tap on the network's
+    bridge (the probe plugs into that bridge): wait for the DHCP port to be
+    ACTIVE, i.e. wired."""
+    serving(lab, net_id)
+    lab.wait_port_status(dhcp_port(world, net_id)["id"], "ACTIVE")
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def test_clean_flat_network_passes(world, lab):
     net = world.network("fc", cidr=None, network_type="flat", physical_network="external")
     world.subnet(net["id"], "203.0.113.0/24", gateway_ip="203.0.113.254",
                  allocation_pools=[{"start": "203.0.113.100", "end": "203.0.113.150"}])
-    serving(lab, net["id"])
+    wired(world, lab, net["id"])
     report = lab.dhcp_check(net["id"])
     assert report["ok"] and report["dhcp_ports"], report
 
@@ -44,7 +52,7 @@ def test_rogue_dhcp_server_on_flat_segment_is_reported(world, lab, rogue_dhcp):
     net = world.network("fr", cidr=None, network_type="flat", physical_network="external")
     world.subnet(net["id"], "203.0.113.0/24", gateway_ip="203.0.113.254",
                  allocation_pools=[{"start": "203.0.113.100", "end": "203.0.113.150"}])
-    serving(lab, net["id"])
+    wired(world, lab, net["id"])
     report = lab.dhcp_check(net["id"])
     assert not report["ok"]
     rogue = report["rogue_servers"]

@@ -19,7 +19,8 @@ from neutrino.lab.state import AGENT_DOWN_TIME
 from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _rabbit_unreachable
 from neutrino.dataplane import netns as ns
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import OUTSIDE, L3World
+from tests.e2e.l3_helpers import OUTSIDE, L3World
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -27,10 +28,10 @@ pytestmark = pytest.mark.root
 @pytest.fixture(scope="module")
 def ha_lab(tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT)
+        missing(NOT_ROOT)
     reason = _rabbit_unreachable()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     from neutrino.lab.control import LabControl
     ctl = LabControl.up(hosts=3, transport="rabbit", rabbit_url=RABBIT_URL,
                         lab_dir=tmp_path_factory.mktemp("lab-failover") / "lab",

@@ -26,7 +26,7 @@ from neutrino.dataplane import netns as ns
 from tests.e2e.fwaas_helpers import (DNS_ANSWER, Fwaas, Servers, TcpSession, dns_query,
                                      dns_responder, tcp_probe, wait_gone)
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import OUTSIDE, L3World, router_ready
+from tests.e2e.l3_helpers import OUTSIDE, L3World, router_ready
 
 pytestmark = pytest.mark.root
 

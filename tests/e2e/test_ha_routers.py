@@ -24,9 +24,10 @@ import time
 import pytest
 
 from neutrino.dataplane import netns as ns
-from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _rabbit_unreachable
+from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _postgres_unreachable, _rabbit_unreachable
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import L3World, outside_ping
+from tests.e2e.l3_helpers import L3World, outside_ping
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -69,21 +70,13 @@ class Pinger:
         return gap, int(m.group(1)) if m else 0, int(m.group(2)) if m else 0
 
 
-def _postgres_unreachable() -> str | None:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
-            return None
-    except OSError as exc:
-        return f"PostgreSQL unreachable on 127.0.0.1:5432: {exc!r}"
-
-
 @pytest.fixture(scope="module")
 def ha_lab(tmp_path_factory):
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT)
+        missing(NOT_ROOT)
     reason = _rabbit_unreachable() or _postgres_unreachable()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     from neutrino.lab.control import LabControl
     ctl = LabControl.up(hosts=3, transport="rabbit", rabbit_url=RABBIT_URL, db="postgresql",
                         lab_dir=tmp_path_factory.mktemp("lab-ha") / "lab",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vm_run import INSIDE, run_in_vm
+from tests.vm_run import run_in_vm
 
 pytestmark = pytest.mark.root
 
 
-@pytest.mark.skipif(INSIDE, reason="already inside vm-run")
 def test_vlan_networks_inside_vm():
     run_in_vm("tests/e2e/vlan_in_vm/test_l2_vlan.py", passed=1, timeout=600,
               what="VLAN e2e")

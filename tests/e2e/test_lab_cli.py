@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from neutrino.dataplane import netns as ns
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -27,7 +28,7 @@ def run(lab_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 def test_lab_cli_round_trip(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("needs root")
+        missing("needs root")
     lab_dir = tmp_path / "lab"
     up = run(lab_dir, "lab", "up", "--hosts", "2", "--port", "0")
     try:

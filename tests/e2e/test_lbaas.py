@@ -39,7 +39,7 @@ def farm(lab):
         hosts = lab.state.host_names()
         ext = w.external()
         net, sub = w.tenant("lbnet", "10.93.0.0/24", network_type="vxlan")
-        w.router("lbr", ext, sub)
+        w.add_interface(w.router("lbr", ext=ext), sub)
         webs = [w.instance(f"web{i}", net, host=hosts[i % len(hosts)]) for i in (1, 2, 3)]
         client = w.instance("client", net, host=hosts[0])
         for web in webs:
@@ -313,11 +313,15 @@ def test_a_new_load_balancer_on_a_freed_vip_address_serves_its_clients(farm):
     entry does not keep the old MAC until it ages out, 15-45 s)."""
     oc, w = farm.octavia, farm.world
     web1 = farm.webs[0]
+    # an address no port holds now (the subnet's ports have random addresses)
+    taken = {ip["ip_address"] for port in w.api.list("ports", network_id=farm.subnet["network_id"])
+             for ip in port["fixed_ips"]}
+    vip = next(a for a in (f"10.93.0.{n}" for n in range(240, 254)) if a not in taken)
 
     def make(name):
         lb = w.octavia.create("loadbalancer", {
             "name": f"{name}-{w.tag}", "vip_subnet_id": farm.subnet["id"],
-            "vip_address": "10.93.0.240", "listeners": [{
+            "vip_address": vip, "listeners": [{
                 "protocol": "HTTP", "protocol_port": 80, "default_pool": {
                     "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [{
                         "address": web1.ip, "protocol_port": WEB_PORT,
@@ -327,8 +331,8 @@ def test_a_new_load_balancer_on_a_freed_vip_address_serves_its_clients(farm):
 
     for round_ in range(3):
         lb = make(f"reuse{round_}")
-        wait_for(lambda: _answers(farm.client.netns, "10.93.0.240"), timeout=5,
+        wait_for(lambda: _answers(farm.client.netns, vip), timeout=5,
                  what=f"round {round_}: the new VIP answering a client that knew the old one")
-        assert http_get(farm.client.netns, "10.93.0.240").name == "web1"
+        assert http_get(farm.client.netns, vip).name == "web1"
         oc.delete("loadbalancer", lb["id"], cascade="true")
         oc.wait_gone(lb["id"])

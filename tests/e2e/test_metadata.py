@@ -12,16 +12,13 @@ instance, which the default group allows.
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
-import time
 
 import pytest
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.process import pid_cmdline, read_pidfile
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import L3World
 
 pytestmark = pytest.mark.root
 
@@ -30,19 +27,12 @@ USER_DATA = b"#cloud-config\n# every byte value, NUL and CR included:\n" + bytes
 
 
 @pytest.fixture
-def world(lab):
-    want = set(lab.state.host_names())
-    wait_for(lambda: want <= {a["host"] for a in lab.api.list("agents", agent_type="L3 agent")
-                              if a["alive"]}, timeout=60, what="L3 agents alive")
+def world(l3, lab):
+    """conftest's l3, once the metadata agents are alive too."""
     wait_for(lambda: {a["host"] for a in lab.api.list("agents", agent_type="Metadata agent")
                       if a["alive"]} >= set(lab.state.metadata_hosts()),
              timeout=60, what="metadata agents alive")
-    w = L3World(lab, tag=secrets.token_hex(2))
-    try:
-        yield w
-    finally:
-        w.cleanup()
-        time.sleep(0.3)
+    return l3
 
 
 def get(world, inst, path: str, *curl_args: str) -> tuple[int, bytes]:

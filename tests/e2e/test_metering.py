@@ -6,32 +6,23 @@ does not."""
 from __future__ import annotations
 
 import json
-import secrets
-import time
 
 import pytest
 
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import L3World, OUTSIDE, outside_ping, router_ready
+from tests.e2e.l3_helpers import OUTSIDE, outside_ping, router_ready
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture
-def l3(lab):
-    want = set(lab.state.host_names())
-    wait_for(lambda: want <= {a["host"] for a in lab.api.list("agents", agent_type="L3 agent")
-                              if a["alive"]}, timeout=60, what="L3 agents alive")
-    w = L3World(lab, tag=secrets.token_hex(2))
+def l3(l3, lab):
+    """conftest's l3, and the metering labels a test made are deleted first."""
     labels: list[str] = []
-    w.labels = labels
-    try:
-        yield w
-    finally:
-        for label_id in labels:
-            lab.api.request("DELETE", f"/v2.0/metering/metering-labels/{label_id}")
-        w.cleanup()
-        time.sleep(0.3)
+    l3.labels = labels
+    yield l3
+    for label_id in labels:
+        lab.api.request("DELETE", f"/v2.0/metering/metering-labels/{label_id}")
 
 
 def report(lab, host: str) -> dict:

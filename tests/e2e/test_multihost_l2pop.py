@@ -24,8 +24,9 @@ import time
 import pytest
 
 from neutrino.dataplane import netns as ns
-from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _rabbit_unreachable
-from tests.e2e.helpers import World, links, wait_for
+from tests.e2e.conftest import NOT_ROOT, RABBIT_URL, _postgres_unreachable, _rabbit_unreachable
+from tests.e2e.helpers import links, wait_for
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 
@@ -33,28 +34,14 @@ FLOOD = "00:00:00:00:00:00"
 OUTSIDE = "203.0.113.254"
 
 
-def _postgres_unreachable() -> str | None:
-    from sqlalchemy import create_engine
-
-    from neutrino.lab.database import MAINTENANCE
-    try:
-        engine = create_engine(MAINTENANCE["postgresql"])
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001
-        return f"PostgreSQL unreachable at {MAINTENANCE['postgresql']}: {exc!r}"
-    return None
-
-
 @pytest.fixture(scope="module")
 def mlab(tmp_path_factory):
     """3 hosts, RabbitMQ, PostgreSQL, 2 API servers, l2population, L3 on host3."""
     if os.geteuid() != 0:
-        pytest.skip(NOT_ROOT)
+        missing(NOT_ROOT)
     reason = _rabbit_unreachable() or _postgres_unreachable()
     if reason:
-        pytest.skip(reason)
+        missing(reason)
     from neutrino.lab.control import LabControl
     ctl = LabControl.up(hosts=3, transport="rabbit", rabbit_url=RABBIT_URL, db="postgresql",
                         servers=2, l2pop=True, l3_hosts=["host3"],
@@ -69,7 +56,7 @@ def mlab(tmp_path_factory):
 
 @pytest.fixture
 def world(mlab):
-    from tests.e2e.test_l3_routing import L3World
+    from tests.e2e.l3_helpers import L3World
     w = L3World(mlab, tag=secrets.token_hex(2))
     try:
         yield w
@@ -230,7 +217,7 @@ def test_flat_and_vxlan_same_network_across_hosts(world, mlab):
 
 
 def test_router_on_network_node_snat_and_floating_ip(world, mlab):
-    from tests.e2e.test_l3_routing import outside_ping, router_ready, whoami
+    from tests.e2e.l3_helpers import outside_ping, router_ready, whoami
     lab = mlab
     ext = world.external()
     net_a, sub_a = world.tenant("ra", "10.94.1.0/24", network_type="vxlan")

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.vm_run import INSIDE, run_in_vm
+from tests.vm_run import run_in_vm
 
 pytestmark = pytest.mark.root
 
 
-@pytest.mark.skipif(INSIDE, reason="already inside vm-run")
 def test_multihost_vlan_inside_vm():
     run_in_vm("tests/e2e/vlan_in_vm/test_multihost_vlan.py", passed=1, timeout=900,
               what="multi-host VLAN e2e")

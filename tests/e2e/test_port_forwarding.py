@@ -4,15 +4,13 @@ outside host's connection to FIP:2222 reach an instance's :22 (a TCP server
 listening in the instance's namespace), and deleting it stops that."""
 from __future__ import annotations
 
-import secrets
 import subprocess
-import time
 
 import pytest
 
 from neutrino.dataplane import netns as ns
 from tests.e2e.helpers import wait_for
-from tests.e2e.test_l3_routing import L3World, nat_rules, outside, router_ready
+from tests.e2e.l3_helpers import nat_rules, outside, router_ready
 
 pytestmark = pytest.mark.root
 
@@ -23,19 +21,6 @@ SERVER = ("import socket\n"
           "s.bind(('0.0.0.0', 22)); s.listen(8)\n"
           "while True:\n"
           "    c, _ = s.accept(); c.sendall(b'" + BANNER + "\\r\\n'); c.close()\n")
-
-
-@pytest.fixture
-def l3(lab):
-    want = set(lab.state.host_names())
-    wait_for(lambda: want <= {a["host"] for a in lab.api.list("agents", agent_type="L3 agent")
-                              if a["alive"]}, timeout=60, what="L3 agents alive")
-    w = L3World(lab, tag=secrets.token_hex(2))
-    try:
-        yield w
-    finally:
-        w.cleanup()
-        time.sleep(0.3)
 
 
 def banner(lab, ip: str, port: int) -> str:

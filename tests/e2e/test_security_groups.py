@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from neutrino.dataplane import netns as ns
 from neutrino.dataplane.process import Daemon
 from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
 from tests.e2e.helpers import World, wait_for
+from tests.machine import missing
 
 pytestmark = pytest.mark.root
 W = "neutron-linuxbri"
@@ -29,11 +31,11 @@ def fwlab(request, tmp_path_factory):
     """A 2-host lab with security groups on (the shared lab has them off),
     per transport: with rabbit the agents are processes inside the hosts."""
     if os.geteuid() != 0:
-        pytest.skip("needs root: network namespaces")
+        missing("needs root: network namespaces")
     if request.param == "rabbit":
         reason = _rabbit_unreachable()
         if reason:
-            pytest.skip(reason)
+            missing(reason)
     from neutrino.lab.control import LabControl
     transport, _, driver = request.param.partition("-")
     ctl = LabControl.up(hosts=2, transport=transport, firewall=True, rabbit_url=RABBIT_URL,
@@ -313,6 +315,9 @@ def test_seed_chain_structure_in_iptables_save(w):
                   f"{W}-local", f"{W}-sg-chain", f"{W}-sg-fallback", f"{W}-i{tag}",
                   f"{W}-o{tag}", f"{W}-s{tag}"):
         assert f":{chain} - " in save, chain
+    # the rules of a's groups: in the chains every port of the same groups jumps to
+    gi = re.search(rf"-A {W}-i{tag} -j ({W}-gi\w+)", save).group(1)
+    go = re.search(rf"-A {W}-o{tag} -j ({W}-go\w+)", save).group(1)
     expect = [
         "-A FORWARD -j neutron-filter-top",
         f"-A FORWARD -j {W}-FORWARD",
@@ -320,11 +325,13 @@ def test_seed_chain_structure_in_iptables_save(w):
         f"-A {W}-FORWARD -m physdev --physdev-out {tap} --physdev-is-bridged",
         f"-A {W}-sg-chain -m physdev --physdev-out {tap} --physdev-is-bridged",
         f"-A {W}-i{tag} -m state --state RELATED,ESTABLISHED",
-        f"-A {W}-i{tag} -m set --match-set NIPv4",
-        f"-A {W}-i{tag} -m state --state INVALID",
-        f"-A {W}-o{tag} -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m udp --sport 68 --dport 67",
+        f"-A {gi} -m set --match-set NIPv4",
+        f"-A {gi} -m state --state INVALID",
+        f"-A {W}-o{tag} -s 0.0.0.0/32 -d 255.255.255.255/32 -p udp -m multiport --sports 68 "
+        f"-m multiport --dports 67",
         f"-A {W}-o{tag} -j {W}-s{tag}",
-        f'-A {W}-o{tag} -p udp -m udp --sport 67 --dport 68 -m comment --comment "Prevent DHCP '
+        f"-A {W}-o{tag} -j {go}",
+        f'-A {go} -p udp -m udp --sport 67 --dport 68 -m comment --comment "Prevent DHCP '
         f'Spoofing by VM." -j DROP',
         f"-A {W}-s{tag} -s 10.81.0.41/32 -m mac --mac-source {a.mac}",
         f"-A {W}-sg-chain -j ACCEPT",
@@ -345,6 +352,7 @@ def test_seed_chain_structure_in_iptables_save(w):
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert f"-A {W}-i{tag} -m state --state RELATED,ESTABLISHED" in out.stdout
+    assert f"-A {gi} -m set --match-set NIPv4" in out.stdout
     assert f"-A {W}-s{tag} -s 10.81.0.41/32 -m mac --mac-source {a.mac}" in out.stdout
     assert f"ipset NIPv4{w.default_group()}"[:37] in out.stdout and "10.81.0.41" in out.stdout
     assert f"-A neutronMAC-{tap} -s {a.mac} -i {tap} -j RETURN" in out.stdout
@@ -354,7 +362,7 @@ def test_router_ports_are_trusted_and_a_rule_opens_a_floating_ip(fwlab):
     """The seed's classic: behind a router an instance reaches the outside
     (SNAT; router ports trusted), but the outside cannot ping its floating
     IP until an ICMP ingress rule allows it."""
-    from tests.e2e.test_l3_routing import OUTSIDE, L3World, router_ready
+    from tests.e2e.l3_helpers import OUTSIDE, L3World, router_ready
 
     class World3(SgWorld, L3World):
         pass

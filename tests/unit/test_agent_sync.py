@@ -163,3 +163,24 @@ def test_agent_state_carries_what_binding_needs(setup):
     assert state["configurations"]["interface_mappings"] == {"physnet1": "eth1"}
     assert state["configurations"]["tunnel_types"] == []
     assert host_topic("h1", "x") == "x.host.h1"
+
+
+def test_deleted_ports_cost_no_fetch(setup):
+    """A burst of delete notifications: the ports leave the desired state and
+    their taps their bridge, and the server is not asked about them."""
+    server, agent, kernel = setup
+    for pid in (PORT_1, PORT_2):
+        server.bind(pid, "ACTIVE")
+        kernel.links[tap_name(pid)] = link(tap_name(pid))
+    agent.sync(full=True)
+    assert set(agent.last_plan.wired) == {PORT_1, PORT_2}
+    server.ports.clear()                      # deleted on the server
+    for pid in (PORT_1, PORT_2):
+        agent._on_notification("resource_changed", {"resource": "port", "id": pid,
+                                                    "deleted": True, "network_id": NET_A})
+    with agent._cond:
+        ports, gone = set(agent._dirty_ports), set(agent._deleted_ports)
+    result = agent.sync(full=False, ports=ports, gone=gone)
+    assert len(server.fetches) == 1               # only the first full sync
+    assert agent.desired.ports == {}
+    assert result.wired == set() and result.ops          # unwired (their bridge goes)

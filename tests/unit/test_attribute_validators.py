@@ -226,7 +226,10 @@ def test_render_isolates_a_port_the_checks_missed():
     assert f["neutron-linuxbri-i00000002-1"] == [
         '-A neutron-linuxbri-i00000002-1 -m comment --comment "Send unmatched traffic to the '
         'fallback chain." -j neutron-linuxbri-sg-fallback']
-    assert any("-s 10.0.0.0/8 -j RETURN" in line for line in f["neutron-linuxbri-i00000001-1"])
+    # the good port still reaches its group's rule (in the shared chain its ingress chain jumps to)
+    shared = [line.split()[-1] for line in f["neutron-linuxbri-i00000001-1"]
+              if line.split()[-1].startswith("neutron-linuxbri-gi")]
+    assert any("-s 10.0.0.0/8 -j RETURN" in line for c in shared for line in f[c])
     assert out.eb["neutronMAC-tap00000002-11"] == []           # every frame of it dropped
     assert out.eb["neutronMAC-tap00000001-11"] != []
 

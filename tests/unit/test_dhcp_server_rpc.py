@@ -102,6 +102,7 @@ def test_dhcp_port_is_created_once_bound_and_released(env):
     again = client.ensure_dhcp_port(net["id"])
     assert again["id"] == port["id"]
     assert {f["subnet_id"] for f in again["fixed_ips"]} == {sub["id"], sub2["id"]}
+    core.notifier.flush(30)     # DHCP scheduling runs on the notifier thread
     state = client.get_dhcp_state([net["id"]])["networks"][0]
     assert port["id"] in {p["id"] for p in state["ports"]}
     assert client.release_dhcp_port(net["id"]) is True
@@ -122,7 +123,7 @@ def test_port_change_reaches_the_dhcp_host(env):
     client = DhcpClient(bus, "node1", prefix)
     client.report_state(dhcp_state("node1"), wait=True)
     net, _ = network(api)
-    client.get_dhcp_state()                                       # scheduled by now
+    core.notifier.flush(30)     # DHCP scheduling runs on the notifier thread
     inbox = Inbox()
     bus.subscribe(host_topic("node1", prefix), inbox)
     port = api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}).json()["port"]

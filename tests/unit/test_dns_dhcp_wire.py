@@ -38,7 +38,7 @@ def env(tmp_path):
     attach_bus(core, transport, prefix=prefix)
     api = TestClient(build_app(core, build_auth(cfg, core.db)))
     agent_bus = make_transport(f"inproc://{prefix}")
-    yield api, agent_bus, prefix, tmp_path
+    yield api, agent_bus, prefix, tmp_path, core
     agent_bus.close()
     core.notifier.close()
     transport.close()
@@ -46,7 +46,7 @@ def env(tmp_path):
 
 
 def test_names_and_options_reach_the_dnsmasq_files(env):
-    api, bus, prefix, tmp = env
+    api, bus, prefix, tmp, core = env
     client = DhcpClient(bus, "node1", prefix)
     client.report_state(_state("node1"), wait=True)
     client.report_state(dhcp_state("node1"), wait=True)
@@ -60,6 +60,7 @@ def test_names_and_options_reach_the_dnsmasq_files(env):
                             {"opt_name": "bootfile-url", "opt_value": "http://x/y",
                              "ip_version": 6}]}}).json()["port"]
     plain = api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    core.notifier.flush(30)     # DHCP scheduling runs on the notifier thread
     client.ensure_dhcp_port(net["id"])
     wire = client.get_dhcp_state([net["id"]])["networks"][0]
     ports = {p["id"]: p for p in wire["ports"]}

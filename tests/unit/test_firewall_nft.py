@@ -5,7 +5,8 @@ from __future__ import annotations
 from neutrino.agent.l2.firewall.model import FwDesired, FwPort, SgRule
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
 from neutrino.agent.l2.firewall.nft.render import (BRIDGE, INET, assign_marks, assign_zones,
-                                                   group_chains, nft_set, render, rule_line)
+                                                   group_chains, nft_set, prefix_set, render,
+                                                   rule_line)
 
 NET = "fe000000-0000-4000-8000-000000000001"
 G = "5e000000-0000-4000-8000-00000000000a"
@@ -81,8 +82,20 @@ def test_port_chains_keep_the_iptables_drivers_order():
 
 def test_remote_group_sets_are_merged_prefixes():
     r = rendered()
-    assert r.sets[nft_set(G, 4)] == (4, frozenset({"10.0.0.1", "10.0.0.2", "10.0.9.0/24"}))
+    # addresses in a hash set, prefixes (10.0.9.7 inside the /24 stays an
+    # address) in an interval set that only groups with prefixes have
+    assert r.sets[nft_set(G, 4)] == (4, frozenset({"10.0.0.1", "10.0.0.2", "10.0.9.7"}))
+    assert r.sets[prefix_set(G, 4)] == (4, frozenset({"10.0.9.0/24"}))
     assert r.sets[nft_set(G, 6)] == (6, frozenset({"fd00::1"}))
+    assert prefix_set(G, 6) not in r.sets
+    shared = r.chains[(INET, group_chains((G,))[0])]
+    assert f"meta nfproto ipv4 ip saddr @{nft_set(G, 4)} return" in shared
+    assert f"meta nfproto ipv4 ip saddr @{prefix_set(G, 4)} return" in shared
+    assert f"meta nfproto ipv6 ip6 saddr @{prefix_set(G, 6)} return" not in shared
+    text = nft_plan.full_text(r)
+    assert f"add set inet neutrino {nft_set(G, 4)} {{ type ipv4_addr; }}" in text
+    assert f"add set inet neutrino {prefix_set(G, 4)} {{ type ipv4_addr; flags interval; }}" \
+        in text
 
 
 def test_rule_translation():
@@ -120,14 +133,38 @@ def test_marks_and_zones_are_kept():
 def test_diff_of_a_membership_change_touches_only_the_set():
     old = rendered()
     d = desired()
-    d.members = {G: ("10.0.0.1", "10.0.0.8", "fd00::1")}
+    d.members = {G: ("10.0.0.1", "10.0.0.8", "10.0.9.0/24", "fd00::1")}
     new = render(d, old.zones, old.marks)
     text = nft_plan.diff_text(old, new)
     lines = [line for line in text.splitlines() if "state-" not in line]
-    assert lines == [f"delete element inet neutrino {nft_set(G, 4)} {{ 10.0.0.2, 10.0.9.0/24 }}",
+    assert lines == [f"delete element inet neutrino {nft_set(G, 4)} {{ 10.0.0.2, 10.0.9.7 }}",
                      f"add element inet neutrino {nft_set(G, 4)} {{ 10.0.0.8 }}"]
     flows = nft_plan.conntrack(d, old, new)
     assert {(f.src, f.dst) for f in flows} >= {("10.0.0.2", "10.0.0.1")}
+
+
+def test_the_last_prefix_leaving_takes_its_set_and_the_rule_naming_it():
+    old = rendered()
+    d = desired()
+    d.members = {G: ("10.0.0.1", "10.0.0.2", "fd00::1")}
+    new = render(d, old.zones, old.marks)
+    text = nft_plan.diff_text(old, new)
+    assert text.rstrip().splitlines()[-3] == f"delete set inet neutrino {prefix_set(G, 4)}"
+    assert f"@{prefix_set(G, 4)}" not in "".join(new.chains[(INET, group_chains((G,))[0])])
+    # a rule line gone from the group's chain: as any removed allow, the
+    # flows that way of the ports using it (P1 and P2, ingress)
+    flows = nft_plan.conntrack(d, old, new)
+    assert {(f.src, f.dst) for f in flows} == {(None, "10.0.0.1"), (None, "fd00::1"),
+                                                (None, "10.0.0.2")}
+
+
+def test_a_prefix_leaving_a_set_that_keeps_others_cuts_its_addresses_only():
+    old = rendered(desired(members={G: ("10.0.0.1", "10.0.9.0/24", "10.0.8.0/30")}))
+    d = desired(members={G: ("10.0.0.1", "10.0.8.0/30")})
+    new = render(d, old.zones, old.marks)
+    flows = nft_plan.conntrack(d, old, new)
+    assert {f.src for f in flows} >= {"10.0.9.0", "10.0.9.255"}
+    assert not [f for f in flows if f.src is None]
 
 
 def test_diff_of_a_new_rule_refills_the_groups_chains_and_nothing_else():
@@ -172,6 +209,13 @@ def test_full_text_replaces_both_tables_in_one_transaction():
     assert all(i < first_rule for i, line in enumerate(lines) if line.startswith("add set"))
 
 
+def test_whole_lines_counts_the_full_text_without_building_it():
+    empty = desired(members={G: ()})
+    for d in (desired(), empty, desired(ports={}), desired(stateless=frozenset({G}))):
+        r = rendered(d)
+        assert nft_plan.whole_lines(r) == nft_plan.full_text(r).count("\n")
+
+
 def test_a_rule_the_renderer_cannot_write_isolates_the_ports_of_its_groups_only():
     d = desired()
     other = "5e000000-0000-4000-8000-00000000000b"
@@ -194,3 +238,39 @@ def test_many_addresses_leaving_a_group_are_cut_by_address_not_by_pair():
     flows = nft_plan.conntrack(d2, old, new)
     assert len(flows) == 200                    # one per address, not 200 x ports
     assert {f.src for f in flows} == set(d.members[G]) and {f.dst for f in flows} == {None}
+
+
+def test_few_addresses_leaving_a_group_many_ports_use_are_cut_by_address():
+    """32 ports deleted on a host of 5,000 had planned 32 x 4,968 pair
+    filters (139,000: seconds of CPU each apply, issue #18); past MAX_PAIRS
+    pairs per set it is one filter per address and zone."""
+    n, left = 3000, 4
+    ports = {f"{i:08d}-2222-4000-8000-000000000000": FwPort(
+        f"{i:08d}-2222-4000-8000-000000000000", NET, f"fa:16:3e:00:{i >> 8:02x}:{i & 255:02x}",
+        "compute:x", True, (f"10.1.{i >> 8}.{i & 255}",), (), (G,)) for i in range(n)}
+    rules = {G: (SgRule("ingress", "IPv4", remote_group_id=G),)}
+    members = tuple(sorted(p.fixed_ips[0] for p in ports.values()))
+    d = FwDesired(ports=ports, rules=rules, members={G: members})
+    old = render(d, assign_zones({NET}, {}), {})
+    gone = sorted(ports)[:left]
+    d2 = FwDesired(ports={k: v for k, v in ports.items() if k not in gone}, rules=rules,
+                   members={G: tuple(m for m in members
+                                     if m not in {ports[g].fixed_ips[0] for g in gone})})
+    new = render(d2, old.zones, old.marks)
+    flows = nft_plan.conntrack(d2, old, new)
+    assert len(flows) == left                  # not left x (n - left) pairs
+    assert {f.src for f in flows} == {ports[g].fixed_ips[0] for g in gone}
+    assert {f.dst for f in flows} == {None} and {f.zone for f in flows} == {old.zones[NET]}
+
+
+def test_a_merged_block_that_shrank_lost_only_its_addresses_gone():
+    left = nft_plan.left_set
+    assert left(frozenset({"10.1.0.0/30"}), frozenset({"10.1.0.0/31", "10.1.0.3"})) == {
+        "10.1.0.2"}
+    # gone whole (two neighbours deleted together, a CIDR pair removed):
+    # their addresses, not a CIDR that cuts every flow of the ports that way
+    assert left(frozenset({"10.1.0.2/31", "10.0.0.2"}), frozenset()) == {
+        "10.1.0.2", "10.1.0.3", "10.0.0.2"}
+    assert len(left(frozenset({"10.0.9.0/24"}), frozenset())) == 256
+    assert left(frozenset({"10.0.0.0/16"}), frozenset()) == {"10.0.0.0/16"}   # too big
+    assert left(frozenset({"fd00::/127"}), frozenset({"fd00::1"})) == {"fd00::"}

@@ -86,3 +86,41 @@ def test_firewall_state_and_notifications(env):  # noqa: F811
     client.put(f"/v2.0/ports/{p5['id']}", json={"port": {"security_groups": [web["id"]]}})
     inbox["h2"].wait(lambda m: m.get("members_of_port") == p5["id"])
     assert _fw(bus, prefix, "h2")["members"][default] == [p1["fixed_ips"][0]["ip_address"]]
+
+
+def _members(bus, prefix, groups):
+    return bus.call(server_target(prefix), "get_group_members", {"groups": groups},
+                    timeout=10)["members"]
+
+
+def test_membership_notice_names_groups_and_members_come_alone(env):  # noqa: F811
+    """A port joining or leaving tells the other hosts which groups changed;
+    they ask for those groups' members only (not the host's whole state)."""
+    core, client, bus, prefix = env
+    inbox = Inbox()
+    for h in ("h1", "h2"):
+        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
+    bus.subscribe(host_topic("h2", prefix), inbox)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    _port(client, net["id"], "h2")
+    p1 = _port(client, net["id"], "h1")
+    default = p1["security_groups"][0]
+    inbox.wait(lambda m: m.get("members_of_port") == p1["id"])
+    [notice] = [m for m in inbox.items if m.get("members_of_port") == p1["id"]]
+    assert notice["groups"] == [default] and notice["id"] is None
+    ag = client.post("/v2.0/address-groups", json={"address_group": {
+        "name": "a", "addresses": ["192.168.5.0/24"]}}).json()["address_group"]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    got = _members(bus, prefix, [default, ag["id"], unknown])
+    assert set(got) == {default, ag["id"], unknown}
+    assert p1["fixed_ips"][0]["ip_address"] in got[default] and len(got[default]) == 2
+    assert got[ag["id"]] == ["192.168.5.0/24"] and got[unknown] == []
+
+    inbox.items.clear()
+    client.delete(f"/v2.0/ports/{p1['id']}")
+    inbox.wait(lambda m: m.get("members_of_port") == p1["id"])
+    [notice] = [m for m in inbox.items if m.get("members_of_port") == p1["id"]]
+    assert notice["groups"] == [default]
+    assert p1["fixed_ips"][0]["ip_address"] not in _members(bus, prefix, [default])[default]

@@ -182,3 +182,14 @@ def test_auto_address_and_eui64():
     assert not P.is_auto_address({"ip_version": 4, "ipv6_address_mode": None})
     assert P.eui64("2001:db8::/64", "fa:16:3e:12:34:56") == "2001:db8::f816:3eff:fe12:3456"
     assert P.eui64("fd00:1:2:3::/64", "00:00:00:00:00:01") == "fd00:1:2:3:200:ff:fe00:1"
+
+
+def test_generated_macs_do_not_repeat_within_a_process():
+    """20,000 independent random picks in 2^24 would repeat one almost
+    surely (birthday bound); the walk repeats none, and keeps the prefix."""
+    from neutrino.plugins.ipam.allocator import random_mac
+    macs = [random_mac("fa:16:3e:00:00:00") for _ in range(20000)]
+    assert len(set(macs)) == len(macs)
+    assert all(m.startswith("fa:16:3e:") for m in macs)
+    longer = [random_mac("fa:16:3e:12:00:00") for _ in range(1000)]
+    assert len(set(longer)) == 1000 and all(m.startswith("fa:16:3e:12:") for m in longer)

@@ -164,3 +164,19 @@ def test_desired_from_wire():
     assert net.remote_ports == (RemotePort(H2, MAC2, ("10.0.0.2",)),)
     plain = Desired.from_wire({"networks": [{**wire["networks"][0], "l2pop": None}]})
     assert plain.networks[NET].remote_vteps is None
+
+
+def test_partial_answer_without_the_table_of_a_held_network_keeps_it():
+    """A port fetch names the networks whose table the agent holds; the
+    server leaves those tables out and merging keeps the held ones (a
+    network not named as held takes what came, even no table)."""
+    table = {"vteps": [H2], "ports": [{"vtep": H2, "mac_address": MAC2, "ips": ["10.0.0.2"]}]}
+    net = {"id": NET, "network_type": "vxlan", "segmentation_id": 1001, "mtu": 1450}
+    port = {"id": "p1", "network_id": NET, "mac_address": "fa:16:3e:00:00:01"}
+    have = Desired.from_wire({"ports": [port], "networks": [{**net, "l2pop": table}]})
+    new_port = {**port, "id": "p2"}
+    have.merge({"ports": [new_port], "networks": [net]}, {"p2"}, set(), tables_held={NET})
+    assert set(have.ports) == {"p1", "p2"}
+    assert have.networks[NET].remote_ports == (RemotePort(H2, MAC2, ("10.0.0.2",)),)
+    have.merge({"ports": [new_port], "networks": [net]}, {"p2"}, set())
+    assert have.networks[NET].remote_vteps is None

@@ -134,6 +134,45 @@ def test_forwarding_table_holds_active_ports_of_other_hosts(env):
     assert p1["status"] == "DOWN"
 
 
+def test_a_port_fetch_leaves_out_the_tables_the_agent_holds(env):
+    """An agent fetching new ports of a network whose table it has says so;
+    the answer then has the ports but not the table (O(1) per port, not
+    O(ports on the network)); asking for the network itself brings it."""
+    core, client, bus, prefix, _ = env
+    rpc = ServerRpc(core, bus, prefix)
+    net = _network(client)
+    p1, p2 = _port(client, net["id"], "h1"), _port(client, net["id"], "h2")
+    rpc.update_device_status("h2", up=[p2["id"]], down=[], build=[])
+    agent = ServerClient(bus, prefix=prefix, host="h1")
+    plain = agent.get_host_state(ports=[p1["id"]], networks=[])
+    assert plain["networks"][0]["l2pop"]["vteps"] == [VTEP["h2"]]
+    held = agent.get_host_state(ports=[p1["id"]], networks=[], tables_held=[net["id"]])
+    assert [p["id"] for p in held["ports"]] == [p1["id"]]
+    assert held["networks"][0]["id"] == net["id"] and "l2pop" not in held["networks"][0]
+    asked = agent.get_host_state(ports=[], networks=[net["id"]], tables_held=[net["id"]])
+    assert asked["networks"][0]["l2pop"]["vteps"] == [VTEP["h2"]]
+
+
+def test_an_fdb_fetch_brings_the_table_without_the_ports(env):
+    """After an fdb notice the agent asks for the network's table alone:
+    the entry and its table, none of the host's ports (they did not
+    change); nothing for a network the host no longer serves."""
+    core, client, bus, prefix, _ = env
+    rpc = ServerRpc(core, bus, prefix)
+    net, other = _network(client), _network(client)
+    _port(client, net["id"], "h1")
+    p2 = _port(client, net["id"], "h2")
+    _port(client, other["id"], "h3")
+    rpc.update_device_status("h2", up=[p2["id"]], down=[], build=[])
+    agent = ServerClient(bus, prefix=prefix, host="h1")
+    state = agent.get_host_state(ports=[], networks=[], tables=[net["id"], other["id"]])
+    assert state["ports"] == []
+    assert [n["id"] for n in state["networks"]] == [net["id"]]
+    assert state["networks"][0]["l2pop"]["ports"] == [
+        {"vtep": VTEP["h2"], "mac_address": p2["mac_address"],
+         "ips": [p2["fixed_ips"][0]["ip_address"]]}]
+
+
 def test_flat_networks_get_no_table(env):
     core, client, bus, prefix, _ = env
     net = _network(client, **{"provider:network_type": "flat",
@@ -178,6 +217,62 @@ def test_changes_reach_only_the_hosts_serving_the_network(env):
     _flush(core)
     assert inboxes["h3"].fdb(net["id"])
     assert inboxes["h4"].about(net["id"]) == []
+
+
+def test_a_burst_of_status_reports_sends_each_host_two_notices_not_one_per_report(env):
+    """20 ports of h2 going ACTIVE one report at a time: h1 (serving the
+    network) hears at once of the first and once more of the other 19
+    together (each notice makes it fetch the whole table: one per report
+    was O(ports) fetches of O(ports) rows); what it then fetches is the
+    whole truth."""
+    core, client, bus, prefix, inboxes = env
+    core.notifier.fdb_window_min = core.notifier.fdb_window_max = 3600   # the rest waits for flush()
+    rpc = ServerRpc(core, bus, prefix)
+    net = _network(client)
+    _port(client, net["id"], "h1")
+    burst = [_port(client, net["id"], "h2") for _ in range(20)]
+    _flush(core)
+    for inbox in inboxes.values():
+        inbox.clear()
+    for port in burst:
+        rpc.update_device_status("h2", up=[port["id"]], down=[], build=[])
+    _flush(core)
+    assert len(inboxes["h1"].fdb(net["id"])) == 2
+    assert inboxes["h3"].about(net["id"]) == []
+    assert {e["mac_address"] for e in _table(bus, prefix, "h1", net["id"])["ports"]} \
+        == {p["mac_address"] for p in burst}
+    # the window's end sends what is owed without anyone flushing: a report
+    # made while a window is open (one that ends 1-2 s from now) goes out then
+    core.notifier.fdb_window_min = core.notifier.fdb_window_max = 0.2
+    core.notifier._fdb_sent[net["id"]] = time.monotonic() + 1.0
+    port = _port(client, net["id"], "h2")
+    rpc.update_device_status("h2", up=[port["id"]], down=[], build=[])
+    deadline = time.monotonic() + 20
+    while len(inboxes["h1"].fdb(net["id"])) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(inboxes["h1"].fdb(net["id"])) == 3
+
+
+def test_a_deleted_port_s_own_host_is_not_told_to_refetch_the_table(env):
+    """Deleting a port changes the tables of the other hosts on its network,
+    not its own host's (which never held its own ports): only they hear an
+    fdb notice (the own host hears of the port itself)."""
+    core, client, bus, prefix, inboxes = env
+    rpc = ServerRpc(core, bus, prefix)
+    net = _network(client)
+    p1, keep = _port(client, net["id"], "h1"), _port(client, net["id"], "h1")
+    p2 = _port(client, net["id"], "h2")
+    rpc.update_device_status("h1", up=[p1["id"], keep["id"]], down=[], build=[])
+    rpc.update_device_status("h2", up=[p2["id"]], down=[], build=[])
+    _flush(core)
+    for inbox in inboxes.values():
+        inbox.clear()
+    client.delete(f"/v2.0/ports/{p1['id']}")
+    _flush(core)
+    assert inboxes["h2"].fdb(net["id"])
+    assert inboxes["h1"].fdb(net["id"]) == []
+    assert [m["id"] for m in inboxes["h1"].about(net["id"]) if m["resource"] == "port"] \
+        == [p1["id"]]
 
 
 def test_without_the_driver_nothing_is_sent(tmp_path):

@@ -186,7 +186,7 @@ def test_empty_load_balancer_is_just_global_and_defaults():
     assert "frontend" not in text and "backend" not in text
 
 
-@pytest.mark.skipif(shutil.which("haproxy") is None, reason="needs haproxy")
+@pytest.mark.missing(shutil.which("haproxy") is None, reason="needs haproxy")
 def test_haproxy_accepts_a_full_config(tmp_path):
     pols = [policy("p1", 1, "REDIRECT_TO_POOL", [rule("r1")], redirect_pool_id="pool2"),
             policy("p2", 2, "REDIRECT_PREFIX", [rule("r2", "FILE_TYPE", "EQUAL_TO", "php")],

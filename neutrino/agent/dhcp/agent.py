@@ -2,7 +2,9 @@
 
 Level-triggered like the L2 agent: triggers only mark networks dirty and
 one worker converges them (plan(desired, observed) -> ops -> apply):
-  * a notification for a network or a port -> fetch that network;
+  * a notification for a network or a port -> fetch that network, except
+    a port deletion: the port leaves the cached network, no fetch (a burst
+    of deletes is one cycle: one host file write, one SIGHUP, no fetch);
   * start, bus reconnect, any error and every resync_interval -> fetch
     every network of this host and converge all of them, and clean up
     namespaces/state dirs of networks no longer ours;
@@ -80,6 +82,12 @@ class DhcpAgent:
         self.triggers = Triggers(self._cond)   # network ids
         self.registered = threading.Event()   # set by the first report the server answered
         self._serving: set[str] = set()       # networks whose dnsmasq we saw running
+        # Port deletions are applied to the cached network (no fetch); any
+        # other change to a network means fetching it.
+        self._gone: dict[str, set[str]] = {}  # network -> ports deleted since the last cycle
+        self._refetch: set[str] = set()
+        self.fetches = 0                      # get_dhcp_state calls (tests, benchmarks)
+        self.reloads = 0                      # SIGHUPs sent to dnsmasq
 
     # ------------------------------------------------------------ lifecycle
 
@@ -111,6 +119,11 @@ class DhcpAgent:
         net_id = payload.get("id") if resource == "network" else payload.get("network_id")
         if resource not in ("network", "port") or not net_id:
             return
+        with self._cond:
+            if resource == "port" and payload.get("deleted") and payload.get("id"):
+                self._gone.setdefault(net_id, set()).add(payload["id"])
+            else:
+                self._refetch.add(net_id)
         self.triggers.mark(net_id)
 
     def request_full_resync(self) -> None:
@@ -138,17 +151,32 @@ class DhcpAgent:
         """Fetch what is dirty (or everything), converge it; returns the
         number of networks that needed changes."""
         started = time.monotonic()
+        with self._cond:
+            gone, self._gone = self._gone, {}
+            refetch, self._refetch = self._refetch, set()
         if full:
+            self.fetches += 1
             state = self.client.get_dhcp_state()
             fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata)
                      for w in state["networks"]}
             todo = set(fresh) | set(self.desired) | self.driver.known_networks()
             self.desired = fresh
         elif dirty:
-            state = self.client.get_dhcp_state(dirty)
+            fetch = set()
+            for net_id in dirty:
+                known = self.desired.get(net_id)
+                less = (known.without(gone[net_id])
+                        if known is not None and net_id in gone and net_id not in refetch
+                        else None)
+                if less is None:
+                    fetch.add(net_id)
+                else:
+                    self.desired[net_id] = less
+            state = self.client.get_dhcp_state(fetch) if fetch else {"networks": []}
+            self.fetches += bool(fetch)
             fresh = {w["id"]: NetDesired.from_wire(w, self.host, self.metadata)
                      for w in state["networks"]}
-            for net_id in dirty:
+            for net_id in fetch:
                 if net_id in fresh:
                     self.desired[net_id] = fresh[net_id]
                 else:
@@ -156,7 +184,7 @@ class DhcpAgent:
             todo = set(dirty)
         else:
             return 0
-        taps = self.driver.taps()
+        taps = self.driver.taps(None if full else self._taps_wanted(todo))
         failed: list[str] = []
         changed = 0
         ordered = sorted(todo)
@@ -182,6 +210,18 @@ class DhcpAgent:
             self.synced.set()
         return changed
 
+    def _taps_wanted(self, todo) -> set[str] | None:
+        """The host taps a partial sync of `todo` looks at: their DHCP ports'
+        (None: a network to tear down or without its port, whose stale
+        devices only a dump of every tap shows)."""
+        names = set()
+        for net_id in todo:
+            desired = self.desired.get(net_id)
+            if desired is None or not desired.wanted or desired.dhcp_port is None:
+                return None
+            names.add(desired.tap())
+        return names
+
     def _converge_safe(self, net_id: str, taps: set[str]) -> bool | None:
         try:
             with _netns.in_netns(self.netns):
@@ -196,6 +236,7 @@ class DhcpAgent:
         if desired is not None and desired.wanted and not desired.port_complete:
             # Our DHCP port is missing or lacks an address in a new subnet.
             port = self.client.ensure_dhcp_port(net_id)
+            self.fetches += 1
             wire = self.client.get_dhcp_state([net_id])["networks"]
             desired = (NetDesired.from_wire(wire[0], self.host, self.metadata)
                        if wire and port else None)
@@ -218,6 +259,7 @@ class DhcpAgent:
         LOG.debug("network %s: %s", net_id, [op[0] for op in ops])
         self._serving.discard(net_id)
         self.driver.apply(net_id, ops)
+        self.reloads += sum(op[0] == "reload" for op in ops)
         if any(op[0] in ("start", "restart") for op in ops) or observed.pid is not None:
             self._serving.add(net_id)
         if desired is None or not desired.wanted or desired.dhcp_port is None:

@@ -132,6 +132,20 @@ class NetDesired:
                    metadata_address=metadata.address_on_port,
                    metadata_proxy=should_enable_metadata(metadata, subnets, ports))
 
+    def without(self, port_ids) -> NetDesired | None:
+        """This network less some deleted ports, worked out here: a burst of
+        deletes costs no fetch. None when only the server can say (ours, or
+        a router's port: the metadata routes and proxy depend on those)."""
+        gone = set(port_ids)
+        if not gone & {p.id for p in self.network.ports}:
+            return self
+        if any(p.id in gone and (p.device_owner.startswith("network:")
+                                 or (self.dhcp_port and p.id == self.dhcp_port.id))
+               for p in self.network.ports):
+            return None
+        kept = tuple(p for p in self.network.ports if p.id not in gone)
+        return dataclasses.replace(self, network=dataclasses.replace(self.network, ports=kept))
+
     @property
     def wanted(self) -> bool:
         """Serve it at all? (DHCP subnets on an enabled network.)"""

@@ -27,7 +27,7 @@ from neutrino.agent.l2.apply import Kernel
 from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
 from neutrino.agent.l2.plan import plan
 from neutrino.agent.l2.trunk.plan import missing_subports, plan_subports
-from neutrino.agent.threads import AgentThreads, leave_bus
+from neutrino.agent.threads import AgentThreads, leave_bus, next_full_resync
 from neutrino.agent_options import parse_mappings
 from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
 from neutrino.rpc.bus import Transport, make_transport
@@ -115,7 +115,9 @@ class LinuxBridgeAgent:
         self._cond = self.lifecycle.cond
         self._stop = self.lifecycle.stopped
         self._dirty_ports: set[str] = set()
+        self._deleted_ports: set[str] = set()    # of those, notified deleted: nothing to ask
         self._dirty_networks: set[str] = set()
+        self._dirty_tables: set[str] = set()     # l2population: remote ports changed
         self._full = True
         self._kernel_dirty = True
         self._monitor: LinkMonitor | None = None
@@ -160,10 +162,18 @@ class LinuxBridgeAgent:
         with self._cond:
             if resource == "port":
                 self._dirty_ports.add(payload["id"])
-            elif resource in ("network", "fdb"):   # fdb: l2population, a remote port changed
+                if payload.get("deleted"):
+                    self._deleted_ports.add(payload["id"])
+            elif resource == "network":
                 self._dirty_networks.add(payload["id"])
+            elif resource == "fdb":   # l2population: only the network's table changed
+                self._dirty_tables.add(payload["id"])
             elif resource == "security_group" and self.firewall is not None:
-                self.firewall.mark_dirty()       # rules or members: refetch, re-render
+                groups = payload.get("groups")
+                if payload.get("id") is None and isinstance(groups, list):
+                    self.firewall.members_changed(groups)   # members alone: refetch those
+                else:
+                    self.firewall.mark_dirty()       # rules: refetch, re-render
                 self._kernel_dirty = True
             else:
                 return
@@ -193,13 +203,14 @@ class LinuxBridgeAgent:
 
     def _reconcile_loop(self) -> None:
         now = time.monotonic()
-        next_full = now + self.resync_interval
+        next_full = next_full_resync(now, self.resync_interval)
         next_poll = now + self.polling_interval
         backoff = 0.0
         while not self._stop.is_set():
             with self._cond:
                 while not (self._full or self._kernel_dirty or self._dirty_ports
-                           or self._dirty_networks or self._stop.is_set()):
+                           or self._dirty_networks or self._dirty_tables
+                           or self._stop.is_set()):
                     now = time.monotonic()
                     if now >= next_full:
                         self._full = True
@@ -212,10 +223,12 @@ class LinuxBridgeAgent:
                     return
                 full, self._full = self._full, False
                 ports, self._dirty_ports = self._dirty_ports, set()
+                gone, self._deleted_ports = self._deleted_ports, set()
                 networks, self._dirty_networks = self._dirty_networks, set()
+                tables, self._dirty_tables = self._dirty_tables, set()
                 self._kernel_dirty = False
             try:
-                self.sync(full, ports, networks)
+                self.sync(full, ports, networks, tables, gone)
                 backoff = 0.0
             except Exception as exc:  # noqa: BLE001 - any error: full resync, with backoff
                 backoff = min(max(backoff * 2, 0.5), MAX_BACKOFF)
@@ -226,12 +239,16 @@ class LinuxBridgeAgent:
                 self._stop.wait(backoff)
             now = time.monotonic()
             if full:
-                next_full = now + self.resync_interval
+                next_full = next_full_resync(now, self.resync_interval)
             next_poll = now + self.polling_interval
 
     def sync(self, full: bool, ports: set[str] = frozenset(),
-             networks: set[str] = frozenset()) -> Plan:
-        """One cycle: fetch what is dirty, observe, plan, apply, report."""
+             networks: set[str] = frozenset(), tables: set[str] = frozenset(),
+             gone: set[str] = frozenset()) -> Plan:
+        """One cycle: fetch what is dirty, observe, plan, apply, report.
+        `tables`: networks whose l2population table alone changed. `gone`:
+        those of `ports` notified deleted, not asked about (a burst of
+        deletes fetches no port)."""
         started = time.monotonic()
         # subports of the parents refetched now: those no parent claims
         # afterwards are refetched too (unbound with their trunk or parent)
@@ -244,9 +261,16 @@ class LinuxBridgeAgent:
             if self.qos is not None:
                 self.qos.learn(state, True)
             self.known_status = {p.id: p.status for p in self.desired.ports.values()}
-        elif ports or networks:
-            state = self.client.get_host_state(ports, networks)
-            self.desired.merge(state, set(ports), set(networks))
+        elif ports or networks or tables:
+            # l2population tables: refetched alone on fdb notices, with
+            # their network on network notices, not with every port of it
+            tables = set(tables) - set(networks)
+            held = ({n for n in self.desired.networks if n not in networks and n not in tables}
+                    if self.conf.l2_population else set())
+            ask = set(ports) - set(gone)
+            state = (self.client.get_host_state(ask, networks, held, tables)
+                     if ask or networks or tables else {"ports": [], "networks": []})
+            self.desired.merge(state, set(ports), set(networks), held)
             if self.qos is not None:
                 self.qos.learn(state, False, set(ports), set(networks))
             for p in state.get("ports", ()):
@@ -285,8 +309,10 @@ class LinuxBridgeAgent:
                       else None)
         blocked: dict[str, str] = {}
         if self.firewall is not None:    # filters exist before their taps join a bridge
-            self.firewall.converge(set(desired.ports), refetch=bool(full or ports or networks),
-                                   full=full, before_apply=self._filters_missing)
+            # ports notified deleted are dropped, not refetched (a burst of deletes)
+            self.firewall.converge(set(desired.ports),
+                                   refetch=bool(full or set(ports) - set(gone) or networks),
+                                   full=full, before_apply=self._filters_missing, gone=gone)
             blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed_at = time.monotonic()
         result = plan(desired, observed, self.conf, forwarding, blocked)

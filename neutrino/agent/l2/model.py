@@ -3,6 +3,7 @@
 consists of, and the kernel device names. Plain frozen values, no I/O."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,15 +114,23 @@ class Desired:
                    networks={n["id"]: NetworkSpec.from_wire(n)
                              for n in state.get("networks", ())})
 
-    def merge(self, state: dict[str, Any], port_ids: set[str], network_ids: set[str]) -> None:
+    def merge(self, state: dict[str, Any], port_ids: set[str], network_ids: set[str],
+              tables_held: set[str] = frozenset()) -> None:
         """Fold in a partial answer that covers `port_ids` and every port of
-        `network_ids`: what it does not return is no longer bound here."""
+        `network_ids`: what it does not return is no longer bound here. The
+        networks of `tables_held` came without their l2population table
+        (asked for so): the one held is kept."""
         fresh = Desired.from_wire(state)
         for pid, port in list(self.ports.items()):
             if pid in port_ids or port.network_id in network_ids:
                 del self.ports[pid]
         self.ports.update(fresh.ports)
-        self.networks.update(fresh.networks)
+        for nid, spec in fresh.networks.items():
+            held = self.networks.get(nid)
+            if nid in tables_held and held is not None and spec.remote_vteps is None:
+                spec = dataclasses.replace(spec, remote_vteps=held.remote_vteps,
+                                           remote_ports=held.remote_ports)
+            self.networks[nid] = spec
         used = {p.network_id for p in self.ports.values()}
         for nid in list(self.networks):
             if nid not in used:

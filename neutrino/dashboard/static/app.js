@@ -77,6 +77,8 @@ function renderList(nodes) {
     'loadbalancer', 'firewall_group'];
   const sorted = [...nodes].sort((a, b) => order.indexOf(a.data.kind) - order.indexOf(b.data.kind)
     || a.data.label.localeCompare(b.data.label));
+  // Every change in the cloud re-renders the list: a keyboard user's focus stays on its object.
+  const focused = ul.contains(document.activeElement) ? document.activeElement.dataset.node : null;
   ul.replaceChildren(...sorted.filter((n) => !q || n.data.label.toLowerCase().includes(q)
     || n.data.rid.includes(q)).map((n) => {
     const li = document.createElement('li');
@@ -91,6 +93,10 @@ function renderList(nodes) {
     li.append(b);
     return li;
   }));
+  if (focused) {
+    const again = [...ul.querySelectorAll('button')].find((b) => b.dataset.node === focused);
+    if (again) again.focus();
+  }
 }
 
 export function select(id) {

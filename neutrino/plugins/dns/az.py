@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -134,11 +134,7 @@ def _net_create(conn, ctx, body: dict, view: dict) -> None:
     view["availability_zones"] = []      # no DHCP agent hosts it yet
 
 
-def _net_delete(conn, ctx, view: dict) -> None:
-    h = dm.network_az_hints
-    conn.execute(delete(h).where(h.c.network_id == view["id"]))
-
-
+# A deleted network's hints go by ON DELETE CASCADE: no delete hook.
 NETWORK_AZ = ResourceExtension(
     "networks", "network_availability_zone",
-    views=_net_views, create=_net_create, delete=_net_delete)
+    views=_net_views, create=_net_create)

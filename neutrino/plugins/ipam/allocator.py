@@ -9,18 +9,21 @@ the same one.
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
+import threading
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, exists, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from neutrino.api import faults
-from neutrino.db import models
+from neutrino.db import models, seg_models
 from neutrino.db.engine import RetryTransaction
 from neutrino.plugins.core import rbac_network_visible
 from neutrino.plugins.ipam import pools as P
+from neutrino.plugins.ranges import random_in
 
 SAMPLE = 8
 _IPA, _AP, _S = models.ip_allocations, models.allocation_pools, models.subnets
@@ -40,9 +43,16 @@ _SUBNETS_WITH_POOLS = (
 
 
 _N = models.networks
+# Whether a subnet serves some device owners only (service types) or sits
+# on a segment: then neutrino.plugins.segments.ipam reads which; for the
+# usual subnet this column spares that query.
+_NARROWED = (exists().where(seg_models.subnet_service_types.c.subnet_id == _S.c.id)
+             | exists().where(seg_models.subnet_segments.c.subnet_id == _S.c.id)
+             ).label("narrowed")
 _NET_SUBNETS_POOLS = (
     select(_N, _S.c.id.label("s_id"), _S.c.cidr, _S.c.ip_version, _S.c.gateway_ip,
-           _S.c.ipv6_address_mode, _S.c.enable_dhcp, _AP.c.first_ip, _AP.c.last_ip)
+           _S.c.ipv6_address_mode, _S.c.enable_dhcp, _AP.c.first_ip, _AP.c.last_ip,
+           _NARROWED)
     .select_from(_N.outerjoin(_S, _S.c.network_id == _N.c.id)
                  .outerjoin(_AP, _AP.c.subnet_id == _S.c.id))
     .where(_N.c.id == bindparam("network"))
@@ -84,6 +94,8 @@ def _subnets_and_ranges(rows, id_key: str):
                             "gateway_ip": row["gateway_ip"],
                             "ipv6_address_mode": row["ipv6_address_mode"],
                             "enable_dhcp": row["enable_dhcp"]})
+            if "narrowed" in row:
+                subnets[-1]["narrowed"] = bool(row["narrowed"])
         if row["first_ip"] is not None:
             ranges[row_id].append((int(ipaddress.ip_address(row["first_ip"])),
                                    int(ipaddress.ip_address(row["last_ip"]))))
@@ -105,23 +117,13 @@ def _to_str(version: int, value: int) -> str:
     return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
 
 
-def _random_in(ranges: list[tuple[int, int]], total: int) -> int:
-    n = random.randrange(total)
-    for lo, hi in ranges:
-        size = hi - lo + 1
-        if n < size:
-            return lo + n
-        n -= size
-    raise AssertionError("unreachable")
-
-
 def pick_ip(conn: Connection, subnet: dict, ranges: list[tuple[int, int]]) -> str | None:
     """A free address of the subnet's pools, or None when they are full."""
     version = subnet["ip_version"]
     total = sum(hi - lo + 1 for lo, hi in ranges)
     if total <= 0:
         return None
-    sample = {_random_in(ranges, total) for _ in range(min(SAMPLE, total))}
+    sample = {random_in(ranges, total) for _ in range(min(SAMPLE, total))}
     candidates = [_to_str(version, v) for v in sample]
     taken = {r[0] for r in conn.execute(_TAKEN, {"subnet": subnet["id"], "ips": candidates})}
     free = [c for c in candidates if c not in taken]
@@ -172,7 +174,7 @@ def allocate_ip(conn: Connection, port_id: str, network_id: str, subnet: dict,
     total = sum(hi - lo + 1 for lo, hi in ranges)
     if stmt is not None and total > 0:
         for _ in range(min(OPTIMISTIC_TRIES, total)):
-            ip = _to_str(subnet["ip_version"], _random_in(ranges, total))
+            ip = _to_str(subnet["ip_version"], random_in(ranges, total))
             if conn.execute(stmt, {"port_id": port_id, "network_id": network_id,
                                    "subnet_id": subnet["id"], "ip_address": ip}).rowcount == 1:
                 return ip
@@ -266,12 +268,35 @@ def default_fixed_ips(subnets: list[dict], mac: str, is_router: bool = False) ->
     return out
 
 
+# MACs walk from a random start by a fixed odd step: one process repeats
+# none before it has handed out the whole space, and the walks of two API
+# workers (same step, random starts) meet only if their starts are close.
+# Independent random picks collide by the birthday bound instead (0.7 % for
+# 500 ports in 2^24): harmless on different networks (uniqueness is per
+# network, and a collision there is retried), but clients check it.
+_MAC_STEP = 0x9E3779                 # odd: visits every value of 2^8..2^24 once
+_mac_walk: dict[str, Any] = {}
+_mac_lock = threading.Lock()
+
+
+def _next_mac_value() -> int:
+    with _mac_lock:
+        if _mac_walk.get("pid") != os.getpid():     # a forked worker starts its own walk
+            _mac_walk.update(pid=os.getpid(), next=random.SystemRandom().randrange(1 << 24))
+        value = _mac_walk["next"]
+        _mac_walk["next"] = (value + _MAC_STEP) % (1 << 24)
+        return value
+
+
 def random_mac(base_mac: str) -> str:
     base = base_mac.split(":")
-    # Keep the operator's prefix (its non-zero leading bytes), randomise the rest.
+    # Keep the operator's prefix (its non-zero leading bytes), generate the rest.
     keep = 3
     for i in range(3, 6):
         if base[i] != "00":
             keep = i + 1
-    octets = base[:keep] + ["%02x" % random.randrange(256) for _ in range(6 - keep)]
+    bits = 8 * (6 - keep)
+    value = _next_mac_value() % (1 << bits)
+    octets = base[:keep] + ["%02x" % ((value >> (8 * i)) & 0xFF)
+                            for i in reversed(range(6 - keep))]
     return ":".join(octets)

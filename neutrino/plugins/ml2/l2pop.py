@@ -15,6 +15,7 @@ O(hosts on the network) messages per change, not O(all hosts).
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -38,10 +39,17 @@ def vteps(conn, hosts: set[str]) -> dict[str, str]:
         for host, configurations in conn.execute(
                 select(a.c.host, a.c.configurations)
                 .where(a.c.host.in_(part), a.c.agent_type == LINUXBRIDGE_AGENT)):
-            ip = json.loads(configurations or "{}").get("tunneling_ip")
+            ip = _tunneling_ip(configurations or "{}")
             if ip:
                 out[host] = ip
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _tunneling_ip(configurations: str) -> str | None:
+    """Parsed once per distinct text: every forwarding-table fetch asks
+    for the VTEPs of the same few hosts, whose heartbeats rarely change it."""
+    return json.loads(configurations).get("tunneling_ip")
 
 
 def remote_fdb(conn, host: str, network_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -56,31 +64,33 @@ def remote_fdb(conn, host: str, network_ids: list[str]) -> dict[str, dict[str, A
     p, ipa = models.ports, models.ip_allocations
     where = [p.c.status == "ACTIVE", p.c.binding_vif_type == VIF_BRIDGE,
              p.c.binding_host != host, p.c.binding_host != ""]
-    rows = []
+    # one row per (port, address), ports without one included: one query,
+    # grouped here (this runs for every fetch of a network's table)
+    found: dict[str, tuple[str, str, str, list[str]]] = {}
     for part in listing.chunks(nets):
-        rows += conn.execute(select(p.c.id, p.c.network_id, p.c.mac_address, p.c.binding_host)
-                             .where(p.c.network_id.in_(part), *where)).all()
-    if not rows:
+        for port_id, net_id, mac, bound, ip in conn.execute(
+                select(p.c.id, p.c.network_id, p.c.mac_address, p.c.binding_host,
+                       ipa.c.ip_address)
+                .outerjoin(ipa, ipa.c.port_id == p.c.id)
+                .where(p.c.network_id.in_(part), *where)):
+            entry = found.get(port_id)
+            if entry is None:
+                entry = found[port_id] = (net_id, mac, bound, [])
+            if ip is not None:
+                entry[3].append(ip)
+    if not found:
         return out
-    ips: dict[str, list[str]] = {}
-    for part in listing.chunks(nets):
-        for port_id, ip in conn.execute(select(ipa.c.port_id, ipa.c.ip_address)
-                                        .join(p, p.c.id == ipa.c.port_id)
-                                        .where(p.c.network_id.in_(part), *where)):
-            ips.setdefault(port_id, []).append(ip)
-    where_is = vteps(conn, {r.binding_host for r in rows})
-    for r in rows:
-        vtep = where_is.get(r.binding_host)
-        if vtep is None:
-            continue
-        entry = out[r.network_id]
-        if vtep not in entry["vteps"]:
-            entry["vteps"].append(vtep)
-        entry["ports"].append({"vtep": vtep, "mac_address": r.mac_address,
-                               "ips": sorted(ips.get(r.id, []))})
-    for entry in out.values():
-        entry["vteps"].sort()
-        entry["ports"].sort(key=lambda e: (e["vtep"], e["mac_address"]))
+    where_is = vteps(conn, {bound for _, _, bound, _ in found.values()})
+    per_net: dict[str, list[tuple[str, str, list[str]]]] = {n: [] for n in nets}
+    for net_id, mac, bound, ips in found.values():
+        vtep = where_is.get(bound)
+        if vtep is not None:
+            per_net[net_id].append((vtep, mac, ips))
+    for net_id, entries in per_net.items():
+        entries.sort(key=lambda e: (e[0], e[1]))
+        out[net_id] = {"vteps": sorted({e[0] for e in entries}),
+                       "ports": [{"vtep": vtep, "mac_address": mac, "ips": sorted(ips)}
+                                 for vtep, mac, ips in entries]}
     return out
 
 

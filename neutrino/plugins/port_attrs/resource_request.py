@@ -27,29 +27,22 @@ def _trait(prefix: str, name: str) -> str:
 
 
 def _policies(conn, views: list[dict]) -> dict[str, str]:
-    """port id -> its effective QoS policy id."""
-    try:
-        from neutrino.db import qos_models as qm
+    """port id -> its effective QoS policy id. The QoS feature's keys come
+    first in the views (catalogue order): then there is nothing to read."""
+    if all("qos_policy_id" in v and "qos_network_policy_id" in v for v in views):
+        out = {}
+        for v in views:
+            policy = v["qos_policy_id"] or (
+                None if v.get("device_owner", "").startswith("network:")
+                else v["qos_network_policy_id"])
+            if policy:
+                out[v["id"]] = policy
+        return out
+    try:     # the same rule, read from the bindings (the L2 agents' QoS uses it)
+        from neutrino.rpc.qos_handlers import effective_policies
     except ImportError:      # the QoS feature is not part of this tree
         return {}
-    ids = [v["id"] for v in views]
-    out: dict[str, str] = {}
-    for part in listing.chunks(ids):
-        b = qm.qos_port_policy_bindings
-        out.update({r.port_id: r.policy_id for r in conn.execute(
-            select(b.c.port_id, b.c.policy_id).where(b.c.port_id.in_(part)))})
-    nets = sorted({v["network_id"] for v in views if v["id"] not in out
-                   and not v.get("device_owner", "").startswith("network:")})
-    by_net: dict[str, str] = {}
-    for part in listing.chunks(nets):
-        b = qm.qos_network_policy_bindings
-        by_net.update({r.network_id: r.policy_id for r in conn.execute(
-            select(b.c.network_id, b.c.policy_id).where(b.c.network_id.in_(part)))})
-    for v in views:
-        if v["id"] not in out and v["network_id"] in by_net \
-                and not v.get("device_owner", "").startswith("network:"):
-            out[v["id"]] = by_net[v["network_id"]]
-    return out
+    return effective_policies(conn, views)
 
 
 def requests(conn, views: list[dict]) -> dict[str, dict | None]:

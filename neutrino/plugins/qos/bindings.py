@@ -9,7 +9,7 @@ upstream's PolicyRemoveAuthorizationError). A port the Linux bridge agent
 binds cannot get a policy with rules it does not enforce (409)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all
 
 from neutrino.api import attributes as a
 from neutrino.api.attributes import Attr
@@ -70,12 +70,29 @@ def _filters(table, key: str):
 
 # --- ports --------------------------------------------------------------------------------
 
+# The ports' own policies and their networks' in one prebuilt statement.
+_PORT_AND_NET = union_all(
+    select(literal(True).label("own"), common.PORT_B.c.port_id, common.PORT_B.c.policy_id)
+    .where(common.PORT_B.c.port_id.in_(bindparam("ports", expanding=True))),
+    select(literal(False), common.NET_B.c.network_id, common.NET_B.c.policy_id)
+    .where(common.NET_B.c.network_id.in_(bindparam("nets", expanding=True))))
+_NET_POLICY = select(common.NET_B.c.policy_id).where(
+    common.NET_B.c.network_id == bindparam("net"))
+
+
 def _port_views(conn, views: list[dict]) -> None:
-    own = _bound(conn, common.PORT_B, "port_id", [v["id"] for v in views])
-    nets = _bound(conn, common.NET_B, "network_id", sorted({v["network_id"] for v in views}))
+    ids, nets = [v["id"] for v in views], sorted({v["network_id"] for v in views})
+    own: dict[str, str] = {}
+    by_net: dict[str, str] = {}
+    if len(ids) <= listing.CHUNK and len(nets) <= listing.CHUNK:
+        for is_own, key, policy in conn.execute(_PORT_AND_NET, {"ports": ids, "nets": nets}):
+            (own if is_own else by_net)[key] = policy
+    else:
+        own = _bound(conn, common.PORT_B, "port_id", ids)
+        by_net = _bound(conn, common.NET_B, "network_id", nets)
     for v in views:
         v["qos_policy_id"] = own.get(v["id"])
-        v["qos_network_policy_id"] = nets.get(v["network_id"])
+        v["qos_network_policy_id"] = by_net.get(v["network_id"])
 
 
 def _check_port(conn, port_id: str, policy_id: str | None, bound: bool) -> None:
@@ -89,7 +106,10 @@ def _port_create(conn, ctx, body: dict, view: dict) -> None:
         _attachable(conn, ctx, pid)
         _check_port(conn, view["id"], pid, bool(body.get("binding:host_id")))
         _write(conn, common.PORT_B, "port_id", view["id"], pid)
-    _port_views(conn, [view])
+    # a new port's own policy is what was just written; its network's is read
+    view["qos_policy_id"] = pid or None
+    view["qos_network_policy_id"] = conn.execute(
+        _NET_POLICY, {"net": view["network_id"]}).scalar()
 
 
 def _port_update(conn, ctx, body: dict, current: dict, view: dict) -> bool:
@@ -123,6 +143,9 @@ def _net_views(conn, views: list[dict]) -> None:
         v["qos_policy_id"] = own.get(v["id"])
 
 
+_DEFAULT_POLICY = select(QD.c.qos_policy_id).where(QD.c.project_id == bindparam("project"))
+
+
 def _check_network_ports(conn, network_id: str, policy_id: str) -> None:
     """The bound ports without a policy of their own take the network's."""
     from neutrino.db import models
@@ -139,8 +162,7 @@ def _net_create(conn, ctx, body: dict, view: dict) -> None:
     if pid:
         _attachable(conn, ctx, pid)
     else:     # qos-default: the project's default policy, if any
-        pid = conn.execute(select(QD.c.qos_policy_id)
-                           .where(QD.c.project_id == view["project_id"])).scalar()
+        pid = conn.execute(_DEFAULT_POLICY, {"project": view["project_id"]}).scalar()
     if pid:
         _write(conn, common.NET_B, "network_id", view["id"], pid)
     view["qos_policy_id"] = pid

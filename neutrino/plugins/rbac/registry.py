@@ -211,7 +211,11 @@ def set_shared(conn: Connection, object_type: str, object_id: str, owner: str,
     return True
 
 
+_DELETE_OBJECT = delete(RBAC).where(RBAC.c.object_type == bindparam("type"),
+                                    RBAC.c.object_id == bindparam("id"))
+
+
 def delete_object(conn: Connection, object_type: str, object_id: str) -> None:
-    """Drop every policy of an object being deleted (same transaction)."""
-    conn.execute(delete(RBAC).where(RBAC.c.object_type == object_type,
-                                    RBAC.c.object_id == object_id))
+    """Drop every policy of an object being deleted (same transaction;
+    prebuilt: every network delete runs it)."""
+    conn.execute(_DELETE_OBJECT, {"type": object_type, "id": object_id})

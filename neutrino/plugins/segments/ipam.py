@@ -41,8 +41,8 @@ def _facts(conn, ids: list[str]):
 
 def usable_subnets(conn, network_id: str, subnets: list[dict], device_owner: str,
                    host: str | None, fixed_ips) -> list[dict]:
-    if not subnets:
-        return subnets
+    if not subnets or all(s.get("narrowed") is False for s in subnets):
+        return subnets           # read with the subnets: no service types, no segments
     types, segment = _facts(conn, [s["id"] for s in subnets])
     if not types and not segment:
         return subnets           # the usual network: no query more than this one

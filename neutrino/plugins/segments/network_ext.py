@@ -34,11 +34,18 @@ def _views(conn, views: list[dict]) -> None:
             view["segments"] = [{f"provider:{k}": s[k] for k in PROVIDER_KEYS} for s in mine]
 
 
+def _created(conn, ctx, body: dict, view: dict) -> None:
+    """One segment (the usual create) shows provider:*, which the core's
+    view holds already; several are read back with what was allocated."""
+    if len(body.get("segments") or ()) > 1:
+        _views(conn, [view])
+
+
 NETWORKS = ResourceExtension(
     "networks", "multi-provider",
     attrs=(Attr("segments", post=True, default=None, policy=True, filter=False, sort=False,
                 validate=_segments_check),),
-    views=_views)
+    views=_views, create=_created)
 
 
 def _adjacency(conn, views: list[dict]) -> None:
@@ -57,6 +64,11 @@ def _adjacency(conn, views: list[dict]) -> None:
         view["l2_adjacency"] = view["id"] not in routed
 
 
+def _adjacent(conn, ctx, body: dict, view: dict) -> None:
+    view["l2_adjacency"] = True          # a new network has no subnets yet
+
+
 L2_ADJACENCY = ResourceExtension(
     "networks", "l2_adjacency",
-    attrs=(Attr("l2_adjacency", filter=False, sort=False),), views=_adjacency)
+    attrs=(Attr("l2_adjacency", filter=False, sort=False),), views=_adjacency,
+    create=_adjacent)

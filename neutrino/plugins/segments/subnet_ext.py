@@ -5,7 +5,7 @@ be put on a segment only while it is its network's only subnet and the
 network has one segment, and never moved off or to another one."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 
 from neutrino.api import attributes as a
 from neutrino.api.attributes import Attr
@@ -18,6 +18,9 @@ from neutrino.plugins.segments import faults as sf
 SS, SST = sm.subnet_segments, sm.subnet_service_types
 
 
+_SEGMENT_OF = select(SS.c.segment_id).where(SS.c.subnet_id == bindparam("id"))
+
+
 def _segment_of_network(conn, segment_id: str, network_id: str) -> None:
     s = models.segments
     net = conn.execute(select(s.c.network_id).where(s.c.id == segment_id)).scalar()
@@ -27,18 +30,22 @@ def _segment_of_network(conn, segment_id: str, network_id: str) -> None:
         raise sf.NetworkIdsDontMatch(subnet_network=network_id, segment_id=segment_id)
 
 
+# A network's subnets, and how many of them are on segments (every create).
+_ON_SEGMENTS = select(func.count(models.subnets.c.id), func.count(SS.c.subnet_id)).select_from(
+    models.subnets.outerjoin(SS, SS.c.subnet_id == models.subnets.c.id)).where(
+    models.subnets.c.network_id == bindparam("net"))
+
+
 def _check_all_or_none(conn, network_id: str) -> None:
-    s = models.subnets
-    total, on_segments = conn.execute(
-        select(func.count(s.c.id), func.count(SS.c.subnet_id))
-        .select_from(s.outerjoin(SS, SS.c.subnet_id == s.c.id))
-        .where(s.c.network_id == network_id)).one()
+    total, on_segments = conn.execute(_ON_SEGMENTS, {"net": network_id}).one()
     if on_segments and on_segments != total:
         raise sf.SubnetsNotAllAssociatedWithSegments(network_id=network_id)
 
 
-def _write_types(conn, subnet_id: str, types: list[str]) -> None:
-    conn.execute(delete(SST).where(SST.c.subnet_id == subnet_id))
+def _write_types(conn, subnet_id: str, types: list[str], fresh: bool = False) -> None:
+    """`fresh`: a new subnet, with no rows to replace."""
+    if not fresh:
+        conn.execute(delete(SST).where(SST.c.subnet_id == subnet_id))
     unique = sorted(set(types))
     if unique:
         conn.execute(insert(SST), [{"subnet_id": subnet_id, "service_type": t} for t in unique])
@@ -90,8 +97,11 @@ def _add_peer_routes(conn, view: dict, segment_id: str) -> None:
 
 
 def _deleting(conn, ctx, view: dict) -> None:
-    """The peers' routes to a deleted routed subnet go with it."""
-    if view.get("segment_id") is None:
+    """The peers' routes to a deleted routed subnet go with it. `view` may
+    be the core's alone (a delete reads no other feature's rows)."""
+    segment_id = view["segment_id"] if "segment_id" in view else conn.execute(
+        _SEGMENT_OF, {"id": view["id"]}).scalar()
+    if segment_id is None:
         return
     hr = models.host_routes
     for peer in _peers(conn, view["network_id"]):
@@ -111,7 +121,7 @@ def _create(conn, ctx, body: dict, view: dict) -> None:
         conn.execute(insert(SS), {"subnet_id": view["id"], "segment_id": segment_id})
         _add_peer_routes(conn, view, segment_id)
     _check_all_or_none(conn, view["network_id"])
-    _write_types(conn, view["id"], body.get("service_types") or [])
+    _write_types(conn, view["id"], body.get("service_types") or [], fresh=True)
     view["segment_id"] = segment_id
     view["service_types"] = sorted(set(body.get("service_types") or []))
 

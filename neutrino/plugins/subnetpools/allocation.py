@@ -5,7 +5,7 @@ space, and the network's affinity (one pool, or one address scope, per IP
 family on a network)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from neutrino.api import attributes as a
 from neutrino.api import faults
@@ -58,22 +58,19 @@ def allocated(conn, pool_id: str, project_id: str | None = None) -> list:
     return [px.net(c) for c, in conn.execute(stmt)]
 
 
-def network_scope(conn, network_id: str, version: int) -> str | None:
-    """The address scope of a network's subnets of one IP family."""
-    return conn.execute(
-        select(SP.c.address_scope_id).join(S, S.c.subnetpool_id == SP.c.id).where(
-            S.c.network_id == network_id, S.c.ip_version == version,
-            SP.c.address_scope_id.is_not(None)).limit(1)).scalar()
+_POOLS_OF_NETWORK = select(S.c.subnetpool_id, SP.c.address_scope_id).select_from(
+    S.outerjoin(SP, SP.c.id == S.c.subnetpool_id)).where(
+    S.c.network_id == bindparam("net"), S.c.ip_version == bindparam("version"))
 
 
 def check_affinity(conn, network_id: str, version: int, pool) -> None:
     """upstream's _validate_network_subnetpools."""
-    scope = network_scope(conn, network_id, version)
+    # the network's subnets of this version with their pools' scopes: one query
+    rows = conn.execute(_POOLS_OF_NETWORK, {"net": network_id, "version": version}).all()
+    scope = next((scope for _, scope in rows if scope), None)
     if scope and (pool is None or pool["address_scope_id"] != scope):
         raise pf.NetworkAddressScopeAffinityError()
-    rows = conn.execute(select(S.c.subnetpool_id).where(
-        S.c.network_id == network_id, S.c.ip_version == version)).all()
-    for (sp_id,) in rows:
+    for sp_id, _ in rows:
         if pool is None:
             if sp_id:
                 raise pf.NetworkSubnetPoolAffinityError()

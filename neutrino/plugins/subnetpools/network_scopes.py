@@ -27,4 +27,10 @@ def network_views(conn, views: list[dict]) -> None:
         v["ipv6_address_scope"] = found.get((v["id"], 6))
 
 
-NETWORKS = ResourceExtension("networks", "address-scope", views=network_views)
+def _created(conn, ctx, body: dict, view: dict) -> None:
+    """A new network has no subnets, so no scopes: nothing to read."""
+    view["ipv4_address_scope"] = view["ipv6_address_scope"] = None
+
+
+NETWORKS = ResourceExtension("networks", "address-scope", views=network_views,
+                             create=_created)

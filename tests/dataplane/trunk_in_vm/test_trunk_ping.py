@@ -12,7 +12,6 @@ another VLAN it does not.
 """
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -23,11 +22,7 @@ from neutrino.agent.l2.trunk.plan import plan_subports
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.environ.get("VM_RUN") != "1",
-                       reason="needs an 802.1Q kernel: runs inside vm-run via test_trunk_vm.py"),
-]
+pytestmark = pytest.mark.root
 
 NET_A = "aaaaaaaa-1111-4111-8111-00000000000a"
 NET_B = "bbbbbbbb-2222-4222-8222-00000000000b"

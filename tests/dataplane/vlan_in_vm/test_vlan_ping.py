@@ -9,18 +9,13 @@ do not. Kept small: every syscall and fork is several times slower in UML.
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.environ.get("VM_RUN") != "1",
-                       reason="needs an 802.1Q kernel: runs inside vm-run via test_vlan_vm.py"),
-]
+pytestmark = pytest.mark.root
 
 
 def _build(netns, vids: tuple[int, int]) -> list[str]:

@@ -10,18 +10,13 @@ same addresses cannot reach them.
 """
 from __future__ import annotations
 
-import os
 import secrets
 
 import pytest
 
 from neutrino.dataplane.rtnl_fast import FastLinks
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.environ.get("VM_RUN") != "1",
-                       reason="needs an 802.1Q kernel: runs inside vm-run via test_l2_vlan_vm.py"),
-]
+pytestmark = pytest.mark.root
 
 
 def _links(netns):

@@ -7,7 +7,6 @@ hosts gets its l2population entries on this (older, 6.1) kernel too.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import time
 
@@ -16,12 +15,7 @@ import pytest
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.rtnl_fast import FastLinks
 
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.environ.get("VM_RUN") != "1",
-                       reason="needs an 802.1Q kernel: runs inside vm-run via "
-                              "test_multihost_vlan_vm.py"),
-]
+pytestmark = pytest.mark.root
 
 
 @pytest.fixture

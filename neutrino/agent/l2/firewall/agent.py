@@ -55,11 +55,13 @@ class Firewall(Reconciler):
         self._filtered_now: dict[str, list[tuple[int, int, str]]] = {}
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
-                 before_apply: Callable[[set[str]], None] | None = None) -> bool:
+                 before_apply: Callable[[set[str]], None] | None = None,
+                 gone=frozenset()) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
-        before the kernel changes with the filtered ports whose chains it lacks."""
+        before the kernel changes with the filtered ports whose chains it lacks.
+        `gone`: ports notified deleted (no refetch for them)."""
         started = time.monotonic()
-        view = self._refresh(port_ids, refetch, full)
+        view = self._refresh(port_ids, refetch, full, gone)
         if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
         desired, bad = view
@@ -80,6 +82,10 @@ class Firewall(Reconciler):
                 self._note_bad({**bad, **rendered.bad})
                 return False
             observed = as_observed(last)      # what the last apply left (see module doc)
+            if eb and set(last.eb_jumps) - set(rendered.eb_jumps):
+                # jumps leave PREROUTING by position: the kernel's own list,
+                # with whatever else shares the builtin chain
+                observed.ebtables["PREROUTING"] = self.kernel.eb_prerouting()
         rendered_at = time.monotonic()
         self._note_bad({**bad, **rendered.bad})
         result = plan(desired, rendered, observed, families)
@@ -87,6 +93,11 @@ class Firewall(Reconciler):
             result.ebtables = ""
         if result.empty:
             self.last = rendered
+            if last is None:      # a full resync that found every filter in place
+                done = time.monotonic()
+                LOG.info("firewall verified: %d port(s) in place in %.3f s (fetch %.3f, "
+                         "observe+render+plan %.3f)", len(desired.ports), done - started,
+                         fetched - started, done - fetched)
             return False
         if before_apply is not None:
             missing = unfiltered(desired, observed, rendered)
@@ -109,12 +120,13 @@ class Firewall(Reconciler):
         self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
                       "apply": done - rendered_at, "total": done - started}
         LOG.info("firewall: %d port(s), %s%s%s%d conntrack filter(s) queued in %.3f s "
-                 "(fetch %.3f, observe+render %.3f, apply %.3f)", len(desired.ports),
+                 "(fetch %.3f, observe+render %.3f, apply %.3f: %s)", len(desired.ports),
                  "".join(f"ip{'6' if v == 6 else ''}tables-restore, "
                          for v in sorted(result.iptables)),
                  "ipset restore, " if result.ipset_before else "",
                  "ebtables-restore, " if result.ebtables else "", len(result.conntrack),
-                 done - started, fetched - started, rendered_at - fetched, done - rendered_at)
+                 done - started, fetched - started, rendered_at - fetched, done - rendered_at,
+                 ", ".join(f"{k} {t:.3f}" for k, t in self.kernel.timings.items()))
         return True
 
 

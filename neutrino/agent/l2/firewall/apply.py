@@ -1,9 +1,9 @@
 """The only code of the firewall that reads or changes the kernel: one
 `iptables-save` per IP version, `ipset save` and `ebtables-save` to
-observe; to apply, in this order: one `ipset restore` (sets exist and have
-their members before a rule names them), one atomic `iptables-restore
---noflush` per IP version, one `ebtables-restore --noflush`, stale sets
-destroyed, then the conntrack entries of removed allows handed to the
+observe (run side by side: reads); to apply, in this order: one `ipset
+restore` (sets exist and have their members before a rule names them),
+one atomic `iptables-restore --noflush` per IP version, one
+`ebtables-restore --noflush`, stale sets destroyed, then the conntrack entries of removed allows handed to the
 conntrack cleaner (after the new rules are in, so no packet re-creates
 them under the old ones). The agent's cleaner runs on its own thread
 (one netlink dump and one batched delete per batch): wiring never waits
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.agent.l2.firewall.model import FAMILIES, FwPlan, Observed
 from neutrino.dataplane import conntrack, ebtables, ipset
@@ -22,9 +23,9 @@ from neutrino.dataplane.iptables import parse_save
 LOG = logging.getLogger(__name__)
 SAVE = {4: "iptables-save", 6: "ip6tables-save"}
 RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
-# iptables-nft's restore grows with rules x chains (measured into an empty
-# namespace: 1,000 ports ~1 s, 3,000 ~6 s, 5,000 ~25 s per IP version, a
-# loaded 2-core host): past netns.run's default 30 s under load.
+# A cold start's restore at 5,000 ports: ~2 s per IP version on a quiet
+# 2-core host (-Z first, see plan._zero_first), many times that under load:
+# past netns.run's default 30 s.
 RESTORE_TIMEOUT = 600.0
 BRIDGE_NF = ("net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
 
@@ -52,13 +53,27 @@ class FirewallKernel:
                 _netns.sysctl_set(key, 1, self.netns, allow_init_netns=self.netns is None)
 
     def observe(self, families=FAMILIES, eb: bool = True) -> Observed:
+        """The saves run at once (each is mostly the kernel's and the tool's
+        time: ~0.8 s per IP version at 5,000 ports), then are parsed."""
+        argvs = {v: [SAVE[v]] for v in families}
+        argvs["ipset"] = ["ipset", "save"]
+        if eb:
+            argvs["eb"] = ["ebtables-save"]
+        with ThreadPoolExecutor(len(argvs)) as pool:
+            futures = {k: pool.submit(_netns.run, argv, netns=self.netns)
+                       for k, argv in argvs.items()}
+            texts = {k: f.result() for k, f in futures.items()}
         obs = Observed()
         for v in families:
-            obs.iptables[v] = parse_save(_netns.run([SAVE[v]], netns=self.netns))
-        obs.sets, obs.set_family = ipset.save(self.netns)
+            obs.iptables[v] = parse_save(texts[v])
+        obs.sets, obs.set_family = ipset.parse_save(texts["ipset"])
         if eb:
-            obs.ebtables, obs.eb_policy = ebtables.save(self.netns)
+            obs.ebtables, obs.eb_policy = ebtables.parse_save(texts["eb"])
         return obs
+
+    def eb_prerouting(self) -> list[str]:
+        """The nat PREROUTING rules, ours and others', in the kernel's order."""
+        return ebtables.chain_rules(self.netns, "PREROUTING")
 
     def apply(self, plan: FwPlan) -> None:
         t = time.monotonic()
@@ -73,6 +88,10 @@ class FirewallKernel:
             ipset.restore(self.netns, plan.ipset_before)
             self.set_restores += 1
             lap("ipset")
+        # One after the other, never side by side: each commit changes the
+        # namespace's nf_tables generation, and iptables-nft/ebtables-nft
+        # then redo a restore that was built against the previous one (5,000
+        # ports, three at once: twice the kernel time, 245 s under load).
         for v, text in sorted(plan.iptables.items()):
             self._restore([RESTORE[v], "--noflush"], text)
             self.restores += 1

@@ -4,6 +4,8 @@ rules name as remote, and the kernel names (chains, sets) of seed §10.
 Plain frozen values, no I/O."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,7 @@ TOP = "neutron-filter-top"
 SG_CHAIN = f"{WRAP}-sg-chain"
 FALLBACK = f"{WRAP}-sg-fallback"
 OWN_PREFIXES = (f"{WRAP}-", TOP)
+GROUP_PREFIXES = (f"{WRAP}-gi", f"{WRAP}-go")     # chains of a combination of groups
 SET_PREFIXES = ("NIPv4", "NIPv6")
 EB_PREFIXES = ("neutronMAC-", "neutronARP-")
 ZONE_BASE = 4097                   # conntrack zones per network, as upstream
@@ -43,11 +46,20 @@ def spoof_chain(port_id: str) -> str:
     return f"{WRAP}-s{port_tag(port_id)}"
 
 
+def group_chain(direction: str, key: str) -> str:
+    """The chain shared by every port of one combination of groups (and
+    statefulness), holding the groups' rules of one direction: gi/go + 9
+    hex digits of the combination's hash (chain names: 28 characters)."""
+    digest = hashlib.sha1(key.encode()).hexdigest()[:9]
+    return f"{WRAP}-g{'i' if direction == 'ingress' else 'o'}{digest}"
+
+
 def set_name(group_id: str, version: int) -> str:
     # ipset names are at most 31 characters
     return f"NIPv{version}{group_id}"[:31]
 
 
+@functools.lru_cache(maxsize=65536)      # every port's addresses, on every render
 def ip_version(address: str) -> int:
     return ipaddress.ip_network(address, strict=False).version
 

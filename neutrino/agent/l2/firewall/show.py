@@ -1,13 +1,13 @@
 """What `neutrino show port` prints about a port's firewall on its host:
-its chains (iptables-save lines of i/o/s<port> and of the shared chains
-that mention its tap), the ipsets its rules match and their members, and
+its chains (iptables-save lines of i/o/s<port>, of its groups' chains
+and of the shared chains that mention its tap), the ipsets its rules match and their members, and
 its ebtables chains; with the nftables driver, its chains and map entries
 in the `neutrino` tables and the sets its rules name. Only reads."""
 from __future__ import annotations
 
 from typing import Any
 
-from neutrino.agent.l2.firewall.model import (SET_PREFIXES, egress_chain, ingress_chain,
+from neutrino.agent.l2.firewall.model import (GROUP_PREFIXES, SET_PREFIXES, egress_chain, ingress_chain,
                                               spoof_chain, tap)
 from neutrino.dataplane import ebtables, ipset, nftables
 from neutrino.dataplane import netns as _netns
@@ -30,8 +30,12 @@ def port_firewall(netns: str | None, port_id: str) -> dict[str, Any]:
             continue
         lines: list[str] = []
         for table in ("raw", "filter"):
-            for chain, rules in tables.get(table, {}).items():
-                if chain in own:
+            chains = tables.get(table, {})
+            # the chains of its groups' rules its own chains jump to (shared)
+            groups = {r.rsplit(" ", 1)[-1] for c in own for r in chains.get(c, ())
+                      if r.rsplit(" ", 1)[-1].startswith(GROUP_PREFIXES)}
+            for chain, rules in chains.items():
+                if chain in own or chain in groups:
                     lines += rules
                 else:
                     lines += [r for r in rules if f" {t} " in r or r.endswith(f" {t}")]

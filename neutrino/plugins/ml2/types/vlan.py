@@ -1,6 +1,5 @@
 from neutrino.api import faults
-from neutrino.plugins.ml2.types.base import (TypeDriver, parse_ranges, pick_free,
-                                             segment, used_ids)
+from neutrino.plugins.ml2.types.base import TypeDriver, parse_ranges, pick_unused, segment
 
 MIN_VLAN, MAX_VLAN = 1, 4094
 
@@ -49,10 +48,7 @@ class VlanTypeDriver(TypeDriver):
         for physnet, ranges in source.items():
             if not ranges or (want and physnet != want):
                 continue
-            used = set()
-            for lo, hi in ranges:
-                used |= used_ids(conn, "vlan", physnet, lo, hi)
-            vid = pick_free(ranges, used)
+            vid = pick_unused(conn, "vlan", physnet, ranges)
             if vid is not None:
                 return segment("vlan", physnet, vid)
         return None

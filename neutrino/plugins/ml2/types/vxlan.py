@@ -1,6 +1,5 @@
 from neutrino.api import faults
-from neutrino.plugins.ml2.types.base import (TypeDriver, parse_ranges, pick_free,
-                                             segment, used_ids)
+from neutrino.plugins.ml2.types.base import TypeDriver, parse_ranges, pick_unused, segment
 
 MIN_VNI, MAX_VNI = 1, 2 ** 24 - 1
 
@@ -26,10 +25,7 @@ class VxlanTypeDriver(TypeDriver):
     def allocate(self, conn, partial, ranges=None):
         """`ranges`: network segment ranges to use instead of vni_ranges."""
         ranges = self.ranges if ranges is None else ranges
-        used = set()
-        for lo, hi in ranges:
-            used |= used_ids(conn, "vxlan", None, lo, hi)
-        vni = pick_free(ranges, used)
+        vni = pick_unused(conn, "vxlan", None, ranges)
         return None if vni is None else segment("vxlan", None, vni)
 
     def in_use_error(self, seg):

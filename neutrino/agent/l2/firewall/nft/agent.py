@@ -151,11 +151,13 @@ class NftFirewall(Reconciler):
         return cls(NftConf.from_config(cfg), transport, host, prefix, netns)
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
-                 before_apply: Callable[[set[str]], None] | None = None) -> bool:
+                 before_apply: Callable[[set[str]], None] | None = None,
+                 gone=frozenset()) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
-        before the kernel changes with the filtered ports whose chains it lacks."""
+        before the kernel changes with the filtered ports whose chains it lacks.
+        `gone`: ports notified deleted (no refetch for them)."""
         started = time.monotonic()
-        view = self._refresh(port_ids, refetch, full)
+        view = self._refresh(port_ids, refetch, full, gone)
         if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
         desired, bad = view
@@ -178,10 +180,11 @@ class NftFirewall(Reconciler):
             have = set(last.chains)
             text = nft_plan.diff_text(last, rendered)
             flows = nft_plan.conntrack(desired, last, rendered) if text else []
-            if text.count("\n") > REPLACE_ABOVE:     # deleting is dearer than adding:
-                whole = nft_plan.full_text(rendered)  # measured, benchmarks/nft_firewall.py
-                if whole.count("\n") < text.count("\n"):
-                    text = whole
+            lines = text.count("\n")
+            # deleting is dearer than adding (measured, benchmarks/nft_firewall.py);
+            # the whole text is built only when it may be the shorter one
+            if lines > REPLACE_ABOVE and nft_plan.whole_lines(rendered) < lines:
+                text = nft_plan.full_text(rendered)
         rendered_at = time.monotonic()
         self._note_bad({**bad, **rendered.bad})
         if not text:
@@ -201,9 +204,10 @@ class NftFirewall(Reconciler):
         self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
                       "apply": done - rendered_at, "total": done - started}
         LOG.info("firewall: %d port(s), nft transaction of %d line(s), %d conntrack "
-                 "deletion(s) in %.3f s (fetch %.3f, observe+render %.3f, apply %.3f)",
+                 "deletion(s) in %.3f s (fetch %.3f, observe+render %.3f, apply %.3f: %s)",
                  len(desired.ports), text.count("\n"), len(flows), done - started,
-                 fetched - started, rendered_at - fetched, done - rendered_at)
+                 fetched - started, rendered_at - fetched, done - rendered_at,
+                 ", ".join(f"{k} {t:.3f}" for k, t in self.kernel.timings.items()))
         return True
 
     def _forget_flows_of_removed(self, desired: FwDesired, rendered: NftRendered) -> None:

@@ -16,15 +16,23 @@ agent can tell that the kernel still holds exactly what it would write.
 """
 from __future__ import annotations
 
+import ipaddress
+
+from neutrino.agent.l2.firewall.member_cuts import SetUser, member_cuts
 from neutrino.agent.l2.firewall.model import FAMILIES, ConntrackDelete, FwDesired
 from neutrino.agent.l2.firewall.nft.render import (BASE, BRIDGE, CONST_SETS, INET, MAPS,
-                                                   STATE_PREFIX, TABLE, NftRendered, key_text)
+                                                   STATE_PREFIX, TABLE, NftRendered, is_prefix_set,
+                                                   key_text)
 
-# Past this many addresses leaving a remote group in one apply, their flows
-# are cut by address in the zone (one filter each) instead of one filter
-# per (address, port): 1,000 ports deleted on a host of 5,000 made 4 million.
-PAIRS_PER_PORT = 64
-SET_DECL = {4: "type ipv4_addr; flags interval;", 6: "type ipv6_addr; flags interval;"}
+# A merged block of a set that shrank (members are merged into prefixes) is
+# read as the addresses it lost when it holds at most this many.
+EXPAND_UP_TO = 4096
+SET_DECL = {4: "type ipv4_addr;", 6: "type ipv6_addr;"}
+
+
+def set_decl(name: str, version: int) -> str:
+    """Addresses: a hash set; prefixes (rn-): an interval set."""
+    return SET_DECL[version] + (" flags interval;" if is_prefix_set(name) else "")
 
 
 def _elements(family: str, name: str, items: dict) -> str:
@@ -44,7 +52,7 @@ def full_text(new: NftRendered) -> str:
     for name, (decl, items) in CONST_SETS.items():
         out.append(f"add set {INET} {TABLE} {name} {{ {decl} elements = {{ {items} }}; }}")
     for name, (v, members) in sorted(new.sets.items()):
-        out.append(f"add set {INET} {TABLE} {name} {{ {SET_DECL[v]} }}")
+        out.append(f"add set {INET} {TABLE} {name} {{ {set_decl(name, v)} }}")
         if members:
             out.append(f"add element {_set_elements(name, members)}")
     for (family, name), decl in MAPS.items():
@@ -60,6 +68,14 @@ def full_text(new: NftRendered) -> str:
     return "\n".join(out) + "\n"
 
 
+def whole_lines(new: NftRendered) -> int:
+    """How many lines full_text(new) has, without building it."""
+    return (7 + len(CONST_SETS) + sum(2 if m else 1 for _, m in new.sets.values())
+            + len(MAPS) + len(new.chains) + sum(map(len, new.chains.values()))
+            + sum(1 for items in new.maps.values() if items)
+            + sum(1 + len(rules) for _, rules in BASE.values()))
+
+
 def _chains(new: NftRendered, names) -> list[str]:
     out = [f"add chain {family} {TABLE} {name}" for family, name in names]
     for family, name in names:
@@ -73,7 +89,7 @@ def diff_text(old: NftRendered, new: NftRendered) -> str:
     for name, (v, members) in sorted(new.sets.items()):
         have = old.sets.get(name, (v, frozenset()))[1] if name in old.sets else None
         if have is None:
-            out.append(f"add set {INET} {TABLE} {name} {{ {SET_DECL[v]} }}")
+            out.append(f"add set {INET} {TABLE} {name} {{ {set_decl(name, v)} }}")
             have = frozenset()
         if have - members:
             out.append(f"delete element {_set_elements(name, have - members)}")
@@ -105,6 +121,42 @@ def diff_text(old: NftRendered, new: NftRendered) -> str:
     return "\n".join(out) + "\n"
 
 
+def left_set(old: frozenset[str], new: frozenset[str]) -> frozenset[str]:
+    """What left a set: addresses, or CIDRs. A set holds its members merged
+    into prefixes, so one address leaving turns a block into a few smaller
+    ones: that is the one address gone, not the whole old block (which cut
+    every flow of every port using the set). A block gone whole (two
+    neighbours deleted together) is its addresses too, up to EXPAND_UP_TO:
+    as a CIDR it cut every flow of every port using the set that way."""
+    out: set[str] = set()
+    kept = None
+    for element in old - new:
+        try:
+            net = ipaddress.ip_network(element)
+        except ValueError:
+            out.add(element)
+            continue
+        if net.num_addresses == 1 or net.num_addresses > EXPAND_UP_TO:
+            out.add(element)
+            continue
+        if kept is None:
+            kept = []
+            for e in new:
+                try:
+                    kept.append(ipaddress.ip_network(e))
+                except ValueError:
+                    pass
+        first, last = int(net.network_address), int(net.broadcast_address)
+        parts = [k for k in kept if k.version == net.version and k.overlaps(net)]
+        still: set[int] = set()
+        for k in parts:
+            still.update(range(max(first, int(k.network_address)),
+                               min(last, int(k.broadcast_address)) + 1))
+        make = ipaddress.IPv4Address if net.version == 4 else ipaddress.IPv6Address
+        out.update(str(make(a)) for a in range(first, last + 1) if a not in still)
+    return frozenset(out)
+
+
 def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
               old_sets: dict[str, frozenset[str]] | None = None) -> list[ConntrackDelete]:
     """As the iptables driver: a port whose in/eg chain lost a rule has its
@@ -113,10 +165,11 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
     for old.sets when only the kernel's sets are known (a full resync)."""
     have_sets = old_sets if old_sets is not None else (
         {n: m for n, (_, m) in old.sets.items()} if old else {})
-    removed = {name: have_sets[name] - m for name, (_, m) in new.sets.items()
+    removed = {name: left_set(have_sets[name], m) for name, (_, m) in new.sets.items()
                if name in have_sets and have_sets[name] - m}
+    names_in: dict[tuple[str, str], list[str]] = {}   # (chain, saddr|daddr) -> sets it matches
     out: list[ConntrackDelete] = []
-    wide: set[tuple[str, int, str]] = set()      # (set, zone, direction) cut by address
+    users: dict[str, list[SetUser]] = {}     # removed set -> the ports matching it
     for port in sorted(desired.ports.values(), key=lambda p: p.id):
         if not port.filtered or port.network_id not in new.zones:
             continue
@@ -131,25 +184,17 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
                         for ip in port.ips(v)]
                 continue
             where = "saddr" if key == "dst" else "daddr"
-            for name, gone in sorted(removed.items()):
-                if not any(f"{where} @{name} " in r for r in after):
-                    continue
+            if not removed:
+                continue
+            # the same shared chain for every port of a combination of groups:
+            # which removed sets it matches is worked out once per chain
+            matched = names_in.get((now[n], where))
+            if matched is None:
+                matched = names_in[(now[n], where)] = [
+                    name for name in sorted(removed)
+                    if any(f"{where} @{name} " in r for r in after)]
+            for name in matched:
                 v = int(name[2])
-                if len(gone) > PAIRS_PER_PORT:     # many left (ports deleted): by address
-                    if (name, zone, key) not in wide:
-                        wide.add((name, zone, key))
-                        side = "src" if key == "dst" else "dst"
-                        out += [ConntrackDelete(v, zone, **{side: m}) for m in sorted(gone)
-                                if "/" not in m]
-                    out += [ConntrackDelete(v, zone, **{key: ip}) for ip in port.ips(v)
-                            if any("/" in m for m in gone)]
-                    continue
-                for member in sorted(gone):
-                    for ip in port.ips(v):
-                        if "/" in member:     # a CIDR: all the port's flows that way
-                            out.append(ConntrackDelete(v, zone, **{key: ip}))
-                        elif key == "dst":
-                            out.append(ConntrackDelete(v, zone, src=member, dst=ip))
-                        else:
-                            out.append(ConntrackDelete(v, zone, src=ip, dst=member))
+                users.setdefault(name, []).append(SetUser(v, zone, key, tuple(port.ips(v))))
+    out += member_cuts(removed, users)
     return list(dict.fromkeys(out))

@@ -32,7 +32,13 @@ Two tables per host, both named `neutrino`:
                        RETURN from the iptables driver's chains, so a rule
                        added to a group rewrites one chain per combination,
                        not one per port.
-    rg4-/rg6-<group>:  remote groups as interval sets of addresses
+    rg4-/rg6-<group>:  remote groups' addresses, as hash sets: a member
+                       that leaves is one element out (an interval set
+                       of 5,000 scattered addresses made nft 1.0.6 spend
+                       seconds of CPU per burst of deletes)
+    rn4-/rn6-<group>:  their prefixes (address pairs, address groups'
+                       CIDRs) as interval sets, only when they have some;
+                       a rule naming the group then matches both sets
 
 Verdict maps replace the iptables driver's linear physdev jump lists: a
 packet costs two map lookups whatever the number of ports. A port without
@@ -120,7 +126,17 @@ def group_chains(groups: tuple[str, ...]) -> tuple[str, str]:
 
 
 def nft_set(group_id: str, version: int) -> str:
+    """The set of a remote group's single addresses."""
     return f"rg{version}-{group_id}"
+
+
+def prefix_set(group_id: str, version: int) -> str:
+    """The interval set of a remote group's prefixes (when it has some)."""
+    return f"rn{version}-{group_id}"
+
+
+def is_prefix_set(name: str) -> bool:
+    return name.startswith("rn")
 
 
 def key_text(name: str, key) -> str:
@@ -151,7 +167,7 @@ class NftRendered:
         from their ids and indices, which those chains hold; then everything
         shared. Hashing every rule again took 0.5 s at 5,000 ports."""
         h = hashlib.sha256()
-        h.update(b"untracked-1")      # since the untracked map: once a full rewrite
+        h.update(b"untracked-1 rn-2")  # since these layouts: once a full rewrite
         for part in (sorted(self.port_digests.items()),
                      sorted(self.maps.get((INET, "untracked"), {}).items()),
                      sorted((k, v) for k, v in self.chains.items()
@@ -234,8 +250,14 @@ def _group_lines(port: FwPort, desired: FwDesired, direction: str) -> list[str]:
             if rule.direction != direction:
                 continue
             line = rule_line(rule)
-            if line is not None and line not in out:   # identical rules of two groups: one
-                out.append(line)
+            lines = [line] if line is not None else []
+            remote = rule.remote_group_id
+            if remote is not None and members(desired, remote, rule.version)[1]:
+                lines.append(line.replace(f"@{nft_set(remote, rule.version)} ",
+                                          f"@{prefix_set(remote, rule.version)} "))
+            for one in lines:
+                if one not in out:   # identical rules of two groups: one
+                    out.append(one)
     return out
 
 
@@ -323,24 +345,31 @@ def _one_or_set(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{{ {', '.join(items)} }}"
 
 
-def members(desired: FwDesired, group_id: str, version: int) -> frozenset[str]:
-    """A remote group's addresses of one version, merged into disjoint
-    prefixes (an interval set refuses overlapping elements); unreadable
-    ones skipped (a missing allow filters more, never less)."""
+def members(desired: FwDesired, group_id: str, version: int
+            ) -> tuple[frozenset[str], frozenset[str]]:
+    """A remote group's members of one version: (single addresses, the
+    prefixes merged into disjoint ones, as an interval set needs);
+    unreadable ones skipped (a missing allow filters more, never less)."""
     return _members(tuple(desired.members.get(group_id, ())), version)
 
 
 @functools.lru_cache(maxsize=1024)
-def _members(found: tuple, version: int) -> frozenset[str]:
+def _members(found: tuple, version: int) -> tuple[frozenset[str], frozenset[str]]:
+    hosts: set[str] = set()
     nets = []
     for m in found:
         try:
             net = ipaddress.ip_network(m, strict=False)
         except (ValueError, TypeError):
             continue
-        if net.version == version:
+        if net.version != version:
+            continue
+        if net.prefixlen == net.max_prefixlen:
+            hosts.add(str(net.network_address))
+        else:
             nets.append(net)
-    return frozenset(_net(str(n)) for n in ipaddress.collapse_addresses(nets))
+    return (frozenset(hosts),
+            frozenset(_net(str(n)) for n in ipaddress.collapse_addresses(nets)))
 
 
 def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int]) -> NftRendered:
@@ -382,6 +411,12 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
                     if rule.remote_group_id is not None:
                         for v in FAMILIES:
                             out.sets.setdefault(nft_set(rule.remote_group_id, v), (v, None))
-    out.sets = {name: (v, members(desired, name.split("-", 1)[1], v))
-                for name, (v, _) in sorted(out.sets.items())}
+    sets = {}
+    for name, (v, _) in sorted(out.sets.items()):
+        gid = name.split("-", 1)[1]
+        hosts, prefixes = members(desired, gid, v)
+        sets[name] = (v, hosts)
+        if prefixes:
+            sets[prefix_set(gid, v)] = (v, prefixes)
+    out.sets = dict(sorted(sets.items()))
     return out
