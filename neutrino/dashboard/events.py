@@ -10,8 +10,9 @@ worker delivers what it hears to its own pages, so a page sees changes made
 through any worker. Without a bus (a server with no agents: inproc://, its
 workers separate processes) the workers of one server reach each other
 through Unix datagram sockets in a directory of their own (SocketFanout).
-Publishing is batched (BATCH_S) on a thread of its own: an API write pays
-a list append, not a thread switch (benchmarks/README.md, apibench section).
+Publishing is batched (BATCH_S) on a thread of its own, one message per
+batch: an API write pays a list append, not a thread switch or a publish
+(benchmarks/README.md, apibench and l2_scale sections).
 
 An event names only the resource type, never an id: the page re-reads
 through the API with its own token, so it learns nothing policy would hide.
@@ -34,6 +35,9 @@ LOG = logging.getLogger(__name__)
 # Events are published in batches: under a write load the sender thread
 # wakes 20 times a second, not twice a write.
 BATCH_S = 0.05
+# ...each batch in messages of at most this many events (~50 bytes each: a
+# datagram of SocketFanout holds 64 KiB)
+BATCH_MAX = 500
 
 
 class EventHub:
@@ -75,16 +79,23 @@ class EventHub:
             with self._lock:
                 self._wake.clear()
                 batch, self._pending = self._pending, []
-            for event in batch:
+            # one message per batch: a burst of writes costs the broker (and
+            # the sender) a publish per BATCH_S, not one per change
+            for start in range(0, len(batch), BATCH_MAX):
+                events = batch[start:start + BATCH_MAX]
                 try:
-                    self.transport.publish(self.topic, "dashboard_changed", event)
+                    self.transport.publish(self.topic, "dashboard_batch", {"events": events})
                 except Exception:  # noqa: BLE001 - a page resyncs on its next event or poll
-                    LOG.warning("dashboard event %s not published", event["resource"],
+                    LOG.warning("%d dashboard event(s) not published", len(events),
                                 exc_info=True)
 
     # --- consuming ----------------------------------------------------------------
     def _on_bus(self, method: str, payload: dict) -> None:
-        if method == "dashboard_changed":
+        if method == "dashboard_batch":
+            for event in payload.get("events") or ():
+                if isinstance(event, dict):
+                    self.deliver(event)
+        elif method == "dashboard_changed":      # one event (a worker of an earlier release)
             self.deliver(payload)
 
     def deliver(self, event: dict) -> None:

@@ -14,6 +14,10 @@ Methods:
   update_device_status(host, up=[], down=[], build=[])   cast
   report_state(agent_state, start_flag)                  call on start, then cast
   resource_changed(resource, id, revision, network_id, deleted)   server -> agents
+  resources_changed(changes=[...])   server -> agents: several resource_changed
+      payloads in one message, sent only to hosts whose every agent reports
+      configurations["notice_batches"] (agents of an earlier release would
+      drop it); `unbatched` feeds a handler one change at a time
 """
 from __future__ import annotations
 
@@ -27,6 +31,31 @@ LOG = logging.getLogger(__name__)
 DEFAULT_PREFIX = "neutrino"
 LINUXBRIDGE_AGENT_TYPE = "Linux bridge agent"
 LINUXBRIDGE_BINARY = "neutrino-linuxbridge-agent"
+
+
+# A burst (1,000 port deletes) reaches each host as a few messages instead of
+# one per change: the server, the broker and every agent on the host each
+# handle a message per batch (benchmarks/README.md, l2_scale).
+BATCH_METHOD = "resources_changed"
+NOTICE_BATCHES = "notice_batches"      # the agents' configurations key saying they unpack it
+
+
+def unbatched(handler):
+    """A host-topic handler fed one `resource_changed` at a time, whether
+    the server sent the changes one per message or in a batch."""
+    def handle(method: str, payload: dict) -> None:
+        if method != BATCH_METHOD:
+            handler(method, payload)
+            return
+        for change in payload.get("changes") or ():
+            if not isinstance(change, dict):
+                continue
+            try:
+                handler("resource_changed", change)
+            except Exception:  # noqa: BLE001 - the batch's other changes still count
+                LOG.exception("notice %s %s not handled", change.get("resource"),
+                              change.get("id"))
+    return handle
 
 
 def server_target(prefix: str = DEFAULT_PREFIX) -> str:

@@ -15,9 +15,14 @@ most FDB_WINDOW_MAX): a lone change is told in FDB_WINDOW_MIN at most, a
 burst of ports going ACTIVE costs each host there one fetch of the whole
 table every few seconds instead of one per status report (each fetch is
 O(ports on the network): per report that was O(n^2) per burst).
+
+A host's notices of one batch leave together: one `resources_changed`
+message when its agents say they unpack it (`_batches`), else one
+`resource_changed` per change.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import queue
@@ -29,7 +34,8 @@ from sqlalchemy import select
 
 from neutrino.db import models
 from neutrino.rpc.bus import Transport
-from neutrino.rpc.client import DEFAULT_PREFIX, LINUXBRIDGE_AGENT_TYPE, host_topic
+from neutrino.rpc.client import (BATCH_METHOD, DEFAULT_PREFIX, LINUXBRIDGE_AGENT_TYPE,
+                                 NOTICE_BATCHES, host_topic)
 
 DHCP_AGENT_TYPE = "DHCP agent"
 FDB_RESOURCE = "fdb"   # l2population: "re-fetch this network's forwarding table"
@@ -45,6 +51,11 @@ FDB_HEAT_DECAY = 30.0  # seconds: how long a network's notices count as recent
 # goes at once.
 GATHER_AFTER = 0.05
 GATHER = 0.02
+# A host's notices of one batch leave as one message (in chunks of
+# BATCH_MAX) when its agents unpack batches; whether they do is looked up
+# again after BATCHES_TTL (an upgraded agent is sent batches from then on).
+BATCH_MAX = 500
+BATCHES_TTL = 30.0
 
 
 def hosts_for(conn, resource: str, resource_id: str, deleted: bool) -> list[str]:
@@ -74,6 +85,13 @@ def dhcp_hosts(conn, network_id: str) -> list[str]:
                                        .where(b.c.network_id == network_id))]
 
 
+def _says_batches(configurations: str | None) -> bool:
+    try:
+        return bool(json.loads(configurations or "{}").get(NOTICE_BATCHES))
+    except (ValueError, AttributeError):
+        return False
+
+
 class BusNotifier:
     """Drop-in for core.NullNotifier that publishes on the bus."""
 
@@ -83,6 +101,8 @@ class BusNotifier:
         self.prefix = prefix
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._agent_hosts: set[str] = set()
+        self._batching: dict[str, tuple[bool, float]] = {}   # host -> (batches?, when asked)
+        self._outbox: dict[str, list[dict]] = {}   # host -> its notices of this batch
         # Set by attach_bus: schedules a changed network to DHCP agents
         # before its hosts are worked out (so the chosen agent hears of it).
         self.before_network_change = None
@@ -136,6 +156,39 @@ class BusNotifier:
             self._agent_hosts.add(host)
         return bool(found)
 
+    def _batches(self, host: str) -> bool:
+        """Every agent of `host` unpacks `resources_changed` (an agent of an
+        earlier release would drop it)."""
+        known = self._batching.get(host)
+        if known is not None and time.monotonic() - known[1] < BATCHES_TTL:
+            return known[0]
+        a = models.agents
+        rows = self.db.read(lambda conn: conn.execute(
+            select(a.c.configurations).where(a.c.host == host)).all())
+        ok = bool(rows) and all(_says_batches(conf) for (conf,) in rows)
+        self._batching[host] = (ok, time.monotonic())
+        return ok
+
+    def _tell(self, host: str, payload: dict) -> None:
+        """Queue a notice for `host`; it leaves with the batch's others."""
+        if host and self._has_agent(host):
+            self._outbox.setdefault(host, []).append(payload)
+
+    def _flush_outbox(self) -> None:
+        outbox, self._outbox = self._outbox, {}
+        for host, changes in outbox.items():
+            topic = host_topic(host, self.prefix)
+            try:
+                if len(changes) > 1 and self._batches(host):
+                    for start in range(0, len(changes), BATCH_MAX):
+                        self.transport.publish(topic, BATCH_METHOD,
+                                               {"changes": changes[start:start + BATCH_MAX]})
+                else:
+                    for change in changes:
+                        self.transport.publish(topic, "resource_changed", change)
+            except Exception:  # noqa: BLE001 - never lose the sender thread; other hosts still hear
+                LOG.exception("%d notice(s) for host %s not sent", len(changes), host)
+
     def _lookup(self, key: tuple, fn):
         """A query's answer, shared by the notices drained in one batch (they
         were all queued after their commits, so one answer serves them all)."""
@@ -160,9 +213,8 @@ class BusNotifier:
             if groups is not None:      # the agents refetch these groups' members alone
                 sg_payload["groups"] = sorted(set(groups))
             for host in hosts:
-                if host not in told and self._has_agent(host):
-                    self.transport.publish(host_topic(host, self.prefix), "resource_changed",
-                                           sg_payload)
+                if host not in told:
+                    self._tell(host, sg_payload)
         except Exception:  # noqa: BLE001 - the other notices of this change still go out
             LOG.exception("membership notice for port %s not sent", payload["id"])
 
@@ -197,9 +249,7 @@ class BusNotifier:
                "deleted": False}
         try:
             for host in sorted(hosts):
-                if host and self._has_agent(host):
-                    self.transport.publish(host_topic(host, self.prefix), "resource_changed",
-                                           fdb)
+                self._tell(host, fdb)
         except Exception:  # noqa: BLE001 - never lose the sender thread
             LOG.exception("forwarding table notice for network %s not sent", net_id)
 
@@ -228,6 +278,7 @@ class BusNotifier:
                 batch = [self._queue.get(timeout=self._until_fdb_due())]
             except queue.Empty:
                 self._send_due_fdb()
+                self._flush_outbox()
                 continue
             if time.monotonic() - self._last_batch < GATHER_AFTER:
                 # a burst (the last batch just went): let it gather, so its
@@ -242,15 +293,18 @@ class BusNotifier:
             self._memo = {}
             for item in batch:
                 if item is _STOP:
+                    self._flush_outbox()
                     return
                 if isinstance(item, threading.Event):
                     self._sweep()
                     self._send_due_fdb(everything=True)
+                    self._flush_outbox()
                     item.set()
                     continue
                 self._send(*item)
             self._sweep()
             self._send_due_fdb()
+            self._flush_outbox()
             self._last_batch = time.monotonic()
 
     def _sweep(self) -> None:
@@ -284,9 +338,7 @@ class BusNotifier:
                 extra = self._lookup(("dhcp", net_id), lambda conn: dhcp_hosts(conn, net_id))
                 hosts = tuple(sorted(set(hosts) | set(extra)))
             for host in hosts:
-                if host and self._has_agent(host):
-                    self.transport.publish(host_topic(host, self.prefix),
-                                           "resource_changed", payload)
+                self._tell(host, payload)
             if payload["resource"] == "port":
                 self._members_changed(payload, set(hosts), facts.get("security_groups"))
                 if payload["deleted"]:

@@ -26,7 +26,7 @@ from neutrino.agent.l2.model import (RELEASE, AddFdb, CreateBridge, CreateVlan, 
 from neutrino.agent_options import LINUXBRIDGE_AGENT_SCHEMA
 from neutrino.dataplane.netlink_model import Link
 from neutrino.rpc.bus import Transport
-from neutrino.rpc.client import host_topic
+from neutrino.rpc.client import host_topic, unbatched
 
 _INDEX = itertools.count(1000)
 
@@ -154,7 +154,8 @@ class SimulatedHost:
         self.kernel = RecorderKernel()
         self.agent = LinuxBridgeAgent(cfg, transport, kernel=self.kernel)
         self.auto_plug = auto_plug
-        self.delivered: collections.Counter = collections.Counter()   # resource -> messages
+        self.delivered: collections.Counter = collections.Counter()   # resource -> notices
+        self.bus_messages = 0     # what carried them (a batch carries several)
         self.fetches: collections.Counter = collections.Counter()     # what it asked for
         self._lock = threading.Lock()
         fetch = self.agent.client.get_host_state
@@ -172,7 +173,13 @@ class SimulatedHost:
         first heartbeat is a call (registration) before anything else."""
         a = self.agent
         a.report()
-        a.transport.subscribe(host_topic(a.host, a.prefix), self._on_notification)
+        notices = unbatched(self._on_notification)
+
+        def on_message(method: str, payload: dict) -> None:
+            with self._lock:
+                self.bus_messages += 1
+            notices(method, payload)
+        a.transport.subscribe(host_topic(a.host, a.prefix), on_message)
         a.transport.on_reconnect(a.request_full_resync)
         a.lifecycle.spawn("lb-reconciler", a._reconcile_loop)
         if a.report_interval > 0:

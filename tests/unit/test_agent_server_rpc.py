@@ -16,7 +16,7 @@ with warnings.catch_warnings():   # starlette wants httpx2 for its TestClient; h
 
 from neutrino.api.app import build_app
 from neutrino.rpc.bus import make_transport
-from neutrino.rpc.client import ServerClient, host_topic
+from neutrino.rpc.client import BATCH_METHOD, NOTICE_BATCHES, ServerClient, host_topic
 from neutrino.rpc.server_handlers import attach_bus
 from neutrino.service import build_auth, build_core, load_server_config
 
@@ -24,11 +24,14 @@ from neutrino.service import build_auth, build_core, load_server_config
 class Inbox:
     def __init__(self):
         self.items: list[dict] = []
+        self.messages: list[str] = []
         self.cond = threading.Condition()
 
     def __call__(self, method, payload):
         with self.cond:
-            self.items.append(payload)
+            self.messages.append(method)
+            # a batch (to agents that unpack them) counts as its changes
+            self.items.extend(payload["changes"] if method == BATCH_METHOD else [payload])
             self.cond.notify_all()
 
     def wait(self, pred, timeout=5.0):
@@ -152,3 +155,30 @@ def _wait(pred, timeout=5.0):
     while not pred():
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def test_a_burst_reaches_a_host_in_batches_only_if_its_agents_unpack_them(env):
+    """40 changes at once: h1's agents report notice_batches and hear them in
+    a few messages, `resources_changed` batches; h2's agent (an earlier release, no
+    such key) hears 40 `resource_changed`, one per change, as before."""
+    core, client, bus, prefix = env
+    inboxes = {}
+    for host, batches in (("h1", True), ("h2", False)):
+        state = _state(host)
+        if batches:
+            state["configurations"][NOTICE_BATCHES] = True
+        ServerClient(bus, host, prefix).report_state(state, wait=True)
+        inboxes[host] = Inbox()
+        bus.subscribe(host_topic(host, prefix), inboxes[host])
+    ids = [str(uuid.uuid4()) for _ in range(40)]
+    for port_id in ids:
+        core.notifier.resource_changed("port", port_id, 3, hosts=("h1", "h2"),
+                                       network_id="n1", deleted=True)
+    core.notifier.flush()
+    for host, inbox in inboxes.items():
+        inbox.wait(lambda m: m["id"] == ids[-1])
+        assert [m["id"] for m in inbox.items] == ids, host      # every change, in order
+    # (the burst's first change may leave alone, at once: a lone change waits for nothing)
+    assert BATCH_METHOD in inboxes["h1"].messages
+    assert len(inboxes["h1"].messages) <= 3, inboxes["h1"].messages
+    assert inboxes["h2"].messages == ["resource_changed"] * 40

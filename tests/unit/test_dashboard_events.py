@@ -69,6 +69,32 @@ def test_an_event_reaches_the_pages_of_another_worker():
         worker_b.close()
 
 
+def test_a_burst_of_changes_travels_in_few_messages_and_every_one_reaches_the_page():
+    """300 writes in a burst: a handful of bus messages (one per BATCH_S),
+    and the page of another worker still gets 300 events, in order."""
+    url = f"inproc://dash-{secrets.token_hex(4)}"
+    worker_a, worker_b = make_transport(url), make_transport(url)
+    sent = []
+    publish = worker_a.publish
+    worker_a.publish = lambda topic, method, payload: (sent.append(method),
+                                                       publish(topic, method, payload))
+    try:
+        hub_a, hub_b = EventHub(worker_a, "t"), EventHub(worker_b, "t")
+
+        async def scenario():
+            page = hub_b.add()
+            await asyncio.sleep(0.05)
+            for i in range(300):
+                hub_a.changed(f"r{i}")
+            return [(await asyncio.wait_for(page[1].get(), 5))["resource"] for _ in range(300)]
+        got = asyncio.run(scenario())
+        assert got == [f"r{i}" for i in range(300)]
+        assert 1 <= len(sent) <= 5 and set(sent) == {"dashboard_batch"}, sent
+    finally:
+        worker_a.close()
+        worker_b.close()
+
+
 def test_without_a_bus_events_stay_in_the_process():
     hub = EventHub()
 

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
 
 from neutrino.api.app import build_app
 from neutrino.rpc.bus import make_transport
-from neutrino.rpc.client import ServerClient, host_topic
+from neutrino.rpc.client import BATCH_METHOD, ServerClient, host_topic
 from neutrino.rpc.server_handlers import ServerRpc, attach_bus
 from neutrino.service import build_auth, build_core, load_server_config
 
@@ -27,11 +27,14 @@ VTEP = {"h1": "10.255.0.11", "h2": "10.255.0.12", "h3": "10.255.0.13", "h4": "10
 class Inbox:
     def __init__(self):
         self.items: list[dict] = []
+        self.messages: list[str] = []
         self.cond = threading.Condition()
 
     def __call__(self, method, payload):
         with self.cond:
-            self.items.append(payload)
+            self.messages.append(method)
+            # a batch (to agents that unpack them) counts as its changes
+            self.items.extend(payload["changes"] if method == BATCH_METHOD else [payload])
             self.cond.notify_all()
 
     def fdb(self, net_id):

@@ -32,7 +32,7 @@ from neutrino.agent.dhcp.rpc import DHCP_AGENT_TYPE, DHCP_BINARY, DHCP_TOPIC, Dh
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.dnsmasq import DnsmasqConf
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import host_topic
+from neutrino.rpc.client import NOTICE_BATCHES, host_topic, unbatched
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class DhcpAgent:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> DhcpAgent:
-        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.subscribe(host_topic(self.host, self.prefix),
+                                 unbatched(self._on_notification))
         self.transport.on_reconnect(self.request_full_resync)
         if self.report_interval > 0:
             self.lifecycle.heartbeat("dhcp-heartbeat", self.report, self.report_interval)
@@ -281,7 +282,8 @@ class DhcpAgent:
                      "dhcp_lease_duration": 86400, "log_agent_heartbeats": False,
                      "networks": len(served),
                      "subnets": sum(len(d.network.dhcp_subnets) for d in served),
-                     "ports": sum(len(d.network.ports) for d in served)}}
+                     "ports": sum(len(d.network.ports) for d in served),
+                     NOTICE_BATCHES: True}}
         if start_flag:
             state["start_flag"] = True
         return state

@@ -31,8 +31,8 @@ from neutrino.agent.threads import AgentThreads, leave_bus, next_full_resync
 from neutrino.agent_options import parse_mappings
 from neutrino.dataplane.rtnl_fast import LinkMonitor, ipv4_addresses
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import (LINUXBRIDGE_AGENT_TYPE, LINUXBRIDGE_BINARY, ServerClient,
-                                 host_topic)
+from neutrino.rpc.client import (LINUXBRIDGE_AGENT_TYPE, LINUXBRIDGE_BINARY, NOTICE_BATCHES,
+                                 ServerClient, host_topic, unbatched)
 
 LOG = logging.getLogger(__name__)
 MAX_BACKOFF = 10.0
@@ -127,7 +127,8 @@ class LinuxBridgeAgent:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> LinuxBridgeAgent:
-        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.subscribe(host_topic(self.host, self.prefix),
+                                 unbatched(self._on_notification))
         self.transport.on_reconnect(self.request_full_resync)
         from neutrino.dashboard import inspect as dashboard_inspect   # "under the hood" RPC
         dashboard_inspect.serve(self.transport, self.host, self.netns, self.prefix)
@@ -402,6 +403,7 @@ class LinuxBridgeAgent:
     def agent_state(self, start_flag: bool) -> dict[str, Any]:
         configurations = self.conf.agent_configurations()
         configurations["devices"] = len(self.last_plan.wired) if self.last_plan else 0
+        configurations[NOTICE_BATCHES] = True
         state = {"agent_type": LINUXBRIDGE_AGENT_TYPE, "binary": LINUXBRIDGE_BINARY,
                  "host": self.host, "topic": "N/A", "configurations": configurations}
         if start_flag:

@@ -37,7 +37,8 @@ from neutrino.agent.threads import AgentThreads, Triggers, leave_bus
 from neutrino.agent.l3.router_ns import RouterNamespace, existing_routers
 from neutrino.dataplane.rtnl_fast import FastLinks
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import ServerClient, host_topic, server_target, status_target
+from neutrino.rpc.client import (NOTICE_BATCHES, ServerClient, host_topic, server_target,
+                                 status_target, unbatched)
 
 LOG = logging.getLogger(__name__)
 L3_AGENT_TYPE = "L3 agent"
@@ -97,7 +98,8 @@ class L3Agent:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> L3Agent:
-        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.subscribe(host_topic(self.host, self.prefix),
+                                 unbatched(self._on_notification))
         self.transport.on_reconnect(self.request_full_resync)
         if self.report_interval > 0:
             self.lifecycle.heartbeat("l3-heartbeat", self.report, self.report_interval)
@@ -302,7 +304,8 @@ class L3Agent:
                      "routers": len(self.routers),
                      "floating_ips": sum(len(r.active_fips()) for r in routers),
                      "interfaces": sum(len(r.interfaces) for r in routers),
-                     "gateways": sum(1 for r in routers if r.gw)}}
+                     "gateways": sum(1 for r in routers if r.gw),
+                     NOTICE_BATCHES: True}}
         if start_flag:
             state["start_flag"] = True
         return state

@@ -31,7 +31,8 @@ from neutrino.agent.lb.model import LbDesired, Vip
 from neutrino.agent.lb.plan import plan
 from neutrino.agent.threads import AgentThreads, Triggers, leave_bus, report_state
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import ServerClient, host_topic, server_target, status_target
+from neutrino.rpc.client import (NOTICE_BATCHES, ServerClient, host_topic, server_target,
+                                 status_target, unbatched)
 
 LOG = logging.getLogger(__name__)
 LB_AGENT_TYPE = "Loadbalancer agent"
@@ -87,7 +88,8 @@ class LbAgent:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> LbAgent:
-        self.transport.subscribe(host_topic(self.host, self.prefix), self._on_notification)
+        self.transport.subscribe(host_topic(self.host, self.prefix),
+                                 unbatched(self._on_notification))
         self.transport.on_reconnect(self.request_full_resync)
         if self.report_interval > 0:
             self.lifecycle.heartbeat("lb-heartbeat", self.report, self.report_interval)
@@ -273,7 +275,8 @@ class LbAgent:
                      "listeners": sum(len(w.get("listeners") or ()) for w in wires),
                      "pools": sum(len(w.get("pools") or ()) for w in wires),
                      "members": sum(len(p.get("members") or ())
-                                    for w in wires for p in w.get("pools") or ())}}
+                                    for w in wires for p in w.get("pools") or ()),
+                     NOTICE_BATCHES: True}}
         if start_flag:
             state["start_flag"] = True
         return state

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from neutrino.agent.metadata.options import socket_path
 from neutrino.agent.threads import AgentThreads
 from neutrino.rpc.bus import Transport, make_transport
-from neutrino.rpc.client import ServerClient, server_target
+from neutrino.rpc.client import NOTICE_BATCHES, ServerClient, server_target
 
 LOG = logging.getLogger(__name__)
 METADATA_AGENT_TYPE = "Metadata agent"
@@ -345,7 +345,9 @@ class MetadataAgent:
                  "configurations": {"metadata_proxy_socket": self.socket_path,
                                     "nova_metadata_host": d.nova_metadata_host,
                                     "nova_metadata_port": d.nova_metadata_port,
-                                    "log_agent_heartbeats": False}}
+                                    "log_agent_heartbeats": False,
+                                    # (it hears no notices: any form is fine)
+                                    NOTICE_BATCHES: True}}
         if start_flag:
             state["start_flag"] = True
         return state
