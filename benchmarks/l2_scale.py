@@ -41,7 +41,9 @@ runtime, so "agent start" restarts the server too.
         [--deletes-only] [--profile PREFIX]
 
 --deletes-only skips phases 4-8 and 10; --profile samples the server and
-the agents with py-spy during phase 9 (which slows them: not a figure).
+the agents with py-spy during phase 9 (which slows them: not a figure);
+L2_SCALE_PROFILE_RATE (Hz, 50), L2_SCALE_PROFILE_GIL=1 (only the thread
+holding the GIL: where Python CPU goes), L2_SCALE_PROFILE_IDLE=1.
 
 Reference (issue #4): Neutron 25.2.3, 1,000 ports plugged ~16 min; restart
 with 200 ports 164 s. Targets: 1,000 ports < 5 s; restart resync < 5 s.
@@ -163,8 +165,11 @@ def profiled(lab, out: str | None):
     pids = {"server": lab.runtime_pid(), "l2": lab.agent_pid("host1"),
             "dhcp": lab.dhcp_agent_pid("host1"), "bench": os.getpid()}
     idle = ["--idle", "--threads"] if os.environ.get("L2_SCALE_PROFILE_IDLE") else []
+    # L2_SCALE_PROFILE_GIL=1: only the thread holding the GIL (where the
+    # process's Python CPU goes; otherwise threads waiting for it count too)
+    idle += ["--gil"] if os.environ.get("L2_SCALE_PROFILE_GIL") else []
     # (py-spy slows the sampled processes: the figures of a profiled run are not the figures)
-    return [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking", "-r", "50", "-f", "raw", *idle,
+    return [subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking", "-r", os.environ.get("L2_SCALE_PROFILE_RATE", "50"), "-f", "raw", *idle,
                               "-p", str(pid), "-o", f"{out}-{name}.txt"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, pid in pids.items() if pid]

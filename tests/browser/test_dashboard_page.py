@@ -50,26 +50,40 @@ def test_phone_width_keyboard_and_dark(server):
             "rgb(21, 23, 26)"
         page.shot("phone-dark")
 
-        # keyboard: Tab from the filter reaches the object list; Enter selects, Escape clears
+        # keyboard: Tab from the filter reaches the object list; Enter selects, Escape clears.
+        # Keys go to whatever has the focus (ActionChains): the list is re-rendered
+        # on every change in the cloud, so an element handle may be gone by then.
+        from selenium.webdriver.common.action_chains import ActionChains
         from selenium.webdriver.common.keys import Keys
+
+        def keys(*k):
+            ActionChains(driver).send_keys(*k).perform()
+
+        def focused():
+            return page.js("return document.activeElement.dataset.node || null")
+
+        def settled():      # no render for 0.5 s
+            seen = page.js("return window.dash.version")
+            page.wait(lambda: page.js("return Date.now() - window.dash.lastRenderAt") > 500
+                      and page.js("return window.dash.version") >= seen, 10, "quiet renders")
+        node = f"network:{net['id']}"
         page.click("#filter")          # (scrolled into view: below the graph on a phone)
-        page.d.switch_to.active_element.send_keys(net["name"])
+        keys(net["name"])
         page.wait(lambda: len(page.d.find_elements("css selector", "#objects button")) == 1, 10,
                   "the filtered list")
-        page.d.switch_to.active_element.send_keys(Keys.TAB)
-        focused = page.d.switch_to.active_element
-        assert focused.get_attribute("data-node") == f"network:{net['id']}"
+        settled()
+        keys(Keys.TAB)
+        assert focused() == node
         # a change elsewhere in the cloud re-renders the list: the focus stays on the object
         version = page.js("return window.dash.version")
         network(server.url, rand("other"))
         page.wait(lambda: page.js("return window.dash.version") > version, 10, "a re-render")
-        focused = page.d.switch_to.active_element
-        assert focused.get_attribute("data-node") == f"network:{net['id']}"
-        focused.send_keys(Keys.ENTER)
-        page.wait(lambda: page.js("return window.dash.selected") == f"network:{net['id']}", 5,
-                  "the selection")
+        settled()
+        assert focused() == node
+        keys(Keys.ENTER)
+        page.wait(lambda: page.js("return window.dash.selected") == node, 5, "the selection")
         assert net["name"] in page.d.find_element("id", "panel").text
-        page.d.switch_to.active_element.send_keys(Keys.ESCAPE)
+        keys(Keys.ESCAPE)
         page.wait(lambda: page.js("return window.dash.selected") is None, 5, "no selection")
     finally:
         driver.quit()
