@@ -299,6 +299,16 @@ class LinuxBridgeAgent:
                 self.known_status.pop(pid, None)
         desired = self.desired
         fetched = time.monotonic()
+        blocked: dict[str, str] = {}
+        if self.firewall is not None:    # filters exist before their taps join a bridge
+            # ports notified deleted are dropped, not refetched (a burst of deletes);
+            # before the links are observed: a deleted port's chains leave the
+            # kernel without waiting for a dump of every link (the firewall
+            # names taps, it needs none to exist)
+            self.firewall.converge(set(desired.ports),
+                                   refetch=bool(full or set(ports) - set(gone) or networks),
+                                   full=full, before_apply=self._filters_missing, gone=gone)
+            blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed = self.kernel.observe()
         trunk_ops = plan_subports(desired, observed)
         if trunk_ops:   # subport devices first: the plan below wires them as taps
@@ -308,13 +318,6 @@ class LinuxBridgeAgent:
             self.request_full_resync()
         forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
                       else None)
-        blocked: dict[str, str] = {}
-        if self.firewall is not None:    # filters exist before their taps join a bridge
-            # ports notified deleted are dropped, not refetched (a burst of deletes)
-            self.firewall.converge(set(desired.ports),
-                                   refetch=bool(full or set(ports) - set(gone) or networks),
-                                   full=full, before_apply=self._filters_missing, gone=gone)
-            blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed_at = time.monotonic()
         result = plan(desired, observed, self.conf, forwarding, blocked)
         planned = time.monotonic()
