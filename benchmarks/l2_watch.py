@@ -62,4 +62,3 @@ def awaited_chains(port_ids: list[str]) -> set[str]:
     """The nftables driver's chains whose going chains_left() counts, as
     chain_key() names them."""
     return {f"inet in-{p}" for p in port_ids} | {f"bridge pi-{p}" for p in port_ids}
-
