@@ -218,7 +218,8 @@ DHCP_DEFAULT = Section("DEFAULT", AGENT_DEFAULT.opts + (
     Opt("num_sync_threads", int_range(1), 4,
         "Networks converged in parallel during a full resync."),
     Opt("resync_interval", int_range(1), 5,
-        "Seconds between full resyncs with the server (and after a failed sync)."),
+        "Seconds between periodic checks with the server (each network's digest; those "
+        "not as last fetched are fetched again); every 12th, a full resync."),
     Opt("dnsmasq_binary", string, "dnsmasq", "The dnsmasq executable."),
 ))
 

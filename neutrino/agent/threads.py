@@ -24,6 +24,9 @@ MAX_BACKOFF = 10.0
 # would otherwise fetch their whole state from the server in the same second
 # forever after. Never later than the interval, which is the promise.
 RESYNC_JITTER = 0.2
+# With a `check` (the DHCP agent's digests), the timer runs the check and
+# every CHECKS_PER_FULL-th time a full pass still (what a check cannot see).
+CHECKS_PER_FULL = 12
 
 
 def next_full_resync(now: float, resync_interval: float) -> float:
@@ -101,25 +104,48 @@ class AgentThreads:
             triggers.request_full()
 
     def reconcile(self, triggers: Triggers, sync: Callable[[bool, set[str]], object],
-                  resync_interval: float, what: str) -> None:
+                  resync_interval: float, what: str,
+                  check: Callable[[], set[str] | None] | None = None) -> None:
         """The worker loop (run it in a spawned thread): wait for a trigger
         or the resync timer, then `sync(full, ids)`. Any error makes the next
-        pass a full one, after a backoff that doubles up to MAX_BACKOFF."""
+        pass a full one, after a backoff that doubles up to MAX_BACKOFF.
+        `check`: what the timer runs instead of a full pass (all but every
+        CHECKS_PER_FULL-th time): the ids to sync again, None for a full
+        pass (e.g. the server cannot tell)."""
         self._triggers.append(triggers)
         next_full = next_full_resync(time.monotonic(), resync_interval)
         backoff = 0.0
+        timers = 0
         while not self.stopped.is_set():
+            timer = False
             with self.cond:
                 while not (triggers.full or triggers.ids or self.stopped.is_set()):
                     now = time.monotonic()
                     if now >= next_full:
-                        triggers.full = True
+                        timer = True
                         break
                     self.cond.wait(next_full - now)
                 if self.stopped.is_set():
                     return
+            if timer:
+                timers += 1
+                stale = None
+                if check is not None and timers % CHECKS_PER_FULL:
+                    try:
+                        stale = check()
+                    except Exception as exc:  # noqa: BLE001 - then a full pass, as before
+                        LOG.info("%s periodic check failed (%s): full resync", what, exc)
+                with self.cond:
+                    if stale is None:
+                        triggers.full = True
+                    else:
+                        triggers.ids |= stale
+                next_full = next_full_resync(time.monotonic(), resync_interval)
+            with self.cond:
                 full, triggers.full = triggers.full, False
                 ids, triggers.ids = triggers.ids, set()
+            if not full and not ids:
+                continue           # a check that found everything as fetched
             try:
                 sync(full, ids)
                 backoff = 0.0

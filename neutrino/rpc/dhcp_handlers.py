@@ -2,7 +2,10 @@
 
     get_dhcp_state(host, networks=None)  call: the networks scheduled to the
         DHCP agent(s) of `host` (all, or only those listed), each with its
-        MTU, subnets (DHCP options included) and ports.
+        MTU, subnets (DHCP options included), ports and `digest`.
+    get_dhcp_digests(host)               call: {"networks": {id: digest}} of
+        those networks, cheap: the agent's periodic check refetches only
+        the networks whose digest is not the one of its last fetch.
     ensure_dhcp_port(host, network_id)   call: create or complete the DHCP
         port of `host` on the network (an IP in each DHCP subnet, bound to
         `host` so its L2 agent wires the tap); returns the port.
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from neutrino.api.policy import admin_context
 from neutrino.db import models
@@ -31,7 +34,8 @@ from neutrino.plugins.ml2.mech import VIF_BRIDGE
 LOG = logging.getLogger(__name__)
 DHCP_OWNER = "network:dhcp"
 DHCP_AGENT_TYPE = scheduling.DHCP_AGENT
-DHCP_METHODS = ("get_dhcp_state", "ensure_dhcp_port", "release_dhcp_port")
+DHCP_METHODS = ("get_dhcp_state", "get_dhcp_digests", "ensure_dhcp_port",
+                "release_dhcp_port")
 
 
 def dhcp_device_id(host: str, network_id: str) -> str:
@@ -50,6 +54,31 @@ def host_network_ids(conn, host: str) -> list[str]:
     return sorted(r[0] for r in conn.execute(
         select(b.c.network_id).join(a, a.c.id == b.c.agent_id)
         .where(a.c.host == host, a.c.agent_type == DHCP_AGENT_TYPE)))
+
+
+def network_digests(conn, network_ids: list[str]) -> dict[str, str]:
+    """Per network, a digest of what `network_payload` answers for it: the
+    revisions, last update and count of the network, its subnets and its
+    ports (every API change to one of them bumps its revision; a port
+    deleted lowers the count, one created raises the newest creation). The
+    DHCP agent's periodic check compares them with those of its last fetch
+    and refetches only the networks that differ (three grouped queries for
+    the host's networks, where a fetch is every port of each)."""
+    n, s, p = models.networks, models.subnets, models.ports
+    parts: dict[str, list] = {}
+    for part in listing.chunks(network_ids):
+        for r in conn.execute(select(n.c.id, n.c.revision_number, n.c.updated_at)
+                              .where(n.c.id.in_(part))):
+            parts[r[0]] = [r[1], r[2]]
+        for t, extra in ((s, ()), (p, (func.max(p.c.created_at),))):
+            for r in conn.execute(select(t.c.network_id, func.count(t.c.id),
+                                         func.sum(t.c.revision_number),
+                                         func.max(t.c.updated_at), *extra)
+                                  .where(t.c.network_id.in_(part))
+                                  .group_by(t.c.network_id)):
+                if r[0] in parts:
+                    parts[r[0]] += [t.name, *r[1:]]
+    return {nid: "|".join(str(v) for v in values) for nid, values in parts.items()}
 
 
 def network_payload(conn, network_ids: list[str]) -> list[dict]:
@@ -121,6 +150,8 @@ class DhcpRpc:
     def dispatch(self, method: str, payload: dict):
         if method == "get_dhcp_state":
             return self.get_dhcp_state(payload["host"], payload.get("networks"))
+        if method == "get_dhcp_digests":
+            return self.get_dhcp_digests(payload["host"])
         if method == "ensure_dhcp_port":
             return self.ensure_dhcp_port(payload["host"], payload["network_id"])
         if method == "release_dhcp_port":
@@ -158,12 +189,24 @@ class DhcpRpc:
 
     # --- agent requests ----------------------------------------------------------
     def get_dhcp_state(self, host: str, network_ids=None) -> dict:
+        """The host's networks (or those of `network_ids`), each with its
+        `digest` (read in the same transaction)."""
         def txn(conn):
             mine = host_network_ids(conn, host)
             if network_ids is not None:
                 wanted = set(network_ids)
                 mine = [nid for nid in mine if nid in wanted]
-            return network_payload(conn, mine)
+            nets = network_payload(conn, mine)
+            digests = network_digests(conn, mine)
+            for net in nets:
+                net["digest"] = digests.get(net["id"])
+            return nets
+        return {"host": host, "networks": self.core.db.read(txn)}
+
+    def get_dhcp_digests(self, host: str) -> dict:
+        """{"networks": {network id: digest}} of every network of `host`."""
+        def txn(conn):
+            return network_digests(conn, host_network_ids(conn, host))
         return {"host": host, "networks": self.core.db.read(txn)}
 
     def _find_port(self, host: str, network_id: str) -> dict | None:

@@ -128,3 +128,44 @@ def test_port_change_reaches_the_dhcp_host(env):
     bus.subscribe(host_topic("node1", prefix), inbox)
     port = api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
     inbox.wait(lambda p: p["resource"] == "port" and p["id"] == port["id"])
+
+
+def test_a_networks_digest_changes_with_what_the_agent_is_sent_and_only_then(env):
+    """get_dhcp_digests: the agent's periodic check. Each change the DHCP
+    agent's payload shows (a port created, its DHCP options, a subnet's DNS
+    servers, a port deleted, the network's MTU) changes its network's
+    digest, never another network's; no change, no new digest."""
+    core, api, bus, prefix = env
+    client = DhcpClient(bus, "node1", prefix)
+    client.report_state(dhcp_state("node1"), wait=True)
+    net, sub = network(api)
+    other, _ = network(api, cidr="10.7.0.0/24")
+    core.notifier.flush(30)     # DHCP scheduling runs on the notifier thread
+    digests = client.get_dhcp_digests()
+    assert set(digests) == {net["id"], other["id"]}
+    assert client.get_dhcp_digests() == digests                     # nothing changed
+    fetched = {w["id"]: w["digest"] for w in client.get_dhcp_state()["networks"]}
+    assert fetched == digests                                       # as fetched
+
+    seen = [digests[net["id"]]]
+
+    def changed(what):
+        now = client.get_dhcp_digests()
+        assert now[other["id"]] == digests[other["id"]], what     # the other network: never
+        assert now[net["id"]] not in seen, what
+        seen.append(now[net["id"]])
+    port = api.post("/v2.0/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    changed("a port created")
+    r = api.put(f"/v2.0/ports/{port['id']}", json={"port": {"extra_dhcp_opts": [
+        {"opt_name": "bootfile-name", "opt_value": "pxelinux.0"}]}})
+    assert r.status_code == 200, r.text
+    changed("the port's DHCP options")
+    r = api.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {"dns_nameservers": ["192.0.2.53"]}})
+    assert r.status_code == 200, r.text
+    changed("the subnet's DNS servers")
+    assert api.delete(f"/v2.0/ports/{port['id']}").status_code == 204
+    changed("the port deleted")
+    r = api.put(f"/v2.0/networks/{net['id']}", json={"network": {"mtu": 1400}})
+    assert r.status_code == 200, r.text
+    changed("the network's MTU")
+    assert client.get_dhcp_digests()[net["id"]] == seen[-1]

@@ -24,6 +24,10 @@ class DhcpClient(ServerClient):
         payload = {} if networks is None else {"networks": sorted(networks)}
         return self._call("get_dhcp_state", payload)
 
+    def get_dhcp_digests(self) -> dict[str, str]:
+        """{network id: digest} of the networks scheduled to this host."""
+        return self._call("get_dhcp_digests", {})["networks"]
+
     def ensure_dhcp_port(self, network_id: str) -> dict | None:
         """Our DHCP port on the network; None if it has no DHCP subnet."""
         return self._call("ensure_dhcp_port", {"network_id": network_id}) or None
