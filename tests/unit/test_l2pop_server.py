@@ -4,7 +4,6 @@ ACTIVE ports of other hosts, with their VTEP), and who is told when it
 changes (only the hosts serving that network)."""
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 import warnings
@@ -17,26 +16,15 @@ with warnings.catch_warnings():
 
 from neutrino.api.app import build_app
 from neutrino.rpc.bus import make_transport
-from neutrino.rpc.client import BATCH_METHOD, ServerClient, host_topic
+from neutrino.rpc.client import ServerClient, host_topic
 from neutrino.rpc.server_handlers import ServerRpc, attach_bus
 from neutrino.service import build_auth, build_core, load_server_config
+from tests.unit.test_agent_server_rpc import Inbox as AgentInbox
 
 VTEP = {"h1": "10.255.0.11", "h2": "10.255.0.12", "h3": "10.255.0.13", "h4": "10.255.0.14"}
 
 
-class Inbox:
-    def __init__(self):
-        self.items: list[dict] = []
-        self.messages: list[str] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, method, payload):
-        with self.cond:
-            self.messages.append(method)
-            # a batch (to agents that unpack them) counts as its changes
-            self.items.extend(payload["changes"] if method == BATCH_METHOD else [payload])
-            self.cond.notify_all()
-
+class Inbox(AgentInbox):
     def fdb(self, net_id):
         with self.cond:
             return [m for m in self.items if m["resource"] == "fdb" and m["id"] == net_id]
