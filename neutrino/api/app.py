@@ -26,6 +26,7 @@ from neutrino.api.extensions import by_alias, extensions
 from neutrino.api.policy import Context
 from neutrino.api.resources import (AGENT, FLOATINGIP, NETWORK, PORT, ROUTER,
                                     SECURITY_GROUP, SECURITY_GROUP_RULE, SUBNET, Resource)
+from neutrino.api.routing import index_routes
 from neutrino.api.limits import BodySizeLimit
 from neutrino.db.engine import DatabaseUnavailable, StatementTimeout
 from neutrino.octavia.routes import routes as octavia_routes
@@ -379,6 +380,7 @@ def build_app(core: Core, auth: Authenticator, extra_routes: list[Route] = ()) -
     app.state.api = api
     from neutrino.dashboard.routes import install as install_dashboard
     install_dashboard(app, core, auth)   # /dashboard/ ([dashboard] enabled)
+    index_routes(app)
     return app
 
 
