@@ -21,12 +21,13 @@ def ip_d_link(netns: str, dev: str) -> str:
 
 @contextlib.contextmanager
 def server_with_l2_agent(tmp_path, netns, name: str, host: str,
-                         firewall_driver: str = "iptables"):
+                         firewall_driver: str = "iptables", polling_interval: int = 1):
     """A real server core (SQLite, noauth, local networks) on an in-process
     bus, its API as a TestClient, and a "host" namespace where start_agent()
     runs a real Linux bridge agent (firewall on). Yields (client, core,
     host_ns, start_agent); everything is stopped on the way out.
-    `firewall_driver`: the agent's [securitygroup] firewall_driver."""
+    `firewall_driver`: the agent's [securitygroup] firewall_driver;
+    `polling_interval`: its [agent] polling_interval (kernel rescans)."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -62,7 +63,7 @@ def server_with_l2_agent(tmp_path, netns, name: str, host: str,
         acfg = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {
             "DEFAULT": {"host": host, "transport_url": f"inproc://{prefix}",
                         "control_exchange": prefix},
-            "agent": {"report_interval": "0", "polling_interval": "1",
+            "agent": {"report_interval": "0", "polling_interval": str(polling_interval),
                       "resync_interval": "3600"},
             "securitygroup": {"firewall_driver": firewall_driver}})
         agent = LinuxBridgeAgent(acfg, agent_bus, netns=host_ns).start()

@@ -7,7 +7,8 @@ Triggers only mark things dirty; one worker thread converges:
   * start, bus reconnect, any error and every resync_interval -> fetch the
     whole host state (one call) and converge everything, stale devices too;
   * every polling_interval -> rescan the kernel.
-Each cycle is: observe (one link dump), the firewall (a port ACTIVE whose
+Each cycle is: observe (one link dump; the last one again when no link
+event arrived and nothing was applied since), the firewall (a port ACTIVE whose
 filter the kernel lacks, e.g. after netfilter was flushed, is reported
 DOWN before its filter is restored), plan (pure), report BUILD for the
 ports about to be wired, apply (batched netlink), report ACTIVE/DOWN (one
@@ -121,6 +122,11 @@ class LinuxBridgeAgent:
         self._full = True
         self._kernel_dirty = True
         self._monitor: LinkMonitor | None = None
+        # link events heard (any device, overruns too), and the last dump of
+        # the links with the count it began at (see _observe_links)
+        self._link_events = 0
+        self._links: tuple[int, dict] | None = None
+        self._poll_due = False
         self._registered = False
         self._unknown_taps: dict[str, float | None] = {}  # tap -> first seen; None: asked
 
@@ -189,6 +195,7 @@ class LinuxBridgeAgent:
                 or name in self.conf.bridge_mappings.values())
 
     def _on_link_event(self, event: str, name: str | None) -> None:
+        self._link_events += 1          # this thread alone writes it
         if not self._relevant_link(name):
             return
         with self._cond:
@@ -218,6 +225,7 @@ class LinuxBridgeAgent:
                         break
                     if now >= next_poll:
                         self._kernel_dirty = True
+                        self._poll_due = True      # a real rescan (see _observe_links)
                         break
                     self._cond.wait(min(next_full, next_poll) - now)
                 if self._stop.is_set():
@@ -309,11 +317,12 @@ class LinuxBridgeAgent:
                                    refetch=bool(full or set(ports) - set(gone) or networks),
                                    full=full, before_apply=self._filters_missing, gone=gone)
             blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
-        observed = self.kernel.observe()
+        observed = self._observe_links(full)
         trunk_ops = plan_subports(desired, observed)
         if trunk_ops:   # subport devices first: the plan below wires them as taps
             self.kernel.apply(trunk_ops)
-            observed = self.kernel.observe()
+            self._links = None
+            observed = self._observe_links(full)
         if self._unknown_taps_due(observed, desired, full):
             self.request_full_resync()
         forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
@@ -328,6 +337,8 @@ class LinuxBridgeAgent:
             self.client.update_device_status(build=build)
             for pid in build:
                 self.known_status[pid] = "BUILD"
+        if result.ops:
+            self._links = None      # changed by us: the next cycle dumps them again
         outcome = self.kernel.apply(result.ops)
         applied = time.monotonic()
         failed_ports = {pid for pid in result.wired if tap_name(pid) in outcome.failed}
@@ -361,6 +372,24 @@ class LinuxBridgeAgent:
         if full:
             self.synced.set()
         return result
+
+    def _observe_links(self, full: bool) -> dict:
+        """The namespace's links. The last dump serves again when no link
+        event of any device arrived since that dump began and this agent
+        changed no link since: a burst of port deletes whose taps left
+        before costs no dump of 5,000 links per cycle (a third of the
+        agent's CPU in one). A change whose event is still on its way
+        when this looks wakes the loop again, and that cycle dumps. Full
+        syncs, the polling_interval rescans (there for whatever an event
+        could miss) and agents without a link monitor (tests driving sync()
+        over a fake kernel) always dump."""
+        heard, poll, self._poll_due = self._link_events, self._poll_due, False
+        if (not (full or poll) and self._monitor is not None and self._links is not None
+                and self._links[0] == heard):
+            return self._links[1]
+        observed = self.kernel.observe()
+        self._links = (heard, observed)
+        return observed
 
     def _filters_missing(self, port_ids: set[str]) -> None:
         """Ports about to get their filter back (or for the first time): one

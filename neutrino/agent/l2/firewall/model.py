@@ -64,6 +64,13 @@ def ip_version(address: str) -> int:
     return ipaddress.ip_network(address, strict=False).version
 
 
+@functools.lru_cache(maxsize=1 << 16)      # every cycle asks, for each of thousands of ports
+def ips_by_version(fixed_ips: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
+    """A port's fixed IPs by IP version. Callers never change the answer."""
+    return {v: tuple(ip for ip in fixed_ips if ip_version(ip) == v) for v in (4, 6)}
+
+
+@functools.lru_cache(maxsize=1 << 17)      # a remote group's members, on every render
 def canonical_member(address: str) -> str:
     """How `ipset save` prints a hash:net member: hosts without a length."""
     net = ipaddress.ip_network(address, strict=False)
@@ -136,8 +143,8 @@ class FwPort:
     def filtered(self) -> bool:
         return self.isolated or (self.port_security_enabled and not self.trusted)
 
-    def ips(self, version: int) -> list[str]:
-        return [ip for ip in self.fixed_ips if ip_version(ip) == version]
+    def ips(self, version: int) -> tuple[str, ...]:
+        return ips_by_version(self.fixed_ips)[version]
 
 
 @dataclass
@@ -166,7 +173,8 @@ class FwDesired:
 
     def is_stateless(self, port: FwPort) -> bool:
         """A port of stateless groups (the API refuses to mix both kinds)."""
-        return not port.isolated and any(g in self.stateless for g in port.security_groups)
+        return bool(self.stateless) and not port.isolated and any(
+            g in self.stateless for g in port.security_groups)
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,8 @@ class Rendered:
     eb_jumps: list[str] = field(default_factory=list)       # '-A PREROUTING ...'
     zones: dict[str, int] = field(default_factory=dict)     # network -> conntrack zone
     bad: dict[str, str] = field(default_factory=dict)       # port isolated here -> why
+    # version -> port -> the (ingress, egress) group chains its chains end in
+    groups_of: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- zones
@@ -236,21 +238,24 @@ def link_local(mac: str) -> str:
 
 
 def _port_chains(port: FwPort, desired: FwDesired, conf: FwConf, version: int,
-                 chains: dict[str, list[str]], shared: dict[str, GroupChains]) -> None:
+                 chains: dict[str, list[str]], shared: dict[str, GroupChains]
+                 ) -> tuple[str, str] | None:
     """The port's i/o/s chains, and the chains its combination of groups
     shares with the other ports of that combination (`shared`: combination
     -> chain names, filled by the first of its ports, so a rule change
-    rewrites one chain however many ports it concerns)."""
+    rewrites one chain however many ports it concerns). Returns the port's
+    (ingress, egress) group chains; None when isolated."""
     i, o, s = ingress_chain(port.id), egress_chain(port.id), spoof_chain(port.id)
     if port.isolated:       # nothing in, nothing out
         chains[i] = [f"-A {i} {C_FALLBACK} -j {FALLBACK}"]
         chains[o] = [f"-A {o} {C_FALLBACK} -j {FALLBACK}"]
-        return
+        return None
     # Stateless groups (upstream's iptables driver): no session or INVALID
     # lines, replies pass only through the groups' own rules.
     stateful = not desired.is_stateless(port)
     gi, go = _group_chains(port, desired, conf, version, stateful, chains, shared)
     chains.update(_own_chains(port, version, stateful, gi, go))
+    return gi, go
 
 
 @functools.lru_cache(maxsize=16384)      # 8,192 ports x 2 IP versions
@@ -340,15 +345,18 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
         fwd, inp = f[f"{WRAP}-FORWARD"], f[f"{WRAP}-INPUT"]
         sg: list[str] = []
         shared: dict[str, GroupChains] = {}
+        groups_of = out.groups_of[v] = {}
         for n, p in enumerate(filtered):
             chains: dict[str, list[str]] = {}
             try:
-                _port_chains(p, desired, conf, v, chains, shared)
+                ends = _port_chains(p, desired, conf, v, chains, shared)
             except Exception as exc:  # noqa: BLE001 - a row the checks let through
                 out.bad[p.id] = f"{type(exc).__name__}: {exc}"     # costs this port only
                 p = filtered[n] = p.isolate()
                 chains = {}
-                _port_chains(p, desired, conf, v, chains, shared)
+                ends = _port_chains(p, desired, conf, v, chains, shared)
+            if ends is not None:
+                groups_of[p.id] = ends
             t = tap(p.id)
             fwd.append(f"-A {WRAP}-FORWARD -m physdev --physdev-out {t} --physdev-is-bridged "
                        f"{C_TO_SG} -j {SG_CHAIN}")
@@ -398,7 +406,7 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
         t = tap(p.id)
         mac_chain, arp_chain = f"neutronMAC-{t}", f"neutronARP-{t}"
         try:
-            macs, arp = _eb_lines(p, mac_chain, arp_chain)
+            macs, arp = _eb_lines(p, arp_chain)
         except Exception as exc:  # noqa: BLE001 - as for its iptables chains
             out.bad.setdefault(p.id, f"{type(exc).__name__}: {exc}")
             macs, arp = [], []
@@ -410,8 +418,10 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
     return out
 
 
-def _eb_lines(p: FwPort, mac_chain: str, arp_chain: str) -> tuple[list[str], list[str]]:
-    """The MACs a filtered tap may send from, and its ARP chain."""
+@functools.lru_cache(maxsize=16384)      # a function of the port's value: re-rendered when it changes
+def _eb_lines(p: FwPort, arp_chain: str) -> tuple[list[str], list[str]]:
+    """The MACs a filtered tap may send from, and its ARP chain. Callers
+    never change the lists."""
     if p.isolated:
         return [], []
     macs = sorted({p.mac_address} | {mac for _, mac in p.allowed_address_pairs})
@@ -621,34 +631,28 @@ def _conntrack(desired: FwDesired, rendered: Rendered, observed: Observed) -> li
                         continue
                 if not removed_members:
                     continue
+                ends = rendered.groups_of.get(v, {}).get(port.id)
+                if ends is None:        # isolated: its chains name no set
+                    continue
                 side = "src" if key == "dst" else "dst"      # the remote end's
-                for name in _sets_matched(want.get(chain, ()), want, side, removed_members,
-                                          sets_in[v]):
+                for name in _sets_matched(ends[0 if key == "dst" else 1], want, side,
+                                          removed_members, sets_in[v]):
                     users.setdefault(name, []).append(SetUser(v, zone, key, tuple(ips)))
     out += member_cuts(removed_members, users)
     return list(dict.fromkeys(out))
 
 
-def _sets_matched(rules: list[str], chains: dict[str, list[str]], side: str,
+def _sets_matched(group_chain: str, chains: dict[str, list[str]], side: str,
                   names, memo: dict[tuple[str, str], list[str]]) -> list[str]:
-    """Which of the sets `names` a port chain's rules (and the group chains
-    they jump to) match on `side`; each group chain is read once per side
-    (thousands of ports share it: 0.4 s a cycle at 5,000 ports otherwise)."""
-    found: list[str] = []
-    for line in rules:
-        target = line[line.rfind(" ") + 1:]
-        if target.startswith(GROUP_PREFIXES):
-            hits = memo.get((target, side))
-            if hits is None:
-                hits = memo[(target, side)] = [
-                    n for n in names
-                    if any(f"--match-set {n} {side}" in r for r in chains.get(target, ()))]
-        elif "--match-set" in line:
-            hits = [n for n in names if f"--match-set {n} {side}" in line]
-        else:
-            continue
-        found += [n for n in hits if n not in found]
-    return found
+    """Which of the sets `names` a port's group chain matches on `side` (a
+    port's own chains name no set: its groups' chain does). Read once per
+    chain and side: thousands of ports share it."""
+    hits = memo.get((group_chain, side))
+    if hits is None:
+        hits = memo[(group_chain, side)] = [
+            n for n in names
+            if any(f"--match-set {n} {side}" in r for r in chains.get(group_chain, ()))]
+    return hits
 
 
 def _unchanged(chain: str, have: dict[str, list[str]], want: dict[str, list[str]],

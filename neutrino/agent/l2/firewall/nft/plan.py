@@ -170,6 +170,7 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
     names_in: dict[tuple[str, str], list[str]] = {}   # (chain, saddr|daddr) -> sets it matches
     out: list[ConntrackDelete] = []
     users: dict[str, list[SetUser]] = {}     # removed set -> the ports matching it
+    lost: dict[tuple[str, str], bool] = {}   # (chain before, chain now) -> a rule went
     for port in sorted(desired.ports.values(), key=lambda p: p.id):
         if not port.filtered or port.network_id not in new.zones:
             continue
@@ -177,9 +178,13 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
         was = old.groups_of.get(port.id) if old else None
         now = new.groups_of.get(port.id, ("", ""))
         for n, key in ((0, "dst"), (1, "src")):
-            before = old.chains.get((INET, was[n])) if was else None
             after = new.chains.get((INET, now[n]), ())
-            if before is not None and any(r not in after for r in before):
+            if was is not None and (was[n], now[n]) not in lost:
+                # thousands of ports share a pair of chains: compared once
+                before = old.chains.get((INET, was[n]))
+                lost[(was[n], now[n])] = before is not None and any(
+                    r not in after for r in before)
+            if was is not None and lost[(was[n], now[n])]:
                 out += [ConntrackDelete(v, zone, **{key: ip}) for v in FAMILIES
                         for ip in port.ips(v)]
                 continue

@@ -118,6 +118,7 @@ def po_chain(port_id: str) -> str:
     return "po-" + port_id
 
 
+@functools.lru_cache(maxsize=4096)     # asked per port, several times a cycle
 def group_chains(groups: tuple[str, ...]) -> tuple[str, str]:
     """The ingress and egress chains of one combination of groups (in order:
     the rule order follows it, as in the iptables driver)."""
@@ -358,18 +359,29 @@ def _members(found: tuple, version: int) -> tuple[frozenset[str], frozenset[str]
     hosts: set[str] = set()
     nets = []
     for m in found:
-        try:
-            net = ipaddress.ip_network(m, strict=False)
-        except (ValueError, TypeError):
+        parsed = _member(m)
+        if parsed is None or parsed[0] != version:
             continue
-        if net.version != version:
-            continue
-        if net.prefixlen == net.max_prefixlen:
-            hosts.add(str(net.network_address))
+        if parsed[1] is not None:
+            hosts.add(parsed[1])
         else:
-            nets.append(net)
+            nets.append(parsed[2])
     return (frozenset(hosts),
             frozenset(_net(str(n)) for n in ipaddress.collapse_addresses(nets)))
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _member(m) -> tuple[int, str | None, object] | None:
+    """(version, the address if a host, else the network) of one member:
+    parsed once, not on every cycle that changes the group (a burst of
+    deletes changes it each time, and it has thousands)."""
+    try:
+        net = ipaddress.ip_network(m, strict=False)
+    except (ValueError, TypeError):
+        return None
+    if net.prefixlen == net.max_prefixlen:
+        return net.version, str(net.network_address), None
+    return net.version, None, net
 
 
 def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int]) -> NftRendered:
