@@ -96,7 +96,8 @@ def diff_text(old: NftRendered, new: NftRendered) -> str:
         if members - have:
             out.append(f"add element {_set_elements(name, members - have)}")
     added = sorted(c for c in new.chains if c not in old.chains)
-    changed = sorted(c for c in new.chains if c in old.chains and old.chains[c] != new.chains[c])
+    changed = sorted(c for c in new.chains if c in old.chains and old.chains[c] is not
+                     new.chains[c] and old.chains[c] != new.chains[c])   # mostly the same tuple
     out += [f"flush chain {family} {TABLE} {name}" for family, name in changed]
     out += [f"add chain {family} {TABLE} {name}" for family, name in added]
     for family, name in added + changed:        # every chain exists before a rule jumps to it

@@ -393,6 +393,7 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
     out.chains[UNTRACK] = UNTRACK_RULES
     for net in sorted({p.network_id for p in ports}):
         out.maps[(INET, "zones")][bridge(net)] = str(zones[net])
+    seen_groups: set[tuple[str, ...]] = set()
     for p in filtered:
         index = out.marks[p.id]
         try:
@@ -417,7 +418,8 @@ def render(desired: FwDesired, zones: dict[str, int], known_marks: dict[str, int
         out.maps[(BRIDGE, "port-out")][tap(p.id)] = f"jump {po_chain(p.id)}"
         if desired.is_stateless(p):
             out.maps[(INET, "untracked")][index] = f"goto {UNTRACK[1]}"
-        if not p.isolated:
+        if not p.isolated and p.security_groups not in seen_groups:
+            seen_groups.add(p.security_groups)      # the same for every port of them
             for gid in p.security_groups:
                 for rule in desired.rules.get(gid, ()):
                     if rule.remote_group_id is not None:
