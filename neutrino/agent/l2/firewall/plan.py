@@ -418,7 +418,7 @@ def render(desired: FwDesired, conf: FwConf, zones: dict[str, int]) -> Rendered:
     return out
 
 
-@functools.lru_cache(maxsize=16384)      # a function of the port's value: re-rendered when it changes
+@functools.lru_cache(maxsize=16384)      # a function of the port alone (a frozen value)
 def _eb_lines(p: FwPort, arp_chain: str) -> tuple[list[str], list[str]]:
     """The MACs a filtered tap may send from, and its ARP chain. Callers
     never change the lists."""
