@@ -124,3 +124,28 @@ def test_membership_notice_names_groups_and_members_come_alone(env):  # noqa: F8
     [notice] = [m for m in inbox.items if m.get("members_of_port") == p1["id"]]
     assert notice["groups"] == [default]
     assert p1["fixed_ips"][0]["ip_address"] not in _members(bus, prefix, [default])[default]
+
+
+def test_membership_changes_are_for_hosts_with_an_l2_agent(env):  # noqa: F811
+    """The hosts told that a remote group's members changed: those with an
+    L2 agent and a port in a group whose rules name it; a host with ports
+    but no agent has no one to tell (its agent, when it starts, syncs)."""
+    from neutrino.rpc.sg_handlers import hosts_referencing_members
+    core, client, bus, prefix = env
+    ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    default = _port(client, net["id"], "h1")["security_groups"][0]
+    _port(client, net["id"], "no-agent-here")
+    web = client.post("/v2.0/security-groups",
+                      json={"security_group": {"name": "web"}}).json()["security_group"]
+
+    def hosts(groups):
+        return core.db.read(lambda conn: hosts_referencing_members(conn, groups))
+    assert hosts([default]) == hosts(None) == ["h1"]    # the default group names itself
+    assert hosts([web["id"]]) == []                     # no rule names web
+    ServerClient(bus, "h2", prefix).report_state(_state("h2"), wait=True)
+    assert hosts([default]) == ["h1"]                   # h2's agent has no port here
+    _port(client, net["id"], "h2")
+    assert hosts([default]) == ["h1", "h2"]
