@@ -127,13 +127,12 @@ def hosts_referencing_members(conn, groups: list[str] | None = None) -> list[str
     with_remote = select(rule.c.security_group_id).where(
         rule.c.remote_group_id.is_not(None) if groups is None
         else rule.c.remote_group_id.in_(sorted(set(groups))))
-    # per host with an L2 agent (the agents table: a few rows; the ports'
-    # distinct hosts were a scan of the binding_host index per notice batch,
-    # ~0.3 ms at 5,000 ports and linear in them; a host without an agent
-    # has no one to tell, and an agent that starts later syncs in full)
-    # whether one of its ports is in such a group: the first port found
-    # answers. Joining every port of the groups read all 5,000 rows of a
-    # default group per notice batch.
+    # Per host with an L2 agent (a few rows: the ports' distinct hosts were
+    # an index scan per notice batch, growing with the ports; a host without
+    # an agent has no one to tell, and its agent syncs in full when it
+    # starts), whether one of its ports is in such a group: the first port
+    # found answers (joining every port of the groups read all 5,000 rows
+    # of a default group per batch).
     a = models.agents
     hosts = select(a.c.host.label("host")).where(a.c.agent_type == LINUXBRIDGE_AGENT_TYPE) \
         .distinct().subquery()

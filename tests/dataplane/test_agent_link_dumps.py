@@ -12,7 +12,8 @@ import pytest
 
 from neutrino.dataplane import netns as ns
 from tests.dataplane.helpers import server_with_l2_agent
-from tests.dataplane.test_firewall_agent_status import _network, _plug, _port, _wait_status
+from tests.dataplane.test_firewall_agent_status import (_network, _plug, _port, _status,
+                                                        _wait_status)
 
 pytestmark = pytest.mark.root
 
@@ -77,7 +78,3 @@ def test_no_dump_without_a_link_event_and_a_changed_link_is_dumped_and_fixed(tmp
             assert time.monotonic() < deadline, "the tap was not put back on its bridge"
             time.sleep(0.05)
         assert dumps, "the tap went back without a fresh dump of the links"
-
-
-def _status(client, port_id: str) -> str:
-    return client.get(f"/v2.0/ports/{port_id}").json()["port"]["status"]

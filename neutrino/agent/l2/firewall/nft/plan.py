@@ -180,15 +180,15 @@ def conntrack(desired: FwDesired, old: NftRendered | None, new: NftRendered,
         now = new.groups_of.get(port.id, ("", ""))
         for n, key in ((0, "dst"), (1, "src")):
             after = new.chains.get((INET, now[n]), ())
-            if was is not None and (was[n], now[n]) not in lost:
-                # thousands of ports share a pair of chains: compared once
-                before = old.chains.get((INET, was[n]))
-                lost[(was[n], now[n])] = before is not None and any(
-                    r not in after for r in before)
-            if was is not None and lost[(was[n], now[n])]:
-                out += [ConntrackDelete(v, zone, **{key: ip}) for v in FAMILIES
-                        for ip in port.ips(v)]
-                continue
+            if was is not None:
+                pair = (was[n], now[n])
+                if pair not in lost:    # thousands of ports share a pair: compared once
+                    before = old.chains.get((INET, was[n]))
+                    lost[pair] = before is not None and any(r not in after for r in before)
+                if lost[pair]:
+                    out += [ConntrackDelete(v, zone, **{key: ip}) for v in FAMILIES
+                            for ip in port.ips(v)]
+                    continue
             where = "saddr" if key == "dst" else "daddr"
             if not removed:
                 continue

@@ -55,7 +55,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from neutrino.agent.l2.firewall.model import (FAMILIES, ZONE_BASE, FwDesired, FwPort, SgRule,
-                                              bridge, ip_version, tap)
+                                              bridge, canonical_member, ip_version, tap)
 from neutrino.agent.l2.firewall.plan import PORT_MATCH, link_local, proto_number
 
 TABLE = "neutrino"
@@ -210,10 +210,8 @@ def assign_marks(port_ids, known: dict[str, int]) -> dict[str, int]:
 
 # ---------------------------------------------------------------- rules
 
-@functools.lru_cache(maxsize=1 << 17)
-def _net(address: str) -> str:
-    net = ipaddress.ip_network(address, strict=False)
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+# an address or prefix as nft prints it: a host without its length
+_net = canonical_member
 
 
 def rule_line(rule: SgRule) -> str | None:
