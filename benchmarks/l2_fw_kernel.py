@@ -1,5 +1,6 @@
 """What benchmarks/l2_scale.py reads of a host's firewall, for either
-[securitygroup] firewall_driver: which ports have their filters, how many
+[securitygroup] firewall_driver (iptables, nftables; iptables-nft and
+iptables-legacy: the iptables driver with that iptables_backend): which ports have their filters, how many
 ingress chains hold a rule, the network's conntrack zone, what is left of
 deleted ports, and a reboot's empty netfilter."""
 from __future__ import annotations
@@ -7,7 +8,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import subprocess
 
+from neutrino.agent.l2.firewall.apply import tool
 from neutrino.dataplane import netns as ns
 
 W = "neutron-linuxbri"
@@ -23,9 +26,32 @@ def _nft_chains(host_ns: str, family: str, table: str = "neutrino") -> set[str]:
             if "chain" in o and o["chain"]["table"] == table}
 
 
+def _ipt(command: str, driver: str) -> str:
+    """The iptables tool the agent runs with this driver (see module doc)."""
+    return tool(command, driver.partition("-")[2] or "auto")
+
+
 @functools.cache
-def _iptables_is_nft() -> bool:
-    return "nf_tables" in ns.run(["iptables", "--version"], check=False)
+def _iptables_is_nft(driver: str = "iptables") -> bool:
+    return "nf_tables" in ns.run([_ipt("iptables", driver), "--version"], check=False)
+
+
+def _chain_names(host_ns: str, argv: list[str]) -> set[str]:
+    """The chains a save declares (its `:name` lines, printed before any
+    rule): the rest is not read (at 5,000 ports: 10 MB)."""
+    names: set[str] = set()
+    proc = subprocess.Popen(["ip", "netns", "exec", host_ns, *argv], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        for line in proc.stdout:
+            if line.startswith(":"):
+                names.add(line[1:].split(" ", 1)[0])
+            elif line.startswith("-A") or line.startswith("COMMIT"):
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    return names
 
 
 def filtered_ports(host_ns: str, ids: list[str], driver: str = "iptables") -> int:
@@ -33,7 +59,7 @@ def filtered_ports(host_ns: str, ids: list[str], driver: str = "iptables") -> in
     if driver == "nftables":
         chains = _nft_chains(host_ns, "inet")
         return sum(1 for pid in ids if all(f"{k}-{pid}" in chains for k in ("in", "eg")))
-    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
+    save = ns.run([_ipt("iptables-save", driver), "-t", "filter"], netns=host_ns)
     return sum(1 for pid in ids if all(f":{W}-{k}{pid[:10]} " in save for k in "ios"))
 
 
@@ -43,10 +69,10 @@ def flush_netfilter(host_ns: str, driver: str = "iptables") -> None:
         for family in ("inet", "bridge"):
             ns.run(["nft", "delete", "table", family, "neutrino"], netns=host_ns, check=False)
         return
-    for tool in ("iptables", "ip6tables"):
+    for cmd in ("iptables", "ip6tables"):
         for table in ("filter", "raw"):
-            ns.run([tool, "-t", table, "-F"], netns=host_ns)
-            ns.run([tool, "-t", table, "-X"], netns=host_ns)
+            ns.run([_ipt(cmd, driver), "-t", table, "-F"], netns=host_ns)
+            ns.run([_ipt(cmd, driver), "-t", table, "-X"], netns=host_ns)
     ns.run(["ebtables", "-t", "nat", "-F"], netns=host_ns)
     ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
 
@@ -60,7 +86,7 @@ def udp53_rules(host_ns: str, driver: str = "iptables") -> int:
         return sum(1 for m in re.finditer(r"chain in-\S+ \{[^}]*?goto (gi-\S+)", text)
                    if m.group(1) in holding)
     # the iptables driver too: each ingress chain jumps to its groups' shared chain
-    save = ns.run(["iptables-save", "-t", "filter"], netns=host_ns).splitlines()
+    save = ns.run([_ipt("iptables-save", driver), "-t", "filter"], netns=host_ns).splitlines()
     rule = "-s 198.51.100.0/24 -p udp -m udp --dport 53 -j RETURN"
     holding = {line.split()[1] for line in save if line.startswith("-A ") and line.endswith(rule)}
     return sum(1 for line in save if line.startswith(f"-A {W}-i")
@@ -72,7 +98,7 @@ def zone(host_ns: str, driver: str = "iptables") -> int:
     if driver == "nftables":
         text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
         return int(re.search(r'"brq\S*" : (\d+)', text).group(1))
-    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    raw = ns.run([_ipt("iptables-save", driver), "-t", "raw"], netns=host_ns)
     return int(re.search(r"--zone (\d+)", raw).group(1))
 
 
@@ -83,13 +109,14 @@ def chains_left(host_ns: str, port_ids: list[str], driver: str = "iptables") -> 
         inet, bridged = _nft_chains(host_ns, "inet"), _nft_chains(host_ns, "bridge")
         return (sum(1 for pid in port_ids if f"in-{pid}" in inet)
                 + sum(1 for pid in port_ids if f"pi-{pid}" in bridged))
-    if _iptables_is_nft():
+    if _iptables_is_nft(driver):
         # iptables-nft/ebtables-nft chains are nf_tables chains: their names
         # alone, 0.15 s at 5,000 ports (iptables-save -t filter: 1.4 s, 10 MB)
         ip, bridged = _nft_chains(host_ns, "ip", "filter"), _nft_chains(host_ns, "bridge", "nat")
         return (sum(1 for pid in port_ids if f"{W}-i{pid[:10]}" in ip)
                 + sum(1 for t in taps if f"neutronMAC-{t}" in bridged))
-    save4 = ns.run(["iptables-save", "-t", "filter"], netns=host_ns)
-    left = sum(1 for pid in port_ids if f":{W}-i{pid[:10]} " in save4)
-    eb = ns.run(["ebtables-save"], netns=host_ns)
-    return left + sum(1 for t in taps if f"neutronMAC-{t}" in eb)
+    ip = _chain_names(host_ns, [_ipt("iptables-save", driver), "-t", "filter"])
+    bridged = (_nft_chains(host_ns, "bridge", "nat") if "nf_tables" in ns.run(
+        ["ebtables", "--version"], check=False) else _chain_names(host_ns, ["ebtables-save", "-t", "nat"]))
+    return (sum(1 for pid in port_ids if f"{W}-i{pid[:10]}" in ip)
+            + sum(1 for t in taps if f"neutronMAC-{t}" in bridged))

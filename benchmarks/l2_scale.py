@@ -64,6 +64,7 @@ from l2_common import count_status, make_taps, throwaway_lab
 from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules
 from l2_watch import GoneWatch, awaited_chains, chain_key
 
+from neutrino.agent.l2.firewall.apply import tool
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.conntrack import CtNetlink
 from neutrino.dataplane.netlink import Netlink
@@ -122,7 +123,8 @@ def zone_of(host_ns: str, network_id: str, driver: str) -> int:
     if driver == "nftables":
         text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
         return int(re.search(rf'"{brq}" : (\d+)', text).group(1))
-    raw = ns.run(["iptables-save", "-t", "raw"], netns=host_ns)
+    raw = ns.run([tool("iptables-save", driver.partition("-")[2] or "auto"), "-t", "raw"],
+                 netns=host_ns)
     return int(re.search(rf"--physdev-in {brq} .*--zone (\d+)", raw).group(1))
 
 
@@ -471,6 +473,8 @@ def main() -> None:
     ap.add_argument("--transport", choices=("inproc", "rabbit"), default="rabbit")
     ap.add_argument("--keep-logs", help="copy the lab logs to this directory")
     ap.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables")
+    ap.add_argument("--iptables-backend", choices=("auto", "nft", "legacy"), default="auto",
+                    help="[securitygroup] iptables_backend of the iptables driver")
     ap.add_argument("--deletes", type=int, default=1000, help="ports deleted in phase 9")
     ap.add_argument("--deletes-only", action="store_true",
                     help="after wiring, skip phases 4-8 and 10 (restarts, one rule, memory)")
@@ -480,9 +484,16 @@ def main() -> None:
     n = args.ports
     extra = {} if args.firewall_driver == "iptables" else {
         "firewall_driver": args.firewall_driver}
+    # what l2_fw_kernel reads: the iptables driver by its backend's tools
+    driver = args.firewall_driver
+    if driver == "iptables" and args.iptables_backend != "auto":
+        extra["iptables_backend"] = args.iptables_backend
+        driver = f"iptables-{args.iptables_backend}"
     with throwaway_lab(1, args.transport, keep_logs=args.keep_logs, **extra) as lab:
         api = lab.api
-        print(f"firewall driver: {args.firewall_driver}")
+        print(f"firewall driver: {args.firewall_driver}"
+              + (f", iptables_backend {args.iptables_backend}" if driver != args.firewall_driver
+                 else ""))
         rss_idle = rss_kib(lab.agent_pid("host1")) if args.transport == "rabbit" else 0
         nets = []
         for k in range(-(-n // PER_NETWORK)):
@@ -519,7 +530,7 @@ def main() -> None:
         print(f"wired from scratch: all {n} ACTIVE {wired:.2f} s after agent start "
               f"(process start {t_started:.2f} s); agent: {line}")
         if args.deletes_only:
-            delete_phase(lab, ports, args.deletes, args.firewall_driver, args.profile)
+            delete_phase(lab, ports, args.deletes, driver, args.profile)
             return
 
         before = full_syncs(lab, n)
@@ -551,7 +562,7 @@ def main() -> None:
         back = wait_count(lab, nets, "ACTIVE", n) + t_started
         print(f"restart with all {n} reported DOWN: all ACTIVE again {back:.2f} s after agent "
               f"start (process start {t_started:.2f} s)")
-        security_group_phases(lab, nets, ports, args.deletes, rss_idle, args.firewall_driver,
+        security_group_phases(lab, nets, ports, args.deletes, rss_idle, driver,
                               profile=args.profile)
 
 

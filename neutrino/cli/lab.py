@@ -51,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables",
                     help="the L2 agents' [securitygroup] firewall_driver (default iptables, "
                          "as upstream)")
+    up.add_argument("--iptables-backend", choices=("auto", "nft", "legacy"), default="auto",
+                    help="the iptables driver's tools, [securitygroup] iptables_backend "
+                         "(default auto: the iptables on PATH, as upstream)")
     up.add_argument("--auth", choices=("noauth", "keystone"), default="noauth",
                     help="keystone: the embedded identity with the seed's admin and demo "
                          "projects and users (see `neutrino lab openrc`)")
@@ -167,6 +170,7 @@ def cmd_up(args) -> int:
                             servers=args.servers, l2pop=args.l2pop, l3_hosts=l3_hosts,
                             firewall=args.firewall, auth=args.auth,
                             firewall_driver=args.firewall_driver,
+                            iptables_backend=args.iptables_backend,
                             dhcp_hosts=[h.strip() for h in args.dhcp_hosts.split(",")
                                         if h.strip()] if args.dhcp_hosts else None,
                             dhcp_agents_per_network=args.dhcp_agents_per_network)
@@ -206,6 +210,8 @@ def cmd_status(args) -> int:
     print(f"  database   {status['database']}, API servers {', '.join(status['api_servers'])}, "
           f"l2population {'on' if status['l2_population'] else 'off'}")
     driver = status.get("firewall_driver", "iptables")
+    if driver == "iptables" and status.get("iptables_backend", "auto") != "auto":
+        driver += f", {status['iptables_backend']} backend"
     print(f"  security   groups "
           f"{f'enforced ({driver})' if status['firewall'] else 'off (--no-firewall)'}, "
           f"auth {status['auth']}"

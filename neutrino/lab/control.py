@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from neutrino.agent.l2.firewall.apply import BACKENDS as IPTABLES_BACKENDS
 from neutrino.lab import database as lab_database
 from neutrino.lab import teardown
 from neutrino.lab.api import ApiError, Credentials, NeutronApi
@@ -44,6 +45,7 @@ class LabControl(LabProcesses):
            servers: int = 1, l2pop: bool = False,
            l3_hosts: list[str] | None = None, firewall: bool = True,
            auth: str = "noauth", firewall_driver: str = "iptables",
+           iptables_backend: str = "auto",
            dhcp_hosts: list[str] | None = None,
            dhcp_agents_per_network: int = 1) -> LabControl:
         """Build the namespaces, start server and agents, wait until every
@@ -58,7 +60,8 @@ class LabControl(LabProcesses):
         `firewall`: security groups enforced by the L2 agents (iptables), as
         upstream's default; False for the noop driver. `auth`: noauth, or
         keystone (the embedded identity with the seed's admin and demo users).
-        `firewall_driver`: iptables (upstream's) or nftables, when `firewall`.
+        `firewall_driver`: iptables (upstream's) or nftables, when `firewall`;
+        `iptables_backend`: the iptables driver's tools (auto, nft, legacy).
         `dhcp_hosts`: the hosts running a DHCP agent (default: host1);
         `dhcp_agents_per_network`: the server's option (DHCP HA with 2+)."""
         if in_process and transport != "inproc":
@@ -69,6 +72,8 @@ class LabControl(LabProcesses):
             raise ValueError("auth must be noauth or keystone")
         if firewall_driver not in ("iptables", "nftables"):
             raise ValueError("firewall_driver must be iptables or nftables")
+        if iptables_backend not in IPTABLES_BACKENDS:
+            raise ValueError(f"iptables_backend must be one of {', '.join(IPTABLES_BACKENDS)}")
         if db not in lab_database.BACKENDS:
             raise ValueError(f"db must be one of {', '.join(lab_database.BACKENDS)}")
         if servers > 1 and (transport != "rabbit" or db == "sqlite"):
@@ -91,6 +96,7 @@ class LabControl(LabProcesses):
                          control_exchange=f"neutrino-lab-{prefix.rstrip('-')}", port=port,
                          db=db, servers=servers, l2pop=l2pop, l3_hosts=l3_hosts,
                          firewall=firewall, auth=auth, firewall_driver=firewall_driver,
+                         iptables_backend=iptables_backend,
                          dhcp_agent_hosts=dhcp_hosts,
                          dhcp_agents_per_network=dhcp_agents_per_network)
         if auth == "keystone":
@@ -246,6 +252,7 @@ class LabControl(LabProcesses):
                 "database": self.state.db, "l2_population": self.state.l2pop,
                 "firewall": self.state.firewall, "auth": self.state.auth,
                 "firewall_driver": self.state.firewall_driver,
+                "iptables_backend": self.state.iptables_backend,
                 "l3_agent_hosts": self.state.l3_hosts or self.state.host_names(),
                 "lb_agent_hosts": self.state.lb_hosts(),
                 "transport": self.state.transport, "transport_url": self.state.transport_url,

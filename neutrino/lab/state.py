@@ -64,6 +64,7 @@ class LabState:
     l3_hosts: list[str] | None = None    # hosts running an L3 agent (None: all)
     firewall: bool = True                # security groups enforced by the L2 agents
     firewall_driver: str = "iptables"    # ... with "iptables" or "nftables"
+    iptables_backend: str = "auto"       # ... iptables: its tools (auto, nft, legacy)
     auth: str = "noauth"                 # "noauth" | "keystone" (the embedded identity)
     passwords: dict[str, str] = field(default_factory=dict)   # keystone: user -> password
     dhcp_agent_hosts: list[str] | None = None   # hosts running a DHCP agent (None: host1)
@@ -233,6 +234,7 @@ class LabState:
             "[securitygroup]",   # on unless the lab was made with --no-firewall
             f"enable_security_group = {'true' if self.firewall else 'false'}",
             f"firewall_driver = {self.firewall_driver if self.firewall else 'noop'}",
+            f"iptables_backend = {self.iptables_backend}",
             "",
         ])
 

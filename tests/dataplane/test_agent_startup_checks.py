@@ -6,6 +6,7 @@ the checks come before the agent joins the bus, so no broker is involved."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 
@@ -27,15 +28,18 @@ def host(netns):
     return ns
 
 
-def run_agent(host: str, tmp_path, cmd: str, sections: dict) -> subprocess.CompletedProcess:
+def run_agent(host: str, tmp_path, cmd: str, sections: dict,
+              path: str | None = None) -> subprocess.CompletedProcess:
     base = {"DEFAULT": {"host": "startup-check", "state_path": str(tmp_path),
                         # never reached: the checks run first
                         "transport_url": "rabbit://guest:guest@127.0.0.1:1/"}}
     for section, values in sections.items():
         base.setdefault(section, {}).update(values)
     ini = write_ini(tmp_path / "agent.ini", base)
-    return subprocess.run(["ip", "netns", "exec", host, str(BIN / cmd), "--config-file", ini],
-                          capture_output=True, text=True, timeout=60)
+    env = dict(os.environ, PATH=path) if path is not None else None
+    return subprocess.run([shutil.which("ip"), "netns", "exec", host, str(BIN / cmd),
+                           "--config-file", ini], capture_output=True, text=True, timeout=60,
+                          env=env)
 
 
 LB_OK = {"linux_bridge": {"physical_interface_mappings": "physnet1:eth-ok",
@@ -81,6 +85,20 @@ def test_linuxbridge_checks_pass_on_a_host_that_has_everything(host, tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)   # its own session: the agent and helpers
             proc.wait(timeout=10)
+
+
+def test_linuxbridge_agent_terminates_without_its_iptables_backends_tools(host, tmp_path):
+    """[securitygroup] iptables_backend = legacy on a host whose PATH has no
+    iptables-legacy: refused at start, not at the first filter."""
+    (tmp_path / "bin").mkdir()
+    sections = {k: dict(v) for k, v in LB_OK.items()}
+    sections["securitygroup"] = {"firewall_driver": "iptables", "iptables_backend": "legacy"}
+    proc = run_agent(host, tmp_path, "neutrino-linuxbridge-agent", sections,
+                     path=str(tmp_path / "bin"))
+    assert proc.returncode == 1, proc.stderr
+    assert ("[securitygroup] iptables_backend 'iptables-legacy-restore' is not an executable"
+            in proc.stderr)
+    assert "Agent terminated!" in proc.stderr
 
 
 def test_dhcp_agent_terminates_without_dnsmasq(host, tmp_path):

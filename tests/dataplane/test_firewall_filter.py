@@ -3,7 +3,8 @@ bridge and veth "instances" (tap<port> on the host side), programmed by
 neutrino.agent.l2.firewall exactly as the L2 agent does; packets pass or
 are dropped. Everything lives in per-test namespaces. Every test runs
 against both drivers ([securitygroup] firewall_driver = iptables and
-nftables): the packets must do the same."""
+nftables), the iptables one also with iptables_backend = legacy: the
+packets must do the same."""
 from __future__ import annotations
 
 import subprocess
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from neutrino.agent.l2.firewall.apply import FirewallKernel
+from neutrino.agent.l2.firewall.apply import FirewallKernel, tool
 from neutrino.agent.l2.firewall.model import (FwConf, FwDesired, FwPort, SgRule, group_chain,
                                               set_name)
 from neutrino.agent.l2.firewall.nft import plan as nft_plan
@@ -43,11 +44,13 @@ def rules_default(gid):
 class Host:
     """One bridge, instances on taps, the firewall of the host namespace."""
 
-    def __init__(self, netns, driver="iptables"):
+    def __init__(self, netns, driver="iptables", backend="auto"):
         self.ns = netns("host")
         self.make_ns = netns
         self.driver = driver
-        self.kernel = FirewallKernel(self.ns) if driver == "iptables" else NftKernel(self.ns)
+        self.backend = backend          # the iptables driver's tools
+        self.kernel = (FirewallKernel(self.ns, backend=backend) if driver == "iptables"
+                       else NftKernel(self.ns))
         self.last = None           # nftables: what the last apply left
         self.kernel.ensure_bridge_netfilter()
         self.ports: dict[str, FwPort] = {}
@@ -130,6 +133,10 @@ class Host:
             self.last = r
         return p, r
 
+    def save(self, command: str = "iptables-save", *args: str) -> str:
+        """What the iptables driver's backend shows."""
+        return ns.run([tool(command, self.backend), *args], netns=self.ns)
+
     def nft_list(self) -> str:
         return "".join(ns.run(["nft", "list", "table", fam, "neutrino"], netns=self.ns)
                        for fam in ("inet", "bridge"))
@@ -154,9 +161,10 @@ def ping(src_ns: str, ip: str) -> bool:
     return out.returncode == 0
 
 
-@pytest.fixture(params=["iptables", "nftables"])
+@pytest.fixture(params=["iptables", "iptables-legacy", "nftables"])
 def host(request, netns):
-    return Host(netns, request.param)
+    driver, _, backend = request.param.partition("-")
+    return Host(netns, driver, backend or "auto")
 
 
 def test_default_group_members_reach_each_other_others_do_not(host):
@@ -181,14 +189,19 @@ def test_default_group_members_reach_each_other_others_do_not(host):
         assert any(line.startswith("bridge map port-in: ") for line in shown)
         assert nft_network(host.ns, "brq" + NET[:11]) == ["nftables zone 4097"]
         return
-    save = ns.run(["iptables-save"], netns=host.ns)
+    save = host.save()
     for chain in ("neutron-filter-top", "neutron-linuxbri-sg-chain",
                   "neutron-linuxbri-sg-fallback", f"neutron-linuxbri-i{pid(1)[:10]}",
                   f"neutron-linuxbri-o{pid(1)[:10]}", f"neutron-linuxbri-s{pid(1)[:10]}"):
         assert f":{chain} " in save
     assert "-A FORWARD -j neutron-filter-top" in save
-    assert "--physdev-is-bridged" in save and "-j CT --zone 4097" in ns.run(
-        ["iptables-save", "-t", "raw"], netns=host.ns)
+    assert "--physdev-is-bridged" in save and "-j CT --zone 4097" in host.save(
+        "iptables-save", "-t", "raw")
+    shown = port_firewall(host.ns, pid(1))["iptables"]["IPv4"]   # `neutrino show port`
+    assert f"-A neutron-linuxbri-sg-chain -m physdev --physdev-out tap{pid(1)[:11]} " \
+        "--physdev-is-bridged" in " ".join(shown)
+    if host.backend == "legacy":      # x_tables, not nf_tables: iptables-nft sees none of it
+        assert "neutron-linuxbri" not in ns.run(["iptables-nft-save"], netns=host.ns)
 
 
 def test_ipv6_members_reach_each_other_others_do_not(host):
@@ -203,7 +216,7 @@ def test_ipv6_members_reach_each_other_others_do_not(host):
     if host.driver == "nftables":
         assert f"ip6 saddr @{nft_render.nft_set(G, 6)}" in host.nft_list()
         return
-    save6 = ns.run(["ip6tables-save"], netns=host.ns)
+    save6 = host.save("ip6tables-save")
     gi = group_chain("ingress", f"stateful|{G}")          # the group's rules, shared
     assert f"-A neutron-linuxbri-i{pid(1)[:10]} -j {gi}" in save6
     assert f"-A {gi} -m set --match-set {set_name(G, 6)} src" in save6
@@ -268,14 +281,14 @@ def test_port_security_disabled_passes_everything(host):
     if host.driver == "nftables":
         assert pid(1) not in host.nft_list()
         return
-    assert f"neutron-linuxbri-i{pid(1)[:10]}" not in ns.run(["iptables-save"], netns=host.ns)
+    assert f"neutron-linuxbri-i{pid(1)[:10]}" not in host.save()
 
 
 def test_rogue_dhcp_reply_from_an_instance_is_dropped(host):
     a, b = host.add(1), host.add(2)
     host.converge()
     if host.driver == "iptables":
-        out = ns.run(["iptables-save", "-c"], netns=host.ns)
+        out = host.save("iptables-save", "-c")
         assert "Prevent DHCP Spoofing by VM." in out
     # a DHCP "reply" (udp 67 -> 68) sent by instance a towards b never arrives
     listener = None
@@ -295,7 +308,7 @@ def test_rogue_dhcp_reply_from_an_instance_is_dropped(host):
     if host.driver == "nftables":
         return
     go = group_chain("egress", f"stateful|{G}")          # a's egress tail, shared
-    drops = [line for line in ns.run(["iptables-save", "-c"], netns=host.ns).splitlines()
+    drops = [line for line in host.save("iptables-save", "-c").splitlines()
              if "Prevent DHCP Spoofing by VM." in line and go in line]
     assert drops and not drops[0].startswith("[0:")
 

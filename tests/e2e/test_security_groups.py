@@ -3,7 +3,8 @@ L2 agents run the iptables firewall; every check is packets passing or
 being dropped between instances (or the outside world), and the seed's
 chain structure as `iptables-save` shows it in a host namespace. The same
 packet checks run once more on a lab whose agents use the nftables driver
-(inproc)."""
+(inproc), and on one whose iptables driver runs iptables-legacy (inproc,
+`--iptables-backend legacy`)."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +17,7 @@ import time
 
 import pytest
 
+from neutrino.agent.l2.firewall.apply import tool
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.process import Daemon
 from tests.e2e.conftest import RABBIT_URL, _rabbit_unreachable
@@ -26,7 +28,8 @@ pytestmark = pytest.mark.root
 W = "neutron-linuxbri"
 
 
-@pytest.fixture(scope="module", params=["inproc", "rabbit", "inproc-nftables"])
+@pytest.fixture(scope="module", params=["inproc", "rabbit", "inproc-nftables",
+                                        "inproc-iptables-legacy"])
 def fwlab(request, tmp_path_factory):
     """A 2-host lab with security groups on (the shared lab has them off),
     per transport: with rabbit the agents are processes inside the hosts."""
@@ -38,9 +41,10 @@ def fwlab(request, tmp_path_factory):
             missing(reason)
     from neutrino.lab.control import LabControl
     transport, _, driver = request.param.partition("-")
+    driver, _, backend = driver.partition("-")
     ctl = LabControl.up(hosts=2, transport=transport, firewall=True, rabbit_url=RABBIT_URL,
                         lab_dir=tmp_path_factory.mktemp(f"lab-fw-{request.param}") / "lab",
-                        firewall_driver=driver or "iptables")
+                        firewall_driver=driver or "iptables", iptables_backend=backend or "auto")
     try:
         yield ctl
     finally:
@@ -297,7 +301,8 @@ def test_port_security_disabled_lets_everything_through(w):
         tables = ns.run(["nft", "list", "table", "inet", "neutrino"], netns=w.host_ns("host1"))
         assert f"in-{p.port_id}" not in tables and f"in-{a.port_id}" in tables
         return
-    save = ns.run(["iptables-save"], netns=w.host_ns("host1"))
+    save = ns.run([tool("iptables-save", w.lab.state.iptables_backend)],
+                  netns=w.host_ns("host1"))
     assert f"{W}-i{p.port_id[:10]}" not in save and f"{W}-i{a.port_id[:10]}" in save
 
 

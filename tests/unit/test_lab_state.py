@@ -144,3 +144,22 @@ def test_lab_up_flags():
     assert parse(["lab", "up", "--auth", "keystone"]).auth == "keystone"
     assert parse(["lab", "instance", "create", "--network", "n", "--project", "demo",
                   "vm"]).project == "demo"
+
+
+def test_the_iptables_backend_reaches_the_agents_and_their_firewall(state):
+    from neutrino.agent.l2.firewall.apply import FirewallKernel
+    from neutrino.agent.l2.firewall.model import FwConf
+    state.write_agent_configs()
+    auto = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [str(state.agent_ini_path("host1"))])
+    assert FwConf.from_config(auto).iptables_backend == "auto"
+    state.iptables_backend = "legacy"
+    state.write_agent_configs()
+    legacy = config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [str(state.agent_ini_path("host1"))])
+    conf = FwConf.from_config(legacy)
+    assert conf.iptables_backend == "legacy"
+    kernel = FirewallKernel("nowhere", backend=conf.iptables_backend)
+    assert kernel.save == {4: "iptables-legacy-save", 6: "ip6tables-legacy-save"}
+    assert kernel.restore == {4: "iptables-legacy-restore", 6: "ip6tables-legacy-restore"}
+    with pytest.raises(config_mod.ConfigError, match="iptables_backend"):
+        config_mod.load(LINUXBRIDGE_AGENT_SCHEMA, [], {"securitygroup": {
+            "iptables_backend": "xtables"}})

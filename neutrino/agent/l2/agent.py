@@ -25,6 +25,7 @@ from typing import Any
 
 from neutrino.agent import startup
 from neutrino.agent.l2.apply import Kernel
+from neutrino.agent.l2.firewall.apply import tool as iptables_tool
 from neutrino.agent.l2.model import Desired, L2Conf, Plan, tap_name
 from neutrino.agent.l2.plan import plan
 from neutrino.agent.l2.trunk.plan import missing_subports, plan_subports
@@ -67,6 +68,12 @@ def check_host(cfg, netns: str | None) -> str | None:
         links, vxlan_dev)
     if problems:
         raise startup.terminated(problems)
+    sg = cfg.securitygroup
+    if sg.enable_security_group and sg.firewall_driver == "iptables" \
+            and sg.iptables_backend != "auto":
+        for command in ("iptables-restore", "ip6tables-restore"):
+            startup.check_executable("[securitygroup] iptables_backend",
+                                     iptables_tool(command, sg.iptables_backend))
     return vxlan_dev
 
 

@@ -42,7 +42,8 @@ class Firewall(Reconciler):
         self.host = host
         self.prefix = prefix
         self.timeout = timeout
-        self.kernel = kernel or FirewallKernel(netns, background_conntrack=True)
+        self.kernel = kernel or FirewallKernel(netns, background_conntrack=True,
+                                                    backend=conf.iptables_backend)
         self.server = ServerView(transport, host, prefix, timeout)
         self.last: Rendered | None = None
         self.stats: dict[str, float] = {}

@@ -181,12 +181,13 @@ class FwDesired:
 class FwConf:
     enabled: bool = True            # firewall_driver = iptables and enable_security_group
     use_ipset: bool = True
+    iptables_backend: str = "auto"  # auto (PATH) | nft | legacy: the tools apply.py runs
 
     @classmethod
     def from_config(cls, cfg) -> FwConf:
         sg = cfg.securitygroup
         return cls(enabled=bool(sg.enable_security_group and sg.firewall_driver == "iptables"),
-                   use_ipset=bool(sg.enable_ipset))
+                   use_ipset=bool(sg.enable_ipset), iptables_backend=sg.iptables_backend)
 
 
 # ---------------------------------------------------------------- what the kernel shows

@@ -7,11 +7,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from neutrino.agent.l2.firewall.apply import BACKENDS, SAVE, tool
 from neutrino.agent.l2.firewall.model import (GROUP_PREFIXES, SET_PREFIXES, egress_chain, ingress_chain,
                                               spoof_chain, tap)
 from neutrino.dataplane import ebtables, ipset, nftables
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import parse_save
+
+
+def _saves(netns: str | None, own: tuple[str, ...]) -> dict[int, tuple[str, Any]]:
+    """IP version -> (save command, its parsed tables or why not), from the
+    first iptables backend whose filter table holds one of the port's own
+    chains ([securitygroup] iptables_backend is the agent's, not known
+    here); the PATH's when none does."""
+    first = None
+    for backend in BACKENDS:
+        out: dict[int, tuple[str, Any]] = {}
+        for v, command in SAVE.items():
+            cmd = tool(command, backend)
+            try:
+                out[v] = (cmd, parse_save(_netns.run([cmd], netns=netns)))
+            except Exception as exc:  # noqa: BLE001
+                out[v] = (cmd, exc)
+        first = first or out
+        if any(c in tables.get("filter", {}) for _, tables in out.values()
+               if not isinstance(tables, Exception) for c in own):
+            return out
+    return first
 
 
 def port_firewall(netns: str | None, port_id: str) -> dict[str, Any]:
@@ -22,11 +44,9 @@ def port_firewall(netns: str | None, port_id: str) -> dict[str, Any]:
     if view["nftables"]:          # the nftables driver: nothing in iptables to show
         return view
     sets: set[str] = set()
-    for v, cmd in ((4, "iptables-save"), (6, "ip6tables-save")):
-        try:
-            tables = parse_save(_netns.run([cmd], netns=netns))
-        except Exception as exc:  # noqa: BLE001 - a host without the tool: say so
-            view["iptables"][f"IPv{v}"] = [f"({cmd}: {exc})"]
+    for v, (cmd, tables) in _saves(netns, own).items():
+        if isinstance(tables, Exception):   # a host without the tool: say so
+            view["iptables"][f"IPv{v}"] = [f"({cmd}: {tables})"]
             continue
         lines: list[str] = []
         for table in ("raw", "filter"):
