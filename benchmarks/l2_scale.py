@@ -21,15 +21,19 @@ group, whose remote-group rule puts an ipset in play):
    agent start -> every filter back (one restore per IP version; the ports
    go DOWN meanwhile) and all ACTIVE again.
 8. one rule POSTed to the default group -> in all N ingress chains.
-9. 1,000 ports deleted, each with a tracked flow in its network's zone:
-   their taps unplugged at once (the VMs destroyed; one batched kernel
-   request, timed apart), then 1,000 API DELETEs from 8 clients; from the
-   first DELETE until their chains (iptables/ebtables or nft) and conntrack
-   entries are all gone (nftables: chains timed from the kernel's events,
-   `nft monitor`, then checked in the kernel itself: listing them every
-   50 ms took a core; iptables: chain names polled every 0.5 s; flows
-   polled every 0.25 s), the DELETEs' own time printed apart, and the CPU
-   time of the busiest processes meanwhile (this lab's and the machine's).
+9. 1,000 instances destroyed, each port with a tracked flow in its
+   network's zone: their taps unplugged at once (one batched kernel
+   request), then, while the agent works, 1,000 API DELETEs from 8
+   clients. The agent drops a port's filter and flows when its tap goes
+   (as upstream's agent does with a vanished device), so the chains
+   (iptables/ebtables or nft) and conntrack entries are timed from the
+   unplug (nftables: chains from the kernel's events, `nft monitor`, then
+   checked in the kernel itself: listing them every 50 ms took a core;
+   iptables: chain names polled every 0.5 s; flows from the conntrack
+   count every 20 ms); from the first DELETE: the DELETEs themselves and
+   the victims' addresses out of their group's set (ipset or nftables
+   set, polled every 0.1 s); and the CPU time of the busiest processes
+   meanwhile (this lab's and the machine's).
 10. agent memory: RSS with no port vs with N ports, per port.
 
 With --transport rabbit (default) the agent is its own process, so times
@@ -58,6 +62,7 @@ import os
 import sys
 import re
 import signal
+import threading
 import time
 
 from l2_common import count_status, make_taps, throwaway_lab
@@ -408,63 +413,102 @@ def delete_phase(lab, ports: list[dict], deletes: int, driver: str,
         raise RuntimeError(f"{chain_watch.proc.args} exited: {chain_watch.last_line}")
     load = open("/proc/loadavg").read().split()[0]
     # The hypervisor destroys the VMs (their taps go), then Nova deletes
-    # their ports: the unplug is timed apart, the clock starts at the first DELETE.
-    t_unplug = time.monotonic()
+    # their ports. The agent drops a filter when its tap goes (as
+    # upstream's): the clock starts at the unplug; the DELETEs run on a
+    # thread meanwhile, timed from the first.
+    group = victims[0]["security_groups"][0]
+    t_start = time.monotonic()
     unplug(host_ns, taps)
-    t_unplug = time.monotonic() - t_unplug
+    t_unplug = time.monotonic() - t_start
     cpu0 = cpu_times()
     t0 = time.monotonic()
-    delete_all(lab.state.api_url, victim_ids, CLIENTS)
-    api_t = time.monotonic() - t0
-    cpu_api = cpu_times()
+    api = {}
+
+    def deleting() -> None:
+        try:
+            delete_all(lab.state.api_url, victim_ids, CLIENTS)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            api["error"] = exc
+        api["t"] = time.monotonic() - t0
+    deleter = threading.Thread(target=deleting)
+    deleter.start()
+    cpu_api = None
     # chains: from the watch's last event, checked in the kernel (a kernel
     # already clean while the watch still waits, an event it did not see, is
     # timed by the poll and says so); flows: the first count back at what
     # the namespace held before the victims' flows, confirmed by a dump (a
-    # dump every 0.5 s besides, should others' entries keep the count up)
-    chains_t = ct_t = None
-    chains_polled = dumped = time.monotonic()
+    # dump every 0.5 s besides, should others' entries keep the count up);
+    # members: the victims' addresses out of their group's set (after the
+    # DELETEs: the server changes the membership), polled every 0.1 s
+    chains_t = ct_t = members_t = None
+    chains_polled = dumped = members_polled = time.monotonic()
     chain_poll = 0.5 if chain_watch is None else 2.0     # with a watch: its fallback
     how = ("chains from kernel events" if chain_watch else "chains polled every 0.5 s"
-           ) + ", flows from the conntrack count every 20 ms"
-    while chains_t is None or ct_t is None:
-        if time.monotonic() - t0 > 900:
+           ) + ", flows from the conntrack count every 20 ms, set members polled every 0.1 s"
+    while chains_t is None or ct_t is None or members_t is None or "t" not in api:
+        if time.monotonic() - t_start > 900:
             raise TimeoutError(f"after 900 s: {chains_left(host_ns, victim_ids, driver)} "
                                f"chains, {tracked()} flows left")
+        if "error" in api:
+            raise api["error"]
+        if "t" in api and cpu_api is None:
+            cpu_api = cpu_times()
         now = time.monotonic()
         since = now - dumped         # (dumps at most every 0.1 s: they cost CPU)
         if ct_t is None and ((count() <= others and since >= 0.1) or since >= 0.5):
             dumped = now
             if tracked() == 0:
-                ct_t = now - t0
+                ct_t = now - t_start
         events_done = chain_watch is not None and chain_watch.done.is_set()
         if chains_t is None and (events_done or now - chains_polled >= chain_poll):
             chains_polled = now
             if chains_left(host_ns, victim_ids, driver) == 0:
                 if chain_watch is not None and chain_watch.done_at is not None:
-                    chains_t = chain_watch.done_at - t0
+                    chains_t = chain_watch.done_at - t_start
                 else:
-                    chains_t = time.monotonic() - t0
+                    chains_t = time.monotonic() - t_start
                     if chain_watch is not None:
                         how += (f" (chains polled: {len(chain_watch.left)} events unseen, "
                                 f"e.g. {sorted(chain_watch.left)[:1]})")
+        if members_t is None and "t" in api and now - members_polled >= 0.1:
+            members_polled = now
+            if not ips & set_members(host_ns, group, driver):
+                members_t = time.monotonic() - t0
         time.sleep(0.02)
+    deleter.join()
     count_file.close()
     if chain_watch is not None:
         chain_watch.stop()
     for spy in spies:
         spy.send_signal(signal.SIGINT)
         spy.wait(30)
-    print(f"{len(victims)} taps unplugged in one batch in {t_unplug:.2f} s; then "
-          f"{len(victims)} port deletes ({len(victims)} API DELETEs in "
-          f"{api_t:.2f} s, {CLIENTS} clients): all their chains gone {chains_t:.2f} s, all their "
-          f"{flows} tracked flows gone {ct_t:.2f} s after the first delete; both "
-          f"{max(chains_t, ct_t):.2f} s (load average {load} at the start, after {waited:.0f} s "
-          f"for the machine to idle; times {how})")
+    api_t = api["t"]
+    print(f"{len(victims)} instances destroyed, then their ports deleted: their "
+          f"{len(victims)} taps unplugged in one batch ({t_unplug:.2f} s), then "
+          f"{len(victims)} API DELETEs from {CLIENTS} clients ({api_t:.2f} s from the first). "
+          f"From the unplug: all their chains gone {chains_t:.2f} s, all their {flows} "
+          f"tracked flows gone {ct_t:.2f} s; both {max(chains_t, ct_t):.2f} s. From the first "
+          f"DELETE: their addresses out of the group's set {members_t:.2f} s, chains and flows "
+          f"{_since(max(chains_t, ct_t) - (t0 - t_start))} (load average {load} at the start, "
+          f"after {waited:.0f} s for the machine to idle; times {how})")
     print("CPU time during the DELETEs (|True: this lab's):",
           cpu_report(cpu0, cpu_api, str(lab.state.lab_dir)))
     print("CPU time from the last DELETE to all gone:",
           cpu_report(cpu_api, cpu_times(), str(lab.state.lab_dir)))
+
+
+def _since(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds > 0 else "gone before it"
+
+
+def set_members(host_ns: str, group_id: str, driver: str) -> set[str]:
+    """The IPv4 addresses in a remote group's set (ipset or nftables)."""
+    if driver == "nftables":
+        argv = ["nft", "list", "set", "inet", "neutrino", f"rg4-{group_id}"]
+    else:
+        argv = ["ipset", "list", f"NIPv4{group_id}"[:31]]
+    text = ns.run(argv, netns=host_ns, check=False)
+    return set(re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", text))
 
 
 def main() -> None:

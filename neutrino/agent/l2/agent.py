@@ -8,9 +8,10 @@ Triggers only mark things dirty; one worker thread converges:
     whole host state (one call) and converge everything, stale devices too;
   * every polling_interval -> rescan the kernel.
 Each cycle is: observe (one link dump; the last one again when no link
-event arrived and nothing was applied since), the firewall (a port ACTIVE whose
-filter the kernel lacks, e.g. after netfilter was flushed, is reported
-DOWN before its filter is restored), plan (pure), report BUILD for the
+event arrived and nothing was applied since), the firewall (every bound
+port but those whose tap left; a port ACTIVE whose filter the kernel
+lacks, e.g. after netfilter was flushed, is reported DOWN before its
+filter is restored), plan (pure), report BUILD for the
 ports about to be wired, apply (batched netlink), report ACTIVE/DOWN (one
 cast). A port is reported ACTIVE only after its filter and its wiring are
 in place. Nothing on the wiring path waits for the server or for
@@ -132,6 +133,8 @@ class LinuxBridgeAgent:
         # link events heard (any device, overruns too), and the last dump of
         # the links with the count it began at (see _observe_links)
         self._link_events = 0
+        self._taps_seen: set[str] = set()    # bound ports whose tap the last cycle saw
+        self._taps_left: set[str] = set()    # ... seen once, gone since: not filtered
         self._links: tuple[int, dict] | None = None
         self._poll_due = False
         self._registered = False
@@ -314,22 +317,19 @@ class LinuxBridgeAgent:
                 self.known_status.pop(pid, None)
         desired = self.desired
         fetched = time.monotonic()
-        blocked: dict[str, str] = {}
-        if self.firewall is not None:    # filters exist before their taps join a bridge
-            # ports notified deleted are dropped, not refetched (a burst of deletes);
-            # before the links are observed: a deleted port's chains leave the
-            # kernel without waiting for a dump of every link (the firewall
-            # names taps, it needs none to exist)
-            self.firewall.converge(set(desired.ports),
-                                   refetch=bool(full or set(ports) - set(gone) or networks),
-                                   full=full, before_apply=self._filters_missing, gone=gone)
-            blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         observed = self._observe_links(full)
         trunk_ops = plan_subports(desired, observed)
         if trunk_ops:   # subport devices first: the plan below wires them as taps
             self.kernel.apply(trunk_ops)
             self._links = None
             observed = self._observe_links(full)
+        blocked: dict[str, str] = {}
+        if self.firewall is not None:    # filters exist before their taps join a bridge
+            # ports notified deleted are dropped, not refetched (a burst of deletes)
+            self.firewall.converge(self._to_filter(desired, observed),
+                                   refetch=bool(full or set(ports) - set(gone) or networks),
+                                   full=full, before_apply=self._filters_missing, gone=gone)
+            blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         if self._unknown_taps_due(observed, desired, full):
             self.request_full_resync()
         forwarding = (self.kernel.observe_forwarding(observed) if self.conf.l2_population
@@ -397,6 +397,21 @@ class LinuxBridgeAgent:
         observed = self.kernel.observe()
         self._links = (heard, observed)
         return observed
+
+    def _to_filter(self, desired: Desired, observed) -> set[str]:
+        """The bound ports to filter: all but those whose tap left (seen
+        by this agent, gone since: the instance was destroyed or stopped),
+        whose filters and flows go at once, as upstream's agent removes a
+        vanished device's filter, not when Nova deletes the port later. A
+        port whose tap has not appeared yet keeps its filter ready, so a
+        tap is filtered before it joins the bridge; a tap that comes back
+        gets its filter back in the cycle that wires it (this runs after
+        the cycle's last link observation, before the plan)."""
+        bound = set(desired.ports)
+        present = {pid for pid in bound if tap_name(pid) in observed}
+        self._taps_left = ((self._taps_left | (self._taps_seen - present)) - present) & bound
+        self._taps_seen = present
+        return bound - self._taps_left
 
     def _filters_missing(self, port_ids: set[str]) -> None:
         """Ports about to get their filter back (or for the first time): one
