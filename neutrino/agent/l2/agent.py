@@ -409,7 +409,11 @@ class LinuxBridgeAgent:
         the cycle's last link observation, before the plan)."""
         bound = set(desired.ports)
         present = {pid for pid in bound if tap_name(pid) in observed}
-        self._taps_left = ((self._taps_left | (self._taps_seen - present)) - present) & bound
+        left = (self._taps_seen - present) & bound
+        if left:
+            LOG.info("%d port(s) on host %s lost their tap (e.g. %s): their filters go until "
+                     "it is back", len(left), self.host, min(left))
+        self._taps_left = ((self._taps_left | left) - present) & bound
         self._taps_seen = present
         return bound - self._taps_left
 
