@@ -5,6 +5,8 @@ its ebtables chains; with the nftables driver, its chains and map entries
 in the `neutrino` tables and the sets its rules name. Only reads."""
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any
 
 from neutrino.agent.l2.firewall.apply import BACKENDS, SAVE, tool
@@ -21,7 +23,12 @@ def _saves(netns: str | None, own: tuple[str, ...]) -> dict[int, tuple[str, Any]
     chains ([securitygroup] iptables_backend is the agent's, not known
     here); the PATH's when none does."""
     first = None
+    tried: set[str] = set()
     for backend in BACKENDS:
+        binary = shutil.which(tool(SAVE[4], backend)) or tool(SAVE[4], backend)
+        if os.path.realpath(binary) in tried:
+            continue        # auto is one of the others (xtables-nft-multi or -legacy-multi)
+        tried.add(os.path.realpath(binary))
         out: dict[int, tuple[str, Any]] = {}
         for v, command in SAVE.items():
             cmd = tool(command, backend)
