@@ -1,8 +1,9 @@
 """What benchmarks/l2_scale.py reads of a host's firewall, for either
 [securitygroup] firewall_driver (iptables, nftables; iptables-nft and
-iptables-legacy: the iptables driver with that iptables_backend): which ports have their filters, how many
-ingress chains hold a rule, the network's conntrack zone, what is left of
-deleted ports, and a reboot's empty netfilter."""
+iptables-legacy: the iptables driver with that iptables_backend): which
+ports have their filters, how many ingress chains hold a rule, the
+network's conntrack zone, what is left of deleted ports, and a reboot's
+empty netfilter."""
 from __future__ import annotations
 
 import functools
@@ -116,7 +117,8 @@ def chains_left(host_ns: str, port_ids: list[str], driver: str = "iptables") -> 
         return (sum(1 for pid in port_ids if f"{W}-i{pid[:10]}" in ip)
                 + sum(1 for t in taps if f"neutronMAC-{t}" in bridged))
     ip = _chain_names(host_ns, [_ipt("iptables-save", driver), "-t", "filter"])
-    bridged = (_nft_chains(host_ns, "bridge", "nat") if "nf_tables" in ns.run(
-        ["ebtables", "--version"], check=False) else _chain_names(host_ns, ["ebtables-save", "-t", "nat"]))
+    eb_nft = "nf_tables" in ns.run(["ebtables", "--version"], check=False)
+    bridged = (_nft_chains(host_ns, "bridge", "nat") if eb_nft
+               else _chain_names(host_ns, ["ebtables-save", "-t", "nat"]))
     return (sum(1 for pid in port_ids if f"{W}-i{pid[:10]}" in ip)
             + sum(1 for t in taps if f"neutronMAC-{t}" in bridged))

@@ -41,8 +41,8 @@ include starting Python; with inproc the agent lives in the all-in-one
 runtime, so "agent start" restarts the server too.
 
     .venv/bin/python benchmarks/l2_scale.py [--ports 1000] [--transport rabbit|inproc]
-        [--firewall-driver iptables|nftables] [--deletes 1000]
-        [--deletes-only] [--profile PREFIX]
+        [--firewall-driver iptables|nftables] [--iptables-backend auto|nft|legacy]
+        [--deletes 1000] [--deletes-only [--keep-taps]] [--profile PREFIX]
 
 --deletes-only skips phases 4-8 and 10; --profile samples the server and
 the agents with py-spy during phase 9 (which slows them: not a figure);
@@ -365,8 +365,9 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
 
 
 def delete_phase(lab, ports: list[dict], deletes: int, driver: str,
-                 profile: str | None) -> None:
-    """9. deletes, each port with a tracked flow."""
+                 profile: str | None, keep_taps: bool = False) -> None:
+    """9. deletes, each port with a tracked flow; `keep_taps`: the ports
+    deleted with their taps still plugged (their filters go on the DELETE)."""
     n = len(ports)
     host_ns = lab.state.host_netns("host1")
     victims = ports[-min(deletes, n):]
@@ -418,7 +419,8 @@ def delete_phase(lab, ports: list[dict], deletes: int, driver: str,
     # thread meanwhile, timed from the first.
     group = victims[0]["security_groups"][0]
     t_start = time.monotonic()
-    unplug(host_ns, taps)
+    if not keep_taps:
+        unplug(host_ns, taps)
     t_unplug = time.monotonic() - t_start
     cpu0 = cpu_times()
     t0 = time.monotonic()
@@ -483,10 +485,12 @@ def delete_phase(lab, ports: list[dict], deletes: int, driver: str,
         spy.send_signal(signal.SIGINT)
         spy.wait(30)
     api_t = api["t"]
-    print(f"{len(victims)} instances destroyed, then their ports deleted: their "
-          f"{len(victims)} taps unplugged in one batch ({t_unplug:.2f} s), then "
-          f"{len(victims)} API DELETEs from {CLIENTS} clients ({api_t:.2f} s from the first). "
-          f"From the unplug: all their chains gone {chains_t:.2f} s, all their {flows} "
+    print((f"{len(victims)} ports deleted, their taps still plugged: " if keep_taps else
+           f"{len(victims)} instances destroyed, then their ports deleted: their "
+           f"{len(victims)} taps unplugged in one batch ({t_unplug:.2f} s), then ")
+          + f"{len(victims)} API DELETEs from {CLIENTS} clients ({api_t:.2f} s from the first). "
+          f"From the {'first DELETE' if keep_taps else 'unplug'}: all their chains gone "
+          f"{chains_t:.2f} s, all their {flows} "
           f"tracked flows gone {ct_t:.2f} s; both {max(chains_t, ct_t):.2f} s. From the first "
           f"DELETE: their addresses out of the group's set {members_t:.2f} s, chains and flows "
           f"{_since(max(chains_t, ct_t) - (t0 - t_start))} (load average {load} at the start, "
@@ -522,6 +526,9 @@ def main() -> None:
     ap.add_argument("--deletes", type=int, default=1000, help="ports deleted in phase 9")
     ap.add_argument("--deletes-only", action="store_true",
                     help="after wiring, skip phases 4-8 and 10 (restarts, one rule, memory)")
+    ap.add_argument("--keep-taps", action="store_true",
+                    help="phase 9 (with --deletes-only): delete the ports with their taps "
+                         "still plugged, instead of unplugging them first as Nova does")
     ap.add_argument("--profile", metavar="PREFIX",
                     help="py-spy the server and agents during phase 9 into PREFIX-*.txt")
     args = ap.parse_args()
@@ -574,7 +581,7 @@ def main() -> None:
         print(f"wired from scratch: all {n} ACTIVE {wired:.2f} s after agent start "
               f"(process start {t_started:.2f} s); agent: {line}")
         if args.deletes_only:
-            delete_phase(lab, ports, args.deletes, driver, args.profile)
+            delete_phase(lab, ports, args.deletes, driver, args.profile, args.keep_taps)
             return
 
         before = full_syncs(lab, n)
