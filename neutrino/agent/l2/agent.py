@@ -317,18 +317,25 @@ class LinuxBridgeAgent:
                 self.known_status.pop(pid, None)
         desired = self.desired
         fetched = time.monotonic()
+        blocked: dict[str, str] = {}
+        filtered = set(desired.ports) - self._taps_left
+        if self.firewall is not None:    # filters exist before their taps join a bridge
+            # ports notified deleted are dropped, not refetched (a burst of deletes);
+            # before the links are observed: a deleted port's chains leave the
+            # kernel without waiting for a dump of every link
+            self.firewall.converge(filtered,
+                                   refetch=bool(full or set(ports) - set(gone) or networks),
+                                   full=full, before_apply=self._filters_missing, gone=gone)
         observed = self._observe_links(full)
         trunk_ops = plan_subports(desired, observed)
         if trunk_ops:   # subport devices first: the plan below wires them as taps
             self.kernel.apply(trunk_ops)
             self._links = None
             observed = self._observe_links(full)
-        blocked: dict[str, str] = {}
-        if self.firewall is not None:    # filters exist before their taps join a bridge
-            # ports notified deleted are dropped, not refetched (a burst of deletes)
-            self.firewall.converge(self._to_filter(desired, observed),
-                                   refetch=bool(full or set(ports) - set(gone) or networks),
-                                   full=full, before_apply=self._filters_missing, gone=gone)
+        if self.firewall is not None:
+            now = self._to_filter(desired, observed)
+            if now != filtered:          # taps left or came back: before the plan wires
+                self.firewall.converge(now, before_apply=self._filters_missing)
             blocked = self.firewall.bad_ports    # bad data: isolated, tap kept off, ERROR
         if self._unknown_taps_due(observed, desired, full):
             self.request_full_resync()
@@ -406,7 +413,9 @@ class LinuxBridgeAgent:
         port whose tap has not appeared yet keeps its filter ready, so a
         tap is filtered before it joins the bridge; a tap that comes back
         gets its filter back in the cycle that wires it (this runs after
-        the cycle's last link observation, before the plan)."""
+        the cycle's last link observation, before the plan; the cycle's
+        first converge, before the observation, filters the ports as the
+        last cycle left them)."""
         bound = set(desired.ports)
         present = {pid for pid in bound if tap_name(pid) in observed}
         left = (self._taps_seen - present) & bound
