@@ -7,11 +7,12 @@ Triggers only mark things dirty; one worker thread converges:
   * start, bus reconnect, any error and every resync_interval -> fetch the
     whole host state (one call) and converge everything, stale devices too;
   * every polling_interval -> rescan the kernel.
-Each cycle is: observe (one link dump; the last one again when no link
-event arrived and nothing was applied since), the firewall (every bound
-port but those whose tap left; a port ACTIVE whose filter the kernel
-lacks, e.g. after netfilter was flushed, is reported DOWN before its
-filter is restored), plan (pure), report BUILD for the
+Each cycle is: the firewall (every bound port but those whose tap left;
+a port ACTIVE whose filter the kernel lacks, e.g. after netfilter was
+flushed, is reported DOWN before its filter is restored), observe (one
+link dump; the last one again when no link event arrived and nothing was
+applied since), the firewall again if taps left or came back, plan
+(pure), report BUILD for the
 ports about to be wired, apply (batched netlink), report ACTIVE/DOWN (one
 cast). A port is reported ACTIVE only after its filter and its wiring are
 in place. Nothing on the wiring path waits for the server or for
