@@ -27,14 +27,14 @@ def _nft_chains(host_ns: str, family: str, table: str = "neutrino") -> set[str]:
             if "chain" in o and o["chain"]["table"] == table}
 
 
-def _ipt(command: str, driver: str) -> str:
+def ipt_tool(command: str, driver: str) -> str:
     """The iptables tool the agent runs with this driver (see module doc)."""
     return tool(command, driver.partition("-")[2] or "auto")
 
 
 @functools.cache
 def _iptables_is_nft(driver: str = "iptables") -> bool:
-    return "nf_tables" in ns.run([_ipt("iptables", driver), "--version"], check=False)
+    return "nf_tables" in ns.run([ipt_tool("iptables", driver), "--version"], check=False)
 
 
 def _chain_names(host_ns: str, argv: list[str]) -> set[str]:
@@ -60,7 +60,7 @@ def filtered_ports(host_ns: str, ids: list[str], driver: str = "iptables") -> in
     if driver == "nftables":
         chains = _nft_chains(host_ns, "inet")
         return sum(1 for pid in ids if all(f"{k}-{pid}" in chains for k in ("in", "eg")))
-    save = ns.run([_ipt("iptables-save", driver), "-t", "filter"], netns=host_ns)
+    save = ns.run([ipt_tool("iptables-save", driver), "-t", "filter"], netns=host_ns)
     return sum(1 for pid in ids if all(f":{W}-{k}{pid[:10]} " in save for k in "ios"))
 
 
@@ -72,8 +72,8 @@ def flush_netfilter(host_ns: str, driver: str = "iptables") -> None:
         return
     for cmd in ("iptables", "ip6tables"):
         for table in ("filter", "raw"):
-            ns.run([_ipt(cmd, driver), "-t", table, "-F"], netns=host_ns)
-            ns.run([_ipt(cmd, driver), "-t", table, "-X"], netns=host_ns)
+            ns.run([ipt_tool(cmd, driver), "-t", table, "-F"], netns=host_ns)
+            ns.run([ipt_tool(cmd, driver), "-t", table, "-X"], netns=host_ns)
     ns.run(["ebtables", "-t", "nat", "-F"], netns=host_ns)
     ns.run(["ebtables", "-t", "nat", "-X"], netns=host_ns)
 
@@ -87,7 +87,7 @@ def udp53_rules(host_ns: str, driver: str = "iptables") -> int:
         return sum(1 for m in re.finditer(r"chain in-\S+ \{[^}]*?goto (gi-\S+)", text)
                    if m.group(1) in holding)
     # the iptables driver too: each ingress chain jumps to its groups' shared chain
-    save = ns.run([_ipt("iptables-save", driver), "-t", "filter"], netns=host_ns).splitlines()
+    save = ns.run([ipt_tool("iptables-save", driver), "-t", "filter"], netns=host_ns).splitlines()
     rule = "-s 198.51.100.0/24 -p udp -m udp --dport 53 -j RETURN"
     holding = {line.split()[1] for line in save if line.startswith("-A ") and line.endswith(rule)}
     return sum(1 for line in save if line.startswith(f"-A {W}-i")
@@ -99,7 +99,7 @@ def zone(host_ns: str, driver: str = "iptables") -> int:
     if driver == "nftables":
         text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
         return int(re.search(r'"brq\S*" : (\d+)', text).group(1))
-    raw = ns.run([_ipt("iptables-save", driver), "-t", "raw"], netns=host_ns)
+    raw = ns.run([ipt_tool("iptables-save", driver), "-t", "raw"], netns=host_ns)
     return int(re.search(r"--zone (\d+)", raw).group(1))
 
 
@@ -116,7 +116,7 @@ def chains_left(host_ns: str, port_ids: list[str], driver: str = "iptables") -> 
         ip, bridged = _nft_chains(host_ns, "ip", "filter"), _nft_chains(host_ns, "bridge", "nat")
         return (sum(1 for pid in port_ids if f"{W}-i{pid[:10]}" in ip)
                 + sum(1 for t in taps if f"neutronMAC-{t}" in bridged))
-    ip = _chain_names(host_ns, [_ipt("iptables-save", driver), "-t", "filter"])
+    ip = _chain_names(host_ns, [ipt_tool("iptables-save", driver), "-t", "filter"])
     eb_nft = "nf_tables" in ns.run(["ebtables", "--version"], check=False)
     bridged = (_nft_chains(host_ns, "bridge", "nat") if eb_nft
                else _chain_names(host_ns, ["ebtables-save", "-t", "nat"]))

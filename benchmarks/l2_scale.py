@@ -66,10 +66,10 @@ import threading
 import time
 
 from l2_common import count_status, make_taps, throwaway_lab
-from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, udp53_rules
+from l2_fw_kernel import chains_left, filtered_ports, flush_netfilter, ipt_tool, udp53_rules
 from l2_watch import GoneWatch, awaited_chains, chain_key
 
-from neutrino.agent.l2.firewall.apply import tool
+from neutrino.agent_options import IPTABLES_BACKENDS
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.conntrack import CtNetlink
 from neutrino.dataplane.netlink import Netlink
@@ -128,8 +128,7 @@ def zone_of(host_ns: str, network_id: str, driver: str) -> int:
     if driver == "nftables":
         text = ns.run(["nft", "list", "map", "inet", "neutrino", "zones"], netns=host_ns)
         return int(re.search(rf'"{brq}" : (\d+)', text).group(1))
-    raw = ns.run([tool("iptables-save", driver.partition("-")[2] or "auto"), "-t", "raw"],
-                 netns=host_ns)
+    raw = ns.run([ipt_tool("iptables-save", driver), "-t", "raw"], netns=host_ns)
     return int(re.search(rf"--physdev-in {brq} .*--zone (\d+)", raw).group(1))
 
 
@@ -521,7 +520,7 @@ def main() -> None:
     ap.add_argument("--transport", choices=("inproc", "rabbit"), default="rabbit")
     ap.add_argument("--keep-logs", help="copy the lab logs to this directory")
     ap.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables")
-    ap.add_argument("--iptables-backend", choices=("auto", "nft", "legacy"), default="auto",
+    ap.add_argument("--iptables-backend", choices=IPTABLES_BACKENDS, default="auto",
                     help="[securitygroup] iptables_backend of the iptables driver")
     ap.add_argument("--deletes", type=int, default=1000, help="ports deleted in phase 9")
     ap.add_argument("--deletes-only", action="store_true",

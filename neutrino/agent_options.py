@@ -121,12 +121,14 @@ AGENT = Section("agent", (
     Opt("dscp", int_range(0, 63), 0, "Accepted for compatibility.", ignored=True),
 ))
 
+IPTABLES_BACKENDS = ("auto", "nft", "legacy")    # [securitygroup] iptables_backend
+
 SECURITY_GROUP = Section("securitygroup", (
     Opt("firewall_driver", choice("iptables", "nftables", "noop"), "iptables",
         "Security group firewall (iptables, nftables, noop)."),
     Opt("enable_security_group", to_bool, True, "Filter ports with security groups."),
     Opt("enable_ipset", to_bool, True, "Use ipsets for remote-group rules."),
-    Opt("iptables_backend", choice("auto", "nft", "legacy"), "auto",
+    Opt("iptables_backend", choice(*IPTABLES_BACKENDS), "auto",
         "The iptables driver's tools (neutrino addition): auto, the iptables-save/-restore "
         "on PATH (upstream's behaviour: the host's alternative); nft, iptables-nft; "
         "legacy, iptables-legacy (x_tables): restores of whole tables, three times faster "

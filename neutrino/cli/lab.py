@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 
+from neutrino.agent_options import IPTABLES_BACKENDS
 from neutrino.lab.state import DEFAULT_RABBIT_URL
 
 
@@ -51,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--firewall-driver", choices=("iptables", "nftables"), default="iptables",
                     help="the L2 agents' [securitygroup] firewall_driver (default iptables, "
                          "as upstream)")
-    up.add_argument("--iptables-backend", choices=("auto", "nft", "legacy"), default="auto",
+    up.add_argument("--iptables-backend", choices=IPTABLES_BACKENDS, default="auto",
                     help="the iptables driver's tools, [securitygroup] iptables_backend "
                          "(default auto: the iptables on PATH, as upstream)")
     up.add_argument("--auth", choices=("noauth", "keystone"), default="noauth",

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from neutrino.agent.l2.firewall.apply import BACKENDS as IPTABLES_BACKENDS
+from neutrino.agent_options import IPTABLES_BACKENDS
 from neutrino.lab import database as lab_database
 from neutrino.lab import teardown
 from neutrino.lab.api import ApiError, Credentials, NeutronApi

@@ -8,14 +8,13 @@ port is deleted later; when the tap comes back, the filter is back and
 the port ACTIVE again."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from neutrino.dataplane import conntrack
 from neutrino.dataplane import netns as ns
 from neutrino.dataplane.netlink import Netlink
 from tests.dataplane.helpers import server_with_l2_agent
+from tests.dataplane.test_firewall_agent import _until
 from tests.dataplane.test_firewall_agent_status import (HOST, _filtered, _network, _plug,
                                                         _port, _status, _wait_status)
 
@@ -26,13 +25,6 @@ def server(request, tmp_path, netns):
     with server_with_l2_agent(tmp_path, netns, "tl", HOST, request.param) as (
             client, _core, host_ns, start):
         yield client, host_ns, start, netns, request.param
-
-
-def _until(what, pred, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def _flows_to(host_ns, ip: str) -> list[str]:
@@ -57,8 +49,8 @@ def test_filter_goes_with_the_tap_and_comes_back_with_it(server):
     with Netlink(host_ns) as nl:               # the instance is destroyed: its tap goes
         nl.delete_link("tap" + a["id"][:11])
     _until("a's chains to leave with its tap",
-           lambda: a["id"][:10] not in _filtered(host_ns, driver))
-    _until("a's flows to leave with its tap", lambda: not _flows_to(host_ns, ip))
+           lambda: a["id"][:10] not in _filtered(host_ns, driver), timeout=20.0)
+    _until("a's flows to leave with its tap", lambda: not _flows_to(host_ns, ip), timeout=20.0)
     assert client.get(f"/v2.0/ports/{a['id']}").status_code == 200     # the port stays
     _wait_status(client, [a["id"]], "DOWN")
     assert waiting["id"][:10] in _filtered(host_ns, driver)   # never had a tap: still ready

@@ -319,7 +319,7 @@ class LinuxBridgeAgent:
         desired = self.desired
         fetched = time.monotonic()
         blocked: dict[str, str] = {}
-        filtered = set(desired.ports) - self._taps_left
+        filtered = set(desired.ports) - self._taps_left    # as the last cycle left them
         if self.firewall is not None:    # filters exist before their taps join a bridge
             # ports notified deleted are dropped, not refetched (a burst of deletes);
             # before the links are observed: a deleted port's chains leave the
@@ -408,15 +408,11 @@ class LinuxBridgeAgent:
 
     def _to_filter(self, desired: Desired, observed) -> set[str]:
         """The bound ports to filter: all but those whose tap left (seen
-        by this agent, gone since: the instance was destroyed or stopped),
-        whose filters and flows go at once, as upstream's agent removes a
-        vanished device's filter, not when Nova deletes the port later. A
-        port whose tap has not appeared yet keeps its filter ready, so a
-        tap is filtered before it joins the bridge; a tap that comes back
-        gets its filter back in the cycle that wires it (this runs after
-        the cycle's last link observation, before the plan; the cycle's
-        first converge, before the observation, filters the ports as the
-        last cycle left them)."""
+        by this agent, gone since: the instance destroyed or stopped), as
+        upstream's agent drops a vanished device's filter, not when Nova
+        deletes the port later. A port whose tap has not appeared yet keeps
+        its filter ready (filtered before it joins the bridge); a tap that
+        comes back gets it again before the plan wires it."""
         bound = set(desired.ports)
         present = {pid for pid in bound if tap_name(pid) in observed}
         left = (self._taps_seen - present) & bound

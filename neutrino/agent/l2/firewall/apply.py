@@ -16,12 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from neutrino.agent.l2.firewall.model import FAMILIES, FwPlan, Observed
+from neutrino.agent_options import IPTABLES_BACKENDS
 from neutrino.dataplane import conntrack, ebtables, ipset
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import parse_save
 
 LOG = logging.getLogger(__name__)
-BACKENDS = ("auto", "nft", "legacy")
+BACKENDS = IPTABLES_BACKENDS
 
 
 def tool(command: str, backend: str = "auto") -> str:

@@ -25,10 +25,11 @@ def _saves(netns: str | None, own: tuple[str, ...]) -> dict[int, tuple[str, Any]
     first = None
     tried: set[str] = set()
     for backend in BACKENDS:
-        binary = shutil.which(tool(SAVE[4], backend)) or tool(SAVE[4], backend)
-        if os.path.realpath(binary) in tried:
-            continue        # auto is one of the others (xtables-nft-multi or -legacy-multi)
-        tried.add(os.path.realpath(binary))
+        # auto is one of the others (xtables-nft-multi or -legacy-multi): once
+        binary = os.path.realpath(shutil.which(tool(SAVE[4], backend)) or SAVE[4])
+        if binary in tried:
+            continue
+        tried.add(binary)
         out: dict[int, tuple[str, Any]] = {}
         for v, command in SAVE.items():
             cmd = tool(command, backend)
