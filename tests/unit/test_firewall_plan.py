@@ -234,7 +234,10 @@ def _restored(chains: dict[str, list[str]], text: str) -> dict[str, list[str]]:
                                    f"-A {word[1]} " + line.split(None, 3)[3])
         elif word[0] == "-F":
             chains[word[1]] = []
-        elif word[0] == "-X":
+        elif word[0] == "-X":       # as the kernel: only empty, unreferenced chains
+            assert not chains[word[1]], f"{line}: the chain still has rules"
+            assert not [r for rules in chains.values() for r in rules
+                        if r.endswith(f" -j {word[1]}")], f"{line}: a rule still jumps to it"
             del chains[word[1]]
     return chains
 
@@ -251,6 +254,11 @@ def test_ports_gone_leave_the_long_chains_by_position_and_most_gone_rewrite_them
                if line.startswith(f"-D {W}-sg-chain ")]
     assert len(deletes) == 200 and deletes == sorted(deletes, reverse=True)
     filter_text = text.split("*filter\n", 1)[1]
+    # the stale chains are flushed before the first -D: iptables-nft matches
+    # each -F against every pending -D (1,000 ports gone of 5,000: IPv4
+    # 1.23-1.29 s against 0.66-0.69 s), and deleted after the last one (-X checked above)
+    kinds = [line.split()[0] for line in filter_text.splitlines() if line[:2] in ("-F", "-D", "-X")]
+    assert kinds == sorted(kinds, key=["-F", "-D", "-X"].index) and "-F" in kinds
     after = _restored(obs.iptables[4]["filter"], filter_text)
     want = rendered(fewer).tables[4]["filter"]
     assert {c: after[c] for c in want} == want
@@ -306,6 +314,8 @@ def test_ebtables_jumps_leave_by_position_around_others_rules():
     text = plan(fewer, rendered(fewer), obs, families=(4,)).ebtables
     deletes = [line for line in text.splitlines() if line.startswith("-D ")]
     assert deletes and all(line.split()[2].isdigit() for line in deletes)
+    kinds = [line.split()[0] for line in text.splitlines() if line[:2] in ("-F", "-D", "-X")]
+    assert kinds == sorted(kinds, key=["-F", "-D", "-X"].index) and "-F" in kinds
     after = _restored(obs.ebtables, text)
     want = rendered(fewer).eb_jumps
     assert after["PREROUTING"] == [*want[:2], foreign, *want[2:]]

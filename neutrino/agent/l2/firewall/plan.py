@@ -470,7 +470,13 @@ def table_input(name: str, want: dict[str, list[str]], observed: dict[str, list[
     """The --noflush restore input for one table: changed chains of ours
     redeclared (that flushes them) and refilled, stale ones deleted, and our
     jumps at the top of the builtins; the builtins' other rules untouched.
-    "" when the table already matches."""
+    "" when the table already matches.
+
+    Stale chains are flushed before any `-D` line and deleted after them
+    (once nothing jumps to them): on each `-F`, iptables-nft and
+    ebtables-nft (1.8.9) walk the restore's pending rule changes by chain
+    name, so 3,000 `-F` after 6,000 `-D` (1,000 ports gone of 5,000) were
+    18M name comparisons: IPv4 1.23-1.29 s, 0.66-0.69 s flushed first."""
     changed = [c for c, rules in want.items() if observed.get(c) != rules]
     stale = [c for c in observed if _ours(c) and c not in want]
     fix: list[str] = []
@@ -491,10 +497,10 @@ def table_input(name: str, want: dict[str, list[str]], observed: dict[str, list[
     rewrite = [c for c in changed if c not in edits]
     out = [f"*{name}"]
     out += [f":{c} - [0:0]" for c in rewrite]
+    out += [f"-F {c}" for c in stale]          # before any -D (see above)
     out += [line for line in fix if line.startswith("-D ")]
     out += [line for c in edits for line in edits[c] if line.startswith("-D ")]
-    out += [f"-F {c}" for c in stale]
-    out += [f"-X {c}" for c in stale]
+    out += [f"-X {c}" for c in stale]          # once no rule jumps to them
     for c in rewrite:
         out += want[c]
     out += [line for c in edits for line in edits[c] if line.startswith("-I ")]
@@ -589,8 +595,8 @@ def _ebtables_input(rendered: Rendered, observed: Observed) -> str:
                    len(changed) + len(stale), observed.ebtables):
         out.append("-Z")               # ebtables-nft: the same list of chains as iptables'
     out += [f":{c} DROP" for c in changed]
+    out += [f"-F {c}" for c in stale]          # before the -D lines, as table_input's
     out += dels
-    out += [f"-F {c}" for c in stale]
     out += [f"-X {c}" for c in stale]
     for c in changed:
         out += want[c]
