@@ -116,8 +116,29 @@ def stop(state: LabState, host: str, mode: str = "freeze") -> dict:
             os.kill(pid, sig)
             record["pids"].append(pid)
     record_path(state, host).write_text(json.dumps(record))
+    if mode == "kill":      # a power loss is instant: nothing of the host runs after it
+        _wait_dead(record["pids"], record["stopped_at"])
     set_links(state, host, up=False)
     return record
+
+
+def _wait_dead(pids: list[int], stopped_at: float, timeout: float = 10.0) -> None:
+    """Until each killed PID is a zombie or gone. SIGKILL returns before
+    the process has exited: a dying dnsmasq was still running ('R') right
+    after it (CI, session 12)."""
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while _same_process(pid, stopped_at) and _state(pid) not in ("Z", "X", None):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def _same_process(pid: int, stopped_at: float) -> bool:
