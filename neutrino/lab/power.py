@@ -25,6 +25,7 @@ a frozen host before stopping its processes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -128,28 +129,40 @@ def _wait_dead(pids: list[int], stopped_at: float, timeout: float = 10.0) -> Non
     after it (CI, session 12)."""
     deadline = time.monotonic() + timeout
     for pid in pids:
-        while _same_process(pid, stopped_at) and _state(pid) not in ("Z", "X", None):
+        while (fields := _stat(pid)) is not None and fields[0] not in ("Z", "X") \
+                and _started_by(fields, stopped_at):
             if time.monotonic() > deadline:
                 return
             time.sleep(0.01)
 
 
-def _state(pid: int) -> str | None:
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (state first); None
+    when the process is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
 
 
-def _same_process(pid: int, stopped_at: float) -> bool:
-    """Still the process we stopped (not a PID reused since)?"""
+def _started_by(fields: list[str], stopped_at: float) -> bool:
+    """The process started before `stopped_at` (not a PID reused since)."""
     try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text()
-                    .splitlines() if line.startswith("btime"))
+        return _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK") <= stopped_at + 1
     except (OSError, ValueError, IndexError, StopIteration):
         return False
-    return boot + ticks / os.sysconf("SC_CLK_TCK") <= stopped_at + 1
+
+
+@functools.cache
+def _boot_time() -> float:
+    return next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime"))
+
+
+def _same_process(pid: int, stopped_at: float) -> bool:
+    """Still the process we stopped (not a PID reused since)?"""
+    fields = _stat(pid)
+    return fields is not None and _started_by(fields, stopped_at)
 
 
 def resume_processes(state: LabState, host: str) -> list[int]:

@@ -22,7 +22,6 @@ from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import parse_save
 
 LOG = logging.getLogger(__name__)
-BACKENDS = IPTABLES_BACKENDS
 
 
 def tool(command: str, backend: str = "auto") -> str:
@@ -31,8 +30,9 @@ def tool(command: str, backend: str = "auto") -> str:
     else iptables-nft-save, ip6tables-legacy-restore... Legacy restores
     replace whole tables (under the machine-wide xtables lock): at 5,000
     ports a cold restore is 0.5 s per IP version, iptables-nft's 1.5 s."""
-    if backend not in BACKENDS:
-        raise ValueError(f"iptables backend {backend!r}: not one of {', '.join(BACKENDS)}")
+    if backend not in IPTABLES_BACKENDS:
+        raise ValueError(f"iptables backend {backend!r}: not one of "
+                         f"{', '.join(IPTABLES_BACKENDS)}")
     if backend == "auto":
         return command
     name, dash, action = command.partition("-")

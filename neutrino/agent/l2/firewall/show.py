@@ -9,9 +9,10 @@ import os
 import shutil
 from typing import Any
 
-from neutrino.agent.l2.firewall.apply import BACKENDS, SAVE, tool
+from neutrino.agent.l2.firewall.apply import SAVE, tool
 from neutrino.agent.l2.firewall.model import (GROUP_PREFIXES, SET_PREFIXES, egress_chain, ingress_chain,
                                               spoof_chain, tap)
+from neutrino.agent_options import IPTABLES_BACKENDS
 from neutrino.dataplane import ebtables, ipset, nftables
 from neutrino.dataplane import netns as _netns
 from neutrino.dataplane.iptables import parse_save
@@ -24,7 +25,7 @@ def _saves(netns: str | None, own: tuple[str, ...]) -> dict[int, tuple[str, Any]
     here); the PATH's when none does."""
     first = None
     tried: set[str] = set()
-    for backend in BACKENDS:
+    for backend in IPTABLES_BACKENDS:
         # auto is one of the others (xtables-nft-multi or -legacy-multi): once
         binary = os.path.realpath(shutil.which(tool(SAVE[4], backend)) or SAVE[4])
         if binary in tried:
