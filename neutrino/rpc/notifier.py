@@ -200,8 +200,8 @@ class BusNotifier:
                          groups: list[str] | None) -> None:
         """A port joining, changing or leaving may change the remote-group
         sets of other hosts' firewalls: those with a remote-group rule hear
-        "security group membership changed" (the hosts already told about
-        the port refetch anyway)."""
+        "security group membership changed", but for `told`, which refetch
+        the groups anyway."""
         from neutrino.rpc.sg_handlers import hosts_referencing_members
         try:
             # groups unknown (a caller that did not say): every host with a
@@ -340,7 +340,13 @@ class BusNotifier:
             for host in hosts:
                 self._tell(host, payload)
             if payload["resource"] == "port":
-                self._members_changed(payload, set(hosts), facts.get("security_groups"))
+                # a host told of an update refetches the port's groups with
+                # it; one told of a deletion drops the port unasked and
+                # refetches members only for a port it held (its own): the
+                # network's DHCP hosts, told of its ports, hear of a deleted
+                # member too (they kept its address in their sets)
+                told = bound if payload["deleted"] else set(hosts)
+                self._members_changed(payload, told, facts.get("security_groups"))
                 if payload["deleted"]:
                     self._sweep_due = True    # once per batch (it sweeps all orphans)
             # l2population: every host serving the port's vxlan network re-fetches

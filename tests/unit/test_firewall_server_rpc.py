@@ -149,3 +149,37 @@ def test_membership_changes_are_for_hosts_with_an_l2_agent(env):  # noqa: F811
     assert hosts([default]) == ["h1"]                   # h2's agent has no port here
     _port(client, net["id"], "h2")
     assert hosts([default]) == ["h1", "h2"]
+
+
+def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noqa: F811
+    """h2 serves the network's DHCP and holds a port whose group names
+    `default` as remote group. A member of `default` on h1 deleted: h2 is
+    told of the port (it serves its network) and must hear that the
+    members changed too. Its L2 agent drops a deleted port unasked and
+    refetches members only for a port it held, so without the membership
+    notice the deleted member's address stayed in h2's set."""
+    from tests.unit.test_dhcp_server_rpc import dhcp_state
+    core, client, bus, prefix = env
+    inbox = Inbox()
+    for h in ("h1", "h2"):
+        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
+    ServerClient(bus, "h2", prefix).report_state(dhcp_state("h2"), wait=True)
+    bus.subscribe(host_topic("h2", prefix), inbox)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24"}})
+    core.notifier.flush()           # scheduled as the network's notice goes out
+    agents = client.get(f"/v2.0/networks/{net['id']}/dhcp-agents").json()["agents"]
+    assert [a["host"] for a in agents] == ["h2"]
+    _port(client, net["id"], "h2")
+    member = _port(client, net["id"], "h1")
+    default = member["security_groups"][0]
+    core.notifier.flush()      # (told of the new port, h2 refetches its groups with it)
+
+    inbox.items.clear()
+    assert client.delete(f"/v2.0/ports/{member['id']}").status_code == 204
+    # h2 serves the network's DHCP: told of the port
+    inbox.wait(lambda m: m["resource"] == "port" and m["id"] == member["id"] and m["deleted"])
+    inbox.wait(lambda m: m.get("members_of_port") == member["id"])
+    notices = [m for m in inbox.items if m.get("members_of_port") == member["id"]]
+    assert [n["groups"] for n in notices] == [[default]]
