@@ -93,7 +93,7 @@ flavor_profile_bindings = Table(
     "flavor_profile_bindings", metadata,
     Column("flavor_id", UUID, ForeignKey("flavors.id", ondelete="CASCADE"), primary_key=True),
     Column("service_profile_id", UUID, ForeignKey("service_profiles.id", ondelete="CASCADE"),
-           primary_key=True),
+           primary_key=True, index=True),
 )
 
 # A router's attributes of the L3 extensions: its availability zone hints

@@ -58,6 +58,6 @@ auto_allocated_topologies = Table(
     "auto_allocated_topologies", metadata,
     Column("project_id", PROJECT, primary_key=True),
     Column("network_id", UUID, ForeignKey("networks.id", ondelete="CASCADE"),
-           nullable=False),
-    Column("router_id", UUID, ForeignKey("routers.id", ondelete="SET NULL")),
+           nullable=False, index=True),
+    Column("router_id", UUID, ForeignKey("routers.id", ondelete="SET NULL"), index=True),
 )

@@ -61,7 +61,7 @@ implied_roles = Table(
     Column("prior_role_id", ID, ForeignKey("identity_roles.id", ondelete="CASCADE"),
            primary_key=True),
     Column("implied_role_id", ID, ForeignKey("identity_roles.id", ondelete="CASCADE"),
-           primary_key=True),
+           primary_key=True, index=True),
 )
 
 # target_type: "project" or "domain"; target_id is the project's or domain's id.
