@@ -7,6 +7,7 @@ left."""
 from __future__ import annotations
 
 import logging
+import threading
 
 from dataclasses import replace
 
@@ -70,7 +71,10 @@ class ServerView:
         self.transport, self.host, self.prefix, self.timeout = transport, host, prefix, timeout
         self.desired: FwDesired | None = None
         self.dirty = True
-        self.members_due: set[str] = set()          # groups whose members changed
+        # groups whose members changed: added by the thread that hears the
+        # notices while the reconciler takes them, hence the lock
+        self.members_due: set[str] = set()
+        self._due_lock = threading.Lock()
         self.ports: frozenset[str] = frozenset()
         self.checked_bad: dict[str, str] = {}      # port -> why, from the last fetch
         self.log = BadPorts(host)
@@ -81,7 +85,16 @@ class ServerView:
 
     def members_changed(self, groups) -> None:
         """Ports joined or left `groups` (a membership notice)."""
-        self.members_due.update(str(g) for g in groups)
+        with self._due_lock:
+            self.members_due.update(str(g) for g in groups)
+
+    def _take_due(self) -> set[str]:
+        """The groups owed a members refetch, as one step: a notice heard
+        between reading them and clearing them was lost (its member's
+        address stayed in the set until the next full fetch)."""
+        with self._due_lock:
+            due, self.members_due = self.members_due, set()
+        return due
 
     def refresh(self, port_ids, refetch: bool, full: bool, applied: bool,
                 gone=frozenset()) -> tuple[FwDesired, dict[str, str]] | None:
@@ -99,7 +112,7 @@ class ServerView:
         self.ports = port_ids
         if fetch:
             self.dirty = False
-            self.members_due.clear()
+            self._take_due()          # the whole fetch below brings every member
             try:
                 self.desired, self.checked_bad = fetch_state(self.transport, self.host,
                                                              self.prefix, self.timeout)
@@ -118,14 +131,13 @@ class ServerView:
             return False
         self.desired = replace(self.desired, ports={k: v for k, v in held.items()
                                                     if k not in gone})
-        self.members_due.update(g for port in left for g in port.security_groups)
+        self.members_changed(g for port in left for g in port.security_groups)
         return True
 
     def _refresh_members(self) -> bool:
         """Members of the due groups that our rules name (a remote group we
         hold): one call for all."""
-        wanted = sorted(self.members_due & set(self.desired.members))
-        self.members_due.clear()
+        wanted = sorted(self._take_due() & set(self.desired.members))
         if not wanted:
             return False
         try:
