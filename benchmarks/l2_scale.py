@@ -271,8 +271,9 @@ def _acks(fl, seqs: set[int]) -> None:
         buf.release()
 
 
-def cpu_times() -> dict[int, tuple[float, str]]:
-    """CPU seconds (user + system) of every process, with its command line."""
+def cpu_times() -> dict[int, tuple[float, str, float]]:
+    """CPU seconds (user + system) of every process, with its command line
+    and its system seconds."""
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for pid in os.listdir("/proc"):
@@ -283,17 +284,18 @@ def cpu_times() -> dict[int, tuple[float, str]]:
             cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        out[int(pid)] = ((int(stat[11]) + int(stat[12])) / tick, cmd)
+        out[int(pid)] = ((int(stat[11]) + int(stat[12])) / tick, cmd, int(stat[12]) / tick)
     return out
 
 
 def cpu_report(before: dict, after: dict, lab_dir: str, top: int = 8) -> str:
     """The processes that burnt most CPU between two cpu_times(): this lab's
     (server, agents, dnsmasq: their command lines name the lab directory) and others."""
-    used = sorted(((t - before.get(pid, (0.0, ""))[0], pid, cmd)
-                   for pid, (t, cmd) in after.items()), reverse=True)
-    ours = [f"{d:.1f} s {cmd.split(' --')[0][-32:]}|{lab_dir in cmd}"
-            for d, _pid, cmd in used[:top] if d > 0.05]
+    used = sorted(((t - before.get(pid, (0.0, "", 0.0))[0],
+                    system - before.get(pid, (0.0, "", 0.0))[2], pid, cmd)
+                   for pid, (t, cmd, system) in after.items()), reverse=True)
+    ours = [f"{d:.1f} s (system {sd:.1f}) {cmd.split(' --')[0][-32:]}|{lab_dir in cmd}"
+            for d, sd, _pid, cmd in used[:top] if d > 0.05]
     return "; ".join(ours)
 
 
@@ -306,7 +308,7 @@ def settle(max_wait: float = 30.0) -> float:
     while time.monotonic() - started < max_wait:
         time.sleep(1.0)
         after = cpu_times()
-        busy = sum(t - before.get(pid, (0.0, ""))[0] for pid, (t, _) in after.items())
+        busy = sum(t - before.get(pid, (0.0,))[0] for pid, (t, *_) in after.items())
         before = after
         if busy < 0.3:
             break
