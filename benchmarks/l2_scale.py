@@ -102,15 +102,23 @@ def agent_log(lab) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def wait_full_sync(lab, already: int, n: int, timeout: float = 900.0) -> tuple[float, str]:
-    """Seconds until a new 'full sync' log line covering n ports appears."""
+def wait_log_line(lab, line: re.Pattern, already: int, n: int, timeout: float = 900.0,
+                  poll: float = 0.02) -> tuple[float, str]:
+    """Seconds until the agent's log holds more than `already` lines
+    matching `line` whose first group (a port count) is at least n, and the
+    last of them."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        lines = [m for m in SYNC_LINE.finditer(agent_log(lab)) if int(m.group(1)) >= n]
+        lines = [m for m in line.finditer(agent_log(lab)) if int(m.group(1)) >= n]
         if len(lines) > already:
             return time.monotonic() - t0, lines[-1].group(0)
-        time.sleep(0.02)
-    raise TimeoutError("no full sync logged")
+        time.sleep(poll)
+    raise TimeoutError(f"no new {line.pattern!r} logged")
+
+
+def wait_full_sync(lab, already: int, n: int, timeout: float = 900.0) -> tuple[float, str]:
+    """Seconds until a new 'full sync' log line covering n ports appears."""
+    return wait_log_line(lab, SYNC_LINE, already, n, timeout)
 
 
 PER_NETWORK = 1000      # a Linux bridge takes at most 1,024 ports (BR_MAX_PORTS)
@@ -157,13 +165,7 @@ def wait_fw_full(lab, already: int, n: int, timeout: float = 900.0) -> tuple[flo
     """Seconds until a new firewall line covering n ports appears: the
     moment the agent logs every filter applied (or verified) in place,
     before it dumps the links and wires (its full sync line comes later)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        lines = [m for m in FW_FULL_LINE.finditer(agent_log(lab)) if int(m.group(1)) >= n]
-        if len(lines) > already:
-            return time.monotonic() - t0, lines[-1].group(0)
-        time.sleep(0.01)
-    raise TimeoutError("no full firewall converge logged")
+    return wait_log_line(lab, FW_FULL_LINE, already, n, timeout, poll=0.01)
 
 
 def fw_full_lines(lab, n: int) -> int:
