@@ -221,6 +221,28 @@ def test_remote_group_rule_follows_membership(w, fwlab):
     assert eventually(lambda: not ping(w, y, s.ip), "y to be dropped once it left")
 
 
+def test_a_deleted_members_address_taken_by_a_non_member_is_dropped(w, fwlab):
+    """s, on host1, lets in members of a group; the network has DHCP, served
+    by host1 (the lab's DHCP host), so host1 hears of every port of it. A
+    member on host2 is deleted and a port outside the group takes its
+    address: the rule must not let it in. (Told of the deleted port as the
+    network's DHCP host, host1 used to be left out of the membership notice,
+    and its agent, not holding the port, kept the address in its set.)"""
+    net = vxlan_net(w, "reuse", dhcp=True)
+    target, members = w.group("target"), w.group("members")
+    w.rule(target["id"], protocol="icmp", remote_group_id=members["id"])
+    s = w.vm("s", net, host="host1", groups=[target["id"]])
+    t = w.vm("t", net, host="host1")                        # default group only
+    x = w.vm("x", net, host="host2", groups=[members["id"]])
+    assert eventually(lambda: ping(w, x, s.ip), "a member to reach s")
+    address = x.ip
+    fwlab.instances.delete(x.name)
+    z = w.vm("z", net, host="host2", fixed_ips=[{"ip_address": address}])   # default only
+    assert eventually(lambda: ping(w, z, t.ip), "z to reach t (both in default)")
+    ns.run(["ip", "neigh", "flush", "all"], netns=s.netns)  # s answers z's MAC, not x's
+    assert not ping(w, z, s.ip, count=2)
+
+
 def test_instance_changing_its_ip_or_mac_is_dropped(w):
     net = vxlan_net(w, "spoof")
     a = w.vm("a", net, fixed_ips=[{"ip_address": "10.81.0.31"}])

@@ -6,6 +6,7 @@ Revision ID: 0016
 Revises: 0015
 Create Date: 2026-12-06 23:30:00
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
@@ -27,8 +28,12 @@ INDEXES = (
 
 
 def upgrade() -> None:
+    inspector = sa.inspect(op.get_bind())
     for table, column in INDEXES:
-        op.create_index(op.f(f'ix_{table}_{column}'), table, [column], unique=False)
+        name = f'ix_{table}_{column}'
+        # present already on MySQL/MariaDB after a downgrade (which keeps them)
+        if name not in {ix['name'] for ix in inspector.get_indexes(table)}:
+            op.create_index(op.f(name), table, [column], unique=False)
 
 
 def downgrade() -> None:
