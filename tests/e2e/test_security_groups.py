@@ -221,26 +221,35 @@ def test_remote_group_rule_follows_membership(w, fwlab):
     assert eventually(lambda: not ping(w, y, s.ip), "y to be dropped once it left")
 
 
-def test_a_deleted_members_address_taken_by_a_non_member_is_dropped(w, fwlab):
+def test_a_deleted_members_address_is_refused_on_the_networks_dhcp_host(w, fwlab):
     """s, on host1, lets in members of a group; the network has DHCP, served
     by host1 (the lab's DHCP host), so host1 hears of every port of it. A
-    member on host2 is deleted and a port outside the group takes its
-    address: the rule must not let it in. (Told of the deleted port as the
-    network's DHCP host, host1 used to be left out of the membership notice,
-    and its agent, not holding the port, kept the address in its set.)"""
+    member on host2 is deleted; then a port without port security on host2
+    sends from the member's address: s's rule must refuse it. (Told of the
+    deleted port as the network's DHCP host, host1 used to be left out of
+    the membership notice, and its agent, not holding the port, kept the
+    address in its set until some other port of the network changed.)"""
+    lab = fwlab
     net = vxlan_net(w, "reuse", dhcp=True)
     target, members = w.group("target"), w.group("members")
     w.rule(target["id"], protocol="icmp", remote_group_id=members["id"])
     s = w.vm("s", net, host="host1", groups=[target["id"]])
-    t = w.vm("t", net, host="host1")                        # default group only
     x = w.vm("x", net, host="host2", groups=[members["id"]])
+    z = w.vm("z", net, host="host2", groups=[], port_security_enabled=False)
     assert eventually(lambda: ping(w, x, s.ip), "a member to reach s")
+    assert not ping(w, z, s.ip, count=2)                    # z is no member
     address = x.ip
-    fwlab.instances.delete(x.name)
-    z = w.vm("z", net, host="host2", fixed_ips=[{"ip_address": address}])   # default only
-    assert eventually(lambda: ping(w, z, t.ip), "z to reach t (both in default)")
-    ns.run(["ip", "neigh", "flush", "all"], netns=s.netns)  # s answers z's MAC, not x's
-    assert not ping(w, z, s.ip, count=2)
+    lab.instances.delete(x.name)
+    ns.run(["ip", "addr", "add", f"{address}/32", "dev", "eth0"], netns=z.netns)
+
+    def refused() -> bool:
+        ns.run(["ip", "neigh", "flush", "all"], netns=s.netns)  # answer z's MAC, not x's
+        out = lab.instances.run(z.name, ["ping", "-n", "-c", "2", "-W", "1", "-I", address,
+                                         s.ip], timeout=10)
+        return out.returncode != 0
+    assert eventually(refused, "x's address refused once x is deleted")
+    assert not lab.instances.run(z.name, ["ping", "-n", "-c", "3", "-W", "1", "-I", address,
+                                          s.ip], timeout=15).returncode == 0
 
 
 def test_instance_changing_its_ip_or_mac_is_dropped(w):
