@@ -95,12 +95,12 @@ def main() -> int:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        for _, (table, column) in INDEXES.items():
+        for table, column in INDEXES.values():
             conn.execute(f"DROP INDEX ix_{table}_{column}")
         n = args.deletes
         before = {"port": per_delete(conn, "ports", ports[:n]),
                   "security group": per_delete(conn, "security_groups", groups[:n])}
-        for _, (table, column) in INDEXES.items():
+        for table, column in INDEXES.values():
             conn.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
         after = {"port": per_delete(conn, "ports", ports[n:]),
                  "security group": per_delete(conn, "security_groups", groups[n:])}

@@ -109,11 +109,17 @@ def wait_log_line(lab, line: re.Pattern, already: int, n: int, timeout: float = 
     last of them."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        lines = [m for m in line.finditer(agent_log(lab)) if int(m.group(1)) >= n]
+        lines = log_lines(lab, line, n)
         if len(lines) > already:
-            return time.monotonic() - t0, lines[-1].group(0)
+            return time.monotonic() - t0, lines[-1]
         time.sleep(poll)
     raise TimeoutError(f"no new {line.pattern!r} logged")
+
+
+def log_lines(lab, line: re.Pattern, n: int) -> list[str]:
+    """The agent's log lines matching `line` whose first group (a port
+    count) is at least n."""
+    return [m.group(0) for m in line.finditer(agent_log(lab)) if int(m.group(1)) >= n]
 
 
 def wait_full_sync(lab, already: int, n: int, timeout: float = 900.0) -> tuple[float, str]:
@@ -145,7 +151,7 @@ def zone_of(host_ns: str, network_id: str, driver: str) -> int:
 
 
 def full_syncs(lab, n: int) -> int:
-    return sum(1 for m in SYNC_LINE.finditer(agent_log(lab)) if int(m.group(1)) >= n)
+    return len(log_lines(lab, SYNC_LINE, n))
 
 
 # ---------------------------------------------------------------- security groups (#18)
@@ -169,7 +175,7 @@ def wait_fw_full(lab, already: int, n: int, timeout: float = 900.0) -> tuple[flo
 
 
 def fw_full_lines(lab, n: int) -> int:
-    return sum(1 for m in FW_FULL_LINE.finditer(agent_log(lab)) if int(m.group(1)) >= n)
+    return len(log_lines(lab, FW_FULL_LINE, n))
 
 
 def wait_fw_line(lab, already: int, timeout: float = 120.0) -> tuple[float, str]:
@@ -357,9 +363,10 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     _, fw_line = wait_fw_full(lab, fw_before, n)
     in_place = time.monotonic() - t0
     _, line = wait_full_sync(lab, before, n)
+    synced = time.monotonic() - t0     # before the kernel check below (seconds with iptables)
     print(f"warm restart: every filter in place {in_place:.2f} s after agent start "
           f"({filtered_ports(host_ns, ids, driver)}/{n} ports filtered), full sync done "
-          f"{time.monotonic() - t0:.2f} s; agent: {fw_line}; {line}")
+          f"{synced:.2f} s; agent: {fw_line}; {line}")
 
     # 7. cold restart: netfilter flushed while the agent is down
     stop_agent(lab)
