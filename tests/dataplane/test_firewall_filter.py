@@ -204,6 +204,42 @@ def test_default_group_members_reach_each_other_others_do_not(host):
         assert "neutron-linuxbri" not in ns.run(["iptables-nft-save"], netns=host.ns)
 
 
+@pytest.mark.parametrize("backend", ["auto", "legacy"])
+def test_a_cold_start_beside_foreign_rules_filters_every_port_and_keeps_them(netns, backend):
+    """A cold start (no chain of ours in the kernel) with the host's own
+    rules in the builtins: the iptables driver on iptables-nft runs its
+    three restores side by side (they only add); the filters and the
+    foreign rules are what one after the other would leave, and packets
+    agree. iptables-legacy restores take turns (the xtables lock)."""
+    host = Host(netns, "iptables", backend)
+    foreign = [["iptables", "-A", "FORWARD", "-s", "192.0.2.1/32", "-j", "ACCEPT"],
+               ["iptables", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.9/32", "-j", "ACCEPT"],
+               ["ip6tables", "-A", "FORWARD", "-s", "2001:db8::1/128", "-j", "ACCEPT"],
+               ["ebtables", "-t", "nat", "-A", "PREROUTING", "-s", "2:0:0:0:0:1", "-j", "ACCEPT"]]
+    for argv in foreign:
+        ns.run([tool(argv[0], host.backend) if argv[0] != "ebtables" else argv[0], *argv[1:]],
+               netns=host.ns)
+    a, b = host.add(1, ip6=True), host.add(2, ip6=True)
+    c = host.add(3, groups=(OTHER,))
+    p, _ = host.converge()
+    assert p.additive and set(p.iptables) == {4, 6} and p.ebtables
+    assert ("side by side" in host.kernel.timings) == (host.backend != "legacy")
+    assert ping(a, "10.90.0.2") and ping(b, "fd00:90::1") and not ping(c, "10.90.0.1")
+    assert host.replan().empty                 # every chain, set and jump in place
+    save4, save6 = host.save(), host.save("ip6tables-save")
+    assert "-A FORWARD -s 192.0.2.1/32 -j ACCEPT" in save4
+    assert "-A FORWARD -s 2001:db8::1/128 -j ACCEPT" in save6
+    assert "-A PREROUTING -s 192.0.2.9/32 -j ACCEPT" in host.save("iptables-save", "-t", "raw")
+    assert "-s 02:00:00:00:00:01 -j ACCEPT" in ns.run(["ebtables", "-t", "nat", "-L"], netns=host.ns)
+    # our jumps go first in the builtins, the host's own rule after them
+    forward = [line for line in save4.splitlines() if line.startswith("-A FORWARD")]
+    assert forward[-1] == "-A FORWARD -s 192.0.2.1/32 -j ACCEPT"
+    host.rules[G] += (SgRule("ingress", "IPv4", "icmp", remote_ip_prefix="10.90.0.3/32"),)
+    p, _ = host.converge()                     # tables hold ours now: one after the other
+    assert not p.additive and "side by side" not in host.kernel.timings
+    assert ping(c, "10.90.0.1")
+
+
 def test_ipv6_members_reach_each_other_others_do_not(host):
     a, b = host.add(1, ip6=True), host.add(2, ip6=True)
     c = host.add(3, groups=(OTHER,), ip6=True)

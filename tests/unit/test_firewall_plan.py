@@ -323,3 +323,23 @@ def test_ebtables_jumps_leave_by_position_around_others_rules():
     after = _restored(obs.ebtables, text)
     want = rendered(fewer).eb_jumps
     assert after["PREROUTING"] == [*want[:2], foreign, *want[2:]]
+
+
+def test_only_a_restore_into_tables_without_our_chains_is_additive():
+    """FirewallKernel runs the restores side by side only when they only
+    add (see apply.FirewallKernel._side_by_side): into tables holding none
+    of our chains, whatever else they hold."""
+    d = desired()
+    r = rendered(d)
+    foreign = parse_save("*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -s 192.0.2.1/32 -j ACCEPT\n"
+                         "COMMIT\n")
+    cold = plan(d, r, Observed(iptables={4: foreign, 6: {}}))
+    assert cold.additive and cold.iptables[4] and cold.iptables[6] and cold.ebtables
+    assert not any(line.startswith(("-D", "-F", "-X"))
+                   for text in (*cold.iptables.values(), cold.ebtables)
+                   for line in text.splitlines())
+    obs = _observe(r)
+    d2 = desired(rules=[SgRule("ingress", "IPv4", "tcp", 22, 22, "192.0.2.0/24")])
+    assert not plan(d2, rendered(d2), obs, families=(4,)).additive
+    only_eb = Observed(iptables={4: foreign}, ebtables={c: [] for c in r.eb})  # ip chains flushed
+    assert not plan(d, r, only_eb, families=(4,)).additive

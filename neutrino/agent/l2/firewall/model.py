@@ -221,6 +221,9 @@ class FwPlan:
     ebtables: str = ""                              # ebtables-restore --noflush input
     ipset_after: list[str] = field(default_factory=list)     # sets to destroy afterwards
     conntrack: list[ConntrackDelete] = field(default_factory=list)
+    # The restores only add: the tables they write hold no chain of ours yet
+    # (a cold start). FirewallKernel may then run them side by side.
+    additive: bool = False
 
     @property
     def empty(self) -> bool:

@@ -717,5 +717,8 @@ def plan(desired: FwDesired, rendered: Rendered, observed: Observed,
         if parts:
             result.iptables[v] = "".join(parts)
     result.ebtables = _ebtables_input(rendered, observed)
+    result.additive = not any(_ours(c) for v in families
+                              for chains in observed.iptables.get(v, {}).values() for c in chains
+                              ) and not any(c.startswith(EB_PREFIXES) for c in observed.ebtables)
     return result
 
