@@ -210,7 +210,8 @@ def test_a_cold_start_beside_foreign_rules_filters_every_port_and_keeps_them(net
     rules in the builtins: the iptables driver on iptables-nft runs its
     three restores side by side (they only add); the filters and the
     foreign rules are what one after the other would leave, and packets
-    agree. iptables-legacy restores take turns (the xtables lock)."""
+    agree. With iptables-legacy, ebtables-restore runs beside the two
+    iptables ones (they take turns: the xtables lock), in every apply."""
     host = Host(netns, "iptables", backend)
     foreign = [["iptables", "-A", "FORWARD", "-s", "192.0.2.1/32", "-j", "ACCEPT"],
                ["iptables", "-t", "raw", "-A", "PREROUTING", "-s", "192.0.2.9/32", "-j", "ACCEPT"],
@@ -223,7 +224,7 @@ def test_a_cold_start_beside_foreign_rules_filters_every_port_and_keeps_them(net
     c = host.add(3, groups=(OTHER,))
     p, _ = host.converge()
     assert p.additive and set(p.iptables) == {4, 6} and p.ebtables
-    assert ("side by side" in host.kernel.timings) == (host.backend != "legacy")
+    assert "side by side" in host.kernel.timings
     assert ping(a, "10.90.0.2") and ping(b, "fd00:90::1") and not ping(c, "10.90.0.1")
     assert host.replan().empty                 # every chain, set and jump in place
     save4, save6 = host.save(), host.save("ip6tables-save")
@@ -235,9 +236,19 @@ def test_a_cold_start_beside_foreign_rules_filters_every_port_and_keeps_them(net
     forward = [line for line in save4.splitlines() if line.startswith("-A FORWARD")]
     assert forward[-1] == "-A FORWARD -s 192.0.2.1/32 -j ACCEPT"
     host.rules[G] += (SgRule("ingress", "IPv4", "icmp", remote_ip_prefix="10.90.0.3/32"),)
-    p, _ = host.converge()                     # tables hold ours now: one after the other
-    assert not p.additive and "side by side" not in host.kernel.timings
+    p, _ = host.converge()                     # one restore (IPv4)
+    assert not p.additive and set(p.iptables) == {4} and not p.ebtables
+    assert "side by side" not in host.kernel.timings
     assert ping(c, "10.90.0.1")
+    del host.ports[pid(2)]                     # every table changes, and rules go
+    p, _ = host.converge()
+    assert not p.additive and set(p.iptables) == {4, 6} and p.ebtables
+    assert ("side by side" in host.kernel.timings) == (backend == "legacy")
+    assert host.replan().empty
+    assert f"neutronMAC-tap{pid(2)[:11]}" not in ns.run(["ebtables", "-t", "nat", "-L"],
+                                                        netns=host.ns)
+    assert f"neutron-linuxbri-i{pid(2)[:10]}" not in host.save("ip6tables-save")
+    assert ping(c, "10.90.0.1") and ping(a, "10.90.0.3") is False
 
 
 def test_ipv6_members_reach_each_other_others_do_not(host):
