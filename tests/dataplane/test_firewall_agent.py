@@ -128,6 +128,23 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
     again = start_agent()          # a restarted agent changes nothing
     assert again.firewall.kernel.transactions == 0
     assert _nft(host_ns) == inet
+    again.stop()
+
+    # netfilter flushed under a stopped agent, the host's own table written:
+    # the cold start writes each of our tables in its own transaction, side
+    # by side; the same tables as one would, and the host's table stays
+    plain = {f: ns.run(["nft", "list", "table", f, "neutrino"], netns=host_ns)
+             for f in ("inet", "bridge")}
+    ns.run(["nft", "-f", "-"], netns=host_ns, input=(
+        "flush ruleset\nadd table ip host\nadd chain ip host c { type filter hook forward "
+        "priority 10; }\nadd rule ip host c ip saddr 192.0.2.1 accept\n"))
+    again = start_agent()
+    assert again.firewall.kernel.transactions == 2
+    assert {"nft inet", "nft bridge"} <= set(again.firewall.kernel.timings)
+    assert {f: ns.run(["nft", "list", "table", f, "neutrino"], netns=host_ns)
+            for f in ("inet", "bridge")} == plain
+    assert "ip saddr 192.0.2.1 accept" in ns.run(["nft", "list", "table", "ip", "host"],
+                                                 netns=host_ns)
 
     # someone deletes one of our rules: the next full resync puts it back
     chain = f"eg-{ports[0]['id']}"
@@ -136,7 +153,8 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
     ns.run(["nft", "delete", "rule", "inet", "neutrino", chain, "handle", handle.strip()],
            netns=host_ns)
     again.sync(True)
-    assert again.firewall.kernel.transactions == 1
+    assert again.firewall.kernel.transactions == 3      # one: our tables were there
+    assert "nft inet" not in again.firewall.kernel.timings
     body = _nft(host_ns).split(f"chain {chain} {{")[1].split("}")[0]
     assert [line.strip() for line in body.splitlines() if line.strip()][-1].startswith("drop")
 

@@ -123,8 +123,9 @@ def test_cold_start_reports_down_until_every_filter_is_back(server, monkeypatch)
     monkeypatch.setattr(ServerClient, "update_device_status", recording)
     again = start_agent()
     _wait_status(client, ids, "ACTIVE")
-    # one atomic restore per IP version; nftables: one transaction for everything
-    assert again.firewall.kernel.restores == (1 if driver == "nftables" else 2)
+    # one atomic restore per IP version; nftables: one transaction per table
+    # (each written from nothing: nothing is filtered until both are in)
+    assert again.firewall.kernel.restores == 2
     for pid in ids:
         mine = [(kind, filtered) for kind, p, filtered in reports if p == pid]
         assert mine[0] == ("down", False), mine     # reported before anything was restored

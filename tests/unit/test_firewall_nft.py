@@ -209,6 +209,21 @@ def test_full_text_replaces_both_tables_in_one_transaction():
     assert all(i < first_rule for i, line in enumerate(lines) if line.startswith("add set"))
 
 
+def test_a_cold_starts_full_text_splits_into_one_replace_per_table():
+    text = nft_plan.full_text(rendered())
+    inet, bridge = nft_plan.by_table(text)
+    assert sorted((inet + bridge).splitlines()) == sorted(text.splitlines())
+    for family, part in ((INET, inet), (BRIDGE, bridge)):
+        lines = part.splitlines()
+        assert all(line.split()[2] == family for line in lines)
+        assert lines[:3] == [f"add table {family} neutrino", f"delete table {family} neutrino",
+                             f"add table {family} neutrino"]
+        # within each table, the original order: what a rule names comes first
+        assert lines == [line for line in text.splitlines() if line.split()[2] == family]
+    assert any(line.startswith("add rule bridge") for line in bridge.splitlines())
+    assert inet.splitlines()[-1].startswith("add chain inet neutrino state-")
+
+
 def test_whole_lines_counts_the_full_text_without_building_it():
     empty = desired(members={G: ()})
     for d in (desired(), empty, desired(ports={}), desired(stateless=frozenset({G}))):

@@ -26,6 +26,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from neutrino.agent.l2.firewall.apply import FirewallKernel
@@ -127,14 +128,31 @@ class NftKernel:
                     if name not in CONST_SETS}
         return obs
 
-    def apply(self, text: str, flows: list[ConntrackDelete]) -> None:
+    def apply(self, text: str, flows: list[ConntrackDelete], side_by_side: bool = False) -> None:
+        """`side_by_side`: `text` is a full_text written where no table of
+        ours is (a cold start): one `nft -f` per table at once. Their
+        commits take turns, their parsing (half of nft's time) overlaps: at
+        5,000 ports 1.9-2.0 s as one, 1.2-1.6 s as two. Nothing is filtered
+        yet, so nothing needs the two tables to change at one instant; any
+        other full write stays one transaction."""
         started = time.monotonic()
-        nftables.apply(self.netns, text)
-        self.transactions += 1
+        texts = nft_plan.by_table(text) if side_by_side else [text]
+        each: dict[str, float] = {}
+        if len(texts) > 1:
+            def one(part: str) -> None:
+                nftables.apply(self.netns, part)
+                each[f"nft {part.split(' ', 3)[2]}"] = time.monotonic() - started
+            with ThreadPoolExecutor(len(texts)) as pool:
+                for done in [pool.submit(one, t) for t in texts]:
+                    done.result()
+        else:
+            nftables.apply(self.netns, text)
+        self.transactions += len(texts)
         self.generation = nftables.generation(self.netns)
         applied = time.monotonic()
         self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in flows)
-        self.timings = {"nft": applied - started, "conntrack": time.monotonic() - applied}
+        self.timings = {"nft": applied - started, **each,
+                        "conntrack": time.monotonic() - applied}
 
 
 class NftFirewall(Reconciler):
@@ -164,8 +182,10 @@ class NftFirewall(Reconciler):
         fetched = time.monotonic()
         nets = {p.network_id for p in desired.ports.values()}
         last = None if full else self.last
+        cold = False
         if last is None:
             observed = self.kernel.observe()
+            cold = not observed.present
             rendered = render(desired, assign_zones(nets, observed.zones), observed.marks)
             have = observed.chains
             if holds(observed, rendered, self._generation):
@@ -201,7 +221,7 @@ class NftFirewall(Reconciler):
             if missing:
                 before_apply(missing)
         self.last = None          # unknown until the apply succeeded
-        self.kernel.apply(text, flows)
+        self.kernel.apply(text, flows, side_by_side=cold)
         self._generation = self.kernel.generation
         self.last = rendered
         self._forget_flows_of_removed(desired, rendered)

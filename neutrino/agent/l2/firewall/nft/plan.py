@@ -2,7 +2,9 @@
 
 full_text(rendered): both tables replaced in one transaction (`add table`,
 `delete table`, then everything): cold start, and any full resync that
-finds the kernel is not what the last apply left.
+finds the kernel is not what the last apply left. On a cold start (no
+table of ours) the agent runs it as one transaction per table, side by
+side (by_table; see NftKernel.apply).
 diff_text(old, new): only what changed, still one transaction: set
 elements added and deleted, changed chains flushed and refilled, new
 chains added, map entries swapped, stale chains and sets deleted. A rule
@@ -66,6 +68,15 @@ def full_text(new: NftRendered) -> str:
         out += [f"add rule {family} {TABLE} {name} {r}" for r in rules]
     out.append(f"add chain {INET} {TABLE} {STATE_PREFIX}{new.digest()}")
     return "\n".join(out) + "\n"
+
+
+def by_table(text: str) -> list[str]:
+    """A full_text as one text per table (each line's third word is its
+    family), in the order they first appear: each replaces its table alone."""
+    parts: dict[str, list[str]] = {}
+    for line in text.splitlines(keepends=True):
+        parts.setdefault(line.split(" ", 3)[2], []).append(line)
+    return ["".join(lines) for lines in parts.values()]
 
 
 def whole_lines(new: NftRendered) -> int:
