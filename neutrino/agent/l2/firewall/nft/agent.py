@@ -128,15 +128,15 @@ class NftKernel:
                     if name not in CONST_SETS}
         return obs
 
-    def apply(self, text: str, flows: list[ConntrackDelete], side_by_side: bool = False) -> None:
-        """`side_by_side`: `text` is a full_text written where no table of
-        ours is (a cold start): one `nft -f` per table at once. Their
-        commits take turns, their parsing (half of nft's time) overlaps: at
-        5,000 ports 1.9-2.0 s as one, 1.2-1.6 s as two. Nothing is filtered
-        yet, so nothing needs the two tables to change at one instant; any
-        other full write stays one transaction."""
+    def apply(self, text: str | list[str], flows: list[ConntrackDelete]) -> None:
+        """`text`: one transaction; a list (full_texts, written where no
+        table of ours is: a cold start): one `nft -f` per table at once.
+        Their commits take turns, their parsing (half of nft's time)
+        overlaps: at 5,000 ports 1.9-2.0 s as one, 1.2-1.6 s as two.
+        Nothing is filtered yet, so nothing needs the two tables to change
+        at one instant; any other full write stays one transaction."""
         started = time.monotonic()
-        texts = nft_plan.by_table(text) if side_by_side else [text]
+        texts = text if isinstance(text, list) else [text]
         each: dict[str, float] = {}
         if len(texts) > 1:
             def one(part: str) -> None:
@@ -146,7 +146,7 @@ class NftKernel:
                 for done in [pool.submit(one, t) for t in texts]:
                     done.result()
         else:
-            nftables.apply(self.netns, text)
+            nftables.apply(self.netns, texts[0])
         self.transactions += len(texts)
         self.generation = nftables.generation(self.netns)
         applied = time.monotonic()
@@ -182,17 +182,16 @@ class NftFirewall(Reconciler):
         fetched = time.monotonic()
         nets = {p.network_id for p in desired.ports.values()}
         last = None if full else self.last
-        cold = False
         if last is None:
             observed = self.kernel.observe()
-            cold = not observed.present
             rendered = render(desired, assign_zones(nets, observed.zones), observed.marks)
             have = observed.chains
             if holds(observed, rendered, self._generation):
                 text, flows = "", []
                 self._generation = observed.generation
             else:
-                text = nft_plan.full_text(rendered)
+                text = (nft_plan.full_texts(rendered) if not observed.present
+                        else nft_plan.full_text(rendered))
                 flows = nft_plan.conntrack(desired, None, rendered, observed.sets)
         else:
             known = {f"brq{net[:11]}": z for net, z in last.zones.items()}
@@ -221,16 +220,19 @@ class NftFirewall(Reconciler):
             if missing:
                 before_apply(missing)
         self.last = None          # unknown until the apply succeeded
-        self.kernel.apply(text, flows, side_by_side=cold)
+        self.kernel.apply(text, flows)
         self._generation = self.kernel.generation
         self.last = rendered
         self._forget_flows_of_removed(desired, rendered)
         done = time.monotonic()
         self.stats = {"fetch": fetched - started, "observe_render": rendered_at - fetched,
                       "apply": done - rendered_at, "total": done - started}
-        LOG.info("firewall: %d port(s), nft transaction of %d line(s), %d conntrack "
+        texts = text if isinstance(text, list) else [text]
+        LOG.info("firewall: %d port(s), %s of %d line(s), %d conntrack "
                  "deletion(s) in %.3f s (fetch %.3f, observe+render %.3f, apply %.3f: %s)",
-                 len(desired.ports), text.count("\n"), len(flows), done - started,
+                 len(desired.ports), "nft transaction" if len(texts) == 1 else
+                 f"{len(texts)} nft transactions side by side",
+                 sum(t.count("\n") for t in texts), len(flows), done - started,
                  fetched - started, rendered_at - fetched, done - rendered_at,
                  ", ".join(f"{k} {t:.3f}" for k, t in self.kernel.timings.items()))
         return True

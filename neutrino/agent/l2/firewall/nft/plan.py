@@ -3,8 +3,8 @@
 full_text(rendered): both tables replaced in one transaction (`add table`,
 `delete table`, then everything): cold start, and any full resync that
 finds the kernel is not what the last apply left. On a cold start (no
-table of ours) the agent runs it as one transaction per table, side by
-side (by_table; see NftKernel.apply).
+table of ours) the agent writes it as one transaction per table, side by
+side (full_texts; see NftKernel.apply).
 diff_text(old, new): only what changed, still one transaction: set
 elements added and deleted, changed chains flushed and refilled, new
 chains added, map entries swapped, stale chains and sets deleted. A rule
@@ -47,36 +47,37 @@ def _set_elements(name: str, members) -> str:
 
 
 def full_text(new: NftRendered) -> str:
-    out: list[str] = []
-    for family in (INET, BRIDGE):
-        out += [f"add table {family} {TABLE}", f"delete table {family} {TABLE}",
-                f"add table {family} {TABLE}"]
+    return "".join(full_texts(new))
+
+
+def full_texts(new: NftRendered) -> list[str]:
+    """Each table's replace, inet then bridge: together one transaction
+    (full_text), or one each on a cold start (NftKernel.apply). Nothing in
+    one table names anything in the other; within each, what a rule names
+    comes before it."""
+    out: dict[str, list[str]] = {INET: [], BRIDGE: []}
+    for family, lines in out.items():
+        lines += [f"add table {family} {TABLE}", f"delete table {family} {TABLE}",
+                  f"add table {family} {TABLE}"]
+    inet = out[INET]
     for name, (decl, items) in CONST_SETS.items():
-        out.append(f"add set {INET} {TABLE} {name} {{ {decl} elements = {{ {items} }}; }}")
+        inet.append(f"add set {INET} {TABLE} {name} {{ {decl} elements = {{ {items} }}; }}")
     for name, (v, members) in sorted(new.sets.items()):
-        out.append(f"add set {INET} {TABLE} {name} {{ {set_decl(name, v)} }}")
+        inet.append(f"add set {INET} {TABLE} {name} {{ {set_decl(name, v)} }}")
         if members:
-            out.append(f"add element {_set_elements(name, members)}")
+            inet.append(f"add element {_set_elements(name, members)}")
     for (family, name), decl in MAPS.items():
-        out.append(f"add map {family} {TABLE} {name} {{ {decl}; }}")
-    out += _chains(new, sorted(new.chains))
+        out[family].append(f"add map {family} {TABLE} {name} {{ {decl}; }}")
+    for family, lines in out.items():
+        lines += _chains(new, sorted(c for c in new.chains if c[0] == family))
     for (family, name), items in new.maps.items():
         if items:
-            out.append(f"add element {_elements(family, name, items)}")
+            out[family].append(f"add element {_elements(family, name, items)}")
     for (family, name), (decl, rules) in BASE.items():
-        out.append(f"add chain {family} {TABLE} {name} {{ {decl} }}")
-        out += [f"add rule {family} {TABLE} {name} {r}" for r in rules]
-    out.append(f"add chain {INET} {TABLE} {STATE_PREFIX}{new.digest()}")
-    return "\n".join(out) + "\n"
-
-
-def by_table(text: str) -> list[str]:
-    """A full_text as one text per table (each line's third word is its
-    family), in the order they first appear: each replaces its table alone."""
-    parts: dict[str, list[str]] = {}
-    for line in text.splitlines(keepends=True):
-        parts.setdefault(line.split(" ", 3)[2], []).append(line)
-    return ["".join(lines) for lines in parts.values()]
+        out[family].append(f"add chain {family} {TABLE} {name} {{ {decl} }}")
+        out[family] += [f"add rule {family} {TABLE} {name} {r}" for r in rules]
+    inet.append(f"add chain {INET} {TABLE} {STATE_PREFIX}{new.digest()}")
+    return ["\n".join(lines) + "\n" for lines in out.values()]
 
 
 def whole_lines(new: NftRendered) -> int:
