@@ -23,6 +23,7 @@ import errno
 import os
 import re
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -210,6 +211,71 @@ def run(argv: Sequence[str], netns: str | None = None, check: bool = True,
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr, netns)
     return proc.stdout
+
+
+class Started:
+    """A command running in the background (see start)."""
+
+    def __init__(self, argv: list[str], proc: subprocess.Popen, stdin, netns: str | None):
+        self.argv, self._proc, self._stdin, self.netns = argv, proc, stdin, netns
+
+    def wait(self, timeout: float = 30.0, check: bool = True) -> str:
+        """Its stdout once it ended; CommandError as run() if `check`."""
+        try:
+            out, err = self._proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self._proc.kill()
+            self._proc.communicate()
+            raise CommandError(self.argv, -1, "", f"timed out after {timeout}s", self.netns) \
+                from exc
+        finally:
+            self._stdin.close()
+        if check and self._proc.returncode != 0:
+            raise CommandError(self.argv, self._proc.returncode, out, err, self.netns)
+        return out
+
+
+def start(argv: Sequence[str], netns: str | None = None, input: str = "") -> Started:
+    """Start `argv` in `netns` and return at once; `input` reaches it through
+    an unlinked temporary file, so no thread feeds its stdin (a thread that
+    writes megabytes leaves a malloc arena behind: measured, 10 MiB)."""
+    argv = [str(a) for a in argv]
+    stdin = tempfile.TemporaryFile("w+")
+    try:
+        stdin.write(input)
+        stdin.flush()
+        stdin.seek(0)
+        with in_netns(netns):
+            proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, close_fds=True)
+    except FileNotFoundError as exc:
+        stdin.close()
+        raise CommandError(argv, 127, "", str(exc), netns) from exc
+    except BaseException:
+        stdin.close()
+        raise
+    return Started(argv, proc, stdin, netns)
+
+
+def run_all(commands: Sequence[tuple[Sequence[str], str]], netns: str | None = None,
+            timeout: float = 30.0) -> list[str]:
+    """Each (argv, input) of `commands` at once in `netns`; their stdouts.
+    The first that failed raises CommandError, once all have ended."""
+    started: list[Started] = []
+    try:
+        for argv, text in commands:
+            started.append(start(argv, netns, text))
+    finally:
+        outcomes = []
+        for s in started:
+            try:
+                outcomes.append(s.wait(timeout))
+            except CommandError as exc:
+                outcomes.append(exc)
+    for outcome in outcomes:
+        if isinstance(outcome, CommandError):
+            raise outcome
+    return outcomes
 
 
 def _sysctl_path(key: str) -> str:

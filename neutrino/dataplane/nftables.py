@@ -23,6 +23,11 @@ def apply(netns: str | None, text: str) -> None:
         _netns.run(["nft", "-f", "-"], netns=netns, input=text, timeout=120.0)
 
 
+def apply_side_by_side(netns: str | None, texts: list[str]) -> None:
+    """One transaction per text, all at once (texts touching apart tables)."""
+    _netns.run_all([(["nft", "-f", "-"], t) for t in texts if t], netns=netns, timeout=120.0)
+
+
 def _objects(netns: str | None, argv: list[str]) -> list[dict[str, Any]]:
     out = _netns.run(["nft", "-j", *argv], netns=netns, check=False)
     try:

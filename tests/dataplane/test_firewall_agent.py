@@ -140,7 +140,6 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
         "priority 10; }\nadd rule ip host c ip saddr 192.0.2.1 accept\n"))
     again = start_agent()
     assert again.firewall.kernel.transactions == 2
-    assert {"nft inet", "nft bridge"} <= set(again.firewall.kernel.timings)
     assert {f: ns.run(["nft", "list", "table", f, "neutrino"], netns=host_ns)
             for f in ("inet", "bridge")} == plain
     assert "ip saddr 192.0.2.1 accept" in ns.run(["nft", "list", "table", "ip", "host"],
@@ -154,7 +153,6 @@ def _nft_story(client, host_ns, start_agent, agent, ports):
            netns=host_ns)
     again.sync(True)
     assert again.firewall.kernel.transactions == 3      # one: our tables were there
-    assert "nft inet" not in again.firewall.kernel.timings
     body = _nft(host_ns).split(f"chain {chain} {{")[1].split("}")[0]
     assert [line.strip() for line in body.splitlines() if line.strip()][-1].startswith("drop")
 

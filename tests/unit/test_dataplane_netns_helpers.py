@@ -44,3 +44,26 @@ def test_in_netns_none_is_noop():
     before = ns.current_netns_inode()
     with ns.in_netns(None):
         assert ns.current_netns_inode() == before
+
+
+def test_run_all_feeds_each_its_input_and_runs_them_at_once(tmp_path):
+    """Each command reads its own input; the second starts before the first
+    ends (the first waits for a file the second writes)."""
+    flag = tmp_path / "flag"
+    big = "x" * 3_000_000 + "\n"          # past any pipe buffer
+    outs = ns.run_all([
+        (["sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.01; done; wc -c"], big),
+        (["sh", "-c", f"cat > /dev/null; touch {flag}; echo two"], "y\n")], timeout=10)
+    assert [o.strip() for o in outs] == [str(len(big)), "two"]
+
+
+def test_run_all_raises_the_failure_once_every_command_ended(tmp_path):
+    done = tmp_path / "done"
+    with pytest.raises(ns.CommandError) as err:
+        ns.run_all([(["sh", "-c", "echo bad >&2; exit 3"], ""),
+                    (["sh", "-c", f"sleep 0.3; touch {done}"], "")], timeout=10)
+    assert err.value.returncode == 3 and "bad" in str(err.value)
+    assert done.exists()                  # the other was waited for, not left running
+    with pytest.raises(ns.CommandError) as missing:
+        ns.run_all([(["/nonexistent/tool"], "")])
+    assert missing.value.returncode == 127

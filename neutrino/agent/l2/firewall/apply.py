@@ -116,12 +116,12 @@ class FirewallKernel:
         if plan.ebtables:
             restores.append(("ebtables", ["ebtables-restore", "--noflush"], plan.ebtables))
         if plan.additive and len(restores) > 1 and self._nf_tables():
-            self.timings.update(self._side_by_side(restores))
-            lap("side by side")
+            self._side_by_side([], beside=restores)
+            lap("side by side: " + ", ".join(name for name, _, _ in restores))
         elif plan.ebtables and len(restores) > 1 and not self._nf_tables():
             # iptables-legacy: x_tables, untouched by ebtables' commits and its lock
-            self.timings.update(self._side_by_side([restores[:-1], restores[-1:]]))
-            lap("side by side")
+            self._side_by_side(restores[:-1], beside=restores[-1:])
+            lap("side by side: " + ", ".join(name for name, _, _ in restores))
         else:
             for name, argv, text in restores:
                 self._restore(argv, text)
@@ -133,33 +133,36 @@ class FirewallKernel:
             self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in plan.conntrack)
             lap("conntrack")
 
-    def _side_by_side(self, restores) -> dict[str, float]:
-        """Restores at once (each item a restore, or a list of restores run
-        one after the other); seconds each.
+    def _side_by_side(self, restores, beside=()) -> None:
+        """`beside` started, `restores` run one after the other meanwhile,
+        then `beside` waited for.
 
-        With iptables-nft, a cold start's three: their commits take turns in
-        the kernel (one nf_tables generation per namespace), but the tools'
-        parsing, a third of their time, overlaps: at 5,000 ports ip4 + ip6 +
-        ebtables 4.6-5.2 s one after the other, 2.8-3.7 s side by side
-        (benchmarks/ipt_backends.py). A tool whose commit finds the
-        generation moved refetches its own family's tables and resends: safe
-        and cheap only while they hold nothing of ours. Otherwise one after
-        the other: ebtables-nft 1.8.9's resend of a restore that removes
-        rules fails ("RULE_DELETE failed"), and the refetch of a 5,000-port
-        table costs a full dump.
+        With iptables-nft, a cold start's three all beside: their commits
+        take turns in the kernel (one nf_tables generation per namespace),
+        but the tools' parsing, a third of their time, overlaps: at 5,000
+        ports ip4 + ip6 + ebtables 4.6-5.2 s one after the other, 2.8-3.7 s
+        side by side (benchmarks/ipt_backends.py). A tool whose commit finds
+        the generation moved refetches its own family's tables and resends:
+        safe and cheap only while they hold nothing of ours. Otherwise one
+        after the other: ebtables-nft 1.8.9's resend of a restore that
+        removes rules fails ("RULE_DELETE failed"), and the refetch of a
+        5,000-port table costs a full dump.
 
         With iptables-legacy, ebtables beside the two iptables restores
         (which share the xtables lock, so take turns)."""
-        def run(batch) -> dict[str, float]:
-            took = {}
-            for name, argv, text in batch if isinstance(batch, list) else [batch]:
-                started = time.monotonic()
+        started = [_netns.start(argv, self.netns, text) for _, argv, text in beside]
+        try:
+            for _, argv, text in restores:
                 self._restore(argv, text)
-                took[name] = time.monotonic() - started
-            return took
-        with ThreadPoolExecutor(len(restores)) as pool:
-            futures = [pool.submit(run, batch) for batch in restores]
-            return {name: t for f in futures for name, t in f.result().items()}
+        finally:
+            failed = []
+            for s in started:
+                try:
+                    s.wait(RESTORE_TIMEOUT)
+                except _netns.CommandError as exc:
+                    failed.append(exc)
+        if failed:
+            raise failed[0]
 
     def _nf_tables(self) -> bool:
         """Whether the restores go through nf_tables (iptables-nft): legacy

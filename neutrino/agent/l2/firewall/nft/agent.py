@@ -26,7 +26,6 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from neutrino.agent.l2.firewall.apply import FirewallKernel
@@ -137,22 +136,15 @@ class NftKernel:
         at one instant; any other full write stays one transaction."""
         started = time.monotonic()
         texts = text if isinstance(text, list) else [text]
-        each: dict[str, float] = {}
         if len(texts) > 1:
-            def one(part: str) -> None:
-                nftables.apply(self.netns, part)
-                each[f"nft {part.split(' ', 3)[2]}"] = time.monotonic() - started
-            with ThreadPoolExecutor(len(texts)) as pool:
-                for done in [pool.submit(one, t) for t in texts]:
-                    done.result()
+            nftables.apply_side_by_side(self.netns, texts)
         else:
             nftables.apply(self.netns, texts[0])
         self.transactions += len(texts)
         self.generation = nftables.generation(self.netns)
         applied = time.monotonic()
         self.conntrack.submit((ct.version, ct.zone, ct.src, ct.dst) for ct in flows)
-        self.timings = {"nft": applied - started, **each,
-                        "conntrack": time.monotonic() - applied}
+        self.timings = {"nft": applied - started, "conntrack": time.monotonic() - applied}
 
 
 class NftFirewall(Reconciler):
