@@ -266,16 +266,23 @@ def run_all(commands: Sequence[tuple[Sequence[str], str]], netns: str | None = N
         for argv, text in commands:
             started.append(start(argv, netns, text))
     finally:
-        outcomes = []
-        for s in started:
-            try:
-                outcomes.append(s.wait(timeout))
-            except CommandError as exc:
-                outcomes.append(exc)
-    for outcome in outcomes:
-        if isinstance(outcome, CommandError):
-            raise outcome
-    return outcomes
+        outs = wait_all(started, timeout)
+    return outs
+
+
+def wait_all(started: Sequence[Started], timeout: float = 30.0) -> list[str]:
+    """Wait for every one of `started`; their stdouts, or the first
+    CommandError once all have ended (none is left running)."""
+    outs: list[str] = []
+    failed: list[CommandError] = []
+    for s in started:
+        try:
+            outs.append(s.wait(timeout))
+        except CommandError as exc:
+            failed.append(exc)
+    if failed:
+        raise failed[0]
+    return outs
 
 
 def _sysctl_path(key: str) -> str:

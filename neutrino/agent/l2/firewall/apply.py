@@ -150,19 +150,14 @@ class FirewallKernel:
 
         With iptables-legacy, ebtables beside the two iptables restores
         (which share the xtables lock, so take turns)."""
-        started = [_netns.start(argv, self.netns, text) for _, argv, text in beside]
+        started: list[_netns.Started] = []
         try:
+            for _, argv, text in beside:
+                started.append(_netns.start(argv, self.netns, text))
             for _, argv, text in restores:
                 self._restore(argv, text)
         finally:
-            failed = []
-            for s in started:
-                try:
-                    s.wait(RESTORE_TIMEOUT)
-                except _netns.CommandError as exc:
-                    failed.append(exc)
-        if failed:
-            raise failed[0]
+            _netns.wait_all(started, RESTORE_TIMEOUT)
 
     def _nf_tables(self) -> bool:
         """Whether the restores go through nf_tables (iptables-nft): legacy
