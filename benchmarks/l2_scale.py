@@ -358,6 +358,7 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     # filters are verified or applied; its full sync ends after the links)
     before, fw_before = full_syncs(lab, n), fw_full_lines(lab, n)
     stop_agent(lab)
+    settle()      # each restart from a quiet machine, not the tail of the phase before
     t0 = time.monotonic()
     start_agent(lab)
     _, fw_line = wait_fw_full(lab, fw_before, n)
@@ -373,6 +374,7 @@ def security_group_phases(lab, nets: list[dict], ports: list[dict], deletes: int
     flush_netfilter(host_ns, driver)
     assert filtered_ports(host_ns, ids, driver) == 0
     before, fw_before = full_syncs(lab, n), fw_full_lines(lab, n)
+    settle()
     t0 = time.monotonic()
     start_agent(lab)
     _, restore = wait_fw_full(lab, fw_before, n)
