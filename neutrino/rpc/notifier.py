@@ -340,13 +340,11 @@ class BusNotifier:
             for host in hosts:
                 self._tell(host, payload)
             if payload["resource"] == "port":
-                # a host told of an update refetches the port's groups with
-                # it; one told of a deletion drops the port unasked and
-                # refetches members only for a port it held (its own): the
-                # network's DHCP hosts, told of its ports, hear of a deleted
-                # member too (they kept its address in their sets)
-                told = bound if payload["deleted"] else set(hosts)
-                self._members_changed(payload, told, facts.get("security_groups"))
+                # the port's own hosts refetch its groups with it (a deleted
+                # one: dropped unasked, members refetched); the network's DHCP
+                # hosts, told of every port for DHCP's sake, ignore a port
+                # that is not theirs: they hear of members as any other host
+                self._members_changed(payload, bound, facts.get("security_groups"))
                 if payload["deleted"]:
                     self._sweep_due = True    # once per batch (it sweeps all orphans)
             # l2population: every host serving the port's vxlan network re-fetches

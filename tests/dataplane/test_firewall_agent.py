@@ -218,3 +218,46 @@ def test_deletes_drop_ports_and_refetch_members_alone(server):
     assert ip[0] in members and ip[1] in members
     assert agent.firewall.server.fetches["state"] == before["state"]
     assert agent.firewall.server.fetches["members"] >= before["members"] + 2
+
+
+@pytest.mark.parametrize("driver", ["iptables", "nftables"])
+def test_the_dhcp_hosts_agent_takes_another_hosts_member_without_a_whole_fetch(
+        tmp_path, netns, driver):
+    """This host serves the network's DHCP, so it is told of every port of
+    the network. A member of its port's group created, then given an
+    allowed address pair, on another host: both addresses reach this
+    host's set, by the group's members alone; the host's whole firewall
+    state is not fetched again for a port that is not its own."""
+    from neutrino.rpc.client import ServerClient
+    from tests.dataplane.helpers import server_with_l2_agent
+    from tests.unit.test_dhcp_server_rpc import dhcp_state
+    with server_with_l2_agent(tmp_path, netns, "fwd", HOST, driver) as (
+            client, core, host_ns, start_agent):
+        ServerClient(core.notifier.transport, HOST, core.notifier.prefix).report_state(
+            dhcp_state(HOST), wait=True)
+        net = _post(client, "/v2.0/networks", {"network": {"name": "n"}})["network"]
+        _post(client, "/v2.0/subnets", {"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                   "cidr": "10.93.0.0/24"}})
+        core.notifier.flush()
+        agents = client.get(f"/v2.0/networks/{net['id']}/dhcp-agents").json()["agents"]
+        assert [a["host"] for a in agents] == [HOST]
+        mine = _post(client, "/v2.0/ports", {"port": {
+            "network_id": net["id"], "binding:host_id": HOST, "device_owner": "compute:x"}})
+        group = mine["port"]["security_groups"][0]
+        agent = start_agent()
+        before = _quiet(agent.firewall.server.fetches)
+
+        other = _post(client, "/v2.0/ports", {"port": {
+            "network_id": net["id"], "binding:host_id": "elsewhere",
+            "device_owner": "compute:x"}})["port"]
+        ip = other["fixed_ips"][0]["ip_address"]
+        _until("the other host's new member stayed out of the set",
+               lambda: ip in _set_members(host_ns, driver, group))
+        r = client.put(f"/v2.0/ports/{other['id']}", json={"port": {
+            "allowed_address_pairs": [{"ip_address": "10.93.0.250"}]}})
+        assert r.status_code == 200, r.text
+        _until("its allowed address pair stayed out of the set",
+               lambda: "10.93.0.250" in _set_members(host_ns, driver, group))
+        after = _quiet(agent.firewall.server.fetches)
+        assert after["state"] == before["state"]
+        assert after["members"] >= before["members"] + 2

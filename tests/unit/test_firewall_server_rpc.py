@@ -183,3 +183,38 @@ def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noq
     inbox.wait(lambda m: m.get("members_of_port") == member["id"])
     notices = [m for m in inbox.items if m.get("members_of_port") == member["id"]]
     assert [n["groups"] for n in notices] == [[default]]
+
+
+def test_a_new_or_changed_member_elsewhere_reaches_the_dhcp_host_as_a_members_notice(env):  # noqa: F811,E501
+    """h2 serves the network's DHCP and holds a port whose group names
+    `default` as remote group. A member of `default` created, then changed,
+    on h1: h2 is told of the port (for DHCP) and hears that the members
+    changed, as any host with such a rule: its L2 agent refetches those
+    members alone, not its whole firewall state for another host's port."""
+    from tests.unit.test_dhcp_server_rpc import dhcp_state
+    core, client, bus, prefix = env
+    inbox = Inbox()
+    for h in ("h1", "h2"):
+        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
+    ServerClient(bus, "h2", prefix).report_state(dhcp_state("h2"), wait=True)
+    bus.subscribe(host_topic("h2", prefix), inbox)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24"}})
+    core.notifier.flush()
+    _port(client, net["id"], "h2")
+    core.notifier.flush()
+    inbox.items.clear()
+    member = _port(client, net["id"], "h1")
+    default = member["security_groups"][0]
+    inbox.wait(lambda m: m["resource"] == "port" and m["id"] == member["id"])
+    inbox.wait(lambda m: m.get("members_of_port") == member["id"])
+    inbox.items.clear()
+    r = client.put(f"/v2.0/ports/{member['id']}", json={"port": {
+        "allowed_address_pairs": [{"ip_address": "10.0.0.250"}]}})
+    assert r.status_code == 200, r.text
+    inbox.wait(lambda m: m.get("members_of_port") == member["id"])
+    notices = [m for m in inbox.items if m.get("members_of_port") == member["id"]]
+    assert [n["groups"] for n in notices] == [[default]]
+    state = _fw(bus, prefix, "h2")
+    assert "10.0.0.250" in state["members"][default]

@@ -275,12 +275,14 @@ class LinuxBridgeAgent:
         former = set() if self.desired is None or full else {
             sid for pid in ports if pid in self.desired.ports
             for sid, _ in self.desired.ports[pid].subports}
+        ours: set[str] = set()      # notified ports bound here, now or before
         if full or self.desired is None:
             state = self.client.get_host_state()
             self.desired = Desired.from_wire(state)
             if self.qos is not None:
                 self.qos.learn(state, True)
             self.known_status = {p.id: p.status for p in self.desired.ports.values()}
+            ours = set(ports) - set(gone)
         elif ports or networks or tables:
             # l2population tables: refetched alone on fdb notices, with
             # their network on network notices, not with every port of it
@@ -290,7 +292,9 @@ class LinuxBridgeAgent:
             ask = set(ports) - set(gone)
             state = (self.client.get_host_state(ask, networks, held, tables)
                      if ask or networks or tables else {"ports": [], "networks": []})
+            had = {pid for pid in ask if pid in self.desired.ports}
             self.desired.merge(state, set(ports), set(networks), held)
+            ours = had | {pid for pid in ask if pid in self.desired.ports}
             if self.qos is not None:
                 self.qos.learn(state, False, set(ports), set(networks))
             for p in state.get("ports", ()):
@@ -316,16 +320,18 @@ class LinuxBridgeAgent:
                 self.known_status[p["id"]] = p["status"]
             for pid in missing - set(self.desired.ports):
                 self.known_status.pop(pid, None)
+            ours |= missing
         desired = self.desired
         fetched = time.monotonic()
         blocked: dict[str, str] = {}
         filtered = set(desired.ports) - self._taps_left    # as the last cycle left them
         if self.firewall is not None:    # filters exist before their taps join a bridge
-            # ports notified deleted are dropped, not refetched (a burst of deletes);
-            # before the links are observed: a deleted port's chains leave the
-            # kernel without waiting for a dump of every link
-            self.firewall.converge(filtered,
-                                   refetch=bool(full or set(ports) - set(gone) or networks),
+            # ports notified deleted are dropped, not refetched (a burst of
+            # deletes); another host's port (this host serves its network's
+            # DHCP) changes only members, which come by their own notice;
+            # before the links are observed: a deleted port's chains leave
+            # the kernel without waiting for a dump of every link
+            self.firewall.converge(filtered, refetch=bool(full or ours or networks),
                                    full=full, before_apply=self._filters_missing, gone=gone)
         observed = self._observe_links(full)
         trunk_ops = plan_subports(desired, observed)
