@@ -151,13 +151,9 @@ def test_membership_changes_are_for_hosts_with_an_l2_agent(env):  # noqa: F811
     assert hosts([default]) == ["h1", "h2"]
 
 
-def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noqa: F811
-    """h2 serves the network's DHCP and holds a port whose group names
-    `default` as remote group. A member of `default` on h1 deleted: h2 is
-    told of the port (it serves its network) and must hear that the
-    members changed too. Its L2 agent drops a deleted port unasked and
-    refetches members only for a port it held, so without the membership
-    notice the deleted member's address stayed in h2's set."""
+def _h2_serves_dhcp(env):  # noqa: F811
+    """h1 and h2 with L2 agents, h2 with the DHCP agent of a new network and
+    a port on it; returns (h2's inbox, the network)."""
     from tests.unit.test_dhcp_server_rpc import dhcp_state
     core, client, bus, prefix = env
     inbox = Inbox()
@@ -172,6 +168,18 @@ def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noq
     agents = client.get(f"/v2.0/networks/{net['id']}/dhcp-agents").json()["agents"]
     assert [a["host"] for a in agents] == ["h2"]
     _port(client, net["id"], "h2")
+    return inbox, net
+
+
+def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noqa: F811
+    """h2 serves the network's DHCP and holds a port whose group names
+    `default` as remote group. A member of `default` on h1 deleted: h2 is
+    told of the port (it serves its network) and must hear that the
+    members changed too. Its L2 agent drops a deleted port unasked and
+    refetches members only for a port it held, so without the membership
+    notice the deleted member's address stayed in h2's set."""
+    core, client, bus, prefix = env
+    inbox, net = _h2_serves_dhcp(env)
     member = _port(client, net["id"], "h1")
     default = member["security_groups"][0]
     core.notifier.flush()      # (told of the new port, h2 refetches its groups with it)
@@ -191,18 +199,8 @@ def test_a_new_or_changed_member_elsewhere_reaches_the_dhcp_host_as_a_members_no
     on h1: h2 is told of the port (for DHCP) and hears that the members
     changed, as any host with such a rule: its L2 agent refetches those
     members alone, not its whole firewall state for another host's port."""
-    from tests.unit.test_dhcp_server_rpc import dhcp_state
     core, client, bus, prefix = env
-    inbox = Inbox()
-    for h in ("h1", "h2"):
-        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
-    ServerClient(bus, "h2", prefix).report_state(dhcp_state("h2"), wait=True)
-    bus.subscribe(host_topic("h2", prefix), inbox)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24"}})
-    core.notifier.flush()
-    _port(client, net["id"], "h2")
+    inbox, net = _h2_serves_dhcp(env)
     core.notifier.flush()
     inbox.items.clear()
     member = _port(client, net["id"], "h1")
