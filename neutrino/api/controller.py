@@ -297,6 +297,10 @@ class Controller:
             # must leave no trace, not even on its siblings' parents.
             for item in prepared:
                 validate(item)
+        create_bulk = getattr(self.plugin, "create_bulk", None) if bulk else None
+        if create_bulk is not None:     # one transaction: nothing to undo
+            shaped = [self._shape(ctx, c, []) for c in create_bulk(ctx, prepared)]
+            return {self.r.collection.replace("-", "_"): shaped}
         created = []
         try:
             for item in prepared:

@@ -372,38 +372,51 @@ class SecurityGroupPlugin:
                 "normalized_cidr": normalized}
 
     def create_rule(self, ctx: Context, body: dict) -> dict:
-        owner = check_owner(ctx, body)
-        fields = self.validate_rule(body)
+        return self.create_rules(ctx, [body])[0]
+
+    def create_rules(self, ctx: Context, bodies: list[dict]) -> list[dict]:
+        """One rule or a bulk POST's: all in one transaction, so a rule
+        refused by the write (a duplicate, of a stored rule or of one
+        before it in the POST; the quota) leaves no trace, not even a
+        revision bump of its group."""
+        checked = []
+        for body in bodies:
+            check_owner(ctx, body)
+            checked.append((body, self.validate_rule(body)))
 
         def txn(conn):
-            group = self._row(conn, ctx, body["security_group_id"])
-            remote = body.get("remote_group_id")
-            if remote:
-                # Upstream looks the remote group up as the rule's project
-                # (an admin: anywhere): another project's group is as absent
-                # as a random id, so this is no existence oracle.
-                self._row(conn, ctx if ctx.is_admin else Context.make(
-                    group["project_id"], roles=("member",)), remote)
-            address_group = body.get("remote_address_group_id")
-            if address_group:
-                # visible to the rule's project: its own or shared with it
-                from neutrino.plugins.rbac.address_groups import visible_row
-                visible_row(conn, ctx, address_group,
-                            project="" if ctx.is_admin else group["project_id"])
-            self.core.quotas.check(conn, group["project_id"], "security_group_rule")
-            values = _rule_values(group["project_id"], group["id"], body["direction"],
-                                  fields["ethertype"], remote,
-                                  remote_address_group_id=address_group,
-                                  description=body.get("description") or "",
-                                  **{k: v for k, v in fields.items() if k != "ethertype"})
-            self._check_duplicate(conn, values)
-            conn.execute(insert(RULE).values(**values))
-            bump_revision(conn, SG, group["id"])
-            row = conn.execute(select(RULE).where(RULE.c.id == values["id"])).mappings().one()
-            return self._rule_view(row, {group["id"]} if group["default_for"] else set())
-        view = self.core.db.write(retry_if_parent_vanished(txn))
-        self.core.notifier.resource_changed("security_group", view["security_group_id"], -1)
-        return view
+            return [self._insert_rule(conn, ctx, body, fields) for body, fields in checked]
+        views = self.core.db.write(retry_if_parent_vanished(txn))
+        for group_id in dict.fromkeys(v["security_group_id"] for v in views):
+            self.core.notifier.resource_changed("security_group", group_id, -1)
+        return views
+
+    def _insert_rule(self, conn, ctx: Context, body: dict, fields: dict) -> dict:
+        group = self._row(conn, ctx, body["security_group_id"])
+        remote = body.get("remote_group_id")
+        if remote:
+            # Upstream looks the remote group up as the rule's project
+            # (an admin: anywhere): another project's group is as absent
+            # as a random id, so this is no existence oracle.
+            self._row(conn, ctx if ctx.is_admin else Context.make(
+                group["project_id"], roles=("member",)), remote)
+        address_group = body.get("remote_address_group_id")
+        if address_group:
+            # visible to the rule's project: its own or shared with it
+            from neutrino.plugins.rbac.address_groups import visible_row
+            visible_row(conn, ctx, address_group,
+                        project="" if ctx.is_admin else group["project_id"])
+        self.core.quotas.check(conn, group["project_id"], "security_group_rule")
+        values = _rule_values(group["project_id"], group["id"], body["direction"],
+                              fields["ethertype"], remote,
+                              remote_address_group_id=address_group,
+                              description=body.get("description") or "",
+                              **{k: v for k, v in fields.items() if k != "ethertype"})
+        self._check_duplicate(conn, values)
+        conn.execute(insert(RULE).values(**values))
+        bump_revision(conn, SG, group["id"])
+        row = conn.execute(select(RULE).where(RULE.c.id == values["id"])).mappings().one()
+        return self._rule_view(row, {group["id"]} if group["default_for"] else set())
 
     def _check_duplicate(self, conn, v):
         keys = ("direction", "ethertype", "protocol", "port_range_min", "port_range_max",

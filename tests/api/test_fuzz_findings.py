@@ -103,3 +103,33 @@ def test_rejected_bulk_rule_create_leaves_the_group_unchanged(api):
     after = api.admin.show("security-groups", sg["id"])
     assert after["security_group_rules"] == before["security_group_rules"]
     assert after["revision_number"] == before["revision_number"], (before, after)
+
+
+def test_a_bulk_rule_create_refused_by_a_duplicate_leaves_the_group_unchanged(api):
+    """Found by the fuzzer: the rules of a bulk POST that only the write can
+    refuse (a duplicate of a stored rule, here the group's default egress
+    one, or of a rule before it in the POST) went in one by one and were
+    undone one by one, bumping the group's revision four times. Now one
+    transaction: nothing changes."""
+    sg = api.admin.create("security-groups", name=rand("sg"))
+    before = api.admin.show("security-groups", sg["id"])
+    for rules in (
+            [{"security_group_id": sg["id"], "direction": "ingress", "ethertype": "IPv6"},
+             {"security_group_id": sg["id"], "direction": "egress"}],       # stored already
+            [{"security_group_id": sg["id"], "direction": "ingress", "protocol": "udp"},
+             {"security_group_id": sg["id"], "direction": "ingress", "protocol": "udp"}]):
+        resp = api.admin.post("security-group-rules", {"security_group_rules": rules})
+        expect(resp, 409)
+        assert resp.json()["NeutronError"]["type"] == "SecurityGroupRuleExists"
+        after = api.admin.show("security-groups", sg["id"])
+        assert after["security_group_rules"] == before["security_group_rules"]
+        assert after["revision_number"] == before["revision_number"], (before, after)
+        assert after["updated_at"] == before["updated_at"]
+    resp = api.admin.post("security-group-rules", {"security_group_rules": [
+        {"security_group_id": sg["id"], "direction": "ingress", "protocol": "udp"},
+        {"security_group_id": sg["id"], "direction": "ingress", "protocol": "tcp"}]})
+    expect(resp, 201)
+    made = resp.json()["security_group_rules"]
+    assert [r["protocol"] for r in made] == ["udp", "tcp"]
+    shown = api.admin.show("security-groups", sg["id"])
+    assert {r["id"] for r in made} <= {r["id"] for r in shown["security_group_rules"]}
