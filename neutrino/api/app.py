@@ -93,7 +93,6 @@ class _RulePlugin:
         self.get, self.list = sg.get_rule, sg.list_rules
         self.create, self.delete = sg.create_rule, sg.delete_rule
         self.create_bulk = sg.create_rules      # one transaction
-        self.validate = sg.validate_rule
 
     def update(self, ctx, rule_id, body):
         raise faults.HTTPBadRequest("Cannot update read-only attribute")

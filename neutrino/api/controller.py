@@ -291,14 +291,10 @@ class Controller:
             if hasattr(self.plugin, "policy_target"):
                 target.update(self.plugin.policy_target(ctx, item))
             self.policy.enforce(ctx, action, target, attrs)
-        validate = getattr(self.plugin, "validate", None)
-        if bulk and validate is not None:
-            # Every item's own checks before the first write: an invalid item
-            # must leave no trace, not even on its siblings' parents.
-            for item in prepared:
-                validate(item)
         create_bulk = getattr(self.plugin, "create_bulk", None) if bulk else None
-        if create_bulk is not None:     # one transaction: nothing to undo
+        if create_bulk is not None:
+            # every item's own checks, then one transaction: an invalid item
+            # leaves no trace, not even on its siblings' parents
             shaped = [self._shape(ctx, c, []) for c in create_bulk(ctx, prepared)]
             return {self.r.collection.replace("-", "_"): shaped}
         created = []

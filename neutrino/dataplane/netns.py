@@ -219,8 +219,8 @@ class Started:
     def __init__(self, argv: list[str], proc: subprocess.Popen, stdin, netns: str | None):
         self.argv, self._proc, self._stdin, self.netns = argv, proc, stdin, netns
 
-    def wait(self, timeout: float = 30.0, check: bool = True) -> str:
-        """Its stdout once it ended; CommandError as run() if `check`."""
+    def wait(self, timeout: float = 30.0) -> str:
+        """Its stdout once it ended; CommandError as run() if it failed."""
         try:
             out, err = self._proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
@@ -230,7 +230,7 @@ class Started:
                 from exc
         finally:
             self._stdin.close()
-        if check and self._proc.returncode != 0:
+        if self._proc.returncode != 0:
             raise CommandError(self.argv, self._proc.returncode, out, err, self.netns)
         return out
 
