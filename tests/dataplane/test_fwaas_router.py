@@ -147,6 +147,10 @@ class World:
             ns.sysctl_set(f"net.ipv6.conf.{key}.accept_dad", 0, self.ns.name)
         self.groups: dict[str, dict | None] = {"a": None, "b": None}
         self.converge()
+        # written once: rewriting it for the second server truncated the file
+        # the first could still be reading (it then ran nothing and exited 0)
+        script = tmp_path / "echo.py"
+        script.write_text(SERVER)
         for side, port_id in self.ports.items():
             inst = netns(side)
             self.inst[side] = inst
@@ -166,8 +170,6 @@ class World:
                 nl.add_address("eth0", f"{v6}::5/64")
                 nl.add_route("0.0.0.0/0", gateway=f"{v4}.1")
             ns.run(["ip", "-6", "route", "add", "default", "via", f"{v6}::1"], netns=inst)
-            script = tmp_path / "echo.py"
-            script.write_text(SERVER)
             self.servers.append(subprocess.Popen(
                 ["ip", "netns", "exec", inst, sys.executable, str(script),
                  *map(str, PORTS)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
