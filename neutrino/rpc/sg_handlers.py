@@ -18,9 +18,10 @@ alone, after a port joined or left groups (a burst of deletes on a host of
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from neutrino.db import models
 from neutrino.plugins import listing
@@ -121,12 +122,23 @@ def hosts_referencing_members(conn, groups: list[str] | None = None) -> list[str
     name as remote group one of `groups` (the groups a port joined or
     left), or any group when `groups` is None: only their remote-group sets
     can change."""
-    p, psg, rule = models.ports, models.port_security_groups, models.security_group_rules
     if groups is not None and not groups:
         return []
+    if groups is None:
+        return sorted(h for (h,) in conn.execute(_hosts_referencing(False)))
+    return sorted(h for (h,) in conn.execute(_hosts_referencing(True),
+                                             {"groups": sorted(set(groups))}))
+
+
+@functools.cache
+def _hosts_referencing(named: bool):
+    """The statement of hosts_referencing_members, built once (building its
+    subquery's columns per notice was a tenth of the server's CPU in a
+    burst of port deletes); `named`: the remote groups are a bound list."""
+    p, psg, rule = models.ports, models.port_security_groups, models.security_group_rules
     with_remote = select(rule.c.security_group_id).where(
-        rule.c.remote_group_id.is_not(None) if groups is None
-        else rule.c.remote_group_id.in_(sorted(set(groups))))
+        rule.c.remote_group_id.in_(bindparam("groups", expanding=True)) if named
+        else rule.c.remote_group_id.is_not(None))
     # Per host with an L2 agent (a few rows: the ports' distinct hosts were
     # an index scan per notice batch, growing with the ports; a host without
     # an agent has no one to tell, and its agent syncs in full when it
@@ -140,4 +152,4 @@ def hosts_referencing_members(conn, groups: list[str] | None = None) -> list[str
     stmt = select(hosts.c.host).where(exists(
         select(1).select_from(mine.join(psg, psg.c.port_id == mine.c.id))
         .where(mine.c.binding_host == hosts.c.host, psg.c.security_group_id.in_(with_remote))))
-    return sorted(h for (h,) in conn.execute(stmt))
+    return stmt
