@@ -272,16 +272,19 @@ class SecurityGroupPlugin:
             if conn.execute(select(psg.c.port_id).where(psg.c.security_group_id == group_id)
                             .limit(1)).first():
                 raise faults.SecurityGroupInUse(id=group_id)
-            remote_users = conn.execute(select(RULE.c.id).where(
-                RULE.c.remote_group_id == group_id, RULE.c.security_group_id != group_id)
-                .limit(1)).first()
+            # other groups whose rules named it as remote lose those rules
+            referrers = sorted({g for (g,) in conn.execute(
+                select(RULE.c.security_group_id).where(
+                    RULE.c.remote_group_id == group_id, RULE.c.security_group_id != group_id))})
             conn.execute(delete(RULE).where(RULE.c.remote_group_id == group_id))
             conn.execute(delete(models.tags).where(models.tags.c.resource_id == group_id))
             rbac_registry.delete_object(conn, SG_TYPE, group_id)
             conn.execute(delete(SG).where(SG.c.id == group_id))
-            return bool(remote_users)
-        self.core.db.write(txn)
+            return referrers
+        referrers = self.core.db.write(txn)
         self.core.notifier.resource_changed("security_group", group_id, -1, deleted=True)
+        for gid in referrers:      # their ports' hosts drop the rules that named it
+            self.core.notifier.resource_changed("security_group", gid, -1)
 
     # --- rules -------------------------------------------------------------------
     def get_rule(self, ctx: Context, rule_id: str) -> dict:

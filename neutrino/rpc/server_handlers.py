@@ -154,6 +154,10 @@ class ServerRpc:
         if method == "get_firewall_state":
             from neutrino.rpc.sg_handlers import firewall_state
             return self.core.db.read(lambda conn: firewall_state(conn, payload["host"]))
+        if method == "get_group_rules":
+            from neutrino.rpc.sg_handlers import group_state
+            groups = sorted({str(g) for g in payload.get("groups", ())})
+            return self.core.db.read(lambda conn: group_state(conn, groups))
         if method == "get_group_members":
             from neutrino.rpc.sg_handlers import members_of
             groups = [str(g) for g in payload.get("groups", ())]

@@ -12,6 +12,10 @@
 A handful of queries whatever the number of ports (chunked IN lists), so a
 host with 1,000 ports refetches it in well under a second.
 
+`get_group_rules(groups)` -> {"security_groups", "members", "stateless"} as
+above, for those groups alone: after a rule change (or a change of an
+address group their rules name).
+
 `get_group_members(groups)` -> {"members": {group id: [...]}}: the members
 alone, after a port joined or left groups (a burst of deletes on a host of
 5,000 ports refetches a few member lists, not every port).
@@ -34,7 +38,7 @@ RULE_FIELDS = ("direction", "ethertype", "protocol", "port_range_min", "port_ran
 
 def firewall_state(conn, host: str) -> dict[str, Any]:
     p, ipa, psg = models.ports, models.ip_allocations, models.port_security_groups
-    aap, rule = models.allowed_address_pairs, models.security_group_rules
+    aap = models.allowed_address_pairs
     where = (p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE)
     ports: dict[str, dict] = {}
     for r in conn.execute(select(p.c.id, p.c.network_id, p.c.mac_address, p.c.device_owner,
@@ -56,6 +60,15 @@ def firewall_state(conn, host: str) -> dict[str, Any]:
         port["fixed_ips"].sort()
         port["security_groups"].sort()
     groups = sorted({g for port in ports.values() for g in port["security_groups"]})
+    return {"host": host, "ports": list(ports.values()), **group_state(conn, groups)}
+
+
+def group_state(conn, groups: list[str]) -> dict[str, Any]:
+    """The rules of `groups` (an unknown one: none), the members of the
+    remote groups they name and which of them are stateless: firewall_state
+    without the ports, which `get_group_rules` answers after a rule change
+    (a host of 5,000 ports refetches one group, not its whole state)."""
+    rule = models.security_group_rules
     rules: dict[str, list[dict]] = {g: [] for g in groups}
     address_groups: set[str] = set()
     for part in listing.chunks(groups):
@@ -79,8 +92,7 @@ def firewall_state(conn, host: str) -> dict[str, Any]:
     for part in listing.chunks(groups):
         stateless += [g for (g,) in conn.execute(select(sg.c.id).where(
             sg.c.id.in_(part), sg.c.stateful == False))]  # noqa: E712
-    return {"host": host, "ports": list(ports.values()), "security_groups": rules,
-            "members": members, "stateless": sorted(stateless)}
+    return {"security_groups": rules, "members": members, "stateless": sorted(stateless)}
 
 
 def group_members(conn, group_ids: list[str]) -> dict[str, list[str]]:

@@ -261,3 +261,30 @@ def test_the_dhcp_hosts_agent_takes_another_hosts_member_without_a_whole_fetch(
         after = _quiet(agent.firewall.server.fetches)
         assert after["state"] == before["state"]
         assert after["members"] >= before["members"] + 2
+
+
+def test_a_rule_change_reaches_the_kernel_by_its_groups_rules_alone(server):
+    """A rule added to the ports' group (naming another group as remote)
+    reaches the kernel, and leaves it when that other group is deleted (it
+    takes the rules naming it): each by the group's rules alone, without
+    the host's whole firewall state (5,000 ports' worth on a big host)."""
+    client, host_ns, start_agent, driver = server
+    ports = _ports(client, "10.94.0.0/24", (HOST, HOST))
+    group = ports[0]["security_groups"][0]
+    agent = start_agent()
+    kernel = (lambda: ns.run(["iptables-save"], netns=host_ns)) if driver == "iptables" \
+        else (lambda: _nft(host_ns))
+    assert "2345" not in kernel()
+    before = _quiet(agent.firewall.server.fetches)
+
+    other = _post(client, "/v2.0/security-groups", {"security_group": {"name": "o"}})
+    other = other["security_group"]["id"]
+    _post(client, "/v2.0/security-group-rules", {"security_group_rule": {
+        "security_group_id": group, "direction": "ingress", "protocol": "tcp",
+        "port_range_min": 2345, "port_range_max": 2345, "remote_group_id": other}})
+    _until("the new rule stayed out of the kernel", lambda: "2345" in kernel())
+    assert client.delete(f"/v2.0/security-groups/{other}").status_code == 204
+    _until("the rule naming the deleted group stayed", lambda: "2345" not in kernel())
+    after = _quiet(agent.firewall.server.fetches)
+    assert after["state"] == before["state"]
+    assert after["rules"] >= before["rules"] + 2

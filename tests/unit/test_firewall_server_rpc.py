@@ -182,7 +182,9 @@ def test_a_deleted_member_leaves_the_sets_of_its_networks_dhcp_host(env):  # noq
     inbox, net = _h2_serves_dhcp(env)
     member = _port(client, net["id"], "h1")
     default = member["security_groups"][0]
-    core.notifier.flush()      # (told of the new port, h2 refetches its groups with it)
+    # the new member's own notices delivered first (the bus delivers after
+    # the notifier's flush: one could land after the clear below)
+    inbox.wait(lambda m: m.get("members_of_port") == member["id"])
 
     inbox.items.clear()
     assert client.delete(f"/v2.0/ports/{member['id']}").status_code == 204
@@ -216,3 +218,72 @@ def test_a_new_or_changed_member_elsewhere_reaches_the_dhcp_host_as_a_members_no
     assert [n["groups"] for n in notices] == [[default]]
     state = _fw(bus, prefix, "h2")
     assert "10.0.0.250" in state["members"][default]
+
+
+def test_group_rules_come_alone_with_their_remote_groups_members(env):  # noqa: F811
+    """get_group_rules: after a rule change the host asks for that group's
+    rules, with the members of the remote groups (security or address
+    groups) they name and whether it is stateless; as get_firewall_state
+    has them, without the ports. An unknown group has no rules."""
+    core, client, bus, prefix = env
+    ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    p1 = _port(client, net["id"], "h1")
+    default = p1["security_groups"][0]
+    web = client.post("/v2.0/security-groups",
+                      json={"security_group": {"name": "web"}}).json()["security_group"]
+    bare = client.post("/v2.0/security-groups", json={"security_group": {
+        "name": "bare", "stateful": False}}).json()["security_group"]
+    ag = client.post("/v2.0/address-groups", json={"address_group": {
+        "name": "a", "addresses": ["192.168.5.0/24"]}}).json()["address_group"]
+    for remote in ({"remote_group_id": default}, {"remote_address_group_id": ag["id"]}):
+        r = client.post("/v2.0/security-group-rules", json={"security_group_rule": {
+            "security_group_id": web["id"], "direction": "ingress", "protocol": "tcp",
+            "port_range_min": 22, "port_range_max": 22, **remote}})
+        assert r.status_code == 201, r.text
+    unknown = "00000000-0000-4000-8000-000000000000"
+    got = bus.call(server_target(prefix), "get_group_rules",
+                   {"groups": [web["id"], bare["id"], unknown]}, timeout=10)
+    assert set(got["security_groups"]) == {web["id"], bare["id"], unknown}
+    assert got["security_groups"][unknown] == []
+    ingress = [r for r in got["security_groups"][web["id"]] if r["direction"] == "ingress"]
+    assert sorted(r["remote_group_id"] for r in ingress) == sorted([default, ag["id"]])
+    assert got["members"] == {default: [p1["fixed_ips"][0]["ip_address"]],
+                              ag["id"]: ["192.168.5.0/24"]}
+    assert got["stateless"] == [bare["id"]]
+    # the same rules as the whole state gives a host whose port is in web
+    client.put(f"/v2.0/ports/{p1['id']}", json={"port": {"security_groups": [web["id"]]}})
+    whole = _fw(bus, prefix, "h1")
+    now = bus.call(server_target(prefix), "get_group_rules", {"groups": [web["id"]]},
+                   timeout=10)
+    assert whole["security_groups"] == now["security_groups"]
+    assert whole["members"] == now["members"] == {default: [], ag["id"]: ["192.168.5.0/24"]}
+    assert whole["stateless"] == now["stateless"] == []
+
+
+def test_a_deleted_group_tells_the_hosts_of_the_groups_whose_rules_named_it(env):  # noqa: F811
+    """Deleting a group deletes the rules of other groups that named it as
+    remote group: the hosts of those groups' ports hear of those groups."""
+    core, client, bus, prefix = env
+    inbox = Inbox()
+    ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
+    bus.subscribe(host_topic("h1", prefix), inbox)
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    p1 = _port(client, net["id"], "h1")
+    default = p1["security_groups"][0]
+    gone = client.post("/v2.0/security-groups",
+                       json={"security_group": {"name": "gone"}}).json()["security_group"]
+    r = client.post("/v2.0/security-group-rules", json={"security_group_rule": {
+        "security_group_id": default, "direction": "ingress", "remote_group_id": gone["id"]}})
+    assert r.status_code == 201, r.text
+    inbox.wait(lambda m: m["resource"] == "security_group" and m["id"] == default)
+    core.notifier.flush()
+    inbox.items.clear()
+    assert client.delete(f"/v2.0/security-groups/{gone['id']}").status_code == 204
+    inbox.wait(lambda m: m["resource"] == "security_group" and m["id"] == default)
+    assert all(r["remote_group_id"] != gone["id"]
+               for r in _fw(bus, prefix, "h1")["security_groups"][default])

@@ -51,3 +51,103 @@ def test_no_membership_notice_is_lost_while_the_reconciler_takes_them():
         sys.setswitchinterval(before)
     view.refresh(set(), refetch=False, full=False, applied=True)   # the cycle after
     assert sorted(set(GROUPS) - server.asked) == []
+
+
+WEB, DB, OTHER, REMOTE = "web", "db", "other", "remote"
+RULE = {"direction": "ingress", "ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22,
+        "port_range_max": 22, "remote_ip_prefix": None, "remote_group_id": None}
+
+
+class Groups:
+    """A host with two ports (in web, in db); get_group_rules answers from
+    `rules`, or fails as an older server would."""
+
+    def __init__(self):
+        self.rules = {WEB: [RULE], DB: [], OTHER: []}
+        self.members = {REMOTE: ["10.0.0.7"]}
+        self.stateless: list[str] = []
+        self.calls: list[tuple[str, list[str]]] = []
+        self.older = False
+
+    def call(self, target, method, payload, timeout=None):
+        self.calls.append((method, payload.get("groups")))
+        named = lambda gs: {r["remote_group_id"] for g in gs for r in self.rules[g]  # noqa: E731
+                            if r["remote_group_id"]}
+        if method == "get_firewall_state":
+            ports = [{"id": pid, "network_id": "n", "mac_address": "fa:16:3e:00:00:0%d" % i,
+                      "device_owner": "compute:x", "port_security_enabled": True,
+                      "fixed_ips": ["10.0.0.%d" % i], "allowed_address_pairs": [],
+                      "security_groups": [g]} for i, (pid, g) in enumerate(
+                          (("p1", WEB), ("p2", DB)), start=1)]
+            return {"ports": ports, "security_groups": {g: self.rules[g] for g in (WEB, DB)},
+                    "members": {g: self.members[g] for g in named((WEB, DB))},
+                    "stateless": [g for g in self.stateless if g in (WEB, DB)]}
+        if method == "get_group_rules":
+            if self.older:
+                raise RuntimeError("unknown method 'get_group_rules'")
+            groups = payload["groups"]
+            return {"security_groups": {g: self.rules[g] for g in groups},
+                    "members": {g: self.members[g] for g in named(groups)},
+                    "stateless": [g for g in self.stateless if g in groups]}
+        raise AssertionError(method)
+
+
+def _view(server) -> ServerView:
+    view = ServerView(server, "h1", "neutrino", timeout=5)
+    assert view.refresh({"p1", "p2"}, refetch=False, full=False, applied=False) is not None
+    server.calls.clear()
+    return view
+
+
+def test_a_rule_change_refetches_that_groups_rules_alone():
+    """A rule naming a remote group added to web: one call for web's rules
+    (they come with the remote group's members); the host's whole state is
+    not fetched again. Then web turns stateless, and its remote rule goes."""
+    server = Groups()
+    view = _view(server)
+    server.rules[WEB] = [RULE, {**RULE, "port_range_min": 80, "port_range_max": 80,
+                                "remote_group_id": REMOTE}]
+    view.rules_changed([WEB])
+    desired, bad = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
+    assert server.calls == [("get_group_rules", [WEB])] and bad == {}
+    assert [r.port_range_min for r in desired.rules[WEB]] == [22, 80]
+    assert desired.members == {REMOTE: ("10.0.0.7",)}
+    assert set(desired.ports) == {"p1", "p2"} and desired.rules[DB] == ()
+    server.rules[WEB], server.stateless = [RULE], [WEB]
+    view.rules_changed([WEB])
+    desired, _ = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
+    assert desired.members == {} and desired.stateless == {WEB}
+    assert view.fetches == {"state": 1, "members": 0, "rules": 2}
+    # a group no port here is in: nothing to ask, nothing changed
+    server.calls.clear()
+    view.rules_changed([OTHER])
+    assert view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True) is None
+    assert server.calls == []
+
+
+def test_a_rule_change_refetches_the_whole_state_when_it_cannot_be_done_alone():
+    """The whole state instead of the group's rules: when the new rules
+    hold one the checks refuse (which ports it isolates is the whole
+    check's call), when a port here is isolated already (only the whole
+    state says what it is in), and when the server does not know the call
+    (an older one)."""
+    server = Groups()
+    view = _view(server)
+    server.rules[WEB] = [{**RULE, "remote_ip_prefix": "10.0.0.1/99"}]
+    view.rules_changed([WEB])
+    desired, bad = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
+    assert [m for m, _ in server.calls] == ["get_group_rules", "get_firewall_state"]
+    assert set(bad) == {"p1"} and desired.ports["p1"].isolated
+    server.calls.clear()
+    server.rules[WEB] = [RULE]       # fixed: p1 is isolated until the whole state says
+    view.rules_changed([WEB])
+    desired, bad = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
+    assert [m for m, _ in server.calls] == ["get_firewall_state"] and bad == {}
+    assert desired.ports["p1"].security_groups == (WEB,)
+    server.calls.clear()
+    server.older = True
+    server.rules[DB] = [RULE]
+    view.rules_changed([DB])
+    desired, _ = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
+    assert [m for m, _ in server.calls] == ["get_group_rules", "get_firewall_state"]
+    assert len(desired.rules[DB]) == 1

@@ -190,8 +190,10 @@ class LinuxBridgeAgent:
                 groups = payload.get("groups")
                 if payload.get("id") is None and isinstance(groups, list):
                     self.firewall.members_changed(groups)   # members alone: refetch those
+                elif payload.get("id") is not None and not payload.get("deleted"):
+                    self.firewall.rules_changed([payload["id"]])   # its rules alone
                 else:
-                    self.firewall.mark_dirty()       # rules: refetch, re-render
+                    self.firewall.mark_dirty()       # refetch all, re-render
                 self._kernel_dirty = True
             else:
                 return

@@ -30,6 +30,21 @@ def fetch_state(transport: Transport, host: str, prefix: str,
     return FwDesired.from_wire(clean), bad
 
 
+def fetch_group_rules(transport: Transport, prefix: str, groups: list[str],
+                      timeout: float) -> FwDesired | None:
+    """The rules of `groups`, the members of the remote groups they name and
+    which are stateless, as a port-less FwDesired; None when the answer has
+    anything the checks drop (which ports a bad rule isolates is the whole
+    fetch's call, and it logs what it drops)."""
+    answer = transport.call(server_target(prefix), "get_group_rules", {"groups": groups},
+                            timeout=timeout) or {}
+    clean, _, dropped = checks.check({"security_groups": answer.get("security_groups"),
+                                      "members": answer.get("members")})
+    if dropped or set(clean["security_groups"]) != set(groups):
+        return None
+    return FwDesired.from_wire({**clean, "stateless": answer.get("stateless") or ()})
+
+
 def fetch_members(transport: Transport, prefix: str, groups: list[str],
                   timeout: float) -> dict[str, tuple[str, ...]]:
     """The current members of remote groups, checked as in a whole fetch."""
@@ -62,10 +77,12 @@ class BadPorts:
 
 class ServerView:
     """The desired firewall of one host as the server last said, refetched
-    whole when marked dirty (a rule change, a port change, a full resync).
-    Cheaper on the two changes a burst of deletes brings: a port deleted
-    here is dropped without asking (its chains go), and the remote groups
-    it or another host's port left get their members refetched alone."""
+    whole when marked dirty (a port change, a full resync). Cheaper on the
+    changes that leave the ports as they are: a port deleted here is
+    dropped without asking (its chains go), the remote groups it or another
+    host's port left or joined get their members refetched alone, and a
+    group whose rules changed gets its rules (with the members of the
+    remote groups they name) refetched alone."""
 
     def __init__(self, transport: Transport, host: str, prefix: str, timeout: float):
         self.transport, self.host, self.prefix, self.timeout = transport, host, prefix, timeout
@@ -74,11 +91,12 @@ class ServerView:
         # groups whose members changed: added by the thread that hears the
         # notices while the reconciler takes them, hence the lock
         self.members_due: set[str] = set()
+        self.rules_due: set[str] = set()       # groups whose rules changed
         self._due_lock = threading.Lock()
         self.ports: frozenset[str] = frozenset()
         self.checked_bad: dict[str, str] = {}      # port -> why, from the last fetch
         self.log = BadPorts(host)
-        self.fetches = {"state": 0, "members": 0}   # calls made (tests, benchmarks)
+        self.fetches = {"state": 0, "members": 0, "rules": 0}   # calls made (tests, benchmarks)
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -87,6 +105,16 @@ class ServerView:
         """Ports joined or left `groups` (a membership notice)."""
         with self._due_lock:
             self.members_due.update(str(g) for g in groups)
+
+    def rules_changed(self, groups) -> None:
+        """The rules of `groups` changed (a security group notice)."""
+        with self._due_lock:
+            self.rules_due.update(str(g) for g in groups)
+
+    def _take_rules_due(self) -> set[str]:
+        with self._due_lock:
+            due, self.rules_due = self.rules_due, set()
+        return due
 
     def _take_due(self) -> set[str]:
         """The groups owed a members refetch, as one step: a notice heard
@@ -106,13 +134,17 @@ class ServerView:
         fetch = refetch or self.dirty or self.desired is None
         changed = False
         if not fetch:
-            changed = self._forget(gone) | self._refresh_members()
+            rules = self._refresh_rules()
+            fetch = rules is None
+            if not fetch:
+                changed = rules | self._forget(gone) | self._refresh_members()
         if not (fetch or full or changed) and applied and port_ids == self.ports:
             return None
         self.ports = port_ids
         if fetch:
             self.dirty = False
             self._take_due()          # the whole fetch below brings every member
+            self._take_rules_due()    # and every rule
             try:
                 self.desired, self.checked_bad = fetch_state(self.transport, self.host,
                                                              self.prefix, self.timeout)
@@ -122,6 +154,36 @@ class ServerView:
                 raise
         desired = self.desired.restrict(port_ids)
         return desired, {p: why for p, why in self.checked_bad.items() if p in desired.ports}
+
+    def _refresh_rules(self) -> bool | None:
+        """The due groups that ports here are in: their rules, and the
+        members of the remote groups those name, in one call. None: only a
+        whole fetch will do (a port here is isolated for bad data: what it
+        is in, only the whole state says; or the call failed or brought
+        something the checks drop)."""
+        due = self._take_rules_due()
+        if due and self.checked_bad:      # (an isolated port shows no group)
+            return None
+        held = {g for p in self.desired.ports.values() for g in p.security_groups}
+        wanted = sorted(due & held)
+        if not wanted:
+            return False
+        try:
+            fresh = fetch_group_rules(self.transport, self.prefix, wanted, self.timeout)
+        except Exception as exc:  # noqa: BLE001 - the whole fetch instead (an older server)
+            LOG.debug("firewall: rules of %d group(s) not fetched alone (%s)", len(wanted), exc)
+            return None
+        if fresh is None:
+            return None
+        self.fetches["rules"] += 1
+        rules = {**self.desired.rules, **fresh.rules}
+        named = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
+        members = {g: m for g, m in {**self.desired.members, **fresh.members}.items()
+                   if g in named}
+        stateless = (self.desired.stateless - set(wanted)) | fresh.stateless
+        self.desired = replace(self.desired, rules=rules, members=members,
+                               stateless=frozenset(stateless))
+        return True
 
     def _forget(self, gone) -> bool:
         """Drop deleted ports; the groups they were in owe a members refetch."""
@@ -204,6 +266,9 @@ class Reconciler:
 
     def members_changed(self, groups) -> None:
         self.server.members_changed(groups)
+
+    def rules_changed(self, groups) -> None:
+        self.server.rules_changed(groups)
 
     def _refresh(self, port_ids, refetch: bool, full: bool, gone=frozenset()):
         """ServerView.refresh(), and br_netfilter on before the first apply."""
