@@ -12,15 +12,21 @@ def _fw(bus, prefix, host):
     return bus.call(server_target(prefix), "get_firewall_state", {"host": host}, timeout=10)
 
 
+def _network(client) -> dict:
+    """A network with a 10.0.0.0/24 subnet without DHCP."""
+    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
+    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
+                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    return net
+
+
 def test_firewall_state_and_notifications(env):  # noqa: F811
     core, client, bus, prefix = env
     inbox = {h: Inbox() for h in ("h1", "h2")}
     for h in ("h1", "h2"):
         bus.subscribe(host_topic(h, prefix), inbox[h])
         ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
     web = client.post("/v2.0/security-groups",
@@ -101,9 +107,7 @@ def test_membership_notice_names_groups_and_members_come_alone(env):  # noqa: F8
     for h in ("h1", "h2"):
         ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
     bus.subscribe(host_topic("h2", prefix), inbox)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    net = _network(client)
     _port(client, net["id"], "h2")
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
@@ -133,9 +137,7 @@ def test_membership_changes_are_for_hosts_with_an_l2_agent(env):  # noqa: F811
     from neutrino.rpc.sg_handlers import hosts_referencing_members
     core, client, bus, prefix = env
     ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    net = _network(client)
     default = _port(client, net["id"], "h1")["security_groups"][0]
     _port(client, net["id"], "no-agent-here")
     web = client.post("/v2.0/security-groups",
@@ -227,9 +229,7 @@ def test_group_rules_come_alone_with_their_remote_groups_members(env):  # noqa: 
     has them, without the ports. An unknown group has no rules."""
     core, client, bus, prefix = env
     ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
     web = client.post("/v2.0/security-groups",
@@ -270,9 +270,7 @@ def test_a_deleted_group_tells_the_hosts_of_the_groups_whose_rules_named_it(env)
     inbox = Inbox()
     ServerClient(bus, "h1", prefix).report_state(_state("h1"), wait=True)
     bus.subscribe(host_topic("h1", prefix), inbox)
-    net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
-    client.post("/v2.0/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 4,
-                                                  "cidr": "10.0.0.0/24", "enable_dhcp": False}})
+    net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
     gone = client.post("/v2.0/security-groups",
