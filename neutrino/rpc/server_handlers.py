@@ -153,7 +153,9 @@ class ServerRpc:
             return self.dhcp.dispatch(method, payload)
         if method == "get_firewall_state":
             from neutrino.rpc.sg_handlers import firewall_state
-            return self.core.db.read(lambda conn: firewall_state(conn, payload["host"]))
+            ports = payload.get("ports")
+            ports = None if ports is None else [str(pid) for pid in ports]
+            return self.core.db.read(lambda conn: firewall_state(conn, payload["host"], ports))
         if method == "get_group_rules":
             from neutrino.rpc.sg_handlers import group_state
             groups = sorted({str(g) for g in payload.get("groups", ())})

@@ -12,6 +12,9 @@
 A handful of queries whatever the number of ports (chunked IN lists), so a
 host with 1,000 ports refetches it in well under a second.
 
+`get_firewall_state(host, ports)`: those ports alone (after they changed
+here), with `asked`: the ids asked about (a port absent is not bound here).
+
 `get_group_rules(groups)` -> {"security_groups", "members", "stateless"} as
 above, for those groups alone: after a rule change (or a change of an
 address group their rules name).
@@ -36,11 +39,32 @@ RULE_FIELDS = ("direction", "ethertype", "protocol", "port_range_min", "port_ran
                "remote_ip_prefix", "remote_group_id")
 
 
-def firewall_state(conn, host: str) -> dict[str, Any]:
+def firewall_state(conn, host: str, port_ids: list[str] | None = None) -> dict[str, Any]:
+    """The host's whole state; with `port_ids`, only those of its ports
+    (those not bound here, by their absence) with their groups' rules and
+    the members those name: the answer then says which it was asked about
+    (`asked`), so an agent can tell it from an older server's whole state."""
+    ports: dict[str, dict] = {}
+    parts = [None] if port_ids is None else list(listing.chunks(sorted(set(port_ids))))
+    for part in parts:
+        _host_ports(conn, host, part, ports)
+    for port in ports.values():
+        port["fixed_ips"].sort()
+        port["security_groups"].sort()
+    groups = sorted({g for port in ports.values() for g in port["security_groups"]})
+    state = {"host": host, "ports": list(ports.values()), **group_state(conn, groups)}
+    if port_ids is not None:
+        state["asked"] = sorted(set(port_ids))
+    return state
+
+
+def _host_ports(conn, host: str, ids: list[str] | None, ports: dict[str, dict]) -> None:
+    """Into `ports`: the host's bound ports (of `ids`, if given), each with
+    its addresses, groups and address pairs."""
     p, ipa, psg = models.ports, models.ip_allocations, models.port_security_groups
     aap = models.allowed_address_pairs
-    where = (p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE)
-    ports: dict[str, dict] = {}
+    where = (p.c.binding_host == host, p.c.binding_vif_type == VIF_BRIDGE,
+             *(() if ids is None else (p.c.id.in_(ids),)))
     for r in conn.execute(select(p.c.id, p.c.network_id, p.c.mac_address, p.c.device_owner,
                                  p.c.port_security_enabled).where(*where)):
         ports[r.id] = {"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
@@ -56,11 +80,6 @@ def firewall_state(conn, host: str) -> dict[str, Any]:
     for pid, mac, ip in conn.execute(select(aap.c.port_id, aap.c.mac_address, aap.c.ip_address)
                                      .join(p, p.c.id == aap.c.port_id).where(*where)):
         ports[pid]["allowed_address_pairs"].append({"ip_address": ip, "mac_address": mac})
-    for port in ports.values():
-        port["fixed_ips"].sort()
-        port["security_groups"].sort()
-    groups = sorted({g for port in ports.values() for g in port["security_groups"]})
-    return {"host": host, "ports": list(ports.values()), **group_state(conn, groups)}
 
 
 def group_state(conn, groups: list[str]) -> dict[str, Any]:

@@ -288,3 +288,35 @@ def test_a_rule_change_reaches_the_kernel_by_its_groups_rules_alone(server):
     after = _quiet(agent.firewall.server.fetches)
     assert after["state"] == before["state"]
     assert after["rules"] >= before["rules"] + 2
+
+
+def test_a_port_created_or_changed_here_is_fetched_alone(server):
+    """A port created on this host gets its chains, and its address joins
+    its group's set (the group names itself as remote); its address
+    changed, the set follows. The host's whole firewall state is not
+    fetched again: only that port."""
+    client, host_ns, start_agent, driver = server
+    ports = _ports(client, "10.95.0.0/24", (HOST,))
+    group = ports[0]["security_groups"][0]
+    agent = start_agent()
+    kernel = (lambda: ns.run(["iptables-save"], netns=host_ns)) if driver == "iptables" \
+        else (lambda: _nft(host_ns))
+    before = _quiet(agent.firewall.server.fetches)
+
+    new = _post(client, "/v2.0/ports", {"port": {
+        "network_id": ports[0]["network_id"], "binding:host_id": HOST,
+        "device_owner": "compute:x"}})["port"]
+    chain = f"{W}-i{new['id'][:10]}" if driver == "iptables" else f"in-{new['id']}"
+    _until("the new port's chain stayed out", lambda: chain in kernel())
+    ip = new["fixed_ips"][0]["ip_address"]
+    _until("its address stayed out of its group's set",
+           lambda: ip in _set_members(host_ns, driver, group))
+    r = client.put(f"/v2.0/ports/{new['id']}", json={"port": {"fixed_ips": [
+        {"subnet_id": new["fixed_ips"][0]["subnet_id"], "ip_address": "10.95.0.77"}]}})
+    assert r.status_code == 200, r.text
+    _until("its new address stayed out of the set",
+           lambda: "10.95.0.77" in _set_members(host_ns, driver, group))
+    assert ip not in _set_members(host_ns, driver, group)
+    after = _quiet(agent.firewall.server.fetches)
+    assert after["state"] == before["state"]
+    assert after["ports"] >= before["ports"] + 2

@@ -285,3 +285,25 @@ def test_a_deleted_group_tells_the_hosts_of_the_groups_whose_rules_named_it(env)
     inbox.wait(lambda m: m["resource"] == "security_group" and m["id"] == default)
     assert all(r["remote_group_id"] != gone["id"]
                for r in _fw(bus, prefix, "h1")["security_groups"][default])
+
+
+def test_firewall_state_of_some_ports(env):  # noqa: F811
+    """get_firewall_state with `ports`: those of them bound to the host
+    (another host's or an unknown one: absent), their groups' rules and
+    the members those name, and `asked`; without: every port, no `asked`."""
+    core, client, bus, prefix = env
+    for h in ("h1", "h2"):
+        ServerClient(bus, h, prefix).report_state(_state(h), wait=True)
+    net = _network(client)
+    p1, p2 = _port(client, net["id"], "h1"), _port(client, net["id"], "h1")
+    elsewhere = _port(client, net["id"], "h2")
+    default = p1["security_groups"][0]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    asked = [p2["id"], elsewhere["id"], unknown]
+    some = bus.call(server_target(prefix), "get_firewall_state",
+                    {"host": "h1", "ports": asked}, timeout=10)
+    assert [p["id"] for p in some["ports"]] == [p2["id"]] and some["asked"] == sorted(asked)
+    whole = _fw(bus, prefix, "h1")
+    assert "asked" not in whole and {p["id"] for p in whole["ports"]} == {p1["id"], p2["id"]}
+    assert some["security_groups"] == whole["security_groups"]
+    assert some["members"] == whole["members"] and len(some["members"][default]) == 3

@@ -63,6 +63,7 @@ class Groups:
     `rules`, or fails as an older server would."""
 
     def __init__(self):
+        self.bound = {"p1": (WEB, "10.0.0.1"), "p2": (DB, "10.0.0.2")}   # port -> group, address
         self.rules = {WEB: [RULE], DB: [], OTHER: []}
         self.members = {REMOTE: ["10.0.0.7"]}
         self.stateless: list[str] = []
@@ -74,14 +75,20 @@ class Groups:
         named = lambda gs: {r["remote_group_id"] for g in gs for r in self.rules[g]  # noqa: E731
                             if r["remote_group_id"]}
         if method == "get_firewall_state":
-            ports = [{"id": pid, "network_id": "n", "mac_address": "fa:16:3e:00:00:0%d" % i,
+            asked = payload.get("ports")
+            ids = sorted(self.bound) if asked is None or self.older else \
+                [pid for pid in asked if pid in self.bound]
+            ports = [{"id": pid, "network_id": "n", "mac_address": "fa:16:3e:00:00:01",
                       "device_owner": "compute:x", "port_security_enabled": True,
-                      "fixed_ips": ["10.0.0.%d" % i], "allowed_address_pairs": [],
-                      "security_groups": [g]} for i, (pid, g) in enumerate(
-                          (("p1", WEB), ("p2", DB)), start=1)]
-            return {"ports": ports, "security_groups": {g: self.rules[g] for g in (WEB, DB)},
-                    "members": {g: self.members[g] for g in named((WEB, DB))},
-                    "stateless": [g for g in self.stateless if g in (WEB, DB)]}
+                      "fixed_ips": [self.bound[pid][1]], "allowed_address_pairs": [],
+                      "security_groups": [self.bound[pid][0]]} for pid in ids]
+            groups = sorted({self.bound[pid][0] for pid in ids})
+            state = {"ports": ports, "security_groups": {g: self.rules[g] for g in groups},
+                     "members": {g: self.members[g] for g in named(groups)},
+                     "stateless": [g for g in self.stateless if g in groups]}
+            return state if asked is None or self.older else {**state, "asked": asked}
+        if method == "get_group_members":
+            return {"members": {g: self.members.get(g, []) for g in payload["groups"]}}
         if method == "get_group_rules":
             if self.older:
                 raise RuntimeError("unknown method 'get_group_rules'")
@@ -117,7 +124,7 @@ def test_a_rule_change_refetches_that_groups_rules_alone():
     view.rules_changed([WEB])
     desired, _ = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
     assert desired.members == {} and desired.stateless == {WEB}
-    assert view.fetches == {"state": 1, "members": 0, "rules": 2}
+    assert view.fetches == {"state": 1, "members": 0, "rules": 2, "ports": 0}
     # a group no port here is in: nothing to ask, nothing changed
     server.calls.clear()
     view.rules_changed([OTHER])
@@ -151,3 +158,39 @@ def test_a_rule_change_refetches_the_whole_state_when_it_cannot_be_done_alone():
     desired, _ = view.refresh({"p1", "p2"}, refetch=False, full=False, applied=True)
     assert [m for m, _ in server.calls] == ["get_group_rules", "get_firewall_state"]
     assert len(desired.rules[DB]) == 1
+
+
+def test_ports_changed_here_are_fetched_alone():
+    """A port created here and one moved away: one call for those two
+    (with the new port's group's rules and the members they name); the
+    host's whole state is not fetched again. A port here changing address
+    in a group that a rule here names as remote: that group's members are
+    refetched too (the server tells a port's own hosts no membership
+    change). An older server (no `asked` in its answer): the whole state."""
+    server = Groups()
+    server.rules[DB] = [{**RULE, "remote_group_id": WEB}]       # p2's group names web
+    server.members[WEB] = ["10.0.0.1"]
+    view = _view(server)
+    server.bound["p3"] = (OTHER, "10.0.0.3")
+    server.rules[OTHER] = [{**RULE, "remote_group_id": REMOTE}]
+    del server.bound["p1"]
+    server.members[WEB] = []
+    desired, _ = view.refresh({"p2", "p3"}, refetch=False, full=False, applied=True,
+                              ports={"p1", "p3"})
+    assert server.calls == [("get_firewall_state", None), ("get_group_members", [WEB])]
+    assert set(desired.ports) == {"p2", "p3"} and set(desired.rules) == {DB, OTHER}
+    assert desired.members == {WEB: (), REMOTE: ("10.0.0.7",)}
+    assert view.fetches == {"state": 1, "members": 1, "rules": 0, "ports": 1}
+    server.calls.clear()
+    server.bound["p3"] = (WEB, "10.0.0.33")          # p3 moves to web, which db names
+    server.members[WEB] = ["10.0.0.33"]
+    desired, _ = view.refresh({"p2", "p3"}, refetch=False, full=False, applied=True,
+                              ports={"p3"})
+    assert [m for m, _ in server.calls] == ["get_firewall_state", "get_group_members"]
+    assert desired.members == {WEB: ("10.0.0.33",)} and set(desired.rules) == {DB, WEB}
+    server.calls.clear()
+    server.older = True
+    desired, _ = view.refresh({"p2", "p3"}, refetch=False, full=False, applied=True,
+                              ports={"p3"})
+    assert [m for m, _ in server.calls] == ["get_firewall_state", "get_firewall_state"]
+    assert view.fetches["state"] == 2 and set(desired.ports) == {"p2", "p3"}

@@ -329,12 +329,14 @@ class LinuxBridgeAgent:
         filtered = set(desired.ports) - self._taps_left    # as the last cycle left them
         if self.firewall is not None:    # filters exist before their taps join a bridge
             # ports notified deleted are dropped, not refetched (a burst of
-            # deletes); another host's port (this host serves its network's
-            # DHCP) changes only members, which come by their own notice;
-            # before the links are observed: a deleted port's chains leave
-            # the kernel without waiting for a dump of every link
-            self.firewall.converge(filtered, refetch=bool(full or ours or networks),
-                                   full=full, before_apply=self._filters_missing, gone=gone)
+            # deletes); ports changed here are refetched alone; another
+            # host's port (this host serves its network's DHCP) changes only
+            # members, which come by their own notice; before the links are
+            # observed: a deleted port's chains leave the kernel without
+            # waiting for a dump of every link
+            self.firewall.converge(filtered, refetch=bool(full or networks), full=full,
+                                   before_apply=self._filters_missing, gone=gone,
+                                   changed=ours)
         observed = self._observe_links(full)
         trunk_ops = plan_subports(desired, observed)
         if trunk_ops:   # subport devices first: the plan below wires them as taps

@@ -57,12 +57,13 @@ class Firewall(Reconciler):
 
     def converge(self, port_ids, refetch: bool = False, full: bool = False,
                  before_apply: Callable[[set[str]], None] | None = None,
-                 gone=frozenset()) -> bool:
+                 gone=frozenset(), changed=frozenset()) -> bool:
         """Returns True if the kernel was changed. `before_apply(ports)`: called
         before the kernel changes with the filtered ports whose chains it lacks.
-        `gone`: ports notified deleted (no refetch for them)."""
+        `refetch`: the whole state; `gone`: ports notified deleted (no refetch
+        for them); `changed`: ports notified changed here (refetched alone)."""
         started = time.monotonic()
-        view = self._refresh(port_ids, refetch, full, gone)
+        view = self._refresh(port_ids, refetch, full, gone, changed)
         if view is None:
             return False          # a kernel poll: nothing of ours changed since the last apply
         desired, bad = view

@@ -30,6 +30,22 @@ def fetch_state(transport: Transport, host: str, prefix: str,
     return FwDesired.from_wire(clean), bad
 
 
+def fetch_ports(transport: Transport, host: str, prefix: str, ports: list[str],
+                timeout: float) -> FwDesired | None:
+    """`ports` of the host (those not bound here absent), their groups'
+    rules and the members those name; None when the answer has anything
+    the checks drop or isolate (the whole fetch judges and logs it), or is
+    an older server's whole state."""
+    state = transport.call(server_target(prefix), "get_firewall_state",
+                           {"host": host, "ports": ports}, timeout=timeout) or {}
+    if state.get("asked") != ports:
+        return None
+    clean, bad, dropped = checks.check(state)
+    if bad or dropped:
+        return None
+    return FwDesired.from_wire(clean)
+
+
 def fetch_group_rules(transport: Transport, prefix: str, groups: list[str],
                       timeout: float) -> FwDesired | None:
     """The rules of `groups`, the members of the remote groups they name and
@@ -96,7 +112,8 @@ class ServerView:
         self.ports: frozenset[str] = frozenset()
         self.checked_bad: dict[str, str] = {}      # port -> why, from the last fetch
         self.log = BadPorts(host)
-        self.fetches = {"state": 0, "members": 0, "rules": 0}   # calls made (tests, benchmarks)
+        # calls made (tests, benchmarks): whole states, members, rules, ports alone
+        self.fetches = {"state": 0, "members": 0, "rules": 0, "ports": 0}
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -125,19 +142,21 @@ class ServerView:
         return due
 
     def refresh(self, port_ids, refetch: bool, full: bool, applied: bool,
-                gone=frozenset()) -> tuple[FwDesired, dict[str, str]] | None:
+                gone=frozenset(), ports=frozenset()) -> tuple[FwDesired, dict[str, str]] | None:
         """(the desired state of `port_ids`, those of them isolated and why);
         None when nothing of ours can have changed since the last apply
-        (`applied`: there was one): a kernel poll. `gone`: ports notified
-        deleted, dropped without a fetch."""
+        (`applied`: there was one): a kernel poll. `refetch`: the whole
+        state; `gone`: ports notified deleted, dropped without a fetch;
+        `ports`: ports notified changed here, fetched alone."""
         port_ids = frozenset(port_ids)
         fetch = refetch or self.dirty or self.desired is None
         changed = False
         if not fetch:
             rules = self._refresh_rules()
-            fetch = rules is None
+            fetched = self._refresh_ports(ports) if rules is not None else None
+            fetch = fetched is None
             if not fetch:
-                changed = rules | self._forget(gone) | self._refresh_members()
+                changed = rules | fetched | self._forget(gone) | self._refresh_members()
         if not (fetch or full or changed) and applied and port_ids == self.ports:
             return None
         self.ports = port_ids
@@ -183,6 +202,44 @@ class ServerView:
         stateless = (self.desired.stateless - set(wanted)) | fresh.stateless
         self.desired = replace(self.desired, rules=rules, members=members,
                                stateless=frozenset(stateless))
+        return True
+
+    def _refresh_ports(self, ports) -> bool | None:
+        """`ports` (changed here: created, updated, bound or moved away)
+        with their groups' rules and the members those name, in one call.
+        The groups they were and are in owe a members refetch where rules
+        here name them as remote and the answer did not bring them: the
+        server leaves a port's own hosts out of membership notices. None:
+        only a whole fetch will do (a port here is isolated for bad data,
+        the answer has anything the checks drop or isolate, an older
+        server)."""
+        wanted = sorted(set(ports))
+        if not wanted:
+            return False
+        if self.checked_bad:
+            return None
+        try:
+            fresh = fetch_ports(self.transport, self.host, self.prefix, wanted, self.timeout)
+        except Exception as exc:  # noqa: BLE001 - the whole fetch says what is wrong
+            LOG.debug("firewall: %d port(s) not fetched alone (%s)", len(wanted), exc)
+            return None
+        if fresh is None:
+            return None
+        self.fetches["ports"] += 1
+        held = self.desired
+        touched = {g for pid in wanted if pid in held.ports
+                   for g in held.ports[pid].security_groups}
+        touched |= {g for p in fresh.ports.values() for g in p.security_groups}
+        kept = {pid: p for pid, p in held.ports.items() if pid not in set(wanted)}
+        kept.update(fresh.ports)
+        used = {g for p in kept.values() for g in p.security_groups}
+        rules = {g: r for g, r in {**held.rules, **fresh.rules}.items() if g in used}
+        named = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
+        members = {g: m for g, m in {**held.members, **fresh.members}.items() if g in named}
+        stateless = ((held.stateless - set(fresh.rules)) | fresh.stateless) & used
+        self.desired = FwDesired(ports=kept, rules=rules, members=members,
+                                 stateless=frozenset(stateless))
+        self.members_changed((touched & named) - set(fresh.members))
         return True
 
     def _forget(self, gone) -> bool:
@@ -270,9 +327,10 @@ class Reconciler:
     def rules_changed(self, groups) -> None:
         self.server.rules_changed(groups)
 
-    def _refresh(self, port_ids, refetch: bool, full: bool, gone=frozenset()):
+    def _refresh(self, port_ids, refetch: bool, full: bool, gone=frozenset(),
+                 ports=frozenset()):
         """ServerView.refresh(), and br_netfilter on before the first apply."""
-        view = self.server.refresh(port_ids, refetch, full, self.last is not None, gone)
+        view = self.server.refresh(port_ids, refetch, full, self.last is not None, gone, ports)
         if view is not None and self.conf.enabled and not self._bridge_nf:
             self.kernel.ensure_bridge_netfilter()
             self._bridge_nf = True
