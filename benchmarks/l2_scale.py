@@ -314,7 +314,8 @@ def cpu_times() -> dict[int, tuple[float, str, float]]:
             continue
         try:
             stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+            cmd = " ".join(open(f"/proc/{pid}/cmdline", "rb").read().decode(
+                errors="replace").replace("\0", " ").split())   # (a `python -c` spans lines)
         except OSError:
             continue
         out[int(pid)] = ((int(stat[11]) + int(stat[12])) / tick, cmd, int(stat[12]) / tick)
