@@ -93,12 +93,12 @@ class BadPorts:
 
 class ServerView:
     """The desired firewall of one host as the server last said, refetched
-    whole when marked dirty (a port change, a full resync). Cheaper on the
-    changes that leave the ports as they are: a port deleted here is
-    dropped without asking (its chains go), the remote groups it or another
-    host's port left or joined get their members refetched alone, and a
-    group whose rules changed gets its rules (with the members of the
-    remote groups they name) refetched alone."""
+    whole on a full resync or a network change. Each other change fetches
+    only what it touched: a port deleted here is dropped without asking
+    (its chains go); a port created or changed here is fetched alone, with
+    its groups' rules; the remote groups a port left or joined get their
+    members refetched alone; a group whose rules changed gets its rules
+    (with the members of the remote groups they name) refetched alone."""
 
     def __init__(self, transport: Transport, host: str, prefix: str, timeout: float):
         self.transport, self.host, self.prefix, self.timeout = transport, host, prefix, timeout
