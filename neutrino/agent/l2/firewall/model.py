@@ -147,6 +147,11 @@ class FwPort:
         return ips_by_version(self.fixed_ips)[version]
 
 
+def remote_groups(rules: dict[str, tuple[SgRule, ...]]) -> set[str]:
+    """The groups these rules name as remote."""
+    return {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
+
+
 @dataclass
 class FwDesired:
     """The host's ports and everything their filters depend on."""
@@ -170,6 +175,18 @@ class FwDesired:
         keep = set(port_ids)
         return FwDesired(ports={k: v for k, v in self.ports.items() if k in keep},
                          rules=self.rules, members=self.members, stateless=self.stateless)
+
+    def updated(self, fresh: FwDesired, ports: dict[str, FwPort]) -> FwDesired:
+        """This state with `ports` and what `fresh` (a part fetched alone)
+        says of its groups: their rules, the members those name, whether
+        stateless; what no port or rule uses any more left out."""
+        used = {g for p in ports.values() for g in p.security_groups}
+        rules = {g: r for g, r in {**self.rules, **fresh.rules}.items() if g in used}
+        named = remote_groups(rules)
+        return FwDesired(
+            ports=ports, rules=rules,
+            members={g: m for g, m in {**self.members, **fresh.members}.items() if g in named},
+            stateless=((self.stateless - set(fresh.rules)) | fresh.stateless) & used)
 
     def is_stateless(self, port: FwPort) -> bool:
         """A port of stateless groups (the API refuses to mix both kinds)."""

@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 
 from neutrino.agent.l2.firewall import checks
-from neutrino.agent.l2.firewall.model import FAMILIES, FwDesired
+from neutrino.agent.l2.firewall.model import FAMILIES, FwDesired, remote_groups
 from neutrino.rpc.bus import Transport
 from neutrino.rpc.client import server_target
 
@@ -195,13 +195,7 @@ class ServerView:
         if fresh is None:
             return None
         self.fetches["rules"] += 1
-        rules = {**self.desired.rules, **fresh.rules}
-        named = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
-        members = {g: m for g, m in {**self.desired.members, **fresh.members}.items()
-                   if g in named}
-        stateless = (self.desired.stateless - set(wanted)) | fresh.stateless
-        self.desired = replace(self.desired, rules=rules, members=members,
-                               stateless=frozenset(stateless))
+        self.desired = self.desired.updated(fresh, self.desired.ports)
         return True
 
     def _refresh_ports(self, ports) -> bool | None:
@@ -231,15 +225,8 @@ class ServerView:
                    for g in held.ports[pid].security_groups}
         touched |= {g for p in fresh.ports.values() for g in p.security_groups}
         kept = {pid: p for pid, p in held.ports.items() if pid not in set(wanted)}
-        kept.update(fresh.ports)
-        used = {g for p in kept.values() for g in p.security_groups}
-        rules = {g: r for g, r in {**held.rules, **fresh.rules}.items() if g in used}
-        named = {r.remote_group_id for rs in rules.values() for r in rs if r.remote_group_id}
-        members = {g: m for g, m in {**held.members, **fresh.members}.items() if g in named}
-        stateless = ((held.stateless - set(fresh.rules)) | fresh.stateless) & used
-        self.desired = FwDesired(ports=kept, rules=rules, members=members,
-                                 stateless=frozenset(stateless))
-        self.members_changed((touched & named) - set(fresh.members))
+        self.desired = held.updated(fresh, {**kept, **fresh.ports})
+        self.members_changed((touched & remote_groups(self.desired.rules)) - set(fresh.members))
         return True
 
     def _forget(self, gone) -> bool:
