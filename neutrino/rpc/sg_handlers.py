@@ -45,16 +45,16 @@ def firewall_state(conn, host: str, port_ids: list[str] | None = None) -> dict[s
     the members those name: the answer then says which it was asked about
     (`asked`), so an agent can tell it from an older server's whole state."""
     ports: dict[str, dict] = {}
-    parts = [None] if port_ids is None else list(listing.chunks(sorted(set(port_ids))))
-    for part in parts:
+    asked = None if port_ids is None else sorted(set(port_ids))
+    for part in [None] if asked is None else listing.chunks(asked):
         _host_ports(conn, host, part, ports)
     for port in ports.values():
         port["fixed_ips"].sort()
         port["security_groups"].sort()
     groups = sorted({g for port in ports.values() for g in port["security_groups"]})
     state = {"host": host, "ports": list(ports.values()), **group_state(conn, groups)}
-    if port_ids is not None:
-        state["asked"] = sorted(set(port_ids))
+    if asked is not None:
+        state["asked"] = asked
     return state
 
 
