@@ -12,6 +12,11 @@ def _fw(bus, prefix, host):
     return bus.call(server_target(prefix), "get_firewall_state", {"host": host}, timeout=10)
 
 
+def _group(client, name: str, **extra) -> dict:
+    return client.post("/v2.0/security-groups", json={"security_group": {
+        "name": name, **extra}}).json()["security_group"]
+
+
 def _network(client) -> dict:
     """A network with a 10.0.0.0/24 subnet without DHCP."""
     net = client.post("/v2.0/networks", json={"network": {"name": "n"}}).json()["network"]
@@ -29,8 +34,7 @@ def test_firewall_state_and_notifications(env):  # noqa: F811
     net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
-    web = client.post("/v2.0/security-groups",
-                      json={"security_group": {"name": "web"}}).json()["security_group"]
+    web = _group(client, "web")
     r = client.post("/v2.0/ports", json={"port": {
         "network_id": net["id"], "binding:host_id": "h2", "security_groups": [web["id"]],
         "allowed_address_pairs": [{"ip_address": "10.0.0.200"}]}})
@@ -140,8 +144,7 @@ def test_membership_changes_are_for_hosts_with_an_l2_agent(env):  # noqa: F811
     net = _network(client)
     default = _port(client, net["id"], "h1")["security_groups"][0]
     _port(client, net["id"], "no-agent-here")
-    web = client.post("/v2.0/security-groups",
-                      json={"security_group": {"name": "web"}}).json()["security_group"]
+    web = _group(client, "web")
 
     def hosts(groups):
         return core.db.read(lambda conn: hosts_referencing_members(conn, groups))
@@ -232,10 +235,8 @@ def test_group_rules_come_alone_with_their_remote_groups_members(env):  # noqa: 
     net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
-    web = client.post("/v2.0/security-groups",
-                      json={"security_group": {"name": "web"}}).json()["security_group"]
-    bare = client.post("/v2.0/security-groups", json={"security_group": {
-        "name": "bare", "stateful": False}}).json()["security_group"]
+    web = _group(client, "web")
+    bare = _group(client, "bare", stateful=False)
     ag = client.post("/v2.0/address-groups", json={"address_group": {
         "name": "a", "addresses": ["192.168.5.0/24"]}}).json()["address_group"]
     for remote in ({"remote_group_id": default}, {"remote_address_group_id": ag["id"]}):
@@ -273,8 +274,7 @@ def test_a_deleted_group_tells_the_hosts_of_the_groups_whose_rules_named_it(env)
     net = _network(client)
     p1 = _port(client, net["id"], "h1")
     default = p1["security_groups"][0]
-    gone = client.post("/v2.0/security-groups",
-                       json={"security_group": {"name": "gone"}}).json()["security_group"]
+    gone = _group(client, "gone")
     r = client.post("/v2.0/security-group-rules", json={"security_group_rule": {
         "security_group_id": default, "direction": "ingress", "remote_group_id": gone["id"]}})
     assert r.status_code == 201, r.text
